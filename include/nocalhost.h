@@ -1,0 +1,393 @@
+/*
+ * nocalhost.h — the public C interface of libnocalhost.
+ *
+ * libnocalhost puts Kubernetes workloads into dev mode and brings them back
+ * exactly. This header is its manual: every function states who owns what,
+ * what is thread-safe and which errors it returns.
+ *
+ * Conventions (they hold for every function below):
+ *
+ *  - Every symbol starts with `nh_` or `NH_`; functions are nh_<object>_<verb>.
+ *  - Functions return an `int`: NH_OK (0) on success or a negative value of
+ *    `nh_error_code`. After a failure, nh_error_last() describes it on the
+ *    calling thread.
+ *  - Output parameters come first and are called `out`. Handles returned
+ *    through `T **out` belong to the caller and are released with the
+ *    matching NULL-safe nh_<object>_free().
+ *  - Strings passed in are copied; the caller may release them as soon as
+ *    the call returns. Strings and data handed out come in an `nh_buf`,
+ *    released with nh_buf_dispose(), or are owned by a handle and valid for
+ *    as long as that handle (said so where it applies).
+ *  - Options structs start with `version`; initialise them with their
+ *    NH_X_OPTIONS_INIT macro or nh_x_options_init(). Passing NULL means
+ *    "all defaults". New fields are only ever appended.
+ *  - Callbacks receive `void *payload` last. Where a callback returns int,
+ *    returning non-zero stops the operation, which then returns
+ *    NH_ECANCELLED.
+ *  - Every call that can block accepts an `nh_cancel` token; triggering it
+ *    from any thread makes the call return NH_ECANCELLED promptly.
+ *  - No C++ exception ever crosses this interface.
+ *
+ * Thread safety: nh_init/nh_shutdown are reference counted and thread-safe.
+ * Distinct handles may be used from distinct threads freely. One nh_client
+ * may be used by several threads at once. nh_cancel_trigger() may be called
+ * from any thread, including signal-handling threads (not from a signal
+ * handler itself).
+ */
+#ifndef NOCALHOST_H
+#define NOCALHOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && !defined(NH_STATIC)
+#if defined(NH_BUILDING_LIBRARY)
+#define NH_EXTERN __declspec(dllexport)
+#else
+#define NH_EXTERN __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define NH_EXTERN __attribute__((visibility("default")))
+#else
+#define NH_EXTERN
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                             */
+/* ------------------------------------------------------------------ */
+
+/** The product version of this header. */
+#define NH_VERSION_MAJOR 0
+#define NH_VERSION_MINOR 1
+#define NH_VERSION_PATCH 0
+#define NH_VERSION_STRING "0.1.0"
+/** A single number to compare versions at compile time. */
+#define NH_VERSION_NUMBER (NH_VERSION_MAJOR * 10000 + NH_VERSION_MINOR * 100 + NH_VERSION_PATCH)
+
+/**
+ * The ABI number: the shared library's soname is libnocalhost.so.<NH_ABI>.
+ * It changes only when a symbol is removed or changes meaning.
+ */
+#define NH_ABI 0
+
+/**
+ * The run-time version of the library (which may be newer than the header
+ * the program was compiled with). Any output pointer may be NULL. Returns a
+ * static string such as "0.1.0". Thread-safe; needs no nh_init().
+ */
+NH_EXTERN const char *nh_version(int *major, int *minor, int *patch);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+/** Return codes. NH_OK is 0, every failure is negative. */
+typedef enum nh_error_code {
+    NH_OK = 0,
+    NH_ERROR = -1,           /**< an error with no more specific code */
+    NH_EINVAL = -2,          /**< an argument is invalid (NULL, out of range, wrong version) */
+    NH_ENOMEM = -3,          /**< out of memory */
+    NH_ECONFIG = -4,         /**< kubeconfig / configuration unusable (file, line, field in message) */
+    NH_ECONNECT = -5,        /**< the server could not be reached (DNS, refused, reset, proxy) */
+    NH_ETLS = -6,            /**< TLS failed: unverifiable certificate, unreadable key, handshake */
+    NH_ETIMEOUT = -7,        /**< an operation ran out of time */
+    NH_ECANCELLED = -8,      /**< stopped through an nh_cancel token or a callback */
+    NH_ENOTFOUND = -9,       /**< HTTP 404 / NotFound, or a named thing does not exist */
+    NH_EEXISTS = -10,        /**< HTTP 409 AlreadyExists */
+    NH_ECONFLICT = -11,      /**< HTTP 409 Conflict (stale resourceVersion) */
+    NH_EUNAUTHORIZED = -12,  /**< HTTP 401: credentials missing, wrong or expired */
+    NH_EFORBIDDEN = -13,     /**< HTTP 403: the identity lacks the RBAC rights */
+    NH_EINVALID = -14,       /**< HTTP 422 Invalid / 400 BadRequest: the server refused the object */
+    NH_EGONE = -15,          /**< HTTP 410 Gone / Expired (watch resourceVersion too old) */
+    NH_ETOOMANY = -16,       /**< HTTP 429 after every retry */
+    NH_ESERVER = -17,        /**< HTTP 5xx after every retry, or another unexpected status */
+    NH_EPROTOCOL = -18,      /**< the peer spoke something we could not understand */
+    NH_EIO = -19,            /**< a local I/O error (file, socket) */
+    NH_EBUSY = -20,          /**< held by someone else (e.g. a dev-mode lock; holder in message) */
+    NH_EUNSUPPORTED = -21,   /**< the server or build does not support the operation */
+    NH_ESTATE = -22          /**< the object is in the wrong state for the call */
+} nh_error_code;
+
+/** What went wrong, as last seen on this thread. */
+typedef struct nh_error {
+    /** NH_OK when nothing failed yet on this thread, else the code returned. */
+    int code;
+    /** A one-line, human-readable message; never NULL, never contains secrets. */
+    const char *message;
+    /** The HTTP status involved, or 0. */
+    int http_status;
+    /** The Kubernetes Status reason (e.g. "NotFound", "Conflict"), or "". Never NULL. */
+    const char *reason;
+} nh_error;
+
+/**
+ * The last error on the calling thread. Never returns NULL: with no error
+ * it returns a struct with code NH_OK and message "no error". The struct
+ * and its strings stay valid until the next failing nh_* call on this
+ * thread. Thread-local; needs no nh_init().
+ */
+NH_EXTERN const nh_error *nh_error_last(void);
+
+/** Forget the last error of the calling thread. */
+NH_EXTERN void nh_error_clear(void);
+
+/** A static English name for a code, e.g. "NH_ENOTFOUND". Never NULL. */
+NH_EXTERN const char *nh_error_name(int code);
+
+/* ------------------------------------------------------------------ */
+/* Buffers                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Data handed out by the library. `ptr` is always NUL-terminated (the
+ * terminator is not counted in `size`), so text can be used as a C string.
+ * Initialise with NH_BUF_INIT; release with nh_buf_dispose().
+ */
+typedef struct nh_buf {
+    char *ptr;
+    size_t size;
+    size_t reserved; /**< library-private; leave untouched */
+} nh_buf;
+
+#define NH_BUF_INIT {NULL, 0, 0}
+
+/** Release the memory of a buffer and reset it to NH_BUF_INIT. NULL-safe. */
+NH_EXTERN void nh_buf_dispose(nh_buf *buf);
+
+/* ------------------------------------------------------------------ */
+/* Library lifetime                                                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Initialise the library (libcurl, OpenSSL). Reference counted: every
+ * successful nh_init() needs one nh_shutdown(). Call it before any handle
+ * is created; never from a static initializer. Thread-safe.
+ * Returns the new reference count (>0) or a negative error code.
+ */
+NH_EXTERN int nh_init(void);
+
+/**
+ * Drop one reference; the last one releases global state. Every handle
+ * must be freed before the last nh_shutdown(). Returns the remaining count,
+ * or NH_ESTATE when called more often than nh_init().
+ */
+NH_EXTERN int nh_shutdown(void);
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum nh_log_level {
+    NH_LOG_ERROR = 0,
+    NH_LOG_WARN = 1,
+    NH_LOG_INFO = 2,
+    NH_LOG_DEBUG = 3,
+    NH_LOG_TRACE = 4
+} nh_log_level;
+
+/**
+ * Receives log lines. `message` is valid only during the call and never
+ * contains tokens, keys or passwords. Called from whichever thread logs.
+ */
+typedef void (*nh_log_cb)(int level, const char *message, void *payload);
+
+/**
+ * Route the library's log lines at `max_level` and below to `cb` (NULL:
+ * discard; the default). The environment variable NH_LOG=error|warn|info|
+ * debug|trace prints to stderr when no callback is set. Thread-safe.
+ */
+NH_EXTERN void nh_log_set_callback(nh_log_cb cb, int max_level, void *payload);
+
+/* ------------------------------------------------------------------ */
+/* Cancellation                                                         */
+/* ------------------------------------------------------------------ */
+
+/** A token that stops blocking calls from another thread. */
+typedef struct nh_cancel nh_cancel;
+
+/** Create an untriggered token in *out. Free it with nh_cancel_free(). */
+NH_EXTERN int nh_cancel_new(nh_cancel **out);
+
+/**
+ * Trigger the token: every call that was given it returns NH_ECANCELLED
+ * promptly (within about 100 ms), and later calls given it return at once.
+ * Thread-safe; idempotent; NULL-safe.
+ */
+NH_EXTERN void nh_cancel_trigger(nh_cancel *cancel);
+
+/** Non-zero once triggered. Thread-safe. */
+NH_EXTERN int nh_cancel_is_triggered(const nh_cancel *cancel);
+
+/** Make the token untriggered again (no call may be using it). */
+NH_EXTERN void nh_cancel_reset(nh_cancel *cancel);
+
+/** Release a token no call is still using. NULL-safe. */
+NH_EXTERN void nh_cancel_free(nh_cancel *cancel);
+
+/* ------------------------------------------------------------------ */
+/* Cluster client                                                       */
+/* ------------------------------------------------------------------ */
+
+/** A connection to one cluster, as a kubeconfig context describes it. */
+typedef struct nh_client nh_client;
+
+typedef struct nh_client_options {
+    unsigned int version;
+    /**
+     * kubeconfig file(s) to load, separated by ':' like KUBECONFIG. NULL:
+     * kubectl's rules: $KUBECONFIG (merged, first file wins per entry),
+     * else ~/.kube/config, else the in-cluster service account.
+     */
+    const char *kubeconfig;
+    /** The context to use; NULL: the kubeconfig's current-context. */
+    const char *context;
+    /** The default namespace; NULL: the context's namespace, else "default". */
+    const char *namespace_name;
+    /** Per-request timeout in milliseconds; 0: 30000. Watches are not bound by it. */
+    long timeout_ms;
+    /** Retries of idempotent requests on 429, 5xx and resets; -1: the default (5). */
+    int max_retries;
+    /** A User-Agent; NULL: "libnocalhost/<version>". */
+    const char *user_agent;
+} nh_client_options;
+
+#define NH_CLIENT_OPTIONS_VERSION 1
+#define NH_CLIENT_OPTIONS_INIT {NH_CLIENT_OPTIONS_VERSION, NULL, NULL, NULL, 0, -1, NULL}
+
+/** Fill `opts` with defaults for the given struct version. */
+NH_EXTERN int nh_client_options_init(nh_client_options *opts, unsigned int version);
+
+/**
+ * Open a client. Loads and validates the kubeconfig (errors name the file,
+ * line and field), resolves credentials (files are read, exec plugins run
+ * lazily on the first request). Makes no request. The client in *out
+ * belongs to the caller: nh_client_free(). Errors: NH_ECONFIG, NH_ETLS
+ * (unreadable certificate or key), NH_EINVAL.
+ */
+NH_EXTERN int nh_client_new(nh_client **out, const nh_client_options *opts);
+
+/** Release a client. NULL-safe. No call may still be using it. */
+NH_EXTERN void nh_client_free(nh_client *client);
+
+/** The namespace in effect. Owned by the client. */
+NH_EXTERN const char *nh_client_namespace(const nh_client *client);
+
+/** The server URL in effect. Owned by the client. */
+NH_EXTERN const char *nh_client_server(const nh_client *client);
+
+/** The context name in effect ("" for in-cluster). Owned by the client. */
+NH_EXTERN const char *nh_client_context(const nh_client *client);
+
+/**
+ * The server's version (GET /version) as its JSON object, into *out (NUL-
+ * terminated). Errors: those of nh_client_request().
+ */
+NH_EXTERN int nh_client_server_version(nh_buf *out, nh_client *client, nh_cancel *cancel);
+
+/** A request for nh_client_request(). */
+typedef struct nh_request_options {
+    unsigned int version;
+    /** "GET", "POST", "PUT", "PATCH", "DELETE"; NULL: "GET". */
+    const char *method;
+    /** The path and query, e.g. "/api/v1/namespaces/default/configmaps". Required. */
+    const char *path;
+    /** The body, or NULL. */
+    const char *body;
+    /** The body's length; (size_t)-1: strlen(body). */
+    size_t body_len;
+    /**
+     * The body's content type; NULL: "application/json". For PATCH use
+     * "application/json-patch+json", "application/merge-patch+json",
+     * "application/strategic-merge-patch+json" or "application/apply-patch+yaml".
+     */
+    const char *content_type;
+    /** Overrides the client's timeout for this request; 0: the client's. */
+    long timeout_ms;
+    /** Stops the request from another thread; may be NULL. */
+    nh_cancel *cancel;
+} nh_request_options;
+
+#define NH_REQUEST_OPTIONS_VERSION 1
+#define NH_REQUEST_OPTIONS_INIT {NH_REQUEST_OPTIONS_VERSION, NULL, NULL, NULL, (size_t)-1, NULL, 0, NULL}
+
+NH_EXTERN int nh_request_options_init(nh_request_options *opts, unsigned int version);
+
+/**
+ * Send one request to the API server. Idempotent methods (GET, PUT,
+ * DELETE) are retried on 429 (honouring Retry-After), 5xx and connection
+ * resets; POST and PATCH only when the connection failed before sending.
+ *
+ * On any HTTP answer *out_status gets the status and *out_body the body
+ * (either may be NULL). A 2xx answer returns NH_OK; any other returns the
+ * code mapped from the Kubernetes Status (NH_ENOTFOUND, NH_ECONFLICT,
+ * NH_EFORBIDDEN, ...) with the server's message in nh_error_last(). Without
+ * an answer: NH_ECONNECT, NH_ETLS, NH_ETIMEOUT, NH_ECANCELLED.
+ * Thread-safe with respect to the client.
+ */
+NH_EXTERN int nh_client_request(nh_buf *out_body, int *out_status, nh_client *client,
+                                const nh_request_options *opts);
+
+/** Watch event types. */
+typedef enum nh_watch_event_type {
+    NH_WATCH_ADDED = 1,
+    NH_WATCH_MODIFIED = 2,
+    NH_WATCH_DELETED = 3,
+    /** The watch fell behind (410 Gone) and re-listed: `object` is the full list. */
+    NH_WATCH_RELISTED = 4
+} nh_watch_event_type;
+
+/**
+ * Receives one watch event: `object` is the object's JSON (`len` bytes,
+ * NUL-terminated), valid only during the call. Return non-zero to stop.
+ */
+typedef int (*nh_watch_cb)(int type, const char *object, size_t len, void *payload);
+
+typedef struct nh_watch_options {
+    unsigned int version;
+    /** A collection path, e.g. "/api/v1/namespaces/default/configmaps". Required. */
+    const char *path;
+    /** Start after this resourceVersion; NULL: list first and start from the list's. */
+    const char *resource_version;
+    /** A label selector, or NULL. */
+    const char *label_selector;
+    /** A field selector, or NULL. */
+    const char *field_selector;
+    /** Stop after this many milliseconds without error; 0: until cancelled or stopped. */
+    long duration_ms;
+    nh_cancel *cancel;
+    nh_watch_cb callback;
+    void *payload;
+} nh_watch_options;
+
+#define NH_WATCH_OPTIONS_VERSION 1
+#define NH_WATCH_OPTIONS_INIT {NH_WATCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_watch_options_init(nh_watch_options *opts, unsigned int version);
+
+/**
+ * Watch a collection and deliver each event to the callback on the calling
+ * thread. When the connection drops, the watch resumes from the last
+ * resourceVersion seen; when that version is too old (410 Gone), it lists
+ * again and reports NH_WATCH_RELISTED. Without resource_version, objects
+ * that already exist are delivered as NH_WATCH_ADDED first.
+ * Returns NH_OK when duration_ms elapsed, NH_ECANCELLED when cancelled or
+ * the callback returned non-zero, or an error that retrying cannot fix
+ * (NH_EFORBIDDEN, NH_ENOTFOUND, ...).
+ */
+NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
+
+/* ==== dev mode (sessions) ==== */
+
+/* ==== streams (exec, terminal, port-forward) ==== */
+
+/* ==== sync ==== */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NOCALHOST_H */

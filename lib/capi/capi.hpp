@@ -1,0 +1,52 @@
+// Shared plumbing of the extern "C" shims: the error TLS, the catch-all
+// that keeps exceptions from crossing the ABI, and nh_buf helpers.
+#pragma once
+
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "common/cancel.hpp"
+#include "common/error.hpp"
+#include "nocalhost.h"
+
+struct nh_cancel {
+    nh::CancelToken token;
+};
+
+namespace nh::capi {
+
+// Records an error for nh_error_last() and returns `code`.
+int set_error(int code, std::string message, int http_status = 0, std::string reason = {});
+void clear_error();
+
+inline nh::CancelToken *token_of(nh_cancel *c) { return c ? &c->token : nullptr; }
+
+// Stores `data` in `out` (NUL-terminated). Replaces what `out` held.
+void buf_set(nh_buf *out, std::string_view data);
+
+// Checks an options struct's version: 0 or newer than `current` is refused.
+int check_version(unsigned int version, unsigned int current, const char *what);
+
+// Runs `f` (returning int) and turns any exception into an error code.
+template <class F>
+int guard(F &&f) noexcept {
+    try {
+        return f();
+    } catch (const nh::Error &e) {
+        return set_error(e.code(), e.what(), e.http_status(), e.reason());
+    } catch (const std::bad_alloc &) {
+        return set_error(NH_ENOMEM, "out of memory");
+    } catch (const std::exception &e) {
+        return set_error(NH_ERROR, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(NH_ERROR, "internal error: unknown exception");
+    }
+}
+
+#define NH_CHECK_ARG(cond)                                                               \
+    do {                                                                                 \
+        if (!(cond)) return ::nh::capi::set_error(NH_EINVAL, "invalid argument: " #cond); \
+    } while (0)
+
+}  // namespace nh::capi
