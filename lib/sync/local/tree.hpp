@@ -1,0 +1,209 @@
+// The local tree layer of the sync client: what is in the local directory
+// (scan), what must not be synced (IgnoreRules), what was there last time
+// (Index) and what changes while we run (Watcher).
+//
+// Paths are relative to the sync root, '/'-separated, never start or end
+// with '/', and are raw bytes (no encoding is assumed or enforced). The root
+// itself is never an entry. Errors are thrown as nh::Error.
+//
+// Thread safety: a const IgnoreRules may be used from several threads. Index,
+// Watcher: one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nh::sync::local {
+
+struct Entry {
+    enum class Type : uint8_t { File = 0, Dir = 1, Symlink = 2 };
+
+    std::string path;         // relative, '/'-separated, raw bytes
+    Type type = Type::File;
+    uint64_t size = 0;        // bytes for files, target length for symlinks, 0 for dirs
+    int64_t mtime_ns = 0;     // st_mtim in nanoseconds since the epoch
+    uint32_t mode = 0;        // permission bits only (st_mode & 07777)
+    std::string link_target;  // symlinks only, raw, never resolved
+    uint64_t ino = 0;
+
+    bool operator==(const Entry &) const = default;
+};
+
+// Same type, size, mtime, mode, inode and link target: "unchanged" for a
+// warm restart (contents are not compared).
+bool same_metadata(const Entry &a, const Entry &b);
+
+// Files and directories that belong to the sync machinery and are never
+// synced: any path component named ".git", or starting with
+// ".nocalhost-sync" (state dir, index, temp files of the server).
+inline constexpr std::string_view kStatePrefix = ".nocalhost-sync";
+bool is_always_ignored_name(std::string_view name);
+
+struct IgnoreOptions {
+    // Nocalhost ignoreFilePattern: gitignore syntax, relative to the root.
+    std::vector<std::string> patterns;
+    // Nocalhost filePattern: if non-empty, only paths matching one of these
+    // (or inside a directory that matches) are synced. gitignore syntax.
+    std::vector<std::string> include_patterns;
+    // Honour .gitignore files (nested, with negation) and .git/info/exclude.
+    bool use_gitignore = false;
+};
+
+class IgnoreRules {
+public:
+    // Ignores nothing but the always-ignored names.
+    IgnoreRules();
+    // .gitignore files are read lazily, the first time a path under their
+    // directory is asked about; rebuild after is_rule_file() paths change.
+    // Throws NH_EINVAL for a pattern that cannot be used.
+    static IgnoreRules build(const std::string &root, const IgnoreOptions &options);
+
+    // Whether rel_path is excluded from sync, including because one of its
+    // parent directories is (as in git, a file under an excluded directory
+    // cannot be re-included).
+    bool ignored(std::string_view rel_path, bool is_dir) const;
+
+    // The same, assuming every parent directory of rel_path is not ignored
+    // (what a tree walk that skips ignored directories knows); cheaper.
+    bool ignored_in_parent(std::string_view rel_path, bool is_dir) const;
+
+    // Whether a change to rel_path may change the rules (a .gitignore when
+    // use_gitignore is set, .git/info/exclude): the caller should rebuild.
+    bool is_rule_file(std::string_view rel_path) const;
+
+    const std::string &root() const;
+
+    struct Impl;
+
+private:
+    std::shared_ptr<const Impl> impl_;
+};
+
+// Walks root with lstat only (symlinks are never followed), skipping ignored
+// entries and never descending into ignored directories. Sorted by path
+// (bytewise), so a directory comes before its contents. Entries that vanish
+// during the walk are left out. Throws NH_EIO if root or a directory inside
+// it cannot be read.
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules);
+
+// Persistent map path -> (Entry, synced_state). synced_state is opaque to
+// this layer (the sync engine stores e.g. what the server acknowledged).
+// File format: magic, version, count, records, XXH3-64 checksum of all the
+// preceding bytes; little-endian.
+class Index {
+public:
+    struct Record {
+        Entry entry;
+        std::string synced_state;
+    };
+    using Map = std::map<std::string, Record, std::less<>>;
+
+    // A missing, truncated, corrupt or other-version file gives an empty
+    // index (logged as a warning when it existed), never an exception.
+    static Index load(const std::string &file);
+    // Atomic: writes file + ".tmp", fsyncs it, renames it over file and
+    // fsyncs the directory. Throws NH_EIO.
+    void save(const std::string &file) const;
+
+    const Record *find(std::string_view path) const;
+    // Inserts or replaces the entry; keeps the synced_state of an existing
+    // record unless synced_state is given.
+    void put(const Entry &entry);
+    void put(const Entry &entry, std::string synced_state);
+    // Returns false if path is not in the index.
+    bool set_synced_state(std::string_view path, std::string synced_state);
+    bool erase(std::string_view path);
+    // Removes path and everything under it; returns how many were removed.
+    size_t erase_tree(std::string_view path);
+    void clear();
+
+    size_t size() const { return map_.size(); }
+    bool empty() const { return map_.empty(); }
+    const Map &records() const { return map_; }
+
+    // When this index was last saved or loaded (CLOCK_REALTIME, ns; 0 if
+    // never): used to distrust entries whose mtime is too close to it.
+    int64_t saved_at_ns() const { return saved_at_ns_; }
+
+    // Compares a fresh scan with the index by metadata only.
+    // changed: new entries, or entries whose metadata differ, or whose mtime
+    //          is within kRacyWindowNs of the time the index was saved (a
+    //          same-size rewrite in the same timestamp tick is invisible to
+    //          metadata, as in git's "racy clean" problem).
+    // removed: paths in the index but not in the scan (sorted).
+    struct Diff {
+        std::vector<Entry> changed;
+        std::vector<std::string> removed;
+    };
+    static constexpr int64_t kRacyWindowNs = 2'000'000'000;
+    Diff compare(const std::vector<Entry> &scanned) const;
+
+private:
+    Map map_;
+    int64_t saved_at_ns_ = 0;
+};
+
+struct Change {
+    enum class Kind : uint8_t {
+        Modified,  // path was created or changed (or renamed to): lstat it; if
+                   // it is gone by then, treat it as Removed
+        Removed,   // path and, if it was a directory, everything under it
+        Overflow,  // events were lost: rescan everything (path is empty)
+    };
+    std::string path;
+    Kind kind = Kind::Modified;
+
+    bool operator==(const Change &) const = default;
+};
+
+// Recursive inotify watch of a root. Ignored directories are not watched.
+// A directory that appears (created or moved in) is watched first and then
+// read, and it and its contents are reported as Modified, so nothing created
+// in it meanwhile is missed. Changes are reported in order; consecutive
+// duplicates are merged.
+class Watcher {
+public:
+    // Throws NH_EIO (naming fs.inotify.max_user_watches and how to raise it
+    // when the inotify watch limit is reached).
+    Watcher(std::string root, IgnoreRules rules);
+    ~Watcher();
+    Watcher(Watcher &&) noexcept;
+    Watcher &operator=(Watcher &&) noexcept;
+    Watcher(const Watcher &) = delete;
+    Watcher &operator=(const Watcher &) = delete;
+
+    // Readable (poll/epoll POLLIN) when read() has something to return.
+    int fd() const;
+    // Non-blocking: drains every pending event; empty if none. On queue
+    // overflow returns exactly one Change{"", Overflow} after re-walking the
+    // tree to watch any directory it missed. May throw like the constructor
+    // when a new directory cannot be watched.
+    std::vector<Change> read();
+
+    // Replaces the rules (e.g. after a .gitignore changed): directories
+    // newly ignored stop being watched, newly included ones are watched (and
+    // reported as Modified by the next read()).
+    void set_rules(IgnoreRules rules);
+
+    size_t watch_count() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+namespace detail {
+// The message for a failed inotify_add_watch (errno err) on dir; for ENOSPC
+// it names fs.inotify.max_user_watches, the current value and how to raise it.
+std::string watch_error_message(int err, const std::string &dir);
+// Test seam: replaces inotify_add_watch; nullptr restores it.
+using AddWatchFn = int (*)(int fd, const char *path, uint32_t mask);
+void set_add_watch_for_testing(AddWatchFn fn);
+}  // namespace detail
+
+}  // namespace nh::sync::local
