@@ -144,7 +144,7 @@ void nh_log_set_callback(nh_log_cb cb, int max_level, void *payload) {
 
 int nh_cancel_new(nh_cancel **out) {
     NH_CHECK_ARG(out);
-    return guard([&] {
+    return guard([&]() -> int {
         *out = new nh_cancel();
         return NH_OK;
     });

@@ -1,0 +1,71 @@
+#include "kube/errors.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace nh::kube {
+
+int code_for_status(std::string_view reason, int http_status) {
+    if (reason == "NotFound") return NH_ENOTFOUND;
+    if (reason == "AlreadyExists") return NH_EEXISTS;
+    if (reason == "Conflict") return NH_ECONFLICT;
+    if (reason == "Forbidden") return NH_EFORBIDDEN;
+    if (reason == "Unauthorized") return NH_EUNAUTHORIZED;
+    if (reason == "Invalid" || reason == "BadRequest" || reason == "RequestEntityTooLarge")
+        return NH_EINVALID;
+    if (reason == "Gone" || reason == "Expired") return NH_EGONE;
+    if (reason == "TooManyRequests") return NH_ETOOMANY;
+    if (reason == "Timeout" || reason == "ServerTimeout") return NH_ETIMEOUT;
+    if (reason == "MethodNotAllowed" || reason == "UnsupportedMediaType" || reason == "NotAcceptable")
+        return NH_EUNSUPPORTED;
+    if (reason == "InternalError" || reason == "ServiceUnavailable") return NH_ESERVER;
+    switch (http_status) {
+        case 400:
+        case 422:
+            return NH_EINVALID;
+        case 401:
+            return NH_EUNAUTHORIZED;
+        case 403:
+            return NH_EFORBIDDEN;
+        case 404:
+            return NH_ENOTFOUND;
+        case 405:
+        case 406:
+        case 415:
+            return NH_EUNSUPPORTED;
+        case 409:
+            return NH_ECONFLICT;
+        case 410:
+            return NH_EGONE;
+        case 429:
+            return NH_ETOOMANY;
+        case 504:
+            return NH_ETIMEOUT;
+        default:
+            return http_status >= 500 ? NH_ESERVER : NH_ERROR;
+    }
+}
+
+Error status_error(int http_status, const std::string &body, const std::string &method,
+                   const std::string &path) {
+    std::string reason, message;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_object() && j.value("kind", "") == "Status") {
+        if (j.contains("reason") && j["reason"].is_string()) reason = j["reason"];
+        if (j.contains("message") && j["message"].is_string()) message = j["message"];
+    }
+    if (message.empty()) {
+        message = body.substr(0, 300);
+        while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+        if (message.empty()) message = "no message";
+    }
+    // The query may carry selectors but never credentials; drop it anyway to keep messages short.
+    std::string shown = path.substr(0, path.find('?'));
+    int code = code_for_status(reason, http_status);
+    std::string text = method + " " + shown + ": " + message + " (HTTP " + std::to_string(http_status) +
+                       (reason.empty() ? "" : " " + reason) + ")";
+    if (code == NH_EUNAUTHORIZED)
+        text += "; the server rejected the credentials (expired or invalid token or certificate?)";
+    return Error(code, text, http_status, reason);
+}
+
+}  // namespace nh::kube

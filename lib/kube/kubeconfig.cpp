@@ -1,0 +1,390 @@
+#include "kube/kubeconfig.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/base64.hpp"
+#include "common/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace nh::kube {
+namespace {
+
+// One parsed kubeconfig file.
+struct Source {
+    std::string file;  // as given, for messages
+    std::string dir;   // relative paths resolve against it
+    YAML::Node root;
+};
+
+// A named entry (cluster, user or context) and the file it came from.
+struct Named {
+    YAML::Node body;  // the "cluster" / "user" / "context" mapping
+    YAML::Node item;  // the list item, for its line number
+    const Source *src;
+};
+
+std::string at(const Source &src, const YAML::Node &n) {
+    if (n.IsDefined() && n.Mark().line >= 0)
+        return src.file + ":" + std::to_string(n.Mark().line + 1);
+    return src.file;
+}
+
+[[noreturn]] void config_error(const std::string &msg) { throw Error(NH_ECONFIG, msg); }
+
+std::string read_file(const std::string &path, int code, const std::string &what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(code, "cannot read " + what + " '" + path + "': " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string resolve(const Source &src, const std::string &p) {
+    if (p.empty() || p[0] == '/') return p;
+    return (fs::path(src.dir) / p).lexically_normal().string();
+}
+
+// A scalar field; absent or null gives "". Anything but a scalar is an error.
+std::string str_field(const Source &src, const YAML::Node &parent, const char *key,
+                      const std::string &field) {
+    if (!parent.IsMap()) return {};
+    YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return {};
+    if (!n.IsScalar())
+        config_error(at(src, n) + ": field '" + field + "." + key + "' must be a string");
+    return n.Scalar();
+}
+
+bool bool_field(const Source &src, const YAML::Node &parent, const char *key,
+                const std::string &field) {
+    std::string v = str_field(src, parent, key, field);
+    if (v.empty() || v == "false" || v == "False" || v == "FALSE") return false;
+    if (v == "true" || v == "True" || v == "TRUE") return true;
+    config_error(at(src, parent[key]) + ": field '" + field + "." + key +
+                 "' must be true or false, not '" + v + "'");
+}
+
+std::string decode_base64(const Source &src, const YAML::Node &parent, const char *key,
+                          const std::string &field) {
+    auto out = base64::decode(str_field(src, parent, key, field));
+    if (!out)
+        config_error(at(src, parent[key]) + ": field '" + field + "." + key +
+                     "' is not valid base64");
+    return *out;
+}
+
+enum class PemKind { Certificates, PrivateKey };
+
+// Checks that PEM text holds what it should, so a bad file fails at load
+// with its name rather than in a TLS handshake.
+void check_pem(const std::string &pem, PemKind kind, const std::string &what) {
+    BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (!bio) throw std::bad_alloc();
+    bool ok = false;
+    if (kind == PemKind::Certificates) {
+        X509 *cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+        ok = cert != nullptr;
+        X509_free(cert);
+    } else {
+        EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+        ok = key != nullptr;
+        EVP_PKEY_free(key);
+    }
+    BIO_free(bio);
+    if (!ok)
+        throw Error(NH_ETLS, what + (kind == PemKind::Certificates ? " is not a PEM certificate"
+                                                                   : " is not a PEM private key"));
+}
+
+// Reads `<key>-data` (base64) or `<key>` (a file path) into PEM text.
+std::string pem_from(const Source &src, const YAML::Node &body, const std::string &key,
+                     const std::string &field, PemKind kind, const std::string &owner) {
+    std::string data_key = key + "-data";
+    std::string pem = decode_base64(src, body, data_key.c_str(), field);
+    std::string what;
+    if (!pem.empty()) {
+        what = data_key + " of " + owner + " (" + at(src, body[data_key]) + ")";
+    } else {
+        std::string path = str_field(src, body, key.c_str(), field);
+        if (path.empty()) return {};
+        path = resolve(src, path);
+        what = key + " '" + path + "' of " + owner + " (" + at(src, body[key]) + ")";
+        pem = read_file(path, NH_ETLS, key + " of " + owner);
+    }
+    check_pem(pem, kind, what);
+    return pem;
+}
+
+Source parse(const std::string &name, const std::string &text) {
+    Source src;
+    src.file = name;
+    src.dir = fs::path(name).parent_path().string();
+    try {
+        src.root = YAML::Load(text);
+    } catch (const YAML::Exception &e) {
+        config_error(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": malformed kubeconfig: " + e.msg);
+    }
+    if (src.root.IsNull() || !src.root.IsDefined()) return src;
+    if (!src.root.IsMap())
+        config_error(at(src, src.root) + ": malformed kubeconfig: the top level must be a mapping");
+    return src;
+}
+
+// Adds the list entries of `key` ("clusters", "users", "contexts") whose
+// names are not yet known: the first file to set a name wins.
+void merge_list(const Source &src, const char *key, const char *body_key,
+                std::map<std::string, Named> &into) {
+    YAML::Node list = src.root[key];
+    if (!list.IsDefined() || list.IsNull()) return;
+    if (!list.IsSequence()) config_error(at(src, list) + ": field '" + key + "' must be a list");
+    for (size_t i = 0; i < list.size(); ++i) {
+        YAML::Node item = list[i];
+        std::string field = std::string(key) + "[" + std::to_string(i) + "]";
+        if (!item.IsMap()) config_error(at(src, item) + ": field '" + field + "' must be a mapping");
+        std::string name = str_field(src, item, "name", field);
+        if (name.empty()) config_error(at(src, item) + ": field '" + field + ".name' is missing");
+        YAML::Node body = item[body_key];
+        if (body.IsDefined() && !body.IsNull() && !body.IsMap())
+            config_error(at(src, body) + ": field '" + field + "." + body_key +
+                         "' must be a mapping");
+        into.try_emplace(name, Named{body, item, &src});
+    }
+}
+
+std::string names_of(const std::map<std::string, Named> &m) {
+    std::string s;
+    for (auto &[k, v] : m) s += (s.empty() ? "" : ", ") + k;
+    return s.empty() ? "none" : s;
+}
+
+std::string sources_of(const std::vector<Source> &srcs) {
+    std::string s;
+    for (auto &src : srcs) s += (s.empty() ? "" : ", ") + src.file;
+    return s;
+}
+
+ExecConfig parse_exec(const Source &src, const YAML::Node &exec, const std::string &field) {
+    ExecConfig e;
+    e.command = str_field(src, exec, "command", field);
+    if (e.command.empty()) config_error(at(src, exec) + ": field '" + field + ".command' is missing");
+    e.api_version = str_field(src, exec, "apiVersion", field);
+    if (e.api_version.empty())
+        config_error(at(src, exec) + ": field '" + field + ".apiVersion' is missing");
+    if (e.api_version != "client.authentication.k8s.io/v1" &&
+        e.api_version != "client.authentication.k8s.io/v1beta1")
+        config_error(at(src, exec["apiVersion"]) + ": field '" + field +
+                     ".apiVersion' is '" + e.api_version +
+                     "'; supported: client.authentication.k8s.io/v1, "
+                     "client.authentication.k8s.io/v1beta1");
+    YAML::Node args = exec["args"];
+    if (args.IsDefined() && !args.IsNull()) {
+        if (!args.IsSequence()) config_error(at(src, args) + ": field '" + field + ".args' must be a list");
+        for (auto a : args) {
+            if (!a.IsScalar()) config_error(at(src, a) + ": field '" + field + ".args' must hold strings");
+            e.args.push_back(a.Scalar());
+        }
+    }
+    YAML::Node env = exec["env"];
+    if (env.IsDefined() && !env.IsNull()) {
+        if (!env.IsSequence()) config_error(at(src, env) + ": field '" + field + ".env' must be a list");
+        for (auto v : env)
+            e.env.emplace_back(str_field(src, v, "name", field + ".env"),
+                               str_field(src, v, "value", field + ".env"));
+    }
+    e.install_hint = str_field(src, exec, "installHint", field);
+    e.provide_cluster_info = bool_field(src, exec, "provideClusterInfo", field);
+    e.base_dir = src.dir;
+    return e;
+}
+
+RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &opts) {
+    std::map<std::string, Named> clusters, users, contexts;
+    std::string current;
+    const Source *current_src = nullptr;
+    for (auto &src : srcs) {
+        if (!src.root.IsMap()) continue;
+        merge_list(src, "clusters", "cluster", clusters);
+        merge_list(src, "users", "user", users);
+        merge_list(src, "contexts", "context", contexts);
+        if (current.empty()) {
+            current = str_field(src, src.root, "current-context", "");
+            if (!current.empty()) current_src = &src;
+        }
+    }
+    std::string ctx_name = opts.context.empty() ? current : opts.context;
+    if (ctx_name.empty())
+        config_error("no context selected: kubeconfig " + sources_of(srcs) +
+                     " has no current-context and none was given (available: " +
+                     names_of(contexts) + ")");
+    auto ctx = contexts.find(ctx_name);
+    if (ctx == contexts.end())
+        config_error("context '" + ctx_name + "' not found in kubeconfig " + sources_of(srcs) +
+                     (opts.context.empty() && current_src
+                          ? " (current-context at " + at(*current_src, current_src->root["current-context"]) + ")"
+                          : std::string()) +
+                     "; available: " + names_of(contexts));
+    const Source &csrc = *ctx->second.src;
+    std::string cfield = "contexts[name=" + ctx_name + "].context";
+    std::string cluster_name = str_field(csrc, ctx->second.body, "cluster", cfield);
+    std::string user_name = str_field(csrc, ctx->second.body, "user", cfield);
+    std::string ns = str_field(csrc, ctx->second.body, "namespace", cfield);
+
+    RestConfig cfg;
+    cfg.context_name = ctx_name;
+    cfg.cluster_name = cluster_name;
+    cfg.user_name = user_name;
+    cfg.origin = sources_of(srcs);
+    cfg.ns = !opts.ns.empty() ? opts.ns : (!ns.empty() ? ns : "default");
+
+    if (cluster_name.empty())
+        config_error(at(csrc, ctx->second.item) + ": context '" + ctx_name + "' names no cluster");
+    auto cl = clusters.find(cluster_name);
+    if (cl == clusters.end())
+        config_error(at(csrc, ctx->second.item) + ": context '" + ctx_name + "' uses cluster '" +
+                     cluster_name + "', which is not defined (available: " + names_of(clusters) + ")");
+    {
+        const Source &s = *cl->second.src;
+        const YAML::Node &b = cl->second.body;
+        std::string field = "clusters[name=" + cluster_name + "].cluster";
+        std::string owner = "cluster '" + cluster_name + "'";
+        cfg.server = str_field(s, b, "server", field);
+        if (cfg.server.empty())
+            config_error(at(s, cl->second.item) + ": cluster '" + cluster_name + "' has no server");
+        if (cfg.server.rfind("https://", 0) != 0 && cfg.server.rfind("http://", 0) != 0)
+            config_error(at(s, b["server"]) + ": server '" + cfg.server + "' of " + owner +
+                         " must start with https:// or http://");
+        while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
+        cfg.insecure_skip_tls_verify = bool_field(s, b, "insecure-skip-tls-verify", field);
+        cfg.tls_server_name = str_field(s, b, "tls-server-name", field);
+        cfg.proxy_url = str_field(s, b, "proxy-url", field);
+        cfg.ca_pem = pem_from(s, b, "certificate-authority", field, PemKind::Certificates, owner);
+        if (cfg.insecure_skip_tls_verify && !cfg.ca_pem.empty())
+            config_error(at(s, b["insecure-skip-tls-verify"]) + ": " + owner +
+                         " sets both insecure-skip-tls-verify and a certificate authority");
+    }
+    if (!user_name.empty()) {
+        auto us = users.find(user_name);
+        if (us == users.end())
+            config_error(at(csrc, ctx->second.item) + ": context '" + ctx_name + "' uses user '" +
+                         user_name + "', which is not defined (available: " + names_of(users) + ")");
+        const Source &s = *us->second.src;
+        const YAML::Node &b = us->second.body;
+        std::string field = "users[name=" + user_name + "].user";
+        std::string owner = "user '" + user_name + "'";
+        cfg.client_cert_pem = pem_from(s, b, "client-certificate", field, PemKind::Certificates, owner);
+        cfg.client_key_pem = pem_from(s, b, "client-key", field, PemKind::PrivateKey, owner);
+        if (cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
+            throw Error(NH_ETLS, at(s, us->second.item) + ": " + owner +
+                                     " has a client certificate without a key or a key without a certificate");
+        cfg.token = str_field(s, b, "token", field);
+        std::string tf = str_field(s, b, "tokenFile", field);
+        if (!tf.empty()) {
+            cfg.token_file = resolve(s, tf);
+            if (cfg.token.empty()) (void)read_file(cfg.token_file, NH_ECONFIG, "tokenFile of " + owner);
+        }
+        cfg.username = str_field(s, b, "username", field);
+        cfg.password = str_field(s, b, "password", field);
+        if (b.IsMap() && b["exec"].IsDefined() && !b["exec"].IsNull()) {
+            if (!b["exec"].IsMap()) config_error(at(s, b["exec"]) + ": field '" + field + ".exec' must be a mapping");
+            cfg.exec = parse_exec(s, b["exec"], field + ".exec");
+        }
+        if (b.IsMap() && b["auth-provider"].IsDefined() && !b["auth-provider"].IsNull())
+            cfg.auth_provider = str_field(s, b["auth-provider"], "name", field + ".auth-provider");
+        if (!cfg.auth_provider.empty() && cfg.token.empty() && cfg.token_file.empty() && !cfg.exec)
+            throw Error(NH_EUNSUPPORTED,
+                        at(s, b["auth-provider"]) + ": " + owner + " uses the auth-provider '" +
+                            cfg.auth_provider +
+                            "', which Kubernetes removed; use an exec credential plugin instead");
+    }
+    return cfg;
+}
+
+std::vector<std::string> split_paths(const std::string &s) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+        if (c == ':') {
+            if (!cur.empty()) out.push_back(cur);
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+}
+
+}  // namespace
+
+RestConfig load_from_strings(const std::vector<std::pair<std::string, std::string>> &files,
+                             const LoadOptions &opts) {
+    std::vector<Source> srcs;
+    srcs.reserve(files.size());
+    for (auto &[name, text] : files) srcs.push_back(parse(name, text));
+    return resolve_config(srcs, opts);
+}
+
+RestConfig in_cluster_config(const std::string &sa_dir, const char *host_env, const char *port_env) {
+    const char *host = std::getenv(host_env);
+    const char *port = std::getenv(port_env);
+    if (!host || !*host || !port || !*port)
+        config_error(std::string("no kubeconfig found and not running in a cluster (") + host_env +
+                     " and " + port_env + " are not set); pass a kubeconfig or set KUBECONFIG");
+    RestConfig cfg;
+    std::string h = host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    cfg.server = "https://" + h + ":" + port;
+    cfg.origin = "in-cluster";
+    cfg.context_name = "";
+    cfg.token_file = sa_dir + "/token";
+    (void)read_file(cfg.token_file, NH_ECONFIG, "in-cluster service account token");
+    cfg.ca_pem = read_file(sa_dir + "/ca.crt", NH_ETLS, "in-cluster CA certificate");
+    check_pem(cfg.ca_pem, PemKind::Certificates, "in-cluster CA certificate " + sa_dir + "/ca.crt");
+    std::ifstream nsf(sa_dir + "/namespace");
+    std::string ns;
+    if (nsf && std::getline(nsf, ns) && !ns.empty()) cfg.ns = ns;
+    return cfg;
+}
+
+RestConfig load_config(const LoadOptions &opts) {
+    std::vector<std::string> paths;
+    bool explicit_paths = !opts.paths.empty();
+    if (explicit_paths) {
+        paths = split_paths(opts.paths);
+    } else if (const char *env = std::getenv("KUBECONFIG"); env && *env) {
+        for (auto &p : split_paths(env))
+            if (fs::exists(p)) paths.push_back(p);  // kubectl skips missing KUBECONFIG entries
+    } else if (const char *home = std::getenv("HOME"); home && *home) {
+        std::string p = std::string(home) + "/.kube/config";
+        if (fs::exists(p)) paths.push_back(p);
+    }
+    if (paths.empty()) {
+        if (explicit_paths) config_error("no kubeconfig given");
+        RestConfig cfg = in_cluster_config();
+        if (!opts.ns.empty()) cfg.ns = opts.ns;
+        return cfg;
+    }
+    std::vector<std::pair<std::string, std::string>> files;
+    for (auto &p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) config_error("kubeconfig '" + p + "' is a directory");
+        files.emplace_back(p, read_file(p, NH_ECONFIG, "kubeconfig"));
+    }
+    return load_from_strings(files, opts);
+}
+
+}  // namespace nh::kube

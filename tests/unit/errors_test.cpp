@@ -1,0 +1,30 @@
+#include "kube/errors.hpp"
+
+#include <gtest/gtest.h>
+
+using nh::kube::code_for_status;
+using nh::kube::status_error;
+
+TEST(Errors, ReasonWinsOverHttpStatus) {
+    EXPECT_EQ(code_for_status("AlreadyExists", 409), NH_EEXISTS);
+    EXPECT_EQ(code_for_status("Conflict", 409), NH_ECONFLICT);
+    EXPECT_EQ(code_for_status("Expired", 410), NH_EGONE);
+    EXPECT_EQ(code_for_status("", 409), NH_ECONFLICT);
+    EXPECT_EQ(code_for_status("", 404), NH_ENOTFOUND);
+    EXPECT_EQ(code_for_status("", 503), NH_ESERVER);
+    EXPECT_EQ(code_for_status("", 418), NH_ERROR);
+}
+
+TEST(Errors, NonStatusBodyStillGivesAUsefulMessage) {
+    auto e = status_error(502, "<html>bad gateway</html>\n", "GET", "/api/v1/pods?labelSelector=a%3Db");
+    EXPECT_EQ(e.code(), NH_ESERVER);
+    EXPECT_EQ(e.http_status(), 502);
+    EXPECT_EQ(std::string(e.what()), "GET /api/v1/pods: <html>bad gateway</html> (HTTP 502)");
+}
+
+TEST(Errors, UnauthorizedExplainsItself) {
+    auto e = status_error(401, R"({"kind":"Status","reason":"Unauthorized","message":"Unauthorized","code":401})",
+                          "GET", "/version");
+    EXPECT_EQ(e.code(), NH_EUNAUTHORIZED);
+    EXPECT_NE(std::string(e.what()).find("expired or invalid"), std::string::npos);
+}
