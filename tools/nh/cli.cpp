@@ -1,0 +1,112 @@
+#include "cli.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+namespace nh_cli {
+
+nh_client *open_client(const Globals &g) {
+    nh_client_options o = NH_CLIENT_OPTIONS_INIT;
+    if (!g.kubeconfig.empty()) o.kubeconfig = g.kubeconfig.c_str();
+    if (!g.context.empty()) o.context = g.context.c_str();
+    if (!g.ns.empty()) o.namespace_name = g.ns.c_str();
+    nh_client *c = nullptr;
+    if (nh_client_new(&c, &o) != NH_OK) return nullptr;
+    return c;
+}
+
+int exit_code_for(int rc) {
+    switch (rc) {
+        case NH_OK:
+            return EXIT_OK;
+        case NH_EINVAL:
+            return EXIT_USAGE;
+        case NH_ENOTFOUND:
+            return EXIT_NOT_FOUND;
+        case NH_EUNAUTHORIZED:
+        case NH_EFORBIDDEN:
+            return EXIT_DENIED;
+        case NH_ECONFLICT:
+        case NH_EEXISTS:
+        case NH_EBUSY:
+            return EXIT_CONFLICT;
+        case NH_ETIMEOUT:
+            return EXIT_TIMEOUT;
+        case NH_ECONNECT:
+        case NH_ETLS:
+            return EXIT_UNREACHABLE;
+        case NH_ECONFIG:
+            return EXIT_CONFIG;
+        case NH_ECANCELLED:
+            return EXIT_CANCELLED;
+        default:
+            return EXIT_ERROR;
+    }
+}
+
+int report_error(const char *context) {
+    progress_done();
+    const nh_error *e = nh_error_last();
+    if (context)
+        std::fprintf(stderr, "error: %s: %s\n", context, e->message);
+    else
+        std::fprintf(stderr, "error: %s\n", e->message);
+    return exit_code_for(e->code);
+}
+
+nh_cancel *interrupt_token() {
+    static nh_cancel *token = [] {
+        nh_cancel *t = nullptr;
+        nh_cancel_new(&t);
+        // Block the signals in every thread and wait for them on one of our own,
+        // since nh_cancel_trigger() is not async-signal-safe.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        std::thread([t, set] {
+            int sig = 0;
+            int count = 0;
+            while (sigwait(&set, &sig) == 0) {
+                if (++count > 1) _exit(EXIT_CANCELLED);  // a second Ctrl-C: leave now
+                std::fprintf(stderr, "\ninterrupted, stopping (press Ctrl-C again to quit at once)\n");
+                nh_cancel_trigger(t);
+            }
+        }).detach();
+        return t;
+    }();
+    return token;
+}
+
+bool interactive() { return isatty(STDERR_FILENO) && !std::getenv("CI"); }
+
+namespace {
+std::mutex g_progress_mu;
+bool g_progress_open = false;
+}  // namespace
+
+void progress(const std::string &line) {
+    std::lock_guard lock(g_progress_mu);
+    if (interactive()) {
+        std::fprintf(stderr, "\r\033[2K%s", line.c_str());
+        g_progress_open = true;
+    } else {
+        std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+}
+
+void progress_done() {
+    std::lock_guard lock(g_progress_mu);
+    if (g_progress_open) std::fprintf(stderr, "\n");
+    g_progress_open = false;
+}
+
+}  // namespace nh_cli
