@@ -125,8 +125,8 @@ public:
     bool empty() const { return map_.empty(); }
     const Map &records() const { return map_; }
 
-    // When this index was last saved or loaded (CLOCK_REALTIME, ns; 0 if
-    // never): used to distrust entries whose mtime is too close to it.
+    // When the loaded file was saved (CLOCK_REALTIME, ns; 0 for a new
+    // index): compare() distrusts entries whose mtime is too close to it.
     int64_t saved_at_ns() const { return saved_at_ns_; }
 
     // Compares a fresh scan with the index by metadata only.

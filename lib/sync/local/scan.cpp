@@ -1,0 +1,155 @@
+// The tree walk: openat/fstatat relative to each directory's descriptor, so
+// no symlink is ever followed and paths are never re-resolved from the root.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "sync/local/tree.hpp"
+
+namespace nh::sync::local {
+namespace {
+
+[[noreturn]] void fail_io(const std::string &what, const std::string &path, int err) {
+    fail(NH_EIO, what + " " + path + ": " + std::strerror(err));
+}
+
+// False if the link vanished or stopped being a link meanwhile.
+bool read_link(int dirfd, const std::string &name, off_t size_hint, std::string &target) {
+    target.assign(static_cast<size_t>(size_hint > 0 ? size_hint + 1 : 256), '\0');
+    for (;;) {
+        ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+        if (n < 0) {
+            if (errno == ENOENT || errno == EINVAL) return false;
+            fail_io("cannot read link", name, errno);
+        }
+        if (static_cast<size_t>(n) < target.size()) {
+            target.resize(static_cast<size_t>(n));
+            return true;
+        }
+        target.resize(target.size() * 2);
+    }
+}
+
+struct Walker {
+    const std::string &root;
+    const IgnoreRules &rules;
+    std::vector<Entry> out;
+    std::string rel;  // current directory, relative; "" for the root
+
+    std::string display(const std::string &name) const {
+        return root + "/" + (rel.empty() ? name : rel + "/" + name);
+    }
+
+    // Lists dirfd (not closing it).
+    std::vector<std::pair<std::string, unsigned char>> list(int dirfd, const std::string &shown) {
+        int dup_fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+        if (dup_fd < 0) fail_io("cannot read directory", shown, errno);
+        DIR *dir = ::fdopendir(dup_fd);
+        if (!dir) {
+            int err = errno;
+            ::close(dup_fd);
+            fail_io("cannot read directory", shown, err);
+        }
+        std::vector<std::pair<std::string, unsigned char>> names;
+        for (;;) {
+            errno = 0;
+            struct dirent *d = ::readdir(dir);
+            if (!d) {
+                int err = errno;
+                ::closedir(dir);
+                if (err) fail_io("cannot read directory", shown, err);
+                break;
+            }
+            const char *n = d->d_name;
+            if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+            names.emplace_back(n, d->d_type);
+        }
+        return names;
+    }
+
+    void walk(int dirfd, const std::string &shown) {
+        auto names = list(dirfd, shown);
+        for (auto &[name, dtype] : names) {
+            size_t rel_len = rel.size();
+            std::string path = rel.empty() ? name : rel + "/" + name;
+            // Skip ignored entries before paying for a stat when the type is known.
+            if (dtype != DT_UNKNOWN && rules.ignored_in_parent(path, dtype == DT_DIR)) continue;
+            struct stat st;
+            if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT) continue;  // vanished meanwhile
+                fail_io("cannot stat", display(name), errno);
+            }
+            bool is_dir = S_ISDIR(st.st_mode);
+            if (dtype == DT_UNKNOWN && rules.ignored_in_parent(path, is_dir)) continue;
+            Entry e;
+            e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+            e.mode = st.st_mode & 07777;
+            e.ino = st.st_ino;
+            if (S_ISREG(st.st_mode)) {
+                e.type = Entry::Type::File;
+                e.size = static_cast<uint64_t>(st.st_size);
+            } else if (S_ISLNK(st.st_mode)) {
+                e.type = Entry::Type::Symlink;
+                std::string target;
+                if (!read_link(dirfd, name, st.st_size, target)) continue;  // replaced meanwhile
+                e.size = target.size();
+                e.link_target = std::move(target);
+            } else if (is_dir) {
+                e.type = Entry::Type::Dir;
+            } else {
+                continue;  // sockets, fifos, devices are not synced
+            }
+            e.path = std::move(path);
+            out.push_back(std::move(e));
+            if (is_dir) {
+                int child = ::openat(dirfd, name.c_str(),
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (child < 0) {
+                    // Vanished or replaced by a non-directory: the watcher reports it.
+                    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
+                    fail_io("cannot open directory", display(name), errno);
+                }
+                rel = out.back().path;
+                try {
+                    walk(child, root + "/" + rel);
+                } catch (...) {
+                    ::close(child);
+                    throw;
+                }
+                ::close(child);
+                rel.resize(rel_len);
+            }
+        }
+    }
+};
+
+}  // namespace
+
+bool same_metadata(const Entry &a, const Entry &b) {
+    return a.type == b.type && a.size == b.size && a.mtime_ns == b.mtime_ns && a.mode == b.mode &&
+           a.ino == b.ino && a.link_target == b.link_target;
+}
+
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules) {
+    int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail_io("cannot open sync root", root, errno);
+    Walker w{root, rules, {}, {}};
+    try {
+        w.walk(fd, root);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    std::sort(w.out.begin(), w.out.end(),
+              [](const Entry &a, const Entry &b) { return a.path < b.path; });
+    return std::move(w.out);
+}
+
+}  // namespace nh::sync::local
