@@ -9,7 +9,7 @@ echo "== pkg-config"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # A sanitizer build needs the runtime on the consumer's link line too.
 extra=()
-if nm "$libdir/libnocalhost.so" 2>/dev/null | grep -q __asan_init; then extra+=(-fsanitize=address,undefined); fi
+if [[ "$(nm -D "$libdir/libnocalhost.so" 2>/dev/null)" == *__asan_init* ]]; then extra+=(-fsanitize=address,undefined); fi
 "$cc" -std=c99 -Wall -Werror "${extra[@]}" "$consumer/consumer.c" -o "$prefix/consumer-pc" \
   $(pkg-config --cflags --libs nocalhost) -Wl,-rpath,"$libdir"
 "$prefix/consumer-pc"
