@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cluster_env.hpp"
+#include "connect_proxy.hpp"
 
 namespace {
 
@@ -300,4 +301,60 @@ TEST_F(Cluster, UnreachableServerIsAConnectErrorNamingIt) {
     EXPECT_NE(std::string(nh_error_last()->message).find("https://127.0.0.1:1"), std::string::npos);
     nh_client_free(c);
     unlink(d.c_str());
+}
+
+namespace {
+// A kubeconfig for the test cluster's admin token identity (the exec fixture's token),
+// with extra cluster fields.
+std::string write_kubeconfig(const std::string &name, const std::string &cluster_extra,
+                             const std::string &user_yaml) {
+    std::string path = "/tmp/nh-kc-" + name + "-" + std::to_string(getpid());
+    std::ofstream(path) << "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                           "clusters:\n- name: c\n  cluster: {server: '"
+                        << nh::test::cluster_env("NH_TEST_SERVER") << "', certificate-authority: '"
+                        << nh::test::cluster_env("NH_TEST_CA_FILE") << "'" << cluster_extra
+                        << "}\nusers:\n- name: u\n  user: " << user_yaml << "\n";
+    return path;
+}
+std::string admin_token() {
+    // The exec fixture hands out the nh-admin service account's token.
+    std::string kc = nh::test::cluster_env("NH_TEST_EXEC_KUBECONFIG");
+    std::string dir = kc.substr(0, kc.rfind('/'));
+    std::ifstream in(dir + "/nh-admin.token");
+    std::string t;
+    std::getline(in, t);
+    return t;
+}
+}  // namespace
+
+TEST_F(Cluster, TlsServerNameIsUsedForVerification) {
+    std::string token_file = "/tmp/nh-admin-token-" + std::to_string(getpid());
+    std::ofstream(token_file) << admin_token() << "\n";
+    std::string user = "{tokenFile: '" + token_file + "'}";
+    std::string good = write_kubeconfig("sni-good", ", tls-server-name: kubernetes.default", user);
+    std::string bad = write_kubeconfig("sni-bad", ", tls-server-name: not-the-apiserver.example", user);
+    nh_client *c = open(good);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    EXPECT_EQ(call("GET", "/version", "", nullptr, c).rc, NH_OK) << nh_error_last()->message;
+    EXPECT_EQ(call("GET", cm_path(), "", nullptr, c).rc, NH_OK) << "token file auth: " << nh_error_last()->message;
+    nh_client_free(c);
+    c = open(bad);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(call("GET", "/version", "", nullptr, c).rc, NH_ETLS);
+    nh_client_free(c);
+    unlink(good.c_str());
+    unlink(bad.c_str());
+    unlink(token_file.c_str());
+}
+
+TEST_F(Cluster, ProxyUrlTunnelsThroughTheProxy) {
+    nh::test::ConnectProxy proxy;
+    std::string kc = write_kubeconfig("proxy", ", proxy-url: '" + proxy.url() + "'", "{token: " + admin_token() + "}");
+    nh_client *c = open(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    Answer a = call("GET", cm_path(), "", nullptr, c);
+    EXPECT_EQ(a.rc, NH_OK) << nh_error_last()->message;
+    EXPECT_GE(proxy.tunnels(), 1);
+    nh_client_free(c);
+    unlink(kc.c_str());
 }
