@@ -2,6 +2,7 @@
 // rsync dry run over the same tree, in the same run), index save/load/compare,
 // watcher setup, write-to-read() latency and memory.
 // usage: nh_bench_local_scan DIR [--runs N] [--edits N]
+//        nh_bench_local_scan DIR --idle SECONDS   (S5: memory and idle CPU while watching)
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -59,6 +60,39 @@ std::string quote(const std::string &s) {
     return q + "'";
 }
 
+double cpu_seconds() {
+    struct rusage ru;
+    ::getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// S5: what a client holds while watching (index + watcher), then idle.
+int watch_cost(const std::string &root, int idle_seconds) {
+    IgnoreRules rules;
+    auto t0 = Clock::now();
+    Index index;
+    for (auto &e : scan(root, rules)) index.put(e, "acked");
+    double scan_ms = ms_since(t0);
+    t0 = Clock::now();
+    Watcher w(root, rules);
+    double watch_ms = ms_since(t0);
+    long rss = status_kb("VmRSS:");
+    double cpu0 = cpu_seconds();
+    auto idle_start = Clock::now();
+    while (ms_since(idle_start) < idle_seconds * 1000.0) {
+        struct pollfd p{w.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 1000) > 0) w.read();
+    }
+    double cpu = cpu_seconds() - cpu0;
+    std::printf("| S5 watch cost | entries | dirs watched | scan+index ms | watch setup ms | RSS kB | VmHWM kB | idle CPU %% |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
+    std::printf("| ours | %zu | %zu | %.0f | %.0f | %ld | %ld | %.3f |\n", index.size(), w.watch_count(),
+                scan_ms, watch_ms, rss, status_kb("VmHWM:"),
+                idle_seconds > 0 ? 100.0 * cpu / idle_seconds : 0.0);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -67,11 +101,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     std::string root = argv[1];
-    int runs = 7, edits = 200;
+    int runs = 7, edits = 200, idle = -1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
         if (!std::strcmp(argv[i], "--edits")) edits = std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "--idle")) idle = std::atoi(argv[i + 1]);
     }
+    if (idle >= 0) return watch_cost(root, idle);
     IgnoreRules rules;
     std::vector<double> ours, find_ms, rsync_ms;
     size_t entries = 0;
@@ -141,7 +177,7 @@ int main(int argc, char **argv) {
         if (e.type == Entry::Type::Dir) target = e.path;  // a deep-ish directory
     std::string file = root + "/" + (target.empty() ? "" : target + "/") + "nh-bench-latency";
     std::string rel = (target.empty() ? "" : target + "/") + "nh-bench-latency";
-    std::vector<double> lat;
+    std::vector<double> lat, notify;
     std::string payload(100, 'x');
     while (!w.read().empty()) {
     }
@@ -150,13 +186,16 @@ int main(int argc, char **argv) {
         std::FILE *f = std::fopen(file.c_str(), "wb");
         std::fwrite(payload.data(), 1, payload.size(), f);
         std::fclose(f);
+        auto written = Clock::now();
         bool seen = false;
         while (!seen) {
             struct pollfd p{w.fd(), POLLIN, 0};
             if (::poll(&p, 1, 1000) <= 0) break;
             for (auto &c : w.read()) seen = seen || c.path == rel;
         }
-        lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        auto now = Clock::now();
+        lat.push_back(std::chrono::duration<double, std::micro>(now - start).count());
+        notify.push_back(std::chrono::duration<double, std::micro>(now - written).count());
         // Drain the close event so the next edit starts clean.
         struct pollfd p{w.fd(), POLLIN, 0};
         if (::poll(&p, 1, 0) > 0) w.read();
@@ -164,8 +203,10 @@ int main(int argc, char **argv) {
     ::unlink(file.c_str());
     std::printf("| edit-to-read() latency, %d edits of 100 bytes | p50 us | p90 us | max us |\n", edits);
     std::printf("|---|---|---|---|\n");
-    std::printf("| write+close -> poll -> read() | %.0f | %.0f | %.0f |\n\n", percentile(lat, 0.5),
+    std::printf("| open+write+close -> poll -> read() | %.0f | %.0f | %.0f |\n", percentile(lat, 0.5),
                 percentile(lat, 0.9), percentile(lat, 1.0));
+    std::printf("| after close: poll -> read() has it | %.0f | %.0f | %.0f |\n\n", percentile(notify, 0.5),
+                percentile(notify, 0.9), percentile(notify, 1.0));
     struct rusage ru;
     ::getrusage(RUSAGE_SELF, &ru);
     std::printf("peak RSS (VmHWM) %ld kB, CPU user %.2f s sys %.2f s\n", status_kb("VmHWM:"),

@@ -43,11 +43,32 @@ bool same_metadata(const Entry &a, const Entry &b);
 inline constexpr std::string_view kStatePrefix = ".nocalhost-sync";
 bool is_always_ignored_name(std::string_view name);
 
+// What is synced. Matching follows git (gitignore(5), checked against
+// `git check-ignore` in the tests): '*', '?', '[...]' (ranges, '!'/'^',
+// [:classes:]) never match '/'; a leading or middle '/' anchors a pattern to
+// the directory of its source (the root for the lists below); a trailing '/'
+// matches directories only; '**/', '/**/' and '/**' span directories; '!'
+// re-includes; '\' escapes; trailing spaces are dropped unless escaped; the
+// last matching line of a source decides; nothing under an excluded
+// directory can be re-included.
+//
+// Precedence, highest first: `patterns`, then .gitignore files (deepest
+// first), then .git/info/exclude. Then, if `include_patterns` is non-empty,
+// a file or symlink is synced only if it or one of its directories matches
+// them (directories themselves are always kept, since they may hold included
+// files). This is what Nocalhost's generated syncthing ignore file does
+// (ignoreFilePattern lines, then "!"+filePattern lines, then "**", first
+// match wins there): ignore patterns beat include patterns, an empty
+// filePattern means everything, "." means everything and "./x" means the
+// root-relative "/x". One difference: syncthing matches a pattern without a
+// leading '/' at any depth even when it contains a '/' ("a/b" also matches
+// "x/a/b"); we follow gitignore and anchor it. Global git excludes
+// (core.excludesFile) and .gitignore files above the root are not read.
 struct IgnoreOptions {
     // Nocalhost ignoreFilePattern: gitignore syntax, relative to the root.
     std::vector<std::string> patterns;
-    // Nocalhost filePattern: if non-empty, only paths matching one of these
-    // (or inside a directory that matches) are synced. gitignore syntax.
+    // Nocalhost filePattern: if non-empty, only files matching one of these
+    // (or inside a directory that matches) are synced.
     std::vector<std::string> include_patterns;
     // Honour .gitignore files (nested, with negation) and .git/info/exclude.
     bool use_gitignore = false;
@@ -161,6 +182,9 @@ struct Change {
 };
 
 // Recursive inotify watch of a root. Ignored directories are not watched.
+// Create the Watcher before the initial scan() so nothing changed during the
+// scan is missed. One inotify watch per directory (the kernel's limit is per
+// user: fs.inotify.max_user_watches); about 1 kB of kernel memory each.
 // A directory that appears (created or moved in) is watched first and then
 // read, and it and its contents are reported as Modified, so nothing created
 // in it meanwhile is missed. Changes are reported in order; consecutive
