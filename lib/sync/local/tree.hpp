@@ -187,8 +187,9 @@ struct Change {
 // user: fs.inotify.max_user_watches); about 1 kB of kernel memory each.
 // A directory that appears (created or moved in) is watched first and then
 // read, and it and its contents are reported as Modified, so nothing created
-// in it meanwhile is missed. Changes are reported in order; consecutive
-// duplicates are merged.
+// in it meanwhile is missed. Changes are reported in order; within one read()
+// a repeated (path, kind) is dropped unless a Removed came in between. The
+// root itself being removed or moved is reported as Overflow.
 class Watcher {
 public:
     // Throws NH_EIO (naming fs.inotify.max_user_watches and how to raise it
@@ -209,8 +210,8 @@ public:
     std::vector<Change> read();
 
     // Replaces the rules (e.g. after a .gitignore changed): directories
-    // newly ignored stop being watched, newly included ones are watched (and
-    // reported as Modified by the next read()).
+    // newly ignored stop being watched, newly included ones start being
+    // watched. Nothing is reported: rescan, since what is synced changed.
     void set_rules(IgnoreRules rules);
 
     size_t watch_count() const;
