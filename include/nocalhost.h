@@ -384,6 +384,217 @@ NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
 
 /* ==== streams (exec, terminal, port-forward) ==== */
 
+/*
+ * Exec, interactive terminals and port-forwards reach a pod through the API
+ * server (WebSocket upgrades of pods/exec and pods/portforward) with the
+ * client's own TLS settings, credentials and proxy, like kubectl.
+ *
+ * Targets are strings: "KIND/NAME" where KIND is pod, deployment,
+ * statefulset, daemonset or replicaset (kubectl's short names deploy, sts,
+ * ds, rs, po work too), or a bare pod NAME. A workload is resolved through
+ * its spec.selector to a Running pod, Ready ones first, the newest first (in
+ * dev mode, the dev pod).
+ *
+ * Handles (nh_exec, nh_forward) keep what they need of the client: the
+ * nh_client may be freed before them.
+ */
+
+/**
+ * Resolve `target` in `namespace_name` (NULL: the client's) to the pod that
+ * streams would use; its name goes into *out_pod. Errors: NH_EINVAL (bad
+ * target text), NH_ENOTFOUND (no such workload or pod), NH_ESTATE (no
+ * Running pod), NH_EFORBIDDEN and the other errors of nh_client_request().
+ * Since 0.1.
+ */
+NH_EXTERN int nh_target_resolve(nh_buf *out_pod, nh_client *client, const char *namespace_name,
+                                const char *target, nh_cancel *cancel);
+
+/** Output streams of a command, as passed to nh_exec_output_cb. */
+typedef enum nh_exec_stream {
+    NH_EXEC_STDOUT = 1,
+    NH_EXEC_STDERR = 2
+} nh_exec_stream;
+
+/**
+ * Receives output of an interactive command: `len` bytes of `stream`,
+ * valid only during the call. Called on the session's own I/O thread, in
+ * order. Return non-zero to stop the command (nh_exec_wait() then returns
+ * NH_ECANCELLED). Must not call nh_exec_wait() or nh_exec_free().
+ */
+typedef int (*nh_exec_output_cb)(int stream, const char *data, size_t len, void *payload);
+
+typedef struct nh_exec_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** The container; NULL: the pod's kubectl.kubernetes.io/default-container, else its first. */
+    const char *container;
+    /** Non-zero: allocate a terminal (stdout and stderr arrive merged as stdout). */
+    int tty;
+    /** nh_exec_start(): non-zero opens stdin. nh_exec_run() opens it when given stdin data. */
+    int stdin_enabled;
+    /** Limit for connecting and upgrading, in ms; 0: the client's request timeout. */
+    long timeout_ms;
+    /** Triggering it stops the command; blocked calls return NH_ECANCELLED. May be NULL. */
+    nh_cancel *cancel;
+    /** nh_exec_start() only: receives the output. NULL: output is discarded. */
+    nh_exec_output_cb output;
+    void *payload;
+} nh_exec_options;
+
+#define NH_EXEC_OPTIONS_VERSION 1
+#define NH_EXEC_OPTIONS_INIT {NH_EXEC_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_exec_options_init(nh_exec_options *opts, unsigned int version);
+
+/**
+ * Run `argv` (NULL-terminated, argv[0] the program; no shell is involved)
+ * in the target's container and wait for it to end. `stdin_data`
+ * (`stdin_len` bytes; may be NULL) is sent to its stdin, which is then
+ * closed where the server's protocol can say so (v5.channel.k8s.io).
+ * Its stdout and stderr go into *out_stdout and *out_stderr (either may be
+ * NULL to discard), its exit code into *out_exit_code.
+ *
+ * Returns NH_OK whenever the command ran and reported an exit code, even a
+ * non-zero one. Errors: NH_ENOTFOUND (no such pod), NH_EINVALID (no such
+ * container, bad request; the API's message), NH_EFORBIDDEN (no RBAC right
+ * to pods/exec), NH_EUNSUPPORTED (the server refused the WebSocket upgrade
+ * or our protocols), NH_ESERVER (the runtime failed to run the command, or
+ * ended it without an exit code), NH_ECANCELLED, NH_ETIMEOUT, NH_ECONNECT,
+ * NH_ETLS, NH_EPROTOCOL. Since 0.1.
+ */
+NH_EXTERN int nh_exec_run(nh_buf *out_stdout, nh_buf *out_stderr, int *out_exit_code, nh_client *client,
+                          const char *target, const char *const *argv, const char *stdin_data,
+                          size_t stdin_len, const nh_exec_options *opts);
+
+/** A running interactive command (exec or terminal). */
+typedef struct nh_exec nh_exec;
+
+/**
+ * Start `argv` in the target's container and return at once with the
+ * session in *out (free with nh_exec_free()). Output reaches opts->output
+ * from the session's I/O thread. Errors: those of nh_exec_run() for
+ * connecting. Since 0.1.
+ */
+NH_EXTERN int nh_exec_start(nh_exec **out, nh_client *client, const char *target, const char *const *argv,
+                            const nh_exec_options *opts);
+
+/**
+ * Send `len` bytes to the command's stdin (needs opts->stdin_enabled).
+ * Copies the data; blocks only while several MiB wait to be sent.
+ * Thread-safe. Errors: NH_ESTATE (stdin closed or command ended),
+ * NH_ECANCELLED.
+ */
+NH_EXTERN int nh_exec_write(nh_exec *exec, const void *data, size_t len);
+
+/**
+ * Close the command's stdin (end of input). Thread-safe; idempotent.
+ * NH_EUNSUPPORTED when the server speaks only v4.channel.k8s.io, which
+ * cannot express it.
+ */
+NH_EXTERN int nh_exec_close_stdin(nh_exec *exec);
+
+/** Tell the command's terminal its new size (tty sessions). Thread-safe. */
+NH_EXTERN int nh_exec_resize(nh_exec *exec, unsigned int width, unsigned int height);
+
+/**
+ * Wait for the command to end and store its exit code in *out_exit_code
+ * (may be NULL). `timeout_ms` < 0 waits without limit; NH_ETIMEOUT when
+ * it passes first (the command keeps running). Returns NH_ECANCELLED once
+ * opts->cancel was triggered, else the errors of nh_exec_run(). May be
+ * called again after NH_ETIMEOUT.
+ */
+NH_EXTERN int nh_exec_wait(int *out_exit_code, nh_exec *exec, long timeout_ms);
+
+/** The stream protocol the server chose, e.g. "v5.channel.k8s.io". Owned by the handle. */
+NH_EXTERN const char *nh_exec_protocol(const nh_exec *exec);
+
+/** The pod the command runs in. Owned by the handle. */
+NH_EXTERN const char *nh_exec_pod(const nh_exec *exec);
+
+/** Stop the command if it still runs and release the handle. NULL-safe. */
+NH_EXTERN void nh_exec_free(nh_exec *exec);
+
+/** Local ports forwarded to a pod. */
+typedef struct nh_forward nh_forward;
+
+/** What an nh_forward_event_cb reports. */
+typedef enum nh_forward_event_type {
+    /** A local connection got its stream to the pod. */
+    NH_FORWARD_CONNECTED = 1,
+    /** A connection ended; `message` says why when it was not a normal end. */
+    NH_FORWARD_CLOSED = 2,
+    /** A connection failed: the pod's error channel, or no stream could be opened. */
+    NH_FORWARD_ERROR = 3,
+    /** The pod went away; new connections wait for its replacement. */
+    NH_FORWARD_POD_LOST = 4,
+    /** The target's new pod was found; `pod` names it. */
+    NH_FORWARD_RECONNECTED = 5
+} nh_forward_event_type;
+
+/**
+ * Receives port-forward events. Strings are valid only during the call;
+ * `pod` is "" when unknown, the ports are 0 for events about the pod.
+ * Called from the forwarder's threads, possibly several at once.
+ */
+typedef void (*nh_forward_event_cb)(int type, const char *pod, int local_port, int remote_port,
+                                    const char *message, void *payload);
+
+typedef struct nh_forward_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** The IPv4 address to listen on; NULL: "127.0.0.1" (loopback only). */
+    const char *address;
+    /** Limit for opening each stream, in ms; 0: the client's request timeout. */
+    long timeout_ms;
+    /**
+     * Non-zero (the default): when the pod goes away, resolve the target
+     * again and forward new connections to its new pod.
+     */
+    int follow;
+    /** Stops forwarding: nh_forward_wait() returns NH_ECANCELLED. May be NULL. */
+    nh_cancel *cancel;
+    nh_forward_event_cb on_event;
+    void *payload;
+} nh_forward_options;
+
+#define NH_FORWARD_OPTIONS_VERSION 1
+#define NH_FORWARD_OPTIONS_INIT {NH_FORWARD_OPTIONS_VERSION, NULL, NULL, 0, 1, NULL, NULL, NULL}
+
+NH_EXTERN int nh_forward_options_init(nh_forward_options *opts, unsigned int version);
+
+/**
+ * Forward local ports to the target's pod. `ports` is a NULL-terminated
+ * list of "LOCAL:REMOTE" ("8080:80"), ":REMOTE" or "0:REMOTE" (pick a free
+ * local port) or "PORT" (the same on both sides). Resolves the target and
+ * binds every port before returning (nh_forward_local_port() tells the
+ * ports picked), then serves connections on its own threads until freed or
+ * cancelled: each connection gets its own WebSocket stream. When a local
+ * client half-closes, the pod's answer keeps flowing until the pod side
+ * closes (the protocol cannot pass the EOF on).
+ * Errors: NH_EINVAL (bad port text or address), NH_EBUSY (a local port is
+ * taken), those of nh_target_resolve(). Since 0.1.
+ */
+NH_EXTERN int nh_forward_start(nh_forward **out, nh_client *client, const char *target,
+                               const char *const *ports, const nh_forward_options *opts);
+
+/** The local port of ports[index], or NH_EINVAL for a bad index. Thread-safe. */
+NH_EXTERN int nh_forward_local_port(const nh_forward *fwd, size_t index);
+
+/** The name of the pod connections currently go to, into *out. Thread-safe. */
+NH_EXTERN int nh_forward_pod(nh_buf *out, nh_forward *fwd);
+
+/**
+ * Block until forwarding ends: NH_ECANCELLED once opts->cancel was
+ * triggered, or the error that ended it (NH_EFORBIDDEN, ...). With
+ * `timeout_ms` >= 0, NH_ETIMEOUT when that passes first (forwarding goes on).
+ */
+NH_EXTERN int nh_forward_wait(nh_forward *fwd, long timeout_ms);
+
+/** Stop forwarding, close every connection and release the handle. NULL-safe. */
+NH_EXTERN void nh_forward_free(nh_forward *fwd);
+
 /* ==== sync ==== */
 
 #ifdef __cplusplus

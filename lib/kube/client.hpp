@@ -85,6 +85,7 @@ public:
 
     const RestConfig &config() const { return cfg_; }
     const std::string &ns() const { return cfg_.ns; }
+    const ClientOptions &options() const { return opts_; }
 
     // Any HTTP answer, after retries. Throws nh::Error only when no answer came.
     Response send(const Request &req);

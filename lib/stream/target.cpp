@@ -1,0 +1,148 @@
+#include "stream/target.hpp"
+
+#include <algorithm>
+
+namespace nh::stream {
+
+namespace {
+
+struct KindInfo {
+    const char *kind;
+    const char *path;  // collection path under /namespaces/NS
+    std::vector<std::string> aliases;
+};
+
+const std::vector<KindInfo> &kinds() {
+    static const std::vector<KindInfo> k{
+        {"Pod", "/api/v1/namespaces/%s/pods/", {"pod", "pods", "po"}},
+        {"Deployment", "/apis/apps/v1/namespaces/%s/deployments/", {"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"}},
+        {"StatefulSet", "/apis/apps/v1/namespaces/%s/statefulsets/", {"statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps"}},
+        {"DaemonSet", "/apis/apps/v1/namespaces/%s/daemonsets/", {"daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps"}},
+        {"ReplicaSet", "/apis/apps/v1/namespaces/%s/replicasets/", {"replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps"}},
+    };
+    return k;
+}
+
+const KindInfo &info_of(const std::string &kind) {
+    for (auto &k : kinds())
+        if (kind == k.kind) return k;
+    throw Error(NH_EINVAL, "unsupported workload kind '" + kind + "'");
+}
+
+std::string object_path(const KindInfo &k, const std::string &ns, const std::string &name) {
+    std::string p = k.path;
+    p.replace(p.find("%s"), 2, kube::url_escape(ns));
+    return p + kube::url_escape(name);
+}
+
+bool pod_ready(const kube::json &pod) {
+    auto st = pod.find("status");
+    if (st == pod.end() || !st->contains("conditions")) return false;
+    for (auto &c : (*st)["conditions"])
+        if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    return false;
+}
+
+bool pod_running(const kube::json &pod) {
+    if (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp")) return false;
+    return pod.contains("status") && pod["status"].value("phase", "") == "Running";
+}
+
+}  // namespace
+
+Target parse_target(const std::string &text) {
+    if (text.empty()) throw Error(NH_EINVAL, "empty target: use KIND/NAME (e.g. deployment/web) or a pod name");
+    size_t slash = text.find('/');
+    if (slash == std::string::npos) return {"Pod", text};
+    std::string kind = text.substr(0, slash), name = text.substr(slash + 1);
+    std::string lk = kind;
+    for (auto &c : lk) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.empty() || name.find('/') != std::string::npos)
+        throw Error(NH_EINVAL, "bad target '" + text + "': use KIND/NAME (e.g. deployment/web)");
+    for (auto &k : kinds())
+        if (std::find(k.aliases.begin(), k.aliases.end(), lk) != k.aliases.end()) return {k.kind, name};
+    throw Error(NH_EINVAL, "unsupported kind '" + kind + "' in '" + text +
+                               "': use pod, deployment, statefulset, daemonset or replicaset");
+}
+
+std::string selector_text(const kube::json &selector) {
+    std::string out;
+    auto add = [&](const std::string &term) { out += (out.empty() ? "" : ",") + term; };
+    if (selector.contains("matchLabels"))
+        for (auto &[k, v] : selector["matchLabels"].items()) add(k + "=" + v.get<std::string>());
+    if (selector.contains("matchExpressions")) {
+        for (auto &e : selector["matchExpressions"]) {
+            std::string key = e.value("key", ""), op = e.value("operator", "");
+            std::string values;
+            if (e.contains("values"))
+                for (auto &v : e["values"]) values += (values.empty() ? "" : ",") + v.get<std::string>();
+            if (op == "In") add(key + " in (" + values + ")");
+            else if (op == "NotIn") add(key + " notin (" + values + ")");
+            else if (op == "Exists") add(key);
+            else if (op == "DoesNotExist") add("!" + key);
+            else throw Error(NH_EINVAL, "unsupported selector operator '" + op + "'");
+        }
+    }
+    return out;
+}
+
+int pick_pod(const kube::json &items) {
+    int best = -1;
+    bool best_ready = false;
+    std::string best_created;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const auto &p = items[i];
+        if (!pod_running(p)) continue;
+        bool ready = pod_ready(p);
+        std::string created = p["metadata"].value("creationTimestamp", "");
+        // RFC 3339 timestamps in UTC compare as strings.
+        if (best < 0 || (ready && !best_ready) || (ready == best_ready && created > best_created)) {
+            best = static_cast<int>(i);
+            best_ready = ready;
+            best_created = created;
+        }
+    }
+    return best;
+}
+
+ResolvedPod describe_pod(const kube::json &pod) {
+    ResolvedPod r;
+    r.ns = pod["metadata"].value("namespace", "");
+    r.name = pod["metadata"].value("name", "");
+    r.uid = pod["metadata"].value("uid", "");
+    if (pod.contains("spec") && pod["spec"].contains("containers"))
+        for (auto &c : pod["spec"]["containers"]) r.containers.push_back(c.value("name", ""));
+    auto &md = pod["metadata"];
+    if (md.contains("annotations") && md["annotations"].contains("kubectl.kubernetes.io/default-container"))
+        r.default_container = md["annotations"]["kubectl.kubernetes.io/default-container"].get<std::string>();
+    if (r.default_container.empty() && !r.containers.empty()) r.default_container = r.containers.front();
+    return r;
+}
+
+ResolvedPod resolve_pod(kube::Client &client, const std::string &ns, const Target &target, CancelToken *cancel) {
+    const KindInfo &k = info_of(target.kind);
+    kube::json obj = client.get(object_path(k, ns, target.name), cancel);
+    if (target.kind == "Pod") {
+        if (!pod_running(obj)) {
+            std::string phase = obj.contains("status") ? obj["status"].value("phase", "Unknown") : "Unknown";
+            if (obj["metadata"].contains("deletionTimestamp")) phase = "Terminating";
+            throw Error(NH_ESTATE, "pod " + ns + "/" + target.name + " is " + phase + ", not Running");
+        }
+        return describe_pod(obj);
+    }
+    if (!obj.contains("spec") || !obj["spec"].contains("selector"))
+        throw Error(NH_EPROTOCOL, target.kind + " " + ns + "/" + target.name + " has no spec.selector");
+    std::string sel = selector_text(obj["spec"]["selector"]);
+    if (sel.empty())
+        throw Error(NH_EINVAL, target.kind + " " + ns + "/" + target.name + " has an empty selector");
+    kube::json list = client.get("/api/v1/namespaces/" + kube::url_escape(ns) + "/pods?labelSelector=" +
+                                     kube::url_escape(sel), cancel);
+    const kube::json &items = list.contains("items") ? list["items"] : kube::json::array();
+    int i = pick_pod(items);
+    if (i < 0)
+        throw Error(NH_ESTATE, target.kind + " " + ns + "/" + target.name + " has no Running pod (" +
+                                   std::to_string(items.size()) + " pod(s) match " + sel + ")");
+    return describe_pod(items[static_cast<size_t>(i)]);
+}
+
+}  // namespace nh::stream
