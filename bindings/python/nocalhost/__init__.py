@@ -1,0 +1,41 @@
+"""libnocalhost for Python: put Kubernetes workloads into dev mode.
+
+A thin, idiomatic layer over the C library (``include/nocalhost.h``)::
+
+    import nocalhost
+
+    with nocalhost.Client(namespace="default") as client:
+        print(client.server_version()["gitVersion"])
+
+Every blocking call releases the GIL, accepts ``cancel=`` (a :class:`Cancel`
+triggered from any thread) and is interrupted by Ctrl-C. Errors raise
+subclasses of :class:`NocalhostError` (see :mod:`nocalhost.errors`).
+"""
+
+from . import _native
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _errors_all
+from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
+from .log import LogLevel, log_to_logging, set_log_handler
+
+#: The version of the libnocalhost this package was built against.
+__version__ = _native.HEADER_VERSION
+
+
+def library_version() -> str:
+    """The run-time version of the loaded libnocalhost, e.g. ``"0.1.0"``."""
+    return _native.LIBRARY_VERSION
+
+
+__all__ = [
+    "Cancel",
+    "Client",
+    "LogLevel",
+    "Response",
+    "Watch",
+    "WatchEvent",
+    "WatchEventType",
+    "library_version",
+    "log_to_logging",
+    "set_log_handler",
+] + list(_errors_all)

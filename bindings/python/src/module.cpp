@@ -1,0 +1,8 @@
+// nocalhost._native: one init_<area>() per section of nocalhost.h.
+#include "common.hpp"
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "The private native layer of the nocalhost package: a thin wrapper of nocalhost.h.";
+    nhpy::init_common(m);
+    nhpy::init_client(m);
+}
