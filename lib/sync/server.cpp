@@ -1,0 +1,865 @@
+#include "sync/server.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "sync/fsops.hpp"
+#include "sync/net.hpp"
+#include "sync/protocol.hpp"
+#include "sync/tracked_index.hpp"
+
+namespace nh::sync {
+
+using proto::Expect;
+using proto::Msg;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string random_hex(size_t bytes) {
+    std::string raw(bytes, '\0');
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+        if (n <= 0) throw Error(NH_EIO, "getrandom failed");
+        got += static_cast<size_t>(n);
+    }
+    static const char *hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+    return out;
+}
+
+std::string read_small_file(const std::string &path) {
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return {};
+    char buf[256];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    return std::string(buf, n);
+}
+
+}  // namespace
+
+struct Server::Impl {
+    ServerOptions opt;
+    std::unique_ptr<ConfinedTree> tree;
+    TrackedIndex index;
+    std::string state_dir, index_file, server_id;
+    int listen_fd = -1;
+    int stop_fd = -1;
+
+    // The current session.
+    int sock = -1;
+    proto::Mode mode = proto::Mode::Send;
+    bool zstd = false;
+    std::string rbuf;
+    size_t rpos = 0;
+    std::optional<ConfinedTree::PendingFile> stream;
+    uint64_t stream_seq = 0;
+    bool stream_failed = false;
+    std::unique_ptr<local::Watcher> watcher;
+    ZSTD_DCtx *dctx = nullptr;
+    bool index_dirty = false;
+    Clock::time_point last_activity = Clock::now();
+
+    // Durability: the thread that syncfs()es and acknowledges.
+    std::mutex wmu;  // socket writes; guards sock for the ack thread
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t commit_req = 0;
+    uint64_t session_gen = 0;
+    bool quit = false;
+    std::thread durability;
+
+    explicit Impl(ServerOptions o) : opt(std::move(o)) {}
+
+    void init() {
+        if (opt.token.empty()) throw Error(NH_EINVAL, "the sync server needs a token");
+        tree = std::make_unique<ConfinedTree>(opt.root);
+        state_dir = opt.root + "/" + std::string(local::kStatePrefix);
+        ::mkdir(state_dir.c_str(), 0700);
+        index_file = state_dir + "/server.index";
+        server_id = read_small_file(state_dir + "/server-id");
+        while (!server_id.empty() && (server_id.back() == '\n' || server_id.back() == ' ')) server_id.pop_back();
+        if (server_id.size() != 32) {
+            server_id = random_hex(16);
+            std::string tmp = state_dir + "/server-id.tmp";
+            if (FILE *f = std::fopen(tmp.c_str(), "wb")) {
+                std::fwrite(server_id.data(), 1, server_id.size(), f);
+                std::fclose(f);
+                std::rename(tmp.c_str(), (state_dir + "/server-id").c_str());
+            }
+        }
+        index = TrackedIndex::load(index_file);
+        listen_fd = net::listen_tcp(net::parse_host_port(opt.listen));
+        stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        dctx = ZSTD_createDCtx();
+        durability = std::thread([this] { durability_loop(); });
+        log::info("nhsyncd: serving " + opt.root + " on " + opt.listen + " (server id " + server_id + ")");
+    }
+
+    ~Impl() {
+        {
+            std::lock_guard lock(mu);
+            quit = true;
+        }
+        cv.notify_all();
+        if (durability.joinable()) durability.join();
+        end_session();
+        if (listen_fd >= 0) ::close(listen_fd);
+        if (stop_fd >= 0) ::close(stop_fd);
+        if (dctx) ZSTD_freeDCtx(dctx);
+    }
+
+    // ---- sending ----
+    void send(const std::string &frame) {
+        std::lock_guard lock(wmu);
+        if (sock < 0) throw Error(NH_EIO, "no session");
+        net::send_all(sock, frame);
+    }
+
+    void send_ack(uint64_t seq) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Ack);
+        w.varint(seq);
+        w.finish();
+        send(f);
+    }
+
+    void send_nack(uint64_t seq, std::string_view path, int code, std::string_view message) {
+        log::warn("nhsyncd: refused '" + std::string(path) + "': " + std::string(message));
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Nack);
+        w.varint(seq);
+        w.str(path);
+        w.svarint(code);
+        w.str(message);
+        w.finish();
+        send(f);
+    }
+
+    void send_notice(proto::NoticeKind kind, std::string_view path, std::string_view detail) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Notice);
+        w.u8(static_cast<uint8_t>(kind));
+        w.str(path);
+        w.str(detail);
+        w.finish();
+        send(f);
+    }
+
+    void send_error(int fd, int code, const std::string &message) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Error);
+        w.svarint(code);
+        w.str(message);
+        w.finish();
+        try {
+            net::send_all(fd, f);
+        } catch (...) {
+        }
+    }
+
+    void durability_loop() {
+        uint64_t done = 0, gen_done = 0;
+        std::unique_lock lock(mu);
+        for (;;) {
+            cv.wait(lock, [&] { return quit || session_gen != gen_done || commit_req > done; });
+            if (quit) return;
+            if (session_gen != gen_done) {
+                gen_done = session_gen;
+                done = 0;
+                if (commit_req <= done) continue;
+            }
+            uint64_t seq = commit_req, gen = session_gen;
+            lock.unlock();
+            ::syncfs(tree->root_fd());
+            {
+                std::lock_guard wl(wmu);
+                std::lock_guard l2(mu);
+                if (gen == session_gen && sock >= 0) {
+                    std::string f;
+                    proto::Writer w(f);
+                    w.begin(Msg::Ack);
+                    w.varint(seq);
+                    w.finish();
+                    try {
+                        net::send_all(sock, f);
+                    } catch (...) {
+                        ::shutdown(sock, SHUT_RDWR);  // the main loop notices and ends the session
+                    }
+                }
+            }
+            lock.lock();
+            if (gen == session_gen) done = seq;
+        }
+    }
+
+    // ---- sessions ----
+    void end_session() {
+        if (stream) tree->abort_file(*stream);
+        stream.reset();
+        {
+            std::lock_guard wl(wmu);
+            std::lock_guard l(mu);
+            if (sock >= 0) ::close(sock);
+            sock = -1;
+            ++session_gen;
+            commit_req = 0;
+        }
+        cv.notify_all();
+        rbuf.clear();
+        rpos = 0;
+        save_index();
+    }
+
+    void save_index() {
+        if (!index_dirty) return;
+        try {
+            index.save(index_file);
+            index_dirty = false;
+        } catch (const std::exception &e) {
+            log::warn(std::string("nhsyncd: cannot save index: ") + e.what());
+        }
+    }
+
+    // Brings the index up to date with the disk (changes made by others).
+    void rescan() {
+        auto scanned = local::scan(opt.root, local::IgnoreRules());
+        auto &recs = index.records();
+        std::vector<std::string> removed;
+        auto it = recs.begin();
+        for (auto &e : scanned) {
+            while (it != recs.end() && it->first < e.path) removed.push_back((it++)->first);
+            if (it != recs.end() && it->first == e.path) {
+                bool same = proto::same_remote(it->second.entry, e);
+                ++it;
+                if (same) continue;
+            }
+            index.put(e);
+            index_dirty = true;
+        }
+        while (it != recs.end()) removed.push_back((it++)->first);
+        for (auto &p : removed) index.erase(p);
+        if (!removed.empty()) index_dirty = true;
+    }
+
+    // Reads a HELLO from a new connection; returns true when authenticated.
+    bool handshake(int fd) {
+        std::string buf;
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        proto::Frame fr;
+        size_t used = 0;
+        try {
+            for (;;) {
+                used = proto::parse_frame(buf, proto::kMaxHelloFrame, fr);
+                if (used) break;
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+                if (left <= 0) return false;
+                pollfd p{fd, POLLIN, 0};
+                if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+                char tmp[4096];
+                ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+                if (n <= 0) return false;
+                buf.append(tmp, static_cast<size_t>(n));
+            }
+            if (fr.type != Msg::Hello) {
+                send_error(fd, NH_EPROTOCOL, "expected HELLO");
+                return false;
+            }
+            proto::Reader r(fr.payload);
+            for (char c : proto::kMagic)
+                if (static_cast<char>(r.u8()) != c) {
+                    send_error(fd, NH_EPROTOCOL, "not a nocalhost sync client");
+                    return false;
+                }
+            uint64_t version = r.varint();
+            auto token = r.str(4096);
+            uint8_t m = r.u8();
+            uint64_t features = r.varint();
+            if (version != proto::kVersion) {
+                send_error(fd, NH_EUNSUPPORTED, "protocol version " + std::to_string(version) + " not supported (server speaks " + std::to_string(proto::kVersion) + ")");
+                return false;
+            }
+            if (!proto::secret_equal(token, opt.token)) {
+                log::warn("nhsyncd: a client presented a wrong token");
+                send_error(fd, NH_EUNAUTHORIZED, "authentication failed: wrong token");
+                return false;
+            }
+            if (m > 1) {
+                send_error(fd, NH_EPROTOCOL, "unknown mode");
+                return false;
+            }
+            end_session();
+            mode = static_cast<proto::Mode>(m);
+            zstd = (features & proto::kFeatureZstd) != 0;
+            {
+                std::lock_guard wl(wmu);
+                std::lock_guard l(mu);
+                sock = fd;
+            }
+            rbuf.assign(buf, used);
+            rpos = 0;
+        } catch (const proto::ProtocolError &e) {
+            send_error(fd, NH_EPROTOCOL, e.what());
+            return false;
+        }
+        timeval tv{60, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (mode == proto::Mode::TwoWay && !watcher) watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
+        if (watcher) drain_watcher(false);
+        rescan();
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Welcome);
+        w.varint(proto::kVersion);
+        w.str(server_id);
+        w.u64le(index.digest());
+        w.varint(index.size());
+        w.varint(zstd ? uint64_t{proto::kFeatureZstd} : uint64_t{0});
+        w.finish();
+        send(f);
+        log::info("nhsyncd: client connected (" + std::string(mode == proto::Mode::TwoWay ? "two-way" : "send") + ")");
+        return true;
+    }
+
+    void accept_one() {
+        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        bool ok = false;
+        try {
+            ok = handshake(fd);
+        } catch (const std::exception &e) {
+            log::warn(std::string("nhsyncd: handshake failed: ") + e.what());
+            if (sock == fd) {
+                end_session();
+                return;
+            }
+        }
+        if (!ok && sock != fd) ::close(fd);
+    }
+
+    // ---- operations ----
+    void drain_watcher(bool push) {
+        tree->forget_dirs();
+        for (;;) {
+            auto changes = watcher->read();
+            if (changes.empty()) return;
+            if (!push) continue;
+            for (auto &c : changes) {
+                if (c.kind == local::Change::Kind::Overflow) {
+                    push_all();
+                } else if (c.kind == local::Change::Kind::Removed) {
+                    push_path(c.path, false);
+                } else {
+                    push_path(c.path, false);
+                }
+            }
+        }
+    }
+
+    void push_all() {
+        auto before = index.records();
+        rescan();
+        // Everything that differs from before goes out.
+        for (auto &[p, r] : index.records()) {
+            auto it = before.find(p);
+            if (it == before.end() || !proto::same_remote(it->second.entry, r.entry)) push_entry(r.entry);
+        }
+        for (auto &[p, r] : before)
+            if (!index.find(p)) send_delete(p);
+    }
+
+    void send_delete(std::string_view path) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Delete);
+        w.varint(0);
+        w.str(path);
+        w.u8(1);
+        w.expect({});
+        w.finish();
+        send(f);
+    }
+
+    // Sends path's current state to the client if it differs from the index
+    // (or always when force).
+    void push_path(const std::string &path, bool force) {
+        if (!proto::check_path(path).empty()) return;
+        std::optional<local::Entry> cur;
+        try {
+            cur = tree->stat(path);
+        } catch (const std::exception &) {
+            return;
+        }
+        auto *rec = index.find(path);
+        if (!cur) {
+            if (rec) {
+                index.erase_tree(path);
+                index_dirty = true;
+                send_delete(path);
+            }
+            return;
+        }
+        if (!force && rec && proto::same_remote(rec->entry, *cur)) return;
+        push_entry(*cur);
+    }
+
+    void push_entry(local::Entry e) {
+        std::string f;
+        proto::Writer w(f);
+        switch (e.type) {
+        case local::Entry::Type::Dir:
+            index.put(e);
+            w.begin(Msg::Mkdir);
+            w.varint(0);
+            w.str(e.path);
+            w.varint(e.mode);
+            w.expect({});
+            w.finish();
+            break;
+        case local::Entry::Type::Symlink:
+            if (!proto::check_link_target(e.path, e.link_target).empty()) return;
+            index.put(e);
+            w.begin(Msg::Symlink);
+            w.varint(0);
+            w.str(e.path);
+            w.str(e.link_target);
+            w.expect({});
+            w.finish();
+            break;
+        case local::Entry::Type::File: {
+            int fd = tree->open_read(e.path);
+            if (fd < 0) return;
+            struct stat st;
+            if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+                ::close(fd);
+                return;
+            }
+            e = entry_from_stat(e.path, st);
+            index.put(e);
+            bool inline_ = e.size <= proto::kInlineMax;
+            w.begin(inline_ ? Msg::File : Msg::FileBegin);
+            w.varint(0);
+            w.str(e.path);
+            w.varint(e.mode);
+            if (inline_) w.svarint(e.mtime_ns);
+            w.expect({});
+            std::string data;
+            if (inline_) {
+                data.resize(e.size);
+                ssize_t n = ::pread(fd, data.data(), data.size(), 0);
+                data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+                w.u8(static_cast<uint8_t>(proto::Encoding::Raw));
+                w.varint(data.size());
+                w.raw(data);
+                w.finish();
+                ::close(fd);
+                break;
+            }
+            w.finish();
+            send(f);
+            f.clear();
+            std::string chunk(proto::kChunk, '\0');
+            off_t off = 0;
+            for (;;) {
+                ssize_t n = ::pread(fd, chunk.data(), chunk.size(), off);
+                if (n <= 0) break;
+                off += n;
+                std::string df;
+                proto::Writer dw(df);
+                dw.begin(Msg::FileData);
+                dw.varint(0);
+                dw.u8(static_cast<uint8_t>(proto::Encoding::Raw));
+                dw.varint(static_cast<uint64_t>(n));
+                dw.raw(std::string_view(chunk.data(), static_cast<size_t>(n)));
+                dw.finish();
+                send(df);
+            }
+            ::close(fd);
+            w.begin(Msg::FileEnd);
+            w.varint(0);
+            w.svarint(e.mtime_ns);
+            w.finish();
+            break;
+        }
+        }
+        index_dirty = true;
+        send(f);
+    }
+
+    std::string decode(proto::Reader &r, size_t max_raw) {
+        auto enc = static_cast<proto::Encoding>(r.u8());
+        uint64_t raw_len = r.varint();
+        auto data = r.rest();
+        if (raw_len > max_raw) throw proto::ProtocolError("data block too large");
+        if (enc == proto::Encoding::Raw) {
+            if (data.size() != raw_len) throw proto::ProtocolError("data length mismatch");
+            return std::string(data);
+        }
+        if (enc != proto::Encoding::Zstd || !zstd) throw proto::ProtocolError("unknown encoding");
+        std::string out(raw_len, '\0');
+        size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), data.data(), data.size());
+        if (ZSTD_isError(n) || n != raw_len) throw proto::ProtocolError("corrupt compressed data");
+        return out;
+    }
+
+    // Whether applying `incoming` over `cur` would lose a change the client has not seen.
+    static bool conflicts(const Expect &x, const std::optional<local::Entry> &cur, const local::Entry *incoming) {
+        if (x.kind == Expect::Kind::Any || !cur) return false;
+        if (incoming && proto::same_remote(*cur, *incoming)) return false;
+        if (incoming && cur->type == local::Entry::Type::Dir && incoming->type == local::Entry::Type::Dir) return false;
+        if (x.kind == Expect::Kind::Absent) return true;
+        return !proto::same_remote(*cur, x.entry);
+    }
+
+    // Handles a client's expectation before an operation on path; returns
+    // false when the operation must be skipped.
+    bool resolve(const Expect &x, const std::string &path, const local::Entry *incoming, bool is_delete) {
+        if (x.kind == Expect::Kind::Any) return true;
+        auto cur = tree->stat(path);
+        if (!conflicts(x, cur, incoming)) return true;
+        if (mode == proto::Mode::Send) {
+            send_notice(proto::NoticeKind::RemoteOverwritten, path, "");
+            return true;
+        }
+        if (is_delete) {
+            send_notice(proto::NoticeKind::DeleteSkipped, path, "");
+            push_path(path, true);
+            return false;
+        }
+        std::string copy = tree->move_aside(path);
+        index.erase_tree(path);
+        send_notice(proto::NoticeKind::Conflict, path, copy);
+        if (!copy.empty()) {
+            if (auto ce = tree->stat(copy)) push_entry(*ce);
+        }
+        return true;
+    }
+
+    void checked_path(std::string_view p) {
+        auto why = proto::check_path(p);
+        if (!why.empty()) throw Error(NH_EINVAL, "refused path: " + why);
+    }
+
+    void handle(const proto::Frame &fr) {
+        proto::Reader r(fr.payload);
+        if (fr.type == Msg::ManifestReq) {
+            r.done();
+            send_manifest();
+            return;
+        }
+        if (fr.type == Msg::Commit) {
+            uint64_t seq = r.varint();
+            r.done();
+            index_dirty = true;
+            tree->forget_dirs();  // others may change the tree between batches
+            if (!opt.durable) {
+                send_ack(seq);
+                return;
+            }
+            {
+                std::lock_guard l(mu);
+                if (seq > commit_req) commit_req = seq;
+            }
+            cv.notify_all();
+            return;
+        }
+        if (fr.type == Msg::Fetch) {
+            std::string path(r.str(proto::kMaxPath));
+            r.done();
+            push_path(path, true);
+            return;
+        }
+        if (fr.type == Msg::FileData) {
+            uint64_t seq = r.varint();
+            std::string data = decode(r, proto::kChunk);
+            if (!stream || seq != stream_seq) {
+                if (stream_failed && seq == stream_seq) return;
+                throw proto::ProtocolError("FILE_DATA outside a file stream");
+            }
+            try {
+                tree->write(*stream, data);
+            } catch (const Error &e) {
+                tree->abort_file(*stream);
+                std::string path = stream->path;
+                stream.reset();
+                stream_failed = true;
+                send_nack(seq, path, e.code(), e.what());
+            }
+            return;
+        }
+        if (fr.type == Msg::FileEnd) {
+            uint64_t seq = r.varint();
+            int64_t mtime = r.svarint();
+            r.done();
+            if (seq != stream_seq || (!stream && !stream_failed)) throw proto::ProtocolError("FILE_END outside a file stream");
+            if (stream) {
+                std::string path = stream->path;
+                try {
+                    auto e = tree->commit_file(*stream, mtime);
+                    index.put(e);
+                } catch (const Error &e) {
+                    send_nack(seq, path, e.code(), e.what());
+                }
+                stream.reset();
+            }
+            stream_failed = false;
+            return;
+        }
+        if (stream || stream_failed) throw proto::ProtocolError("operation inside a file stream");
+
+        uint64_t seq = r.varint();
+        std::string path(r.str(proto::kMaxPath));
+        try {
+            switch (fr.type) {
+            case Msg::File: {
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 0777);
+                int64_t mtime = r.svarint();
+                Expect x = r.expect();
+                std::string data = decode(r, proto::kInlineMax);
+                checked_path(path);
+                local::Entry in;
+                in.type = local::Entry::Type::File;
+                in.size = data.size();
+                in.mtime_ns = mtime;
+                in.mode = perm;
+                if (!resolve(x, path, &in, false)) break;
+                auto f = tree->begin_file(path, perm);
+                try {
+                    tree->write(f, data);
+                } catch (...) {
+                    tree->abort_file(f);
+                    throw;
+                }
+                index.erase_tree(path);
+                index.put(tree->commit_file(f, mtime));
+                break;
+            }
+            case Msg::FileBegin: {
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 0777);
+                Expect x = r.expect();
+                r.done();
+                stream_seq = seq;
+                stream_failed = true;  // until the stream is open
+                checked_path(path);
+                if (!resolve(x, path, nullptr, false)) break;
+                index.erase_tree(path);
+                stream = tree->begin_file(path, perm);
+                stream_failed = false;
+                break;
+            }
+            case Msg::Mkdir: {
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 07777);
+                Expect x = r.expect();
+                r.done();
+                checked_path(path);
+                local::Entry in;
+                in.type = local::Entry::Type::Dir;
+                in.mode = perm;
+                if (!resolve(x, path, &in, false)) break;
+                auto e = tree->make_dir(path, perm);
+                if (auto *old = index.find(path); old && old->entry.type != local::Entry::Type::Dir) index.erase(path);
+                index.put(e);
+                break;
+            }
+            case Msg::Symlink: {
+                std::string target(r.str(proto::kMaxPath));
+                Expect x = r.expect();
+                r.done();
+                checked_path(path);
+                auto why = proto::check_link_target(path, target);
+                if (!why.empty()) throw Error(NH_EINVAL, "refused symlink: " + why);
+                local::Entry in;
+                in.type = local::Entry::Type::Symlink;
+                in.link_target = target;
+                if (!resolve(x, path, &in, false)) break;
+                auto e = tree->make_symlink(path, target);
+                index.erase_tree(path);
+                index.put(e);
+                break;
+            }
+            case Msg::Delete: {
+                bool recursive = r.u8() != 0;
+                Expect x = r.expect();
+                r.done();
+                checked_path(path);
+                if (!resolve(x, path, nullptr, true)) break;
+                if (tree->remove(path, recursive || mode == proto::Mode::Send)) {
+                    index.erase_tree(path);
+                } else {
+                    send_notice(proto::NoticeKind::DeleteSkipped, path, "directory not empty");
+                }
+                break;
+            }
+            case Msg::Rename: {
+                std::string to(r.str(proto::kMaxPath));
+                Expect x = r.expect();
+                r.done();
+                checked_path(path);
+                checked_path(to);
+                (void)x;
+                tree->rename(path, to);
+                index.move_tree(path, to);
+                break;
+            }
+            case Msg::Meta: {
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 07777);
+                int64_t mtime = r.svarint();
+                Expect x = r.expect();
+                r.done();
+                checked_path(path);
+                if (!resolve(x, path, nullptr, false)) break;
+                index.put(tree->set_meta(path, perm, mtime));
+                break;
+            }
+            default:
+                throw proto::ProtocolError("unexpected message " + proto::msg_name(fr.type));
+            }
+        } catch (const Error &e) {
+            send_nack(seq, path, e.code(), e.what());
+        }
+    }
+
+    void send_manifest() {
+        std::string f;
+        proto::Writer w(f);
+        std::string body;
+        proto::Writer bw(body);
+        size_t count = 0;
+        auto flush = [&] {
+            if (!count) return;
+            w.begin(Msg::Manifest);
+            w.varint(count);
+            w.raw(body);
+            w.finish();
+            send(f);
+            f.clear();
+            body.clear();
+            count = 0;
+        };
+        for (auto &[p, rec] : index.records()) {
+            bw.entry(rec.entry);
+            if (++count >= 8192 || body.size() > (1u << 20)) flush();
+        }
+        flush();
+        w.begin(Msg::ManifestEnd);
+        w.u64le(index.digest());
+        w.finish();
+        send(f);
+    }
+
+    // Reads what is available and handles every complete frame. False: the session ended.
+    bool read_session() {
+        size_t old = rbuf.size();
+        size_t want = 1u << 20;
+        rbuf.resize(old + want);
+        ssize_t n = ::recv(sock, rbuf.data() + old, want, MSG_DONTWAIT);
+        if (n <= 0) {
+            rbuf.resize(old);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+            return false;
+        }
+        rbuf.resize(old + static_cast<size_t>(n));
+        proto::Frame fr;
+        for (;;) {
+            size_t used = proto::parse_frame(std::string_view(rbuf).substr(rpos), proto::kMaxFrame, fr);
+            if (!used) break;
+            handle(fr);
+            rpos += used;
+        }
+        if (rpos == rbuf.size()) {
+            rbuf.clear();
+            rpos = 0;
+        } else if (rpos > (4u << 20)) {
+            rbuf.erase(0, rpos);
+            rpos = 0;
+        }
+        return true;
+    }
+
+    void run() {
+        for (;;) {
+            pollfd fds[4];
+            int nfds = 0;
+            fds[nfds++] = {stop_fd, POLLIN, 0};
+            fds[nfds++] = {listen_fd, POLLIN, 0};
+            int si = -1, wi = -1;
+            if (sock >= 0) {
+                si = nfds;
+                fds[nfds++] = {sock, POLLIN, 0};
+            }
+            if (watcher && sock >= 0) {
+                wi = nfds;
+                fds[nfds++] = {watcher->fd(), POLLIN, 0};
+            }
+            int rc = ::poll(fds, static_cast<nfds_t>(nfds), index_dirty ? 500 : -1);
+            if (rc < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));
+            if (rc == 0) {
+                if (Clock::now() - last_activity > std::chrono::milliseconds(400)) save_index();
+                continue;
+            }
+            last_activity = Clock::now();
+            if (fds[0].revents) return;
+            if (si >= 0 && fds[si].revents) {
+                bool alive = false;
+                try {
+                    alive = read_session();
+                } catch (const proto::ProtocolError &e) {
+                    log::warn(std::string("nhsyncd: protocol error, closing the session: ") + e.what());
+                    std::lock_guard wl(wmu);
+                    send_error(sock, NH_EPROTOCOL, e.what());
+                } catch (const std::exception &e) {
+                    log::warn(std::string("nhsyncd: session ended: ") + e.what());
+                }
+                if (!alive) {
+                    log::info("nhsyncd: client disconnected");
+                    end_session();
+                }
+            }
+            if (wi >= 0 && sock >= 0 && fds[wi].revents) {
+                try {
+                    drain_watcher(true);
+                } catch (const std::exception &e) {
+                    log::warn(std::string("nhsyncd: watch: ") + e.what());
+                    if (sock >= 0 && !dynamic_cast<const Error *>(&e)) end_session();
+                }
+            }
+            if (fds[1].revents) accept_one();
+        }
+    }
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) { impl_->init(); }
+Server::~Server() = default;
+uint16_t Server::port() const { return net::local_port(impl_->listen_fd); }
+void Server::run() { impl_->run(); }
+void Server::stop() {
+    uint64_t one = 1;
+    ssize_t n = ::write(impl_->stop_fd, &one, sizeof one);
+    (void)n;
+}
+
+}  // namespace nh::sync

@@ -1,0 +1,41 @@
+// The sync server (the program nhsyncd, also usable in-process): accepts one
+// authenticated client at a time, applies its operations inside the root,
+// acknowledges them after making them durable, and in two-way mode sends
+// the changes made under the root back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nh::sync {
+
+struct ServerOptions {
+    std::string root;
+    std::string listen = "127.0.0.1:7070";
+    std::string token;  // required, never logged
+    // One syncfs() per batch before acknowledging it; false acknowledges at once.
+    bool durable = true;
+};
+
+class Server {
+public:
+    // Opens the root, loads the index and binds. Throws nh::Error.
+    explicit Server(ServerOptions options);
+    ~Server();
+    Server(const Server &) = delete;
+    Server &operator=(const Server &) = delete;
+
+    uint16_t port() const;
+    // Serves until stop() is called. Throws nh::Error on a fatal error.
+    void run();
+    // Thread-safe; makes run() return promptly.
+    void stop();
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nh::sync

@@ -1,0 +1,401 @@
+// The sync engine end to end: our client against our server over real
+// loopback sockets (in-process server, and the real nhsyncd binary).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "sync/net.hpp"
+#include "sync/protocol.hpp"
+#include "sync_test_util.hpp"
+
+using namespace nh::synctest;
+namespace ns = nh::sync;
+
+namespace {
+
+const std::string kToken = "s3cret-token-for-tests-0123456789";
+
+struct SyncFixture : ::testing::Test {
+    std::string src, dst, state;
+    void SetUp() override {
+        src = make_temp_dir("src");
+        dst = make_temp_dir("dst");
+        state = make_temp_dir("state");
+    }
+    void TearDown() override {
+        remove_tree(src);
+        remove_tree(dst);
+        remove_tree(state);
+    }
+    ns::ClientOptions options(const std::string &addr, ns::SyncMode mode = ns::SyncMode::Send) {
+        ns::ClientOptions o;
+        o.local_dir = src;
+        o.address = addr;
+        o.token = kToken;
+        o.mode = mode;
+        o.state_dir = state;
+        o.max_backoff_ms = 200;
+        return o;
+    }
+    void expect_same() { EXPECT_EQ(diff_trees(src, dst), ""); }
+};
+
+void all_kinds(const std::string &root) {
+    write_file(root + "/a.txt", "hello\n");
+    write_file(root + "/empty", "");
+    write_file(root + "/bin/run.sh", "#!/bin/sh\necho hi\n", 0755);
+    write_file(root + "/src/pkg/deep/x.go", std::string(100000, 'x'));
+    write_file(root + "/ro.txt", "read only", 0444);
+    mkdirs(root + "/emptydir/inner");
+    ::chmod((root + "/emptydir").c_str(), 0700);
+    ::symlink("a.txt", (root + "/link").c_str());
+    ::symlink("../a.txt", (root + "/src/up").c_str());
+    ::symlink("pkg", (root + "/src/dirlink").c_str());
+    ::symlink("does-not-exist", (root + "/dangling").c_str());
+}
+
+}  // namespace
+
+TEST_F(SyncFixture, InitialSyncCopiesEveryKindOfEntry) {
+    all_kinds(src);
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+    EXPECT_EQ(read_file(dst + "/link"), "hello\n");
+    struct stat st;
+    ASSERT_EQ(::lstat((dst + "/link").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    EXPECT_EQ(client.status().state, ns::State::Idle);
+}
+
+TEST_F(SyncFixture, EveryKindOfChangeArrives) {
+    all_kinds(src);
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+
+    write_file(src + "/a.txt", "changed content\n");                    // modify
+    ::unlink((src + "/empty").c_str());                                 // delete file
+    ::rename((src + "/src/pkg/deep/x.go").c_str(), (src + "/moved.go").c_str());  // rename file
+    ::rename((src + "/bin").c_str(), (src + "/tools").c_str());          // rename dir
+    ::chmod((src + "/ro.txt").c_str(), 0600);                            // mode only
+    ::unlink((src + "/link").c_str());
+    ::symlink("moved.go", (src + "/link").c_str());                      // retarget symlink
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+
+    remove_tree(src + "/src");                                           // delete a tree
+    ::unlink((src + "/a.txt").c_str());
+    mkdirs(src + "/a.txt/now-a-dir");                                    // file -> dir
+    remove_tree(src + "/emptydir");
+    write_file(src + "/emptydir", "dir -> file");                        // dir -> file
+    ::unlink((src + "/dangling").c_str());
+    mkdirs(src + "/dangling");                                           // symlink -> dir
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+    EXPECT_EQ(client.status().file_errors, 0u);
+}
+
+TEST_F(SyncFixture, StrangeNames) {
+    std::string long_name(255, 'n');
+    std::string deep = src;
+    for (int i = 0; i < 40; ++i) deep += "/level" + std::to_string(i);
+    write_file(src + "/with space/and more.txt", "1");
+    write_file(src + "/ünïcødé/日本語.txt", "2");
+    write_file(src + "/" + long_name, "3");
+    write_file(src + "/dir/" + long_name, "4");
+    write_file(deep + "/bottom.txt", "5");
+    write_file(src + "/new\nline", "6");
+    write_file(src + "/back\\slash", "7");
+    write_file(src + "/-dash", "8");
+    write_file(src + std::string("/bytes-\xff\xfe"), "9");
+    write_file(src + "/.hidden", "10");
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+    EXPECT_EQ(read_file(dst + "/" + long_name), "3");
+    EXPECT_EQ(client.status().file_errors, 0u);
+}
+
+TEST_F(SyncFixture, ManySmallFiles) {
+    int n = std::getenv("NH_SYNC_TEST_100K") ? 100000 : 5000;
+    for (int i = 0; i < n; ++i)
+        write_file(src + "/d" + std::to_string(i % 97) + "/f" + std::to_string(i), "file " + std::to_string(i));
+    InProcessServer server(dst, kToken);
+    auto t0 = std::chrono::steady_clock::now();
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(600000), NH_OK);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    RecordProperty("files", n);
+    RecordProperty("ms", static_cast<int>(ms));
+    std::printf("%d small files synced in %lld ms\n", n, static_cast<long long>(ms));
+    expect_same();
+    EXPECT_GE(client.status().files_synced, static_cast<uint64_t>(n));
+}
+
+TEST_F(SyncFixture, LargeFileIsStreamedIntact) {
+    // 1 GiB, mostly holes with 1 MiB of random data every 64 MiB, checksummed.
+    uint64_t size = std::getenv("NH_SYNC_TEST_SMALL_LARGEFILE") ? (64ull << 20) : (1ull << 30);
+    std::string path = src + "/big.bin";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+    std::mt19937_64 rng(42);
+    std::string block(1 << 20, '\0');
+    for (uint64_t off = 0; off < size; off += 64ull << 20) {
+        for (size_t i = 0; i < block.size(); i += 8) {
+            uint64_t v = rng();
+            std::memcpy(block.data() + i, &v, 8);
+        }
+        ASSERT_EQ(::pwrite(fd, block.data(), block.size(), static_cast<off_t>(off)), static_cast<ssize_t>(block.size()));
+    }
+    ::close(fd);
+    write_file(src + "/small-after.txt", "after");
+    InProcessServer server(dst, kToken, /*durable=*/false);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(300000), NH_OK);
+    expect_same();
+}
+
+TEST_F(SyncFixture, GitCheckoutInTheMiddleOfASync) {
+    if (std::system("git --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "git not installed";
+    std::string cmd = "cd '" + src + "' && git init -q -b main . && git config user.email t@e && git config user.name t";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    for (int i = 0; i < 3000; ++i) write_file(src + "/m" + std::to_string(i % 30) + "/f" + std::to_string(i) + ".txt", "main " + std::to_string(i));
+    ASSERT_EQ(std::system(("cd '" + src + "' && git add -A && git commit -qm main && git checkout -qb other").c_str()), 0);
+    for (int i = 0; i < 3000; i += 2) ::unlink((src + "/m" + std::to_string(i % 30) + "/f" + std::to_string(i) + ".txt").c_str());
+    for (int i = 0; i < 2000; ++i) write_file(src + "/o" + std::to_string(i % 20) + "/g" + std::to_string(i) + ".txt", "other " + std::to_string(i));
+    for (int i = 1; i < 3000; i += 6) write_file(src + "/m" + std::to_string(i % 30) + "/f" + std::to_string(i) + ".txt", "changed on other");
+    ASSERT_EQ(std::system(("cd '" + src + "' && git add -A && git commit -qm other && git checkout -q main").c_str()), 0);
+
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_EQ(std::system(("cd '" + src + "' && git checkout -q other").c_str()), 0);
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    {
+        SCOPED_TRACE("after checking out 'other' during the initial sync");
+        expect_same();
+    }
+    ASSERT_EQ(std::system(("cd '" + src + "' && git checkout -q main").c_str()), 0);
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    expect_same();
+}
+
+TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
+    for (int i = 0; i < 400; ++i) write_file(src + "/d" + std::to_string(i % 7) + "/f" + std::to_string(i), std::string(static_cast<size_t>(i * 37 % 20000), 'a' + i % 26));
+    write_file(src + "/big", std::string(3 << 20, 'B'));
+    InProcessServer server(dst, kToken);
+    CuttingProxy proxy(server.port(), 1, 300000, 1234);
+    ns::Client client(options(proxy.address()));
+    std::mt19937 rng(7);
+    for (int round = 0; round < 20; ++round) {
+        int i = static_cast<int>(rng() % 400);
+        write_file(src + "/d" + std::to_string(i % 7) + "/f" + std::to_string(i), "edited in round " + std::to_string(round));
+        if (round % 3 == 0) ::unlink((src + "/d" + std::to_string((i + 1) % 7) + "/f" + std::to_string(i + 1)).c_str());
+        if (round % 5 == 0) write_file(src + "/new/r" + std::to_string(round), "new");
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    proxy.set_cutting(false);
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    expect_same();
+    EXPECT_GT(proxy.cuts(), 0);
+    std::printf("connection cut %d times\n", proxy.cuts());
+}
+
+TEST_F(SyncFixture, WrongTokenIsRefused) {
+    write_file(src + "/a", "a");
+    InProcessServer server(dst, kToken);
+    auto o = options(server.address());
+    o.token = "wrong-token";
+    ns::Client client(o);
+    EXPECT_EQ(client.flush(10000), NH_EUNAUTHORIZED);
+    EXPECT_EQ(client.status().state, ns::State::Error);
+    EXPECT_TRUE(fingerprint(dst).empty());
+}
+
+TEST_F(SyncFixture, WarmRestartSendsNothing) {
+    for (int i = 0; i < 2000; ++i) write_file(src + "/d" + std::to_string(i % 20) + "/f" + std::to_string(i), "x" + std::to_string(i));
+    {
+        InProcessServer server(dst, kToken);
+        ns::Client client(options(server.address()));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+    }
+    InProcessServer server(dst, kToken);
+    write_file(src + "/changed-while-down", "new");
+    ::unlink((src + "/d3/f3").c_str());
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    EXPECT_EQ(client.status().files_synced, 1u);
+    expect_same();
+}
+
+TEST_F(SyncFixture, ServerRestartKeepsSyncing) {
+    write_file(src + "/a", "1");
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    server.restart();
+    write_file(src + "/b", "2");
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+}
+
+TEST_F(SyncFixture, PauseHoldsChangesAndResumeSendsThem) {
+    write_file(src + "/a", "1");
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    client.pause();
+    write_file(src + "/b", "2");
+    EXPECT_EQ(client.flush(300), NH_ETIMEOUT);
+    EXPECT_EQ(read_file(dst + "/b"), "<missing>");
+    client.resume();
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    expect_same();
+}
+
+TEST_F(SyncFixture, SendModeOverwritesRemoteChangesAndKeepsIgnored) {
+    write_file(src + "/a", "local");
+    write_file(src + "/.gitignore", "build/\n");
+    InProcessServer server(dst, kToken);
+    auto o = options(server.address());
+    o.ignore.patterns = {"*.log"};
+    o.ignore.use_gitignore = true;
+    write_file(src + "/x.log", "ignored");
+    {
+        ns::Client client(o);
+        ASSERT_EQ(client.flush(30000), NH_OK);
+    }
+    EXPECT_EQ(read_file(dst + "/x.log"), "<missing>");
+    write_file(dst + "/a", "changed in the container");
+    write_file(dst + "/build/out.o", "made in the container");
+    std::mutex mu;
+    std::vector<std::string> remote_changes;
+    ns::Client client(o, [&](const ns::Event &ev) {
+        if (ev.type == ns::EventType::RemoteChange) {
+            std::lock_guard l(mu);
+            remote_changes.push_back(ev.path);
+        }
+    });
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    EXPECT_EQ(read_file(dst + "/a"), "local");
+    EXPECT_EQ(read_file(dst + "/build/out.o"), "made in the container");
+    std::lock_guard l(mu);
+    EXPECT_NE(std::find(remote_changes.begin(), remote_changes.end(), "a"), remote_changes.end());
+}
+
+TEST_F(SyncFixture, TwoWayBringsServerChangesBackAndKeepsConflictCopies) {
+    write_file(src + "/shared.txt", "v1");
+    InProcessServer server(dst, kToken);
+    std::atomic<int> conflicts{0};
+    ns::Client client(options(server.address(), ns::SyncMode::TwoWay), [&](const ns::Event &ev) {
+        if (ev.type == ns::EventType::Conflict) conflicts++;
+    });
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    write_file(dst + "/from-server.txt", "made remotely");
+    mkdirs(dst + "/remote-dir");
+    auto wait_for = [&](auto pred) {
+        for (int i = 0; i < 200 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        return pred();
+    };
+    EXPECT_TRUE(wait_for([&] { return read_file(src + "/from-server.txt") == "made remotely"; }));
+    EXPECT_TRUE(wait_for([&] { struct stat st; return ::stat((src + "/remote-dir").c_str(), &st) == 0; }));
+    ::unlink((dst + "/from-server.txt").c_str());
+    EXPECT_TRUE(wait_for([&] { return read_file(src + "/from-server.txt") == "<missing>"; }));
+
+    // Both sides change shared.txt while the client is paused: ours wins,
+    // theirs is kept as a conflict copy on both sides.
+    client.pause();
+    write_file(dst + "/shared.txt", "server version");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    write_file(src + "/shared.txt", "client version");
+    client.resume();
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    EXPECT_TRUE(wait_for([&] { return conflicts.load() > 0; }));
+    EXPECT_EQ(read_file(dst + "/shared.txt"), "client version");
+    bool found = false;
+    EXPECT_TRUE(wait_for([&] {
+        for (auto &[p, v] : fingerprint(src))
+            if (p.starts_with("shared.txt.conflict-") && read_file(src + "/" + p) == "server version") found = true;
+        return found;
+    }));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    EXPECT_TRUE(wait_for([&] { return diff_trees(src, dst).empty(); }));
+    expect_same();
+}
+
+// ---- the real nhsyncd binary ----
+
+struct Daemon {
+    pid_t pid = -1;
+    uint16_t port = 0;
+    Daemon(const std::string &root, const std::string &token_file, bool env_token) {
+        int pipefd[2];
+        if (::pipe(pipefd) != 0) return;
+        pid = ::fork();
+        if (pid == 0) {
+            ::dup2(pipefd[1], 2);
+            if (env_token) ::setenv("NH_SYNC_TOKEN", kToken.c_str(), 1);
+            if (token_file.empty())
+                ::execl(NH_SYNCD_PATH, "nhsyncd", "--root", root.c_str(), "--listen", "127.0.0.1:0", (char *)nullptr);
+            else
+                ::execl(NH_SYNCD_PATH, "nhsyncd", "--root", root.c_str(), "--listen", "127.0.0.1:0", "--token-file", token_file.c_str(), (char *)nullptr);
+            ::_exit(127);
+        }
+        ::close(pipefd[1]);
+        std::string line;
+        char c;
+        while (::read(pipefd[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+        ::close(pipefd[0]);
+        auto pos = line.rfind(' ');
+        if (pos != std::string::npos) port = static_cast<uint16_t>(std::atoi(line.c_str() + pos + 1));
+    }
+    ~Daemon() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            int st;
+            ::waitpid(pid, &st, 0);
+        }
+    }
+};
+
+TEST_F(SyncFixture, RealDaemonWithTokenFileAndEnv) {
+    all_kinds(src);
+    std::string tf = state + "/token";
+    write_file(tf, kToken + "\n", 0600);
+    {
+        Daemon d(dst, tf, false);
+        ASSERT_GT(d.port, 0);
+        ns::Client client(options("127.0.0.1:" + std::to_string(d.port)));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+        expect_same();
+    }
+    {
+        Daemon d(dst, "", true);
+        ASSERT_GT(d.port, 0);
+        write_file(src + "/more", "more");
+        ns::Client client(options("127.0.0.1:" + std::to_string(d.port)));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+        expect_same();
+        EXPECT_EQ(client.status().files_synced, 1u);
+    }
+}

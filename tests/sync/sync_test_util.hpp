@@ -1,0 +1,71 @@
+// Helpers for the sync engine tests: temporary trees, a tree fingerprint to
+// compare two trees, an in-process server on a loopback port, and a TCP
+// proxy that cuts connections.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "sync/client.hpp"
+#include "sync/server.hpp"
+
+namespace nh::synctest {
+
+std::string make_temp_dir(const std::string &tag);
+void remove_tree(const std::string &path);
+void write_file(const std::string &path, std::string_view data, int mode = 0644);
+std::string read_file(const std::string &path);
+void mkdirs(const std::string &path);
+
+// path -> "type mode content-hash|target" for everything under root except
+// the sync machinery's own files (.nocalhost-sync*) and .git.
+std::map<std::string, std::string> fingerprint(const std::string &root);
+// A readable list of the differences ("" when none).
+std::string diff_trees(const std::string &a, const std::string &b);
+
+class InProcessServer {
+public:
+    InProcessServer(std::string root, std::string token, bool durable = true);
+    ~InProcessServer();
+    void restart();
+    uint16_t port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+private:
+    void start(uint16_t port);
+    void stop();
+    std::string root_, token_;
+    bool durable_;
+    uint16_t port_ = 0;
+    std::unique_ptr<sync::Server> server_;
+    std::thread thread_;
+};
+
+// Forwards 127.0.0.1:port() to a target port and drops each connection after
+// a random number of bytes in [min_bytes, max_bytes] (0: never).
+class CuttingProxy {
+public:
+    CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed);
+    ~CuttingProxy();
+    uint16_t port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    int cuts() const { return cuts_; }
+    void set_cutting(bool on) { cutting_ = on; }
+
+private:
+    void loop();
+    int listen_fd_ = -1;
+    int stop_fd_ = -1;
+    uint16_t port_ = 0, target_;
+    uint64_t min_, max_;
+    uint32_t seed_;
+    std::atomic<int> cuts_{0};
+    std::atomic<bool> cutting_{true};
+    std::thread thread_;
+};
+
+}  // namespace nh::synctest
