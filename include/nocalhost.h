@@ -597,6 +597,184 @@ NH_EXTERN void nh_forward_free(nh_forward *fwd);
 
 /* ==== sync ==== */
 
+/*
+ * File sync: keeps a sync server's root (nhsyncd, the sidecar's server)
+ * equal to a local directory, continuously, with exact progress. The wire
+ * protocol is described in docs/sync-protocol.md.
+ *
+ * One background thread per nh_sync does the work: it scans the local
+ * directory (comparing metadata with the index of what the server last
+ * acknowledged, so a restart re-sends only what changed), watches it with
+ * inotify and sends each change as it happens, reconnects with backoff when
+ * the connection drops and never loses an edit made meanwhile.
+ *
+ * Thread safety: every nh_sync_* function may be called from any thread.
+ * Events are delivered on the sync's own thread; the callback must not call
+ * nh_sync_stop() or nh_sync_free() on the same handle.
+ */
+
+/** A running sync. */
+typedef struct nh_sync nh_sync;
+
+typedef enum nh_sync_mode {
+    /** Local is the master: remote changes are overwritten and reported. */
+    NH_SYNC_MODE_SEND = 0,
+    /**
+     * Both ways. When both sides changed a path since the last sync, the
+     * local version wins and the server's is kept beside it as
+     * "NAME.conflict-YYYYMMDD-HHMMSS" (synced back too), reported as
+     * NH_SYNC_EVENT_CONFLICT. A change beats a delete.
+     */
+    NH_SYNC_MODE_TWO_WAY = 1
+} nh_sync_mode;
+
+typedef enum nh_sync_compression {
+    NH_SYNC_COMPRESS_AUTO = 0, /**< zstd unless the server is on a loopback address */
+    NH_SYNC_COMPRESS_ON = 1,
+    NH_SYNC_COMPRESS_OFF = 2
+} nh_sync_compression;
+
+typedef enum nh_sync_state {
+    NH_SYNC_STARTING = 0,
+    NH_SYNC_SCANNING = 1,
+    NH_SYNC_CONNECTING = 2,
+    NH_SYNC_SYNCING = 3,      /**< sending or waiting for acknowledgements */
+    NH_SYNC_IDLE = 4,         /**< everything acknowledged; watching */
+    NH_SYNC_DISCONNECTED = 5, /**< reconnecting with backoff; edits are kept */
+    NH_SYNC_PAUSED = 6,
+    NH_SYNC_ERROR = 7,        /**< gave up (e.g. NH_EUNAUTHORIZED); see nh_sync_status */
+    NH_SYNC_STOPPED = 8
+} nh_sync_state;
+
+/** A static name such as "idle" for an nh_sync_state. Never NULL. */
+NH_EXTERN const char *nh_sync_state_name(int state);
+
+typedef enum nh_sync_event_type {
+    NH_SYNC_EVENT_STATE = 1,         /**< the state changed */
+    NH_SYNC_EVENT_PROGRESS = 2,      /**< counters moved (at most every 100 ms) */
+    NH_SYNC_EVENT_FILE_ERROR = 3,    /**< one path could not be synced: path, code, message */
+    NH_SYNC_EVENT_CONFLICT = 4,      /**< two-way: path conflicted; message is the conflict copy */
+    NH_SYNC_EVENT_REMOTE_CHANGE = 5  /**< a change made on the server was applied locally,
+                                          or (send mode) overwritten: path, message */
+} nh_sync_event_type;
+
+/**
+ * The state and counters of a sync. Counters of the current round (files
+ * and bytes done of total) restart at 0 when the sync becomes idle.
+ */
+typedef struct nh_sync_status {
+    /** Set by the caller to NH_SYNC_STATUS_VERSION (the fields it knows). */
+    unsigned int version;
+    int state;
+    uint64_t files_done;
+    uint64_t files_total;
+    uint64_t bytes_done;
+    uint64_t bytes_total;
+    uint64_t files_synced; /**< files acknowledged since the start */
+    uint64_t file_errors;  /**< since the start */
+    uint64_t conflicts;    /**< since the start */
+    uint64_t reconnects;   /**< connections lost since the start */
+    /** The last connection or fatal error (nh_error_code), or NH_OK. */
+    int error_code;
+} nh_sync_status;
+
+#define NH_SYNC_STATUS_VERSION 1
+#define NH_SYNC_STATUS_INIT {NH_SYNC_STATUS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/** One event. Valid only during the callback; strings are never NULL. */
+typedef struct nh_sync_event {
+    unsigned int version; /**< NH_SYNC_EVENT_VERSION of the library */
+    int type;             /**< nh_sync_event_type */
+    const char *path;     /**< relative to the local directory, or "" */
+    const char *message;  /**< details, or "" */
+    int code;             /**< FILE_ERROR: an nh_error_code; else 0 */
+    const nh_sync_status *status;
+} nh_sync_event;
+
+#define NH_SYNC_EVENT_VERSION 1
+
+typedef void (*nh_sync_event_cb)(const nh_sync_event *event, void *payload);
+
+typedef struct nh_sync_options {
+    unsigned int version;
+    int mode; /**< nh_sync_mode; default NH_SYNC_MODE_SEND */
+    /** Nocalhost ignoreFilePattern: gitignore-syntax patterns; may be NULL. */
+    const char *const *ignore_patterns;
+    size_t ignore_patterns_count;
+    /** Nocalhost filePattern: if any, only matching paths are synced; may be NULL. */
+    const char *const *include_patterns;
+    size_t include_patterns_count;
+    /** Non-zero: honour .gitignore files and .git/info/exclude. */
+    int use_gitignore;
+    /**
+     * Where the index of acknowledged files is kept; NULL:
+     * $XDG_CACHE_HOME/nocalhost/sync or ~/.cache/nocalhost/sync.
+     */
+    const char *state_dir;
+    int compression; /**< nh_sync_compression */
+    /** Per connection attempt, in ms; 0: 5000. */
+    long connect_timeout_ms;
+    /** The longest wait between reconnection attempts, in ms; 0: 5000. */
+    long max_backoff_ms;
+    nh_sync_event_cb callback; /**< may be NULL */
+    void *payload;
+} nh_sync_options;
+
+#define NH_SYNC_OPTIONS_VERSION 1
+#define NH_SYNC_OPTIONS_INIT \
+    {NH_SYNC_OPTIONS_VERSION, NH_SYNC_MODE_SEND, NULL, 0, NULL, 0, 0, NULL, NH_SYNC_COMPRESS_AUTO, 0, 0, NULL, NULL}
+
+NH_EXTERN int nh_sync_options_init(nh_sync_options *opts, unsigned int version);
+
+/**
+ * Start syncing `local_dir` to the sync server at `address` ("host:port",
+ * "[v6]:port"), authenticating with `token` (the session's secret; it is
+ * never logged). Returns at once; the first full sync and everything after
+ * happen in the background (see nh_sync_flush). The handle in *out belongs
+ * to the caller: nh_sync_free(). Errors: NH_EINVAL (arguments, options
+ * version, a pattern that cannot be used), NH_EIO (local_dir unreadable).
+ * A wrong token shows later as state NH_SYNC_ERROR with NH_EUNAUTHORIZED.
+ */
+NH_EXTERN int nh_sync_start(nh_sync **out, const char *local_dir, const char *address, const char *token,
+                            const nh_sync_options *opts);
+
+/**
+ * Copy the current status into *out. Set out->version first (use
+ * NH_SYNC_STATUS_INIT); only the fields of that version are written.
+ */
+NH_EXTERN int nh_sync_status_get(nh_sync_status *out, const nh_sync *sync);
+
+/**
+ * The message of the last connection or fatal error into *out ("" if none).
+ */
+NH_EXTERN int nh_sync_last_error(nh_buf *out, const nh_sync *sync);
+
+/**
+ * Block until every change made before the call (and the first full sync)
+ * is acknowledged by the server, i.e. durable on its disk. timeout_ms < 0
+ * waits without limit. Returns NH_OK, NH_ETIMEOUT, NH_ECANCELLED (cancel
+ * triggered), NH_ESTATE (stopped), or the fatal error's code (e.g.
+ * NH_EUNAUTHORIZED). Files the server refused are reported as events and do
+ * not make it fail; compare nh_sync_status.file_errors.
+ */
+NH_EXTERN int nh_sync_flush(nh_sync *sync, long timeout_ms, nh_cancel *cancel);
+
+/** Stop sending (and, in two-way mode, applying) changes; they are kept. */
+NH_EXTERN int nh_sync_pause(nh_sync *sync);
+
+/** Resume after nh_sync_pause(); what changed meanwhile is synced. */
+NH_EXTERN int nh_sync_resume(nh_sync *sync);
+
+/**
+ * Stop the sync and wait for its thread; saves the index so the next start
+ * resumes from it. Changes not yet acknowledged are sent on the next start.
+ * Idempotent.
+ */
+NH_EXTERN int nh_sync_stop(nh_sync *sync);
+
+/** Stop (if needed) and release a sync. NULL-safe. */
+NH_EXTERN void nh_sync_free(nh_sync *sync);
+
 #ifdef __cplusplus
 }
 #endif

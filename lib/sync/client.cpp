@@ -388,7 +388,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
 
     // Pushes l (a local entry) to the server.
-    void push_upsert(const local::Entry &l) {
+    void push_upsert(const local::Entry &l, bool force = false) {
         Expect x = expect_of(l.path);
         auto *r = view.find(l.path);
         Op op{};
@@ -398,7 +398,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             op.kind = Op::Dir;
         } else if (l.type == Type::Symlink) {
             op.kind = Op::Link;
-        } else if (r && r->entry.type == Type::File && r->synced_state == kConfirmed && r->entry.size == l.size &&
+        } else if (!force && r && r->entry.type == Type::File && r->synced_state == kConfirmed && r->entry.size == l.size &&
                    r->entry.mtime_ns == l.mtime_ns) {
             op.kind = Op::Meta;
         } else {
@@ -480,7 +480,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 if (r->entry.ino != u.ino) view.put(u, r->synced_state);
                 continue;
             }
-            push_upsert(u);
+            push_upsert(u, force);
         }
     }
 
@@ -899,6 +899,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         case Msg::Symlink:
         case Msg::Delete:
             if (conn != Conn::Live) throw proto::ProtocolError("operation before the manifest");
+            if (paused) {
+                if (in) tree->abort_file(*in);
+                in.reset();
+                return;  // reconciled on resume
+            }
             handle_remote_op(fr);
             return;
         default:
@@ -1236,7 +1241,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         if (want_pause != paused) {
             paused = want_pause;
-            if (!paused) need_full = true;
+            if (!paused) {
+                need_full = true;
+                if (opt.mode == SyncMode::TwoWay && sock >= 0) {
+                    // What the server sent while paused was dropped: reconcile
+                    // both sides again through a fresh connection.
+                    disconnect(0, "resuming");
+                    backoff_ms = 0;
+                    next_connect = Clock::now();
+                }
+            }
         }
         if (want_flush && conn == Conn::Live && !paused) {
             // Everything that happened before the request is in the watcher's queue.

@@ -1,0 +1,177 @@
+// The sync section of the C ABI: nh_sync over nh::sync::Client.
+#include <cstring>
+#include <memory>
+
+#include "capi/capi.hpp"
+#include "sync/client.hpp"
+
+struct nh_sync {
+    std::unique_ptr<nh::sync::Client> client;
+};
+
+using namespace nh::capi;
+
+namespace {
+
+void fill_status(nh_sync_status *out, const nh::sync::Status &s) {
+    // Version 1 fields; later versions append.
+    out->state = static_cast<int>(s.state);
+    out->files_done = s.files_done;
+    out->files_total = s.files_total;
+    out->bytes_done = s.bytes_done;
+    out->bytes_total = s.bytes_total;
+    out->files_synced = s.files_synced;
+    out->file_errors = s.file_errors;
+    out->conflicts = s.conflicts;
+    out->reconnects = s.reconnects;
+    out->error_code = s.error_code;
+}
+
+std::vector<std::string> copy_list(const char *const *items, size_t n) {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < n; ++i)
+        if (items && items[i]) v.emplace_back(items[i]);
+    return v;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *nh_sync_state_name(int state) {
+    if (state < 0 || state > static_cast<int>(nh::sync::State::Stopped)) return "unknown";
+    return nh::sync::state_name(static_cast<nh::sync::State>(state));
+}
+
+int nh_sync_options_init(nh_sync_options *opts, unsigned int version) {
+    NH_CHECK_ARG(opts);
+    if (int rc = check_version(version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
+    nh_sync_options def = NH_SYNC_OPTIONS_INIT;
+    *opts = def;
+    opts->version = version;
+    return NH_OK;
+}
+
+int nh_sync_start(nh_sync **out, const char *local_dir, const char *address, const char *token,
+                  const nh_sync_options *opts) {
+    NH_CHECK_ARG(out);
+    *out = nullptr;
+    NH_CHECK_ARG(local_dir && *local_dir);
+    NH_CHECK_ARG(address && *address);
+    NH_CHECK_ARG(token && *token);
+    nh_sync_options def = NH_SYNC_OPTIONS_INIT;
+    if (!opts) opts = &def;
+    if (int rc = check_version(opts->version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
+    NH_CHECK_ARG(opts->mode == NH_SYNC_MODE_SEND || opts->mode == NH_SYNC_MODE_TWO_WAY);
+    NH_CHECK_ARG(opts->compression >= NH_SYNC_COMPRESS_AUTO && opts->compression <= NH_SYNC_COMPRESS_OFF);
+    return guard([&] {
+        nh::sync::ClientOptions o;
+        o.local_dir = local_dir;
+        o.address = address;
+        o.token = token;
+        o.mode = static_cast<nh::sync::SyncMode>(opts->mode);
+        o.ignore.patterns = copy_list(opts->ignore_patterns, opts->ignore_patterns_count);
+        o.ignore.include_patterns = copy_list(opts->include_patterns, opts->include_patterns_count);
+        o.ignore.use_gitignore = opts->use_gitignore != 0;
+        if (opts->state_dir) o.state_dir = opts->state_dir;
+        o.compression = static_cast<nh::sync::Compression>(opts->compression);
+        if (opts->connect_timeout_ms > 0) o.connect_timeout_ms = static_cast<int>(opts->connect_timeout_ms);
+        if (opts->max_backoff_ms > 0) o.max_backoff_ms = static_cast<int>(opts->max_backoff_ms);
+        // Validate the patterns now, so a bad one is an error of this call.
+        (void)nh::sync::local::IgnoreRules::build(o.local_dir, o.ignore);
+        nh::sync::EventFn fn;
+        if (opts->callback) {
+            auto cb = opts->callback;
+            void *payload = opts->payload;
+            fn = [cb, payload](const nh::sync::Event &ev) {
+                nh_sync_status st = NH_SYNC_STATUS_INIT;
+                fill_status(&st, ev.status);
+                nh_sync_event e;
+                e.version = NH_SYNC_EVENT_VERSION;
+                e.type = static_cast<int>(ev.type);
+                e.path = ev.path.c_str();
+                e.message = ev.detail.c_str();
+                e.code = ev.code;
+                e.status = &st;
+                cb(&e, payload);
+            };
+        }
+        auto handle = std::make_unique<nh_sync>();
+        handle->client = std::make_unique<nh::sync::Client>(std::move(o), std::move(fn));
+        *out = handle.release();
+        return NH_OK;
+    });
+}
+
+int nh_sync_status_get(nh_sync_status *out, const nh_sync *sync) {
+    NH_CHECK_ARG(out && sync);
+    if (int rc = check_version(out->version, NH_SYNC_STATUS_VERSION, "nh_sync_status")) return rc;
+    return guard([&] {
+        fill_status(out, sync->client->status());
+        return NH_OK;
+    });
+}
+
+int nh_sync_last_error(nh_buf *out, const nh_sync *sync) {
+    NH_CHECK_ARG(out && sync);
+    return guard([&] {
+        buf_set(out, sync->client->status().error);
+        return NH_OK;
+    });
+}
+
+int nh_sync_flush(nh_sync *sync, long timeout_ms, nh_cancel *cancel) {
+    NH_CHECK_ARG(sync);
+    return guard([&]() -> int {
+        int rc = sync->client->flush(timeout_ms, token_of(cancel));
+        switch (rc) {
+        case NH_OK:
+            return rc;
+        case NH_ETIMEOUT:
+            return set_error(rc, "sync flush timed out");
+        case NH_ECANCELLED:
+            return set_error(rc, "sync flush cancelled");
+        case NH_ESTATE:
+            return set_error(rc, "the sync is stopped");
+        default: {
+            auto st = sync->client->status();
+            return set_error(rc, st.error.empty() ? "the sync failed" : st.error);
+        }
+        }
+    });
+}
+
+int nh_sync_pause(nh_sync *sync) {
+    NH_CHECK_ARG(sync);
+    return guard([&] {
+        sync->client->pause();
+        return NH_OK;
+    });
+}
+
+int nh_sync_resume(nh_sync *sync) {
+    NH_CHECK_ARG(sync);
+    return guard([&] {
+        sync->client->resume();
+        return NH_OK;
+    });
+}
+
+int nh_sync_stop(nh_sync *sync) {
+    NH_CHECK_ARG(sync);
+    return guard([&] {
+        sync->client->stop();
+        return NH_OK;
+    });
+}
+
+void nh_sync_free(nh_sync *sync) {
+    if (!sync) return;
+    try {
+        sync->client->stop();
+    } catch (...) {
+    }
+    delete sync;
+}
+
+}  // extern "C"

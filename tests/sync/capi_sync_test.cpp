@@ -1,0 +1,119 @@
+// The sync section of the C ABI, through the shared library only (the
+// server runs in-process from the core).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "nocalhost.h"
+#include "sync_test_util.hpp"
+
+using namespace nh::synctest;
+
+namespace {
+const char *kToken = "capi-sync-token";
+
+struct Events {
+    std::atomic<int> states{0}, progress{0}, file_errors{0};
+    std::atomic<int> last_state{-1};
+};
+
+void on_event(const nh_sync_event *ev, void *payload) {
+    auto *e = static_cast<Events *>(payload);
+    ASSERT_NE(ev->path, nullptr);
+    ASSERT_NE(ev->message, nullptr);
+    if (ev->type == NH_SYNC_EVENT_STATE) {
+        e->states++;
+        e->last_state = ev->status->state;
+    }
+    if (ev->type == NH_SYNC_EVENT_PROGRESS) e->progress++;
+    if (ev->type == NH_SYNC_EVENT_FILE_ERROR) e->file_errors++;
+}
+}  // namespace
+
+TEST(CapiSync, StartFlushStatusPauseStop) {
+    std::string src = make_temp_dir("capi-src"), dst = make_temp_dir("capi-dst"), state = make_temp_dir("capi-state");
+    for (int i = 0; i < 200; ++i) write_file(src + "/d/f" + std::to_string(i), std::string(1000, 'x'));
+    write_file(src + "/skip.log", "ignored");
+    {
+        InProcessServer server(dst, kToken);
+        Events events;
+        const char *ignores[] = {"*.log"};
+        nh_sync_options opts;
+        ASSERT_EQ(nh_sync_options_init(&opts, NH_SYNC_OPTIONS_VERSION), NH_OK);
+        opts.ignore_patterns = ignores;
+        opts.ignore_patterns_count = 1;
+        opts.state_dir = state.c_str();
+        opts.callback = on_event;
+        opts.payload = &events;
+        nh_sync *sync = nullptr;
+        ASSERT_EQ(nh_sync_start(&sync, src.c_str(), server.address().c_str(), kToken, &opts), NH_OK);
+        ASSERT_EQ(nh_sync_flush(sync, 30000, nullptr), NH_OK) << nh_error_last()->message;
+        EXPECT_EQ(diff_trees(src + "/d", dst + "/d"), "");
+        EXPECT_EQ(read_file(dst + "/skip.log"), "<missing>");
+
+        nh_sync_status st = NH_SYNC_STATUS_INIT;
+        ASSERT_EQ(nh_sync_status_get(&st, sync), NH_OK);
+        EXPECT_EQ(st.state, NH_SYNC_IDLE);
+        EXPECT_EQ(st.files_synced, 200u);
+        EXPECT_STREQ(nh_sync_state_name(st.state), "idle");
+        EXPECT_GT(events.states.load(), 0);
+
+        ASSERT_EQ(nh_sync_pause(sync), NH_OK);
+        write_file(src + "/d/late", "late");
+        EXPECT_EQ(nh_sync_flush(sync, 200, nullptr), NH_ETIMEOUT);
+        nh_cancel *cancel = nullptr;
+        ASSERT_EQ(nh_cancel_new(&cancel), NH_OK);
+        std::thread t([cancel] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            nh_cancel_trigger(cancel);
+        });
+        EXPECT_EQ(nh_sync_flush(sync, -1, cancel), NH_ECANCELLED);
+        t.join();
+        nh_cancel_free(cancel);
+        ASSERT_EQ(nh_sync_resume(sync), NH_OK);
+        ASSERT_EQ(nh_sync_flush(sync, 30000, nullptr), NH_OK);
+        EXPECT_EQ(read_file(dst + "/d/late"), "late");
+        ASSERT_EQ(nh_sync_stop(sync), NH_OK);
+        EXPECT_EQ(nh_sync_flush(sync, 1000, nullptr), NH_ESTATE);
+        nh_sync_free(sync);
+    }
+    remove_tree(src);
+    remove_tree(dst);
+    remove_tree(state);
+}
+
+TEST(CapiSync, ArgumentsAndWrongToken) {
+    nh_sync *sync = reinterpret_cast<nh_sync *>(1);
+    EXPECT_EQ(nh_sync_start(&sync, nullptr, "127.0.0.1:1", "t", nullptr), NH_EINVAL);
+    EXPECT_EQ(sync, nullptr);
+    EXPECT_EQ(nh_sync_start(&sync, "/", "no-port", "t", nullptr), NH_EINVAL);
+    EXPECT_EQ(nh_sync_start(&sync, "/nonexistent/dir", "127.0.0.1:1", "t", nullptr), NH_EIO);
+    nh_sync_options bad = NH_SYNC_OPTIONS_INIT;
+    bad.version = 99;
+    EXPECT_EQ(nh_sync_start(&sync, "/tmp", "127.0.0.1:1", "t", &bad), NH_EINVAL);
+    nh_sync_free(nullptr);
+
+    std::string src = make_temp_dir("capi-src"), dst = make_temp_dir("capi-dst"), state = make_temp_dir("capi-state");
+    {
+        InProcessServer server(dst, kToken);
+        nh_sync_options opts = NH_SYNC_OPTIONS_INIT;
+        opts.state_dir = state.c_str();
+        ASSERT_EQ(nh_sync_start(&sync, src.c_str(), server.address().c_str(), "wrong", &opts), NH_OK);
+        EXPECT_EQ(nh_sync_flush(sync, 10000, nullptr), NH_EUNAUTHORIZED);
+        EXPECT_EQ(std::strstr(nh_error_last()->message, "wrong\""), nullptr);
+        nh_sync_status st = NH_SYNC_STATUS_INIT;
+        ASSERT_EQ(nh_sync_status_get(&st, sync), NH_OK);
+        EXPECT_EQ(st.state, NH_SYNC_ERROR);
+        EXPECT_EQ(st.error_code, NH_EUNAUTHORIZED);
+        nh_buf msg = NH_BUF_INIT;
+        ASSERT_EQ(nh_sync_last_error(&msg, sync), NH_OK);
+        EXPECT_NE(std::strstr(msg.ptr, "authentication failed"), nullptr);
+        nh_buf_dispose(&msg);
+        nh_sync_free(sync);
+    }
+    remove_tree(src);
+    remove_tree(dst);
+    remove_tree(state);
+}
