@@ -382,6 +382,257 @@ NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
 
 /* ==== dev mode (sessions) ==== */
 
+/*
+ * Dev mode (replace) puts a Deployment or StatefulSet into dev mode: one
+ * replica, the chosen container running a dev image kept alive without the
+ * app, probes removed, a sync sidecar (nhsyncd) sharing the work dir, HPAs
+ * pinned to one replica. Ending it restores the original in place (same
+ * UID), from any process. The state lives in the cluster (see
+ * docs/dev-mode.md): a Lease "nh-dev-<kind>-<name>" while a start or an end
+ * runs, and a Secret of the same name holding the original, the HPAs and
+ * the sync token, created before anything is changed.
+ *
+ * Kinds are given as text: "deployment" ("deploy", "deployments",
+ * "Deployment") or "statefulset" ("sts"). Other kinds: NH_EUNSUPPORTED.
+ * Identity: the user needs get/list/update on the workload, its pods, HPAs,
+ * events, and create/update/delete on Secrets and Leases in the namespace.
+ */
+
+/** The default work dir in the dev container (Nocalhost's). */
+#define NH_DEV_DEFAULT_WORKDIR "/home/nocalhost-dev"
+/** The default port of the sync sidecar. */
+#define NH_DEV_DEFAULT_SYNC_PORT 7710
+
+/**
+ * The sync sidecar's image used when none is given, a static string such
+ * as "ghcr.io/libnocalhost/nhsyncd:0.1.0" (the nhsyncd of this release).
+ */
+NH_EXTERN const char *nh_dev_default_sidecar_image(void);
+
+/**
+ * A workload in dev mode, as seen when the handle was made or refreshed.
+ * Strings returned by its getters belong to the handle and stay valid until
+ * nh_session_refresh() or nh_session_free(). The handle keeps what it needs
+ * of its client: the nh_client may be freed first. One handle must not be
+ * used by two threads at once.
+ */
+typedef struct nh_session nh_session;
+
+/** Kinds of dev-mode events. */
+typedef enum nh_dev_event_type {
+    NH_DEV_EVENT_PHASE = 1,   /**< a step begins: phase is "lock", "read", "record", "hpa", "patch",
+                                   "wait", "ready", "rollback", "restore", "cleanup" or "done" */
+    NH_DEV_EVENT_POD = 2,     /**< the dev pod changed: its phase and container states */
+    NH_DEV_EVENT_WARNING = 3, /**< a warning Event of the dev pod, or a change being overwritten */
+    NH_DEV_EVENT_INFO = 4     /**< anything else worth telling (e.g. taking over a dead start) */
+} nh_dev_event_type;
+
+/**
+ * Receives dev-mode events on the thread that called nh_dev_start() or
+ * nh_dev_end(). `phase` and `message` (one line for humans) are never NULL;
+ * `detail` is a JSON object with the facts (for NH_DEV_EVENT_POD:
+ * {"name","phase","ready","containers":[{"name","state","reason","ready",
+ * "restarts"}]}) or NULL. All are valid only during the call and never
+ * contain the sync token. Return non-zero to stop the operation, which then
+ * returns NH_ECANCELLED (a start rolls back first).
+ */
+typedef int (*nh_dev_event_cb)(int type, const char *phase, const char *message, const char *detail,
+                               void *payload);
+
+typedef struct nh_dev_start_options {
+    unsigned int version;
+    /** The workload's namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** The container to develop in; NULL: the only container (NH_EINVAL when there are several). */
+    const char *container;
+    /** The dev image (compilers, tools). Required. */
+    const char *image;
+    /** The work dir, shared with the sidecar; NULL: NH_DEV_DEFAULT_WORKDIR. Absolute. */
+    const char *workdir;
+    /** Extra environment of the dev container, "NAME=VALUE" each; replaces same-named entries. */
+    const char *const *env;
+    size_t env_count;
+    /** The dev container's resources as a JSON ResourceRequirements object, e.g.
+        {"limits":{"memory":"2Gi"}}; NULL: unchanged. */
+    const char *resources_json;
+    /** The sync sidecar's image; NULL: nh_dev_default_sidecar_image(). */
+    const char *sidecar_image;
+    /** The sidecar's sync port; 0: NH_DEV_DEFAULT_SYNC_PORT. */
+    int sync_port;
+    /** How long to wait for the dev pod to be Running and Ready; 0: 300000 (5 minutes). */
+    long timeout_ms;
+    /** Non-zero (the default): a failed or cancelled start restores the workload exactly. */
+    int rollback_on_failure;
+    /** Who holds the lock and owns the session; NULL: "user@host/pid". */
+    const char *owner;
+    /** The lock's lease duration in seconds, renewed while starting; 0: 30. */
+    int lease_duration_s;
+    /** Progress events, or NULL. */
+    nh_dev_event_cb events;
+    void *payload;
+    /** Stops the start from another thread (it then rolls back); may be NULL. */
+    nh_cancel *cancel;
+} nh_dev_start_options;
+
+#define NH_DEV_START_OPTIONS_VERSION 1
+#define NH_DEV_START_OPTIONS_INIT \
+    {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
+
+/**
+ * Put a workload into dev mode and wait until its dev pod is Running and
+ * Ready, with no other pod of the workload left. In order: take the lock
+ * (NH_EBUSY naming the holder if another client holds it; an expired lock
+ * is taken over); record the original and its HPAs in the session Secret;
+ * pin the HPAs to 1; update the workload in place (1 replica, Recreate /
+ * RollingUpdate, the dev image with a keep-alive command, work dir, env,
+ * resources, no probes, the sidecar and a shared emptyDir at the work dir);
+ * wait, reporting events. A start that died half-way (its lock expired) is
+ * taken over and completed from its record.
+ *
+ * On success *out gets the session (free with nh_session_free()).
+ * Errors: NH_EINVAL (arguments, several containers and none chosen),
+ * NH_EUNSUPPORTED (kind), NH_ENOTFOUND (workload or container), NH_EBUSY
+ * (locked, or already in dev mode: the message names the owner),
+ * NH_EFORBIDDEN (nothing was changed), NH_ESTATE (marked as in dev mode but
+ * its record is missing), NH_ETIMEOUT, NH_ECANCELLED, NH_ERROR (the dev pod
+ * cannot start: image pull error, crash loop, unschedulable, failed; the
+ * message says which container and why), or any client error. After a
+ * failure the workload has been rolled back exactly (the message says so)
+ * unless rollback_on_failure is 0. Thread-safe with respect to the client.
+ */
+NH_EXTERN int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const char *name,
+                           const nh_dev_start_options *opts);
+
+typedef struct nh_dev_end_options {
+    unsigned int version;
+    /** The workload's namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** Who takes the lock while ending; NULL: "user@host/pid". */
+    const char *owner;
+    /** How long to wait for another client's start or end to finish (or its lock to
+        expire) before NH_EBUSY; 0: 60000. */
+    long timeout_ms;
+    /** The lock's lease duration in seconds; 0: 30. */
+    int lease_duration_s;
+    nh_dev_event_cb events;
+    void *payload;
+    nh_cancel *cancel;
+} nh_dev_end_options;
+
+#define NH_DEV_END_OPTIONS_VERSION 1
+#define NH_DEV_END_OPTIONS_INIT {NH_DEV_END_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_dev_end_options_init(nh_dev_end_options *opts, unsigned int version);
+
+/** What nh_dev_end() did. */
+typedef enum nh_dev_end_result {
+    NH_DEV_END_NOT_IN_DEV_MODE = 0,  /**< nothing to do: the workload was not in dev mode */
+    NH_DEV_END_RESTORED = 1,         /**< the original is back, in place */
+    NH_DEV_END_RESTORED_OVERWRITING = 2, /**< restored, overwriting a change someone made in dev mode */
+    NH_DEV_END_WORKLOAD_GONE = 3     /**< the workload had been deleted; what dev mode left was removed */
+} nh_dev_end_result;
+
+/**
+ * End dev mode: put the original back by updating the same object (same UID;
+ * replicas, strategy, pod template, labels and annotations exactly as they
+ * were), restore the HPAs, and delete the session Secret, the lock and the
+ * annotations. Works from any process; idempotent; safe on a workload that
+ * is not in dev mode (*out = NH_DEV_END_NOT_IN_DEV_MODE, NH_OK). Waits for a
+ * start or end in progress elsewhere (up to timeout_ms). `out` may be NULL.
+ * Errors: NH_EINVAL, NH_EUNSUPPORTED, NH_ENOTFOUND (no such workload and no
+ * session), NH_EBUSY (another client kept the lock), NH_ESTATE (marked as in
+ * dev mode but the record is missing), NH_EFORBIDDEN, NH_ECANCELLED, client
+ * errors. Thread-safe with respect to the client.
+ */
+NH_EXTERN int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name,
+                         const nh_dev_end_options *opts);
+
+/** Options of nh_dev_status(), nh_dev_list() and nh_dev_attach(). */
+typedef struct nh_dev_query_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** nh_dev_list() only: non-zero lists every namespace. */
+    int all_namespaces;
+    nh_cancel *cancel;
+} nh_dev_query_options;
+
+#define NH_DEV_QUERY_OPTIONS_VERSION 1
+#define NH_DEV_QUERY_OPTIONS_INIT {NH_DEV_QUERY_OPTIONS_VERSION, NULL, 0, NULL}
+
+NH_EXTERN int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int version);
+
+/**
+ * The dev-mode status of one workload as a JSON object into *out. In dev
+ * mode: {"kind","name","namespace","dev_mode":true,"mode":"replace",
+ * "phase":"starting"|"active","owner","since","container","image",
+ * "workdir","sidecar_image","sidecar_container","sync_port",
+ * "session_object","pod":{"name","phase","ready"}|null,
+ * "lock":{"holder","expires_in_s"}|null}; otherwise {"kind","name",
+ * "namespace","dev_mode":false,"lock":...}. Never contains the token.
+ * Errors: NH_ENOTFOUND (no such workload and no session), client errors.
+ */
+NH_EXTERN int nh_dev_status(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                            const nh_dev_query_options *opts);
+
+/**
+ * Every workload in dev mode in the namespace (or all namespaces), as a
+ * JSON array of nh_dev_status() objects, into *out.
+ */
+NH_EXTERN int nh_dev_list(nh_buf *out, nh_client *client, const nh_dev_query_options *opts);
+
+/**
+ * Resume a session from the cluster state, from any process: *out gets the
+ * session of a workload in dev mode (its dev pod, sync port and token), to
+ * connect to the sidecar without starting again. Errors: NH_ENOTFOUND (not
+ * in dev mode; the message says so), client errors.
+ */
+NH_EXTERN int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const char *name,
+                            const nh_dev_query_options *opts);
+
+/** Release a session handle (dev mode stays on: end it with nh_dev_end()). NULL-safe. */
+NH_EXTERN void nh_session_free(nh_session *session);
+
+/** The workload's kind ("Deployment", "StatefulSet"), name and namespace. */
+NH_EXTERN const char *nh_session_kind(const nh_session *session);
+NH_EXTERN const char *nh_session_name(const nh_session *session);
+NH_EXTERN const char *nh_session_namespace(const nh_session *session);
+
+/** The dev pod's name; "" when no dev pod exists right now. */
+NH_EXTERN const char *nh_session_pod_name(const nh_session *session);
+
+/** The dev container's name, and the sync sidecar's ("nh-sync"). */
+NH_EXTERN const char *nh_session_container(const nh_session *session);
+NH_EXTERN const char *nh_session_sidecar_container(const nh_session *session);
+
+/** The work dir shared by the dev container and the sidecar. */
+NH_EXTERN const char *nh_session_workdir(const nh_session *session);
+
+/** Who started the session, and since when (RFC 3339). */
+NH_EXTERN const char *nh_session_owner(const nh_session *session);
+NH_EXTERN const char *nh_session_since(const nh_session *session);
+
+/** The sidecar's sync port in the pod (forward a local port to it); 0 for NULL. */
+NH_EXTERN int nh_session_sync_port(const nh_session *session);
+
+/**
+ * The per-session sync token the sidecar expects from its client. A secret:
+ * never log or display it.
+ */
+NH_EXTERN const char *nh_session_token(const nh_session *session);
+
+/** The session's state as nh_dev_status() JSON into *out, without a request. */
+NH_EXTERN int nh_session_status(nh_buf *out, const nh_session *session);
+
+/**
+ * Look for the session's dev pod again (e.g. after the pod was restarted),
+ * updating nh_session_pod_name(). Errors: client errors.
+ */
+NH_EXTERN int nh_session_refresh(nh_session *session, nh_cancel *cancel);
+
+
 /* ==== streams (exec, terminal, port-forward) ==== */
 
 /*

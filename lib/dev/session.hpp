@@ -1,0 +1,122 @@
+// Dev mode (replace) for Deployments and StatefulSets: start, end, status,
+// list and resume. Everything a later process needs lives in the cluster:
+//
+//  - a Lease "nh-dev-<kind>-<name>" while a start or an end runs (the lock);
+//  - a Secret of the same name, created before anything is changed, holding
+//    the cleaned original workload, the original HPAs, the sync token and the
+//    session's settings; its annotations carry owner, since and phase;
+//  - the annotation dev.nocalhost.io/session on the workload, and
+//    dev.nocalhost.io/session-id on its pod template (to find the dev pod).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/cancel.hpp"
+#include "dev/workload.hpp"
+#include "kube/client.hpp"
+
+namespace nh::dev {
+
+inline constexpr const char *kDefaultWorkdir = "/home/nocalhost-dev";
+inline constexpr int kDefaultSyncPort = 7710;
+// The sync sidecar's image unless the caller names one: nhsyncd of this release.
+std::string default_sidecar_image();
+
+enum class EventType { Phase = 1, Pod = 2, Warning = 3, Info = 4 };
+
+struct Event {
+    EventType type;
+    std::string phase;    // "lock", "read", "record", "hpa", "patch", "wait", "rollback", "restore", ...
+    std::string message;  // one human-readable line, never a secret
+    json detail;          // a JSON object with the facts, or null
+};
+
+// Receives events on the calling thread; returning false stops the operation (NH_ECANCELLED).
+using EventSink = std::function<bool(const Event &)>;
+
+struct StartOptions {
+    Kind kind = Kind::Deployment;
+    std::string ns;  // empty: the client's
+    std::string name;
+    std::string container;  // empty: the only container
+    std::string image;      // required
+    std::string workdir = kDefaultWorkdir;
+    std::vector<std::pair<std::string, std::string>> env;
+    json resources;  // a ResourceRequirements object for the dev container, or null
+    std::string sidecar_image;  // empty: default_sidecar_image()
+    int sync_port = kDefaultSyncPort;
+    std::chrono::milliseconds timeout{300000};
+    bool rollback_on_failure = true;
+    std::string owner;  // empty: default_owner()
+    std::chrono::seconds lease_duration{30};
+    EventSink events;
+    CancelToken *cancel = nullptr;
+    // Test hook: called after each completed step ("lock", "record", "hpa", "patch",
+    // "wait", "active"). Whatever it throws passes through without rollback.
+    std::function<void(const char *step)> after_step;
+};
+
+// A workload in dev mode, as the cluster records it.
+struct Session {
+    Kind kind = Kind::Deployment;
+    std::string ns, name;
+    std::string object_name;  // of the session Secret and Lease
+    std::string phase;        // "starting" or "active"
+    std::string owner, since;
+    std::string container, image, workdir, sidecar_image;
+    int sync_port = kDefaultSyncPort;
+    std::string session_id;
+    std::string token;  // the sync token: secret, never log it
+    std::string pod_name, pod_phase;
+    bool pod_ready = false;
+    std::string lock_holder;  // a start or end in progress, or ""
+    double lock_expires_in = 0;
+
+    // The status object of nh_dev_status(); never contains the token.
+    json to_json() const;
+};
+
+Session start(kube::Client &client, const StartOptions &opts);
+
+struct EndOptions {
+    Kind kind = Kind::Deployment;
+    std::string ns, name;
+    std::string owner;
+    // How long to wait for a start or end of another client to finish (or its lock to expire).
+    std::chrono::milliseconds timeout{60000};
+    std::chrono::seconds lease_duration{30};
+    EventSink events;
+    CancelToken *cancel = nullptr;
+};
+
+struct EndResult {
+    bool was_in_dev_mode = false;    // false: nothing to do
+    bool workload_gone = false;      // the workload was deleted meanwhile; the rest was cleaned up
+    bool overwrote_changes = false;  // someone changed the workload in dev mode; the original won
+    std::vector<std::string> notes;
+};
+
+// Restores the original in place (same UID). Idempotent; any process may call it.
+EndResult end(kube::Client &client, const EndOptions &opts);
+
+// The session of a workload from the cluster, with its current dev pod; nullopt
+// when the workload is not in dev mode.
+std::optional<Session> find_session(kube::Client &client, Kind kind, const std::string &ns,
+                                    const std::string &name, CancelToken *cancel);
+
+// Finds the session's current dev pod again (after a restart of the pod).
+void refresh_pod(kube::Client &client, Session &session, CancelToken *cancel);
+
+// The status of one workload: the session's to_json(), or {"dev_mode": false, ...}.
+// NH_ENOTFOUND when neither the workload nor a session exists.
+json status(kube::Client &client, Kind kind, const std::string &ns, const std::string &name, CancelToken *cancel);
+
+// Every session in `ns` ("" for all namespaces), as an array of status objects.
+json list(kube::Client &client, const std::string &ns, CancelToken *cancel);
+
+}  // namespace nh::dev
