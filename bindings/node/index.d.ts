@@ -1,0 +1,186 @@
+// Type definitions of the nocalhost Node.js binding (lib/index.js).
+/// <reference types="node" />
+import { EventEmitter } from 'node:events';
+
+/** The C library version this package was built against, e.g. "0.1.0". */
+export const version: string;
+/** The run-time version of the loaded libnocalhost. */
+export const libraryVersion: string;
+
+// -- errors -------------------------------------------------------------------
+
+/** The C error codes by name (`ErrorCode.NH_ENOTFOUND === -9`). */
+export const ErrorCode: Readonly<{
+  NH_OK: 0;
+  NH_ERROR: -1;
+  NH_EINVAL: -2;
+  NH_ENOMEM: -3;
+  NH_ECONFIG: -4;
+  NH_ECONNECT: -5;
+  NH_ETLS: -6;
+  NH_ETIMEOUT: -7;
+  NH_ECANCELLED: -8;
+  NH_ENOTFOUND: -9;
+  NH_EEXISTS: -10;
+  NH_ECONFLICT: -11;
+  NH_EUNAUTHORIZED: -12;
+  NH_EFORBIDDEN: -13;
+  NH_EINVALID: -14;
+  NH_EGONE: -15;
+  NH_ETOOMANY: -16;
+  NH_ESERVER: -17;
+  NH_EPROTOCOL: -18;
+  NH_EIO: -19;
+  NH_EBUSY: -20;
+  NH_EUNSUPPORTED: -21;
+  NH_ESTATE: -22;
+}>;
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+/** Base class of every error the library reports. */
+export class NocalhostError extends Error {
+  constructor(message: string, errno?: number, httpStatus?: number, reason?: string);
+  /** The C name of the code, e.g. 'NH_ENOTFOUND'. */
+  readonly code: ErrorCodeName | 'NH_UNKNOWN';
+  /** The C code, e.g. -9. */
+  readonly errno: number;
+  /** The HTTP status involved, or 0. */
+  readonly httpStatus: number;
+  /** The Kubernetes Status reason (e.g. 'NotFound'), or ''. */
+  readonly reason: string;
+}
+/** NH_EINVAL */ export class InvalidArgumentError extends NocalhostError {}
+/** NH_ENOMEM */ export class OutOfMemoryError extends NocalhostError {}
+/** NH_ECONFIG: the kubeconfig is unusable (file, line and field in the message). */
+export class ConfigError extends NocalhostError {}
+/** NH_ECONNECT */ export class ConnectError extends NocalhostError {}
+/** NH_ETLS */ export class TLSError extends NocalhostError {}
+/** NH_ETIMEOUT */ export class TimeoutError extends NocalhostError {}
+/** NH_ECANCELLED: an AbortSignal, close() or a listener stopped the call. */
+export class CancelledError extends NocalhostError {}
+/** NH_ENOTFOUND (HTTP 404) */ export class NotFoundError extends NocalhostError {}
+/** NH_EEXISTS (HTTP 409 AlreadyExists) */ export class AlreadyExistsError extends NocalhostError {}
+/** NH_ECONFLICT (HTTP 409 Conflict) */ export class ConflictError extends NocalhostError {}
+/** NH_EUNAUTHORIZED (HTTP 401) */ export class UnauthorizedError extends NocalhostError {}
+/** NH_EFORBIDDEN (HTTP 403) */ export class ForbiddenError extends NocalhostError {}
+/** NH_EINVALID (HTTP 422/400) */ export class InvalidError extends NocalhostError {}
+/** NH_EGONE (HTTP 410) */ export class GoneError extends NocalhostError {}
+/** NH_ETOOMANY (HTTP 429) */ export class TooManyRequestsError extends NocalhostError {}
+/** NH_ESERVER (HTTP 5xx) */ export class ServerError extends NocalhostError {}
+/** NH_EPROTOCOL */ export class ProtocolError extends NocalhostError {}
+/** NH_EIO */ export class IOError extends NocalhostError {}
+/** NH_EBUSY: e.g. a dev-mode lock held by someone else. */ export class BusyError extends NocalhostError {}
+/** NH_EUNSUPPORTED */ export class UnsupportedError extends NocalhostError {}
+/** NH_ESTATE: e.g. the handle was closed. */ export class InvalidStateError extends NocalhostError {}
+
+/** The error for a C code. */
+export function makeError(errno: number, message: string, httpStatus?: number, reason?: string): NocalhostError;
+
+// -- logging ------------------------------------------------------------------
+
+export const LogLevel: Readonly<{ ERROR: 0; WARN: 1; INFO: 2; DEBUG: 3; TRACE: 4 }>;
+export type LogLevelValue = (typeof LogLevel)[keyof typeof LogLevel];
+/** Route the library's log lines at `level` and below to `handler` (on the main thread); null restores the default. */
+export function setLogHandler(handler: ((level: LogLevelValue, message: string) => void) | null, level?: LogLevelValue): void;
+
+// -- client -------------------------------------------------------------------
+
+export interface CallOptions {
+  /** Cancels the call: its Promise rejects with CancelledError. */
+  signal?: AbortSignal;
+}
+
+export interface ClientOptions {
+  /** A kubeconfig path or paths (merged like KUBECONFIG); default: kubectl's rules. */
+  kubeconfig?: string | string[];
+  /** The context; default: the kubeconfig's current-context. */
+  context?: string;
+  /** The default namespace; default: the context's, else "default". */
+  namespace?: string;
+  /** Per-request timeout; default 30000. Watches are not bound by it. */
+  timeoutMs?: number;
+  /** Retries of idempotent requests on 429, 5xx and resets; default 5. */
+  maxRetries?: number;
+  userAgent?: string;
+}
+
+export interface RequestOptions extends CallOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | string;
+  path: string;
+  /** Text, bytes, or a value sent as JSON. */
+  body?: string | Buffer | Uint8Array | object;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export interface Response {
+  status: number;
+  body: string;
+  json<T = any>(): T;
+}
+
+export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
+
+export interface WatchOptions extends CallOptions {
+  /** Start after this resourceVersion; default: list first (existing objects arrive as ADDED). */
+  resourceVersion?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** End the watch (without error) after this long; default: until closed. */
+  durationMs?: number;
+}
+
+export const WatchEventType: Readonly<{ ADDED: 1; MODIFIED: 2; DELETED: 3; RELISTED: 4 }>;
+export type WatchEventTypeName = keyof typeof WatchEventType;
+
+export interface WatchEvent<T = any> {
+  type: WatchEventTypeName;
+  /** The object's JSON text. */
+  raw: string;
+  /** The object, parsed from `raw` (for RELISTED: the full list). */
+  readonly object: T;
+}
+
+/** A connection to one cluster, as a kubeconfig context describes it. */
+export class Client {
+  constructor(options?: ClientOptions);
+  /** Release the client. Idempotent; pending calls reject with CancelledError. */
+  close(): void;
+  readonly closed: boolean;
+  readonly namespace: string;
+  readonly server: string;
+  readonly context: string;
+
+  serverVersion(options?: CallOptions): Promise<{ gitVersion: string; major: string; minor: string; [key: string]: unknown }>;
+  request(options: RequestOptions): Promise<Response>;
+  get<T = any>(path: string, options?: CallOptions & { timeoutMs?: number }): Promise<T>;
+  create<T = any>(path: string, body: RequestOptions['body'], options?: CallOptions & { timeoutMs?: number }): Promise<T>;
+  replace<T = any>(path: string, body: RequestOptions['body'], options?: CallOptions & { timeoutMs?: number }): Promise<T>;
+  patch<T = any>(
+    path: string,
+    body: RequestOptions['body'],
+    options?: CallOptions & { timeoutMs?: number; patchType?: PatchType },
+  ): Promise<T>;
+  delete<T = any>(path: string, options?: CallOptions & { timeoutMs?: number }): Promise<T>;
+  /** Watch a collection; the returned Watch is running already. */
+  watch<T = any>(path: string, options?: WatchOptions): Watch<T>;
+}
+
+/** A running watch: an EventEmitter and an async iterable of events. */
+export class Watch<T = any> extends EventEmitter implements AsyncIterable<WatchEvent<T>> {
+  /** The client, kept alive while the watch runs. */
+  readonly client: Client;
+  /** Settles when the watch ends: resolves after durationMs or close(), rejects with the error that ended it. */
+  readonly done: Promise<void>;
+  readonly closed: boolean;
+  /** Stop the watch; resolves once it has ended. Idempotent. */
+  close(): Promise<void>;
+
+  on(event: 'event', listener: (event: WatchEvent<T>) => void): this;
+  on(event: 'error', listener: (error: NocalhostError) => void): this;
+  on(event: 'end', listener: () => void): this;
+  once(event: 'event', listener: (event: WatchEvent<T>) => void): this;
+  once(event: 'error', listener: (error: NocalhostError) => void): this;
+  once(event: 'end', listener: () => void): this;
+  [Symbol.asyncIterator](): AsyncIterator<WatchEvent<T>>;
+}

@@ -1,0 +1,266 @@
+'use strict';
+// libnocalhost for Node.js: put Kubernetes workloads into dev mode.
+//
+// A thin, idiomatic layer over the C library (include/nocalhost.h): every
+// call that can block returns a Promise and runs off the main thread; every
+// such call accepts `{ signal }` (an AbortSignal) to cancel it; long-running
+// streams are EventEmitters; handles have an explicit close().
+
+const { EventEmitter } = require('node:events');
+const native = require('./native');
+const errors = require('./errors');
+
+const { CancelledError, InvalidArgumentError } = errors;
+
+const WatchEventType = Object.freeze({ ADDED: 1, MODIFIED: 2, DELETED: 3, RELISTED: 4 });
+const WATCH_EVENT_NAMES = Object.freeze({ 1: 'ADDED', 2: 'MODIFIED', 3: 'DELETED', 4: 'RELISTED' });
+const LogLevel = Object.freeze({ ERROR: 0, WARN: 1, INFO: 2, DEBUG: 3, TRACE: 4 });
+
+/**
+ * Runs fn(cancel) with a native Cancel that `signal` triggers; the one place
+ * where AbortSignals meet the C library's cancellation tokens.
+ */
+function withSignal(signal, fn) {
+  if (signal == null) return fn(undefined);
+  const cancel = new native.Cancel();
+  const onAbort = () => cancel.trigger();
+  if (signal.aborted) cancel.trigger();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let result;
+  try {
+    result = fn(cancel);
+  } catch (e) {
+    signal.removeEventListener('abort', onAbort);
+    throw e;
+  }
+  return Promise.resolve(result).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+function encodeBody(body) {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return JSON.stringify(body);
+}
+
+const PATCH_TYPES = Object.freeze({
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+});
+
+/** A connection to one cluster, as a kubeconfig context describes it. */
+class Client {
+  /**
+   * @param {object} [options] kubeconfig (path or array of paths; default:
+   *   kubectl's rules), context, namespace, timeoutMs (per request, default
+   *   30000), maxRetries, userAgent. Throws ConfigError/TLSError at once when
+   *   the kubeconfig is unusable; makes no request.
+   */
+  constructor(options = {}) {
+    let { kubeconfig } = options;
+    if (Array.isArray(kubeconfig)) kubeconfig = kubeconfig.join(':');
+    this._native = new native.Client({ ...options, kubeconfig });
+  }
+
+  /** Release the client. Idempotent; Promises still pending reject with CancelledError. */
+  close() {
+    this._native.close();
+  }
+
+  get closed() {
+    return this._native.closed;
+  }
+
+  /** The namespace in effect. */
+  get namespace() {
+    return this._native.namespace;
+  }
+
+  /** The API server URL in effect. */
+  get server() {
+    return this._native.server;
+  }
+
+  /** The kubeconfig context in effect ('' in-cluster). */
+  get context() {
+    return this._native.context;
+  }
+
+  /** The server's /version object. */
+  async serverVersion({ signal } = {}) {
+    return JSON.parse(await withSignal(signal, (cancel) => this._native.serverVersion(cancel)));
+  }
+
+  /**
+   * One request to the API server. Resolves with {status, body, json()} for a
+   * 2xx answer; rejects with the matching NocalhostError subclass otherwise
+   * (NotFoundError, ConflictError, ForbiddenError, ... with httpStatus and reason).
+   */
+  async request({ method = 'GET', path, body, contentType, timeoutMs, signal } = {}) {
+    if (typeof path !== 'string') throw errors.makeError(-2, 'request: path must be a string');
+    const answer = await withSignal(signal, (cancel) =>
+      this._native.request({ method, path, body: encodeBody(body), contentType, timeoutMs }, cancel),
+    );
+    return {
+      status: answer.status,
+      body: answer.body,
+      json() {
+        return answer.body ? JSON.parse(answer.body) : null;
+      },
+    };
+  }
+
+  /** GET path and parse the JSON answer. */
+  async get(path, options = {}) {
+    return (await this.request({ ...options, method: 'GET', path })).json();
+  }
+
+  /** POST body to a collection; resolves with the created object. */
+  async create(path, body, options = {}) {
+    return (await this.request({ ...options, method: 'POST', path, body })).json();
+  }
+
+  /** PUT body; resolves with the stored object. */
+  async replace(path, body, options = {}) {
+    return (await this.request({ ...options, method: 'PUT', path, body })).json();
+  }
+
+  /** PATCH path; options.patchType is 'merge' (default), 'strategic', 'json' or 'apply'. */
+  async patch(path, body, { patchType = 'merge', ...options } = {}) {
+    const contentType = PATCH_TYPES[patchType];
+    if (!contentType) throw new InvalidArgumentError(`unknown patchType ${patchType}`, -2);
+    return (await this.request({ ...options, method: 'PATCH', path, body, contentType })).json();
+  }
+
+  /** DELETE path; resolves with the server's answer. */
+  async delete(path, options = {}) {
+    return (await this.request({ ...options, method: 'DELETE', path })).json();
+  }
+
+  /**
+   * Watch a collection. Returns a Watch (an EventEmitter and async iterable)
+   * that is running already. Without resourceVersion the existing objects
+   * come first as ADDED. Options: resourceVersion, labelSelector,
+   * fieldSelector, durationMs (end after that long; default: until closed),
+   * signal.
+   */
+  watch(path, options = {}) {
+    return new Watch(this, path, options);
+  }
+}
+
+/**
+ * A running watch. Events: 'event' (WatchEvent), 'error' (the error that
+ * ended it; only emitted when someone listens), 'end'. `done` settles when the
+ * watch ends. close() stops it. Also `for await (const event of watch)`.
+ */
+class Watch extends EventEmitter {
+  constructor(client, path, { signal, ...options } = {}) {
+    super();
+    this.client = client; // kept alive while the watch runs
+    this._cancel = new native.Cancel();
+    this._closed = false;
+    // Throws at once on a closed client or bad arguments.
+    const started = client._native.watch(path, options, this._cancel, (type, raw) => this._event(type, raw));
+    const onAbort = () => this._cancel.trigger();
+    if (signal) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    this.done = started.then(
+      () => this._end(),
+      (error) => {
+        if (this._closed && error instanceof CancelledError) return this._end();
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+        this._end();
+        throw error;
+      },
+    );
+    this.done.catch(() => {}); // rejections are for those who await `done`
+    this.done.finally(() => signal && signal.removeEventListener('abort', onAbort)).catch(() => {});
+  }
+
+  _event(type, raw) {
+    const event = {
+      type: WATCH_EVENT_NAMES[type] || String(type),
+      raw,
+      get object() {
+        return JSON.parse(raw);
+      },
+    };
+    this.emit('event', event);
+  }
+
+  _end() {
+    this._closed = true;
+    this.emit('end');
+  }
+
+  /** Stop the watch; resolves once it has ended. Idempotent. */
+  close() {
+    this._closed = true;
+    this._cancel.trigger();
+    return this.done.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  get closed() {
+    return this._closed;
+  }
+
+  async *[Symbol.asyncIterator]() {
+    const queue = [];
+    let wake = null;
+    let finished = false;
+    const onEvent = (e) => {
+      queue.push(e);
+      if (wake) wake();
+    };
+    const onEnd = () => {
+      finished = true;
+      if (wake) wake();
+    };
+    this.on('event', onEvent);
+    this.once('end', onEnd);
+    try {
+      for (;;) {
+        if (queue.length) {
+          yield queue.shift();
+          continue;
+        }
+        if (finished) break;
+        await new Promise((resolve) => (wake = resolve));
+        wake = null;
+      }
+      await this.done; // rethrows the error that ended the watch
+    } finally {
+      this.off('event', onEvent);
+      this.off('end', onEnd);
+      if (!finished) await this.close();
+    }
+  }
+}
+
+/**
+ * Send the library's log lines at `level` and below to handler(level, message),
+ * called on the main thread. null restores the default (discard, or stderr
+ * when NH_LOG is set). Messages never contain secrets.
+ */
+function setLogHandler(handler, level = LogLevel.INFO) {
+  native.setLogHandler(handler || null, level);
+}
+
+module.exports = {
+  Client,
+  Watch,
+  WatchEventType,
+  LogLevel,
+  setLogHandler,
+  libraryVersion: native.libraryVersion,
+  version: native.headerVersion,
+  ...errors,
+};

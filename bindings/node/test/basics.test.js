@@ -1,0 +1,119 @@
+'use strict';
+// What needs no cluster: versions, the error table, options, lifetimes, logging.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Worker } = require('node:worker_threads');
+const { nh, fakeKubeconfig } = require('./helpers');
+
+test('versions', () => {
+  assert.equal(nh.libraryVersion, nh.version);
+  assert.match(nh.version, /^\d+\.\d+\.\d+$/);
+});
+
+test('every C code maps to a named Error subclass', () => {
+  for (const [name, errno] of Object.entries(nh.ErrorCode)) {
+    const e = nh.makeError(errno, 'm', 0, '');
+    assert.ok(e instanceof nh.NocalhostError);
+    assert.ok(e instanceof Error);
+    assert.equal(e.code, name);
+    assert.equal(e.errno, errno);
+  }
+  assert.equal(nh.makeError(-9, 'gone', 404, 'NotFound').constructor, nh.NotFoundError);
+  assert.equal(nh.makeError(-9, 'x').name, 'NotFoundError');
+  assert.equal(nh.makeError(-999, 'x').constructor, nh.NocalhostError);
+  assert.equal(nh.ErrorCode.NH_EFORBIDDEN, -13);
+});
+
+test('a missing kubeconfig throws ConfigError naming the file', () => {
+  assert.throws(() => new nh.Client({ kubeconfig: '/nonexistent/nope.yaml' }), (e) => {
+    assert.ok(e instanceof nh.ConfigError);
+    assert.equal(e.code, 'NH_ECONFIG');
+    assert.match(e.message, /nope\.yaml/);
+    return true;
+  });
+});
+
+test('the client reports what the kubeconfig resolved to', () => {
+  const kubeconfig = fakeKubeconfig();
+  const c = new nh.Client({ kubeconfig: [kubeconfig] });
+  assert.deepEqual([c.context, c.server, c.namespace], ['ctx', 'https://127.0.0.1:1', 'team']);
+  c.close();
+  const d = new nh.Client({ kubeconfig, namespace: 'other' });
+  assert.equal(d.namespace, 'other');
+  d.close();
+  assert.throws(() => new nh.Client({ kubeconfig, context: 'missing' }), nh.ConfigError);
+  assert.throws(() => new nh.Client({ kubeconfig: 42 }), nh.InvalidArgumentError);
+});
+
+test('an unreachable server rejects with ConnectError', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig(), timeoutMs: 5000, maxRetries: 0 });
+  await assert.rejects(c.serverVersion(), (e) => e instanceof nh.ConnectError && e.httpStatus === 0);
+  c.close();
+});
+
+test('close() is idempotent and use after close fails', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
+  assert.equal(c.closed, false);
+  c.close();
+  c.close();
+  assert.equal(c.closed, true);
+  assert.throws(() => c.namespace, (e) => e instanceof nh.InvalidStateError && /closed/.test(e.message));
+  await assert.rejects(c.serverVersion(), nh.InvalidStateError);
+  await assert.rejects(c.get('/api'), nh.InvalidStateError);
+  assert.throws(() => c.watch('/api/v1/pods'), nh.InvalidStateError);
+});
+
+test('an aborted signal rejects at once with CancelledError', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
+  await assert.rejects(c.serverVersion({ signal: AbortSignal.abort() }), (e) => {
+    assert.ok(e instanceof nh.CancelledError);
+    assert.equal(e.errno, nh.ErrorCode.NH_ECANCELLED);
+    return true;
+  });
+  c.close();
+});
+
+test('an invalid path rejects with InvalidArgumentError', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
+  await assert.rejects(c.get('no-leading-slash'), nh.InvalidArgumentError);
+  await assert.rejects(c.patch('/x', {}, { patchType: 'nope' }), nh.InvalidArgumentError);
+  c.close();
+});
+
+test('log lines reach the handler on the main thread', async () => {
+  const lines = [];
+  nh.setLogHandler((level, message) => lines.push([level, message]), nh.LogLevel.DEBUG);
+  try {
+    const c = new nh.Client({ kubeconfig: fakeKubeconfig(), timeoutMs: 2000, maxRetries: 1 });
+    await assert.rejects(c.serverVersion(), nh.ConnectError);
+    c.close();
+    await new Promise((r) => setTimeout(r, 50)); // lines are queued to the main thread
+  } finally {
+    nh.setLogHandler(null);
+  }
+  assert.ok(lines.some(([, m]) => m.includes('retrying GET /version')), JSON.stringify(lines));
+  assert.ok(lines.every(([l]) => l === nh.LogLevel.DEBUG));
+  assert.ok(!lines.some(([, m]) => m.includes('secret-token')));
+});
+
+test('the addon loads in worker threads, with state of its own', async () => {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const nh = require(workerData.index);
+    const c = new nh.Client({ kubeconfig: workerData.kubeconfig });
+    c.serverVersion({ signal: AbortSignal.abort() }).catch((e) => {
+      parentPort.postMessage([c.namespace, e.name]);
+      c.close();
+    });`;
+  const kubeconfig = fakeKubeconfig();
+  const run = () =>
+    new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { index: require.resolve('..'), kubeconfig } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  assert.deepEqual(await Promise.all([run(), run()]), [
+    ['team', 'CancelledError'],
+    ['team', 'CancelledError'],
+  ]);
+});
