@@ -1,6 +1,7 @@
 #include "dev/session.hpp"
 
 #include <optional>
+#include <thread>
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
@@ -112,6 +113,58 @@ void add_lock_state(kube::Client &c, Session &s, CancelToken *cancel) {
     s.lock_expires_in = left;
 }
 
+// Updates the object at `path` to what `build` makes of its current state, retrying on Conflict.
+json update_with_retry(kube::Client &c, const std::string &path, const std::function<json(const json &)> &build,
+                       CancelToken *cancel) {
+    for (int attempt = 0;; ++attempt) {
+        json cur = c.get(path, cancel);
+        json next = build(cur);
+        next["metadata"]["resourceVersion"] = cur["metadata"].value("resourceVersion", "");
+        try {
+            return c.update(path, next, cancel);
+        } catch (const Error &e) {
+            if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
+        }
+    }
+}
+
+// Waits until the workload's controller has seen `updated` (status.observedGeneration).
+void wait_observed(kube::Client &c, const std::string &path, const json &updated, Clock::time_point deadline,
+                   CancelToken *cancel) {
+    long generation = updated["metadata"].value("generation", 0L);
+    for (;;) {
+        json cur = c.get(path, cancel);
+        if (cur.value("status", json::object()).value("observedGeneration", 0L) >= generation) return;
+        if (Clock::now() >= deadline)
+            fail(NH_ETIMEOUT, "timed out waiting for the controller to see " + path.substr(path.rfind('/') + 1));
+        if (cancel ? cancel->sleep_for(std::chrono::milliseconds(100))
+                   : (std::this_thread::sleep_for(std::chrono::milliseconds(100)), false))
+            cancel->check("waiting for the workload controller");
+    }
+}
+
+bool is_recreate(const json &deployment) {
+    return deployment.value("spec", json::object()).value("strategy", json::object()).value("type", "") == "Recreate";
+}
+
+// The Deployment controller never finishes a change of replicas made together with a
+// switch to (or under) the Recreate strategy while several ReplicaSets are active: it
+// takes it for a scaling event, and Recreate scales nothing proportionally. So scale
+// under RollingUpdate first, and switch the strategy once the controller has scaled.
+json scale_step(const json &target, const json &cur) {
+    json step = target;
+    step["spec"]["strategy"] = cur.value("spec", json::object()).value("strategy", json::object());
+    if (is_recreate(step) || !step["spec"]["strategy"].is_object() || step["spec"]["strategy"].empty())
+        step["spec"]["strategy"] = {{"type", "RollingUpdate"}};
+    step["spec"]["template"] = cur["spec"]["template"];
+    return step;
+}
+
+bool needs_scale_step(const json &target, const json &cur) {
+    return is_recreate(target) && cur.value("spec", json::object()).value("replicas", 1) !=
+                                      target.value("spec", json::object()).value("replicas", 1);
+}
+
 struct RestoreReport {
     bool workload_gone = false;
     bool overwrote = false;
@@ -150,6 +203,13 @@ RestoreReport restore(kube::Client &c, Kind k, const std::string &ns, const std:
         json next = original;
         next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
         try {
+            if (k == Kind::Deployment && needs_scale_step(original, *cur)) {
+                json step = scale_step(original, *cur);
+                step["metadata"]["resourceVersion"] = next["metadata"]["resourceVersion"];
+                json done = c.update(path, step, cancel);
+                wait_observed(c, path, done, Clock::now() + std::chrono::seconds(30), cancel);
+                next["metadata"]["resourceVersion"] = done["metadata"].value("resourceVersion", "");
+            }
             c.update(path, next, cancel);
             break;
         } catch (const Error &e) {
@@ -363,17 +423,18 @@ Session start(kube::Client &c, const StartOptions &o) {
         emit(o.events, EventType::Phase, "patch",
              "switching " + what + " to dev mode (image " + spec.image + ", 1 replica, sync sidecar)");
         json dev = apply_dev_spec(original, o.kind, spec);
-        json updated;
-        for (int attempt = 0;; ++attempt) {
-            json cur = c.get(path, cancel);
-            dev["metadata"]["resourceVersion"] = cur["metadata"].value("resourceVersion", "");
-            try {
-                updated = c.update(path, dev, cancel);
-                break;
-            } catch (const Error &e) {
-                if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
-            }
+        if (o.kind == Kind::Deployment) {
+            json scaled = update_with_retry(
+                c, path,
+                [&](const json &cur) {
+                    json first = scale_step(dev, cur);
+                    first["metadata"] = dev["metadata"];
+                    return first;
+                },
+                cancel);
+            wait_observed(c, path, scaled, deadline, cancel);
         }
+        json updated = update_with_retry(c, path, [&](const json &) { return dev; }, cancel);
         std::string dev_generation = std::to_string(updated["metadata"].value("generation", 0L));
         step("patch");
 

@@ -13,6 +13,8 @@ namespace {
 json ghost_deployment(const std::string &name, const std::string &ns) {
     json d = sample_deployment(name, 2);
     d["spec"]["template"]["spec"]["nodeName"] = "nh-ghost-" + ns;
+    // No kubelet confirms a graceful deletion there: delete at once so Recreate can proceed.
+    d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 0;
     return d;
 }
 
@@ -31,7 +33,8 @@ private:
         std::set<std::string> done;
         while (!stop_) {
             try {
-                for (const auto &p : kube_->get(nh::dev::pods_path(ns_))["items"]) {
+                const json pods = kube_->get(nh::dev::pods_path(ns_))["items"];
+                for (const auto &p : pods) {
                     std::string name = p["metadata"]["name"];
                     if (done.count(name) ||
                         !p["metadata"].value("annotations", json::object()).contains(nh::dev::kSessionIdAnnotation))
@@ -219,7 +222,8 @@ TEST_F(DevTest, EndOnAWorkloadNotInDevModeIsANoOp) {
     int result = -1;
     ASSERT_EQ(nh_dev_end(&result, client, "deployment", "plain", nullptr), NH_OK) << nh_error_last()->message;
     EXPECT_EQ(result, NH_DEV_END_NOT_IN_DEV_MODE);
-    EXPECT_EQ(get(Kind::Deployment, "plain")["metadata"]["resourceVersion"], original["metadata"]["resourceVersion"]);
+    EXPECT_EQ(get(Kind::Deployment, "plain")["metadata"]["generation"], original["metadata"]["generation"]);
+    expect_restored(Kind::Deployment, "plain", original);
     nh_buf b = NH_BUF_INIT;
     ASSERT_EQ(nh_dev_status(&b, client, "deployment", "plain", nullptr), NH_OK);
     EXPECT_EQ(json::parse(b.ptr)["dev_mode"], false);
@@ -238,7 +242,7 @@ TEST_F(DevTest, ForbiddenUserChangesNothing) {
     nh_session *s = nullptr;
     EXPECT_EQ(nh_dev_start(&s, c, "deployment", "web", &o), NH_EFORBIDDEN);
     EXPECT_EQ(nh_error_last()->http_status, 403);
-    EXPECT_EQ(get(Kind::Deployment, "web")["metadata"]["resourceVersion"], original["metadata"]["resourceVersion"]);
+    EXPECT_EQ(get(Kind::Deployment, "web")["metadata"]["generation"], original["metadata"]["generation"]);
     expect_restored(Kind::Deployment, "web", original);
     EXPECT_EQ(nh_dev_end(nullptr, c, "deployment", "web", nullptr), NH_EFORBIDDEN);
 }
