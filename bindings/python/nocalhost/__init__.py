@@ -16,7 +16,9 @@ from . import _native
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
+from .dev import DevEndResult, DevEvent, DevEventType, Session, default_sidecar_image
 from .log import LogLevel, log_to_logging, set_log_handler
+from .stream import ExecResult
 
 #: The version of the libnocalhost this package was built against.
 __version__ = _native.HEADER_VERSION
@@ -30,6 +32,12 @@ def library_version() -> str:
 __all__ = [
     "Cancel",
     "Client",
+    "DevEndResult",
+    "DevEvent",
+    "DevEventType",
+    "ExecResult",
+    "Session",
+    "default_sidecar_image",
     "LogLevel",
     "Response",
     "Watch",

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from . import _native
+from .dev import DevModeMixin
 from .errors import Cancelled
+from .stream import StreamMixin
 
 Cancel = _native.Cancel
 
@@ -70,7 +72,7 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-class Client:
+class Client(DevModeMixin, StreamMixin):
     """A connection to one cluster, as a kubeconfig context describes it.
 
     ``kubeconfig`` is a path or a list of paths (merged like ``KUBECONFIG``);

@@ -250,5 +250,7 @@ py::str take_str(nh_buf &buf);
 // Registration of each area of the C ABI (one file each).
 void init_common(py::module_ &m);
 void init_client(py::module_ &m);
+void init_dev(py::module_ &m);
+void init_stream(py::module_ &m);
 
 }  // namespace nhpy

@@ -5,4 +5,6 @@ PYBIND11_MODULE(_native, m) {
     m.doc() = "The private native layer of the nocalhost package: a thin wrapper of nocalhost.h.";
     nhpy::init_common(m);
     nhpy::init_client(m);
+    nhpy::init_dev(m);
+    nhpy::init_stream(m);
 }

@@ -1,0 +1,225 @@
+// nh_dev_* and nh_session_*: dev mode start/end/status/list/attach and sessions.
+#include <vector>
+
+#include "client.hpp"
+
+namespace nhpy {
+namespace {
+
+using SessionHandle = Handle<nh_session, nh_session_free>;
+
+// One nh_session must not be used by two threads at once: every use holds `mu`.
+struct Session {
+    SessionHandle handle;
+    std::mutex mu;
+
+    std::shared_ptr<nh_session> get() const { return handle.get("session"); }
+    std::string text(const char *(*getter)(const nh_session *)) {
+        auto s = get();
+        std::lock_guard lock(mu);
+        return getter(s.get());
+    }
+};
+
+int dev_event_trampoline(int type, const char *phase, const char *message, const char *detail, void *payload) {
+    return (*static_cast<Callback *>(payload))(type, py::str(phase), py::str(message),
+                                                detail ? py::object(py::str(detail)) : py::object(py::none()));
+}
+
+// Holds what an options struct points to for the duration of a call.
+struct StringList {
+    std::vector<std::string> items;
+    std::vector<const char *> ptrs;
+    explicit StringList(const std::vector<std::string> &v) : items(v) {
+        for (auto &s : items) ptrs.push_back(s.c_str());
+        ptrs.push_back(nullptr);
+    }
+    const char *const *data() const { return items.empty() ? nullptr : ptrs.data(); }
+    size_t size() const { return items.size(); }
+};
+
+std::unique_ptr<Session> make_session(nh_session *raw) {
+    auto s = std::make_unique<Session>();
+    s->handle.set(raw);
+    return s;
+}
+
+}  // namespace
+
+void init_dev(py::module_ &m) {
+    m.attr("DEV_DEFAULT_WORKDIR") = NH_DEV_DEFAULT_WORKDIR;
+    m.attr("DEV_DEFAULT_SYNC_PORT") = NH_DEV_DEFAULT_SYNC_PORT;
+    m.def("dev_default_sidecar_image", [] { return std::string(nh_dev_default_sidecar_image()); });
+
+    py::class_<Session>(m, "Session")
+        .def("close", [](Session &s) { s.handle.close(); })
+        .def_property_readonly("closed", [](const Session &s) { return s.handle.closed(); })
+        .def_property_readonly("kind", [](Session &s) { return s.text(nh_session_kind); })
+        .def_property_readonly("name", [](Session &s) { return s.text(nh_session_name); })
+        .def_property_readonly("namespace", [](Session &s) { return s.text(nh_session_namespace); })
+        .def_property_readonly("pod_name", [](Session &s) { return s.text(nh_session_pod_name); })
+        .def_property_readonly("container", [](Session &s) { return s.text(nh_session_container); })
+        .def_property_readonly("sidecar_container", [](Session &s) { return s.text(nh_session_sidecar_container); })
+        .def_property_readonly("workdir", [](Session &s) { return s.text(nh_session_workdir); })
+        .def_property_readonly("owner", [](Session &s) { return s.text(nh_session_owner); })
+        .def_property_readonly("since", [](Session &s) { return s.text(nh_session_since); })
+        .def_property_readonly("token", [](Session &s) { return s.text(nh_session_token); })
+        .def_property_readonly("sync_port", [](Session &s) {
+            auto h = s.get();
+            std::lock_guard lock(s.mu);
+            return nh_session_sync_port(h.get());
+        })
+        .def("status", [](Session &s) {
+            auto h = s.get();
+            nh_buf out = NH_BUF_INIT;
+            int rc;
+            {
+                std::lock_guard lock(s.mu);
+                rc = nh_session_status(&out, h.get());
+            }
+            if (rc < 0) {
+                nh_buf_dispose(&out);
+                raise_error(ErrorInfo::last());
+            }
+            return take_str(out);
+        })
+        .def(
+            "refresh",
+            [](Session &s, const Cancel *cancel) {
+                auto h = s.get();
+                call_blocking(cancel, s.handle.inflight().get(), [&](nh_cancel *t) {
+                    std::lock_guard lock(s.mu);
+                    return nh_session_refresh(h.get(), t);
+                });
+            },
+            py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_start",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
+           const std::optional<std::string> &container, const std::string &image,
+           const std::optional<std::string> &workdir, const std::vector<std::string> &env,
+           const std::optional<std::string> &resources_json, const std::optional<std::string> &sidecar_image,
+           int sync_port, long timeout_ms, bool rollback_on_failure, const std::optional<std::string> &owner,
+           int lease_duration_s, py::object on_event, const Cancel *cancel) {
+            auto client = c.get();
+            StringList env_list(env);
+            std::optional<Callback> cb;
+            nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            o.container = c_str_or_null(container);
+            o.image = image.c_str();
+            o.workdir = c_str_or_null(workdir);
+            o.env = env_list.data();
+            o.env_count = env_list.size();
+            o.resources_json = c_str_or_null(resources_json);
+            o.sidecar_image = c_str_or_null(sidecar_image);
+            o.sync_port = sync_port;
+            o.timeout_ms = timeout_ms;
+            o.rollback_on_failure = rollback_on_failure ? 1 : 0;
+            o.owner = c_str_or_null(owner);
+            o.lease_duration_s = lease_duration_s;
+            if (!on_event.is_none()) {
+                cb.emplace(on_event);
+                o.events = dev_event_trampoline;
+                o.payload = &*cb;
+            }
+            nh_session *raw = nullptr;
+            ErrorInfo err;
+            int rc = run_blocking(cancel, c.handle.inflight().get(),
+                                  [&](nh_cancel *t) {
+                                      o.cancel = t;
+                                      return nh_dev_start(&raw, client.get(), kind.c_str(), name.c_str(), &o);
+                                  },
+                                  err);
+            if (cb) cb->rethrow();
+            if (rc < 0) raise_error(err);
+            return make_session(raw);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("container"),
+        py::arg("image"), py::arg("workdir"), py::arg("env"), py::arg("resources_json"), py::arg("sidecar_image"),
+        py::arg("sync_port"), py::arg("timeout_ms"), py::arg("rollback_on_failure"), py::arg("owner"),
+        py::arg("lease_duration_s"), py::arg("on_event"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_end",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
+           const std::optional<std::string> &owner, long timeout_ms, int lease_duration_s, py::object on_event,
+           const Cancel *cancel) {
+            auto client = c.get();
+            std::optional<Callback> cb;
+            nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            o.owner = c_str_or_null(owner);
+            o.timeout_ms = timeout_ms;
+            o.lease_duration_s = lease_duration_s;
+            if (!on_event.is_none()) {
+                cb.emplace(on_event);
+                o.events = dev_event_trampoline;
+                o.payload = &*cb;
+            }
+            int result = 0;
+            ErrorInfo err;
+            int rc = run_blocking(cancel, c.handle.inflight().get(),
+                                  [&](nh_cancel *t) {
+                                      o.cancel = t;
+                                      return nh_dev_end(&result, client.get(), kind.c_str(), name.c_str(), &o);
+                                  },
+                                  err);
+            if (cb) cb->rethrow();
+            if (rc < 0) raise_error(err);
+            return result;
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("owner"),
+        py::arg("timeout_ms"), py::arg("lease_duration_s"), py::arg("on_event"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_status",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
+           const Cancel *cancel) {
+            auto client = c.get();
+            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            nh_buf out = NH_BUF_INIT;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_status(&out, client.get(), kind.c_str(), name.c_str(), &o);
+            });
+            return take_str(out);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_list",
+        [](Client &c, const std::optional<std::string> &ns, bool all_namespaces, const Cancel *cancel) {
+            auto client = c.get();
+            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            o.all_namespaces = all_namespaces ? 1 : 0;
+            nh_buf out = NH_BUF_INIT;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_list(&out, client.get(), &o);
+            });
+            return take_str(out);
+        },
+        py::arg("client"), py::arg("namespace"), py::arg("all_namespaces"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_attach",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
+           const Cancel *cancel) {
+            auto client = c.get();
+            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            nh_session *raw = nullptr;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_attach(&raw, client.get(), kind.c_str(), name.c_str(), &o);
+            });
+            return make_session(raw);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
+}
+
+}  // namespace nhpy
