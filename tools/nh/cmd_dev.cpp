@@ -1,0 +1,254 @@
+// nh dev start|end|status|list: dev mode (replace) through the C ABI.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Target {
+    std::string kind, name;
+};
+
+// "deployment/web" (or "deploy/web", "sts/db").
+Target parse_target(const std::string &text) {
+    auto slash = text.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == text.size())
+        throw CLI::ValidationError("KIND/NAME", "expected KIND/NAME, e.g. deployment/web, got '" + text + "'");
+    return {text.substr(0, slash), text.substr(slash + 1)};
+}
+
+// "5m", "90s", "1h", "500ms", or plain seconds.
+long parse_duration_ms(const std::string &text) {
+    size_t pos = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &pos);
+    } catch (const std::exception &) {
+        throw CLI::ValidationError("--timeout", "not a duration: '" + text + "'");
+    }
+    std::string unit = text.substr(pos);
+    double scale = unit.empty() || unit == "s" ? 1000 : unit == "ms" ? 1 : unit == "m" ? 60000 : unit == "h" ? 3600000 : -1;
+    if (scale < 0 || v < 0) throw CLI::ValidationError("--timeout", "not a duration: '" + text + "' (use 90s, 5m, 1h)");
+    return static_cast<long>(v * scale);
+}
+
+int on_event(int type, const char *phase, const char *message, const char *, void *) {
+    switch (type) {
+        case NH_DEV_EVENT_WARNING:
+        case NH_DEV_EVENT_INFO:
+            nh_cli::progress_done();
+            std::fprintf(stderr, "%s: %s\n", type == NH_DEV_EVENT_WARNING ? "warning" : "note", message);
+            break;
+        default:
+            nh_cli::progress(std::string("[") + phase + "] " + message);
+    }
+    return 0;
+}
+
+[[noreturn]] void fail_with_last_error(nh_client *c) {
+    int code = nh_cli::report_error();
+    nh_client_free(c);
+    throw CLI::RuntimeError(code);
+}
+
+nh_client *client_or_fail(const nh_cli::Globals &g) {
+    nh_client *c = nh_cli::open_client(g);
+    if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+    return c;
+}
+
+std::string lower_kind(const json &s) {
+    std::string k = s.value("kind", "");
+    for (auto &ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return k;
+}
+
+void print_status(const json &s) {
+    std::string target = lower_kind(s) + "/" + s.value("name", "");
+    if (!s.value("dev_mode", false)) {
+        std::printf("%s (namespace %s): not in dev mode\n", target.c_str(), s.value("namespace", "").c_str());
+        if (s.contains("lock") && s["lock"].is_object())
+            std::printf("  locked by %s (a start or end in progress)\n", s["lock"].value("holder", "").c_str());
+        return;
+    }
+    std::printf("%s (namespace %s): dev mode %s, %s\n", target.c_str(), s.value("namespace", "").c_str(),
+                s.value("mode", "").c_str(), s.value("phase", "").c_str());
+    std::printf("  owner:      %s since %s\n", s.value("owner", "").c_str(), s.value("since", "").c_str());
+    if (s["pod"].is_object())
+        std::printf("  pod:        %s (%s%s)\n", s["pod"].value("name", "").c_str(), s["pod"].value("phase", "").c_str(),
+                    s["pod"].value("ready", false) ? ", ready" : ", not ready");
+    else
+        std::printf("  pod:        none running\n");
+    std::printf("  container:  %s, image %s\n", s.value("container", "").c_str(), s.value("image", "").c_str());
+    std::printf("  workdir:    %s\n", s.value("workdir", "").c_str());
+    std::printf("  sync:       %s:%d (image %s)\n", s.value("sidecar_container", "").c_str(), s.value("sync_port", 0),
+                s.value("sidecar_image", "").c_str());
+    if (s.contains("lock") && s["lock"].is_object())
+        std::printf("  locked by:  %s\n", s["lock"].value("holder", "").c_str());
+}
+
+void print_list(const json &list) {
+    if (list.empty()) {
+        std::printf("no workloads in dev mode\n");
+        return;
+    }
+    std::printf("%-20s %-28s %-8s %-28s %-21s %s\n", "NAMESPACE", "WORKLOAD", "PHASE", "OWNER", "SINCE", "POD");
+    for (const auto &s : list) {
+        std::string pod = s["pod"].is_object() ? s["pod"].value("name", "") + (s["pod"].value("ready", false) ? "" : " (not ready)")
+                                               : "-";
+        std::printf("%-20s %-28s %-8s %-28s %-21s %s\n", s.value("namespace", "").c_str(),
+                    (lower_kind(s) + "/" + s.value("name", "")).c_str(), s.value("phase", "").c_str(),
+                    s.value("owner", "").c_str(), s.value("since", "").c_str(), pod.c_str());
+    }
+}
+
+}  // namespace
+
+void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
+    auto *dev = app.add_subcommand("dev", "dev mode: start, end, status, list");
+    dev->require_subcommand(1);
+
+    // nh dev start
+    struct StartArgs {
+        std::string target, image, container, workdir, sidecar_image, timeout = "5m", owner, resources;
+        std::vector<std::string> env;
+        int sync_port = 0;
+        bool no_rollback = false;
+    };
+    static StartArgs sa;
+    auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
+    start->add_option("target", sa.target, "KIND/NAME, e.g. deployment/web or statefulset/db")->required();
+    start->add_option("--image", sa.image, "the dev image (compilers, tools)")->required();
+    start->add_option("-c,--container", sa.container, "the container to develop in (default: the only one)");
+    start->add_option("--workdir", sa.workdir, "work dir shared with the sync sidecar (default " NH_DEV_DEFAULT_WORKDIR ")");
+    start->add_option("--sidecar-image", sa.sidecar_image, "image of the sync sidecar (default: nhsyncd of this release)");
+    start->add_option("--sync-port", sa.sync_port, "port of the sync sidecar (default 7710)");
+    start->add_option("-e,--env", sa.env, "extra environment of the dev container, NAME=VALUE (repeatable)");
+    start->add_option("--resources", sa.resources, "resources of the dev container as JSON, e.g. '{\"limits\":{\"memory\":\"2Gi\"}}'");
+    start->add_option("--timeout", sa.timeout, "how long to wait for the dev pod (default 5m)");
+    start->add_option("--owner", sa.owner, "owner recorded for the session (default user@host/pid)");
+    start->add_flag("--no-rollback", sa.no_rollback, "leave a failed start as it is instead of restoring the workload");
+    start->callback([&g] {
+        Target t = parse_target(sa.target);
+        long timeout_ms = parse_duration_ms(sa.timeout);
+        nh_client *c = client_or_fail(g);
+        std::vector<const char *> env;
+        for (const auto &e : sa.env) env.push_back(e.c_str());
+        nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+        o.image = sa.image.c_str();
+        if (!sa.container.empty()) o.container = sa.container.c_str();
+        if (!sa.workdir.empty()) o.workdir = sa.workdir.c_str();
+        if (!sa.sidecar_image.empty()) o.sidecar_image = sa.sidecar_image.c_str();
+        if (!sa.resources.empty()) o.resources_json = sa.resources.c_str();
+        if (!sa.owner.empty()) o.owner = sa.owner.c_str();
+        o.env = env.empty() ? nullptr : env.data();
+        o.env_count = env.size();
+        o.sync_port = sa.sync_port;
+        o.timeout_ms = timeout_ms;
+        o.rollback_on_failure = sa.no_rollback ? 0 : 1;
+        o.events = on_event;
+        o.cancel = nh_cli::interrupt_token();
+        nh_session *s = nullptr;
+        if (nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
+        nh_cli::progress_done();
+        if (g.output == "json") {
+            nh_buf b = NH_BUF_INIT;
+            nh_session_status(&b, s);
+            std::printf("%s\n", b.ptr ? b.ptr : "{}");
+            nh_buf_dispose(&b);
+        } else {
+            std::printf("%s/%s is in dev mode\n", t.kind.c_str(), t.name.c_str());
+            std::printf("  pod:        %s\n", nh_session_pod_name(s));
+            std::printf("  container:  %s (work dir %s)\n", nh_session_container(s), nh_session_workdir(s));
+            std::printf("  sync:       %s:%d\n", nh_session_sidecar_container(s), nh_session_sync_port(s));
+            std::printf("end it with: nh dev end %s/%s\n", t.kind.c_str(), t.name.c_str());
+        }
+        nh_session_free(s);
+        nh_client_free(c);
+    });
+    start->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+
+    // nh dev end
+    static std::string end_target, end_timeout = "60s";
+    auto *end = dev->add_subcommand("end", "end dev mode: restore the original workload in place");
+    end->add_option("target", end_target, "KIND/NAME")->required();
+    end->add_option("--timeout", end_timeout, "how long to wait for another client's start or end (default 60s)");
+    end->callback([&g] {
+        Target t = parse_target(end_target);
+        long timeout_ms = parse_duration_ms(end_timeout);
+        nh_client *c = client_or_fail(g);
+        nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
+        o.timeout_ms = timeout_ms;
+        o.events = on_event;
+        o.cancel = nh_cli::interrupt_token();
+        int result = 0;
+        if (nh_dev_end(&result, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
+        nh_cli::progress_done();
+        const char *what = result == NH_DEV_END_RESTORED              ? "restored"
+                           : result == NH_DEV_END_RESTORED_OVERWRITING ? "restored (a change made in dev mode was overwritten)"
+                           : result == NH_DEV_END_WORKLOAD_GONE        ? "no longer exists; cleaned up what dev mode left"
+                                                                       : "was not in dev mode; nothing to do";
+        std::printf("%s/%s %s\n", t.kind.c_str(), t.name.c_str(), what);
+        nh_client_free(c);
+    });
+
+    // nh dev status
+    static std::string status_target;
+    auto *status = dev->add_subcommand("status", "dev-mode status of a workload (or of all in the namespace)");
+    status->add_option("target", status_target, "KIND/NAME (default: every workload in dev mode)");
+    status->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    status->callback([&g] {
+        nh_client *c = client_or_fail(g);
+        nh_buf b = NH_BUF_INIT;
+        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+        q.cancel = nh_cli::interrupt_token();
+        int rc;
+        bool one = !status_target.empty();
+        if (one) {
+            Target t = parse_target(status_target);
+            rc = nh_dev_status(&b, c, t.kind.c_str(), t.name.c_str(), &q);
+        } else {
+            rc = nh_dev_list(&b, c, &q);
+        }
+        if (rc != NH_OK) fail_with_last_error(c);
+        if (g.output == "json") {
+            std::printf("%s\n", b.ptr);
+        } else {
+            json j = json::parse(b.ptr, nullptr, false);
+            if (one) {
+                print_status(j);
+            } else if (j.empty()) {
+                std::printf("no workloads in dev mode\n");
+            } else {
+                for (const auto &s : j) print_status(s);
+            }
+        }
+        nh_buf_dispose(&b);
+        nh_client_free(c);
+    });
+
+    // nh dev list
+    static bool all_namespaces = false;
+    auto *list = dev->add_subcommand("list", "workloads in dev mode in the namespace");
+    list->add_flag("-A,--all-namespaces", all_namespaces, "list every namespace");
+    list->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    list->callback([&g] {
+        nh_client *c = client_or_fail(g);
+        nh_buf b = NH_BUF_INIT;
+        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+        q.all_namespaces = all_namespaces ? 1 : 0;
+        q.cancel = nh_cli::interrupt_token();
+        if (nh_dev_list(&b, c, &q) != NH_OK) fail_with_last_error(c);
+        if (g.output == "json")
+            std::printf("%s\n", b.ptr);
+        else
+            print_list(json::parse(b.ptr, nullptr, false));
+        nh_buf_dispose(&b);
+        nh_client_free(c);
+    });
+}
