@@ -18,6 +18,8 @@ constexpr const char *kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // Frames wslay encodes are collected up to this size before one write to the
 // socket (one TLS record train instead of one per 4 KiB chunk).
 constexpr size_t kOutFlush = 256 * 1024;
+// At most this much input is read ahead of wslay.
+constexpr size_t kMaxInput = 4u * 1024 * 1024;
 
 std::string lower(std::string s) {
     for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -282,28 +284,46 @@ WebSocket::~WebSocket() {
 
 ssize_t WebSocket::recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int, void *ud) {
     auto *self = static_cast<WebSocket *>(ud);
-    if (!self->leftover_.empty()) {
-        size_t n = std::min(len, self->leftover_.size());
-        std::memcpy(buf, self->leftover_.data(), n);
-        self->leftover_.erase(0, n);
-        return static_cast<ssize_t>(n);
-    }
-    size_t n = 0;
-    CURLcode rc = curl_easy_recv(self->curl_, buf, len, &n);
-    if (rc == CURLE_AGAIN) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    size_t avail = self->leftover_.size() - self->in_off_;
+    if (avail == 0) {
+        wslay_event_set_error(ctx, self->input_ended_ ? WSLAY_ERR_CALLBACK_FAILURE : WSLAY_ERR_WOULDBLOCK);
+        if (self->input_ended_) self->peer_closed_ = true;
         return -1;
     }
-    if (rc != CURLE_OK || n == 0) {
-        self->peer_closed_ = true;
-        if (rc != CURLE_OK) {
-            self->transport_failed_ = true;
-            self->transport_error_ = curl_easy_strerror(rc);
-        }
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
+    size_t n = std::min(len, avail);
+    std::memcpy(buf, self->leftover_.data() + self->in_off_, n);
+    self->in_off_ += n;
+    if (self->in_off_ == self->leftover_.size()) {
+        self->leftover_.clear();
+        self->in_off_ = 0;
     }
     return static_cast<ssize_t>(n);
+}
+
+// Moves everything the connection has (socket and TLS buffers) into leftover_,
+// so nothing waits where poll() cannot see it.
+void WebSocket::pull_input() {
+    last_pull_full_ = false;
+    char buf[256 * 1024];
+    while (!input_ended_ && leftover_.size() - in_off_ < kMaxInput) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(curl_, buf, sizeof buf, &n);
+        if (rc == CURLE_AGAIN) return;
+        if (rc != CURLE_OK || n == 0) {
+            input_ended_ = true;
+            if (rc != CURLE_OK) {
+                transport_failed_ = true;
+                transport_error_ = curl_easy_strerror(rc);
+            }
+            return;
+        }
+        if (in_off_ > 0 && in_off_ == leftover_.size()) {
+            leftover_.clear();
+            in_off_ = 0;
+        }
+        leftover_.append(buf, n);
+    }
+    last_pull_full_ = !input_ended_;
 }
 
 ssize_t WebSocket::send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *ud) {
@@ -390,7 +410,13 @@ void WebSocket::queue_close(uint16_t status) {
 
 void WebSocket::on_readable() {
     if (peer_closed_) return;
-    int rc = wslay_event_recv(ctx_);
+    int rc;
+    do {
+        pull_input();
+        rc = wslay_event_recv(ctx_);
+        // Stopped at the read-ahead limit: what is left may sit in TLS buffers
+        // that poll() cannot see, so keep going until the connection says EAGAIN.
+    } while (rc == 0 && !input_ended_ && leftover_.size() == in_off_ && last_pull_full_);
     if (rc != 0) {
         if (transport_failed_)
             throw Error(NH_ECONNECT, "the stream's connection to the API server failed: " + transport_error_);

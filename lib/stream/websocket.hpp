@@ -82,7 +82,7 @@ public:
     uint16_t close_status() const { return close_status_; }
     // True when data from the connection may be waiting in a buffer (TLS or the
     // handshake leftover) although poll() would not report the socket readable.
-    bool has_buffered_input() const { return !leftover_.empty(); }
+    bool has_buffered_input() const { return leftover_.size() > in_off_ || input_ended_; }
 
 private:
     WebSocket() = default;
@@ -91,6 +91,7 @@ private:
     static int genmask_cb(wslay_event_context_ptr, uint8_t *buf, size_t len, void *ud);
     static void msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg *arg, void *ud);
     bool flush_out();
+    void pull_input();
 
     CURL *curl_ = nullptr;
     std::unique_ptr<kube::PreparedHandle> prepared_;
@@ -98,7 +99,10 @@ private:
     std::string protocol_;
     wslay_event_context_ptr ctx_ = nullptr;
     MessageHandler handler_;
-    std::string leftover_;  // bytes read after the upgrade answer's head
+    std::string leftover_;  // bytes read from the connection, not yet given to wslay
+    size_t in_off_ = 0;
+    bool input_ended_ = false;
+    bool last_pull_full_ = false;  // pull_input() stopped at its limit, not at EAGAIN
     std::string out_;       // frames encoded by wslay, waiting for the socket
     size_t out_off_ = 0;
     bool peer_closed_ = false;
