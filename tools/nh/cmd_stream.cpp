@@ -1,0 +1,261 @@
+// nh exec, nh terminal, nh port-forward: streams into a workload's pod.
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace {
+
+struct StreamFlags {
+    std::string target;
+    std::string container;
+    bool stdin_ = false;
+    bool tty = false;
+    std::string shell;
+    std::vector<std::string> command;
+    std::vector<std::string> ports;
+    std::string address = "127.0.0.1";
+};
+
+int write_out(int stream, const char *data, size_t len, void *) {
+    FILE *f = stream == NH_EXEC_STDERR ? stderr : stdout;
+    std::fwrite(data, 1, len, f);
+    std::fflush(f);
+    return 0;
+}
+
+// Puts the local terminal into raw mode for the lifetime of the object.
+class RawTerminal {
+public:
+    RawTerminal() {
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+        termios raw = saved_;
+        cfmakeraw(&raw);
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) active_ = true;
+    }
+    ~RawTerminal() {
+        if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    }
+
+private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+bool window_size(unsigned &w, unsigned &h) {
+    winsize ws{};
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return false;
+    w = ws.ws_col;
+    h = ws.ws_row;
+    return true;
+}
+
+// Runs an interactive session: stdin is pumped to the command; with a TTY the
+// terminal is raw and window-size changes are forwarded. Returns nh's exit code.
+int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::string> &command, bool tty) {
+    std::vector<const char *> argv;
+    for (auto &a : command) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    nh_cancel *cancel = nh_cli::interrupt_token();
+    nh_exec_options o = NH_EXEC_OPTIONS_INIT;
+    if (!f.container.empty()) o.container = f.container.c_str();
+    o.tty = tty;
+    o.stdin_enabled = 1;
+    o.cancel = cancel;
+    o.output = write_out;
+    nh_exec *x = nullptr;
+    if (nh_exec_start(&x, c, f.target.c_str(), argv.data(), &o) != NH_OK) return nh_cli::report_error();
+
+    // SIGWINCH is taken by a thread of ours (blocked everywhere else).
+    std::atomic<bool> done{false};
+    std::thread winch;
+    if (tty) {
+        unsigned w, h;
+        if (window_size(w, h)) nh_exec_resize(x, w, h);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGWINCH);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        winch = std::thread([x, &done] {
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGWINCH);
+            timespec tick{0, 200 * 1000 * 1000};
+            while (!done.load()) {
+                if (sigtimedwait(&s, nullptr, &tick) == SIGWINCH) {
+                    unsigned w2, h2;
+                    if (window_size(w2, h2)) nh_exec_resize(x, w2, h2);
+                }
+            }
+        });
+    }
+    std::thread input([x, &done] {
+        char buf[16384];
+        while (!done.load()) {
+            pollfd p{STDIN_FILENO, POLLIN, 0};
+            if (poll(&p, 1, 200) <= 0) continue;
+            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+            if (n <= 0) {
+                nh_exec_close_stdin(x);  // EOF; NH_EUNSUPPORTED on old servers is fine
+                return;
+            }
+            if (nh_exec_write(x, buf, static_cast<size_t>(n)) != NH_OK) return;
+        }
+    });
+    int code = 0;
+    int rc;
+    {
+        std::unique_ptr<RawTerminal> raw;
+        if (tty) raw = std::make_unique<RawTerminal>();
+        rc = nh_exec_wait(&code, x, -1);
+    }
+    done = true;
+    input.join();
+    if (winch.joinable()) winch.join();
+    int result = rc == NH_OK ? code : nh_cli::report_error();
+    nh_exec_free(x);
+    return result;
+}
+
+// The shell Nocalhost would pick: the configured one, else zsh, bash, sh, probed with `which`.
+std::string pick_shell(nh_client *c, const StreamFlags &f) {
+    if (!f.shell.empty()) return f.shell;
+    nh_exec_options o = NH_EXEC_OPTIONS_INIT;
+    if (!f.container.empty()) o.container = f.container.c_str();
+    o.cancel = nh_cli::interrupt_token();
+    for (const char *sh : {"zsh", "bash", "sh"}) {
+        const char *argv[] = {"which", sh, nullptr};
+        nh_buf out = NH_BUF_INIT;
+        int code = -1;
+        int rc = nh_exec_run(&out, nullptr, &code, c, f.target.c_str(), argv, nullptr, 0, &o);
+        std::string path = out.ptr ? out.ptr : "";
+        nh_buf_dispose(&out);
+        while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+        if (rc == NH_OK && code == 0 && !path.empty()) return path;
+        // A missing `which` or a failing probe (kwok reports non-zero exits as errors): try the next.
+        if (rc == NH_ENOTFOUND || rc == NH_EFORBIDDEN || rc == NH_ECANCELLED || rc == NH_EUNAUTHORIZED) return "";
+    }
+    return "sh";
+}
+
+}  // namespace
+
+void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
+    auto f = std::make_shared<StreamFlags>();
+
+    auto *exec = app.add_subcommand("exec", "run a command in a workload's pod (the dev pod in dev mode)");
+    exec->add_option("target", f->target, "KIND/NAME (deployment/web, statefulset/db, pod/x) or a pod name")->required();
+    exec->add_option("-c,--container", f->container, "container (default: the pod's default container)");
+    exec->add_flag("-i,--stdin", f->stdin_, "pass stdin to the command");
+    exec->add_flag("-t,--tty", f->tty, "allocate a terminal");
+    exec->add_option("command", f->command, "the command and its arguments (after --)")->required();
+    exec->callback([f, &g] {
+        nh_client *c = nh_cli::open_client(g);
+        if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+        int code;
+        if (f->stdin_ || f->tty) {
+            code = interactive(c, *f, f->command, f->tty);
+        } else {
+            std::vector<const char *> argv;
+            for (auto &a : f->command) argv.push_back(a.c_str());
+            argv.push_back(nullptr);
+            nh_exec_options o = NH_EXEC_OPTIONS_INIT;
+            if (!f->container.empty()) o.container = f->container.c_str();
+            o.cancel = nh_cli::interrupt_token();
+            o.output = write_out;
+            nh_exec *x = nullptr;
+            if (nh_exec_start(&x, c, f->target.c_str(), argv.data(), &o) != NH_OK) {
+                code = nh_cli::report_error();
+            } else {
+                int exit_code = 0;
+                code = nh_exec_wait(&exit_code, x, -1) == NH_OK ? exit_code : nh_cli::report_error();
+                nh_exec_free(x);
+            }
+        }
+        nh_client_free(c);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+
+    auto *term = app.add_subcommand("terminal", "open an interactive shell in a workload's pod");
+    term->add_option("target", f->target, "KIND/NAME or a pod name")->required();
+    term->add_option("-c,--container", f->container, "container (default: the pod's default container)");
+    term->add_option("--shell", f->shell, "shell to run (default: zsh, bash or sh, whichever exists)");
+    term->callback([f, &g] {
+        nh_client *c = nh_cli::open_client(g);
+        if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+        std::string shell = pick_shell(c, *f);
+        int code;
+        if (shell.empty()) {
+            code = nh_cli::report_error();
+        } else {
+            code = interactive(c, *f, {shell}, isatty(STDIN_FILENO) != 0);
+        }
+        nh_client_free(c);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+
+    auto *pf = app.add_subcommand("port-forward", "forward local ports to a workload's pod until interrupted");
+    pf->add_option("target", f->target, "KIND/NAME or a pod name")->required();
+    pf->add_option("ports", f->ports, "LOCAL:REMOTE, :REMOTE (pick a local port) or PORT")->required();
+    pf->add_option("--address", f->address, "local IPv4 address to listen on");
+    pf->callback([f, &g] {
+        nh_client *c = nh_cli::open_client(g);
+        if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+        std::vector<const char *> ports;
+        for (auto &p : f->ports) ports.push_back(p.c_str());
+        ports.push_back(nullptr);
+        nh_forward_options o = NH_FORWARD_OPTIONS_INIT;
+        o.address = f->address.c_str();
+        o.cancel = nh_cli::interrupt_token();
+        o.on_event = [](int type, const char *pod, int local, int remote, const char *message, void *) {
+            switch (type) {
+                case NH_FORWARD_CONNECTED:
+                    std::fprintf(stderr, "Handling connection for %d -> %s:%d\n", local, pod, remote);
+                    break;
+                case NH_FORWARD_ERROR:
+                    std::fprintf(stderr, "error: %s\n", message);
+                    break;
+                case NH_FORWARD_POD_LOST:
+                    std::fprintf(stderr, "%s; waiting for its replacement\n", message);
+                    break;
+                case NH_FORWARD_RECONNECTED:
+                    std::fprintf(stderr, "now %s\n", message);
+                    break;
+                default:
+                    break;
+            }
+        };
+        nh_forward *fwd = nullptr;
+        int code = 0;
+        if (nh_forward_start(&fwd, c, f->target.c_str(), ports.data(), &o) != NH_OK) {
+            code = nh_cli::report_error();
+        } else {
+            nh_buf pod = NH_BUF_INIT;
+            nh_forward_pod(&pod, fwd);
+            for (size_t i = 0; i < f->ports.size(); ++i) {
+                std::string spec = f->ports[i];
+                std::string remote = spec.substr(spec.find(':') == std::string::npos ? 0 : spec.find(':') + 1);
+                std::printf("Forwarding from %s:%d -> %s (pod %s)\n", f->address.c_str(), nh_forward_local_port(fwd, i),
+                            remote.c_str(), pod.ptr ? pod.ptr : "");
+            }
+            std::fflush(stdout);
+            nh_buf_dispose(&pod);
+            int rc = nh_forward_wait(fwd, -1);
+            // Ctrl-C is how a port-forward normally ends.
+            if (rc != NH_OK && rc != NH_ECANCELLED) code = nh_cli::report_error();
+            nh_forward_free(fwd);
+        }
+        nh_client_free(c);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}
