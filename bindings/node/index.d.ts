@@ -164,6 +164,119 @@ export class Client {
   delete<T = any>(path: string, options?: CallOptions & { timeoutMs?: number }): Promise<T>;
   /** Watch a collection; the returned Watch is running already. */
   watch<T = any>(path: string, options?: WatchOptions): Watch<T>;
+
+  /** Put a workload into dev mode and wait until its dev pod is ready. */
+  devStart(kind: WorkloadKind, name: string, options: DevStartOptions): Promise<Session>;
+  /** End dev mode: restore the original in place. Idempotent; works from any process. */
+  devEnd(kind: WorkloadKind, name: string, options?: DevEndOptions): Promise<DevEndResultValue>;
+  devStatus(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<DevStatus>;
+  devList(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<DevStatus[]>;
+  /** The Session of a workload already in dev mode (NotFoundError otherwise). */
+  devAttach(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<Session>;
+
+  /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
+  resolveTarget(target: string, options?: CallOptions & { namespace?: string }): Promise<string>;
+  /** Run argv (no shell) in the target's container and wait for it to end; a non-zero exit code is no error. */
+  exec(target: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+// -- dev mode -----------------------------------------------------------------
+
+/** 'deployment' ('deploy', 'Deployment') or 'statefulset' ('sts'). */
+export type WorkloadKind = string;
+
+export const DevEventType: Readonly<{ PHASE: 1; POD: 2; WARNING: 3; INFO: 4 }>;
+export const DevEndResult: Readonly<{ NOT_IN_DEV_MODE: 0; RESTORED: 1; RESTORED_OVERWRITING: 2; WORKLOAD_GONE: 3 }>;
+export type DevEndResultValue = (typeof DevEndResult)[keyof typeof DevEndResult];
+export const devDefaults: Readonly<{ sidecarImage: string; workdir: string; syncPort: number }>;
+
+export interface DevEvent {
+  type: keyof typeof DevEventType;
+  /** 'lock', 'read', 'record', 'hpa', 'patch', 'wait', 'ready', 'rollback', 'restore', 'cleanup' or 'done'. */
+  phase: string;
+  message: string;
+  /** Facts as JSON (for POD: name, phase, ready, containers), or null. */
+  detail: any;
+}
+
+export interface DevStartOptions extends CallOptions {
+  /** The dev image. */
+  image: string;
+  namespace?: string;
+  /** Default: the only container. */
+  container?: string;
+  workdir?: string;
+  env?: Record<string, string> | string[];
+  /** A ResourceRequirements object, e.g. {limits: {memory: '2Gi'}}. */
+  resources?: object;
+  sidecarImage?: string;
+  syncPort?: number;
+  /** How long to wait for the dev pod; default 300000. */
+  timeoutMs?: number;
+  /** Default true: a failed or cancelled start restores the workload exactly. */
+  rollbackOnFailure?: boolean;
+  owner?: string;
+  leaseDurationS?: number;
+  /** Progress; throwing stops the start (which rolls back) and rejects with what was thrown. */
+  onEvent?: (event: DevEvent) => void;
+}
+
+export interface DevEndOptions extends CallOptions {
+  namespace?: string;
+  owner?: string;
+  timeoutMs?: number;
+  leaseDurationS?: number;
+  onEvent?: (event: DevEvent) => void;
+}
+
+export interface DevStatus {
+  kind: string;
+  name: string;
+  namespace: string;
+  dev_mode: boolean;
+  [key: string]: any;
+}
+
+/** A workload in dev mode. close() releases the handle; dev mode stays on. */
+export class Session {
+  private constructor();
+  readonly client: Client;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+  /** The dev pod's name; '' when none exists right now. */
+  readonly pod: string;
+  readonly container: string;
+  readonly sidecarContainer: string;
+  readonly workdir: string;
+  readonly owner: string;
+  readonly since: string;
+  readonly syncPort: number;
+  /** The sidecar's sync token: a secret. */
+  readonly token: string;
+  readonly closed: boolean;
+  status(): DevStatus;
+  refresh(options?: CallOptions): Promise<void>;
+  exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** End dev mode for this workload and close the handle. */
+  end(options?: DevEndOptions): Promise<DevEndResultValue>;
+  close(): void;
+}
+
+// -- streams ------------------------------------------------------------------
+
+export interface ExecOptions extends CallOptions {
+  stdin?: string | Buffer;
+  namespace?: string;
+  container?: string;
+  tty?: boolean;
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
 }
 
 /** A running watch: an EventEmitter and an async iterable of events. */

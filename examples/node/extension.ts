@@ -32,3 +32,18 @@ export async function activate(kubeconfig?: string): Promise<() => Promise<void>
     client.close();
   };
 }
+
+/** A "Start developing" command: dev mode, a command in the dev container, and back. */
+export async function developOnce(client: nh.Client, workload: string): Promise<string> {
+  const session: nh.Session = await client.devStart('deployment', workload, {
+    image: 'registry.example/dev:1',
+    onEvent: (e: nh.DevEvent) => console.log(`[${e.phase}] ${e.message}`),
+  });
+  try {
+    const result: nh.ExecResult = await session.exec(['go', 'version']);
+    return result.stdout.toString();
+  } finally {
+    const ended: nh.DevEndResultValue = await session.end();
+    console.log(ended === nh.DevEndResult.RESTORED ? 'restored' : `end result ${ended}`);
+  }
+}

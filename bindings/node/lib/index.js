@@ -8,6 +8,7 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./native');
+const nativeLib = native;
 const errors = require('./errors');
 
 const { CancelledError, InvalidArgumentError } = errors;
@@ -139,6 +140,66 @@ class Client {
     return (await this.request({ ...options, method: 'DELETE', path })).json();
   }
 
+  // -- dev mode -------------------------------------------------------------
+
+  /**
+   * Put a workload ('deployment'/'statefulset') into dev mode and wait until
+   * its dev pod is ready. Options: image (required), namespace, container,
+   * workdir, env ({NAME: value} or ['NAME=value']), resources (object),
+   * sidecarImage, syncPort, timeoutMs, rollbackOnFailure (default true),
+   * owner, leaseDurationS, onEvent(DevEvent) (throwing stops the start, which
+   * rolls back), signal. Resolves with a Session; rejects with BusyError,
+   * NotFoundError, ForbiddenError, TimeoutError, CancelledError, ...
+   */
+  async devStart(kind, name, { signal, onEvent, env, resources, ...options } = {}) {
+    const envList = Array.isArray(env) ? env : Object.entries(env || {}).map(([k, v]) => `${k}=${v}`);
+    const resourcesJson = resources === undefined ? undefined : JSON.stringify(resources);
+    const native = await withSignal(signal, (cancel) =>
+      nativeLib.devStart(this._native, kind, name, { ...options, env: envList, resourcesJson }, cancel, devEvents(onEvent)),
+    );
+    return new Session(this, native);
+  }
+
+  /** End dev mode (restore the original in place); resolves with a DevEndResult value. Idempotent. */
+  async devEnd(kind, name, { signal, onEvent, ...options } = {}) {
+    return withSignal(signal, (cancel) => nativeLib.devEnd(this._native, kind, name, options, cancel, devEvents(onEvent)));
+  }
+
+  /** The dev-mode status of one workload ({dev_mode: boolean, ...}). */
+  async devStatus(kind, name, { signal, namespace } = {}) {
+    return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devStatus(this._native, kind, name, { namespace }, cancel)));
+  }
+
+  /** Every workload in dev mode in the namespace (or all namespaces). */
+  async devList({ signal, namespace, allNamespaces } = {}) {
+    return JSON.parse(
+      await withSignal(signal, (cancel) => nativeLib.devList(this._native, { namespace, allNamespaces }, cancel)),
+    );
+  }
+
+  /** The Session of a workload already in dev mode (NotFoundError otherwise). */
+  async devAttach(kind, name, { signal, namespace } = {}) {
+    const native = await withSignal(signal, (cancel) => nativeLib.devAttach(this._native, kind, name, { namespace }, cancel));
+    return new Session(this, native);
+  }
+
+  // -- streams --------------------------------------------------------------
+
+  /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
+  async resolveTarget(target, { signal, namespace } = {}) {
+    return withSignal(signal, (cancel) => nativeLib.targetResolve(this._native, target, { namespace }, cancel));
+  }
+
+  /**
+   * Run argv (no shell) in the target's container and wait for it to end.
+   * Options: stdin (string/Buffer), namespace, container, tty, timeoutMs,
+   * signal. Resolves with {exitCode, stdout: Buffer, stderr: Buffer}; a
+   * non-zero exit code is no error.
+   */
+  async exec(target, argv, { signal, ...options } = {}) {
+    return withSignal(signal, (cancel) => nativeLib.execRun(this._native, target, argv, options, cancel));
+  }
+
   /**
    * Watch a collection. Returns a Watch (an EventEmitter and async iterable)
    * that is running already. Without resourceVersion the existing objects
@@ -148,6 +209,73 @@ class Client {
    */
   watch(path, options = {}) {
     return new Watch(this, path, options);
+  }
+}
+
+const DevEventType = Object.freeze({ PHASE: 1, POD: 2, WARNING: 3, INFO: 4 });
+const DEV_EVENT_NAMES = Object.freeze({ 1: 'PHASE', 2: 'POD', 3: 'WARNING', 4: 'INFO' });
+const DevEndResult = Object.freeze({ NOT_IN_DEV_MODE: 0, RESTORED: 1, RESTORED_OVERWRITING: 2, WORKLOAD_GONE: 3 });
+
+function devEvents(onEvent) {
+  if (!onEvent) return undefined;
+  return (type, phase, message, detail) =>
+    onEvent({ type: DEV_EVENT_NAMES[type] || String(type), phase, message, detail: detail ? JSON.parse(detail) : null });
+}
+
+/**
+ * A workload in dev mode, as seen when started, attached or refreshed.
+ * close() releases the handle; dev mode stays on (end() or client.devEnd()
+ * ends it). Keeps its client alive. `token` is a secret: never log it.
+ */
+class Session {
+  constructor(client, native) {
+    this.client = client;
+    this._native = native;
+  }
+
+  get kind() { return this._native.kind; }
+  get name() { return this._native.name; }
+  get namespace() { return this._native.namespace; }
+  /** The dev pod's name; '' when none exists right now. */
+  get pod() { return this._native.pod; }
+  get container() { return this._native.container; }
+  get sidecarContainer() { return this._native.sidecarContainer; }
+  get workdir() { return this._native.workdir; }
+  get owner() { return this._native.owner; }
+  get since() { return this._native.since; }
+  get syncPort() { return this._native.syncPort; }
+  get token() { return this._native.token; }
+  get closed() { return this._native.closed; }
+
+  /** The session's state as devStatus() reports it, without a request. */
+  status() {
+    return JSON.parse(this._native.status());
+  }
+
+  /** Look for the dev pod again (e.g. after it restarted). */
+  async refresh({ signal } = {}) {
+    return withSignal(signal, (cancel) => this._native.refresh(cancel));
+  }
+
+  /** Run a command in the dev container (see Client.exec). */
+  async exec(argv, options = {}) {
+    return this.client.exec(`${this.kind.toLowerCase()}/${this.name}`, argv, {
+      container: this.container,
+      namespace: this.namespace,
+      ...options,
+    });
+  }
+
+  /** End dev mode for this workload and close the handle. */
+  async end(options = {}) {
+    const result = await this.client.devEnd(this.kind, this.name, { namespace: this.namespace, ...options });
+    this.close();
+    return result;
+  }
+
+  /** Release the handle (dev mode stays on). Idempotent. */
+  close() {
+    this._native.close();
   }
 }
 
@@ -256,7 +384,15 @@ function setLogHandler(handler, level = LogLevel.INFO) {
 
 module.exports = {
   Client,
+  Session,
   Watch,
+  DevEventType,
+  DevEndResult,
+  devDefaults: Object.freeze({
+    sidecarImage: native.devDefaultSidecarImage,
+    workdir: native.devDefaultWorkdir,
+    syncPort: native.devDefaultSyncPort,
+  }),
   WatchEventType,
   LogLevel,
   setLogHandler,

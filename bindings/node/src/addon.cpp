@@ -1,5 +1,6 @@
 // nocalhost.node: one init_<area>() per section of nocalhost.h.
 #include "client.hpp"
+#include "dev.hpp"
 
 namespace {
 
@@ -12,6 +13,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     env.SetInstanceData<nhnode::AddonData>(new Env());
     nhnode::init_common(env, exports);
     nhnode::Client::Init(env, exports);
+    nhnode::Session::Init(env, exports);
+    nhnode::init_stream(env, exports);
     return exports;
 }
 

@@ -136,7 +136,7 @@ struct WatchCall {
 
 int watch_trampoline(int type, const char *object, size_t len, void *payload) {
     const auto &emit = *static_cast<const StreamCall::Emit *>(payload);
-    return emit(StreamEvent{type, std::string(object, len)}) ? 0 : 1;
+    return emit(StreamEvent{type, std::string(object, len), {}}) ? 0 : 1;
 }
 }  // namespace
 

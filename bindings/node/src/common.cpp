@@ -148,6 +148,7 @@ struct StreamState {
     bool binary = false;
     std::shared_ptr<Canceller> stop = std::make_shared<Canceller>();
     Napi::ObjectReference listener_error;  // what a JS listener threw
+    StreamCall::Resolve resolve;
 };
 
 struct StreamItem {
@@ -165,7 +166,13 @@ void stream_call_js(Napi::Env env, Napi::Function on_event, StreamState *state, 
             state->deferred.Reject(state->listener_error.Value());
         else if (item->rc < 0)
             state->deferred.Reject(make_error(env, item->err).Value());
-        else
+        else if (state->resolve) {
+            try {
+                state->deferred.Resolve(state->resolve(env));
+            } catch (const Napi::Error &e) {
+                state->deferred.Reject(e.Value());
+            }
+        } else
             state->deferred.Resolve(env.Undefined());
         return;
     }
@@ -173,8 +180,10 @@ void stream_call_js(Napi::Env env, Napi::Function on_event, StreamState *state, 
     Napi::Value payload = state->binary
                               ? Napi::Buffer<char>::Copy(env, item->event.data.data(), item->event.data.size()).As<Napi::Value>()
                               : Napi::String::New(env, item->event.data).As<Napi::Value>();
+    std::vector<napi_value> args{Napi::Number::New(env, item->event.kind), payload};
+    for (auto &m : item->event.more) args.push_back(m ? Napi::String::New(env, *m).As<Napi::Value>() : env.Null());
     try {
-        on_event.Call({Napi::Number::New(env, item->event.kind), payload});
+        on_event.Call(args);
     } catch (const Napi::Error &e) {
         // A listener threw: stop the call and reject its Promise with that error.
         state->listener_error = Napi::Persistent(e.Value());
@@ -187,9 +196,10 @@ using StreamTsfn = Napi::TypedThreadSafeFunction<StreamState, StreamItem, stream
 }  // namespace
 
 Napi::Promise StreamCall::Start(Napi::Env env, const char *name, Cancellers cancellers, Napi::Function on_event,
-                                bool binary, Run run) {
+                                bool binary, Run run, Resolve resolve) {
     auto *state = new StreamState(env);
     state->binary = binary;
+    state->resolve = std::move(resolve);
     Napi::Promise promise = state->deferred.Promise();
     cancellers.push_back(state->stop);
     StreamTsfn tsfn = StreamTsfn::New(env, on_event, name, 256, 1, state,

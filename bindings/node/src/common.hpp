@@ -31,6 +31,7 @@ struct AddonData {
     Napi::FunctionReference error_factory;  // (errno, message, httpStatus, reason) => Error
     Napi::FunctionReference cancel_class;
     Napi::FunctionReference client_class;
+    Napi::FunctionReference session_class;
 };
 
 inline AddonData &data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
@@ -168,20 +169,22 @@ private:
 struct StreamEvent {
     int kind = 0;
     std::string data;
+    std::vector<std::optional<std::string>> more;  // further string arguments (null when absent)
 };
 
 // A long-running call on its own thread. run(token, emit) makes the C call;
 // emit(event) hands an event to JS (waiting while too many are queued) and
 // returns false once JS can no longer take events (the environment is
 // shutting down), which should stop the call. The Promise settles when run()
-// returns.
+// returns: with resolve(env) on success (undefined without it).
 class StreamCall {
 public:
     using Emit = std::function<bool(StreamEvent)>;
     using Run = std::function<int(nh_cancel *, const Emit &)>;
+    using Resolve = std::function<Napi::Value(Napi::Env)>;
 
     static Napi::Promise Start(Napi::Env env, const char *name, Cancellers cancellers, Napi::Function on_event,
-                               bool binary, Run run);
+                               bool binary, Run run, Resolve resolve = nullptr);
 };
 
 // Argument helpers: undefined/null -> nullopt.
@@ -196,5 +199,6 @@ Napi::String take_string(Napi::Env env, nh_buf &buf);
 
 // Versions, errors, logging and Cancel (each area of the C ABI has a file and an Init).
 void init_common(Napi::Env env, Napi::Object exports);
+void init_stream(Napi::Env env, Napi::Object exports);
 
 }  // namespace nhnode
