@@ -246,6 +246,23 @@ static int nhj_watch_trampoline(int type, const char *object, size_t len, void *
     return nhj_stop_after(env) || stop;
 }
 
+static int nhj_dev_event_trampoline(int type, const char *phase, const char *message, const char *detail,
+                                    void *payload) {
+    JNIEnv *env = nhj_env();
+    jobject listener = (jobject)payload;
+    jclass cls = (*env)->GetObjectClass(env, listener);
+    jmethodID m = (*env)->GetMethodID(env, cls, "onEvent", "(I[B[B[B)Z");
+    jbyteArray p = nhj_bytes(env, phase, strlen(phase));
+    jbyteArray msg = nhj_bytes(env, message, strlen(message));
+    jbyteArray d = detail ? nhj_bytes(env, detail, strlen(detail)) : NULL;
+    jboolean stop = (*env)->CallBooleanMethod(env, listener, m, (jint)type, p, msg, d);
+    (*env)->DeleteLocalRef(env, p);
+    (*env)->DeleteLocalRef(env, msg);
+    if (d) (*env)->DeleteLocalRef(env, d);
+    (*env)->DeleteLocalRef(env, cls);
+    return nhj_stop_after(env) || stop;
+}
+
 /* The log handler: one process-wide slot, read under a mutex, so replacing
  * it never leaves the library with a dangling payload. */
 static pthread_mutex_t nhj_log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -283,6 +300,26 @@ void nhj_watch_options_clear_listener(nh_watch_options *opts) {
     if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
     opts->payload = NULL;
     opts->callback = NULL;
+}
+
+/* Dev-mode progress to `listener` (a dev.nocalhost.jni.DevEventCallback). */
+void nhj_dev_start_options_set_listener(nh_dev_start_options *opts, jobject listener) {
+    opts->events = nhj_dev_event_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_dev_start_options_clear_listener(nh_dev_start_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->events = NULL;
+}
+void nhj_dev_end_options_set_listener(nh_dev_end_options *opts, jobject listener) {
+    opts->events = nhj_dev_event_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_dev_end_options_clear_listener(nh_dev_end_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->events = NULL;
 }
 
 /* Route log lines at max_level and below to `handler` (a

@@ -208,6 +208,255 @@ public final class Client extends NativeHandle {
         }
     }
 
+    // -- dev mode ---------------------------------------------------------------
+
+    /** Options of {@link #devStart}; image is required. */
+    public static final class DevStartOptions {
+        String image, namespace, container, workdir, resourcesJson, sidecarImage, owner;
+        String[] env;
+        int syncPort, leaseDurationS;
+        long timeoutMs;
+        boolean rollbackOnFailure = true;
+        DevEventListener onEvent;
+        Cancel cancel;
+
+        public DevStartOptions image(String v) { image = v; return this; }
+        public DevStartOptions namespace(String v) { namespace = v; return this; }
+        /** Default: the only container. */
+        public DevStartOptions container(String v) { container = v; return this; }
+        public DevStartOptions workdir(String v) { workdir = v; return this; }
+        /** "NAME=VALUE" entries. */
+        public DevStartOptions env(String... v) { env = v; return this; }
+        /** A ResourceRequirements object as JSON, e.g. {"limits":{"memory":"2Gi"}}. */
+        public DevStartOptions resourcesJson(String v) { resourcesJson = v; return this; }
+        public DevStartOptions sidecarImage(String v) { sidecarImage = v; return this; }
+        public DevStartOptions syncPort(int v) { syncPort = v; return this; }
+        /** How long to wait for the dev pod; default 300000. */
+        public DevStartOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        public DevStartOptions rollbackOnFailure(boolean v) { rollbackOnFailure = v; return this; }
+        public DevStartOptions owner(String v) { owner = v; return this; }
+        public DevStartOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
+        public DevStartOptions onEvent(DevEventListener v) { onEvent = v; return this; }
+        public DevStartOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** Options of {@link #devEnd}. */
+    public static final class DevEndOptions {
+        String namespace, owner;
+        long timeoutMs;
+        int leaseDurationS;
+        DevEventListener onEvent;
+        Cancel cancel;
+
+        public DevEndOptions namespace(String v) { namespace = v; return this; }
+        public DevEndOptions owner(String v) { owner = v; return this; }
+        public DevEndOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        public DevEndOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
+        public DevEndOptions onEvent(DevEventListener v) { onEvent = v; return this; }
+        public DevEndOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** A dev-event callback that keeps what the listener threw. */
+    private static final class DevEvents implements dev.nocalhost.jni.DevEventCallback {
+        final DevEventListener listener;
+        Throwable thrown;
+
+        DevEvents(DevEventListener listener) { this.listener = listener; }
+
+        @Override
+        public boolean onEvent(int type, byte[] phase, byte[] message, byte[] detail) {
+            try {
+                listener.onEvent(new DevEvent(DevEvent.Type.values()[type - 1], Utf8.decode(phase), Utf8.decode(message), Utf8.decode(detail)));
+                return false;
+            } catch (Throwable e) {
+                thrown = e;
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Puts a workload ("deployment"/"statefulset") into dev mode and waits
+     * until its dev pod is ready. After a failure the workload has been
+     * rolled back. Throws Busy, NotFound, Forbidden, Timeout, Cancelled, ...
+     */
+    public Session devStart(String kind, String name, DevStartOptions o) {
+        acquire();
+        dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
+        dev.nocalhost.jni.SWIGTYPE_p_p_nh_session out = NH.new_SessionOut();
+        DevEvents events = o.onEvent == null ? null : new DevEvents(o.onEvent);
+        try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
+            Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
+            d.setNamespace_name(o.namespace);
+            d.setContainer(o.container);
+            d.setImage(o.image);
+            d.setWorkdir(o.workdir);
+            if (o.env != null && o.env.length > 0) {
+                d.setEnv(o.env);
+                d.setEnv_count(o.env.length);
+            }
+            d.setResources_json(o.resourcesJson);
+            d.setSidecar_image(o.sidecarImage);
+            d.setSync_port(o.syncPort);
+            d.setTimeout_ms((int) o.timeoutMs);
+            d.setRollback_on_failure(o.rollbackOnFailure ? 1 : 0);
+            d.setOwner(o.owner);
+            d.setLease_duration_s(o.leaseDurationS);
+            d.setCancel(t.token);
+            if (events != null) NH.nhj_dev_start_options_set_listener(d, events);
+            int rc = NH.nh_dev_start(out, handle, kind, name, d);
+            if (events != null && events.thrown != null) rethrow(events.thrown);
+            Native.check(rc);
+            return new Session(this, NH.SessionOut_value(out));
+        } finally {
+            NH.nhj_dev_start_options_clear_listener(d);
+            NH.delete_SessionOut(out);
+            d.delete();
+            release();
+        }
+    }
+
+    /** Ends dev mode: restores the original in place. Idempotent; works from any process. */
+    public DevEndResult devEnd(String kind, String name, DevEndOptions o) {
+        acquire();
+        dev.nocalhost.jni.nh_dev_end_options d = new dev.nocalhost.jni.nh_dev_end_options();
+        SWIGTYPE_p_int out = NH.new_IntOut();
+        DevEvents events = o.onEvent == null ? null : new DevEvents(o.onEvent);
+        try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
+            Native.check(NH.nh_dev_end_options_init(d, NH.NH_DEV_END_OPTIONS_VERSION));
+            d.setNamespace_name(o.namespace);
+            d.setOwner(o.owner);
+            d.setTimeout_ms((int) o.timeoutMs);
+            d.setLease_duration_s(o.leaseDurationS);
+            d.setCancel(t.token);
+            if (events != null) NH.nhj_dev_end_options_set_listener(d, events);
+            int rc = NH.nh_dev_end(out, handle, kind, name, d);
+            if (events != null && events.thrown != null) rethrow(events.thrown);
+            Native.check(rc);
+            return DevEndResult.of(NH.IntOut_value(out));
+        } finally {
+            NH.nhj_dev_end_options_clear_listener(d);
+            NH.delete_IntOut(out);
+            d.delete();
+            release();
+        }
+    }
+
+    public DevEndResult devEnd(String kind, String name) { return devEnd(kind, name, new DevEndOptions()); }
+
+    private interface Query {
+        int run(dev.nocalhost.jni.nh_dev_query_options q, nh_buf out);
+    }
+
+    private String query(String namespace, boolean all, Cancel cancel, Query q) {
+        acquire();
+        dev.nocalhost.jni.nh_dev_query_options o = new dev.nocalhost.jni.nh_dev_query_options();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(NH.nh_dev_query_options_init(o, NH.NH_DEV_QUERY_OPTIONS_VERSION));
+            o.setNamespace_name(namespace);
+            o.setAll_namespaces(all ? 1 : 0);
+            o.setCancel(t.token);
+            Native.check(q.run(o, out));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            o.delete();
+            release();
+        }
+    }
+
+    /** The dev-mode status of one workload as JSON ({"dev_mode": true|false, ...}). */
+    public String devStatus(String kind, String name, String namespace, Cancel cancel) {
+        return query(namespace, false, cancel, (q, out) -> NH.nh_dev_status(out, handle, kind, name, q));
+    }
+
+    public String devStatus(String kind, String name) { return devStatus(kind, name, null, null); }
+
+    /** Every workload in dev mode in the namespace (or all namespaces), as a JSON array. */
+    public String devList(String namespace, boolean allNamespaces, Cancel cancel) {
+        return query(namespace, allNamespaces, cancel, (q, out) -> NH.nh_dev_list(out, handle, q));
+    }
+
+    /** The session of a workload already in dev mode (NotFound otherwise). */
+    public Session devAttach(String kind, String name, String namespace, Cancel cancel) {
+        acquire();
+        dev.nocalhost.jni.nh_dev_query_options o = new dev.nocalhost.jni.nh_dev_query_options();
+        dev.nocalhost.jni.SWIGTYPE_p_p_nh_session out = NH.new_SessionOut();
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(NH.nh_dev_query_options_init(o, NH.NH_DEV_QUERY_OPTIONS_VERSION));
+            o.setNamespace_name(namespace);
+            o.setCancel(t.token);
+            Native.check(NH.nh_dev_attach(out, handle, kind, name, o));
+            return new Session(this, NH.SessionOut_value(out));
+        } finally {
+            NH.delete_SessionOut(out);
+            o.delete();
+            release();
+        }
+    }
+
+    // -- streams ----------------------------------------------------------------
+
+    /** Options of {@link #exec}. */
+    public static final class ExecOptions {
+        String namespace, container, stdin;
+        boolean tty;
+        long timeoutMs;
+        Cancel cancel;
+
+        public ExecOptions namespace(String v) { namespace = v; return this; }
+        public ExecOptions container(String v) { container = v; return this; }
+        /** Text sent to the command's stdin. */
+        public ExecOptions stdin(String v) { stdin = v; return this; }
+        public ExecOptions tty(boolean v) { tty = v; return this; }
+        public ExecOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        public ExecOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** The pod that streams to `target` ("deployment/web", "pod/p", "p") would use. */
+    public String resolveTarget(String target, String namespace, Cancel cancel) {
+        acquire();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(NH.nh_target_resolve(out, handle, namespace, target, t.token));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            release();
+        }
+    }
+
+    /** Runs argv (no shell) in the target's container and waits for it; a non-zero exit code is no error. */
+    public ExecResult exec(String target, String[] argv, ExecOptions o) {
+        if (argv == null || argv.length == 0) throw NocalhostException.of(ErrorCode.EINVAL, "exec: argv must name a program");
+        acquire();
+        dev.nocalhost.jni.nh_exec_options x = new dev.nocalhost.jni.nh_exec_options();
+        nh_buf out = new nh_buf(), err = new nh_buf();
+        SWIGTYPE_p_int code = NH.new_IntOut();
+        try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
+            Native.check(NH.nh_exec_options_init(x, NH.NH_EXEC_OPTIONS_VERSION));
+            x.setNamespace_name(o.namespace);
+            x.setContainer(o.container);
+            x.setTty(o.tty ? 1 : 0);
+            x.setTimeout_ms((int) o.timeoutMs);
+            x.setCancel(t.token);
+            long stdinLen = o.stdin == null ? 0 : o.stdin.getBytes(StandardCharsets.UTF_8).length;
+            Native.check(NH.nh_exec_run(out, err, code, handle, target, argv, o.stdin, stdinLen, x));
+            return new ExecResult(NH.IntOut_value(code), out.bytes(), err.bytes());
+        } finally {
+            NH.delete_IntOut(code);
+            NH.nh_buf_dispose(out);
+            NH.nh_buf_dispose(err);
+            out.delete();
+            err.delete();
+            x.delete();
+            release();
+        }
+    }
+
     static void rethrow(Throwable e) {
         if (e instanceof RuntimeException) throw (RuntimeException) e;
         if (e instanceof Error) throw (Error) e;
