@@ -304,3 +304,28 @@ TEST(ExecCluster, ForbiddenCarriesTheApiMessage) {
         EXPECT_NE(std::string(e.what()).find("resource \"pods/exec\""), std::string::npos) << e.what();
     }
 }
+
+TEST(ExecCluster, MatchesKubectlOnTheSamePod) {
+    NH_STREAM_CLUSTER(cl);
+    {
+        std::ofstream f(cl.workdir + "/mixed.bin", std::ios::binary);
+        for (int i = 0; i < 200000; ++i) f.put(static_cast<char>((i * 131) ^ (i >> 7)));
+    }
+    const std::string script = "cat mixed.bin; echo; printf 'to stderr\\n' >&2; printf 'tab\\there é\\n'";
+    std::string ko, ke;
+    // run_shell() adds 2>&1 to the whole command: keep each stream apart in a subshell.
+    int rc = run_shell("(kubectl --kubeconfig '" + cl.kubeconfig + "' -n " + cl.ns + " exec p1 -c main -- sh -c \"" +
+                           script + "\" 2>/dev/null)",
+                       &ko);
+    ASSERT_EQ(rc, 0) << ko;
+    run_shell("(kubectl --kubeconfig '" + cl.kubeconfig + "' -n " + cl.ns + " exec p1 -c main -- sh -c \"" + script +
+                  "\" 2>&1 >/dev/null)",
+              &ke);
+    nh_client *c = cl.client();
+    auto r = run(c, "pod/p1", {"sh", "-c", script.c_str()});
+    ASSERT_EQ(r.rc, NH_OK) << r.message;
+    EXPECT_EQ(r.out.size(), ko.size());
+    EXPECT_TRUE(r.out == ko) << "stdout differs from kubectl's";
+    EXPECT_EQ(r.err, ke);
+    nh_client_free(c);
+}
