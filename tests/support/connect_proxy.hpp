@@ -15,22 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "net.hpp"
+
 namespace nh::test {
 
 class ConnectProxy {
 public:
     ConnectProxy() {
-        fd_ = socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        listen(fd_, 16);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = listen_loopback(&port_, 16);
         acceptor_ = std::thread([this] {
             while (true) {
                 int c = accept(fd_, nullptr, nullptr);

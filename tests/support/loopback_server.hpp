@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "net.hpp"
+
 namespace nh::test {
 
 struct HttpRequest {
@@ -39,17 +41,7 @@ public:
     using Handler = std::function<HttpResponse(const HttpRequest &)>;
 
     explicit LoopbackServer(Handler h) : handler_(std::move(h)) {
-        fd_ = socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        listen(fd_, 64);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = listen_loopback(&port_, 64);
         acceptor_ = std::thread([this] { accept_loop(); });
     }
     ~LoopbackServer() {
