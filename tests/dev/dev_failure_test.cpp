@@ -138,12 +138,15 @@ TEST_F(DevTest, NoRollbackLeavesTheWorkloadForEnd) {
     create(ghost_deployment("keep", ns));
     json original = get(Kind::Deployment, "keep");
     auto o = start_options();
-    o.timeout_ms = 1000;
+    o.timeout_ms = 4000;  // the pods never become ready; long enough to get past the patch on a loaded machine
     o.rollback_on_failure = 0;
     nh_session *s = nullptr;
     ASSERT_EQ(nh_dev_start(&s, client, "deployment", "keep", &o), NH_ETIMEOUT);
     EXPECT_NE(std::string(nh_error_last()->message).find("rollback disabled"), std::string::npos);
-    EXPECT_EQ(get(Kind::Deployment, "keep")["spec"]["template"]["spec"]["containers"].size(), 3u);
+    json left = get(Kind::Deployment, "keep");
+    EXPECT_TRUE(left["metadata"]["annotations"].contains(nh::dev::kSessionAnnotation));
+    EXPECT_EQ(left["spec"]["template"]["spec"]["containers"].size(), 3u);
+    EXPECT_TRUE(exists(nh::dev::secret_path(ns, nh::dev::session_object_name(Kind::Deployment, "keep"))));
     int result = -1;
     ASSERT_EQ(nh_dev_end(&result, client, "deployment", "keep", nullptr), NH_OK) << nh_error_last()->message;
     EXPECT_EQ(result, NH_DEV_END_RESTORED);
