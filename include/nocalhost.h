@@ -472,11 +472,23 @@ typedef struct nh_dev_start_options {
     void *payload;
     /** Stops the start from another thread (it then rolls back); may be NULL. */
     nh_cancel *cancel;
+    /* Since options version 2: the whole loop. */
+    /**
+     * A local directory to sync into the work dir. When set, the start also
+     * port-forwards 127.0.0.1 to the sync sidecar (following the dev pod if
+     * it is replaced), starts a sync (see nh_sync_start) and returns only
+     * when the first full sync is acknowledged; events report the phases
+     * "forward", "sync" and "synced". The session then owns the sync:
+     * nh_session_sync(). NULL: no sync.
+     */
+    const char *local_dir;
+    /** Options of that sync (mode, ignore patterns, events); NULL: defaults. */
+    const struct nh_sync_options *sync_options;
 } nh_dev_start_options;
 
-#define NH_DEV_START_OPTIONS_VERSION 1
+#define NH_DEV_START_OPTIONS_VERSION 2
 #define NH_DEV_START_OPTIONS_INIT \
-    {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL}
+    {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL}
 
 NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
 
@@ -594,6 +606,35 @@ NH_EXTERN int nh_dev_attach(nh_session **out, nh_client *client, const char *kin
 
 /** Release a session handle (dev mode stays on: end it with nh_dev_end()). NULL-safe. */
 NH_EXTERN void nh_session_free(nh_session *session);
+
+/**
+ * Start the whole loop on a session (one from nh_dev_start() without a
+ * local directory, or resumed with nh_dev_attach()): port-forward to its
+ * sync sidecar, sync `local_dir` into the work dir, and wait until the first
+ * full sync is acknowledged (timeout_ms <= 0: 5 minutes). `events` and
+ * `payload` receive the phases "forward", "sync" and "synced"; either may
+ * be NULL. The session owns the sync from then on. Errors: NH_ESTATE (the
+ * session already syncs, or has no token), those of nh_forward_start() and
+ * nh_sync_start(), NH_ETIMEOUT, NH_ECANCELLED, NH_EUNAUTHORIZED (the
+ * sidecar refused the token); after an error nothing keeps running.
+ * nh_dev_end() in this process stops the session's sync and forward first.
+ */
+NH_EXTERN int nh_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
+                                    const struct nh_sync_options *sync_options, long timeout_ms,
+                                    nh_cancel *cancel, nh_dev_event_cb events, void *payload);
+
+/**
+ * The session's running sync (see the sync section), or NULL. Owned by the
+ * session: do not free it; valid until nh_session_sync_stop() or
+ * nh_session_free().
+ */
+NH_EXTERN struct nh_sync *nh_session_sync(nh_session *session);
+
+/**
+ * Stop the session's sync (its index is saved) and port-forward. Dev mode
+ * stays on. Idempotent; NULL-safe.
+ */
+NH_EXTERN void nh_session_sync_stop(nh_session *session);
 
 /** The workload's kind ("Deployment", "StatefulSet"), name and namespace. */
 NH_EXTERN const char *nh_session_kind(const nh_session *session);

@@ -3,6 +3,7 @@
 
 #include "capi/capi.hpp"
 #include "capi/client.hpp"
+#include "capi/dev_loop.hpp"
 #include "dev/session.hpp"
 
 using namespace nh::capi;
@@ -12,6 +13,7 @@ struct nh_session {
     nh::dev::Session s;
     std::string kind;
     std::string status_text;
+    std::unique_ptr<nh::capi::SessionLoop> loop;  // the whole loop, when a local dir syncs
 };
 
 namespace {
@@ -112,7 +114,31 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
         nh::dev::Session s = nh::dev::start(*client->impl, o);
-        *out = make_session(client->impl, std::move(s));
+        std::unique_ptr<nh_session> session(make_session(client->impl, std::move(s)));
+        if (opts->version >= 2 && opts->local_dir) {
+            try {
+                session->loop = nh::capi::start_loop(client, session.get(), opts->local_dir, opts->sync_options,
+                                                     opts->timeout_ms, opts->cancel, opts->events, opts->payload);
+            } catch (const nh::Error &e) {
+                if (!o.rollback_on_failure) throw;
+                // The workload must not stay in dev mode when the start as a whole failed.
+                nh::dev::EndOptions eo;
+                eo.kind = o.kind;
+                eo.name = o.name;
+                eo.ns = session->s.ns;
+                eo.owner = o.owner;
+                eo.events = o.events;
+                try {
+                    nh::dev::end(*client->impl, eo);
+                } catch (const nh::Error &re) {
+                    throw nh::Error(e.code(), std::string(e.what()) + "; rolling back failed too: " + re.what(),
+                                    e.http_status(), e.reason());
+                }
+                throw nh::Error(e.code(), std::string(e.what()) + " (dev mode was rolled back)", e.http_status(),
+                                e.reason());
+            }
+        }
+        *out = session.release();
         return NH_OK;
     });
 }
@@ -130,6 +156,8 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
         o.kind = nh::dev::parse_kind(kind);
         o.name = name;
         o.ns = str(opts->namespace_name);
+        // Stop this process's sync and forward of the workload before restoring it.
+        nh::capi::stop_loops_for(o.ns.empty() ? client->impl->ns() : o.ns, nh::dev::kind_info(o.kind).name, name);
         o.owner = str(opts->owner);
         if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
         if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);
@@ -206,6 +234,28 @@ int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const c
 }
 
 void nh_session_free(nh_session *session) { delete session; }
+
+int nh_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
+                          const struct nh_sync_options *sync_options, long timeout_ms, nh_cancel *cancel,
+                          nh_dev_event_cb events, void *payload) {
+    NH_CHECK_ARG(session);
+    NH_CHECK_ARG(client);
+    NH_CHECK_ARG(local_dir && *local_dir);
+    if (session->loop) return set_error(NH_ESTATE, "this session already syncs a local directory");
+    return guard([&]() -> int {
+        session->loop = nh::capi::start_loop(client, session, local_dir, sync_options, timeout_ms, cancel, events,
+                                             payload);
+        return NH_OK;
+    });
+}
+
+struct nh_sync *nh_session_sync(nh_session *session) {
+    return session && session->loop ? session->loop->sync() : nullptr;
+}
+
+void nh_session_sync_stop(nh_session *session) {
+    if (session) session->loop.reset();
+}
 
 const char *nh_session_kind(const nh_session *session) { return session ? session->kind.c_str() : ""; }
 const char *nh_session_name(const nh_session *session) { return cstr(session, &nh::dev::Session::name); }
