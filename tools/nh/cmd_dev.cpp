@@ -1,4 +1,6 @@
 // nh dev start|end|status|list: dev mode (replace) through the C ABI.
+#include <time.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,6 +50,33 @@ int on_event(int type, const char *phase, const char *message, const char *, voi
             nh_cli::progress(std::string("[") + phase + "] " + message);
     }
     return 0;
+}
+
+void on_sync_event(const nh_sync_event *ev, void *) {
+    const nh_sync_status *st = ev->status;
+    switch (ev->type) {
+        case NH_SYNC_EVENT_STATE:
+        case NH_SYNC_EVENT_PROGRESS:
+            if (st->state == NH_SYNC_IDLE)
+                nh_cli::progress("[sync] idle: " + std::to_string(st->files_synced) + " files synced");
+            else
+                nh_cli::progress(std::string("[sync] ") + nh_sync_state_name(st->state) + ": " +
+                                 std::to_string(st->files_done) + "/" + std::to_string(st->files_total) + " files, " +
+                                 std::to_string(st->bytes_done) + "/" + std::to_string(st->bytes_total) + " bytes");
+            break;
+        case NH_SYNC_EVENT_FILE_ERROR:
+            nh_cli::progress_done();
+            std::fprintf(stderr, "sync error: %s: %s\n", ev->path, ev->message);
+            break;
+        case NH_SYNC_EVENT_CONFLICT:
+            nh_cli::progress_done();
+            std::fprintf(stderr, "sync conflict: %s (the other version is kept as %s)\n", ev->path, ev->message);
+            break;
+        case NH_SYNC_EVENT_REMOTE_CHANGE:
+            nh_cli::progress_done();
+            std::fprintf(stderr, "sync: changed in the container: %s (%s)\n", ev->path, ev->message);
+            break;
+    }
 }
 
 [[noreturn]] void fail_with_last_error(nh_client *c) {
@@ -119,6 +148,10 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         std::vector<std::string> env;
         int sync_port = 0;
         bool no_rollback = false;
+        // The whole loop: sync a local directory into the work dir.
+        std::string local_dir, sync_mode = "send";
+        std::vector<std::string> ignore;
+        bool gitignore = false;
     };
     static StartArgs sa;
     auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
@@ -133,6 +166,13 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("--timeout", sa.timeout, "how long to wait for the dev pod (default 5m)");
     start->add_option("--owner", sa.owner, "owner recorded for the session (default user@host/pid)");
     start->add_flag("--no-rollback", sa.no_rollback, "leave a failed start as it is instead of restoring the workload");
+    start->add_option("--local-dir", sa.local_dir,
+                      "sync this local directory into the work dir and keep syncing until Ctrl-C (dev mode stays on)")
+        ->check(CLI::ExistingDirectory);
+    start->add_option("--sync-mode", sa.sync_mode, "send (local wins, default) or two-way")
+        ->check(CLI::IsMember({"send", "two-way"}));
+    start->add_option("--ignore", sa.ignore, "gitignore-syntax pattern not to sync (repeatable)");
+    start->add_flag("--gitignore", sa.gitignore, "honour .gitignore files while syncing");
     start->callback([&g] {
         Target t = parse_target(sa.target);
         long timeout_ms = parse_duration_ms(sa.timeout);
@@ -153,6 +193,18 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         o.rollback_on_failure = sa.no_rollback ? 0 : 1;
         o.events = on_event;
         o.cancel = nh_cli::interrupt_token();
+        std::vector<const char *> ignore;
+        for (const auto &p : sa.ignore) ignore.push_back(p.c_str());
+        nh_sync_options so = NH_SYNC_OPTIONS_INIT;
+        so.mode = sa.sync_mode == "two-way" ? NH_SYNC_MODE_TWO_WAY : NH_SYNC_MODE_SEND;
+        so.ignore_patterns = ignore.empty() ? nullptr : ignore.data();
+        so.ignore_patterns_count = ignore.size();
+        so.use_gitignore = sa.gitignore ? 1 : 0;
+        so.callback = on_sync_event;
+        if (!sa.local_dir.empty()) {
+            o.local_dir = sa.local_dir.c_str();
+            o.sync_options = &so;
+        }
         nh_session *s = nullptr;
         if (nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
         nh_cli::progress_done();
@@ -166,7 +218,24 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             std::printf("  pod:        %s\n", nh_session_pod_name(s));
             std::printf("  container:  %s (work dir %s)\n", nh_session_container(s), nh_session_workdir(s));
             std::printf("  sync:       %s:%d\n", nh_session_sidecar_container(s), nh_session_sync_port(s));
+            if (!sa.local_dir.empty())
+                std::printf("  syncing:    %s -> %s (%s)\n", sa.local_dir.c_str(), nh_session_workdir(s), sa.sync_mode.c_str());
             std::printf("end it with: nh dev end %s/%s\n", t.kind.c_str(), t.name.c_str());
+        }
+        std::fflush(stdout);
+        if (!sa.local_dir.empty()) {
+            // Keep syncing until interrupted; the sync reports itself through on_sync_event.
+            std::fprintf(stderr, "syncing; press Ctrl-C to stop syncing (dev mode stays on)\n");
+            nh_sync_flush(nh_session_sync(s), -1, nh_cli::interrupt_token());
+            while (!nh_cancel_is_triggered(nh_cli::interrupt_token())) {
+                nh_sync_status st = NH_SYNC_STATUS_INIT;
+                if (nh_sync_status_get(&st, nh_session_sync(s)) != NH_OK || st.state == NH_SYNC_ERROR) break;
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                nanosleep(&ts, nullptr);
+            }
+            nh_session_sync_stop(s);
+            nh_cli::progress_done();
+            std::fprintf(stderr, "sync stopped; %s/%s stays in dev mode\n", t.kind.c_str(), t.name.c_str());
         }
         nh_session_free(s);
         nh_client_free(c);
