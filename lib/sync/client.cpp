@@ -1,6 +1,7 @@
 #include "sync/client.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -615,10 +616,24 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 view.put(*m, kPending);
             upserts.push_back(*l);
         }
-        view_dirty = true;
+        // Save only when something changed: a warm restart with nothing to do
+        // writes nothing.
+        uint64_t seq_before = last_seq;
+        bool had_pending = false;
+        for (auto &[p, rec] : base.records())
+            if (rec.synced_state != kConfirmed) {
+                had_pending = true;
+                break;
+            }
         for (auto &p : local_delete) apply_remote_delete(p);
         for (auto &e : local_apply) apply_remote_entry(e);
         execute(std::move(removed), std::move(upserts), true);
+        if (had_pending || last_seq != seq_before || base.digest() != view.digest() || base.size() != view.size() ||
+            !fetch.empty() || state_file.empty())
+            view_dirty = true;
+        local.clear();
+        local.shrink_to_fit();
+        ::malloc_trim(0);  // the scans' peak need not stay resident while watching
         for (auto &p : fetch) {
             proto::Writer w(wbuf);
             w.begin(Msg::Fetch);
