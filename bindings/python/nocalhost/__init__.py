@@ -18,7 +18,8 @@ from .errors import __all__ as _errors_all
 from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
 from .dev import DevEndResult, DevEvent, DevEventType, Session, default_sidecar_image
 from .log import LogLevel, log_to_logging, set_log_handler
-from .stream import ExecResult
+from .stream import Exec, ExecResult, ExecStream, ForwardEvent, ForwardEventType, PortForward
+from .sync import Sync, SyncCompression, SyncEvent, SyncEventType, SyncMode, SyncState, SyncStatus, start_sync
 
 #: The version of the libnocalhost this package was built against.
 __version__ = _native.HEADER_VERSION
@@ -35,7 +36,20 @@ __all__ = [
     "DevEndResult",
     "DevEvent",
     "DevEventType",
+    "Exec",
     "ExecResult",
+    "ExecStream",
+    "ForwardEvent",
+    "ForwardEventType",
+    "PortForward",
+    "Sync",
+    "SyncCompression",
+    "SyncEvent",
+    "SyncEventType",
+    "SyncMode",
+    "SyncState",
+    "SyncStatus",
+    "start_sync",
     "Session",
     "default_sidecar_image",
     "LogLevel",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Union
 
 from . import _native
+from .sync import PathLike, Sync, SyncEvent, sync_options
 
 if TYPE_CHECKING:
     from .client import Cancel, Client
@@ -93,6 +95,46 @@ class Session:
         """The session's state, as :meth:`Client.dev_status` reports it, without a request."""
         return json.loads(self._native.status())
 
+    def sync(self) -> Optional[Sync]:
+        """The session's running sync (started by ``dev_start(local_dir=...)`` or :meth:`start_sync`), or None."""
+        native = self._native.sync()
+        return None if native is None else Sync(native)
+
+    def start_sync(
+        self,
+        local_dir: PathLike,
+        *,
+        timeout: Optional[float] = None,
+        on_event: Optional[Callable[[DevEvent], Any]] = None,
+        cancel: Optional["Cancel"] = None,
+        sync_events: Optional[Callable[[SyncEvent], Any]] = None,
+        **sync_opts: Any,
+    ) -> Sync:
+        """Forward to the session's sync sidecar, sync ``local_dir`` into the work dir, and wait for the first full sync.
+
+        ``on_event`` gets the phases "forward", "sync" and "synced";
+        ``sync_events`` the sync's own events afterwards; other keywords are
+        the options of :func:`start_sync`. ``timeout`` (default 5 minutes)
+        limits the first sync. Raises :class:`InvalidState` (already
+        syncing), :class:`Unauthorized` (the sidecar refused the token),
+        :class:`Timeout`, :class:`Cancelled`. Returns :meth:`sync`.
+        """
+        self._native.start_sync(
+            self._client._native,  # type: ignore[attr-defined]
+            os.fspath(local_dir),
+            sync_options(on_event=sync_events, **sync_opts),
+            _ms(timeout),
+            _event_adapter(on_event),
+            cancel,
+        )
+        sync = self.sync()
+        assert sync is not None
+        return sync
+
+    def stop_sync(self) -> None:
+        """Stop the session's sync (its index is saved) and its port-forward. Dev mode stays on. Idempotent."""
+        self._native.stop_sync()
+
     def refresh(self, *, cancel: Optional["Cancel"] = None) -> None:
         """Look for the dev pod again (e.g. after it restarted)."""
         self._native.refresh(cancel)
@@ -109,7 +151,7 @@ class Session:
         return result
 
     def close(self) -> None:
-        """Release the handle (dev mode stays on). Idempotent."""
+        """Stop the session's sync, if any, and release the handle (dev mode stays on). Idempotent."""
         self._native.close()
 
     @property
@@ -152,8 +194,18 @@ class DevModeMixin:
         lease_duration: Optional[int] = None,
         on_event: Optional[Callable[[DevEvent], Any]] = None,
         cancel: Optional["Cancel"] = None,
+        local_dir: Optional[PathLike] = None,
+        sync: Optional[Mapping[str, Any]] = None,
+        sync_events: Optional[Callable[[SyncEvent], Any]] = None,
     ) -> Session:
         """Put a workload ("deployment"/"statefulset") into dev mode and wait until its dev pod is ready.
+
+        With ``local_dir``, also forward to the sync sidecar and sync that
+        directory into the work dir, returning once the first full sync is
+        acknowledged (``on_event`` then also reports "forward", "sync" and
+        "synced"); the session owns that sync (:meth:`Session.sync`).
+        ``sync`` holds the options of :func:`start_sync` (``mode``,
+        ``ignore``, ...), ``sync_events`` receives the sync's events.
 
         ``on_event(DevEvent)`` reports progress (on the calling thread's
         helper); returning a true value or raising stops the start, which
@@ -183,6 +235,8 @@ class DevModeMixin:
             owner,
             lease_duration or 0,
             _event_adapter(on_event),
+            None if local_dir is None else os.fspath(local_dir),
+            None if local_dir is None else sync_options(on_event=sync_events, **dict(sync or {})),
             cancel,
         )
         return Session(self, native)  # type: ignore[arg-type]

@@ -92,8 +92,13 @@ void Canceller::detach(nh_cancel *token) {
     tokens_.erase(std::remove(tokens_.begin(), tokens_.end(), token), tokens_.end());
 }
 
-CallToken::CallToken(std::initializer_list<Canceller *> cancellers) {
-    check(nh_cancel_new(&token_));
+CallToken::CallToken(std::initializer_list<Canceller *> cancellers, nh_cancel *external) {
+    if (external) {
+        token_ = external;
+        owned_ = false;
+    } else {
+        check(nh_cancel_new(&token_));
+    }
     for (Canceller *c : cancellers)
         if (c) {
             c->attach(token_);
@@ -103,7 +108,7 @@ CallToken::CallToken(std::initializer_list<Canceller *> cancellers) {
 
 CallToken::~CallToken() {
     for (Canceller *c : cancellers_) c->detach(token_);
-    nh_cancel_free(token_);
+    if (owned_) nh_cancel_free(token_);
 }
 
 bool on_main_thread() { return PyThread_get_thread_ident() == g_main_thread; }

@@ -13,6 +13,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -119,7 +121,9 @@ bool on_main_thread();
 // A per-call token attached to the cancellers that may stop the call.
 class CallToken {
 public:
-    CallToken(std::initializer_list<Canceller *> cancellers);
+    // `external` (optional): use that token (owned by the caller, e.g. a
+    // handle whose C object keeps it) instead of a new one.
+    CallToken(std::initializer_list<Canceller *> cancellers, nh_cancel *external = nullptr);
     ~CallToken();
     CallToken(const CallToken &) = delete;
     CallToken &operator=(const CallToken &) = delete;
@@ -128,6 +132,7 @@ public:
 
 private:
     nh_cancel *token_ = nullptr;
+    bool owned_ = true;
     std::vector<Canceller *> cancellers_;
 };
 
@@ -137,9 +142,10 @@ private:
 // waits and checks for signals, so Ctrl-C cancels the call and the
 // KeyboardInterrupt is raised when it has returned. Returns the code; on
 // failure `err` holds the error.
+// `external`: see CallToken.
 template <class F>
-int run_blocking(const Cancel *cancel, Canceller *owner, F &&call, ErrorInfo &err) {
-    CallToken token({owner, cancel ? cancel->impl.get() : nullptr});
+int run_blocking(const Cancel *cancel, Canceller *owner, F &&call, ErrorInfo &err, nh_cancel *external = nullptr) {
+    CallToken token({owner, cancel ? cancel->impl.get() : nullptr}, external);
     auto run = [&]() {
         int rc = call(token.get());
         if (rc < 0) err = ErrorInfo::last();
@@ -191,6 +197,39 @@ void call_blocking(const Cancel *cancel, Canceller *owner, F &&call) {
     if (run_blocking(cancel, owner, std::forward<F>(call), err) < 0) raise_error(err);
 }
 
+// The error of a wait_sliced() that its token ended (the C wait itself only timed out).
+inline void fix_cancelled_wait(int rc, ErrorInfo &err, const char *what) {
+    if (rc == NH_ECANCELLED && err.code != NH_ECANCELLED) err = ErrorInfo{NH_ECANCELLED, std::string(what) + " cancelled", 0, ""};
+}
+
+// call_blocking() whose call uses `external` (see CallToken) as its token.
+template <class F>
+void call_blocking_with(const Cancel *cancel, Canceller *owner, nh_cancel *external, F &&call) {
+    ErrorInfo err;
+    if (run_blocking(cancel, owner, std::forward<F>(call), err, external) < 0) raise_error(err);
+}
+
+// For C waits that take a timeout but no cancel token (nh_exec_wait,
+// nh_forward_wait): waits in slices of at most 50 ms so that `token` (the
+// call's, triggered by Cancel, close() and Ctrl-C) ends the wait with
+// NH_ECANCELLED. `timeout_ms` < 0 waits without limit. Call without the GIL.
+template <class W>
+int wait_sliced(W &&wait, long timeout_ms, nh_cancel *token) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+    for (;;) {
+        long slice = 50;
+        if (timeout_ms >= 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                            .count();
+            slice = std::max<long>(0, std::min<long>(slice, left));
+        }
+        int rc = wait(slice);
+        if (rc != NH_ETIMEOUT) return rc;
+        if (nh_cancel_is_triggered(token)) return NH_ECANCELLED;  // see cancelled_wait_error()
+        if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return rc;
+    }
+}
+
 // A Python callable called from C. Exceptions it raises are kept and make the
 // callback ask the C call to stop; rethrow() raises them afterwards.
 class Callback {
@@ -203,13 +242,21 @@ public:
     }
 
     // Calls fn(args...) with the GIL; returns non-zero to stop (the callable
-    // returned a true value or raised).
+    // returned a true value or raised). Arguments must not be Python objects
+    // made without the GIL: use invoke() to build them.
     template <class... A>
     int operator()(A &&...args) noexcept {
+        return invoke([&](py::object &fn) { return fn(std::forward<A>(args)...); });
+    }
+
+    // Like operator(), but `call(fn)` makes the call (with the GIL held), so
+    // that it can build Python arguments (bytes, tuples) first.
+    template <class C>
+    int invoke(C &&call) noexcept {
         py::gil_scoped_acquire gil;
         if (error_) return 1;
         try {
-            py::object r = fn_(std::forward<A>(args)...);
+            py::object r = call(fn_);
             if (PyObject_IsTrue(r.ptr()) != 1) return 0;
             stopped_ = true;
             return 1;
@@ -224,6 +271,8 @@ public:
 
     // Whether the callable asked to stop by returning a true value.
     bool stopped() const { return stopped_; }
+    // Whether it raised (needs the GIL).
+    bool failed() const { return error_.has_value(); }
 
     // Raises what the callable raised, if anything. Needs the GIL.
     void rethrow() {
@@ -252,5 +301,6 @@ void init_common(py::module_ &m);
 void init_client(py::module_ &m);
 void init_dev(py::module_ &m);
 void init_stream(py::module_ &m);
+void init_sync(py::module_ &m);
 
 }  // namespace nhpy

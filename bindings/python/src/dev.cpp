@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "client.hpp"
+#include "sync.hpp"
 
 namespace nhpy {
 namespace {
@@ -12,6 +13,46 @@ using SessionHandle = Handle<nh_session, nh_session_free>;
 struct Session {
     SessionHandle handle;
     std::mutex mu;
+    // The session's running sync (nh_session_sync), shared with the Sync objects handed out.
+    std::shared_ptr<SessionSyncState> sync = std::make_shared<SessionSyncState>();
+
+    ~Session() { close(); }
+
+    // Stops the session's sync first: freeing the session would, joining a
+    // thread that may wait for the GIL.
+    void close() {
+        stop_sync();
+        handle.close();
+    }
+
+    void stop_sync() {
+        std::shared_ptr<nh_session> h;
+        try {
+            h = handle.get("session");
+        } catch (py::error_already_set &) {
+            PyErr_Clear();
+            return;
+        }
+        sync->inflight->trigger();  // flushes in progress return
+        std::shared_ptr<Callback> cb;
+        {
+            py::gil_scoped_release nogil;
+            std::unique_lock sync_lock(sync->mu);
+            std::lock_guard lock(mu);
+            if (sync->sync) nh_session_sync_stop(h.get());
+            sync->sync = nullptr;
+            cb.swap(sync->callback);
+            sync->inflight->reset();
+        }
+    }
+
+    // After a start with a local directory, or sync_start(): record the running sync.
+    void adopt_sync(nh_session *raw, std::shared_ptr<Callback> cb) {
+        py::gil_scoped_release nogil;
+        std::unique_lock sync_lock(sync->mu);
+        sync->sync = nh_session_sync(raw);
+        sync->callback = std::move(cb);
+    }
 
     std::shared_ptr<nh_session> get() const { return handle.get("session"); }
     std::string text(const char *(*getter)(const nh_session *)) {
@@ -22,8 +63,10 @@ struct Session {
 };
 
 int dev_event_trampoline(int type, const char *phase, const char *message, const char *detail, void *payload) {
-    return (*static_cast<Callback *>(payload))(type, py::str(phase), py::str(message),
-                                                detail ? py::object(py::str(detail)) : py::object(py::none()));
+    // Python objects are made inside invoke(), with the GIL.
+    return static_cast<Callback *>(payload)->invoke([&](py::object &fn) {
+        return fn(type, py::str(phase), py::str(message), detail ? py::object(py::str(detail)) : py::object(py::none()));
+    });
 }
 
 // Holds what an options struct points to for the duration of a call.
@@ -52,7 +95,42 @@ void init_dev(py::module_ &m) {
     m.def("dev_default_sidecar_image", [] { return std::string(nh_dev_default_sidecar_image()); });
 
     py::class_<Session>(m, "Session")
-        .def("close", [](Session &s) { s.handle.close(); })
+        .def("close", &Session::close)
+        .def("sync", [](Session &s) -> py::object {
+            s.get();
+            {
+                py::gil_scoped_release nogil;
+                std::shared_lock lock(s.sync->mu);
+                if (!s.sync->sync) return py::none();  // (no Python object made without the GIL)
+            }
+            return make_session_sync(s.sync);
+        })
+        .def("stop_sync", &Session::stop_sync)
+        .def(
+            "start_sync",
+            [](Session &s, Client &c, const std::string &local_dir, py::object spec, long timeout_ms,
+               py::object on_event, const Cancel *cancel) {
+                auto h = s.get();
+                auto client = c.get();
+                SyncOptions so(spec);
+                std::optional<Callback> events;
+                if (!on_event.is_none()) events.emplace(on_event);
+                ErrorInfo err;
+                int rc = run_blocking(cancel, s.handle.inflight().get(),
+                                      [&](nh_cancel *t) {
+                                          std::lock_guard lock(s.mu);
+                                          return nh_session_sync_start(h.get(), client.get(), local_dir.c_str(),
+                                                                       &so.opts, timeout_ms, t,
+                                                                       events ? dev_event_trampoline : nullptr,
+                                                                       events ? &*events : nullptr);
+                                      },
+                                      err);
+                if (events) events->rethrow();
+                if (rc < 0) raise_error(err);
+                s.adopt_sync(h.get(), so.callback);
+            },
+            py::arg("client"), py::arg("local_dir"), py::arg("options"), py::arg("timeout_ms"), py::arg("on_event"),
+            py::arg("cancel") = nullptr)
         .def_property_readonly("closed", [](const Session &s) { return s.handle.closed(); })
         .def_property_readonly("kind", [](Session &s) { return s.text(nh_session_kind); })
         .def_property_readonly("name", [](Session &s) { return s.text(nh_session_name); })
@@ -101,9 +179,12 @@ void init_dev(py::module_ &m) {
            const std::optional<std::string> &workdir, const std::vector<std::string> &env,
            const std::optional<std::string> &resources_json, const std::optional<std::string> &sidecar_image,
            int sync_port, long timeout_ms, bool rollback_on_failure, const std::optional<std::string> &owner,
-           int lease_duration_s, py::object on_event, const Cancel *cancel) {
+           int lease_duration_s, py::object on_event, const std::optional<std::string> &local_dir,
+           py::object sync_spec, const Cancel *cancel) {
             auto client = c.get();
             StringList env_list(env);
+            std::optional<SyncOptions> sync_opts;
+            if (local_dir) sync_opts.emplace(sync_spec);
             std::optional<Callback> cb;
             nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
             o.namespace_name = c_str_or_null(ns);
@@ -119,6 +200,8 @@ void init_dev(py::module_ &m) {
             o.rollback_on_failure = rollback_on_failure ? 1 : 0;
             o.owner = c_str_or_null(owner);
             o.lease_duration_s = lease_duration_s;
+            o.local_dir = c_str_or_null(local_dir);
+            o.sync_options = sync_opts ? &sync_opts->opts : nullptr;
             if (!on_event.is_none()) {
                 cb.emplace(on_event);
                 o.events = dev_event_trampoline;
@@ -134,12 +217,15 @@ void init_dev(py::module_ &m) {
                                   err);
             if (cb) cb->rethrow();
             if (rc < 0) raise_error(err);
-            return make_session(raw);
+            auto session = make_session(raw);
+            if (local_dir) session->adopt_sync(raw, sync_opts->callback);
+            return session;
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("container"),
         py::arg("image"), py::arg("workdir"), py::arg("env"), py::arg("resources_json"), py::arg("sidecar_image"),
         py::arg("sync_port"), py::arg("timeout_ms"), py::arg("rollback_on_failure"), py::arg("owner"),
-        py::arg("lease_duration_s"), py::arg("on_event"), py::arg("cancel") = nullptr);
+        py::arg("lease_duration_s"), py::arg("on_event"), py::arg("local_dir") = py::none(),
+        py::arg("sync_options") = py::none(), py::arg("cancel") = nullptr);
 
     m.def(
         "dev_end",

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_native, m) {
     nhpy::init_client(m);
     nhpy::init_dev(m);
     nhpy::init_stream(m);
+    nhpy::init_sync(m);
 }
