@@ -178,7 +178,163 @@ export class Client {
   resolveTarget(target: string, options?: CallOptions & { namespace?: string }): Promise<string>;
   /** Run argv (no shell) in the target's container and wait for it to end; a non-zero exit code is no error. */
   exec(target: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Start argv (no shell) as an interactive command; resolves with the Exec once connected. */
+  execStart(target: string, argv: string[], options?: ExecStartOptions): Promise<Exec>;
+  /**
+   * Forward local ports to the target's pod: 'LOCAL:REMOTE', ':REMOTE' or '0:REMOTE' (a free local
+   * port), or a number (the same on both sides). Resolves once every port is bound.
+   */
+  portForward(target: string, ports: string | number | Array<string | number>, options?: PortForwardOptions): Promise<PortForward>;
 }
+
+// -- interactive exec, port-forward, sync -------------------------------------
+
+export interface ExecStartOptions extends CallOptions {
+  namespace?: string;
+  /** Default: the pod's default container, else its first. */
+  container?: string;
+  /** Allocate a terminal (stderr then arrives as stdout). */
+  tty?: boolean;
+  /** Open stdin (default true). */
+  stdin?: boolean;
+  /** Limit for connecting, in ms. */
+  timeoutMs?: number;
+}
+
+/**
+ * A running interactive command. Events 'stdout' and 'stderr' (Buffers, in order; a listener that
+ * throws stops the command and `done` rejects with what it threw), 'exit' (code).
+ */
+export class Exec extends EventEmitter {
+  /** The pod the command runs in. */
+  readonly pod: string;
+  /** The stream protocol the server chose, e.g. 'v5.channel.k8s.io'. */
+  readonly protocol: string;
+  /** Resolves with the exit code; rejects with the error that ended the session (CancelledError after close()). */
+  readonly done: Promise<number>;
+  /** Send data to stdin; InvalidStateError once the command ended. Blocks only while several MiB wait to be sent. */
+  write(data: string | Buffer | Uint8Array): void;
+  /** End stdin (UnsupportedError when the server speaks only v4.channel.k8s.io). */
+  closeStdin(): void;
+  /** Tell the command's terminal its size (tty sessions). */
+  resize(width: number, height: number): void;
+  wait(): Promise<number>;
+  /** Stop the command if it still runs. Idempotent. */
+  close(): void;
+  on(event: 'stdout' | 'stderr', listener: (data: Buffer) => void): this;
+  on(event: 'exit', listener: (code: number) => void): this;
+}
+
+export interface PortForwardOptions extends CallOptions {
+  namespace?: string;
+  /** The IPv4 address to listen on; default 127.0.0.1. */
+  address?: string;
+  /** When the pod goes away, forward new connections to the target's new pod (default true). */
+  follow?: boolean;
+  /** Limit for opening each stream, in ms. */
+  timeoutMs?: number;
+}
+
+export const ForwardEventType: Readonly<{ CONNECTED: 1; CLOSED: 2; ERROR: 3; POD_LOST: 4; RECONNECTED: 5 }>;
+export type ForwardEventTypeName = keyof typeof ForwardEventType;
+
+export interface ForwardEvent {
+  type: ForwardEventTypeName;
+  /** '' when unknown. */
+  pod: string;
+  /** 0 for events about the pod. */
+  localPort: number;
+  remotePort: number;
+  message: string;
+}
+
+/** Local ports forwarded to a pod. Event 'connection' (ForwardEvent), from the forwarder's threads. */
+export class PortForward extends EventEmitter {
+  /** The local port of each requested port. */
+  readonly localPorts: number[];
+  /** The local port of the first requested port. */
+  readonly localPort: number;
+  /** The pod connections went to when forwarding started. */
+  readonly pod: string;
+  /** Settles when forwarding ends: rejects with the error that ended it (CancelledError after close()). */
+  readonly done: Promise<void>;
+  /** Stop forwarding and close every connection; resolves once stopped. Idempotent. */
+  close(): Promise<void>;
+  on(event: 'connection', listener: (event: ForwardEvent) => void): this;
+}
+
+export const SyncMode: Readonly<{ SEND: 0; TWO_WAY: 1 }>;
+export const SyncCompression: Readonly<{ AUTO: 0; ON: 1; OFF: 2 }>;
+
+export interface SyncOptions {
+  /** SyncMode.SEND (default: local is the master) or SyncMode.TWO_WAY. */
+  mode?: 0 | 1;
+  /** gitignore-syntax patterns of paths not to sync. */
+  ignore?: string[];
+  /** If any, only matching paths are synced. */
+  include?: string[];
+  /** Honour .gitignore files and .git/info/exclude. */
+  useGitignore?: boolean;
+  /** Where the index of acknowledged files is kept; default ~/.cache/nocalhost/sync. */
+  stateDir?: string;
+  compression?: 0 | 1 | 2;
+  connectTimeoutMs?: number;
+  maxBackoffMs?: number;
+}
+
+export type SyncStateName =
+  | 'starting' | 'scanning' | 'connecting' | 'syncing' | 'idle' | 'disconnected' | 'paused' | 'error' | 'stopped';
+
+export interface SyncStatus {
+  state: SyncStateName;
+  /** The current round (restart at 0 when idle). */
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Since the start. */
+  filesSynced: number;
+  fileErrors: number;
+  conflicts: number;
+  reconnects: number;
+  /** The last connection or fatal error (an ErrorCode value), or 0. */
+  errorCode: number;
+}
+
+export interface SyncEvent {
+  /** Relative to the local directory, or ''. */
+  path: string;
+  message: string;
+  /** fileError: an ErrorCode value; else 0. */
+  code: number;
+  status: SyncStatus | null;
+}
+
+/** A running sync. Events 'state', 'progress', 'fileError', 'conflict', 'remoteChange' (SyncEvent). */
+export class Sync extends EventEmitter {
+  /** Resolves once the sync runs. */
+  readonly ready: Promise<Sync>;
+  /** Settles after close(). */
+  readonly done: Promise<void>;
+  readonly closed: boolean;
+  status(): SyncStatus;
+  /** The last connection or fatal error's message ('' if none). */
+  lastError(): string;
+  /**
+   * Resolves once every change made before the call (and the first full sync) is durable on the
+   * server; rejects with TimeoutError, CancelledError, InvalidStateError (stopped) or the fatal error
+   * (UnauthorizedError for a wrong token).
+   */
+  flush(options?: CallOptions & { timeoutMs?: number }): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** Stop the sync (its index is saved); resolves once stopped. Idempotent. */
+  close(): Promise<void>;
+  on(event: 'state' | 'progress' | 'fileError' | 'conflict' | 'remoteChange', listener: (event: SyncEvent) => void): this;
+}
+
+/** Start syncing `localDir` to the nhsyncd at `address` ('host:port') with `token`; resolves once running. */
+export function startSync(localDir: string, address: string, token: string, options?: SyncOptions): Promise<Sync>;
 
 // -- dev mode -----------------------------------------------------------------
 

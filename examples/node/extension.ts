@@ -47,3 +47,24 @@ export async function developOnce(client: nh.Client, workload: string): Promise<
     console.log(ended === nh.DevEndResult.RESTORED ? 'restored' : `end result ${ended}`);
   }
 }
+
+/** A terminal, a port-forward and a sync, as an extension's "Open terminal" / "Forward" / "Sync" commands use them. */
+export async function liveTools(client: nh.Client, workload: string, localDir: string, token: string): Promise<void> {
+  const shell: nh.Exec = await client.execStart(`deployment/${workload}`, ['sh'], { tty: true });
+  shell.on('stdout', (data: Buffer) => process.stdout.write(data));
+  shell.resize(120, 40);
+  shell.write('echo hello; exit\n');
+  const code: number = await shell.wait();
+
+  const fwd: nh.PortForward = await client.portForward(`deployment/${workload}`, '0:8080');
+  fwd.on('connection', (e: nh.ForwardEvent) => console.log(e.type, e.localPort, '->', e.pod, e.remotePort));
+  console.log(`http://127.0.0.1:${fwd.localPort} (exit code of the shell: ${code})`);
+
+  const sync: nh.Sync = await nh.startSync(localDir, `127.0.0.1:${fwd.localPort}`, token, { ignore: ['node_modules/'] });
+  sync.on('progress', (e: nh.SyncEvent) => console.log(e.status?.filesDone, '/', e.status?.filesTotal));
+  await sync.flush({ timeoutMs: 60_000 });
+  const status: nh.SyncStatus = sync.status();
+  console.log(status.state, status.filesSynced);
+  await sync.close();
+  await fwd.close();
+}

@@ -10,6 +10,7 @@ const { EventEmitter } = require('node:events');
 const native = require('./native');
 const nativeLib = native;
 const errors = require('./errors');
+const live = require('./live');
 
 const { CancelledError, InvalidArgumentError } = errors;
 
@@ -201,6 +202,28 @@ class Client {
   }
 
   /**
+   * Start argv (no shell) in the target's container as an interactive
+   * command. Options: stdin (default true), tty, namespace, container,
+   * timeoutMs and signal (connecting; close() stops the command). Resolves with an Exec once
+   * connected: write(), closeStdin(), resize(), 'stdout'/'stderr' events,
+   * wait() for the exit code, close().
+   */
+  async execStart(target, argv, { signal, ...options } = {}) {
+    return withSignal(signal, (cancel) => new live.Exec(this._native, target, argv, options, cancel).ready);
+  }
+
+  /**
+   * Forward local ports to the target's pod. `ports`: 'LOCAL:REMOTE', ':REMOTE'
+   * or '0:REMOTE' (a free port), or a number. Options: namespace, address
+   * (default 127.0.0.1), follow (default true), timeoutMs, signal (binding the ports).
+   * Resolves with a PortForward once every port is bound.
+   */
+  async portForward(target, ports, { signal, ...options } = {}) {
+    const list = (Array.isArray(ports) ? ports : [ports]).map(String);
+    return withSignal(signal, (cancel) => new live.PortForward(this._native, target, list, options, cancel).ready);
+  }
+
+  /**
    * Watch a collection. Returns a Watch (an EventEmitter and async iterable)
    * that is running already. Without resourceVersion the existing objects
    * come first as ADDED. Options: resourceVersion, labelSelector,
@@ -384,6 +407,13 @@ function setLogHandler(handler, level = LogLevel.INFO) {
 
 module.exports = {
   Client,
+  Exec: live.Exec,
+  PortForward: live.PortForward,
+  Sync: live.Sync,
+  startSync: live.startSync,
+  ForwardEventType: live.ForwardEventType,
+  SyncMode: live.SyncMode,
+  SyncCompression: live.SyncCompression,
   Session,
   Watch,
   DevEventType,

@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     nhnode::Client::Init(env, exports);
     nhnode::Session::Init(env, exports);
     nhnode::init_stream(env, exports);
+    nhnode::init_live(env, exports);
     return exports;
 }
 

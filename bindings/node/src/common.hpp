@@ -200,5 +200,6 @@ Napi::String take_string(Napi::Env env, nh_buf &buf);
 // Versions, errors, logging and Cancel (each area of the C ABI has a file and an Init).
 void init_common(Napi::Env env, Napi::Object exports);
 void init_stream(Napi::Env env, Napi::Object exports);
+void init_live(Napi::Env env, Napi::Object exports);
 
 }  // namespace nhnode
