@@ -393,10 +393,31 @@ NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
  * the sync token, created before anything is changed.
  *
  * Kinds are given as text: "deployment" ("deploy", "deployments",
- * "Deployment") or "statefulset" ("sts"). Other kinds: NH_EUNSUPPORTED.
+ * "Deployment"), "statefulset" ("sts"), "replicaset" ("rs"), "daemonset"
+ * ("ds"), "job", "cronjob" ("cj"), "pod" ("po"), or a custom kind as
+ * "<resource>.<group>" (e.g. "rollouts.argoproj.io"; its pod template and
+ * replica count are found at JSON pointers, see nh_dev_start_options).
+ * Deployments, StatefulSets and ReplicaSets run their dev pod themselves
+ * (one replica); DaemonSets (kept off every node), Jobs and CronJobs
+ * (suspended), custom kinds (scaled to 0) and bare Pods (deleted after
+ * their definition is recorded; a Pod owned by a controller is refused with
+ * NH_EINVAL naming the owner) run it from a generated Deployment built from
+ * their pod template. Unknown kinds: NH_EINVAL.
+ *
+ * Modes: NH_DEV_MODE_REPLACE changes the workload itself; NH_DEV_MODE_DUPLICATE
+ * leaves it untouched and develops on a private copy (a Deployment named
+ * "<name>-dup-<developer>-<hash>" with labels and a selector of its own, so
+ * no Service selects it), one per developer, each with its own session
+ * Secret and lock "nh-dev-<kind>-<name>-dup-<hash>".
  * Identity: the user needs get/list/update on the workload, its pods, HPAs,
  * events, and create/update/delete on Secrets and Leases in the namespace.
  */
+
+/** Dev modes (nh_dev_start_options.mode and the end and query options). */
+typedef enum nh_dev_mode {
+    NH_DEV_MODE_REPLACE = 0,   /**< the workload itself goes into dev mode */
+    NH_DEV_MODE_DUPLICATE = 1  /**< a private copy; the original keeps serving, untouched */
+} nh_dev_mode;
 
 /** The default work dir in the dev container (Nocalhost's). */
 #define NH_DEV_DEFAULT_WORKDIR "/home/nocalhost-dev"
@@ -484,11 +505,38 @@ typedef struct nh_dev_start_options {
     const char *local_dir;
     /** Options of that sync (mode, ignore patterns, events); NULL: defaults. */
     const struct nh_sync_options *sync_options;
+    /* Since options version 2: modes, kinds, Nocalhost's dev config, persistent dirs. */
+    /** NH_DEV_MODE_REPLACE (0, the default) or NH_DEV_MODE_DUPLICATE. */
+    int mode;
+    /** Duplicate mode: the developer's identity, part of the copy's name; NULL: "user@host". */
+    const char *developer;
+    /** Custom kinds: the API version ("argoproj.io/v1alpha1"; NULL: the group's preferred one), and
+        JSON pointers to the pod template (NULL: "/spec/template") and to the replica count
+        (NULL: "/spec/replicas"). */
+    const char *api_version;
+    const char *pod_template_path;
+    const char *replicas_path;
+    /** Nocalhost dev config (v2, see docs/nocalhost-config.md): a .nocalhost/config.yaml file, or a
+        directory holding .nocalhost/config.yaml; NULL: none. Explicit options override it. */
+    const char *config_path;
+    /** The Nocalhost application, whose ConfigMap "dev.nocalhost.config.<app>" is read; NULL: none. */
+    const char *app_name;
+    /** Non-zero: ignore the workload's dev.nocalhost annotation and the application ConfigMap. */
+    int ignore_cluster_config;
+    /** imagePullPolicy of the dev container ("Always", "IfNotPresent", "Never"); NULL: unchanged. */
+    const char *image_pull_policy;
+    /** Patches applied after the switch, as a JSON array [{"type":"strategic"|"merge"|"json",
+        "patch":"<JSON text>"}]; NULL: none. */
+    const char *patches_json;
+    /** Dirs of the dev container kept on PersistentVolumeClaims, as a JSON array
+        [{"path":"/root/.m2","capacity":"10Gi","storageClass":"fast"}]; NULL: none. */
+    const char *persistent_dirs_json;
 } nh_dev_start_options;
 
 #define NH_DEV_START_OPTIONS_VERSION 2
 #define NH_DEV_START_OPTIONS_INIT \
-    {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+    {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, \
+     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL}
 
 NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
 
@@ -531,10 +579,15 @@ typedef struct nh_dev_end_options {
     nh_dev_event_cb events;
     void *payload;
     nh_cancel *cancel;
+    /* Since options version 2. */
+    /** Which session: NH_DEV_MODE_REPLACE (0) or NH_DEV_MODE_DUPLICATE (with `developer`). */
+    int mode;
+    /** Duplicate mode: the developer whose copy ends; NULL: "user@host". */
+    const char *developer;
 } nh_dev_end_options;
 
-#define NH_DEV_END_OPTIONS_VERSION 1
-#define NH_DEV_END_OPTIONS_INIT {NH_DEV_END_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL}
+#define NH_DEV_END_OPTIONS_VERSION 2
+#define NH_DEV_END_OPTIONS_INIT {NH_DEV_END_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL}
 
 NH_EXTERN int nh_dev_end_options_init(nh_dev_end_options *opts, unsigned int version);
 
@@ -569,10 +622,14 @@ typedef struct nh_dev_query_options {
     /** nh_dev_list() only: non-zero lists every namespace. */
     int all_namespaces;
     nh_cancel *cancel;
+    /* Since options version 2. */
+    /** nh_dev_status() and nh_dev_attach(): which session, as in nh_dev_end_options. */
+    int mode;
+    const char *developer;
 } nh_dev_query_options;
 
-#define NH_DEV_QUERY_OPTIONS_VERSION 1
-#define NH_DEV_QUERY_OPTIONS_INIT {NH_DEV_QUERY_OPTIONS_VERSION, NULL, 0, NULL}
+#define NH_DEV_QUERY_OPTIONS_VERSION 2
+#define NH_DEV_QUERY_OPTIONS_INIT {NH_DEV_QUERY_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL}
 
 NH_EXTERN int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int version);
 
@@ -603,6 +660,41 @@ NH_EXTERN int nh_dev_list(nh_buf *out, nh_client *client, const nh_dev_query_opt
  */
 NH_EXTERN int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const char *name,
                             const nh_dev_query_options *opts);
+
+/**
+ * The effective Nocalhost dev config of a workload's container as JSON into
+ * *out, merged in Nocalhost's order (see docs/nocalhost-config.md) from
+ * opts->config_path, the workload's "dev.nocalhost" annotation and the
+ * "dev.nocalhost.config.<app>" ConfigMap, with the explicit options of
+ * `opts` on top: {"sources":[...],"container","image","imagePullPolicy",
+ * "shell","workDir","resources","env","persistentVolumeDirs","portForward",
+ * "sync":{"type","mode","filePattern","ignoreFilePattern","deleteProtection"},
+ * "sidecarImage","patches","command":{"build","run","debug","hotReloadRun",
+ * "hotReloadDebug"},"debug":{"remoteDebugPort","language"},
+ * "ignored":[{"field","file","line","reason"}]}. Errors: NH_ECONFIG (invalid
+ * config: the message names the file, line, field and the valid choices),
+ * NH_ENOTFOUND, client errors.
+ */
+NH_EXTERN int nh_dev_config_resolve(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                    const nh_dev_start_options *opts);
+
+/**
+ * The PersistentVolumeClaims dev mode made for persistentVolumeDirs, of one
+ * workload (kind and name) or, with kind and name NULL, of the namespace, as
+ * a JSON array [{"name","namespace","workload","path","capacity",
+ * "storage_class","phase"}] into *out. They outlive dev mode.
+ */
+NH_EXTERN int nh_dev_pvc_list(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                              const nh_dev_query_options *opts);
+
+/**
+ * Delete a workload's dev-mode PersistentVolumeClaim `claim` (its name or
+ * its dir), or all of them when `claim` is NULL; the names deleted go into
+ * *out as a JSON array (`out` may be NULL). Errors: NH_ENOTFOUND (no such
+ * claim of dev mode), client errors.
+ */
+NH_EXTERN int nh_dev_pvc_delete(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                const char *claim, const nh_dev_query_options *opts);
 
 /** Release a session handle (dev mode stays on: end it with nh_dev_end()). NULL-safe. */
 NH_EXTERN void nh_session_free(nh_session *session);
@@ -636,7 +728,7 @@ NH_EXTERN struct nh_sync *nh_session_sync(nh_session *session);
  */
 NH_EXTERN void nh_session_sync_stop(nh_session *session);
 
-/** The workload's kind ("Deployment", "StatefulSet"), name and namespace. */
+/** The workload's kind ("Deployment", "StatefulSet", "DaemonSet", "Rollout"...), name and namespace. */
 NH_EXTERN const char *nh_session_kind(const nh_session *session);
 NH_EXTERN const char *nh_session_name(const nh_session *session);
 NH_EXTERN const char *nh_session_namespace(const nh_session *session);
@@ -654,6 +746,13 @@ NH_EXTERN const char *nh_session_workdir(const nh_session *session);
 /** Who started the session, and since when (RFC 3339). */
 NH_EXTERN const char *nh_session_owner(const nh_session *session);
 NH_EXTERN const char *nh_session_since(const nh_session *session);
+
+/** NH_DEV_MODE_REPLACE or NH_DEV_MODE_DUPLICATE; 0 for NULL. */
+NH_EXTERN int nh_session_mode(const nh_session *session);
+
+/** Duplicate mode: the copy's (Deployment's) name; kinds run from a generated Deployment: its
+    name; otherwise "". */
+NH_EXTERN const char *nh_session_workload(const nh_session *session);
 
 /** The sidecar's sync port in the pod (forward a local port to it); 0 for NULL. */
 NH_EXTERN int nh_session_sync_port(const nh_session *session);

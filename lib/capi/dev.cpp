@@ -1,9 +1,11 @@
 // nh_dev_* and nh_session_*: dev mode (replace) through the C ABI.
 #include <cstring>
+#include <optional>
 
 #include "capi/capi.hpp"
 #include "capi/client.hpp"
 #include "capi/dev_loop.hpp"
+#include "dev/config.hpp"
 #include "dev/session.hpp"
 
 using namespace nh::capi;
@@ -29,10 +31,79 @@ nh::dev::EventSink sink_of(nh_dev_event_cb cb, void *payload) {
     };
 }
 
+// The kind named by `kind`, custom kinds with their paths.
+nh::dev::WorkloadKind workload_kind_of(const char *kind, const char *api_version, const char *template_path,
+                                       const char *replicas_path) {
+    nh::dev::WorkloadKind k = nh::dev::parse_workload_kind(kind);
+    if (k.kind != nh::dev::Kind::Custom) return k;
+    if (api_version && *api_version) k.group_version = api_version;
+    if (template_path) k.template_path = template_path;
+    if (replicas_path) k.replicas_path = replicas_path;
+    return k;
+}
+
+nh::dev::Mode mode_of(int mode) {
+    if (mode == NH_DEV_MODE_REPLACE) return nh::dev::Mode::Replace;
+    if (mode == NH_DEV_MODE_DUPLICATE) return nh::dev::Mode::Duplicate;
+    throw nh::Error(NH_EINVAL, "unknown dev mode " + std::to_string(mode) +
+                                   " (valid: NH_DEV_MODE_REPLACE, NH_DEV_MODE_DUPLICATE)");
+}
+
+// The start options of the C struct, with the Nocalhost dev config merged in (explicit
+// options win); `resolved` gets the effective config.
+nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, const char *name,
+                                       const nh_dev_start_options *opts, nlohmann::json *resolved) {
+    nh::dev::StartOptions o;
+    nh::dev::WorkloadKind wk = nh::dev::parse_workload_kind(kind);
+    o.kind = wk.kind;
+    o.name = name;
+    o.ns = str(opts->namespace_name);
+    o.container = str(opts->container);
+    if (opts->image) o.image = opts->image;
+    bool workdir_given = opts->workdir != nullptr;
+    if (opts->workdir) o.workdir = opts->workdir;
+    for (size_t i = 0; i < opts->env_count; ++i) {
+        std::string e = str(opts->env[i]);
+        auto eq = e.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw nh::Error(NH_EINVAL, "invalid env entry '" + e.substr(0, e.find('=')) + "': expected NAME=VALUE");
+        o.env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
+    }
+    if (opts->resources_json) {
+        o.resources = nlohmann::json::parse(opts->resources_json, nullptr, false);
+        if (!o.resources.is_object()) throw nh::Error(NH_EINVAL, "resources_json is not a JSON object");
+    }
+    o.sidecar_image = str(opts->sidecar_image);
+    if (opts->sync_port != 0) o.sync_port = opts->sync_port;
+    if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
+    o.rollback_on_failure = opts->rollback_on_failure != 0;
+    o.owner = str(opts->owner);
+    if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);
+    nh::dev::ConfigSources src;
+    if (opts->version >= 2) {
+        o.mode = mode_of(opts->mode);
+        o.developer = str(opts->developer);
+        if (wk.kind == nh::dev::Kind::Custom)
+            o.custom_kind = workload_kind_of(kind, opts->api_version, opts->pod_template_path, opts->replicas_path);
+        o.image_pull_policy = str(opts->image_pull_policy);
+        if (opts->patches_json) o.patches = nh::dev::parse_patches(opts->patches_json, "patches_json");
+        if (opts->persistent_dirs_json)
+            o.persistent_dirs = nh::dev::parse_persistent_dirs(opts->persistent_dirs_json, "persistent_dirs_json");
+        src.config_path = str(opts->config_path);
+        src.app_name = str(opts->app_name);
+        src.use_cluster = opts->ignore_cluster_config == 0;
+    } else {
+        src.use_cluster = false;
+    }
+    nlohmann::json r = nh::dev::apply_nocalhost_config(*client->impl, src, o, workdir_given);
+    if (resolved) *resolved = r;
+    return o;
+}
+
 nh_session *make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
     out->client = client;
-    out->kind = nh::dev::kind_info(s.kind).name;
+    out->kind = s.wk.name.empty() ? nh::dev::kind_info(s.kind).name : s.wk.name;
     out->s = std::move(s);
     return out.release();
 }
@@ -83,34 +154,12 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
     NH_CHECK_ARG(name && *name);
     NH_CHECK_ARG(opts);
     if (int rc = check_version(opts->version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc;
-    NH_CHECK_ARG(opts->image && *opts->image);
+    NH_CHECK_ARG(opts->version >= 2 || (opts->image && *opts->image));
     NH_CHECK_ARG(opts->env_count == 0 || opts->env);
     return guard([&]() -> int {
-        nh::dev::StartOptions o;
-        o.kind = nh::dev::parse_kind(kind);
-        o.name = name;
-        o.ns = str(opts->namespace_name);
-        o.container = str(opts->container);
-        o.image = opts->image;
-        if (opts->workdir) o.workdir = opts->workdir;
-        for (size_t i = 0; i < opts->env_count; ++i) {
-            std::string e = str(opts->env[i]);
-            auto eq = e.find('=');
-            if (eq == std::string::npos || eq == 0)
-                return set_error(NH_EINVAL, "invalid env entry '" + e.substr(0, e.find('=')) + "': expected NAME=VALUE");
-            o.env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
-        }
-        if (opts->resources_json) {
-            o.resources = nlohmann::json::parse(opts->resources_json, nullptr, false);
-            if (!o.resources.is_object())
-                return set_error(NH_EINVAL, "resources_json is not a JSON object");
-        }
-        o.sidecar_image = str(opts->sidecar_image);
-        if (opts->sync_port != 0) o.sync_port = opts->sync_port;
-        if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
-        o.rollback_on_failure = opts->rollback_on_failure != 0;
-        o.owner = str(opts->owner);
-        if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);
+        nh::dev::StartOptions o = start_options_of(client, kind, name, opts, nullptr);
+        if (o.image.empty())
+            return set_error(NH_EINVAL, "no dev image: give one, or a Nocalhost dev config with containers[].dev.image");
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
         nh::dev::Session s = nh::dev::start(*client->impl, o);
@@ -154,6 +203,11 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
     return guard([&]() -> int {
         nh::dev::EndOptions o;
         o.kind = nh::dev::parse_kind(kind);
+        if (o.kind == nh::dev::Kind::Custom) o.custom_kind = nh::dev::parse_workload_kind(kind);
+        if (opts->version >= 2) {
+            o.mode = mode_of(opts->mode);
+            o.developer = str(opts->developer);
+        }
         o.name = name;
         o.ns = str(opts->namespace_name);
         // Stop this process's sync and forward of the workload before restoring it.
@@ -188,8 +242,15 @@ int nh_dev_status(nh_buf *out, nh_client *client, const char *kind, const char *
     if (!opts) opts = &defaults;
     if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
     return guard([&]() -> int {
-        auto j = nh::dev::status(*client->impl, nh::dev::parse_kind(kind), str(opts->namespace_name), name,
-                                 token_of(opts->cancel));
+        nh::dev::Query q;
+        q.kind = nh::dev::parse_workload_kind(kind);
+        q.ns = str(opts->namespace_name);
+        q.name = name;
+        if (opts->version >= 2) {
+            q.mode = mode_of(opts->mode);
+            q.developer = str(opts->developer);
+        }
+        auto j = nh::dev::status(*client->impl, q, token_of(opts->cancel));
         buf_set(out, j.dump());
         return NH_OK;
     });
@@ -222,13 +283,71 @@ int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const c
     if (!opts) opts = &defaults;
     if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
     return guard([&]() -> int {
-        auto k = nh::dev::parse_kind(kind);
-        std::string ns = opts->namespace_name ? opts->namespace_name : client->impl->ns();
-        auto s = nh::dev::find_session(*client->impl, k, ns, name, token_of(opts->cancel));
+        nh::dev::Query q;
+        q.kind = nh::dev::parse_workload_kind(kind);
+        q.ns = opts->namespace_name ? opts->namespace_name : client->impl->ns();
+        q.name = name;
+        if (opts->version >= 2) {
+            q.mode = mode_of(opts->mode);
+            q.developer = str(opts->developer);
+        }
+        auto s = nh::dev::find_session(*client->impl, q, token_of(opts->cancel));
         if (!s)
-            return set_error(NH_ENOTFOUND, std::string(nh::dev::kind_info(k).lower) + "/" + name + " in namespace " +
-                                               ns + " is not in dev mode");
+            return set_error(NH_ENOTFOUND, q.kind.lower + "/" + name + " in namespace " + q.ns +
+                                               (q.mode == nh::dev::Mode::Duplicate ? " has no duplicate of this developer"
+                                                                                   : " is not in dev mode"));
         *out = make_session(client->impl, std::move(*s));
+        return NH_OK;
+    });
+}
+
+int nh_dev_config_resolve(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                          const nh_dev_start_options *opts) {
+    NH_CHECK_ARG(out);
+    NH_CHECK_ARG(client);
+    NH_CHECK_ARG(kind && *kind);
+    NH_CHECK_ARG(name && *name);
+    nh_dev_start_options defaults = NH_DEV_START_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    if (int rc = check_version(opts->version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc;
+    return guard([&]() -> int {
+        nlohmann::json resolved;
+        start_options_of(client, kind, name, opts, &resolved);
+        buf_set(out, resolved.dump());
+        return NH_OK;
+    });
+}
+
+int nh_dev_pvc_list(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                    const nh_dev_query_options *opts) {
+    NH_CHECK_ARG(out);
+    NH_CHECK_ARG(client);
+    NH_CHECK_ARG((kind == nullptr) == (name == nullptr));
+    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    return guard([&]() -> int {
+        std::optional<nh::dev::WorkloadKind> k;
+        if (kind) k = nh::dev::parse_workload_kind(kind);
+        auto j = nh::dev::pvc_list(*client->impl, str(opts->namespace_name), k ? &*k : nullptr, str(name),
+                                   token_of(opts->cancel));
+        buf_set(out, j.dump());
+        return NH_OK;
+    });
+}
+
+int nh_dev_pvc_delete(nh_buf *out, nh_client *client, const char *kind, const char *name, const char *claim,
+                      const nh_dev_query_options *opts) {
+    NH_CHECK_ARG(client);
+    NH_CHECK_ARG(kind && *kind);
+    NH_CHECK_ARG(name && *name);
+    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    return guard([&]() -> int {
+        auto names = nh::dev::pvc_delete(*client->impl, str(opts->namespace_name), nh::dev::parse_workload_kind(kind),
+                                         name, str(claim), token_of(opts->cancel));
+        if (out) buf_set(out, nlohmann::json(names).dump());
         return NH_OK;
     });
 }
@@ -270,6 +389,10 @@ const char *nh_session_owner(const nh_session *session) { return cstr(session, &
 const char *nh_session_since(const nh_session *session) { return cstr(session, &nh::dev::Session::since); }
 const char *nh_session_token(const nh_session *session) { return cstr(session, &nh::dev::Session::token); }
 int nh_session_sync_port(const nh_session *session) { return session ? session->s.sync_port : 0; }
+int nh_session_mode(const nh_session *session) {
+    return session && session->s.mode == nh::dev::Mode::Duplicate ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
+}
+const char *nh_session_workload(const nh_session *session) { return cstr(session, &nh::dev::Session::generated); }
 
 int nh_session_status(nh_buf *out, const nh_session *session) {
     NH_CHECK_ARG(out);

@@ -1,5 +1,6 @@
 #include "dev/session.hpp"
 
+#include <cctype>
 #include <optional>
 #include <thread>
 
@@ -15,8 +16,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string what_of(Kind k, const std::string &ns, const std::string &name) {
-    return std::string(kind_info(k).lower) + "/" + name + " in namespace " + ns;
+std::string what_of(const WorkloadKind &k, const std::string &ns, const std::string &name, Mode mode = Mode::Replace,
+                    const std::string &developer = {}) {
+    std::string w = (k.builtin() ? k.lower : k.name) + "/" + name + " in namespace " + ns;
+    if (mode == Mode::Duplicate) w += " (duplicate of " + developer + ")";
+    return w;
+}
+
+bool deleting(const json &obj) { return obj.value("metadata", json::object()).contains("deletionTimestamp"); }
+
+void sleep_a_little(CancelToken *cancel, int ms, const char *what) {
+    if (cancel ? cancel->sleep_for(std::chrono::milliseconds(ms))
+               : (std::this_thread::sleep_for(std::chrono::milliseconds(ms)), false))
+        cancel->check(what);
 }
 
 std::optional<json> get_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
@@ -65,12 +77,13 @@ void emit(const EventSink &sink, EventType type, const char *phase, const std::s
 }
 
 // The HPAs that scale the workload, cleaned for storage.
-json find_hpas(kube::Client &c, Kind k, const std::string &ns, const std::string &name, CancelToken *cancel) {
+json find_hpas(kube::Client &c, const WorkloadKind &k, const std::string &ns, const std::string &name,
+               CancelToken *cancel) {
     json out = json::array();
     json list = c.get(hpa_path(ns), cancel);
     for (const auto &h : list.value("items", json::array())) {
         const json ref = h.value("spec", json::object()).value("scaleTargetRef", json::object());
-        if (ref.value("kind", "") == kind_info(k).name && ref.value("name", "") == name) {
+        if (ref.value("kind", "") == k.name && ref.value("name", "") == name) {
             json cleaned = clean_object(h);
             cleaned["apiVersion"] = "autoscaling/v2";
             cleaned["kind"] = "HorizontalPodAutoscaler";
@@ -83,6 +96,7 @@ json find_hpas(kube::Client &c, Kind k, const std::string &ns, const std::string
 Session session_from_secret(Kind k, const std::string &ns, const std::string &name, const json &secret) {
     Session s;
     s.kind = k;
+    s.wk = WorkloadKind(k == Kind::Custom ? Kind::Deployment : k);
     s.ns = ns;
     s.name = name;
     s.object_name = secret["metadata"].value("name", "");
@@ -97,9 +111,31 @@ Session session_from_secret(Kind k, const std::string &ns, const std::string &na
         s.sidecar_image = spec.value("sidecar_image", "");
         s.sync_port = spec.value("sync_port", kDefaultSyncPort);
         s.session_id = spec.value("session_id", "");
+        if (spec.contains("workload_kind")) {
+            s.wk = WorkloadKind::from_json(spec["workload_kind"]);
+            s.kind = s.wk.kind;
+        }
+        s.mode = spec.value("mode", "replace") == "duplicate" ? Mode::Duplicate : Mode::Replace;
+        s.developer = spec.value("developer", "");
+        s.generated = spec.value("generated", "");
+        s.pod_selector = spec.value("pod_selector", "");
+        s.pvcs = spec.value("pvcs", json::array());
+        s.extra = spec.value("extra", json());
     }
     s.token = secret_text(secret, "token");
     return s;
+}
+
+// The session of a Secret found by listing: its kind from the record.
+Session session_from_secret(const json &secret) {
+    std::string kind_text = annotation(secret, kKindAnnotation);
+    Kind k = Kind::Deployment;
+    try {
+        k = parse_kind(kind_text);
+    } catch (const Error &) {
+        k = Kind::Custom;
+    }
+    return session_from_secret(k, secret["metadata"].value("namespace", ""), annotation(secret, kNameAnnotation), secret);
 }
 
 void add_lock_state(kube::Client &c, Session &s, CancelToken *cancel) {
@@ -171,55 +207,107 @@ struct RestoreReport {
     std::vector<std::string> notes;
 };
 
+// Re-creates a bare Pod from its record once the name is free.
+void restore_pod(kube::Client &c, const std::string &ns, const std::string &name, const json &original,
+                 RestoreReport &r, CancelToken *cancel) {
+    const std::string path = workload_path(Kind::Pod, ns, name);
+    auto until = Clock::now() + std::chrono::seconds(90);
+    for (;;) {
+        auto cur = get_optional(c, path, cancel);
+        if (!cur) {
+            try {
+                c.create(pods_path(ns), original, cancel);
+                return;
+            } catch (const Error &e) {
+                if (e.code() != NH_EEXISTS) throw;
+                continue;
+            }
+        }
+        if (!deleting(*cur)) {
+            // Never deleted (a start stopped before), or re-created by an end that died after it.
+            if (!annotation(*cur, kSessionAnnotation).empty() || cur->value("metadata", json::object()).contains("ownerReferences"))
+                r.notes.push_back("pod/" + name + " exists and is not the recorded original; left as it is");
+            return;
+        }
+        if (Clock::now() >= until)
+            fail(NH_ETIMEOUT, "pod/" + name + " in namespace " + ns + " is still being deleted; end dev mode again to re-create it");
+        sleep_a_little(cancel, 200, "waiting for the pod's name to be free");
+    }
+}
+
 // Puts the original back in place and removes what dev mode created, except the lock.
-RestoreReport restore(kube::Client &c, Kind k, const std::string &ns, const std::string &name, const json &secret,
+RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const std::string &name, const json &secret,
                       const EventSink &sink, CancelToken *cancel) {
     RestoreReport r;
-    const std::string what = what_of(k, ns, name);
+    json spec = secret_json(secret, "spec");
+    WorkloadKind k = spec.is_object() && spec.contains("workload_kind") ? WorkloadKind::from_json(spec["workload_kind"])
+                                                                        : WorkloadKind(k_in);
+    const Mode mode = spec.is_object() && spec.value("mode", "replace") == "duplicate" ? Mode::Duplicate : Mode::Replace;
+    const std::string generated = spec.is_object() ? spec.value("generated", "") : "";
+    const std::string what = what_of(k, ns, name, mode, spec.is_object() ? spec.value("developer", "") : "");
+    const std::string secret_name = secret["metadata"].value("name", "");
+
+    if (!generated.empty()) {
+        emit(sink, EventType::Phase, "restore",
+             std::string(mode == Mode::Duplicate ? "deleting the copy " : "deleting the generated Deployment ") +
+                 generated);
+        remove_optional(c, workload_path(Kind::Deployment, ns, generated) + "?propagationPolicy=Background", cancel);
+    }
+    if (mode == Mode::Duplicate) {
+        emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
+        remove_optional(c, secret_path(ns, secret_name), cancel);
+        return r;
+    }
+
     json original = secret_json(secret, "original");
     if (!original.is_object()) fail(NH_EPROTOCOL, "the session record of " + what + " holds no original");
     json hpas = secret_json(secret, "hpas");
-    json spec = secret_json(secret, "spec");
     std::string session_id = spec.is_object() ? spec.value("session_id", "") : "";
     std::string dev_generation = annotation(secret, kDevGenerationAnnotation);
     const std::string path = workload_path(k, ns, name);
 
-    emit(sink, EventType::Phase, "restore", "restoring " + what + " in place");
-    for (int attempt = 0;; ++attempt) {
-        auto cur = get_optional(c, path, cancel);
-        if (!cur) {
-            r.workload_gone = true;
-            r.notes.push_back(what + " no longer exists; cleaned up what dev mode left");
-            break;
-        }
-        std::string generation = std::to_string((*cur)["metadata"].value("generation", 0L));
-        if (!dev_generation.empty() && generation != dev_generation && !annotation(*cur, kSessionAnnotation).empty() &&
-            !r.overwrote) {
-            r.overwrote = true;
-            r.notes.push_back(what + " was changed while in dev mode (generation " + generation + ", dev mode left " +
-                              dev_generation + "); the change was overwritten by the original");
-            emit(sink, EventType::Warning, "restore", r.notes.back());
-        }
-        json next = original;
-        next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
-        try {
-            if (k == Kind::Deployment && needs_scale_step(original, *cur)) {
-                json step = scale_step(original, *cur);
-                step["metadata"]["resourceVersion"] = next["metadata"]["resourceVersion"];
-                json done = c.update(path, step, cancel);
-                wait_observed(c, path, done, Clock::now() + std::chrono::seconds(30), cancel);
-                next["metadata"]["resourceVersion"] = done["metadata"].value("resourceVersion", "");
+    emit(sink, EventType::Phase, "restore",
+         k.kind == Kind::Pod ? "re-creating " + what + " from its record" : "restoring " + what + " in place");
+    if (k.kind == Kind::Pod) {
+        restore_pod(c, ns, name, original, r, cancel);
+    } else {
+        for (int attempt = 0;; ++attempt) {
+            auto cur = get_optional(c, path, cancel);
+            if (!cur) {
+                r.workload_gone = true;
+                r.notes.push_back(what + " no longer exists; cleaned up what dev mode left");
+                break;
             }
-            c.update(path, next, cancel);
-            break;
-        } catch (const Error &e) {
-            if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
+            std::string generation = std::to_string((*cur)["metadata"].value("generation", 0L));
+            if (!dev_generation.empty() && generation != dev_generation &&
+                !annotation(*cur, kSessionAnnotation).empty() && !r.overwrote) {
+                r.overwrote = true;
+                r.notes.push_back(what + " was changed while in dev mode (generation " + generation +
+                                  ", dev mode left " + dev_generation + "); the change was overwritten by the original");
+                emit(sink, EventType::Warning, "restore", r.notes.back());
+            }
+            json next = original;
+            next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
+            try {
+                if (k.kind == Kind::Deployment && needs_scale_step(original, *cur)) {
+                    json step = scale_step(original, *cur);
+                    step["metadata"]["resourceVersion"] = next["metadata"]["resourceVersion"];
+                    json done = c.update(path, step, cancel);
+                    wait_observed(c, path, done, Clock::now() + std::chrono::seconds(30), cancel);
+                    next["metadata"]["resourceVersion"] = done["metadata"].value("resourceVersion", "");
+                }
+                c.update(path, next, cancel);
+                break;
+            } catch (const Error &e) {
+                if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
+            }
         }
     }
 
-    // A StatefulSet does not replace a pod that never became ready, nor any pod
-    // under OnDelete: remove the dev pods so the controller recreates them from the original.
-    if (!r.workload_gone && k == Kind::StatefulSet && !session_id.empty()) {
+    // A StatefulSet does not replace a pod that never became ready, nor any pod under
+    // OnDelete, and a ReplicaSet never replaces pods for a new template: remove the dev
+    // pods so the controller recreates them from the original.
+    if (!r.workload_gone && (k.kind == Kind::StatefulSet || k.kind == Kind::ReplicaSet) && !session_id.empty()) {
         json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(label_selector(original)), cancel);
         for (const auto &p : pods.value("items", json::array()))
             if (annotation(p, kSessionIdAnnotation) == session_id)
@@ -246,8 +334,49 @@ RestoreReport restore(kube::Client &c, Kind k, const std::string &ns, const std:
     }
 
     emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
-    remove_optional(c, secret_path(ns, secret["metadata"].value("name", "")), cancel);
+    remove_optional(c, secret_path(ns, secret_name), cancel);
     return r;
+}
+
+// The original a workload had before Nocalhost's own CLI (nhctl) put it into dev mode,
+// from its annotation; null when it has none.
+json nhctl_original(const json &wl) {
+    std::string text = annotation(wl, kNhctlOriginAnnotation);
+    if (text.empty()) return nullptr;
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        fail(NH_EPROTOCOL, std::string("the annotation ") + kNhctlOriginAnnotation + " is not a JSON object");
+    j = clean_object(j);
+    if (j.contains("metadata") && j["metadata"].contains("annotations")) {
+        j["metadata"]["annotations"].erase(kNhctlOriginAnnotation);
+        if (j["metadata"]["annotations"].empty()) j["metadata"].erase("annotations");
+    }
+    return j;
+}
+
+// A parked original: a kind that cannot run one dev replica is stopped from running pods
+// while its dev pod runs from a generated Deployment.
+json parked(const json &original, const WorkloadKind &k, const std::string &secret_name) {
+    json w = original;
+    w["metadata"]["annotations"][kSessionAnnotation] = secret_name;
+    switch (k.kind) {
+        case Kind::DaemonSet:
+            pod_template(w, k)["spec"]["nodeSelector"][kParkedNodeLabel] = "true";
+            break;
+        case Kind::Job:
+        case Kind::CronJob:
+            w["spec"]["suspend"] = true;
+            break;
+        case Kind::Custom: {
+            if (k.replicas_path.empty())
+                fail(NH_EINVAL, "custom kind " + k.lower + " has no replicas path: dev mode cannot stop its pods");
+            w[json::json_pointer(k.replicas_path)] = 0;
+            break;
+        }
+        default:
+            break;
+    }
+    return w;
 }
 
 Error with_suffix(const Error &e, const std::string &suffix) {
@@ -262,14 +391,47 @@ Error busy_active(const std::string &what, const json &secret) {
 
 }  // namespace
 
+const char *mode_name(Mode m) { return m == Mode::Duplicate ? "duplicate" : "replace"; }
+
+Mode parse_mode(const std::string &text) {
+    if (text.empty() || text == "replace") return Mode::Replace;
+    if (text == "duplicate") return Mode::Duplicate;
+    fail(NH_EINVAL, "unknown dev mode '" + text + "' (valid: replace, duplicate)");
+}
+
+void resolve_kind(kube::Client &c, WorkloadKind &k, CancelToken *cancel) {
+    if (k.builtin()) return;
+    std::string group = k.group_version.substr(0, k.group_version.find('/'));
+    if (k.group_version.find('/') == std::string::npos) {
+        json g;
+        try {
+            g = c.get("/apis/" + group, cancel);
+        } catch (const Error &e) {
+            if (e.code() != NH_ENOTFOUND) throw;
+            fail(NH_ENOTFOUND, "the API group '" + group + "' of kind " + k.lower + " does not exist on this cluster");
+        }
+        k.group_version = g.value("preferredVersion", json::object()).value("groupVersion", "");
+        if (k.group_version.empty()) fail(NH_EPROTOCOL, "the API group '" + group + "' has no preferred version");
+    }
+    json res = c.get("/apis/" + k.group_version, cancel);
+    for (const auto &r : res.value("resources", json::array()))
+        if (r.value("name", "") == k.resource) {
+            k.name = r.value("kind", k.name);
+            if (!r.value("namespaced", true))
+                fail(NH_EUNSUPPORTED, "kind " + k.lower + " is cluster-scoped; dev mode needs a namespaced workload");
+            return;
+        }
+    fail(NH_ENOTFOUND, "the API " + k.group_version + " has no resource '" + k.resource + "'");
+}
+
 std::string default_sidecar_image() { return std::string("ghcr.io/libnocalhost/nhsyncd:") + NH_VERSION_STRING; }
 
 json Session::to_json() const {
-    json j = {{"kind", kind_info(kind).name},
+    json j = {{"kind", wk.name.empty() ? kind_info(kind).name : wk.name},
               {"name", name},
               {"namespace", ns},
               {"dev_mode", true},
-              {"mode", "replace"},
+              {"mode", mode_name(mode)},
               {"phase", phase},
               {"owner", owner},
               {"since", since},
@@ -280,24 +442,157 @@ json Session::to_json() const {
               {"sidecar_container", kSidecarName},
               {"sync_port", sync_port},
               {"session_object", object_name}};
+    if (mode == Mode::Duplicate) j["developer"] = developer;
+    j["copy"] = mode == Mode::Duplicate ? json(generated) : json(nullptr);
+    j["generated_deployment"] = generated.empty() ? json(nullptr) : json(generated);
+    if (!pvcs.empty()) j["persistent_volume_claims"] = pvcs;
+    if (!extra.is_null()) j["config"] = extra;
     j["pod"] = pod_name.empty() ? json(nullptr) : json{{"name", pod_name}, {"phase", pod_phase}, {"ready", pod_ready}};
     j["lock"] = lock_holder.empty() ? json(nullptr)
                                     : json{{"holder", lock_holder}, {"expires_in_s", static_cast<long>(lock_expires_in)}};
     return j;
 }
 
+namespace {
+
+inline constexpr const char *kRolePvc = "persistent-dir";
+inline constexpr const char *kPvcWorkloadLabel = "dev.nocalhost.io/pvc-workload";
+inline constexpr const char *kPvcDirLabel = "dev.nocalhost.io/pvc-dir";
+inline constexpr const char *kPvcPathAnnotation = "dev.nocalhost.io/pvc-path";
+
+std::string pvc_path(const std::string &ns, const std::string &name = {}) {
+    return "/api/v1/namespaces/" + ns + "/persistentvolumeclaims" + (name.empty() ? "" : "/" + name);
+}
+
+std::string pvc_workload_key(const WorkloadKind &k, const std::string &name) { return label_value(k.lower + "-" + name); }
+
+// The last Event message about an object, or "".
+std::string last_event(kube::Client &c, const std::string &ns, const std::string &kind, const std::string &name,
+                       CancelToken *cancel) {
+    json evs = c.get("/api/v1/namespaces/" + ns + "/events?fieldSelector=" +
+                         kube::url_escape("involvedObject.kind=" + kind + ",involvedObject.name=" + name),
+                     cancel);
+    std::string msg;
+    for (const auto &e : evs.value("items", json::array())) msg = e.value("message", msg);
+    return msg;
+}
+
+// Finds or creates the claim of each persistent dir and waits until each is bound (unless its
+// class binds only with the first pod). Returns [{"path","claim"}].
+json ensure_pvcs(kube::Client &c, const std::string &ns, const WorkloadKind &k, const std::string &name,
+                 const std::string &key, const std::vector<PersistentDir> &dirs, Clock::time_point deadline,
+                 const EventSink &sink, CancelToken *cancel) {
+    json out = json::array();
+    for (const auto &d : dirs) {
+        if (d.path.empty() || d.path[0] != '/')
+            fail(NH_EINVAL, "persistent volume dir '" + d.path + "' is not an absolute path");
+        // A stable key of the path (label values cannot hold '/').
+        std::string h;
+        for (char ch : d.path) h += (std::isalnum(static_cast<unsigned char>(ch)) ? ch : '-');
+        const std::string dir_key = label_value("d" + h);
+        std::string sel = std::string(kPvcWorkloadLabel) + "=" + pvc_workload_key(k, name) + "," + kPvcDirLabel + "=" +
+                          dir_key + "," + kRoleLabel + "=" + kRolePvc + ",dev.nocalhost.io/pvc-session=" + label_value(key);
+        json found = c.get(pvc_path(ns) + "?labelSelector=" + kube::url_escape(sel), cancel);
+        json pvc;
+        for (const auto &p : found.value("items", json::array()))
+            if (!deleting(p) && annotation(p, kPvcPathAnnotation) == d.path) pvc = p;
+        if (pvc.is_null()) {
+            std::string claim = label_value("nh-pvc-" + name + "-" + random_hex(3));
+            json spec = {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", d.capacity}}}}}};
+            if (!d.storage_class.empty()) spec["storageClassName"] = d.storage_class;
+            json obj = {{"apiVersion", "v1"},
+                        {"kind", "PersistentVolumeClaim"},
+                        {"metadata",
+                         {{"name", claim},
+                          {"labels",
+                           {{kManagedByLabel, kManagedByValue},
+                            {kRoleLabel, kRolePvc},
+                            {kPvcWorkloadLabel, pvc_workload_key(k, name)},
+                            {"dev.nocalhost.io/pvc-session", label_value(key)},
+                            {kPvcDirLabel, dir_key}}},
+                          {"annotations",
+                           {{kPvcPathAnnotation, d.path}, {kKindAnnotation, k.name}, {kNameAnnotation, name}}}}},
+                        {"spec", spec}};
+            emit(sink, EventType::Phase, "pvc", "creating PersistentVolumeClaim " + claim + " for " + d.path);
+            pvc = c.create(pvc_path(ns), obj, cancel);
+        } else {
+            emit(sink, EventType::Info, "pvc",
+                 "reusing PersistentVolumeClaim " + pvc["metadata"].value("name", "") + " for " + d.path);
+        }
+        std::string claim = pvc["metadata"].value("name", "");
+        // A class that binds with the first consumer binds when the dev pod is scheduled.
+        std::string cls = pvc.value("spec", json::object()).value("storageClassName", "");
+        bool wait_first = false;
+        if (!cls.empty()) {
+            try {
+                json sc = c.get("/apis/storage.k8s.io/v1/storageclasses/" + cls, cancel);
+                wait_first = sc.value("volumeBindingMode", "") == "WaitForFirstConsumer";
+            } catch (const Error &e) {
+                if (e.code() != NH_ENOTFOUND && e.code() != NH_EFORBIDDEN) throw;
+            }
+        }
+        while (!wait_first && pvc.value("status", json::object()).value("phase", "") != "Bound") {
+            if (Clock::now() >= deadline) {
+                std::string ev = last_event(c, ns, "PersistentVolumeClaim", claim, cancel);
+                fail(NH_ETIMEOUT, "PersistentVolumeClaim " + claim + " for persistent dir " + d.path + " (" +
+                                      d.capacity + ", storage class " + (cls.empty() ? "default" : cls) +
+                                      ") is not bound: no PersistentVolume binds to it" +
+                                      (ev.empty() ? "" : " (" + ev + ")") +
+                                      "; create a matching PersistentVolume or choose another storageClass");
+            }
+            sleep_a_little(cancel, 250, "waiting for a PersistentVolumeClaim to bind");
+            pvc = c.get(pvc_path(ns, claim), cancel);
+        }
+        out.push_back({{"path", d.path}, {"claim", claim}});
+    }
+    return out;
+}
+
+// Deletes the pods matching `selector` that do not carry `session_id` (a ReplicaSet never
+// replaces its pods for a new template on its own).
+void delete_other_pods(kube::Client &c, const std::string &ns, const std::string &selector,
+                       const std::string &session_id, CancelToken *cancel) {
+    json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(selector), cancel);
+    for (const auto &p : pods.value("items", json::array()))
+        if (annotation(p, kSessionIdAnnotation) != session_id && !deleting(p))
+            remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
+}
+
+void apply_patches(kube::Client &c, const std::string &path, const std::vector<Patch> &patches, json &last,
+                   CancelToken *cancel) {
+    for (size_t i = 0; i < patches.size(); ++i) {
+        try {
+            last = c.patch(path, patches[i].type, patches[i].body, cancel);
+        } catch (const Error &e) {
+            throw Error(e.code(), "patch " + std::to_string(i + 1) + " of the dev config failed: " + e.what(),
+                        e.http_status(), e.reason());
+        }
+    }
+}
+
+}  // namespace
+
 Session start(kube::Client &c, const StartOptions &o) {
     if (o.name.empty()) fail(NH_EINVAL, "dev start: the workload name is empty");
     if (o.image.empty()) fail(NH_EINVAL, "dev start: the dev image is empty");
     if (o.sync_port < 1 || o.sync_port > 65535) fail(NH_EINVAL, "dev start: sync port out of range");
     if (o.workdir.empty() || o.workdir[0] != '/') fail(NH_EINVAL, "dev start: the work dir must be an absolute path");
-    const std::string ns = o.ns.empty() ? c.ns() : o.ns;
-    const std::string what = what_of(o.kind, ns, o.name);
-    const std::string owner = o.owner.empty() ? default_owner() : o.owner;
-    const std::string object_name = session_object_name(o.kind, o.name);
-    const std::string path = workload_path(o.kind, ns, o.name);
-    const auto deadline = Clock::now() + o.timeout;
+    if (!o.image_pull_policy.empty() && o.image_pull_policy != "Always" && o.image_pull_policy != "IfNotPresent" &&
+        o.image_pull_policy != "Never")
+        fail(NH_EINVAL, "dev start: unknown image pull policy '" + o.image_pull_policy + "' (valid: Always, IfNotPresent, Never)");
     CancelToken *cancel = o.cancel;
+    WorkloadKind k = o.kind == Kind::Custom ? o.custom_kind : WorkloadKind(o.kind);
+    if (k.kind != o.kind) fail(NH_EINVAL, "dev start: custom_kind does not describe a custom kind");
+    resolve_kind(c, k, cancel);
+    const bool dup = o.mode == Mode::Duplicate;
+    const std::string developer = dup ? (o.developer.empty() ? default_developer() : o.developer) : std::string();
+    const std::string ns = o.ns.empty() ? c.ns() : o.ns;
+    const std::string what = what_of(k, ns, o.name, o.mode, developer);
+    const std::string owner = o.owner.empty() ? default_owner() : o.owner;
+    const std::string object_name = dup ? duplicate_object_name(k, o.name, developer) : session_object_name(k, o.name);
+    const std::string path = workload_path(k, ns, o.name);
+    const std::string generated = dup ? duplicate_copy_name(o.name, developer) : k.in_place() ? "" : object_name;
+    const auto deadline = Clock::now() + o.timeout;
 
     emit(o.events, EventType::Phase, "lock", "locking " + what);
     if (auto s = get_optional(c, secret_path(ns, object_name), cancel);
@@ -330,7 +625,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         try {
             // The caller's token may be what stopped us: roll back regardless of it.
             auto secret = get_optional(c, secret_path(ns, object_name), nullptr);
-            if (secret) restore(c, o.kind, ns, o.name, *secret, nullptr, nullptr);
+            if (secret) restore(c, k.kind, ns, o.name, *secret, nullptr, nullptr);
         } catch (const Error &re) {
             lock.release();
             return with_suffix(e, std::string("; rolling back failed too: ") + re.what() +
@@ -343,9 +638,14 @@ Session start(kube::Client &c, const StartOptions &o) {
     try {
         step("lock");
         emit(o.events, EventType::Phase, "read", "reading " + what);
-        json wl = c.get(path, cancel);
         auto secret = get_optional(c, secret_path(ns, object_name), cancel);
-        json original, hpas;
+        std::optional<json> wl;
+        // A bare Pod is deleted by the start: a start taken over may find it gone.
+        if (k.kind == Kind::Pod && secret)
+            wl = get_optional(c, path, cancel);
+        else
+            wl = c.get(path, cancel);
+        json original, hpas = json::array();
         DevSpec spec;
         std::string token, since = now_rfc3339();
         if (secret) {
@@ -362,16 +662,32 @@ Session start(kube::Client &c, const StartOptions &o) {
             if (!original.is_object() || spec.session_id.empty() || token.empty())
                 fail(NH_EPROTOCOL, "the session record of " + what + " is incomplete");
         } else {
-            if (!annotation(wl, kSessionAnnotation).empty())
-                fail(NH_ESTATE, what + " is marked as in dev mode (annotation " + kSessionAnnotation +
-                                    ") but its session record, Secret " + object_name +
-                                    ", is missing; it cannot be restored exactly");
-            original = clean_object(wl);
-            hpas = find_hpas(c, o.kind, ns, o.name, cancel);
+            if (!dup) {
+                if (!annotation(*wl, kSessionAnnotation).empty())
+                    fail(NH_ESTATE, what + " is marked as in dev mode (annotation " + kSessionAnnotation +
+                                        ") but its session record, Secret " + object_name +
+                                        ", is missing; it cannot be restored exactly");
+                if (!annotation(*wl, kNhctlOriginAnnotation).empty())
+                    fail(NH_EBUSY, what + " is in Nocalhost's dev mode (annotation " + kNhctlOriginAnnotation +
+                                       "); end it first (nh dev end restores its original)");
+                std::string ctl = controller_of(*wl);
+                if (!ctl.empty()) {
+                    std::string ctl_kind = ctl.substr(0, ctl.find('/'));
+                    for (auto &ch : ctl_kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                    fail(NH_EINVAL, what + " is managed by " + ctl + ", which would undo dev mode; start dev mode on " +
+                                        ctl_kind + ctl.substr(ctl.find('/')) + " instead");
+                }
+            }
+            original = clean_object(*wl);
+            if (dup) original["metadata"]["uid"] = (*wl)["metadata"].value("uid", "");
+            if (!dup && k.in_place()) hpas = find_hpas(c, k, ns, o.name, cancel);
             spec.session_id = random_hex(8);
             token = random_hex(32);
         }
-        spec.container = choose_container(original, o.container);
+        if (dup && wl) original["metadata"]["uid"] = (*wl)["metadata"].value("uid", "");
+        json stored_original = original;
+        stored_original["metadata"].erase("uid");
+        spec.container = choose_container(original, k, o.container);
         spec.image = o.image;
         spec.workdir = o.workdir;
         spec.env = o.env;
@@ -379,15 +695,41 @@ Session start(kube::Client &c, const StartOptions &o) {
         spec.sidecar_image = o.sidecar_image.empty() ? default_sidecar_image() : o.sidecar_image;
         spec.sync_port = o.sync_port;
         spec.secret_name = object_name;
-        apply_dev_spec(original, o.kind, spec);  // validates before anything changes
+        spec.image_pull_policy = o.image_pull_policy;
+        for (const auto &d : o.persistent_dirs) spec.pvc_mounts.emplace_back("validate", d.path);
+        auto build_generated = [&]() {
+            json tpl = pod_template(original, k);
+            if (!dup && k.kind != Kind::Pod && !wl) fail(NH_ENOTFOUND, what + " does not exist");
+            json g = generated_deployment(generated, ns, tpl, dup, wl ? *wl : original, k, developer);
+            if (dup) g["metadata"]["labels"][kDeveloperLabel] = label_value(developer.substr(0, developer.find('@')));
+            return apply_dev_spec(g, Kind::Deployment, spec);
+        };
+        // Validates before anything changes.
+        if (generated.empty())
+            apply_dev_spec(original, k, spec);
+        else
+            build_generated();
+        spec.pvc_mounts.clear();
+        const std::string pod_selector =
+            generated.empty() ? label_selector(original) : std::string(kGeneratedLabel) + "=" + label_value(generated);
 
-        json spec_json = {{"container", spec.container},    {"image", spec.image},
-                          {"workdir", spec.workdir},        {"sidecar_image", spec.sidecar_image},
-                          {"sync_port", spec.sync_port},    {"session_id", spec.session_id}};
-        json annotations = {{kKindAnnotation, kind_info(o.kind).name}, {kNameAnnotation, o.name},
-                            {kPhaseAnnotation, "starting"},            {kOwnerAnnotation, owner},
-                            {kSinceAnnotation, since}};
-        emit(o.events, EventType::Phase, "record", "recording the original of " + what);
+        json spec_json = {{"container", spec.container},
+                          {"image", spec.image},
+                          {"workdir", spec.workdir},
+                          {"sidecar_image", spec.sidecar_image},
+                          {"sync_port", spec.sync_port},
+                          {"session_id", spec.session_id},
+                          {"workload_kind", k.to_json()},
+                          {"mode", mode_name(o.mode)},
+                          {"developer", developer},
+                          {"generated", generated},
+                          {"pod_selector", pod_selector}};
+        if (!o.extra.is_null()) spec_json["extra"] = o.extra;
+        json annotations = {{kKindAnnotation, k.name},    {kNameAnnotation, o.name},  {kPhaseAnnotation, "starting"},
+                            {kOwnerAnnotation, owner},    {kSinceAnnotation, since}, {kModeAnnotation, mode_name(o.mode)},
+                            {kDeveloperAnnotation, developer}};
+        emit(o.events, EventType::Phase, "record",
+             dup ? "recording the session of " + what : "recording the original of " + what);
         if (secret) {
             json patch = {{"metadata", {{"annotations", annotations}}},
                           {"data", {{"spec", base64::encode(spec_json.dump())}}}};
@@ -402,7 +744,7 @@ Session start(kube::Client &c, const StartOptions &o) {
                         {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleSession}}},
                         {"annotations", annotations}}},
                       {"data",
-                       {{"original", base64::encode(original.dump())},
+                       {{"original", base64::encode(stored_original.dump())},
                         {"hpas", base64::encode(hpas.dump())},
                         {"spec", base64::encode(spec_json.dump())},
                         {"token", base64::encode(token)}}}};
@@ -420,38 +762,88 @@ Session start(kube::Client &c, const StartOptions &o) {
         }
         step("hpa");
 
-        emit(o.events, EventType::Phase, "patch",
-             "switching " + what + " to dev mode (image " + spec.image + ", 1 replica, sync sidecar)");
-        json dev = apply_dev_spec(original, o.kind, spec);
-        if (o.kind == Kind::Deployment) {
-            json scaled = update_with_retry(
-                c, path,
-                [&](const json &cur) {
-                    json first = scale_step(dev, cur);
-                    first["metadata"] = dev["metadata"];
-                    return first;
-                },
-                cancel);
-            wait_observed(c, path, scaled, deadline, cancel);
+        json pvcs = json::array();
+        if (!o.persistent_dirs.empty()) {
+            pvcs = ensure_pvcs(c, ns, k, o.name, object_name, o.persistent_dirs, deadline, o.events, cancel);
+            for (const auto &p : pvcs) spec.pvc_mounts.emplace_back(p["claim"].get<std::string>(), p["path"].get<std::string>());
+            spec_json["pvcs"] = pvcs;
+            json patch = {{"data", {{"spec", base64::encode(spec_json.dump())}}}};
+            c.patch(secret_path(ns, object_name), kube::PatchType::Merge, patch.dump(), cancel);
         }
-        json updated = update_with_retry(c, path, [&](const json &) { return dev; }, cancel);
-        std::string dev_generation = std::to_string(updated["metadata"].value("generation", 0L));
+        step("pvc");
+
+        std::string dev_generation;
+        if (!dup && !generated.empty()) {
+            if (k.kind == Kind::Pod) {
+                emit(o.events, EventType::Phase, "park", "deleting " + what + " (its definition is recorded)");
+                if (wl && !deleting(*wl)) remove_optional(c, path, cancel);
+            } else {
+                emit(o.events, EventType::Phase, "park",
+                     k.kind == Kind::DaemonSet ? "keeping the pods of " + what + " off every node"
+                     : k.kind == Kind::Custom  ? "scaling " + what + " to 0"
+                                               : "suspending " + what);
+                json parked_wl = parked(original, k, object_name);
+                json done = update_with_retry(c, path, [&](const json &) { return parked_wl; }, cancel);
+                dev_generation = std::to_string(done["metadata"].value("generation", 0L));
+            }
+        }
+        step("park");
+
+        emit(o.events, EventType::Phase, "patch",
+             generated.empty()
+                 ? "switching " + what + " to dev mode (image " + spec.image + ", 1 replica, sync sidecar)"
+                 : std::string(dup ? "creating the copy " : "creating the dev Deployment ") + generated + " (image " +
+                       spec.image + ", sync sidecar)");
+        if (generated.empty()) {
+            json dev = apply_dev_spec(original, k, spec);
+            if (k.kind == Kind::Deployment) {
+                json scaled = update_with_retry(
+                    c, path,
+                    [&](const json &cur) {
+                        json first = scale_step(dev, cur);
+                        first["metadata"] = dev["metadata"];
+                        return first;
+                    },
+                    cancel);
+                wait_observed(c, path, scaled, deadline, cancel);
+            }
+            json updated = update_with_retry(c, path, [&](const json &) { return dev; }, cancel);
+            apply_patches(c, path, o.patches, updated, cancel);
+            dev_generation = std::to_string(updated["metadata"].value("generation", 0L));
+            if (k.kind == Kind::ReplicaSet) {
+                wait_observed(c, path, updated, deadline, cancel);
+                delete_other_pods(c, ns, label_selector(original), spec.session_id, cancel);
+            }
+        } else {
+            json g = build_generated();
+            const std::string gpath = workload_path(Kind::Deployment, ns, generated);
+            json made;
+            try {
+                made = c.create(workload_path(Kind::Deployment, ns, ""), g, cancel);
+            } catch (const Error &e) {
+                if (e.code() != NH_EEXISTS) throw;
+                made = update_with_retry(c, gpath, [&](const json &) { return g; }, cancel);
+            }
+            apply_patches(c, gpath, o.patches, made, cancel);
+        }
         step("patch");
 
         emit(o.events, EventType::Phase, "wait", "waiting for the dev pod of " + what);
         PodState pod = wait_for_dev_pod(
-            c, ns, label_selector(original), spec.session_id, what, deadline,
+            c, ns, pod_selector, spec.session_id, what, deadline,
             [&](const Event &e) { emit(o.events, e.type, e.phase.c_str(), e.message, e.detail); }, cancel);
         step("wait");
 
-        json mark = {{"metadata",
-                      {{"annotations", {{kPhaseAnnotation, "active"}, {kDevGenerationAnnotation, dev_generation}}}}}};
+        json mark_ann = {{kPhaseAnnotation, "active"}};
+        if (!dev_generation.empty()) mark_ann[kDevGenerationAnnotation] = dev_generation;
+        json mark = {{"metadata", {{"annotations", mark_ann}}}};
         c.patch(secret_path(ns, object_name), kube::PatchType::Merge, mark.dump(), cancel);
         step("active");
         lock.release();
 
         Session s;
-        s.kind = o.kind;
+        s.kind = k.kind;
+        s.wk = k;
         s.ns = ns;
         s.name = o.name;
         s.object_name = object_name;
@@ -468,6 +860,12 @@ Session start(kube::Client &c, const StartOptions &o) {
         s.pod_name = pod.name;
         s.pod_phase = pod.phase;
         s.pod_ready = pod.ready;
+        s.mode = o.mode;
+        s.developer = developer;
+        s.generated = generated;
+        s.pod_selector = pod_selector;
+        s.pvcs = pvcs;
+        s.extra = o.extra;
         emit(o.events, EventType::Phase, "ready", what + " is in dev mode: pod " + pod.name,
              {{"pod", pod.name}, {"container", spec.container}, {"sync_port", spec.sync_port}});
         return s;
@@ -482,22 +880,34 @@ Session start(kube::Client &c, const StartOptions &o) {
 
 EndResult end(kube::Client &c, const EndOptions &o) {
     if (o.name.empty()) fail(NH_EINVAL, "dev end: the workload name is empty");
+    WorkloadKind k = o.kind == Kind::Custom ? o.custom_kind : WorkloadKind(o.kind);
+    const bool dup = o.mode == Mode::Duplicate;
+    const std::string developer = dup ? (o.developer.empty() ? default_developer() : o.developer) : std::string();
     const std::string ns = o.ns.empty() ? c.ns() : o.ns;
-    const std::string what = what_of(o.kind, ns, o.name);
+    const std::string what = what_of(k, ns, o.name, o.mode, developer);
     const std::string owner = o.owner.empty() ? default_owner() : o.owner;
-    const std::string object_name = session_object_name(o.kind, o.name);
+    const std::string object_name = dup ? duplicate_object_name(k, o.name, developer) : session_object_name(k, o.name);
     EndResult result;
 
     auto secret = get_optional(c, secret_path(ns, object_name), o.cancel);
     auto lease = get_optional(c, lease_path(ns, object_name), o.cancel);
+    json nhctl;
     if (!secret && !lease) {
-        auto wl = get_optional(c, workload_path(o.kind, ns, o.name), o.cancel);
+        if (dup) {
+            result.notes.push_back(what + " is not in dev mode; nothing to do");
+            return result;
+        }
+        resolve_kind(c, k, o.cancel);
+        auto wl = get_optional(c, workload_path(k, ns, o.name), o.cancel);
         if (wl && !annotation(*wl, kSessionAnnotation).empty())
             fail(NH_ESTATE, what + " is marked as in dev mode but its session record, Secret " + object_name +
                                 ", is missing; it cannot be restored exactly");
         if (!wl) fail(NH_ENOTFOUND, what + " does not exist and is not in dev mode");
-        result.notes.push_back(what + " is not in dev mode; nothing to do");
-        return result;
+        nhctl = nhctl_original(*wl);
+        if (nhctl.is_null()) {
+            result.notes.push_back(what + " is not in dev mode; nothing to do");
+            return result;
+        }
     }
 
     emit(o.events, EventType::Phase, "lock", "locking " + what);
@@ -506,14 +916,23 @@ EndResult end(kube::Client &c, const EndOptions &o) {
     lock.start_renewing();
     try {
         secret = get_optional(c, secret_path(ns, object_name), o.cancel);
-        if (!secret) {
-            result.notes.push_back(what + " is not in dev mode; nothing to do");
-        } else {
+        if (secret) {
             result.was_in_dev_mode = true;
-            RestoreReport r = restore(c, o.kind, ns, o.name, *secret, o.events, o.cancel);
+            RestoreReport r = restore(c, k.kind, ns, o.name, *secret, o.events, o.cancel);
             result.workload_gone = r.workload_gone;
             result.overwrote_changes = r.overwrote;
             result.notes = r.notes;
+        } else if (!nhctl.is_null()) {
+            // Nocalhost's own dev mode: put back the original its CLI saved on the workload.
+            emit(o.events, EventType::Phase, "restore",
+                 "restoring " + what + " in place from Nocalhost's annotation " + kNhctlOriginAnnotation);
+            const std::string path = workload_path(k, ns, o.name);
+            update_with_retry(c, path, [&](const json &) { return nhctl; }, o.cancel);
+            result.was_in_dev_mode = true;
+            result.nhctl = true;
+            result.notes.push_back(what + " was in Nocalhost's dev mode; its original was restored in place");
+        } else {
+            result.notes.push_back(what + " is not in dev mode; nothing to do");
         }
     } catch (...) {
         lock.release();
@@ -529,39 +948,70 @@ void refresh_pod(kube::Client &c, Session &s, CancelToken *cancel) {
     s.pod_name.clear();
     s.pod_phase.clear();
     s.pod_ready = false;
-    auto wl = get_optional(c, workload_path(s.kind, s.ns, s.name), cancel);
-    if (!wl || s.session_id.empty()) return;
-    PodState p = find_dev_pod(c, s.ns, label_selector(*wl), s.session_id, cancel);
+    if (s.session_id.empty()) return;
+    std::string selector = s.pod_selector;
+    if (selector.empty()) {
+        auto wl = get_optional(c, workload_path(s.wk.name.empty() ? WorkloadKind(s.kind) : s.wk, s.ns, s.name), cancel);
+        if (!wl) return;
+        selector = label_selector(*wl);
+    }
+    PodState p = find_dev_pod(c, s.ns, selector, s.session_id, cancel);
     s.pod_name = p.name;
     s.pod_phase = p.phase;
     s.pod_ready = p.ready;
 }
 
-std::optional<Session> find_session(kube::Client &c, Kind k, const std::string &ns_in, const std::string &name,
-                                    CancelToken *cancel) {
-    const std::string ns = ns_in.empty() ? c.ns() : ns_in;
-    auto secret = get_optional(c, secret_path(ns, session_object_name(k, name)), cancel);
+std::optional<Session> find_session(kube::Client &c, const Query &q, CancelToken *cancel) {
+    const std::string ns = q.ns.empty() ? c.ns() : q.ns;
+    const bool dup = q.mode == Mode::Duplicate;
+    const std::string developer = dup ? (q.developer.empty() ? default_developer() : q.developer) : std::string();
+    const std::string object_name =
+        dup ? duplicate_object_name(q.kind, q.name, developer) : session_object_name(q.kind, q.name);
+    auto secret = get_optional(c, secret_path(ns, object_name), cancel);
     if (!secret) return std::nullopt;
-    Session s = session_from_secret(k, ns, name, *secret);
+    Session s = session_from_secret(q.kind.kind, ns, q.name, *secret);
     refresh_pod(c, s, cancel);
     add_lock_state(c, s, cancel);
     return s;
 }
 
-json status(kube::Client &c, Kind k, const std::string &ns_in, const std::string &name, CancelToken *cancel) {
-    const std::string ns = ns_in.empty() ? c.ns() : ns_in;
-    if (auto s = find_session(c, k, ns, name, cancel)) return s->to_json();
-    auto wl = get_optional(c, workload_path(k, ns, name), cancel);
-    if (!wl) fail(NH_ENOTFOUND, what_of(k, ns, name) + " does not exist");
-    json j = {{"kind", kind_info(k).name}, {"name", name}, {"namespace", ns}, {"dev_mode", false}};
+std::optional<Session> find_session(kube::Client &c, Kind k, const std::string &ns, const std::string &name,
+                                    CancelToken *cancel) {
+    Query q;
+    q.kind = WorkloadKind(k);
+    q.ns = ns;
+    q.name = name;
+    return find_session(c, q, cancel);
+}
+
+json status(kube::Client &c, const Query &q_in, CancelToken *cancel) {
+    Query q = q_in;
+    if (q.ns.empty()) q.ns = c.ns();
+    if (auto s = find_session(c, q, cancel)) return s->to_json();
+    resolve_kind(c, q.kind, cancel);
+    auto wl = get_optional(c, workload_path(q.kind, q.ns, q.name), cancel);
+    if (!wl) fail(NH_ENOTFOUND, what_of(q.kind, q.ns, q.name) + " does not exist");
+    json j = {{"kind", q.kind.name}, {"name", q.name}, {"namespace", q.ns}, {"dev_mode", false}};
+    if (q.mode == Mode::Duplicate) j["mode"] = "duplicate";
+    if (!annotation(*wl, kNhctlOriginAnnotation).empty()) j["nocalhost_dev_mode"] = true;
     Session probe;
-    probe.ns = ns;
-    probe.object_name = session_object_name(k, name);
+    probe.ns = q.ns;
+    const std::string developer = q.developer.empty() ? default_developer() : q.developer;
+    probe.object_name = q.mode == Mode::Duplicate ? duplicate_object_name(q.kind, q.name, developer)
+                                                  : session_object_name(q.kind, q.name);
     add_lock_state(c, probe, cancel);
     j["lock"] = probe.lock_holder.empty()
                     ? json(nullptr)
                     : json{{"holder", probe.lock_holder}, {"expires_in_s", static_cast<long>(probe.lock_expires_in)}};
     return j;
+}
+
+json status(kube::Client &c, Kind k, const std::string &ns, const std::string &name, CancelToken *cancel) {
+    Query q;
+    q.kind = WorkloadKind(k);
+    q.ns = ns;
+    q.name = name;
+    return status(c, q, cancel);
 }
 
 json list(kube::Client &c, const std::string &ns, CancelToken *cancel) {
@@ -570,18 +1020,53 @@ json list(kube::Client &c, const std::string &ns, CancelToken *cancel) {
                          cancel);
     json out = json::array();
     for (const auto &sec : secrets.value("items", json::array())) {
-        Kind k;
+        Session s;
         try {
-            k = parse_kind(annotation(sec, kKindAnnotation));
+            s = session_from_secret(sec);
         } catch (const Error &) {
             continue;
         }
-        Session s = session_from_secret(k, sec["metadata"].value("namespace", ""), annotation(sec, kNameAnnotation), sec);
         refresh_pod(c, s, cancel);
         add_lock_state(c, s, cancel);
         out.push_back(s.to_json());
     }
     return out;
+}
+
+json pvc_list(kube::Client &c, const std::string &ns_in, const WorkloadKind *kind, const std::string &name,
+              CancelToken *cancel) {
+    const std::string ns = ns_in.empty() ? c.ns() : ns_in;
+    std::string sel = std::string(kRoleLabel) + "=" + kRolePvc;
+    if (kind) sel += std::string(",") + kPvcWorkloadLabel + "=" + pvc_workload_key(*kind, name);
+    json pvcs = c.get(pvc_path(ns) + "?labelSelector=" + kube::url_escape(sel), cancel);
+    json out = json::array();
+    for (const auto &p : pvcs.value("items", json::array())) {
+        const json spec = p.value("spec", json::object());
+        out.push_back({{"name", p["metadata"].value("name", "")},
+                       {"namespace", ns},
+                       {"workload", annotation(p, kKindAnnotation) + "/" + annotation(p, kNameAnnotation)},
+                       {"path", annotation(p, kPvcPathAnnotation)},
+                       {"capacity", spec.value("resources", json::object()).value("requests", json::object()).value("storage", "")},
+                       {"storage_class", spec.value("storageClassName", "")},
+                       {"phase", p.value("status", json::object()).value("phase", "")}});
+    }
+    return out;
+}
+
+std::vector<std::string> pvc_delete(kube::Client &c, const std::string &ns_in, const WorkloadKind &kind,
+                                    const std::string &name, const std::string &claim, CancelToken *cancel) {
+    const std::string ns = ns_in.empty() ? c.ns() : ns_in;
+    json all = pvc_list(c, ns, &kind, name, cancel);
+    std::vector<std::string> deleted;
+    for (const auto &p : all) {
+        std::string n = p.value("name", "");
+        if (!claim.empty() && n != claim && p.value("path", "") != claim) continue;
+        remove_optional(c, pvc_path(ns, n), cancel);
+        deleted.push_back(n);
+    }
+    if (!claim.empty() && deleted.empty())
+        fail(NH_ENOTFOUND, "no PersistentVolumeClaim '" + claim + "' of dev mode for " + what_of(kind, ns, name));
+    return deleted;
 }
 
 }  // namespace nh::dev

@@ -39,6 +39,24 @@ struct Event {
 // Receives events on the calling thread; returning false stops the operation (NH_ECANCELLED).
 using EventSink = std::function<bool(const Event &)>;
 
+enum class Mode { Replace, Duplicate };
+const char *mode_name(Mode m);  // "replace", "duplicate"
+Mode parse_mode(const std::string &text);  // throws NH_EINVAL listing the choices
+
+// A directory of the dev container kept on a PersistentVolumeClaim (Nocalhost's
+// persistentVolumeDirs): found again on the next start by its labels, so it outlives dev mode.
+struct PersistentDir {
+    std::string path;           // absolute, in the dev container
+    std::string capacity = "10Gi";
+    std::string storage_class;  // "": the cluster's default
+};
+
+// A patch applied to the dev-mode workload (or its generated Deployment) after the switch.
+struct Patch {
+    kube::PatchType type = kube::PatchType::StrategicMerge;
+    std::string body;  // JSON
+};
+
 struct StartOptions {
     Kind kind = Kind::Deployment;
     std::string ns;  // empty: the client's
@@ -59,6 +77,19 @@ struct StartOptions {
     // Test hook: called after each completed step ("lock", "record", "hpa", "patch",
     // "wait", "active"). Whatever it throws passes through without rollback.
     std::function<void(const char *step)> after_step;
+
+    // Kind::Custom: the kind's resource, group/version, pod template and replicas paths.
+    WorkloadKind custom_kind;
+    // Replace (the workload itself) or Duplicate (a private copy; the original is untouched).
+    Mode mode = Mode::Replace;
+    // Duplicate mode: who the copy belongs to (in its name); empty: default_developer().
+    std::string developer;
+    std::string image_pull_policy;  // "": unchanged
+    std::vector<Patch> patches;
+    std::vector<PersistentDir> persistent_dirs;
+    // Facts recorded with the session and returned by status (e.g. the Nocalhost config's
+    // shell, commands, debug port, port forwards, sync settings), or null.
+    json extra;
 };
 
 // A workload in dev mode, as the cluster records it.
@@ -76,6 +107,13 @@ struct Session {
     bool pod_ready = false;
     std::string lock_holder;  // a start or end in progress, or ""
     double lock_expires_in = 0;
+    WorkloadKind wk;          // the kind in full (custom kinds too)
+    Mode mode = Mode::Replace;
+    std::string developer;    // duplicate mode
+    std::string generated;    // the generated Deployment (the copy in duplicate mode), or ""
+    std::string pod_selector; // selects the dev pod's workload pods
+    json pvcs = json::array();  // [{"path","claim"}]
+    json extra;
 
     // The status object of nh_dev_status(); never contains the token.
     json to_json() const;
@@ -86,6 +124,9 @@ Session start(kube::Client &client, const StartOptions &opts);
 struct EndOptions {
     Kind kind = Kind::Deployment;
     std::string ns, name;
+    WorkloadKind custom_kind;  // Kind::Custom
+    Mode mode = Mode::Replace;
+    std::string developer;     // duplicate mode; empty: default_developer()
     std::string owner;
     // How long to wait for a start or end of another client to finish (or its lock to expire).
     std::chrono::milliseconds timeout{60000};
@@ -98,6 +139,7 @@ struct EndResult {
     bool was_in_dev_mode = false;    // false: nothing to do
     bool workload_gone = false;      // the workload was deleted meanwhile; the rest was cleaned up
     bool overwrote_changes = false;  // someone changed the workload in dev mode; the original won
+    bool nhctl = false;              // it was in Nocalhost's (nhctl) dev mode, restored from its annotation
     std::vector<std::string> notes;
 };
 
@@ -108,6 +150,28 @@ EndResult end(kube::Client &client, const EndOptions &opts);
 // when the workload is not in dev mode.
 std::optional<Session> find_session(kube::Client &client, Kind kind, const std::string &ns,
                                     const std::string &name, CancelToken *cancel);
+
+// Which session of a workload a query means.
+struct Query {
+    WorkloadKind kind;
+    std::string ns, name;
+    Mode mode = Mode::Replace;
+    std::string developer;  // duplicate: empty means default_developer()
+};
+std::optional<Session> find_session(kube::Client &client, const Query &q, CancelToken *cancel);
+json status(kube::Client &client, const Query &q, CancelToken *cancel);
+
+// Resolves a custom kind's version (from the API group's preferred version) and Kind name.
+void resolve_kind(kube::Client &client, WorkloadKind &k, CancelToken *cancel);
+
+// PersistentVolumeClaims dev mode made for persistentVolumeDirs: of one workload (kind and
+// name given) or of the namespace; [{"name","workload","path","capacity","storage_class","phase"}].
+json pvc_list(kube::Client &client, const std::string &ns, const WorkloadKind *kind, const std::string &name,
+              CancelToken *cancel);
+// Deletes one claim by name (NH_ENOTFOUND if it is not one of dev mode's), or every claim of
+// the workload when `claim` is empty. Returns the names deleted.
+std::vector<std::string> pvc_delete(kube::Client &client, const std::string &ns, const WorkloadKind &kind,
+                                    const std::string &name, const std::string &claim, CancelToken *cancel);
 
 // Finds the session's current dev pod again (after a restart of the pod).
 void refresh_pod(kube::Client &client, Session &session, CancelToken *cancel);

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cstdlib>
+#include <unistd.h>
 
 #include "common/error.hpp"
 
@@ -18,7 +20,22 @@ namespace {
 const KindInfo kKinds[] = {
     {Kind::Deployment, "Deployment", "deployment", "deployments", "apps/v1"},
     {Kind::StatefulSet, "StatefulSet", "statefulset", "statefulsets", "apps/v1"},
+    {Kind::ReplicaSet, "ReplicaSet", "replicaset", "replicasets", "apps/v1"},
+    {Kind::DaemonSet, "DaemonSet", "daemonset", "daemonsets", "apps/v1"},
+    {Kind::Job, "Job", "job", "jobs", "batch/v1"},
+    {Kind::CronJob, "CronJob", "cronjob", "cronjobs", "batch/v1"},
+    {Kind::Pod, "Pod", "pod", "pods", "v1"},
+    {Kind::Custom, "Custom", "custom", "", ""},
 };
+
+const char *kSupported =
+    "supported: deployment, statefulset, replicaset, daemonset, job, cronjob, pod, or <resource>.<group> of a custom kind";
+
+// Labels controllers put on the pods they make; a generated Deployment drops them.
+const char *kControllerLabels[] = {"controller-uid", "batch.kubernetes.io/controller-uid", "job-name",
+                                   "batch.kubernetes.io/job-name", "pod-template-hash", "controller-revision-hash",
+                                   "pod-template-generation", "statefulset.kubernetes.io/pod-name",
+                                   "apps.kubernetes.io/pod-index"};
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -49,23 +66,93 @@ const KindInfo &kind_info(Kind k) { return kKinds[static_cast<int>(k)]; }
 
 Kind parse_kind(std::string_view text) {
     std::string k = lower(text);
+    std::string group;
     auto dot = k.find('.');  // "deployments.apps"
-    if (dot != std::string::npos) k.resize(dot);
-    if (k == "deployment" || k == "deployments" || k == "deploy") return Kind::Deployment;
-    if (k == "statefulset" || k == "statefulsets" || k == "sts") return Kind::StatefulSet;
-    static const char *later[] = {"daemonset", "daemonsets", "ds", "job", "jobs", "cronjob", "cronjobs",
-                                  "cj", "pod", "pods", "po", "replicaset", "replicasets", "rs"};
-    for (const char *l : later)
-        if (k == l)
-            fail(NH_EUNSUPPORTED, "dev mode does not support kind '" + std::string(text) +
-                                      "' yet (supported: deployment, statefulset)");
-    fail(NH_EINVAL, "unknown workload kind '" + std::string(text) + "' (supported: deployment, statefulset)");
+    if (dot != std::string::npos) {
+        group = k.substr(dot + 1);
+        k.resize(dot);
+    }
+    struct Alias {
+        const char *text;
+        Kind kind;
+    };
+    static const Alias aliases[] = {
+        {"deployment", Kind::Deployment}, {"deployments", Kind::Deployment}, {"deploy", Kind::Deployment},
+        {"statefulset", Kind::StatefulSet}, {"statefulsets", Kind::StatefulSet}, {"sts", Kind::StatefulSet},
+        {"replicaset", Kind::ReplicaSet}, {"replicasets", Kind::ReplicaSet}, {"rs", Kind::ReplicaSet},
+        {"daemonset", Kind::DaemonSet}, {"daemonsets", Kind::DaemonSet}, {"ds", Kind::DaemonSet},
+        {"job", Kind::Job}, {"jobs", Kind::Job}, {"cronjob", Kind::CronJob}, {"cronjobs", Kind::CronJob},
+        {"cj", Kind::CronJob}, {"pod", Kind::Pod}, {"pods", Kind::Pod}, {"po", Kind::Pod}};
+    for (const auto &a : aliases)
+        if (k == a.text) {
+            const std::string want = std::string(kind_info(a.kind).group_version);
+            const std::string want_group = want.find('/') == std::string::npos ? "" : want.substr(0, want.find('/'));
+            if (group.empty() || group == want_group || group == "v1" ||
+                (!want_group.empty() && group.size() > want_group.size() &&
+                 group.compare(group.size() - want_group.size() - 1, std::string::npos, "." + want_group) == 0))
+                return a.kind;
+        }
+    if (!group.empty() && !k.empty()) return Kind::Custom;
+    fail(NH_EINVAL, "unknown workload kind '" + std::string(text) + "' (" + kSupported + ")");
+}
+
+WorkloadKind::WorkloadKind(Kind k) : kind(k) {
+    const auto &i = kind_info(k);
+    name = i.name;
+    lower = i.lower;
+    resource = i.resource;
+    group_version = i.group_version;
+    if (k == Kind::CronJob) template_path = "/spec/jobTemplate/spec/template";
+    if (k == Kind::Pod) template_path = "";
+    if (k != Kind::Deployment && k != Kind::StatefulSet && k != Kind::ReplicaSet && k != Kind::Custom)
+        replicas_path = "";
+}
+
+json WorkloadKind::to_json() const {
+    return {{"kind", kind_info(kind).name}, {"name", name},       {"lower", lower},
+            {"resource", resource},           {"group_version", group_version},
+            {"template_path", template_path}, {"replicas_path", replicas_path}};
+}
+
+WorkloadKind WorkloadKind::from_json(const json &j) {
+    WorkloadKind k(parse_kind(j.value("kind", "deployment") == "Custom" ? std::string("custom.x")
+                                                                        : j.value("kind", "deployment")));
+    k.name = j.value("name", k.name);
+    k.lower = j.value("lower", k.lower);
+    k.resource = j.value("resource", k.resource);
+    k.group_version = j.value("group_version", k.group_version);
+    k.template_path = j.value("template_path", k.template_path);
+    k.replicas_path = j.value("replicas_path", k.replicas_path);
+    return k;
+}
+
+WorkloadKind parse_workload_kind(std::string_view text) {
+    Kind k = parse_kind(text);
+    if (k != Kind::Custom) return WorkloadKind(k);
+    WorkloadKind w(Kind::Custom);
+    std::string t = lower(text);
+    auto dot = t.find('.');
+    w.resource = t.substr(0, dot);
+    w.group_version = t.substr(dot + 1);
+    w.lower = t;
+    w.name = w.resource;  // the Kind's name comes from discovery
+    return w;
 }
 
 std::string workload_path(Kind k, const std::string &ns, const std::string &name) {
+    if (k == Kind::Pod) return pods_path(ns) + (name.empty() ? "" : "/" + name);
+    if (k == Kind::Custom) fail(NH_EINVAL, "a custom kind needs its resource and group");
     const auto &i = kind_info(k);
     return std::string("/apis/") + i.group_version + "/namespaces/" + ns + "/" + i.resource +
            (name.empty() ? "" : "/" + name);
+}
+
+std::string workload_path(const WorkloadKind &k, const std::string &ns, const std::string &name) {
+    if (k.kind == Kind::Pod) return pods_path(ns) + (name.empty() ? "" : "/" + name);
+    if (k.builtin()) return workload_path(k.kind, ns, name);
+    if (k.group_version.find('/') == std::string::npos)
+        fail(NH_EINVAL, "custom kind " + k.lower + ": its API version is not resolved");
+    return "/apis/" + k.group_version + "/namespaces/" + ns + "/" + k.resource + (name.empty() ? "" : "/" + name);
 }
 
 std::string secret_path(const std::string &ns, const std::string &name) {
@@ -83,14 +170,63 @@ std::string hpa_path(const std::string &ns, const std::string &name) {
 
 std::string pods_path(const std::string &ns) { return "/api/v1/namespaces/" + ns + "/pods"; }
 
-std::string session_object_name(Kind k, const std::string &name) {
-    std::string n = std::string("nh-dev-") + kind_info(k).lower + "-" + name;
-    if (n.size() <= 253) return n;
+namespace {
+
+std::string sha_hex(const std::string &text, size_t bytes) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char *>(name.data()), name.size(), digest);
-    n.resize(236);
+    SHA256(reinterpret_cast<const unsigned char *>(text.data()), text.size(), digest);
+    return hex(digest, bytes);
+}
+
+// At most `max` characters, a hash of the whole appended when cut.
+std::string fit_name(std::string n, const std::string &hash_of, size_t max) {
+    if (n.size() <= max) return n;
+    n.resize(max - 17);
     while (!n.empty() && (n.back() == '-' || n.back() == '.')) n.pop_back();
-    return n + "-" + hex(digest, 8);
+    return n + "-" + sha_hex(hash_of, 8);
+}
+
+std::string slug(const std::string &text, size_t max) {
+    std::string out;
+    for (char ch : lower(text)) {
+        bool ok = std::isalnum(static_cast<unsigned char>(ch));
+        if (ok)
+            out += ch;
+        else if (!out.empty() && out.back() != '-')
+            out += '-';
+        if (out.size() >= max) break;
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out.empty() ? "dev" : out;
+}
+
+}  // namespace
+
+std::string session_object_name(Kind k, const std::string &name) { return session_object_name(WorkloadKind(k), name); }
+
+std::string session_object_name(const WorkloadKind &k, const std::string &name) {
+    return fit_name("nh-dev-" + k.lower + "-" + name, name, 253);
+}
+
+std::string duplicate_object_name(const WorkloadKind &k, const std::string &name, const std::string &developer) {
+    return fit_name("nh-dev-" + k.lower + "-" + name + "-dup-" + sha_hex(developer, 4), name + "/" + developer, 253);
+}
+
+std::string duplicate_copy_name(const std::string &name, const std::string &developer) {
+    std::string suffix = "-dup-" + slug(developer.substr(0, developer.find('@')), 16) + "-" + sha_hex(developer, 3);
+    // Deployment names make pod names (+ 16 characters); keep them short enough for hostnames.
+    std::string base = name.size() + suffix.size() > 47 ? name.substr(0, 47 - suffix.size()) : name;
+    while (!base.empty() && (base.back() == '-' || base.back() == '.')) base.pop_back();
+    return base + suffix;
+}
+
+std::string label_value(const std::string &text) {
+    std::string v;
+    for (char ch : text) v += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.') ? ch : '-';
+    if (v.size() > 63) v = v.substr(0, 46) + "-" + sha_hex(text, 8);
+    while (!v.empty() && !std::isalnum(static_cast<unsigned char>(v.back()))) v.pop_back();
+    while (!v.empty() && !std::isalnum(static_cast<unsigned char>(v.front()))) v.erase(0, 1);
+    return v;
 }
 
 json clean_object(const json &obj) {
@@ -103,6 +239,7 @@ json clean_object(const json &obj) {
             m.erase(f);
         if (m.contains("annotations") && m["annotations"].is_object()) {
             m["annotations"].erase("deployment.kubernetes.io/revision");
+            m["annotations"].erase("deprecated.daemonset.template.generation");
             m["annotations"].erase(kSessionAnnotation);
             if (m["annotations"].empty()) m.erase("annotations");
         }
@@ -110,10 +247,37 @@ json clean_object(const json &obj) {
     return o;
 }
 
+const json &pod_template(const json &workload, const WorkloadKind &k) {
+    if (k.template_path.empty()) return workload;  // a Pod: its metadata and spec
+    json::json_pointer ptr;
+    try {
+        ptr = json::json_pointer(k.template_path);
+    } catch (const json::exception &) {
+        fail(NH_EINVAL, "pod template path '" + k.template_path + "' is not a JSON pointer (e.g. /spec/template)");
+    }
+    if (!workload.contains(ptr) || !workload.at(ptr).is_object())
+        fail(NH_EPROTOCOL, "the " + k.name + " has no pod template at " + k.template_path);
+    return workload.at(ptr);
+}
+
+json &pod_template(json &workload, const WorkloadKind &k) {
+    return const_cast<json &>(pod_template(static_cast<const json &>(workload), k));
+}
+
+std::string controller_of(const json &workload) {
+    for (const auto &o : workload.value("metadata", json::object()).value("ownerReferences", json::array()))
+        if (o.value("controller", false)) return o.value("kind", "") + "/" + o.value("name", "");
+    return {};
+}
+
 std::string choose_container(const json &workload, const std::string &requested) {
+    return choose_container(workload, WorkloadKind(Kind::Deployment), requested);
+}
+
+std::string choose_container(const json &workload, const WorkloadKind &k, const std::string &requested) {
     const json *containers = nullptr;
     try {
-        containers = &workload.at("spec").at("template").at("spec").at("containers");
+        containers = &pod_template(workload, k).at("spec").at("containers");
     } catch (const json::exception &) {
         fail(NH_EPROTOCOL, "the workload has no pod template containers");
     }
@@ -137,17 +301,23 @@ const std::vector<std::string> &keep_alive_command() {
 }
 
 json apply_dev_spec(const json &original, Kind k, const DevSpec &spec) {
+    return apply_dev_spec(original, WorkloadKind(k), spec);
+}
+
+json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec) {
     json w = original;
-    auto &s = w["spec"];
-    s["replicas"] = 1;
-    if (k == Kind::Deployment) {
-        s["strategy"] = {{"type", "Recreate"}};
-        s.erase("paused");
-    } else {
-        s["updateStrategy"] = {{"type", "RollingUpdate"}};
+    if (k.kind == Kind::Deployment) {
+        w["spec"]["replicas"] = 1;
+        w["spec"]["strategy"] = {{"type", "Recreate"}};
+        w["spec"].erase("paused");
+    } else if (k.kind == Kind::StatefulSet) {
+        w["spec"]["replicas"] = 1;
+        w["spec"]["updateStrategy"] = {{"type", "RollingUpdate"}};
+    } else if (k.kind == Kind::ReplicaSet) {
+        w["spec"]["replicas"] = 1;
     }
     w["metadata"]["annotations"][kSessionAnnotation] = spec.secret_name;
-    auto &tpl = s["template"];
+    auto &tpl = pod_template(w, k);
     tpl["metadata"]["annotations"][kSessionIdAnnotation] = spec.session_id;
     auto &ps = tpl["spec"];
 
@@ -184,6 +354,12 @@ json apply_dev_spec(const json &original, Kind k, const DevSpec &spec) {
                 env.push_back(entry);
         }
         if (spec.resources.is_object()) c["resources"] = spec.resources;
+        if (!spec.image_pull_policy.empty()) c["imagePullPolicy"] = spec.image_pull_policy;
+        for (const auto &[claim, mount] : spec.pvc_mounts) {
+            std::string vol = "nh-pvc-" + label_value(claim).substr(0, 40);
+            c["volumeMounts"].push_back({{"name", vol}, {"mountPath", mount}});
+            ps["volumes"].push_back({{"name", vol}, {"persistentVolumeClaim", {{"claimName", claim}}}});
+        }
         bool mounted = false;
         for (const auto &m : c.value("volumeMounts", json::array()))
             if (m.value("mountPath", "") == spec.workdir) {
@@ -210,6 +386,67 @@ json apply_dev_spec(const json &original, Kind k, const DevSpec &spec) {
     };
     ps["containers"].push_back(sidecar);
     return w;
+}
+
+json generated_deployment(const std::string &name, const std::string &ns, const json &tpl_in, bool duplicate,
+                          const json &original, const WorkloadKind &k, const std::string &developer) {
+    json tpl = {{"metadata", tpl_in.value("metadata", json::object())}, {"spec", tpl_in.value("spec", json::object())}};
+    auto &md = tpl["metadata"];
+    for (const char *f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "ownerReferences",
+                          "managedFields", "generateName", "finalizers", "generation", "selfLink"})
+        md.erase(f);
+    const std::string gen = label_value(name);
+    json labels = md.value("labels", json::object());
+    if (duplicate) {
+        labels = {{kDuplicateOfLabel, label_value(original["metadata"].value("name", ""))},
+                  {kDeveloperLabel, label_value(developer.substr(0, developer.find('@')))}};
+    } else {
+        for (const char *l : kControllerLabels) labels.erase(l);
+    }
+    labels[kGeneratedLabel] = gen;
+    md["labels"] = labels;
+    auto &ps = tpl["spec"];
+    ps["restartPolicy"] = "Always";
+    for (const char *f : {"nodeName", "hostname", "subdomain"}) ps.erase(f);
+    if (k.kind == Kind::Pod) ps.erase("ephemeralContainers");
+    // StatefulSet claims: an emptyDir each, so the copy never shares a replica's volume.
+    json volumes = ps.value("volumes", json::array());
+    for (const auto &vct : original.value("spec", json::object()).value("volumeClaimTemplates", json::array())) {
+        std::string vn = vct.value("metadata", json::object()).value("name", "");
+        bool have = false;
+        for (const auto &v : volumes) have |= v.value("name", "") == vn;
+        if (!have && !vn.empty()) volumes.push_back({{"name", vn}, {"emptyDir", json::object()}});
+    }
+    if (!volumes.empty()) ps["volumes"] = volumes;
+    json owner = {{"apiVersion", original.value("apiVersion", k.group_version)},
+                  {"kind", original.value("kind", k.name)},
+                  {"name", original["metadata"].value("name", "")},
+                  {"uid", original["metadata"].value("uid", "")}};
+    json d = {{"apiVersion", "apps/v1"},
+              {"kind", "Deployment"},
+              {"metadata",
+               {{"name", name},
+                {"namespace", ns},
+                {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleGenerated}, {kGeneratedLabel, gen}}},
+                {"annotations",
+                 {{kKindAnnotation, k.name}, {kNameAnnotation, original["metadata"].value("name", "")}}}}},
+              {"spec",
+               {{"replicas", 1},
+                {"selector", {{"matchLabels", {{kGeneratedLabel, gen}}}}},
+                {"strategy", {{"type", "Recreate"}}},
+                {"template", tpl}}}};
+    // Owned by the original (not as its controller) so it goes when the original goes; a
+    // bare Pod is deleted in replace mode, so its generated Deployment has no owner.
+    if (!owner["uid"].get<std::string>().empty() && !(k.kind == Kind::Pod && !duplicate))
+        d["metadata"]["ownerReferences"] = json::array({owner});
+    return d;
+}
+
+std::string default_developer() {
+    const char *user = std::getenv("USER");
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+    return std::string(user && *user ? user : "developer") + "@" + (host[0] ? host : "localhost");
 }
 
 std::string label_selector(const json &workload) {

@@ -13,7 +13,7 @@ namespace nh::dev {
 
 using json = nlohmann::json;
 
-enum class Kind { Deployment, StatefulSet };
+enum class Kind { Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, Pod, Custom };
 
 struct KindInfo {
     Kind kind;
@@ -23,13 +23,43 @@ struct KindInfo {
     const char *group_version;  // "apps/v1"
 };
 
+// The built-in kinds; Kind::Custom gives placeholders ("Custom", "custom").
 const KindInfo &kind_info(Kind k);
 
-// "deployment", "deployments", "deploy", "Deployment", "statefulset", "sts", ...
-// Throws NH_EUNSUPPORTED for kinds dev mode does not handle yet, NH_EINVAL otherwise.
+// "deployment", "deployments", "deploy", "Deployment", "statefulset", "sts", "rs", "ds",
+// "job", "cronjob", "cj", "pod", "po", ...; "deployments.apps" and the like. Text of the form
+// "<resource>.<group>" with another group (e.g. "rollouts.argoproj.io") is Kind::Custom.
+// Throws NH_EINVAL for unknown kinds.
 Kind parse_kind(std::string_view text);
 
+// A kind with everything dev mode needs to find and change a workload of it: a built-in
+// kind, or a custom kind (a CRD) described by its resource, group/version, where its pod
+// template lives and where its replica count lives (JSON pointers).
+struct WorkloadKind {
+    Kind kind = Kind::Deployment;
+    std::string name;           // "Deployment", "Rollout"
+    std::string lower;          // in object names: "deployment", "rollouts.argoproj.io"
+    std::string resource;       // "deployments", "rollouts"
+    std::string group_version;  // "apps/v1", "argoproj.io/v1alpha1" ("argoproj.io": version not resolved yet)
+    std::string template_path = "/spec/template";  // JSON pointer to the pod template
+    std::string replicas_path = "/spec/replicas";  // JSON pointer to the replica count; "" none
+
+    WorkloadKind() = default;
+    WorkloadKind(Kind k);  // NOLINT: implicit, a built-in kind
+    bool builtin() const { return kind != Kind::Custom; }
+    // Where dev mode runs the dev pod: in the workload itself (Deployment, StatefulSet,
+    // ReplicaSet), or in a generated Deployment built from its pod template.
+    bool in_place() const { return kind == Kind::Deployment || kind == Kind::StatefulSet || kind == Kind::ReplicaSet; }
+    json to_json() const;
+    static WorkloadKind from_json(const json &j);
+};
+
+// parse_kind() and, for custom kinds, resource and group from "<resource>.<group>" (the
+// version is resolved from the API server by resolve_kind() unless given).
+WorkloadKind parse_workload_kind(std::string_view text);
+
 std::string workload_path(Kind k, const std::string &ns, const std::string &name);
+std::string workload_path(const WorkloadKind &k, const std::string &ns, const std::string &name);
 std::string secret_path(const std::string &ns, const std::string &name = {});
 std::string lease_path(const std::string &ns, const std::string &name = {});
 std::string hpa_path(const std::string &ns, const std::string &name = {});
@@ -51,6 +81,18 @@ inline constexpr const char *kPhaseAnnotation = "dev.nocalhost.io/phase";
 inline constexpr const char *kOwnerAnnotation = "dev.nocalhost.io/owner";
 inline constexpr const char *kSinceAnnotation = "dev.nocalhost.io/since";
 inline constexpr const char *kDevGenerationAnnotation = "dev.nocalhost.io/dev-generation";
+inline constexpr const char *kModeAnnotation = "dev.nocalhost.io/mode";
+inline constexpr const char *kDeveloperAnnotation = "dev.nocalhost.io/developer";
+// On a Deployment dev mode generated (the dev copy, or the dev pod's home for kinds that
+// cannot be scaled to one replica), and on its pods: the label its selector uses.
+inline constexpr const char *kGeneratedLabel = "dev.nocalhost.io/generated";
+inline constexpr const char *kRoleGenerated = "dev-workload";
+inline constexpr const char *kDuplicateOfLabel = "dev.nocalhost.io/duplicate-of";
+inline constexpr const char *kDeveloperLabel = "dev.nocalhost.io/developer";
+// The nodeSelector key that keeps a DaemonSet's pods off every node while in dev mode.
+inline constexpr const char *kParkedNodeLabel = "dev.nocalhost.io/parked-in-dev-mode";
+// Nocalhost's own (nhctl) record of a workload's original, on the workload in its dev mode.
+inline constexpr const char *kNhctlOriginAnnotation = "dev.nocalhost/origin-workload-definition";
 
 inline constexpr const char *kSidecarName = "nh-sync";
 inline constexpr const char *kSharedVolumeName = "nh-dev-workdir";
@@ -59,6 +101,15 @@ inline constexpr const char *kTokenEnv = "NH_SYNC_TOKEN";
 // The name of the session Secret and Lease of a workload: "nh-dev-deployment-web",
 // shortened with a hash when the workload's name is long.
 std::string session_object_name(Kind k, const std::string &name);
+std::string session_object_name(const WorkloadKind &k, const std::string &name);
+// Duplicate mode: one per developer, "nh-dev-<kind>-<name>-dup-<hash of the developer>".
+std::string duplicate_object_name(const WorkloadKind &k, const std::string &name, const std::string &developer);
+// The name of a developer's copy of a workload: "<name>-dup-<developer slug>-<hash>".
+std::string duplicate_copy_name(const std::string &name, const std::string &developer);
+// A label value (at most 63 characters, alphanumeric at both ends) standing for `text`.
+std::string label_value(const std::string &text);
+// "user@host": who the developer is unless the caller says.
+std::string default_developer();
 
 // The object without server-managed fields (status, uid, resourceVersion,
 // managedFields, creationTimestamp, generation, selfLink, deletion fields) and
@@ -68,6 +119,7 @@ json clean_object(const json &obj);
 // The container dev mode replaces: `requested`, or the only one. Throws
 // NH_ENOTFOUND (unknown name, listing the containers) or NH_EINVAL (several, none given).
 std::string choose_container(const json &workload, const std::string &requested);
+std::string choose_container(const json &workload, const WorkloadKind &k, const std::string &requested);
 
 // What dev mode changes.
 struct DevSpec {
@@ -80,6 +132,9 @@ struct DevSpec {
     int sync_port = 7710;
     std::string session_id;
     std::string secret_name;  // holds the sync token under key "token"
+    std::string image_pull_policy;  // "" unchanged
+    // PersistentVolumeClaims mounted in the dev container: claim name, mount path.
+    std::vector<std::pair<std::string, std::string>> pvc_mounts;
 };
 
 // The command that keeps the dev container alive without starting the app. Unlike
@@ -90,9 +145,25 @@ const std::vector<std::string> &keep_alive_command();
 // (StatefulSet), the container swapped, probes removed, the sidecar and the
 // shared volume added, the session annotation set. `original` is not changed.
 json apply_dev_spec(const json &original, Kind k, const DevSpec &spec);
+json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec);
 
 // A label selector string ("a=b,c in (d)") for the workload's spec.selector.
 std::string label_selector(const json &workload);
+
+// The pod template (at k.template_path) of a workload; throws NH_EPROTOCOL when missing.
+const json &pod_template(const json &workload, const WorkloadKind &k);
+json &pod_template(json &workload, const WorkloadKind &k);
+
+// The controller owning `workload` ("ReplicaSet/web-5d8f"), or "".
+std::string controller_of(const json &workload);
+
+// A Deployment running one pod from `tpl` (a pod template), with a selector of its own
+// (kGeneratedLabel = label_value(name)). `duplicate`: the template's labels are replaced by
+// dev mode's own, so no Service selects its pods; otherwise they are kept, minus the labels
+// controllers add (job-name, controller-uid, pod-template-hash, controller-revision-hash...).
+// Volumes of StatefulSet volumeClaimTemplates become emptyDirs; restartPolicy becomes Always.
+json generated_deployment(const std::string &name, const std::string &ns, const json &tpl, bool duplicate,
+                          const json &original, const WorkloadKind &k, const std::string &developer);
 
 // A random hex string of `bytes` random bytes (OpenSSL RAND_bytes).
 std::string random_hex(size_t bytes);
