@@ -198,7 +198,9 @@ typedef void (*nh_log_cb)(int level, const char *message, void *payload);
 /**
  * Route the library's log lines at `max_level` and below to `cb` (NULL:
  * discard; the default). The environment variable NH_LOG=error|warn|info|
- * debug|trace prints to stderr when no callback is set. Thread-safe.
+ * debug|trace prints to stderr when no callback is set. Thread-safe. When
+ * it returns, the previous callback is neither running nor called again,
+ * so its payload may be released. Must not be called from a log callback.
  */
 NH_EXTERN void nh_log_set_callback(nh_log_cb cb, int max_level, void *payload);
 
@@ -227,6 +229,15 @@ NH_EXTERN void nh_cancel_reset(nh_cancel *cancel);
 
 /** Release a token no call is still using. NULL-safe. */
 NH_EXTERN void nh_cancel_free(nh_cancel *cancel);
+
+/**
+ * Create in *out a token that is triggered when `parent` is (at once if it
+ * already is), and can also be triggered on its own, without affecting the
+ * parent: one call can so be stopped by its caller's token and by another
+ * reason (a binding's close(), Ctrl-C). The parent must outlive the child;
+ * free the child with nh_cancel_free(). Thread-safe.
+ */
+NH_EXTERN int nh_cancel_new_child(nh_cancel **out, nh_cancel *parent);
 
 /* ------------------------------------------------------------------ */
 /* Cluster client                                                       */

@@ -2,6 +2,7 @@
 // that keeps exceptions from crossing the ABI, and nh_buf helpers.
 #pragma once
 
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -11,7 +12,16 @@
 #include "nocalhost.h"
 
 struct nh_cancel {
-    nh::CancelToken token;
+    // Shared so that a parent's waker still holding it after the child is freed
+    // triggers a live (if orphaned) token.
+    std::shared_ptr<nh::CancelToken> shared = std::make_shared<nh::CancelToken>();
+    nh::CancelToken &token = *shared;
+    // A child token's link to its parent, undone when the child is freed.
+    nh_cancel *parent = nullptr;
+    int parent_waker = 0;
+    ~nh_cancel() {
+        if (parent) parent->token.remove_waker(parent_waker);
+    }
 };
 
 namespace nh::capi {

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "capi/capi.hpp"
@@ -161,5 +162,17 @@ void nh_cancel_reset(nh_cancel *cancel) {
 }
 
 void nh_cancel_free(nh_cancel *cancel) { delete cancel; }
+
+int nh_cancel_new_child(nh_cancel **out, nh_cancel *parent) {
+    NH_CHECK_ARG(out);
+    NH_CHECK_ARG(parent);
+    return guard([&]() -> int {
+        auto child = std::make_unique<nh_cancel>();
+        child->parent = parent;
+        child->parent_waker = parent->token.add_waker([t = child->shared] { t->trigger(); });
+        *out = child.release();
+        return NH_OK;
+    });
+}
 
 }  // extern "C"

@@ -4,12 +4,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <shared_mutex>
 
 namespace nh::log {
 namespace {
 
 struct Sink {
     std::mutex mu;
+    // Held shared while a callback runs, exclusively while the sink changes, so a
+    // replaced callback is never running once set_sink() returns.
+    std::shared_mutex calling;
     nh_log_cb cb = nullptr;
     void *payload = nullptr;
     int max_level = -1;
@@ -39,6 +43,7 @@ const char *level_name(int level) {
 
 void set_sink(nh_log_cb cb, int max_level, void *payload) {
     auto &s = sink();
+    std::unique_lock calling(s.calling);
     std::lock_guard lock(s.mu);
     s.cb = cb;
     s.payload = payload;
@@ -59,6 +64,7 @@ bool enabled(int level) {
 void write(int level, const std::string &message) {
     if (!enabled(level)) return;
     auto &s = sink();
+    std::shared_lock calling(s.calling);
     nh_log_cb cb;
     void *payload;
     {

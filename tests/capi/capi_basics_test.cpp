@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -89,4 +91,74 @@ TEST(CApi, BrokenKubeconfigIsAConfigErrorWithFileAndLine) {
     std::string msg = nh_error_last()->message;
     EXPECT_NE(msg.find(std::string(path) + ":"), std::string::npos) << msg;
     unlink(path);
+}
+
+TEST(CApi, ChildCancelFollowsItsParentOnly) {
+    nh_cancel *parent = nullptr, *child = nullptr, *other = nullptr;
+    ASSERT_EQ(nh_cancel_new(&parent), NH_OK);
+    ASSERT_EQ(nh_cancel_new_child(&child, parent), NH_OK);
+    ASSERT_EQ(nh_cancel_new_child(&other, parent), NH_OK);
+    nh_cancel_trigger(other);  // a child alone: the parent and its siblings stay untouched
+    EXPECT_FALSE(nh_cancel_is_triggered(parent));
+    EXPECT_FALSE(nh_cancel_is_triggered(child));
+    nh_cancel_free(other);
+    nh_cancel_trigger(parent);
+    EXPECT_TRUE(nh_cancel_is_triggered(child));
+    nh_cancel_free(child);
+    // A child of an already triggered parent starts triggered.
+    ASSERT_EQ(nh_cancel_new_child(&child, parent), NH_OK);
+    EXPECT_TRUE(nh_cancel_is_triggered(child));
+    nh_cancel_free(child);
+    nh_cancel_free(parent);
+}
+
+namespace {
+std::atomic<int> g_in_callback{0};
+std::atomic<bool> g_overlap{false};
+void slow_logger(int, const char *, void *payload) {
+    ++g_in_callback;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (*static_cast<std::atomic<bool> *>(payload)) g_overlap = true;  // called after being replaced
+    --g_in_callback;
+}
+}  // namespace
+
+TEST(CApi, ReplacedLogCallbackIsNeverRunningAfterwards) {
+    std::atomic<bool> replaced{false};
+    nh_log_set_callback(slow_logger, NH_LOG_DEBUG, &replaced);
+    std::atomic<bool> stop{false};
+    // Requests to a closed port log a debug line each.
+    std::string kc = "/tmp/nh-log-kc-" + std::to_string(getpid());
+    {
+        FILE *f = fopen(kc.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        fputs("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n"
+              "  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\n", f);
+        fclose(f);
+    }
+    nh_client_options o = NH_CLIENT_OPTIONS_INIT;
+    o.kubeconfig = kc.c_str();
+    o.max_retries = 0;
+    nh_client *c = nullptr;
+    ASSERT_EQ(nh_client_new(&c, &o), NH_OK);
+    std::atomic<int> calls{0};
+    std::thread logger([&] {
+        nh_request_options r = NH_REQUEST_OPTIONS_INIT;
+        r.path = "/version";
+        while (!stop) {
+            nh_client_request(nullptr, nullptr, c, &r);
+            ++calls;
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    nh_log_set_callback(nullptr, 0, nullptr);
+    replaced = true;
+    EXPECT_EQ(g_in_callback.load(), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop = true;
+    logger.join();
+    nh_client_free(c);
+    unlink(kc.c_str());
+    EXPECT_GT(calls.load(), 0);
+    EXPECT_FALSE(g_overlap.load());
 }
