@@ -138,6 +138,8 @@ static void nhj_struct_release(const void *owner) {
 /* Plain numbers: 64-bit counters as Java long. */
 %apply long long { uint64_t };
 %apply long long { int64_t };
+/* Sync counters: Java long (they never reach 2^63). */
+%apply long long { uint64_t };
 
 /* Struct proxies free the strings they own before the struct itself. */
 %typemap(javadestruct, methodname="delete", methodmodifiers="public synchronized") SWIGTYPE {
@@ -210,6 +212,20 @@ typedef struct nhj_data nhj_data;
         JCALL3(ReleaseByteArrayElements, jenv, $input, b, JNI_ABORT);
     }
 }
+/* Bytes for a call (nh_exec_write): a copy for the duration of the call. */
+%typemap(jni) (const void *data, size_t len) "jbyteArray"
+%typemap(jtype) (const void *data, size_t len) "byte[]"
+%typemap(jstype) (const void *data, size_t len) "byte[]"
+%typemap(javain) (const void *data, size_t len) "$javainput"
+%typemap(in) (const void *data, size_t len) {
+    $1 = NULL; $2 = 0;
+    if ($input) {
+        $2 = (size_t)JCALL1(GetArrayLength, jenv, $input);
+        $1 = malloc($2 ? $2 : 1);
+        if ($1 && $2) JCALL4(GetByteArrayRegion, jenv, $input, 0, (jsize)$2, (jbyte *)$1);
+    }
+}
+%typemap(freearg) (const void *data, size_t len) "free((void *)$1);"
 %extend nh_request_options {
     void setBodyBytes(const char *data, size_t len) { $self->body = data; $self->body_len = data ? len : 0; }
 }
@@ -261,6 +277,61 @@ static int nhj_dev_event_trampoline(int type, const char *phase, const char *mes
     if (d) (*env)->DeleteLocalRef(env, d);
     (*env)->DeleteLocalRef(env, cls);
     return nhj_stop_after(env) || stop;
+}
+
+/* Interactive output to a dev.nocalhost.jni.ExecOutputCallback; true stops the command. */
+static int nhj_exec_output_trampoline(int stream, const char *data, size_t len, void *payload) {
+    JNIEnv *env = nhj_env();
+    jobject listener = (jobject)payload;
+    jclass cls = (*env)->GetObjectClass(env, listener);
+    jmethodID m = (*env)->GetMethodID(env, cls, "onOutput", "(I[B)Z");
+    jbyteArray d = nhj_bytes(env, data, len);
+    jboolean stop = (*env)->CallBooleanMethod(env, listener, m, (jint)stream, d);
+    (*env)->DeleteLocalRef(env, d);
+    (*env)->DeleteLocalRef(env, cls);
+    return nhj_stop_after(env) || stop;
+}
+
+/* Port-forward events to a dev.nocalhost.jni.ForwardEventCallback (several threads at once). */
+static void nhj_forward_event_trampoline(int type, const char *pod, int local_port, int remote_port,
+                                         const char *message, void *payload) {
+    JNIEnv *env = nhj_env();
+    jobject listener = (jobject)payload;
+    jclass cls = (*env)->GetObjectClass(env, listener);
+    jmethodID m = (*env)->GetMethodID(env, cls, "onEvent", "(I[BII[B)V");
+    jbyteArray p = nhj_bytes(env, pod, strlen(pod));
+    jbyteArray msg = nhj_bytes(env, message, strlen(message));
+    (*env)->CallVoidMethod(env, listener, m, (jint)type, p, (jint)local_port, (jint)remote_port, msg);
+    nhj_stop_after(env);
+    (*env)->DeleteLocalRef(env, p);
+    (*env)->DeleteLocalRef(env, msg);
+    (*env)->DeleteLocalRef(env, cls);
+}
+
+/* Sync events to a dev.nocalhost.jni.SyncEventCallback; the status as long[10] (or null). */
+static void nhj_sync_event_trampoline(const nh_sync_event *e, void *payload) {
+    JNIEnv *env = nhj_env();
+    jobject listener = (jobject)payload;
+    jclass cls = (*env)->GetObjectClass(env, listener);
+    jmethodID m = (*env)->GetMethodID(env, cls, "onEvent", "(I[B[BI[J)V");
+    jbyteArray path = nhj_bytes(env, e->path, strlen(e->path));
+    jbyteArray msg = nhj_bytes(env, e->message, strlen(e->message));
+    jlongArray st = NULL;
+    if (e->status) {
+        const nh_sync_status *s = e->status;
+        jlong v[10];
+        v[0] = s->state; v[1] = (jlong)s->files_done; v[2] = (jlong)s->files_total; v[3] = (jlong)s->bytes_done;
+        v[4] = (jlong)s->bytes_total; v[5] = (jlong)s->files_synced; v[6] = (jlong)s->file_errors;
+        v[7] = (jlong)s->conflicts; v[8] = (jlong)s->reconnects; v[9] = s->error_code;
+        st = (*env)->NewLongArray(env, 10);
+        if (st) (*env)->SetLongArrayRegion(env, st, 0, 10, v);
+    }
+    (*env)->CallVoidMethod(env, listener, m, (jint)e->type, path, msg, (jint)e->code, st);
+    nhj_stop_after(env);
+    (*env)->DeleteLocalRef(env, path);
+    (*env)->DeleteLocalRef(env, msg);
+    if (st) (*env)->DeleteLocalRef(env, st);
+    (*env)->DeleteLocalRef(env, cls);
 }
 
 /* The log handler: one process-wide slot, read under a mutex, so replacing
@@ -320,6 +391,50 @@ void nhj_dev_end_options_clear_listener(nh_dev_end_options *opts) {
     if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
     opts->payload = NULL;
     opts->events = NULL;
+}
+
+/* Output of an interactive command to `listener` (a dev.nocalhost.jni.ExecOutputCallback).
+ * Clear only after nh_exec_free(). */
+void nhj_exec_options_set_listener(nh_exec_options *opts, jobject listener) {
+    opts->output = nhj_exec_output_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_exec_options_clear_listener(nh_exec_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->output = NULL;
+}
+/* Port-forward events to `listener` (a dev.nocalhost.jni.ForwardEventCallback). Clear after nh_forward_free(). */
+void nhj_forward_options_set_listener(nh_forward_options *opts, jobject listener) {
+    opts->on_event = nhj_forward_event_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_forward_options_clear_listener(nh_forward_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->on_event = NULL;
+}
+/* Sync events to `listener` (a dev.nocalhost.jni.SyncEventCallback). Clear after the sync stopped. */
+void nhj_sync_options_set_listener(nh_sync_options *opts, jobject listener) {
+    opts->callback = nhj_sync_event_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_sync_options_clear_listener(nh_sync_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->callback = NULL;
+}
+
+/* nh_session_sync_start() with the dev-mode phases to `listener` (a
+ * dev.nocalhost.jni.DevEventCallback, or null) during the call. */
+int nhj_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
+                           const nh_sync_options *sync_options, long timeout_ms, nh_cancel *cancel, jobject listener) {
+    JNIEnv *env = nhj_env();
+    jobject ref = listener ? (*env)->NewGlobalRef(env, listener) : NULL;
+    int rc = nh_session_sync_start(session, client, local_dir, sync_options, timeout_ms, cancel,
+                                   ref ? nhj_dev_event_trampoline : NULL, ref);
+    if (ref) (*env)->DeleteGlobalRef(env, ref);
+    return rc;
 }
 
 /* Route log lines at max_level and below to `handler` (a

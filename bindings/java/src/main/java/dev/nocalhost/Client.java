@@ -1,6 +1,7 @@
 package dev.nocalhost;
 
 import dev.nocalhost.jni.NH;
+import dev.nocalhost.jni.nh_exec_options;
 import dev.nocalhost.jni.SWIGTYPE_p_nh_client;
 import dev.nocalhost.jni.SWIGTYPE_p_int;
 import dev.nocalhost.jni.SWIGTYPE_p_p_nh_client;
@@ -453,6 +454,139 @@ public final class Client extends NativeHandle {
             out.delete();
             err.delete();
             x.delete();
+            release();
+        }
+    }
+
+    /** Options of {@link #execStart}. */
+    public static final class ExecStartOptions {
+        String namespace, container;
+        boolean tty, stdin = true;
+        long timeoutMs;
+        Cancel cancel;
+        ExecOutputListener listener;
+
+        public ExecStartOptions namespace(String v) { namespace = v; return this; }
+        /** Default: the pod's default container, else its first. */
+        public ExecStartOptions container(String v) { container = v; return this; }
+        /** Allocate a terminal (stderr then arrives as stdout). */
+        public ExecStartOptions tty(boolean v) { tty = v; return this; }
+        /** Open stdin (default true). */
+        public ExecStartOptions stdin(boolean v) { stdin = v; return this; }
+        /** Limit for connecting. */
+        public ExecStartOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        /** Stops connecting, and then the command. */
+        public ExecStartOptions cancel(Cancel v) { cancel = v; return this; }
+        /** Receives the output instead of {@link ExecSession#stdout()} / {@link ExecSession#stderr()}. */
+        public ExecStartOptions listener(ExecOutputListener v) { listener = v; return this; }
+    }
+
+    /**
+     * Starts argv (no shell) in the target's container as an interactive
+     * command and returns once connected. Throws NotFound, Invalid (no such
+     * container), Forbidden, Unsupported, Cancelled, ...
+     */
+    public ExecSession execStart(String target, ExecStartOptions o, String... argv) {
+        if (argv == null || argv.length == 0) throw NocalhostException.of(ErrorCode.EINVAL, "exec: argv must name a program");
+        ExecStartOptions opts = o == null ? new ExecStartOptions() : o;
+        acquire();
+        nh_exec_options x = new nh_exec_options();
+        dev.nocalhost.jni.SWIGTYPE_p_p_nh_exec out = NH.new_ExecOut();
+        // The token lives as long as the command: the caller's Cancel and this client's close() stop it.
+        Native.CallToken t = new Native.CallToken(inflight, opts.cancel);
+        ExecSession.Output output = new ExecSession.Output(opts.listener);
+        boolean started = false;
+        try {
+            Native.check(NH.nh_exec_options_init(x, NH.NH_EXEC_OPTIONS_VERSION));
+            x.setNamespace_name(opts.namespace);
+            x.setContainer(opts.container);
+            x.setTty(opts.tty ? 1 : 0);
+            x.setStdin_enabled(opts.stdin ? 1 : 0);
+            x.setTimeout_ms((int) opts.timeoutMs);
+            x.setCancel(t.token);
+            NH.nhj_exec_options_set_listener(x, output);
+            Native.check(NH.nh_exec_start(out, handle, target, argv, x));
+            dev.nocalhost.jni.SWIGTYPE_p_nh_exec h = NH.ExecOut_value(out);
+            ExecSession s = new ExecSession(h, output, () -> {
+                NH.nh_exec_free(h);
+                NH.nhj_exec_options_clear_listener(x);
+                x.delete();
+                t.close();
+            });
+            s.inflight.attach(t.token);
+            started = true;
+            return s;
+        } finally {
+            NH.delete_ExecOut(out);
+            if (!started) {
+                NH.nhj_exec_options_clear_listener(x);
+                x.delete();
+                t.close();
+            }
+            release();
+        }
+    }
+
+    /** Options of {@link #portForward}. */
+    public static final class PortForwardOptions {
+        String namespace, address;
+        long timeoutMs;
+        boolean follow = true;
+        Cancel cancel;
+        ForwardListener listener;
+
+        public PortForwardOptions namespace(String v) { namespace = v; return this; }
+        /** The IPv4 address to listen on; default 127.0.0.1. */
+        public PortForwardOptions address(String v) { address = v; return this; }
+        /** Limit for opening each stream. */
+        public PortForwardOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        /** When the pod goes away, forward new connections to the target's new pod (default true). */
+        public PortForwardOptions follow(boolean v) { follow = v; return this; }
+        /** Stops forwarding. */
+        public PortForwardOptions cancel(Cancel v) { cancel = v; return this; }
+        public PortForwardOptions listener(ForwardListener v) { listener = v; return this; }
+    }
+
+    /**
+     * Forwards local ports to the target's pod: "LOCAL:REMOTE", ":REMOTE" or
+     * "0:REMOTE" (a free local port, see {@link PortForward#localPorts()}),
+     * or "PORT". Returns once every port is bound. Throws InvalidArgument,
+     * Busy (a local port is taken), NotFound, ...
+     */
+    public PortForward portForward(String target, PortForwardOptions o, String... ports) {
+        if (ports == null || ports.length == 0) throw NocalhostException.of(ErrorCode.EINVAL, "port-forward: no ports given");
+        PortForwardOptions opts = o == null ? new PortForwardOptions() : o;
+        acquire();
+        dev.nocalhost.jni.nh_forward_options x = new dev.nocalhost.jni.nh_forward_options();
+        dev.nocalhost.jni.SWIGTYPE_p_p_nh_forward out = NH.new_ForwardOut();
+        Native.CallToken t = new Native.CallToken(inflight, opts.cancel);
+        boolean started = false;
+        try {
+            Native.check(NH.nh_forward_options_init(x, NH.NH_FORWARD_OPTIONS_VERSION));
+            x.setNamespace_name(opts.namespace);
+            x.setAddress(opts.address);
+            x.setTimeout_ms((int) opts.timeoutMs);
+            x.setFollow(opts.follow ? 1 : 0);
+            x.setCancel(t.token);
+            if (opts.listener != null) NH.nhj_forward_options_set_listener(x, new PortForward.Events(opts.listener));
+            Native.check(NH.nh_forward_start(out, handle, target, ports, x));
+            dev.nocalhost.jni.SWIGTYPE_p_nh_forward h = NH.ForwardOut_value(out);
+            PortForward f = new PortForward(h, ports.length, () -> {
+                NH.nh_forward_free(h);
+                NH.nhj_forward_options_clear_listener(x);
+                x.delete();
+                t.close();
+            });
+            f.inflight.attach(t.token);
+            started = true;
+            return f;
+        } finally {
+            NH.delete_ForwardOut(out);
+            if (!started) {
+                NH.nhj_forward_options_clear_listener(x);
+                x.delete();
+                t.close();
+            }
             release();
         }
     }
