@@ -70,6 +70,6 @@ TEST_F(DevTest, CliStartStatusListEnd) {
 
     EXPECT_EQ(nh_cli(kubeconfig, ns, "dev start deployment/missing --image x").code, 3);  // EXIT_NOT_FOUND
     EXPECT_EQ(nh_cli(kubeconfig, ns, "dev start web --image x").code, 2);                 // EXIT_USAGE
-    EXPECT_EQ(nh_cli(kubeconfig, ns, "dev start daemonset/x --image x").code, 1);
+    EXPECT_EQ(nh_cli(kubeconfig, ns, "dev start daemonset/x --image x").code, 3);
     EXPECT_EQ(nh_cli(kubeconfig, ns, "dev list -o json").out, "[]\n");
 }

@@ -209,7 +209,7 @@ TEST_F(DevTest, BadRequestsChangeNothing) {
     EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EINVAL);
 
     o.sync_port = 0;
-    EXPECT_EQ(nh_dev_start(&s, client, "daemonset", "web", &o), NH_EUNSUPPORTED);
+    EXPECT_EQ(nh_dev_start(&s, client, "daemonset", "web", &o), NH_ENOTFOUND);
     EXPECT_EQ(nh_dev_start(&s, client, "gizmo", "web", &o), NH_EINVAL);
     o.image = nullptr;
     EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EINVAL);

@@ -13,11 +13,21 @@ TEST(DevSpec, ParsesKinds) {
     EXPECT_EQ(parse_kind("deploy"), Kind::Deployment);
     EXPECT_EQ(parse_kind("Deployments.apps"), Kind::Deployment);
     EXPECT_EQ(parse_kind("sts"), Kind::StatefulSet);
+    EXPECT_EQ(parse_kind("cj"), Kind::CronJob);
+    EXPECT_EQ(parse_kind("jobs.batch"), Kind::Job);
+    EXPECT_EQ(parse_kind("ds"), Kind::DaemonSet);
+    EXPECT_EQ(parse_kind("rs"), Kind::ReplicaSet);
+    EXPECT_EQ(parse_kind("po"), Kind::Pod);
+    EXPECT_EQ(parse_kind("rollouts.argoproj.io"), Kind::Custom);
+    auto k = nh::dev::parse_workload_kind("rollouts.argoproj.io");
+    EXPECT_EQ(k.resource, "rollouts");
+    EXPECT_EQ(k.template_path, "/spec/template");
+    EXPECT_EQ(nh::dev::parse_workload_kind("cronjob").template_path, "/spec/jobTemplate/spec/template");
     try {
-        parse_kind("cronjob");
+        parse_kind("gizmo");
         FAIL();
     } catch (const nh::Error &e) {
-        EXPECT_EQ(e.code(), NH_EUNSUPPORTED);
+        EXPECT_EQ(e.code(), NH_EINVAL);
     }
 }
 

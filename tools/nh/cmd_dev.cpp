@@ -1,5 +1,10 @@
 // nh dev start|end|status|list: dev mode (replace) through the C ABI.
 #include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -52,8 +57,50 @@ int on_event(int type, const char *phase, const char *message, const char *, voi
     return 0;
 }
 
+// Publishes the running sync's status for `nh sync status` (atomically, at
+// most every 200 ms unless the state changes).
+struct SyncPublisher {
+    std::string file;
+    std::string local_dir;
+    int last_state = -1;
+    std::chrono::steady_clock::time_point last_write{};
+    std::string last_error;
+
+    void publish(const nh_sync_status &st, bool force) {
+        if (file.empty()) return;
+        auto now = std::chrono::steady_clock::now();
+        if (!force && st.state == last_state && now - last_write < std::chrono::milliseconds(200)) return;
+        last_state = st.state;
+        last_write = now;
+        json j = {{"pid", static_cast<long>(getpid())},
+                  {"local_dir", local_dir},
+                  {"state", nh_sync_state_name(st.state)},
+                  {"files_done", st.files_done},
+                  {"files_total", st.files_total},
+                  {"bytes_done", st.bytes_done},
+                  {"bytes_total", st.bytes_total},
+                  {"files_synced", st.files_synced},
+                  {"file_errors", st.file_errors},
+                  {"conflicts", st.conflicts},
+                  {"reconnects", st.reconnects},
+                  {"last_error", last_error},
+                  {"updated_at", static_cast<long long>(std::time(nullptr))}};
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+        std::string tmp = file + ".tmp";
+        if (FILE *f = std::fopen(tmp.c_str(), "w")) {
+            std::fputs(j.dump(2).c_str(), f);
+            std::fclose(f);
+            std::rename(tmp.c_str(), file.c_str());
+        }
+    }
+};
+SyncPublisher g_sync_publisher;
+
 void on_sync_event(const nh_sync_event *ev, void *) {
     const nh_sync_status *st = ev->status;
+    if (ev->type == NH_SYNC_EVENT_FILE_ERROR) g_sync_publisher.last_error = std::string(ev->path) + ": " + ev->message;
+    g_sync_publisher.publish(*st, ev->type != NH_SYNC_EVENT_PROGRESS);
     switch (ev->type) {
         case NH_SYNC_EVENT_STATE:
         case NH_SYNC_EVENT_PROGRESS:
@@ -107,6 +154,9 @@ void print_status(const json &s) {
     }
     std::printf("%s (namespace %s): dev mode %s, %s\n", target.c_str(), s.value("namespace", "").c_str(),
                 s.value("mode", "").c_str(), s.value("phase", "").c_str());
+    if (s.contains("copy") && s["copy"].is_string())
+        std::printf("  copy:       deployment/%s (developer %s)\n", s["copy"].get<std::string>().c_str(),
+                    s.value("developer", "").c_str());
     std::printf("  owner:      %s since %s\n", s.value("owner", "").c_str(), s.value("since", "").c_str());
     if (s["pod"].is_object())
         std::printf("  pod:        %s (%s%s)\n", s["pod"].value("name", "").c_str(), s["pod"].value("phase", "").c_str(),
@@ -152,11 +202,12 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         std::string local_dir, sync_mode = "send";
         std::vector<std::string> ignore;
         bool gitignore = false;
+        std::string mode = "replace", developer, config, app;
     };
     static StartArgs sa;
     auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
     start->add_option("target", sa.target, "KIND/NAME, e.g. deployment/web or statefulset/db")->required();
-    start->add_option("--image", sa.image, "the dev image (compilers, tools)")->required();
+    start->add_option("--image", sa.image, "the dev image (compilers, tools); required unless the dev config has one");
     start->add_option("-c,--container", sa.container, "the container to develop in (default: the only one)");
     start->add_option("--workdir", sa.workdir, "work dir shared with the sync sidecar (default " NH_DEV_DEFAULT_WORKDIR ")");
     start->add_option("--sidecar-image", sa.sidecar_image, "image of the sync sidecar (default: nhsyncd of this release)");
@@ -166,6 +217,11 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("--timeout", sa.timeout, "how long to wait for the dev pod (default 5m)");
     start->add_option("--owner", sa.owner, "owner recorded for the session (default user@host/pid)");
     start->add_flag("--no-rollback", sa.no_rollback, "leave a failed start as it is instead of restoring the workload");
+    start->add_option("--mode", sa.mode, "replace (default) or duplicate (a private copy; the original keeps serving)")
+        ->check(CLI::IsMember({"replace", "duplicate"}));
+    start->add_option("--developer", sa.developer, "duplicate mode: whose copy (default user@host)");
+    start->add_option("--config", sa.config, "Nocalhost dev config: a .nocalhost/config.yaml or the directory holding .nocalhost/");
+    start->add_option("--app", sa.app, "Nocalhost application whose dev.nocalhost.config.<app> ConfigMap is read");
     start->add_option("--local-dir", sa.local_dir,
                       "sync this local directory into the work dir and keep syncing until Ctrl-C (dev mode stays on)")
         ->check(CLI::ExistingDirectory);
@@ -180,7 +236,11 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         std::vector<const char *> env;
         for (const auto &e : sa.env) env.push_back(e.c_str());
         nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-        o.image = sa.image.c_str();
+        if (!sa.image.empty()) o.image = sa.image.c_str();
+        o.mode = sa.mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
+        if (!sa.developer.empty()) o.developer = sa.developer.c_str();
+        if (!sa.config.empty()) o.config_path = sa.config.c_str();
+        if (!sa.app.empty()) o.app_name = sa.app.c_str();
         if (!sa.container.empty()) o.container = sa.container.c_str();
         if (!sa.workdir.empty()) o.workdir = sa.workdir.c_str();
         if (!sa.sidecar_image.empty()) o.sidecar_image = sa.sidecar_image.c_str();
@@ -204,6 +264,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         if (!sa.local_dir.empty()) {
             o.local_dir = sa.local_dir.c_str();
             o.sync_options = &so;
+            std::string ns = o.namespace_name ? o.namespace_name : nh_client_namespace(c);
+            g_sync_publisher.file = nh_cli::sync_status_file(ns, t.kind, t.name);
+            g_sync_publisher.local_dir = std::filesystem::absolute(sa.local_dir).string();
         }
         nh_session *s = nullptr;
         if (nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
@@ -234,6 +297,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                 nanosleep(&ts, nullptr);
             }
             nh_session_sync_stop(s);
+            std::remove(g_sync_publisher.file.c_str());
             nh_cli::progress_done();
             std::fprintf(stderr, "sync stopped; %s/%s stays in dev mode\n", t.kind.c_str(), t.name.c_str());
         }
@@ -243,10 +307,12 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
 
     // nh dev end
-    static std::string end_target, end_timeout = "60s";
+    static std::string end_target, end_timeout = "60s", end_mode = "replace", end_developer;
     auto *end = dev->add_subcommand("end", "end dev mode: restore the original workload in place");
     end->add_option("target", end_target, "KIND/NAME")->required();
     end->add_option("--timeout", end_timeout, "how long to wait for another client's start or end (default 60s)");
+    end->add_option("--mode", end_mode, "replace (default) or duplicate")->check(CLI::IsMember({"replace", "duplicate"}));
+    end->add_option("--developer", end_developer, "duplicate mode: whose copy (default user@host)");
     end->callback([&g] {
         Target t = parse_target(end_target);
         long timeout_ms = parse_duration_ms(end_timeout);
@@ -255,6 +321,8 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         o.timeout_ms = timeout_ms;
         o.events = on_event;
         o.cancel = nh_cli::interrupt_token();
+        o.mode = end_mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
+        if (!end_developer.empty()) o.developer = end_developer.c_str();
         int result = 0;
         if (nh_dev_end(&result, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
         nh_cli::progress_done();
