@@ -177,6 +177,9 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
                 eo.ns = session->s.ns;
                 eo.owner = o.owner;
                 eo.events = o.events;
+                eo.custom_kind = o.custom_kind;
+                eo.mode = o.mode;
+                eo.developer = o.developer;
                 try {
                     nh::dev::end(*client->impl, eo);
                 } catch (const nh::Error &re) {
