@@ -85,6 +85,29 @@ nh_cancel *interrupt_token() {
     return token;
 }
 
+std::string canonical_kind(std::string kind) {
+    for (auto &c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    static const std::pair<const char *, const char *> aliases[] = {
+        {"deploy", "deployment"}, {"deployments", "deployment"}, {"sts", "statefulset"},
+        {"statefulsets", "statefulset"}, {"ds", "daemonset"}, {"daemonsets", "daemonset"},
+        {"rs", "replicaset"}, {"replicasets", "replicaset"}, {"jobs", "job"}, {"cj", "cronjob"},
+        {"cronjobs", "cronjob"}, {"po", "pod"}, {"pods", "pod"}};
+    for (auto &[a, k] : aliases)
+        if (kind == a) return k;
+    return kind;
+}
+
+std::string sync_status_file(const std::string &ns, const std::string &kind, const std::string &name) {
+    std::string dir;
+    if (const char *x = std::getenv("XDG_STATE_HOME"); x && *x)
+        dir = std::string(x) + "/nocalhost";
+    else if (const char *h = std::getenv("HOME"); h && *h)
+        dir = std::string(h) + "/.local/state/nocalhost";
+    else
+        dir = "/tmp/nocalhost-" + std::to_string(getuid());
+    return dir + "/sync-" + ns + "-" + canonical_kind(kind) + "-" + name + ".json";
+}
+
 bool interactive() { return isatty(STDERR_FILENO) && !std::getenv("CI"); }
 
 namespace {

@@ -43,6 +43,13 @@ int exit_code_for(int rc);
 // A cancel token triggered by SIGINT/SIGTERM (installed on first use).
 nh_cancel *interrupt_token();
 
+// "deploy", "Deployments", ... -> "deployment": one spelling per kind for file names.
+std::string canonical_kind(std::string kind);
+
+// Where a running `nh dev start --local-dir` publishes its sync status for
+// `nh sync status` ($XDG_STATE_HOME/nocalhost or ~/.local/state/nocalhost).
+std::string sync_status_file(const std::string &ns, const std::string &kind, const std::string &name);
+
 // True when stderr is a terminal (live progress lines) and NO_COLOR is unset.
 bool interactive();
 
