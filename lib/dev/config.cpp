@@ -76,9 +76,9 @@ json strings(const Ctx &cx, const YAML::Node &n, const std::string &field) {
 void quantity(const Ctx &cx, const YAML::Node &n, const std::string &field) {
     std::string v = scalar(cx, n, field);
     static const std::set<std::string> suffixes = {"", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-    size_t i = 0;
-    while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
-    if (i == 0 || !suffixes.count(v.substr(i)))
+    size_t i = 0, digits = 0, dots = 0;
+    for (; i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.'); ++i) v[i] == '.' ? ++dots : ++digits;
+    if (digits == 0 || dots > 1 || !suffixes.count(v.substr(i)))
         bad(cx, n, field, "'" + v + "' is not a quantity (e.g. 500m, 2, 512Mi, 10Gi)");
 }
 
@@ -226,7 +226,10 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
             d["envFromFiles"] = env;
         } else if (key == "portForward") {
             json pf = strings(cx, v, field);
-            for (size_t i = 0; i < v.size(); ++i) port_forward(cx, v.IsSequence() ? v[i] : v, field + "[" + std::to_string(i) + "]");
+            if (v.IsScalar())
+                port_forward(cx, v, field);
+            else
+                for (size_t i = 0; i < v.size(); ++i) port_forward(cx, v[i], field + "[" + std::to_string(i) + "]");
             d[key] = pf;
         } else if (key == "patches") {
             json ps = json::array();
@@ -320,12 +323,21 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
     try {
         root = YAML::Load(text);
     } catch (const YAML::Exception &e) {
-        throw Error(NH_ECONFIG, file + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
+        throw Error(NH_ECONFIG, file + (e.mark.line >= 0 ? ":" + std::to_string(e.mark.line + 1) : "") + ": not YAML: " + e.msg);
     }
     json services = json::array();
+    // What each service ignored of its own; cx.ignored keeps what concerns every service.
+    std::vector<json> own_ignored;
+    auto add_service = [&](const YAML::Node &svc, const std::string &prefix) {
+        json common = std::move(cx.ignored);
+        cx.ignored = json::array();
+        services.push_back(parse_service(cx, svc, prefix));
+        own_ignored.push_back(std::move(cx.ignored));
+        cx.ignored = std::move(common);
+    };
     auto add_list = [&](const YAML::Node &list, const std::string &prefix) {
         if (!list.IsSequence()) bad(cx, list, prefix, "expected a list of services");
-        for (size_t i = 0; i < list.size(); ++i) services.push_back(parse_service(cx, list[i], prefix + "[" + std::to_string(i) + "]"));
+        for (size_t i = 0; i < list.size(); ++i) add_service(list[i], prefix + "[" + std::to_string(i) + "]");
     };
     if (root.IsNull()) return services;
     if (root.IsSequence()) {
@@ -341,7 +353,11 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
             std::string k = kv.first.Scalar();
             if (k != "application" && k != "configProperties") ignore(cx, kv.second, k, "unknown field");
         }
+        if (root["configProperties"] && root["configProperties"].IsMap() && root["configProperties"]["envFile"])
+            ignore(cx, root["configProperties"]["envFile"], "configProperties.envFile",
+                   "variable substitution in the config is not supported; values are used as written");
         const YAML::Node app = root["application"];
+        if (app && !app.IsNull() && !app.IsMap()) bad(cx, app, "application", "expected a mapping with services");
         if (app && app.IsMap()) {
             for (const auto &kv : app) {
                 std::string k = kv.first.Scalar();
@@ -352,11 +368,15 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
             }
         }
     } else if (root.IsMap()) {
-        services.push_back(parse_service(cx, root, ""));
+        add_service(root, "");
     } else {
         bad(cx, root, "(top level)", "expected a service, a list of services or an application config");
     }
-    for (auto &s : services) s["ignored"] = cx.ignored;
+    for (size_t i = 0; i < services.size(); ++i) {
+        json all = cx.ignored;
+        for (auto &x : own_ignored[i]) all.push_back(x);
+        services[i]["ignored"] = all;
+    }
     if (services.empty() && !cx.ignored.empty()) services.push_back({{"containers", json::array()}, {"ignored", cx.ignored}});
     return services;
 }
