@@ -1,4 +1,4 @@
-// nh dev start|end|status|list: dev mode (replace) through the C ABI.
+// nh dev start|end|status|list|pvc: dev mode through the C ABI.
 #include <time.h>
 #include <unistd.h>
 
@@ -366,6 +366,89 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             }
         }
         nh_buf_dispose(&b);
+        nh_client_free(c);
+    });
+
+    // nh dev pvc list|delete
+    auto *pvc = dev->add_subcommand("pvc", "PersistentVolumeClaims of persistentVolumeDirs (they outlive dev mode)");
+    pvc->require_subcommand(1);
+    static std::string pvc_list_target;
+    auto *pvc_list = pvc->add_subcommand("list", "claims made for persistent dirs, of one workload or of the namespace");
+    pvc_list->add_option("target", pvc_list_target, "KIND/NAME (default: every workload in the namespace)");
+    pvc_list->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    pvc_list->callback([&g] {
+        nh_client *c = client_or_fail(g);
+        nh_buf b = NH_BUF_INIT;
+        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+        q.cancel = nh_cli::interrupt_token();
+        int rc;
+        if (pvc_list_target.empty()) {
+            rc = nh_dev_pvc_list(&b, c, nullptr, nullptr, &q);
+        } else {
+            Target t = parse_target(pvc_list_target);
+            rc = nh_dev_pvc_list(&b, c, t.kind.c_str(), t.name.c_str(), &q);
+        }
+        if (rc != NH_OK) fail_with_last_error(c);
+        json j = json::parse(b.ptr ? b.ptr : "[]", nullptr, false);
+        nh_buf_dispose(&b);
+        if (g.output == "json") {
+            std::printf("%s\n", j.dump().c_str());
+        } else if (j.empty()) {
+            std::printf("no PersistentVolumeClaims of dev mode\n");
+        } else {
+            std::printf("%-32s %-28s %-28s %-10s %-14s %s\n", "NAME", "WORKLOAD", "PATH", "CAPACITY", "STORAGECLASS", "PHASE");
+            for (const auto &p : j)
+                std::printf("%-32s %-28s %-28s %-10s %-14s %s\n", p.value("name", "").c_str(), p.value("workload", "").c_str(),
+                            p.value("path", "").c_str(), p.value("capacity", "").c_str(),
+                            p.value("storage_class", "").empty() ? "(default)" : p.value("storage_class", "").c_str(),
+                            p.value("phase", "").c_str());
+        }
+        nh_client_free(c);
+    });
+    static std::vector<std::string> pvc_delete_names;
+    static std::string pvc_delete_workload;
+    auto *pvc_delete = pvc->add_subcommand("delete", "delete claims made for persistent dirs (their data is lost)");
+    pvc_delete->add_option("names", pvc_delete_names, "claim names (see nh dev pvc list)");
+    pvc_delete->add_option("--workload", pvc_delete_workload,
+                           "KIND/NAME: only that workload's claims (all of them when no names are given)");
+    pvc_delete->callback([&g] {
+        if (pvc_delete_names.empty() && pvc_delete_workload.empty())
+            throw CLI::ValidationError("names", "give claim names, or --workload KIND/NAME to delete all its claims");
+        nh_client *c = client_or_fail(g);
+        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+        q.cancel = nh_cli::interrupt_token();
+        auto delete_of = [&](const std::string &kind, const std::string &name, const char *claim) {
+            nh_buf b = NH_BUF_INIT;
+            if (nh_dev_pvc_delete(&b, c, kind.c_str(), name.c_str(), claim, &q) != NH_OK) fail_with_last_error(c);
+            json names = json::parse(b.ptr ? b.ptr : "[]", nullptr, false);
+            nh_buf_dispose(&b);
+            for (const auto &n : names) std::printf("persistentvolumeclaim/%s deleted\n", n.get<std::string>().c_str());
+        };
+        if (!pvc_delete_workload.empty()) {
+            Target t = parse_target(pvc_delete_workload);
+            if (pvc_delete_names.empty()) delete_of(t.kind, t.name, nullptr);
+            for (const auto &n : pvc_delete_names) delete_of(t.kind, t.name, n.c_str());
+        } else {
+            // Each claim records its workload: find it, then delete through that workload.
+            nh_buf b = NH_BUF_INIT;
+            if (nh_dev_pvc_list(&b, c, nullptr, nullptr, &q) != NH_OK) fail_with_last_error(c);
+            json all = json::parse(b.ptr ? b.ptr : "[]", nullptr, false);
+            nh_buf_dispose(&b);
+            std::vector<std::pair<std::string, Target>> todo;
+            for (const auto &n : pvc_delete_names) {
+                const json *found = nullptr;
+                for (const auto &p : all)
+                    if (p.value("name", "") == n) found = &p;
+                if (!found) {
+                    std::fprintf(stderr, "error: no PersistentVolumeClaim '%s' of dev mode in namespace %s\n", n.c_str(),
+                                 nh_client_namespace(c));
+                    nh_client_free(c);
+                    throw CLI::RuntimeError(nh_cli::exit_code_for(NH_ENOTFOUND));
+                }
+                todo.emplace_back(n, parse_target(found->value("workload", "")));
+            }
+            for (const auto &[n, t] : todo) delete_of(t.kind, t.name, n.c_str());
+        }
         nh_client_free(c);
     });
 
