@@ -189,7 +189,7 @@ void print_list(const json &list) {
 }  // namespace
 
 void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
-    auto *dev = app.add_subcommand("dev", "dev mode: start, end, status, list");
+    auto *dev = app.add_subcommand("dev", "dev mode: start, end, status, list, pvc");
     dev->require_subcommand(1);
 
     // nh dev start
