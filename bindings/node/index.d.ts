@@ -375,6 +375,14 @@ export interface DevStartOptions extends CallOptions {
   leaseDurationS?: number;
   /** Progress; throwing stops the start (which rolls back) and rejects with what was thrown. */
   onEvent?: (event: DevEvent) => void;
+  /**
+   * Also forward to the sync sidecar and sync this local directory into the work dir; the start
+   * resolves once the first full sync is acknowledged (onEvent also reports "forward", "sync",
+   * "synced"). The session owns that sync: session.sync().
+   */
+  localDir?: string;
+  /** Options of that sync. */
+  sync?: SyncOptions;
 }
 
 export interface DevEndOptions extends CallOptions {
@@ -417,6 +425,18 @@ export class Session {
   /** End dev mode for this workload and close the handle. */
   end(options?: DevEndOptions): Promise<DevEndResultValue>;
   close(): void;
+  /**
+   * The session's running sync (from devStart({localDir}) or startSync()), or null. Events are
+   * reported only for a sync made by startSync().
+   */
+  sync(): Sync | null;
+  /**
+   * Forward to the sync sidecar, sync `localDir` into the work dir, and resolve once the first full
+   * sync is acknowledged. onEvent gets the dev-mode phases "forward", "sync" and "synced".
+   */
+  startSync(localDir: string, options?: SyncOptions & CallOptions & { timeoutMs?: number; onEvent?: (event: DevEvent) => void }): Promise<Sync>;
+  /** Stop the session's sync (its index is saved) and its port-forward; dev mode stays on. */
+  stopSync(): Promise<void>;
 }
 
 // -- streams ------------------------------------------------------------------

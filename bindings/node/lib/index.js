@@ -280,6 +280,56 @@ class Session {
     return withSignal(signal, (cancel) => this._native.refresh(cancel));
   }
 
+  /**
+   * The session's running sync (from devStart({localDir}) or startSync()), or
+   * null. Its events are reported only for a sync made by startSync().
+   */
+  sync() {
+    if (this._sync && !this._sync.closed) return this._sync;
+    let none = false;
+    const sync = new live.Sync((onEvent) => {
+      const r = nativeLib.sessionSync(this._native, onEvent);
+      if (r !== null) return r;
+      none = true;
+      return [null, Promise.resolve()];
+    });
+    if (none) return null;
+    return (this._sync = sync);
+  }
+
+  /**
+   * Forward to the session's sync sidecar, sync `localDir` into the work dir
+   * and resolve with the Sync once the first full sync is acknowledged.
+   * Options: the sync options of startSync(), timeoutMs (first sync; default
+   * 5 minutes), onEvent (the dev-mode phases "forward", "sync", "synced"),
+   * signal. Rejects with InvalidStateError (already syncing),
+   * UnauthorizedError (the sidecar refused the token), TimeoutError, ...
+   */
+  async startSync(localDir, { signal, onEvent, timeoutMs, ...syncOptions } = {}) {
+    const dev = devEvents(onEvent);
+    return withSignal(signal, (cancel) => {
+      const sync = new live.Sync(
+        (cb) => nativeLib.sessionSyncStart(this._native, this.client._native, localDir, syncOptions, timeoutMs || 0, cancel, cb),
+        dev,
+      );
+      this._sync = sync;
+      return sync.ready;
+    });
+  }
+
+  /** Stop the session's sync (its index is saved) and its port-forward; dev mode stays on. */
+  async stopSync() {
+    if (this._sync) await this._sync.close();
+    else {
+      const s = this._native.closed ? null : nativeLib.sessionSync(this._native);
+      if (s) {
+        nativeLib.liveStop(s[0]);
+        await s[1].catch(() => {});
+      }
+    }
+    this._sync = null;
+  }
+
   /** Run a command in the dev container (see Client.exec). */
   async exec(argv, options = {}) {
     return this.client.exec(`${this.kind.toLowerCase()}/${this.name}`, argv, {
@@ -296,8 +346,10 @@ class Session {
     return result;
   }
 
-  /** Release the handle (dev mode stays on). Idempotent. */
+  /** Stop the session's sync, if any, and release the handle (dev mode stays on). Idempotent. */
   close() {
+    if (this._sync) this._sync.close();  // its thread keeps the C session until the sync stopped
+    this._sync = null;
     this._native.close();
   }
 }

@@ -149,11 +149,16 @@ function parseStatus(text) {
  * settles after close() (the index saved).
  */
 class Sync extends EventEmitter {
-  constructor(localDir, address, token, options = {}) {
+  /** `start(onEvent)` makes the native sync: [live, done] (startSync, Session.startSync, Session.sync). */
+  constructor(start, onDevEvent) {
     super();
-    const [live, done] = native.syncStart(localDir, address, token, options, (kind, path, message, code, status) => {
+    const [live, done] = start((kind, path, message, code, status) => {
       if (kind === 0) {
         started.resolve(this);
+        return;
+      }
+      if (kind >= 100) {
+        if (onDevEvent) onDevEvent(kind - 100, path, message, code);
         return;
       }
       this.emit(SYNC_EVENT_NAMES[kind] || 'event', {
@@ -228,7 +233,7 @@ class Sync extends EventEmitter {
  * background (await sync.flush()).
  */
 async function startSync(localDir, address, token, options = {}) {
-  const sync = new Sync(localDir, address, token, options);
+  const sync = new Sync((onEvent) => native.syncStart(localDir, address, token, options, onEvent));
   await sync.ready;
   return sync;
 }

@@ -2,6 +2,7 @@
 #include "dev.hpp"
 
 #include "client.hpp"
+#include "sync_spec.hpp"
 
 namespace nhnode {
 namespace {
@@ -20,6 +21,8 @@ struct DevStartCall {
     int sync_port = 0, lease_duration_s = 0;
     long timeout_ms = 0;
     bool rollback = true;
+    std::optional<std::string> local_dir;
+    SyncSpec sync;
     nh_session *result = nullptr;
 };
 
@@ -61,6 +64,8 @@ Napi::Value dev_start(const Napi::CallbackInfo &info) {
     call->lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
     Napi::Value rollback = option(o, "rollbackOnFailure");
     call->rollback = rollback.IsUndefined() ? true : rollback.ToBoolean().Value();
+    call->local_dir = opt_string(option(o, "localDir"));
+    call->sync = SyncSpec(option(o, "sync"));
     Napi::Value env_list = option(o, "env");
     if (env_list.IsArray()) {
         auto a = env_list.As<Napi::Array>();
@@ -90,6 +95,10 @@ Napi::Value dev_start(const Napi::CallbackInfo &info) {
             d.events = dev_event_trampoline;
             d.payload = const_cast<StreamCall::Emit *>(&emit);
             d.cancel = t;
+            // The session's sync reports no events here: they would outlive this call (see Session.startSync).
+            nh_sync_options so = call->sync.build();
+            d.local_dir = c_str_or_null(call->local_dir);
+            d.sync_options = call->local_dir ? &so : nullptr;
             return nh_dev_start(&call->result, client.get(), call->kind.c_str(), call->name.c_str(), &d);
         },
         [call](Napi::Env e) -> Napi::Value {
@@ -249,6 +258,12 @@ void Session::Init(Napi::Env env, Napi::Object exports) {
 Session::Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info) {
     if (!info[0].IsExternal()) throw_error(info.Env(), NH_EINVAL, "sessions come from devStart() or devAttach()");
     handle_.set(info[0].As<Napi::External<nh_session>>().Data());
+}
+
+Session *Session::From(const Napi::Value &v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data(v.Env()).session_class.Value()))
+        throw_error(v.Env(), NH_EINVAL, "expected a Session");
+    return Session::Unwrap(v.As<Napi::Object>());
 }
 
 Napi::Value Session::close(const Napi::CallbackInfo &info) {

@@ -12,6 +12,11 @@ class Session : public Napi::ObjectWrap<Session> {
 public:
     static void Init(Napi::Env env, Napi::Object exports);
     explicit Session(const Napi::CallbackInfo &info);
+    static Session *From(const Napi::Value &v);
+    std::shared_ptr<nh_session> get(Napi::Env env) const { return handle_.get(env, "session"); }
+    // Held by every use of the nh_session (not thread-safe by itself).
+    const std::shared_ptr<std::mutex> &mutex() const { return mu_; }
+    const SessionHandle &handle() const { return handle_; }
 
 private:
     template <const char *(*Get)(const nh_session *)>

@@ -7,6 +7,8 @@
 #include <condition_variable>
 
 #include "client.hpp"
+#include "dev.hpp"
+#include "sync_spec.hpp"
 
 namespace nhnode {
 namespace {
@@ -33,13 +35,8 @@ LivePtr unwrap(const Napi::Value &v) {
     return *v.As<Napi::External<LivePtr>>().Data();
 }
 
-std::vector<std::string> strings(Napi::Env env, const Napi::Value &v, const char *what) {
-    std::vector<std::string> out;
-    if (v.IsUndefined() || v.IsNull()) return out;
-    if (!v.IsArray()) throw_error(env, NH_EINVAL, std::string(what) + " must be an array of strings");
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).ToString().Utf8Value());
-    return out;
+std::vector<std::string> strings(Napi::Env, const Napi::Value &v, const char *what) {
+    return SyncSpec::strings(v, what);
 }
 
 std::vector<const char *> ptrs(const std::vector<std::string> &v) {
@@ -239,11 +236,7 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
 
 struct SyncStart {
     std::string local_dir, address, token;
-    std::vector<std::string> ignore, include;
-    std::optional<std::string> state_dir;
-    int mode = 0, compression = 0;
-    bool use_gitignore = false;
-    long connect_timeout_ms = 0, max_backoff_ms = 0;
+    SyncSpec spec;
 };
 
 std::string status_text(const nh_sync_status &s) {
@@ -270,33 +263,12 @@ Napi::Value sync_start(const Napi::CallbackInfo &info) {
     call->local_dir = opt_string(info[0]).value_or("");
     call->address = opt_string(info[1]).value_or("");
     call->token = opt_string(info[2]).value_or("");
-    Napi::Value o = info[3];
-    call->mode = static_cast<int>(opt_int(option(o, "mode"), 0));
-    call->ignore = strings(env, option(o, "ignore"), "ignore");
-    call->include = strings(env, option(o, "include"), "include");
-    call->use_gitignore = option(o, "useGitignore").ToBoolean().Value();
-    call->state_dir = opt_string(option(o, "stateDir"));
-    call->compression = static_cast<int>(opt_int(option(o, "compression"), 0));
-    call->connect_timeout_ms = static_cast<long>(opt_int(option(o, "connectTimeoutMs"), 0));
-    call->max_backoff_ms = static_cast<long>(opt_int(option(o, "maxBackoffMs"), 0));
+    call->spec = SyncSpec(info[3]);
     auto live = std::make_shared<Live>();
     Napi::Promise done = StreamCall::Start(
         env, "nocalhost-sync", {live->canceller}, info[4].As<Napi::Function>(), false,
         [call, live](nh_cancel *, const StreamCall::Emit &emit) {
-            std::vector<const char *> ig, in;
-            for (auto &s : call->ignore) ig.push_back(s.c_str());
-            for (auto &s : call->include) in.push_back(s.c_str());
-            nh_sync_options x = NH_SYNC_OPTIONS_INIT;
-            x.mode = call->mode;
-            x.ignore_patterns = ig.empty() ? nullptr : ig.data();
-            x.ignore_patterns_count = ig.size();
-            x.include_patterns = in.empty() ? nullptr : in.data();
-            x.include_patterns_count = in.size();
-            x.use_gitignore = call->use_gitignore ? 1 : 0;
-            x.state_dir = c_str_or_null(call->state_dir);
-            x.compression = call->compression;
-            x.connect_timeout_ms = call->connect_timeout_ms;
-            x.max_backoff_ms = call->max_backoff_ms;
+            nh_sync_options x = call->spec.build();
             x.callback = sync_event;
             x.payload = const_cast<StreamCall::Emit *>(&emit);
             nh_sync *raw = nullptr;
@@ -317,6 +289,112 @@ Napi::Value sync_start(const Napi::CallbackInfo &info) {
             }
             // Joins the sync's thread: no event arrives after it, so `emit` may go.
             return nh_sync_stop(sync.get());
+        });
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, wrap(env, live));
+    r.Set(1u, done);
+    return r;
+}
+
+// A dev session's sync (nh_session_sync): the pointer is lent to flushes and
+// status calls through a shared_ptr whose deleter only reports that the last
+// user is done, so that nh_session_sync_stop() never frees it under them.
+struct Lent {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool returned = false;
+};
+
+// The common end of both session-sync calls: lend the sync until stop(), then stop it.
+int lend_session_sync(const LivePtr &live, const std::shared_ptr<nh_session> &s, const std::shared_ptr<std::mutex> &mu,
+                      nh_sync *raw, const StreamCall::Emit &emit) {
+    auto lent = std::make_shared<Lent>();
+    {
+        std::lock_guard lock(live->mu);
+        live->sync = std::shared_ptr<nh_sync>(raw, [lent](nh_sync *) {
+            std::lock_guard l(lent->mu);
+            lent->returned = true;
+            lent->cv.notify_all();
+        });
+    }
+    emit(StreamEvent{0, "", {}});
+    {
+        std::unique_lock lock(live->mu);
+        live->cv.wait(lock, [&] { return live->stop; });
+        live->sync.reset();
+    }
+    {
+        std::unique_lock l(lent->mu);
+        lent->cv.wait(l, [&] { return lent->returned; });
+    }
+    std::lock_guard lock(*mu);
+    nh_session_sync_stop(s.get());  // joins the sync's thread: no event after it
+    return NH_OK;
+}
+
+int dev_event_as_sync_event(int type, const char *phase, const char *message, const char *detail, void *payload) {
+    const auto &emit = *static_cast<const StreamCall::Emit *>(payload);
+    // Kinds 100+: dev-mode phases of the start ("forward", "sync", "synced").
+    StreamEvent ev{100 + type, phase, {std::string(message), detail ? std::optional<std::string>(detail) : std::nullopt}};
+    return emit(std::move(ev)) ? 0 : 1;
+}
+
+// sessionSyncStart(session, client, localDir, syncOptions, timeoutMs, cancel, onEvent) -> [live, Promise<void>]
+// onEvent: (100 + devEventType, phase, message, detail) during the start, (0, "") once synced,
+// then sync events as for syncStart. The Promise settles after stop() stopped the session's sync.
+Napi::Value session_sync_start(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Session *session = Session::From(info[0]);
+    auto s = session->get(env);
+    auto mu = session->mutex();
+    Client *c = Client::From(info[1]);
+    auto client = c->get(env);
+    auto dir = std::make_shared<std::string>(opt_string(info[2]).value_or(""));
+    auto spec = std::make_shared<SyncSpec>(info[3]);
+    long timeout_ms = static_cast<long>(opt_int(info[4], 0));
+    auto live = std::make_shared<Live>();
+    Napi::Promise done = StreamCall::Start(
+        env, "nocalhost-session-sync", {session->handle().inflight(), Cancel::From(info[5]), live->canceller},
+        info[6].As<Napi::Function>(), false,
+        [s, mu, client, dir, spec, timeout_ms, live](nh_cancel *t, const StreamCall::Emit &emit) {
+            nh_sync_options x = spec->build();
+            x.callback = sync_event;
+            x.payload = const_cast<StreamCall::Emit *>(&emit);
+            nh_sync *raw = nullptr;
+            {
+                std::lock_guard lock(*mu);
+                int rc = nh_session_sync_start(s.get(), client.get(), dir->c_str(), &x, timeout_ms, t,
+                                               dev_event_as_sync_event, const_cast<StreamCall::Emit *>(&emit));
+                if (rc < 0) return rc;
+                raw = nh_session_sync(s.get());
+            }
+            return lend_session_sync(live, s, mu, raw, emit);
+        });
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, wrap(env, live));
+    r.Set(1u, done);
+    return r;
+}
+
+// sessionSync(session) -> [live, Promise<void>] or null: the sync a devStart() with localDir
+// left running (its events are not reported: they would have outlived devStart's call).
+Napi::Value session_sync(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Session *session = Session::From(info[0]);
+    auto s = session->get(env);
+    auto mu = session->mutex();
+    nh_sync *raw;
+    {
+        std::lock_guard lock(*mu);
+        raw = nh_session_sync(s.get());
+    }
+    if (!raw) return env.Null();
+    auto live = std::make_shared<Live>();
+    Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo &i) { return i.Env().Undefined(); });
+    Napi::Promise done = StreamCall::Start(
+        env, "nocalhost-session-sync", {live->canceller}, info[1].IsFunction() ? info[1].As<Napi::Function>() : noop,
+        false, [s, mu, raw, live](nh_cancel *, const StreamCall::Emit &emit) {
+            return lend_session_sync(live, s, mu, raw, emit);
         });
     Napi::Array r = Napi::Array::New(env, 2);
     r.Set(0u, wrap(env, live));
@@ -384,6 +462,8 @@ void init_live(Napi::Env env, Napi::Object exports) {
     exports.Set("syncPause", Napi::Function::New(env, sync_pause));
     exports.Set("syncResume", Napi::Function::New(env, sync_resume));
     exports.Set("syncFlush", Napi::Function::New(env, sync_flush));
+    exports.Set("sessionSyncStart", Napi::Function::New(env, session_sync_start));
+    exports.Set("sessionSync", Napi::Function::New(env, session_sync));
 }
 
 }  // namespace nhnode

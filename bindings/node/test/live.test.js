@@ -87,12 +87,19 @@ describe('interactive exec and port-forward', clusterSuite(test), () => {
   let client;
   let ns;
   let echo;
+  const echoConnections = new Set();
   const kwok = '/apis/kwok.x-k8s.io/v1alpha1';
   before(async () => {
     const kubeconfig = process.env.NH_TEST_KUBECONFIG;
     ns = unique(`nh-nodestream-${process.pid}`);
     const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-exec-'));
-    echo = net.createServer((c) => c.pipe(c));
+    // kwok keeps its connections to the target open (docs/test-cluster.md): destroy them at the end.
+    echo = net.createServer((c) => {
+      echoConnections.add(c);
+      c.on('close', () => echoConnections.delete(c));
+      c.on('error', () => {});
+      c.pipe(c);
+    });
     const echoPort = await listen(echo);
     client = new nh.Client({ kubeconfig, namespace: ns, timeoutMs: 15000 });
     await client.create('/api/v1/namespaces', { metadata: { name: ns } });
@@ -112,6 +119,7 @@ describe('interactive exec and port-forward', clusterSuite(test), () => {
   });
   after(async () => {
     echo?.close();
+    for (const c of echoConnections) c.destroy();
     if (!client) return;
     await client.delete(`${kwok}/clusterexecs/${ns}`);
     await client.delete(`${kwok}/clusterportforwards/${ns}`);
@@ -246,5 +254,119 @@ describe('sync to a local nhsyncd', () => {
     assert.ok(sync.lastError());
     await sync.close();
     await assert.rejects(nh.startSync(path.join(dir, 'missing'), server.address, TOKEN), nh.IOError);
+  });
+});
+
+// kwok runs no containers: the test plays the kubelet for the sync sidecar,
+// starting nhsyncd with the command and token the library put into the pod
+// spec; a ClusterPortForward sends the pod's sync port to it.
+describe('dev session sync (the whole loop)', clusterSuite(test), () => {
+  let client;
+  let ns;
+  let port;
+  let dir;
+  const kwok = '/apis/kwok.x-k8s.io/v1alpha1';
+  before(async () => {
+    nhsyncdPath();
+    ns = unique(`nh-nodeloop-${process.pid}`);
+    port = await freePort();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-loop-'));
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src/hello.txt'), 'hello v1\n');
+    fs.writeFileSync(path.join(dir, 'src/skip.log'), 'ignored\n');
+    client = new nh.Client({ kubeconfig: process.env.NH_TEST_KUBECONFIG, namespace: ns, timeoutMs: 15000 });
+    await client.create('/api/v1/namespaces', { metadata: { name: ns } });
+    await client.create(`${kwok}/clusterportforwards`, {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: ns },
+      spec: { selector: { matchNamespaces: [ns] }, forwards: [{ ports: [7710], target: { address: '127.0.0.1', port } }] },
+    });
+    await client.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'registry.example/web:1' }] } },
+      },
+    });
+  });
+  after(async () => {
+    if (!client) return;
+    await client.delete(`${kwok}/clusterportforwards/${ns}`);
+    await client.delete(`/api/v1/namespaces/${ns}`);
+    client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** nhsyncd with the dev spec's sidecar command and the token from the session Secret. */
+  async function startSidecar(root) {
+    const spec = await waitFor(async () => {
+      const d = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
+      return d.spec.template.spec.containers.find((c) => c.name === 'nh-sync');
+    }, 60000, 'the sync sidecar in the dev spec');
+    const argv = [...(spec.command || []), ...(spec.args || [])];
+    assert.equal(argv[0], 'nhsyncd');
+    for (let i = 1; i + 1 < argv.length; i++) {
+      if (argv[i] === '--root') argv[i + 1] = root;
+      if (argv[i] === '--listen') argv[i + 1] = `127.0.0.1:${port}`;
+    }
+    const env = { ...process.env };
+    for (const e of spec.env || []) {
+      const ref = e.valueFrom.secretKeyRef;
+      const secret = await client.get(`/api/v1/namespaces/${ns}/secrets/${ref.name}`);
+      env[e.name] = Buffer.from(secret.data[ref.key], 'base64').toString();
+    }
+    fs.mkdirSync(root, { recursive: true });
+    const proc = spawn(nhsyncdPath(), argv.slice(1), { env, stdio: 'ignore' });
+    return () => proc.kill('SIGTERM');
+  }
+
+  it('devStart with localDir syncs; session.sync(), stopSync() and startSync()', async () => {
+    const src = path.join(dir, 'src');
+    const root = path.join(dir, 'root');
+    const phases = [];
+    const starting = client.devStart('deployment', 'web', {
+      image: 'registry.example/dev:1',
+      timeoutMs: 120000,
+      localDir: src,
+      sync: { stateDir: path.join(dir, 'state'), ignore: ['*.log'] },
+      onEvent: (e) => phases.push(e.phase),
+    });
+    starting.catch(() => {});
+    const stopSidecar = await startSidecar(root);
+    try {
+      const session = await starting;
+      for (const p of ['forward', 'sync', 'synced']) assert.ok(phases.includes(p), phases.join());
+      assert.equal(fs.readFileSync(path.join(root, 'hello.txt'), 'utf8'), 'hello v1\n');
+      assert.ok(!fs.existsSync(path.join(root, 'skip.log')));
+
+      const sync = session.sync();
+      assert.ok(sync);
+      await sync.ready;
+      fs.writeFileSync(path.join(src, 'hello.txt'), 'hello v2\n');
+      await sync.flush({ timeoutMs: 60000 });
+      assert.equal(fs.readFileSync(path.join(root, 'hello.txt'), 'utf8'), 'hello v2\n');
+      assert.ok(sync.status().filesSynced >= 1);
+
+      await session.stopSync();
+      assert.equal(session.sync(), null);
+      assert.throws(() => sync.status(), nh.InvalidStateError);
+
+      const loopPhases = [];
+      const states = [];
+      const again = await session.startSync(src, {
+        stateDir: path.join(dir, 'state'),
+        timeoutMs: 60000,
+        onEvent: (e) => loopPhases.push(e.phase),
+      });
+      again.on('state', (e) => states.push(e.status.state));
+      assert.deepEqual(loopPhases, ['forward', 'sync', 'synced']);
+      assert.equal(session.sync(), again);
+      fs.writeFileSync(path.join(src, 'new.txt'), 'new\n');
+      await again.flush({ timeoutMs: 60000 });
+      assert.equal(fs.readFileSync(path.join(root, 'new.txt'), 'utf8'), 'new\n');
+      assert.equal(await session.end(), nh.DevEndResult.RESTORED);
+      assert.ok(session.closed);
+    } finally {
+      stopSidecar();
+    }
   });
 });
