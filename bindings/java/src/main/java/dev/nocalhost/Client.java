@@ -220,6 +220,8 @@ public final class Client extends NativeHandle {
         boolean rollbackOnFailure = true;
         DevEventListener onEvent;
         Cancel cancel;
+        String localDir;
+        Sync.Options syncOptions;
 
         public DevStartOptions image(String v) { image = v; return this; }
         public DevStartOptions namespace(String v) { namespace = v; return this; }
@@ -238,6 +240,14 @@ public final class Client extends NativeHandle {
         public DevStartOptions owner(String v) { owner = v; return this; }
         public DevStartOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
         public DevStartOptions onEvent(DevEventListener v) { onEvent = v; return this; }
+        /**
+         * Also forward to the sync sidecar and sync this local directory into the work dir; the start
+         * returns once the first full sync is acknowledged (events report "forward", "sync", "synced").
+         * The session owns that sync: {@link Session#sync()}.
+         */
+        public DevStartOptions localDir(String v) { localDir = v; return this; }
+        /** Options of that sync (mode, ignore patterns, listener). */
+        public DevStartOptions syncOptions(Sync.Options v) { syncOptions = v; return this; }
         public DevStartOptions cancel(Cancel v) { cancel = v; return this; }
     }
 
@@ -258,7 +268,7 @@ public final class Client extends NativeHandle {
     }
 
     /** A dev-event callback that keeps what the listener threw. */
-    private static final class DevEvents implements dev.nocalhost.jni.DevEventCallback {
+    static final class DevEvents implements dev.nocalhost.jni.DevEventCallback {
         final DevEventListener listener;
         Throwable thrown;
 
@@ -286,6 +296,7 @@ public final class Client extends NativeHandle {
         dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
         dev.nocalhost.jni.SWIGTYPE_p_p_nh_session out = NH.new_SessionOut();
         DevEvents events = o.onEvent == null ? null : new DevEvents(o.onEvent);
+        dev.nocalhost.jni.nh_sync_options syncOpts = null;
         try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
             Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
             d.setNamespace_name(o.namespace);
@@ -305,11 +316,24 @@ public final class Client extends NativeHandle {
             d.setLease_duration_s(o.leaseDurationS);
             d.setCancel(t.token);
             if (events != null) NH.nhj_dev_start_options_set_listener(d, events);
+            if (o.localDir != null) {
+                // Its listener must outlive the call: the session keeps it (Session.stopSync releases it).
+                syncOpts = (o.syncOptions == null ? new Sync.Options() : o.syncOptions).toNative();
+                d.setLocal_dir(o.localDir);
+                d.setSync_options(syncOpts);
+            }
             int rc = NH.nh_dev_start(out, handle, kind, name, d);
             if (events != null && events.thrown != null) rethrow(events.thrown);
             Native.check(rc);
-            return new Session(this, NH.SessionOut_value(out));
+            Session session = new Session(this, NH.SessionOut_value(out));
+            session.adoptSyncOptions(syncOpts);
+            syncOpts = null;
+            return session;
         } finally {
+            if (syncOpts != null) {
+                NH.nhj_sync_options_clear_listener(syncOpts);
+                syncOpts.delete();
+            }
             NH.nhj_dev_start_options_clear_listener(d);
             NH.delete_SessionOut(out);
             d.delete();

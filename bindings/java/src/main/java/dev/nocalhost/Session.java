@@ -4,6 +4,10 @@ import dev.nocalhost.jni.NH;
 import dev.nocalhost.jni.SWIGTYPE_p_nh_session;
 import dev.nocalhost.jni.Utf8;
 import dev.nocalhost.jni.nh_buf;
+import dev.nocalhost.jni.SWIGTYPE_p_nh_sync;
+import dev.nocalhost.jni.nh_sync_options;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 
 /**
@@ -91,5 +95,100 @@ public final class Session extends NativeHandle {
         DevEndResult r = client.devEnd(kind(), name(), new Client.DevEndOptions().namespace(namespace()));
         close();
         return r;
+    }
+
+    // The session's running sync, lent as a Sync whose free() only counts down
+    // `syncReturned`, and the C options whose listener it calls (guarded by this).
+    private Sync syncView;
+    private CountDownLatch syncReturned;
+    private nh_sync_options syncOptions;
+
+    synchronized void adoptSyncOptions(nh_sync_options x) { syncOptions = x; }
+
+    /**
+     * The session's running sync (from a start with {@link Client.DevStartOptions#localDir} or
+     * {@link #startSync}), or null. Valid until {@link #stopSync()} or {@link #close()}.
+     */
+    public synchronized Sync sync() {
+        acquire();
+        try {
+            if (syncView != null && !syncView.isClosed()) return syncView;
+            SWIGTYPE_p_nh_sync h = NH.nh_session_sync(handle);
+            if (h == null) return null;
+            CountDownLatch returned = new CountDownLatch(1);
+            syncView = new Sync(h, false, returned::countDown);
+            syncReturned = returned;
+            return syncView;
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Forwards to the session's sync sidecar, syncs `localDir` into the work dir and returns once
+     * the first full sync is acknowledged (timeout null: 5 minutes). `onEvent` gets the phases
+     * "forward", "sync" and "synced". Throws InvalidState (already syncing), Unauthorized (the
+     * sidecar refused the token), Timeout, Cancelled, ...
+     */
+    public Sync startSync(String localDir, Sync.Options options, Duration timeout, Cancel cancel, DevEventListener onEvent) {
+        synchronized (this) {
+            acquire();
+            client.acquire();
+            nh_sync_options x = (options == null ? new Sync.Options() : options).toNative();
+            Client.DevEvents events = onEvent == null ? null : new Client.DevEvents(onEvent);
+            try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+                int rc = NH.nhj_session_sync_start(handle, client.handle, localDir, x,
+                    timeout == null ? 0 : (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()), t.token, events);
+                if (events != null && events.thrown != null) Client.rethrow(events.thrown);
+                Native.check(rc);
+                syncOptions = x;
+                x = null;
+            } finally {
+                if (x != null) {
+                    NH.nhj_sync_options_clear_listener(x);
+                    x.delete();
+                }
+                client.release();
+                release();
+            }
+        }
+        return sync();
+    }
+
+    /** Stops the session's sync (its index is saved) and its port-forward; dev mode stays on. Idempotent. */
+    public synchronized void stopSync() {
+        acquire();
+        try {
+            if (syncView != null) {
+                syncView.close();  // flushes in progress return; the latch opens when the last one did
+                try {
+                    syncReturned.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                syncView = null;
+            }
+            NH.nh_session_sync_stop(handle);
+            if (syncOptions != null) {
+                NH.nhj_sync_options_clear_listener(syncOptions);
+                syncOptions.delete();
+                syncOptions = null;
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /** Stops the session's sync, if any, and releases the handle (dev mode stays on). Idempotent. */
+    @Override
+    public void close() {
+        if (!isClosed()) {
+            try {
+                stopSync();
+            } catch (NocalhostException.InvalidState e) {
+                // closed meanwhile
+            }
+        }
+        super.close();
     }
 }
