@@ -27,6 +27,16 @@ if (!found('cmake-js/package.json') || !found('node-addon-api')) {
     stdio: 'inherit',
   });
 }
+// `cmake-js compile` configures only a new build dir: drop the cache when it
+// was configured for another libnocalhost (NOCALHOST_PREFIX changed).
+const cache = path.join(root, 'build', 'CMakeCache.txt');
+try {
+  const found = /^nocalhost_DIR:PATH=(.*)$/m.exec(require('node:fs').readFileSync(cache, 'utf8'));
+  const prefix = process.env.NOCALHOST_PREFIX;
+  if (found ? !prefix || !found[1].startsWith(path.resolve(prefix)) : !!prefix) require('node:fs').rmSync(cache);
+} catch {
+  // no build dir yet
+}
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
 execFileSync(process.execPath, [cmakeJs, 'compile', '--log-level', 'warn', ...process.argv.slice(2)], {
   cwd: root,
