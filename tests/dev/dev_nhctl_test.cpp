@@ -150,8 +150,12 @@ TEST_F(DevNhctlTest, BrokenAnnotationIsAnErrorAndChangesNothing) {
     EXPECT_EQ(nh_dev_end(&res, client, "deployment", "details", nullptr), NH_EPROTOCOL);
     EXPECT_NE(std::string(nh_error_last()->message).find("dev.nocalhost/origin-workload-definition"), std::string::npos)
         << nh_error_last()->message;
+    // The controller may still write status (bumping resourceVersion); what we own must be untouched.
     json now = get(Kind::Deployment, "details");
-    EXPECT_EQ(now["metadata"]["resourceVersion"], w["metadata"]["resourceVersion"]);
+    EXPECT_EQ(now["spec"], w["spec"]);
+    EXPECT_EQ(now["metadata"]["labels"], w["metadata"]["labels"]);
+    EXPECT_EQ(now["metadata"]["annotations"], w["metadata"]["annotations"]);
+    EXPECT_EQ(now["metadata"]["generation"], w["metadata"]["generation"]);
 }
 
 }  // namespace
