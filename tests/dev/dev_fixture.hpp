@@ -3,8 +3,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -93,6 +95,42 @@ inline json sample_hpa(const std::string &name, const std::string &kind, int min
                  {"resource", {{"name", "cpu"}, {"target", {{"type", "Utilization"}, {"averageUtilization", 80}}}}}}}}}}};
 }
 
+// A pod template for simple workloads of every kind: one container "app", no volumes.
+inline json simple_template(const std::string &app) {
+    return {{"metadata", {{"labels", {{"app", app}}}}},
+            {"spec",
+             {{"containers",
+               {{{"name", "app"},
+                 {"image", "registry.example/app:1.0"},
+                 {"args", {"--serve"}},
+                 {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}}},
+                 {"ports", {{{"containerPort", 8080}}}}}}},
+              {"terminationGracePeriodSeconds", 1},
+              {"restartPolicy", "Always"}}}};
+}
+
+#ifdef NH_CLI_PATH
+// One run of the `nh` CLI built with the tests.
+struct CliRun {
+    int code = -1;
+    std::string out;  // stdout and stderr
+};
+
+inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
+    std::string cmd = std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
+                      " 2>&1";
+    CliRun r;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+#endif
+
 class DevTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -133,6 +171,61 @@ protected:
     }
 
     std::string path(dev::Kind k, const std::string &name) { return dev::workload_path(k, ns, name); }
+
+#ifdef NH_CLI_PATH
+    // `nh <args>` against this test's namespace.
+    CliRun cli(const std::string &args) { return run_nh(kubeconfig, ns, args); }
+#endif
+
+    // The kind rollouts.argoproj.io (version resolved), its CRD installed once per cluster: a
+    // Rollout-like kind with a scale subresource; no controller runs for it on the test cluster.
+    dev::WorkloadKind rollout_kind() {
+        json crd = {
+            {"apiVersion", "apiextensions.k8s.io/v1"},
+            {"kind", "CustomResourceDefinition"},
+            {"metadata", {{"name", "rollouts.argoproj.io"}}},
+            {"spec",
+             {{"group", "argoproj.io"},
+              {"scope", "Namespaced"},
+              {"names", {{"kind", "Rollout"}, {"plural", "rollouts"}, {"singular", "rollout"}}},
+              {"versions",
+               {{{"name", "v1alpha1"},
+                 {"served", true},
+                 {"storage", true},
+                 {"schema", {{"openAPIV3Schema", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}},
+                 {"subresources",
+                  {{"scale", {{"specReplicasPath", ".spec.replicas"}, {"statusReplicasPath", ".status.replicas"}}}}}}}}}}};
+        try {
+            kube->create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+        } catch (const Error &e) {
+            if (e.code() != NH_EEXISTS) throw;
+        }
+        dev::WorkloadKind k = dev::parse_workload_kind("rollouts.argoproj.io");
+        k.group_version = "argoproj.io/v1alpha1";
+        k.name = "Rollout";
+        return k;
+    }
+
+    // A Rollout `name` with `replicas` and a canary strategy; waits until the CRD is served.
+    json create_rollout(const std::string &name, int replicas, const json &tpl = nullptr) {
+        dev::WorkloadKind k = rollout_kind();
+        json ro = {{"apiVersion", "argoproj.io/v1alpha1"},
+                   {"kind", "Rollout"},
+                   {"metadata", {{"name", name}}},
+                   {"spec",
+                    {{"replicas", replicas},
+                     {"selector", {{"matchLabels", {{"app", name}}}}},
+                     {"template", tpl.is_null() ? simple_template(name) : tpl},
+                     {"strategy", {{"canary", {{"steps", {{{"setWeight", 20}}}}}}}}}}};
+        for (int i = 0;; ++i) {
+            try {
+                return kube->create(dev::workload_path(k, ns, ""), ro);
+            } catch (const Error &) {
+                if (i > 50) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+        }
+    }
 
     json create(const json &obj) {
         dev::Kind k = dev::parse_kind(obj["kind"].get<std::string>());

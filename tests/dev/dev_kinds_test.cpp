@@ -216,35 +216,8 @@ TEST_F(DevKindsTest, CrashAfterEachStepBarePodAndDaemonSet) {
 }
 
 TEST_F(DevKindsTest, CustomKindRolloutRoundTrip) {
-    // A Rollout-like CRD (no controller runs on the test cluster: the generated Deployment does).
-    json crd = {{"apiVersion", "apiextensions.k8s.io/v1"}, {"kind", "CustomResourceDefinition"},
-                {"metadata", {{"name", "rollouts.argoproj.io"}}},
-                {"spec",
-                 {{"group", "argoproj.io"}, {"scope", "Namespaced"},
-                  {"names", {{"kind", "Rollout"}, {"plural", "rollouts"}, {"singular", "rollout"}}},
-                  {"versions",
-                   {{{"name", "v1alpha1"}, {"served", true}, {"storage", true},
-                     {"schema", {{"openAPIV3Schema", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}},
-                     {"subresources", {{"scale", {{"specReplicasPath", ".spec.replicas"}, {"statusReplicasPath", ".status.replicas"}}}}}}}}}}};
-    try {
-        kube->create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    } catch (const nh::Error &e) {
-        ASSERT_EQ(e.code(), NH_EEXISTS) << e.what();
-    }
-    nh::dev::WorkloadKind k = nh::dev::parse_workload_kind("rollouts.argoproj.io");
-    k.group_version = "argoproj.io/v1alpha1";
-    json ro = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Rollout"}, {"metadata", {{"name", "canary"}}},
-               {"spec", {{"replicas", 3}, {"selector", {{"matchLabels", {{"app", "canary"}}}}}, {"template", tpl("canary")},
-                         {"strategy", {{"canary", {{"steps", {{{"setWeight", 20}}}}}}}}}}};
-    for (int i = 0;; ++i) {  // the CRD takes a moment to be served
-        try {
-            kube->create(nh::dev::workload_path(k, ns, ""), ro);
-            break;
-        } catch (const nh::Error &e) {
-            if (i > 50) throw;
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        }
-    }
+    nh::dev::WorkloadKind k = rollout_kind();
+    create_rollout("canary", 3, tpl("canary"));
     json original = wl(k, "canary");
     nh_session *s = start("rollouts.argoproj.io", "canary");
     ASSERT_NE(s, nullptr);

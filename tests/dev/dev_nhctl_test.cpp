@@ -1,28 +1,12 @@
 // A Deployment left in dev mode by Nocalhost's own CLI (nhctl) is ended by nh_dev_end() and
 // `nh dev end`: the original saved in its dev.nocalhost/origin-workload-definition annotation
 // is put back in place.
-#include <sys/wait.h>
-
-#include <cstdio>
-
 #include "dev_fixture.hpp"
 
 using namespace nh::test;
 using nh::dev::Kind;
 
 namespace {
-
-int run_nh_end(const std::string &kubeconfig, const std::string &ns, const std::string &args, std::string &out) {
-    std::string cmd = std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
-                      " 2>&1";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 class DevNhctlTest : public DevTest {
 protected:
@@ -107,10 +91,9 @@ TEST_F(DevNhctlTest, CliEndsNocalhostDevModeAndRestores) {
     ASSERT_EQ(dev["spec"]["template"]["spec"]["containers"][0]["name"], "nocalhost-dev");
 
     // nh sees no session of its own: status says not in dev mode, end restores from the annotation.
-    std::string out;
-    int code = run_nh_end(kubeconfig, ns, "dev end deployment/productpage", out);
-    ASSERT_EQ(code, 0) << out;
-    EXPECT_NE(out.find("restored"), std::string::npos) << out;
+    CliRun r = cli("dev end deployment/productpage");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("restored"), std::string::npos) << r.out;
     expect_restored(Kind::Deployment, "productpage", original);
     json now = get(Kind::Deployment, "productpage");
     const json &ann = now["metadata"]["annotations"];
@@ -120,10 +103,9 @@ TEST_F(DevNhctlTest, CliEndsNocalhostDevModeAndRestores) {
     wait_ready(Kind::Deployment, "productpage", 2);
 
     // Ending again: nothing to do.
-    out.clear();
-    code = run_nh_end(kubeconfig, ns, "dev end deployment/productpage", out);
-    EXPECT_EQ(code, 0) << out;
-    EXPECT_NE(out.find("was not in dev mode"), std::string::npos) << out;
+    r = cli("dev end deployment/productpage");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("was not in dev mode"), std::string::npos) << r.out;
 }
 
 TEST_F(DevNhctlTest, CApiEndsNocalhostDevMode) {

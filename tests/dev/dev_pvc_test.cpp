@@ -1,35 +1,12 @@
 // persistentVolumeDirs as PersistentVolumeClaims on the test cluster: binding to a
 // PersistentVolume we create (kwok has no provisioner), reuse on the next start, `nh dev pvc
 // list|delete`, and the error when no PersistentVolume binds.
-#include <sys/wait.h>
-
-#include <cstdio>
-
 #include "dev_fixture.hpp"
 
 using namespace nh::test;
 using nh::dev::Kind;
 
 namespace {
-
-struct PvcCliRun {
-    int code = -1;
-    std::string out;  // stdout and stderr
-};
-
-PvcCliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
-    std::string cmd = std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
-                      " 2>&1";
-    PvcCliRun r;
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int st = pclose(p);
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
 
 class DevPvcTest : public DevTest {
 protected:
@@ -59,7 +36,7 @@ protected:
     }
 
     json list_claims() {
-        PvcCliRun r = run_nh(kubeconfig, ns, "dev pvc list -o json");
+        CliRun r = cli("dev pvc list -o json");
         EXPECT_EQ(r.code, 0) << r.out;
         json j = json::parse(r.out, nullptr, false);
         EXPECT_FALSE(j.is_discarded()) << r.out;
@@ -108,11 +85,11 @@ TEST_F(DevPvcTest, ClaimBindsOutlivesDevModeAndIsDeletedByCli) {
     EXPECT_EQ(l[0]["phase"], "Bound");
     EXPECT_EQ(l[0]["workload"], "Deployment/web");
 
-    PvcCliRun r = run_nh(kubeconfig, ns, "dev pvc list deployment/web");
+    CliRun r = cli("dev pvc list deployment/web");
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find(claim), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("/root/.cache"), std::string::npos) << r.out;
-    r = run_nh(kubeconfig, ns, "dev pvc list deployment/other -o json");
+    r = cli("dev pvc list deployment/other -o json");
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(json::parse(r.out, nullptr, false), json::array()) << r.out;
 
@@ -135,12 +112,12 @@ TEST_F(DevPvcTest, ClaimBindsOutlivesDevModeAndIsDeletedByCli) {
     expect_restored(Kind::Deployment, "web", original);
 
     // Deleting: an unknown claim is an error naming it; a known one goes.
-    r = run_nh(kubeconfig, ns, "dev pvc delete no-such-claim");
+    r = cli("dev pvc delete no-such-claim");
     EXPECT_NE(r.code, 0) << r.out;
     EXPECT_NE(r.out.find("no-such-claim"), std::string::npos) << r.out;
-    r = run_nh(kubeconfig, ns, "dev pvc delete");
+    r = cli("dev pvc delete");
     EXPECT_NE(r.code, 0) << r.out;
-    r = run_nh(kubeconfig, ns, "dev pvc delete " + claim);
+    r = cli("dev pvc delete " + claim);
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find("persistentvolumeclaim/" + claim + " deleted"), std::string::npos) << r.out;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -181,7 +158,7 @@ TEST_F(DevPvcTest, DeleteAllOfAWorkloadThroughCApi) {
     EXPECT_EQ(json::parse(b.ptr).size(), 1u) << b.ptr;
     nh_buf_dispose(&b);
     EXPECT_EQ(nh_dev_pvc_delete(&b, client, "deployment", "api", "/nope", nullptr), NH_ENOTFOUND);
-    PvcCliRun r = run_nh(kubeconfig, ns, "dev pvc delete --workload deployment/api");
+    CliRun r = cli("dev pvc delete --workload deployment/api");
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find(" deleted"), std::string::npos) << r.out;
 }
