@@ -459,6 +459,9 @@ inline constexpr const char *kRolePvc = "persistent-dir";
 inline constexpr const char *kPvcWorkloadLabel = "dev.nocalhost.io/pvc-workload";
 inline constexpr const char *kPvcDirLabel = "dev.nocalhost.io/pvc-dir";
 inline constexpr const char *kPvcPathAnnotation = "dev.nocalhost.io/pvc-path";
+// The workload's kind as dev mode is asked for it ("deployment", "rollouts.argoproj.io"): a
+// custom kind's Kind name ("Rollout") alone does not say which resource to look up.
+inline constexpr const char *kPvcKindAnnotation = "dev.nocalhost.io/pvc-workload-kind";
 
 std::string pvc_path(const std::string &ns, const std::string &name = {}) {
     return "/api/v1/namespaces/" + ns + "/persistentvolumeclaims" + (name.empty() ? "" : "/" + name);
@@ -511,7 +514,10 @@ json ensure_pvcs(kube::Client &c, const std::string &ns, const WorkloadKind &k, 
                             {"dev.nocalhost.io/pvc-session", label_value(key)},
                             {kPvcDirLabel, dir_key}}},
                           {"annotations",
-                           {{kPvcPathAnnotation, d.path}, {kKindAnnotation, k.name}, {kNameAnnotation, name}}}}},
+                           {{kPvcPathAnnotation, d.path},
+                            {kKindAnnotation, k.name},
+                            {kPvcKindAnnotation, k.lower},
+                            {kNameAnnotation, name}}}}},
                         {"spec", spec}};
             emit(sink, EventType::Phase, "pvc", "creating PersistentVolumeClaim " + claim + " for " + d.path);
             pvc = c.create(pvc_path(ns), obj, cancel);
@@ -1033,6 +1039,40 @@ json list(kube::Client &c, const std::string &ns, CancelToken *cancel) {
     return out;
 }
 
+namespace {
+
+// "KIND/NAME" of a claim's workload in a form parse_workload_kind() takes back: the Kind name of
+// a built-in kind ("Deployment/web"), the resource and group of a custom kind
+// ("rollouts.argoproj.io/canary").
+std::string claim_workload(const json &pvc) {
+    const std::string name = annotation(pvc, kNameAnnotation), kind = annotation(pvc, kKindAnnotation);
+    auto custom = [](const std::string &text) {
+        try {
+            return !text.empty() && parse_kind(text) == Kind::Custom;
+        } catch (const Error &) {
+            return false;
+        }
+    };
+    if (std::string text = annotation(pvc, kPvcKindAnnotation); custom(text)) return text + "/" + name;
+    try {
+        if (parse_kind(kind) != Kind::Custom) return kind + "/" + name;
+    } catch (const Error &) {
+    }
+    // A custom kind's claim made before the kind annotation: its workload label is
+    // "<resource>.<group>-<name>" unless that had to be shortened with a hash.
+    const std::string key =
+        pvc.value("metadata", json::object()).value("labels", json::object()).value(kPvcWorkloadLabel, "");
+    const std::string suffix = "-" + name;
+    if (!name.empty() && key.size() > suffix.size() && key.size() < 63 &&
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        std::string text = key.substr(0, key.size() - suffix.size());
+        if (custom(text)) return text + "/" + name;
+    }
+    return kind + "/" + name;
+}
+
+}  // namespace
+
 json pvc_list(kube::Client &c, const std::string &ns_in, const WorkloadKind *kind, const std::string &name,
               CancelToken *cancel) {
     const std::string ns = ns_in.empty() ? c.ns() : ns_in;
@@ -1044,7 +1084,7 @@ json pvc_list(kube::Client &c, const std::string &ns_in, const WorkloadKind *kin
         const json spec = p.value("spec", json::object());
         out.push_back({{"name", p["metadata"].value("name", "")},
                        {"namespace", ns},
-                       {"workload", annotation(p, kKindAnnotation) + "/" + annotation(p, kNameAnnotation)},
+                       {"workload", claim_workload(p)},
                        {"path", annotation(p, kPvcPathAnnotation)},
                        {"capacity", spec.value("resources", json::object()).value("requests", json::object()).value("storage", "")},
                        {"storage_class", spec.value("storageClassName", "")},

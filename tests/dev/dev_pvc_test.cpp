@@ -183,4 +183,58 @@ TEST_F(DevPvcTest, NoPersistentVolumeBindsIsAClearErrorAndRollsBack) {
     expect_restored(Kind::Deployment, "web", original);
 }
 
+TEST_F(DevPvcTest, CustomKindClaimsAreListedAndDeletedByNameAndByDir) {
+    const std::string cls = "nh-test-pvc-" + nh::dev::random_hex(3);
+    create_pv(cls + "-a", cls);
+    create_pv(cls + "-b", cls);
+    nh::dev::WorkloadKind k = rollout_kind();
+    json original = create_rollout("canary", 2);
+    std::string dirs = R"([{"path":"/cache","capacity":"1Gi","storageClass":")" + cls +
+                       R"("},{"path":"/data","capacity":"1Gi","storageClass":")" + cls + R"("}])";
+    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+    o.image = "registry.example/dev:1";
+    o.sidecar_image = "registry.example/nhsyncd:test";
+    o.timeout_ms = 90000;
+    o.persistent_dirs_json = dirs.c_str();
+    nh_session *s = nullptr;
+    ASSERT_EQ(nh_dev_start(&s, client, "rollouts.argoproj.io", "canary", &o), NH_OK) << nh_error_last()->message;
+    nh_session_free(s);
+    int res = -1;
+    ASSERT_EQ(nh_dev_end(&res, client, "rollouts.argoproj.io", "canary", nullptr), NH_OK) << nh_error_last()->message;
+    EXPECT_EQ(nh::dev::clean_object(kube->get(nh::dev::workload_path(k, ns, "canary"))), nh::dev::clean_object(original));
+
+    // Listed with a workload the CLI and the C API take back as a kind.
+    json l = list_claims();
+    ASSERT_EQ(l.size(), 2u) << l.dump();
+    std::string by_name, by_dir;
+    for (const auto &c : l) {
+        EXPECT_EQ(c["workload"], "rollouts.argoproj.io/canary") << c.dump();
+        (c["path"] == "/cache" ? by_name : by_dir) = c["name"];
+    }
+    ASSERT_FALSE(by_name.empty());
+    ASSERT_FALSE(by_dir.empty());
+    CliRun r = cli("dev pvc list rollouts.argoproj.io/canary -o json");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(json::parse(r.out, nullptr, false).size(), 2u) << r.out;
+
+    // By name, the workload found from the listing.
+    r = cli("dev pvc delete " + by_name);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("persistentvolumeclaim/" + by_name + " deleted"), std::string::npos) << r.out;
+    // By dir, through the C API.
+    nh_buf b = NH_BUF_INIT;
+    ASSERT_EQ(nh_dev_pvc_delete(&b, client, "rollouts.argoproj.io", "canary", "/data", nullptr), NH_OK)
+        << nh_error_last()->message;
+    EXPECT_EQ(json::parse(b.ptr), json::array({by_dir})) << b.ptr;
+    nh_buf_dispose(&b);
+    for (const auto &claim : {by_name, by_dir}) {
+        const std::string p = "/api/v1/namespaces/" + ns + "/persistentvolumeclaims/" + claim;
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (exists(p) && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        EXPECT_FALSE(exists(p)) << claim;
+    }
+    EXPECT_EQ(list_claims(), json::array());
+}
+
 }  // namespace
