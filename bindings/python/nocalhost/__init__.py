@@ -16,7 +16,7 @@ from . import _native
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
-from .dev import DevEndResult, DevEvent, DevEventType, Session, default_sidecar_image
+from .dev import DevEndResult, DevEvent, DevEventType, DevMode, Session, default_sidecar_image
 from .log import LogLevel, log_to_logging, set_log_handler
 from .stream import Exec, ExecResult, ExecStream, ForwardEvent, ForwardEventType, PortForward
 from .sync import Sync, SyncCompression, SyncEvent, SyncEventType, SyncMode, SyncState, SyncStatus, start_sync
@@ -36,6 +36,7 @@ __all__ = [
     "DevEndResult",
     "DevEvent",
     "DevEventType",
+    "DevMode",
     "Exec",
     "ExecResult",
     "ExecStream",

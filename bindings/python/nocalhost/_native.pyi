@@ -78,6 +78,8 @@ class Session:
     since: str
     token: str
     sync_port: int
+    mode: int
+    workload: str
     def status(self) -> str: ...
     def refresh(self, cancel: Optional[Cancel] = None) -> None: ...
     def sync(self) -> Optional[Sync]: ...
@@ -87,21 +89,36 @@ class Session:
         on_event: Optional[Callable[[int, str, str, Optional[str]], object]], cancel: Optional[Cancel] = None,
     ) -> None: ...
 
+# `args`: the dict nocalhost/dev.py's _start_args() builds (the fields of nh_dev_start_options).
 def dev_start(
-    client: Client, kind: str, name: str, namespace: Optional[str], container: Optional[str], image: str,
-    workdir: Optional[str], env: List[str], resources_json: Optional[str], sidecar_image: Optional[str],
-    sync_port: int, timeout_ms: int, rollback_on_failure: bool, owner: Optional[str], lease_duration_s: int,
+    client: Client, kind: str, name: str, args: Dict[str, Any],
     on_event: Optional[Callable[[int, str, str, Optional[str]], object]], local_dir: Optional[str] = None,
     sync_options: Optional[Dict[str, Any]] = None, cancel: Optional[Cancel] = None,
 ) -> Session: ...
+def dev_config_resolve(
+    client: Client, kind: str, name: str, args: Dict[str, Any], cancel: Optional[Cancel] = None
+) -> str: ...
 def dev_end(
     client: Client, kind: str, name: str, namespace: Optional[str], owner: Optional[str], timeout_ms: int,
     lease_duration_s: int, on_event: Optional[Callable[[int, str, str, Optional[str]], object]],
-    cancel: Optional[Cancel] = None,
+    mode: int = 0, developer: Optional[str] = None, cancel: Optional[Cancel] = None,
 ) -> int: ...
-def dev_status(client: Client, kind: str, name: str, namespace: Optional[str], cancel: Optional[Cancel] = None) -> str: ...
+def dev_status(
+    client: Client, kind: str, name: str, namespace: Optional[str], mode: int = 0, developer: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
+) -> str: ...
 def dev_list(client: Client, namespace: Optional[str], all_namespaces: bool, cancel: Optional[Cancel] = None) -> str: ...
-def dev_attach(client: Client, kind: str, name: str, namespace: Optional[str], cancel: Optional[Cancel] = None) -> Session: ...
+def dev_attach(
+    client: Client, kind: str, name: str, namespace: Optional[str], mode: int = 0, developer: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
+) -> Session: ...
+def dev_pvc_list(
+    client: Client, kind: Optional[str], name: Optional[str], namespace: Optional[str], cancel: Optional[Cancel] = None
+) -> str: ...
+def dev_pvc_delete(
+    client: Client, kind: str, name: str, claim: Optional[str], namespace: Optional[str],
+    cancel: Optional[Cancel] = None,
+) -> str: ...
 def target_resolve(client: Client, namespace: Optional[str], target: str, cancel: Optional[Cancel] = None) -> str: ...
 def exec_run(
     client: Client, target: str, argv: List[str], stdin: Optional[bytes], namespace: Optional[str],

@@ -1,4 +1,11 @@
-"""Dev mode: put a Deployment or StatefulSet into dev mode and back (``Client.dev_*``)."""
+"""Dev mode: put a workload into dev mode and back (``Client.dev_*``).
+
+Kinds: "deployment", "statefulset", "replicaset", "daemonset", "job",
+"cronjob", "pod" (with their short names), or a custom kind as
+"<resource>.<group>" (e.g. "rollouts.argoproj.io"). Modes: replace the
+workload itself (the default) or develop on a private copy per developer
+(``mode="duplicate"``).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +37,56 @@ class DevEventType(enum.IntEnum):
     POD = 2
     WARNING = 3
     INFO = 4
+
+
+class DevMode(enum.IntEnum):
+    """``nh_dev_mode``: REPLACE changes the workload itself; DUPLICATE develops on a private copy.
+
+    Wherever a mode is taken, the strings "replace" and "duplicate" work too.
+    """
+
+    REPLACE = 0
+    DUPLICATE = 1
+
+
+DevModeLike = Union[DevMode, int, str]
+
+
+def _mode(mode: Optional[DevModeLike]) -> int:
+    if mode is None:
+        return int(DevMode.REPLACE)
+    if isinstance(mode, str):
+        try:
+            return int(DevMode[mode.upper()])
+        except KeyError:
+            raise ValueError(f"unknown dev mode {mode!r} (valid: 'replace', 'duplicate')") from None
+    return int(DevMode(mode))
+
+
+def _json_or_none(value: Any) -> Optional[str]:
+    """Lists / dicts as JSON text; text is passed as it is (already JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _patches_json(patches: Union[None, str, Sequence[Mapping[str, Any]]]) -> Optional[str]:
+    """``[{"type": ..., "patch": <dict, list or JSON text>}]`` as the C ABI's JSON (each patch as text)."""
+    if patches is None or isinstance(patches, str):
+        return patches
+    out = []
+    for p in patches:
+        p = dict(p)
+        if "patch" in p and not isinstance(p["patch"], str):
+            p["patch"] = json.dumps(p["patch"])
+        out.append(p)
+    return json.dumps(out)
+
+
+def _env_list(env: Union[None, Mapping[str, str], Sequence[str]]) -> List[str]:
+    if isinstance(env, Mapping):
+        return [f"{k}={v}" for k, v in env.items()]
+    return list(env or [])
 
 
 class DevEndResult(enum.IntEnum):
@@ -71,11 +128,12 @@ class Session:
     never log it.
     """
 
-    def __init__(self, client: "Client", native: Any) -> None:
+    def __init__(self, client: "Client", native: Any, developer: Optional[str] = None) -> None:
         self._client = client
         self._native = native
+        self._developer = developer  # as given to dev_start / dev_attach: end() ends the same session
 
-    kind = property(lambda self: self._native.kind, doc="'Deployment' or 'StatefulSet'.")
+    kind = property(lambda self: self._native.kind, doc="The workload's kind: 'Deployment', 'StatefulSet', 'DaemonSet', ...")
     name = property(lambda self: self._native.name)
     namespace = property(lambda self: self._native.namespace)
     pod = property(lambda self: self._native.pod_name, doc="The dev pod's name; '' when none exists right now.")
@@ -86,6 +144,12 @@ class Session:
     since = property(lambda self: self._native.since, doc="When the session started (RFC 3339).")
     sync_port = property(lambda self: self._native.sync_port)
     token = property(lambda self: self._native.token, doc="The sidecar's sync token: a secret.")
+    mode = property(lambda self: DevMode(self._native.mode), doc="DevMode.REPLACE or DevMode.DUPLICATE.")
+    workload = property(
+        lambda self: self._native.workload,
+        doc="The Deployment the dev pod runs from when it is not the workload itself: the copy's name in "
+        "duplicate mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom kinds; else ''.",
+    )
 
     @property
     def client(self) -> "Client":
@@ -139,13 +203,22 @@ class Session:
         """Look for the dev pod again (e.g. after it restarted)."""
         self._native.refresh(cancel)
 
+    def _target(self) -> str:
+        workload = self.workload
+        return f"deployment/{workload}" if workload else f"{self.kind.lower()}/{self.name}"
+
     def exec(self, argv: Sequence[str], **kwargs: Any):
         """Run a command in the dev container (see :meth:`Client.exec`)."""
         kwargs.setdefault("container", self.container)
-        return self._client.exec(f"{self.kind.lower()}/{self.name}", argv, namespace=self.namespace, **kwargs)
+        return self._client.exec(self._target(), argv, namespace=self.namespace, **kwargs)
 
     def end(self, **kwargs: Any) -> DevEndResult:
-        """End dev mode for this workload (see :meth:`Client.dev_end`) and close the handle."""
+        """End dev mode for this workload (this session: its mode and developer) and close the handle.
+
+        See :meth:`Client.dev_end`.
+        """
+        kwargs.setdefault("mode", self.mode)
+        kwargs.setdefault("developer", self._developer)
         result = self._client.dev_end(self.kind, self.name, namespace=self.namespace, **kwargs)
         self.close()
         return result
@@ -167,7 +240,53 @@ class Session:
     def __repr__(self) -> str:
         if self.closed:
             return "<nocalhost.Session closed>"
-        return f"<nocalhost.Session {self.kind}/{self.name} namespace={self.namespace!r} pod={self.pod!r}>"
+        copy = f" workload={self.workload!r}" if self.workload else ""
+        return f"<nocalhost.Session {self.kind}/{self.name} namespace={self.namespace!r}{copy} pod={self.pod!r}>"
+
+
+def _start_args(
+    namespace: Optional[str],
+    container: Optional[str],
+    image: Optional[str],
+    workdir: Optional[str],
+    env: Union[None, Mapping[str, str], Sequence[str]],
+    resources: Optional[dict],
+    sidecar_image: Optional[str],
+    sync_port: Optional[int],
+    mode: Optional[DevModeLike],
+    developer: Optional[str],
+    api_version: Optional[str],
+    pod_template_path: Optional[str],
+    replicas_path: Optional[str],
+    config_path: Optional[PathLike],
+    app_name: Optional[str],
+    ignore_cluster_config: bool,
+    image_pull_policy: Optional[str],
+    patches: Union[None, str, Sequence[Mapping[str, Any]]],
+    persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]],
+) -> dict:
+    """The options shared by dev_start and dev_config_resolve, as the native layer takes them."""
+    return {
+        "namespace": namespace,
+        "container": container,
+        "image": image,
+        "workdir": workdir,
+        "env": _env_list(env),
+        "resources_json": _json_or_none(resources),
+        "sidecar_image": sidecar_image,
+        "sync_port": sync_port or 0,
+        "mode": _mode(mode),
+        "developer": developer,
+        "api_version": api_version,
+        "pod_template_path": pod_template_path,
+        "replicas_path": replicas_path,
+        "config_path": None if config_path is None else os.fspath(config_path),
+        "app_name": app_name,
+        "ignore_cluster_config": ignore_cluster_config,
+        "image_pull_policy": image_pull_policy,
+        "patches_json": _patches_json(patches),
+        "persistent_dirs_json": _json_or_none(persistent_dirs),
+    }
 
 
 class DevModeMixin:
@@ -180,7 +299,7 @@ class DevModeMixin:
         kind: str,
         name: str,
         *,
-        image: str,
+        image: Optional[str] = None,
         namespace: Optional[str] = None,
         container: Optional[str] = None,
         workdir: Optional[str] = None,
@@ -197,8 +316,39 @@ class DevModeMixin:
         local_dir: Optional[PathLike] = None,
         sync: Optional[Mapping[str, Any]] = None,
         sync_events: Optional[Callable[[SyncEvent], Any]] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
+        api_version: Optional[str] = None,
+        pod_template_path: Optional[str] = None,
+        replicas_path: Optional[str] = None,
+        config_path: Optional[PathLike] = None,
+        app_name: Optional[str] = None,
+        ignore_cluster_config: bool = False,
+        image_pull_policy: Optional[str] = None,
+        patches: Union[None, str, Sequence[Mapping[str, Any]]] = None,
+        persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
     ) -> Session:
-        """Put a workload ("deployment"/"statefulset") into dev mode and wait until its dev pod is ready.
+        """Put a workload into dev mode and wait until its dev pod is ready.
+
+        ``image`` is required unless a Nocalhost dev config names one
+        (``config_path``: a ``.nocalhost/config.yaml`` file or a directory
+        holding one; the workload's ``dev.nocalhost`` annotation; the
+        ``dev.nocalhost.config.<app_name>`` ConfigMap, unless
+        ``ignore_cluster_config``). Explicit options win over the config.
+
+        ``mode="duplicate"`` (:class:`DevMode`) leaves the workload untouched
+        and develops on a private copy named after ``developer`` (default
+        "user@host"); :attr:`Session.workload` is the copy's name. Custom
+        kinds ("rollouts.argoproj.io") take ``api_version`` and JSON pointers
+        to their pod template (``pod_template_path``, default
+        "/spec/template") and replica count (``replicas_path``, default
+        "/spec/replicas"). ``patches`` are applied after the switch:
+        ``[{"type": "strategic"|"merge"|"json", "patch": <dict/list or JSON
+        text>}]``. ``persistent_dirs`` keeps dirs of the dev container on
+        PersistentVolumeClaims: ``[{"path": "/root/.m2", "capacity": "10Gi",
+        "storageClass": "fast"}]``; they outlive dev mode
+        (:meth:`dev_pvc_list`, :meth:`dev_pvc_delete`). Both also take JSON
+        text. ``image_pull_policy``: "Always", "IfNotPresent" or "Never".
 
         With ``local_dir``, also forward to the sync sidecar and sync that
         directory into the work dir, returning once the first full sync is
@@ -211,35 +361,78 @@ class DevModeMixin:
         helper); returning a true value or raising stops the start, which
         then rolls back. Raises :class:`Busy` when someone else holds it,
         :class:`NotFound`, :class:`Forbidden`, :class:`Timeout`,
-        :class:`Cancelled` (Ctrl-C too), or :class:`NocalhostError` when the
-        dev pod cannot start; after a failure the workload is rolled back.
+        :class:`Cancelled` (Ctrl-C too), :class:`ConfigError` (an invalid
+        dev config: file, line and field in the message), or
+        :class:`NocalhostError` when the dev pod cannot start; after a
+        failure the workload is rolled back.
         """
-        if isinstance(env, Mapping):
-            env_list: List[str] = [f"{k}={v}" for k, v in env.items()]
-        else:
-            env_list = list(env or [])
+        args = _start_args(
+            namespace, container, image, workdir, env, resources, sidecar_image, sync_port, mode, developer,
+            api_version, pod_template_path, replicas_path, config_path, app_name, ignore_cluster_config,
+            image_pull_policy, patches, persistent_dirs,
+        )
+        args.update(
+            timeout_ms=_ms(timeout),
+            rollback_on_failure=rollback_on_failure,
+            owner=owner,
+            lease_duration_s=lease_duration or 0,
+        )
         native = _native.dev_start(
             self._native,
             kind,
             name,
-            namespace,
-            container,
-            image,
-            workdir,
-            env_list,
-            json.dumps(resources) if resources is not None else None,
-            sidecar_image,
-            sync_port or 0,
-            _ms(timeout),
-            rollback_on_failure,
-            owner,
-            lease_duration or 0,
+            args,
             _event_adapter(on_event),
-            None if local_dir is None else os.fspath(local_dir),
-            None if local_dir is None else sync_options(on_event=sync_events, **dict(sync or {})),
-            cancel,
+            local_dir=None if local_dir is None else os.fspath(local_dir),
+            sync_options=None if local_dir is None else sync_options(on_event=sync_events, **dict(sync or {})),
+            cancel=cancel,
         )
-        return Session(self, native)  # type: ignore[arg-type]
+        return Session(self, native, developer)  # type: ignore[arg-type]
+
+    def dev_config_resolve(
+        self,
+        kind: str,
+        name: str,
+        *,
+        config_path: Optional[PathLike] = None,
+        app_name: Optional[str] = None,
+        ignore_cluster_config: bool = False,
+        namespace: Optional[str] = None,
+        container: Optional[str] = None,
+        image: Optional[str] = None,
+        workdir: Optional[str] = None,
+        env: Union[None, Mapping[str, str], Sequence[str]] = None,
+        resources: Optional[dict] = None,
+        sidecar_image: Optional[str] = None,
+        sync_port: Optional[int] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
+        api_version: Optional[str] = None,
+        pod_template_path: Optional[str] = None,
+        replicas_path: Optional[str] = None,
+        image_pull_policy: Optional[str] = None,
+        patches: Union[None, str, Sequence[Mapping[str, Any]]] = None,
+        persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> dict:
+        """The effective Nocalhost dev config of a workload's container, as :meth:`dev_start` would use it.
+
+        Merged from ``config_path``, the workload's ``dev.nocalhost``
+        annotation and the ``dev.nocalhost.config.<app_name>`` ConfigMap,
+        with the explicit options (those of :meth:`dev_start`) on top:
+        ``{"sources": [...], "container", "image", "imagePullPolicy",
+        "shell", "workDir", "resources", "env", "persistentVolumeDirs",
+        "portForward", "sync": {...}, "sidecarImage", "patches", "command":
+        {...}, "debug": {...}, "ignored": [{"field", "file", "line",
+        "reason"}]}``. Changes nothing. Raises :class:`ConfigError` (invalid
+        config: file, line, field and the valid choices), :class:`NotFound`.
+        """
+        args = _start_args(
+            namespace, container, image, workdir, env, resources, sidecar_image, sync_port, mode, developer,
+            api_version, pod_template_path, replicas_path, config_path, app_name, ignore_cluster_config,
+            image_pull_policy, patches, persistent_dirs,
+        )
+        return json.loads(_native.dev_config_resolve(self._native, kind, name, args, cancel))
 
     def dev_end(
         self,
@@ -252,18 +445,33 @@ class DevModeMixin:
         lease_duration: Optional[int] = None,
         on_event: Optional[Callable[[DevEvent], Any]] = None,
         cancel: Optional["Cancel"] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
     ) -> DevEndResult:
-        """End dev mode: restore the original workload in place. Idempotent; works from any process."""
+        """End dev mode: restore the original workload in place. Idempotent; works from any process.
+
+        ``mode="duplicate"`` ends ``developer``'s copy (default "user@host")
+        and leaves the workload and other developers' copies alone.
+        """
         return DevEndResult(
             _native.dev_end(
                 self._native, kind, name, namespace, owner, _ms(timeout), lease_duration or 0,
-                _event_adapter(on_event), cancel,
+                _event_adapter(on_event), _mode(mode), developer, cancel,
             )
         )
 
-    def dev_status(self, kind: str, name: str, *, namespace: Optional[str] = None, cancel: Optional["Cancel"] = None) -> dict:
-        """The dev-mode status of one workload (``{"dev_mode": bool, ...}``)."""
-        return json.loads(_native.dev_status(self._native, kind, name, namespace, cancel))
+    def dev_status(
+        self,
+        kind: str,
+        name: str,
+        *,
+        namespace: Optional[str] = None,
+        cancel: Optional["Cancel"] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
+    ) -> dict:
+        """The dev-mode status of one workload (``{"dev_mode": bool, ...}``); ``mode``/``developer`` pick a copy."""
+        return json.loads(_native.dev_status(self._native, kind, name, namespace, _mode(mode), developer, cancel))
 
     def dev_list(
         self, *, namespace: Optional[str] = None, all_namespaces: bool = False, cancel: Optional["Cancel"] = None
@@ -272,7 +480,52 @@ class DevModeMixin:
         return json.loads(_native.dev_list(self._native, namespace, all_namespaces, cancel))
 
     def dev_attach(
-        self, kind: str, name: str, *, namespace: Optional[str] = None, cancel: Optional["Cancel"] = None
+        self,
+        kind: str,
+        name: str,
+        *,
+        namespace: Optional[str] = None,
+        cancel: Optional["Cancel"] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
     ) -> Session:
-        """The session of a workload already in dev mode (raises :class:`NotFound` otherwise)."""
-        return Session(self, _native.dev_attach(self._native, kind, name, namespace, cancel))  # type: ignore[arg-type]
+        """The session of a workload already in dev mode (raises :class:`NotFound` otherwise).
+
+        ``mode="duplicate"`` attaches to ``developer``'s copy.
+        """
+        native = _native.dev_attach(self._native, kind, name, namespace, _mode(mode), developer, cancel)
+        return Session(self, native, developer)  # type: ignore[arg-type]
+
+    def dev_pvc_list(
+        self,
+        kind: Optional[str] = None,
+        name: Optional[str] = None,
+        *,
+        namespace: Optional[str] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> list:
+        """The PersistentVolumeClaims dev mode made for ``persistent_dirs``.
+
+        Of one workload (``kind`` and ``name``) or, without them, of the
+        namespace: ``[{"name", "namespace", "workload", "path", "capacity",
+        "storage_class", "phase"}]``. They outlive dev mode.
+        """
+        if (kind is None) != (name is None):
+            raise TypeError("dev_pvc_list: give both kind and name, or neither")
+        return json.loads(_native.dev_pvc_list(self._native, kind, name, namespace, cancel))
+
+    def dev_pvc_delete(
+        self,
+        kind: str,
+        name: str,
+        claim: Optional[str] = None,
+        *,
+        namespace: Optional[str] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> List[str]:
+        """Delete a workload's dev-mode PersistentVolumeClaim ``claim`` (its name or its dir), or all of them.
+
+        Returns the names deleted. Raises :class:`NotFound` when there is no
+        such claim of dev mode.
+        """
+        return json.loads(_native.dev_pvc_delete(self._native, kind, name, claim, namespace, cancel))

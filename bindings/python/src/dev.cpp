@@ -69,17 +69,93 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
     });
 }
 
-// Holds what an options struct points to for the duration of a call.
-struct StringList {
-    std::vector<std::string> items;
-    std::vector<const char *> ptrs;
-    explicit StringList(const std::vector<std::string> &v) : items(v) {
-        for (auto &s : items) ptrs.push_back(s.c_str());
-        ptrs.push_back(nullptr);
+// The options of a start (and of nh_dev_config_resolve) from the dict nocalhost/dev.py
+// builds, holding every string the nh_dev_start_options points to for the whole call.
+struct DevStartArgs {
+    std::optional<std::string> ns, container, image, workdir, resources_json, sidecar_image, owner;
+    std::optional<std::string> developer, api_version, pod_template_path, replicas_path, config_path, app_name,
+        image_pull_policy, patches_json, persistent_dirs_json;
+    std::vector<std::string> env;
+    std::vector<const char *> env_ptrs;
+    int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
+    long timeout_ms = 0;
+    bool rollback_on_failure = true, ignore_cluster_config = false;
+
+    // Needs the GIL (reads Python objects).
+    explicit DevStartArgs(const py::dict &d) {
+        auto text = [&](const char *k) -> std::optional<std::string> {
+            if (!d.contains(k) || d[k].is_none()) return std::nullopt;
+            return d[k].cast<std::string>();
+        };
+        auto number = [&](const char *k) { return d.contains(k) && !d[k].is_none() ? d[k].cast<long>() : 0L; };
+        auto flag = [&](const char *k, bool dflt) { return d.contains(k) && !d[k].is_none() ? d[k].cast<bool>() : dflt; };
+        ns = text("namespace");
+        container = text("container");
+        image = text("image");
+        workdir = text("workdir");
+        resources_json = text("resources_json");
+        sidecar_image = text("sidecar_image");
+        owner = text("owner");
+        developer = text("developer");
+        api_version = text("api_version");
+        pod_template_path = text("pod_template_path");
+        replicas_path = text("replicas_path");
+        config_path = text("config_path");
+        app_name = text("app_name");
+        image_pull_policy = text("image_pull_policy");
+        patches_json = text("patches_json");
+        persistent_dirs_json = text("persistent_dirs_json");
+        if (d.contains("env") && !d["env"].is_none()) env = d["env"].cast<std::vector<std::string>>();
+        for (auto &e : env) env_ptrs.push_back(e.c_str());
+        env_ptrs.push_back(nullptr);
+        sync_port = static_cast<int>(number("sync_port"));
+        lease_duration_s = static_cast<int>(number("lease_duration_s"));
+        mode = static_cast<int>(number("mode"));
+        timeout_ms = number("timeout_ms");
+        rollback_on_failure = flag("rollback_on_failure", true);
+        ignore_cluster_config = flag("ignore_cluster_config", false);
     }
-    const char *const *data() const { return items.empty() ? nullptr : ptrs.data(); }
-    size_t size() const { return items.size(); }
+    DevStartArgs(const DevStartArgs &) = delete;
+    DevStartArgs &operator=(const DevStartArgs &) = delete;
+
+    // Points `o` (made with NH_DEV_START_OPTIONS_INIT) at these values.
+    void fill(nh_dev_start_options &o) const {
+        o.namespace_name = c_str_or_null(ns);
+        o.container = c_str_or_null(container);
+        o.image = c_str_or_null(image);
+        o.workdir = c_str_or_null(workdir);
+        o.env = env.empty() ? nullptr : env_ptrs.data();
+        o.env_count = env.size();
+        o.resources_json = c_str_or_null(resources_json);
+        o.sidecar_image = c_str_or_null(sidecar_image);
+        o.sync_port = sync_port;
+        o.timeout_ms = timeout_ms;
+        o.rollback_on_failure = rollback_on_failure ? 1 : 0;
+        o.owner = c_str_or_null(owner);
+        o.lease_duration_s = lease_duration_s;
+        o.mode = mode;
+        o.developer = c_str_or_null(developer);
+        o.api_version = c_str_or_null(api_version);
+        o.pod_template_path = c_str_or_null(pod_template_path);
+        o.replicas_path = c_str_or_null(replicas_path);
+        o.config_path = c_str_or_null(config_path);
+        o.app_name = c_str_or_null(app_name);
+        o.ignore_cluster_config = ignore_cluster_config ? 1 : 0;
+        o.image_pull_policy = c_str_or_null(image_pull_policy);
+        o.patches_json = c_str_or_null(patches_json);
+        o.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
+    }
 };
+
+// nh_dev_query_options for one session (mode and developer); the strings must outlive the call.
+nh_dev_query_options query_options(const std::optional<std::string> &ns, int mode,
+                                   const std::optional<std::string> &developer) {
+    nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
+    o.namespace_name = c_str_or_null(ns);
+    o.mode = mode;
+    o.developer = c_str_or_null(developer);
+    return o;
+}
 
 std::unique_ptr<Session> make_session(nh_session *raw) {
     auto s = std::make_unique<Session>();
@@ -142,6 +218,12 @@ void init_dev(py::module_ &m) {
         .def_property_readonly("owner", [](Session &s) { return s.text(nh_session_owner); })
         .def_property_readonly("since", [](Session &s) { return s.text(nh_session_since); })
         .def_property_readonly("token", [](Session &s) { return s.text(nh_session_token); })
+        .def_property_readonly("workload", [](Session &s) { return s.text(nh_session_workload); })
+        .def_property_readonly("mode", [](Session &s) {
+            auto h = s.get();
+            std::lock_guard lock(s.mu);
+            return nh_session_mode(h.get());
+        })
         .def_property_readonly("sync_port", [](Session &s) {
             auto h = s.get();
             std::lock_guard lock(s.mu);
@@ -174,32 +256,15 @@ void init_dev(py::module_ &m) {
 
     m.def(
         "dev_start",
-        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
-           const std::optional<std::string> &container, const std::string &image,
-           const std::optional<std::string> &workdir, const std::vector<std::string> &env,
-           const std::optional<std::string> &resources_json, const std::optional<std::string> &sidecar_image,
-           int sync_port, long timeout_ms, bool rollback_on_failure, const std::optional<std::string> &owner,
-           int lease_duration_s, py::object on_event, const std::optional<std::string> &local_dir,
-           py::object sync_spec, const Cancel *cancel) {
+        [](Client &c, const std::string &kind, const std::string &name, const py::dict &args, py::object on_event,
+           const std::optional<std::string> &local_dir, py::object sync_spec, const Cancel *cancel) {
             auto client = c.get();
-            StringList env_list(env);
+            DevStartArgs a(args);
             std::optional<SyncOptions> sync_opts;
             if (local_dir) sync_opts.emplace(sync_spec);
             std::optional<Callback> cb;
             nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-            o.namespace_name = c_str_or_null(ns);
-            o.container = c_str_or_null(container);
-            o.image = image.c_str();
-            o.workdir = c_str_or_null(workdir);
-            o.env = env_list.data();
-            o.env_count = env_list.size();
-            o.resources_json = c_str_or_null(resources_json);
-            o.sidecar_image = c_str_or_null(sidecar_image);
-            o.sync_port = sync_port;
-            o.timeout_ms = timeout_ms;
-            o.rollback_on_failure = rollback_on_failure ? 1 : 0;
-            o.owner = c_str_or_null(owner);
-            o.lease_duration_s = lease_duration_s;
+            a.fill(o);
             o.local_dir = c_str_or_null(local_dir);
             o.sync_options = sync_opts ? &sync_opts->opts : nullptr;
             if (!on_event.is_none()) {
@@ -221,17 +286,30 @@ void init_dev(py::module_ &m) {
             if (local_dir) session->adopt_sync(raw, sync_opts->callback);
             return session;
         },
-        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("container"),
-        py::arg("image"), py::arg("workdir"), py::arg("env"), py::arg("resources_json"), py::arg("sidecar_image"),
-        py::arg("sync_port"), py::arg("timeout_ms"), py::arg("rollback_on_failure"), py::arg("owner"),
-        py::arg("lease_duration_s"), py::arg("on_event"), py::arg("local_dir") = py::none(),
-        py::arg("sync_options") = py::none(), py::arg("cancel") = nullptr);
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("args"), py::arg("on_event"),
+        py::arg("local_dir") = py::none(), py::arg("sync_options") = py::none(), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_config_resolve",
+        [](Client &c, const std::string &kind, const std::string &name, const py::dict &args, const Cancel *cancel) {
+            auto client = c.get();
+            DevStartArgs a(args);
+            nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+            a.fill(o);
+            nh_buf out = NH_BUF_INIT;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_config_resolve(&out, client.get(), kind.c_str(), name.c_str(), &o);
+            });
+            return take_str(out);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("args"), py::arg("cancel") = nullptr);
 
     m.def(
         "dev_end",
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
            const std::optional<std::string> &owner, long timeout_ms, int lease_duration_s, py::object on_event,
-           const Cancel *cancel) {
+           int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
             auto client = c.get();
             std::optional<Callback> cb;
             nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
@@ -239,6 +317,8 @@ void init_dev(py::module_ &m) {
             o.owner = c_str_or_null(owner);
             o.timeout_ms = timeout_ms;
             o.lease_duration_s = lease_duration_s;
+            o.mode = mode;
+            o.developer = c_str_or_null(developer);
             if (!on_event.is_none()) {
                 cb.emplace(on_event);
                 o.events = dev_event_trampoline;
@@ -257,15 +337,15 @@ void init_dev(py::module_ &m) {
             return result;
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("owner"),
-        py::arg("timeout_ms"), py::arg("lease_duration_s"), py::arg("on_event"), py::arg("cancel") = nullptr);
+        py::arg("timeout_ms"), py::arg("lease_duration_s"), py::arg("on_event"), py::arg("mode") = 0,
+        py::arg("developer") = py::none(), py::arg("cancel") = nullptr);
 
     m.def(
         "dev_status",
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
-           const Cancel *cancel) {
+           int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
-            o.namespace_name = c_str_or_null(ns);
+            nh_dev_query_options o = query_options(ns, mode, developer);
             nh_buf out = NH_BUF_INIT;
             call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
                 o.cancel = t;
@@ -273,7 +353,8 @@ void init_dev(py::module_ &m) {
             });
             return take_str(out);
         },
-        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("mode") = 0,
+        py::arg("developer") = py::none(), py::arg("cancel") = nullptr);
 
     m.def(
         "dev_list",
@@ -294,10 +375,9 @@ void init_dev(py::module_ &m) {
     m.def(
         "dev_attach",
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
-           const Cancel *cancel) {
+           int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
-            o.namespace_name = c_str_or_null(ns);
+            nh_dev_query_options o = query_options(ns, mode, developer);
             nh_session *raw = nullptr;
             call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
                 o.cancel = t;
@@ -305,7 +385,39 @@ void init_dev(py::module_ &m) {
             });
             return make_session(raw);
         },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("mode") = 0,
+        py::arg("developer") = py::none(), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_pvc_list",
+        [](Client &c, const std::optional<std::string> &kind, const std::optional<std::string> &name,
+           const std::optional<std::string> &ns, const Cancel *cancel) {
+            auto client = c.get();
+            nh_dev_query_options o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
+            nh_buf out = NH_BUF_INIT;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_pvc_list(&out, client.get(), c_str_or_null(kind), c_str_or_null(name), &o);
+            });
+            return take_str(out);
+        },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "dev_pvc_delete",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &claim,
+           const std::optional<std::string> &ns, const Cancel *cancel) {
+            auto client = c.get();
+            nh_dev_query_options o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
+            nh_buf out = NH_BUF_INIT;
+            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
+                o.cancel = t;
+                return nh_dev_pvc_delete(&out, client.get(), kind.c_str(), name.c_str(), c_str_or_null(claim), &o);
+            });
+            return take_str(out);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("claim"), py::arg("namespace"),
+        py::arg("cancel") = nullptr);
 }
 
 }  // namespace nhpy

@@ -1,6 +1,7 @@
 """What needs no cluster: versions, the error table, tokens, lifetimes, config errors."""
 
 import gc
+import json
 import os
 import threading
 import weakref
@@ -165,3 +166,24 @@ def test_log_handler_exceptions_do_not_break_calls(tmp_path):
                 c.server_version()
     finally:
         nocalhost.set_log_handler(None)
+
+
+def test_dev_options_become_the_c_abi_json():
+    from nocalhost import dev
+
+    assert dev._mode(None) == dev._mode("replace") == dev._mode(nocalhost.DevMode.REPLACE) == 0
+    assert dev._mode("Duplicate") == dev._mode(1) == 1
+    with pytest.raises(ValueError):
+        dev._mode("sideways")
+    with pytest.raises(ValueError):
+        dev._mode(7)
+    patches = dev._patches_json(
+        [{"type": "json", "patch": [{"op": "add", "path": "/metadata/labels/x", "value": "y"}]}, {"patch": '{"spec":{}}'}]
+    )
+    assert json.loads(patches) == [
+        {"type": "json", "patch": '[{"op": "add", "path": "/metadata/labels/x", "value": "y"}]'},
+        {"patch": '{"spec":{}}'},
+    ]
+    assert dev._patches_json('[{"patch":"{}"}]') == '[{"patch":"{}"}]'
+    assert json.loads(dev._json_or_none([{"path": "/root/.m2"}])) == [{"path": "/root/.m2"}]
+    assert dev._json_or_none(None) is None

@@ -6,11 +6,12 @@ test namespace), so the commands' working directory is a local temp dir.
 
 import os
 import threading
+import time
 
 import pytest
 
 import nocalhost
-from nocalhost import DevEndResult, DevEventType
+from nocalhost import DevEndResult, DevEventType, DevMode
 
 from conftest import unique
 
@@ -150,3 +151,214 @@ def test_exec_errors_and_exit_codes(dev_client, dev_ns):
         dev_client.exec("pod/does-not-exist", ["true"])
     with pytest.raises(nocalhost.InvalidArgument):
         dev_client.exec(name, [])
+
+
+def wait_deployment_ready(client, ns, name, replicas, timeout=60.0):
+    """The Deployment once its controller is done with it (so that its resourceVersion stays put)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = client.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
+        st = d.get("status", {})
+        if (
+            st.get("readyReplicas") == replicas
+            and st.get("availableReplicas") == replicas
+            and st.get("replicas") == replicas
+            and st.get("updatedReplicas", replicas) == replicas
+            and st.get("observedGeneration") == d["metadata"]["generation"]
+        ):
+            return d
+        assert time.monotonic() < deadline, f"deployment {name} not ready: {st}"
+        time.sleep(0.2)
+
+
+def deployment_exists(client, ns, name):
+    try:
+        client.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
+        return True
+    except nocalhost.NotFound:
+        return False
+
+
+def test_duplicate_mode_for_two_developers_leaves_the_original_untouched(dev_client, dev_ns):
+    name = unique("dup")
+    create_deployment(dev_client, dev_ns, name)
+    original = wait_deployment_ready(dev_client, dev_ns, name, 2)
+    path = f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}"
+
+    common = dict(image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120)
+    alice = dev_client.dev_start("deployment", name, mode="duplicate", developer="alice@laptop", **common)
+    bob = dev_client.dev_start("deployment", name, mode=DevMode.DUPLICATE, developer="bob@desk", **common)
+    try:
+        for session, who in ((alice, "alice"), (bob, "bob")):
+            assert session.mode is DevMode.DUPLICATE
+            assert (session.kind, session.name, session.namespace) == ("Deployment", name, dev_ns)
+            assert session.workload.startswith(f"{name}-dup-{who}-"), session.workload
+            assert session.workload in repr(session)
+            assert session.pod
+            assert deployment_exists(dev_client, dev_ns, session.workload)
+        assert alice.workload != bob.workload
+        assert dev_client.get(path)["metadata"]["resourceVersion"] == original["metadata"]["resourceVersion"]
+
+        status = dev_client.dev_status("deployment", name, mode="duplicate", developer="alice@laptop")
+        assert status["dev_mode"] is True and status["mode"] == "duplicate", status
+        with dev_client.dev_attach("deployment", name, mode="duplicate", developer="bob@desk") as attached:
+            assert attached.mode is DevMode.DUPLICATE
+            assert attached.workload == bob.workload
+        # Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
+        result = alice.exec(["cat", "hello.txt"])
+        assert (result.exit_code, result.text) == (0, "hello from the dev pod\n")
+        assert dev_client.resolve_target(f"deployment/{alice.workload}") == alice.pod
+
+        # Session.end() ends this developer's copy only.
+        alice_copy = alice.workload
+        assert alice.end() == DevEndResult.RESTORED
+        assert not deployment_exists(dev_client, dev_ns, alice_copy)
+        assert dev_client.dev_status("deployment", name, mode="duplicate", developer="alice@laptop")["dev_mode"] is False
+        assert dev_client.dev_status("deployment", name, mode="duplicate", developer="bob@desk")["dev_mode"] is True
+        assert deployment_exists(dev_client, dev_ns, bob.workload)
+
+        bob_copy = bob.workload
+        assert dev_client.dev_end("deployment", name, mode="duplicate", developer="bob@desk") == DevEndResult.RESTORED
+        assert not deployment_exists(dev_client, dev_ns, bob_copy)
+        assert (
+            dev_client.dev_end("deployment", name, mode="duplicate", developer="bob@desk")
+            == DevEndResult.NOT_IN_DEV_MODE
+        )
+    finally:
+        for session, who in ((alice, "alice@laptop"), (bob, "bob@desk")):
+            session.close()
+            dev_client.dev_end("deployment", name, mode="duplicate", developer=who)
+    assert dev_client.get(path)["metadata"]["resourceVersion"] == original["metadata"]["resourceVersion"]
+
+
+def test_dev_mode_option_values_are_checked(dev_client):
+    with pytest.raises(ValueError):
+        dev_client.dev_status("deployment", "x", mode="sideways")
+    with pytest.raises(TypeError):
+        dev_client.dev_pvc_list("deployment")
+
+
+NOCALHOST_CONFIG = """\
+name: {name}
+serviceType: deployment
+containers:
+  - name: app
+    dev:
+      image: registry.example/dev-from-config:2
+      workDir: /home/dev/src
+      shell: bash
+      env:
+        - name: FROM_CONFIG
+          value: "yes"
+        - name: LEVEL
+          value: debug
+      portForward:
+        - "8080:8080"
+        - "39229:9229"
+      gitUrl: https://example.com/ignored.git
+"""
+
+
+def test_dev_config_resolve_reads_a_nocalhost_config_file(dev_client, dev_ns, tmp_path):
+    name = unique("cfg")
+    create_deployment(dev_client, dev_ns, name)
+    (tmp_path / ".nocalhost").mkdir()
+    (tmp_path / ".nocalhost" / "config.yaml").write_text(NOCALHOST_CONFIG.format(name=name))
+
+    resolved = dev_client.dev_config_resolve("deployment", name, config_path=tmp_path)
+    assert resolved["sources"] == [str(tmp_path / ".nocalhost" / "config.yaml")]
+    assert resolved["container"] == "app"
+    assert resolved["image"] == "registry.example/dev-from-config:2"
+    assert resolved["workDir"] == "/home/dev/src"
+    assert resolved["shell"] == "bash"
+    assert resolved["env"] == [{"name": "FROM_CONFIG", "value": "yes"}, {"name": "LEVEL", "value": "debug"}]
+    assert resolved["portForward"] == ["8080:8080", "39229:9229"]
+    assert [i["field"] for i in resolved["ignored"]] == ["containers[0].dev.gitUrl"], resolved["ignored"]
+
+    # Explicit options win over the file; the file itself may be named too.
+    resolved = dev_client.dev_config_resolve(
+        "deployment", name, config_path=tmp_path / ".nocalhost" / "config.yaml", image=DEV_IMAGE,
+        env={"LEVEL": "info"}, image_pull_policy="Never",
+        persistent_dirs=[{"path": "/root/.m2", "capacity": "2Gi"}],
+    )
+    assert resolved["image"] == DEV_IMAGE
+    assert resolved["imagePullPolicy"] == "Never"
+    assert {"name": "LEVEL", "value": "info"} in resolved["env"]
+    assert resolved["persistentVolumeDirs"] == [{"path": "/root/.m2", "capacity": "2Gi", "storageClass": ""}]
+
+    # Nothing configured for another workload; an invalid file names file, line and field.
+    assert dev_client.dev_config_resolve("deployment", "other", config_path=tmp_path, ignore_cluster_config=True)[
+        "sources"
+    ] == []
+    (tmp_path / "bad.yaml").write_text("name: x\ncontainers:\n  - name: app\n    dev:\n      imagePullPolicy: Sometimes\n")
+    with pytest.raises(nocalhost.ConfigError) as info:
+        dev_client.dev_config_resolve("deployment", "x", config_path=tmp_path / "bad.yaml")
+    assert "bad.yaml:5" in info.value.message and "imagePullPolicy" in info.value.message, info.value.message
+
+
+def test_dev_start_takes_the_image_and_workdir_from_the_config(dev_client, dev_ns, tmp_path):
+    name = unique("cfgstart")
+    create_deployment(dev_client, dev_ns, name)
+    (tmp_path / ".nocalhost").mkdir()
+    (tmp_path / ".nocalhost" / "config.yaml").write_text(NOCALHOST_CONFIG.format(name=name))
+    with dev_client.dev_start(
+        "deployment", name, config_path=tmp_path, sidecar_image=SIDECAR_IMAGE, timeout=120,
+        patches=[{"type": "merge", "patch": {"metadata": {"annotations": {"example.com/patched": "yes"}}}}],
+    ) as session:
+        assert session.mode is DevMode.REPLACE and session.workload == ""
+        assert session.workdir == "/home/dev/src"
+        assert session.status()["image"] == "registry.example/dev-from-config:2"
+        live = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+        assert live["metadata"]["annotations"]["example.com/patched"] == "yes"
+        assert session.end() == DevEndResult.RESTORED
+
+
+@pytest.fixture
+def persistent_volume(dev_client):
+    """A hostPath PersistentVolume of a storage class of its own (kwok has no provisioner): its class."""
+    storage_class = unique("nh-py-pvc")
+    pv = f"{storage_class}-pv"
+    dev_client.create(
+        "/api/v1/persistentvolumes",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": pv},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": storage_class,
+                "hostPath": {"path": f"/tmp/{pv}"},
+            },
+        },
+    )
+    yield storage_class
+    dev_client.delete(f"/api/v1/persistentvolumes/{pv}")
+
+
+def test_persistent_dir_claim_outlives_dev_mode_and_is_listed_and_deleted(dev_client, dev_ns, persistent_volume):
+    name = unique("pvc")
+    create_deployment(dev_client, dev_ns, name)
+    dirs = [{"path": "/root/.cache", "capacity": "1Gi", "storageClass": persistent_volume}]
+    with dev_client.dev_start(
+        "deployment", name, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120, persistent_dirs=dirs,
+    ) as session:
+        claims = dev_client.dev_pvc_list("deployment", name)
+        assert len(claims) == 1, claims
+        claim = claims[0]
+        assert (claim["namespace"], claim["workload"], claim["path"]) == (dev_ns, f"Deployment/{name}", "/root/.cache")
+        assert (claim["capacity"], claim["storage_class"], claim["phase"]) == ("1Gi", persistent_volume, "Bound")
+        assert session.end() == DevEndResult.RESTORED
+
+    # The claim outlives dev mode; listed for the namespace too, not for another workload.
+    assert [c["name"] for c in dev_client.dev_pvc_list("deployment", name)] == [claim["name"]]
+    assert claim["name"] in [c["name"] for c in dev_client.dev_pvc_list()]
+    assert dev_client.dev_pvc_list("deployment", "other") == []
+    with pytest.raises(nocalhost.NotFound):
+        dev_client.dev_pvc_delete("deployment", name, "no-such-claim")
+    assert dev_client.dev_pvc_delete("deployment", name, "/root/.cache") == [claim["name"]]
+    deadline = time.monotonic() + 60
+    while dev_client.dev_pvc_list("deployment", name):
+        assert time.monotonic() < deadline, "the claim was not deleted"
+        time.sleep(0.25)
