@@ -167,12 +167,28 @@ export class Client {
 
   /** Put a workload into dev mode and wait until its dev pod is ready. */
   devStart(kind: WorkloadKind, name: string, options: DevStartOptions): Promise<Session>;
+  /**
+   * The effective Nocalhost dev config of a workload's container, as devStart would use it (config
+   * file, the workload's dev.nocalhost annotation, the application ConfigMap, explicit options on
+   * top). Changes nothing. Rejects with ConfigError (file, line, field) or NotFoundError.
+   */
+  devConfigResolve(kind: WorkloadKind, name: string, options?: DevConfigOptions): Promise<DevConfig>;
   /** End dev mode: restore the original in place. Idempotent; works from any process. */
   devEnd(kind: WorkloadKind, name: string, options?: DevEndOptions): Promise<DevEndResultValue>;
-  devStatus(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<DevStatus>;
+  devStatus(kind: WorkloadKind, name: string, options?: DevQueryOptions): Promise<DevStatus>;
   devList(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<DevStatus[]>;
   /** The Session of a workload already in dev mode (NotFoundError otherwise). */
-  devAttach(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<Session>;
+  devAttach(kind: WorkloadKind, name: string, options?: DevQueryOptions): Promise<Session>;
+  /** The PersistentVolumeClaims dev mode made for persistentDirs in the namespace (they outlive dev mode). */
+  devPvcList(options?: CallOptions & { namespace?: string }): Promise<DevPvc[]>;
+  /** The PersistentVolumeClaims dev mode made for one workload's persistentDirs. */
+  devPvcList(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<DevPvc[]>;
+  /**
+   * Delete a workload's dev-mode PersistentVolumeClaim `claim` (its name or its dir), or all of them
+   * without one; resolves with the names deleted. NotFoundError when there is no such claim.
+   */
+  devPvcDelete(kind: WorkloadKind, name: string, claim?: string | null, options?: CallOptions & { namespace?: string }): Promise<string[]>;
+  devPvcDelete(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<string[]>;
 
   /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
   resolveTarget(target: string, options?: CallOptions & { namespace?: string }): Promise<string>;
@@ -338,8 +354,17 @@ export function startSync(localDir: string, address: string, token: string, opti
 
 // -- dev mode -----------------------------------------------------------------
 
-/** 'deployment' ('deploy', 'Deployment') or 'statefulset' ('sts'). */
+/**
+ * 'deployment' ('deploy', 'Deployment'), 'statefulset' ('sts'), 'replicaset' ('rs'), 'daemonset'
+ * ('ds'), 'job', 'cronjob' ('cj'), 'pod' ('po'), or a custom kind as '<resource>.<group>'
+ * (e.g. 'rollouts.argoproj.io').
+ */
 export type WorkloadKind = string;
+
+/** REPLACE changes the workload itself; DUPLICATE develops on a private copy per developer. */
+export const DevMode: Readonly<{ REPLACE: 0; DUPLICATE: 1 }>;
+export type DevModeName = 'replace' | 'duplicate';
+export type DevModeValue = (typeof DevMode)[keyof typeof DevMode];
 
 export const DevEventType: Readonly<{ PHASE: 1; POD: 2; WARNING: 3; INFO: 4 }>;
 export const DevEndResult: Readonly<{ NOT_IN_DEV_MODE: 0; RESTORED: 1; RESTORED_OVERWRITING: 2; WORKLOAD_GONE: 3 }>;
@@ -355,9 +380,27 @@ export interface DevEvent {
   detail: any;
 }
 
-export interface DevStartOptions extends CallOptions {
-  /** The dev image. */
-  image: string;
+/** A patch applied after the switch to dev mode. */
+export interface DevPatch {
+  /** Default 'strategic'. */
+  type?: 'strategic' | 'merge' | 'json';
+  /** The patch: an object (an array of operations for 'json'), or its JSON text. */
+  patch: object | string;
+}
+
+/** A dir of the dev container kept on a PersistentVolumeClaim. */
+export interface DevPersistentDir {
+  /** Absolute. */
+  path: string;
+  /** Default '10Gi'. */
+  capacity?: string;
+  storageClass?: string;
+}
+
+/** What devStart and devConfigResolve share: the dev container and where its Nocalhost config comes from. */
+export interface DevConfigOptions extends CallOptions {
+  /** The dev image; required by devStart unless the Nocalhost dev config names one. */
+  image?: string;
   namespace?: string;
   /** Default: the only container. */
   container?: string;
@@ -367,6 +410,73 @@ export interface DevStartOptions extends CallOptions {
   resources?: object;
   sidecarImage?: string;
   syncPort?: number;
+  /** 'replace' (default) or 'duplicate': develop on a private copy, leaving the workload untouched. */
+  mode?: DevModeName | DevModeValue;
+  /** Duplicate mode: whose copy (part of its name); default 'user@host'. */
+  developer?: string;
+  /** Custom kinds: the API version ('argoproj.io/v1alpha1'); default: the group's preferred one. */
+  apiVersion?: string;
+  /** Custom kinds: JSON pointer to the pod template; default '/spec/template'. */
+  podTemplatePath?: string;
+  /** Custom kinds: JSON pointer to the replica count; default '/spec/replicas'. */
+  replicasPath?: string;
+  /** A Nocalhost dev config (v2): a .nocalhost/config.yaml file, or a directory holding one. */
+  configPath?: string;
+  /** The Nocalhost application whose ConfigMap dev.nocalhost.config.<app> is read. */
+  appName?: string;
+  /** Ignore the workload's dev.nocalhost annotation and the application ConfigMap. */
+  ignoreClusterConfig?: boolean;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Applied after the switch; an array or its JSON text. */
+  patches?: DevPatch[] | string;
+  /** Kept on PersistentVolumeClaims that outlive dev mode; an array or its JSON text. */
+  persistentDirs?: DevPersistentDir[] | string;
+}
+
+/** The effective Nocalhost dev config (see docs/nocalhost-config.md). */
+export interface DevConfig {
+  /** Where it came from (config file, annotation, ConfigMap). */
+  sources: any[];
+  container: string;
+  image: string;
+  imagePullPolicy: string;
+  shell: string;
+  workDir: string;
+  resources: any;
+  env: any[];
+  persistentVolumeDirs: any[];
+  portForward: string[];
+  sync: { type: string; mode: string; filePattern: string[]; ignoreFilePattern: string[]; deleteProtection: boolean; [key: string]: any };
+  sidecarImage: string;
+  patches: any[];
+  command: { build: string[]; run: string[]; debug: string[]; hotReloadRun: string[]; hotReloadDebug: string[]; [key: string]: any };
+  debug: { remoteDebugPort: number; language: string; [key: string]: any };
+  /** Fields accepted but not used: {field, file, line, reason}. */
+  ignored: Array<{ field: string; file: string; line: number; reason: string }>;
+  [key: string]: any;
+}
+
+/** A PersistentVolumeClaim dev mode made for a persistent dir. */
+export interface DevPvc {
+  name: string;
+  namespace: string;
+  /** 'Deployment/web'. */
+  workload: string;
+  path: string;
+  capacity: string;
+  storage_class: string;
+  phase: string;
+}
+
+/** Which session: devStatus and devAttach. */
+export interface DevQueryOptions extends CallOptions {
+  namespace?: string;
+  /** 'duplicate': the copy of `developer`. */
+  mode?: DevModeName | DevModeValue;
+  developer?: string;
+}
+
+export interface DevStartOptions extends DevConfigOptions {
   /** How long to wait for the dev pod; default 300000. */
   timeoutMs?: number;
   /** Default true: a failed or cancelled start restores the workload exactly. */
@@ -387,6 +497,9 @@ export interface DevStartOptions extends CallOptions {
 
 export interface DevEndOptions extends CallOptions {
   namespace?: string;
+  /** 'duplicate': end the copy of `developer` only. */
+  mode?: DevModeName | DevModeValue;
+  developer?: string;
   owner?: string;
   timeoutMs?: number;
   leaseDurationS?: number;
@@ -418,6 +531,12 @@ export class Session {
   readonly syncPort: number;
   /** The sidecar's sync token: a secret. */
   readonly token: string;
+  readonly mode: DevModeName;
+  /**
+   * The Deployment the dev pod runs from when it is not the workload itself: the copy in duplicate
+   * mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom kinds; else ''.
+   */
+  readonly workload: string;
   readonly closed: boolean;
   status(): DevStatus;
   refresh(options?: CallOptions): Promise<void>;

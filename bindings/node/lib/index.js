@@ -144,31 +144,59 @@ class Client {
   // -- dev mode -------------------------------------------------------------
 
   /**
-   * Put a workload ('deployment'/'statefulset') into dev mode and wait until
-   * its dev pod is ready. Options: image (required), namespace, container,
-   * workdir, env ({NAME: value} or ['NAME=value']), resources (object),
-   * sidecarImage, syncPort, timeoutMs, rollbackOnFailure (default true),
-   * owner, leaseDurationS, onEvent(DevEvent) (throwing stops the start, which
-   * rolls back), signal. Resolves with a Session; rejects with BusyError,
-   * NotFoundError, ForbiddenError, TimeoutError, CancelledError, ...
+   * Put a workload into dev mode and wait until its dev pod is ready.
+   * Kinds: 'deployment', 'statefulset', 'replicaset', 'daemonset', 'job',
+   * 'cronjob', 'pod' (and their short names), or a custom kind as
+   * '<resource>.<group>' ('rollouts.argoproj.io', with apiVersion,
+   * podTemplatePath and replicasPath as JSON pointers).
+   * Options: image (required unless a Nocalhost dev config names one),
+   * namespace, container, workdir, env ({NAME: value} or ['NAME=value']),
+   * resources (object), sidecarImage, syncPort, timeoutMs, rollbackOnFailure
+   * (default true), owner, leaseDurationS, mode ('replace' (default) or
+   * 'duplicate': a private copy per developer), developer, configPath (a
+   * .nocalhost/config.yaml or a directory holding one), appName,
+   * ignoreClusterConfig, imagePullPolicy, patches ([{type, patch}], patch an
+   * object or JSON text), persistentDirs ([{path, capacity, storageClass}]),
+   * localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
+   * start, which rolls back), signal. Resolves with a Session; rejects with
+   * BusyError, NotFoundError, ForbiddenError, ConfigError, TimeoutError,
+   * CancelledError, ...
    */
-  async devStart(kind, name, { signal, onEvent, env, resources, ...options } = {}) {
-    const envList = Array.isArray(env) ? env : Object.entries(env || {}).map(([k, v]) => `${k}=${v}`);
-    const resourcesJson = resources === undefined ? undefined : JSON.stringify(resources);
+  async devStart(kind, name, { signal, onEvent, ...options } = {}) {
+    const args = devStartArgs(options);
     const native = await withSignal(signal, (cancel) =>
-      nativeLib.devStart(this._native, kind, name, { ...options, env: envList, resourcesJson }, cancel, devEvents(onEvent)),
+      nativeLib.devStart(this._native, kind, name, args, cancel, devEvents(onEvent)),
     );
-    return new Session(this, native);
+    return new Session(this, native, options.developer);
   }
 
-  /** End dev mode (restore the original in place); resolves with a DevEndResult value. Idempotent. */
-  async devEnd(kind, name, { signal, onEvent, ...options } = {}) {
-    return withSignal(signal, (cancel) => nativeLib.devEnd(this._native, kind, name, options, cancel, devEvents(onEvent)));
+  /**
+   * The effective Nocalhost dev config of a workload's container, as devStart
+   * would use it: merged from configPath, the workload's dev.nocalhost
+   * annotation and the dev.nocalhost.config.<appName> ConfigMap, with the
+   * explicit options (those of devStart) on top. Resolves with
+   * {sources, container, image, workDir, env, portForward, ..., ignored};
+   * changes nothing. Rejects with ConfigError (file, line, field), NotFoundError.
+   */
+  async devConfigResolve(kind, name, { signal, ...options } = {}) {
+    const args = devStartArgs(options);
+    return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devConfigResolve(this._native, kind, name, args, cancel)));
   }
 
-  /** The dev-mode status of one workload ({dev_mode: boolean, ...}). */
-  async devStatus(kind, name, { signal, namespace } = {}) {
-    return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devStatus(this._native, kind, name, { namespace }, cancel)));
+  /**
+   * End dev mode (restore the original in place); resolves with a DevEndResult
+   * value. Idempotent. mode 'duplicate' ends `developer`'s copy only.
+   */
+  async devEnd(kind, name, { signal, onEvent, mode, ...options } = {}) {
+    return withSignal(signal, (cancel) =>
+      nativeLib.devEnd(this._native, kind, name, { ...options, mode: devMode(mode) }, cancel, devEvents(onEvent)),
+    );
+  }
+
+  /** The dev-mode status of one workload ({dev_mode: boolean, ...}); mode/developer pick a copy. */
+  async devStatus(kind, name, { signal, namespace, mode, developer } = {}) {
+    const q = { namespace, mode: devMode(mode), developer };
+    return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devStatus(this._native, kind, name, q, cancel)));
   }
 
   /** Every workload in dev mode in the namespace (or all namespaces). */
@@ -178,10 +206,41 @@ class Client {
     );
   }
 
-  /** The Session of a workload already in dev mode (NotFoundError otherwise). */
-  async devAttach(kind, name, { signal, namespace } = {}) {
-    const native = await withSignal(signal, (cancel) => nativeLib.devAttach(this._native, kind, name, { namespace }, cancel));
-    return new Session(this, native);
+  /** The Session of a workload already in dev mode (NotFoundError otherwise); mode/developer pick a copy. */
+  async devAttach(kind, name, { signal, namespace, mode, developer } = {}) {
+    const q = { namespace, mode: devMode(mode), developer };
+    const native = await withSignal(signal, (cancel) => nativeLib.devAttach(this._native, kind, name, q, cancel));
+    return new Session(this, native, developer);
+  }
+
+  /**
+   * The PersistentVolumeClaims dev mode made for persistentDirs, of one
+   * workload or, without kind and name (devPvcList() or devPvcList({namespace})),
+   * of the namespace: [{name, namespace, workload, path, capacity,
+   * storage_class, phase}]. They outlive dev mode.
+   */
+  async devPvcList(kind, name, options) {
+    if (kind !== null && typeof kind === 'object') [kind, name, options] = [undefined, undefined, kind];
+    const { signal, namespace } = options || {};
+    if ((kind == null) !== (name == null)) throw new InvalidArgumentError('devPvcList: give both kind and name, or neither', -2);
+    return JSON.parse(
+      await withSignal(signal, (cancel) => nativeLib.devPvcList(this._native, kind ?? null, name ?? null, { namespace }, cancel)),
+    );
+  }
+
+  /**
+   * Delete a workload's dev-mode PersistentVolumeClaim `claim` (its name or
+   * its dir), or all of them without one; resolves with the names deleted.
+   * Rejects with NotFoundError when there is no such claim of dev mode.
+   */
+  async devPvcDelete(kind, name, claim, options) {
+    if (claim !== null && typeof claim === 'object') [claim, options] = [undefined, claim];
+    const { signal, namespace } = options || {};
+    return JSON.parse(
+      await withSignal(signal, (cancel) =>
+        nativeLib.devPvcDelete(this._native, kind, name, { namespace, claim: claim ?? undefined }, cancel),
+      ),
+    );
   }
 
   // -- streams --------------------------------------------------------------
@@ -238,6 +297,47 @@ class Client {
 const DevEventType = Object.freeze({ PHASE: 1, POD: 2, WARNING: 3, INFO: 4 });
 const DEV_EVENT_NAMES = Object.freeze({ 1: 'PHASE', 2: 'POD', 3: 'WARNING', 4: 'INFO' });
 const DevEndResult = Object.freeze({ NOT_IN_DEV_MODE: 0, RESTORED: 1, RESTORED_OVERWRITING: 2, WORKLOAD_GONE: 3 });
+const DevMode = Object.freeze({ REPLACE: 0, DUPLICATE: 1 });
+const DEV_MODE_NAMES = Object.freeze({ 0: 'replace', 1: 'duplicate' });
+
+/** 'replace' | 'duplicate' | a DevMode value -> the C value. */
+function devMode(mode) {
+  if (mode === undefined || mode === null) return DevMode.REPLACE;
+  if (typeof mode === 'string') {
+    const m = DevMode[mode.toUpperCase()];
+    if (m === undefined) throw new InvalidArgumentError(`unknown dev mode '${mode}' (valid: 'replace', 'duplicate')`, -2);
+    return m;
+  }
+  if (mode !== DevMode.REPLACE && mode !== DevMode.DUPLICATE) throw new InvalidArgumentError(`unknown dev mode ${mode}`, -2);
+  return mode;
+}
+
+/** JSON text of a value given as an object / array, or as JSON text already. */
+function jsonText(value) {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** The options of devStart / devConfigResolve as the native layer takes them. */
+function devStartArgs({ env, resources, patches, persistentDirs, mode, ...options }) {
+  const envList = Array.isArray(env) ? env : Object.entries(env || {}).map(([k, v]) => `${k}=${v}`);
+  let patchesJson;
+  if (Array.isArray(patches)) {
+    patchesJson = JSON.stringify(
+      patches.map((p) => (p && typeof p.patch === 'object' && p.patch !== null ? { ...p, patch: JSON.stringify(p.patch) } : p)),
+    );
+  } else {
+    patchesJson = jsonText(patches);
+  }
+  return {
+    ...options,
+    env: envList,
+    resourcesJson: jsonText(resources),
+    patchesJson,
+    persistentDirsJson: jsonText(persistentDirs),
+    mode: devMode(mode),
+  };
+}
 
 function devEvents(onEvent) {
   if (!onEvent) return undefined;
@@ -251,9 +351,10 @@ function devEvents(onEvent) {
  * ends it). Keeps its client alive. `token` is a secret: never log it.
  */
 class Session {
-  constructor(client, native) {
+  constructor(client, native, developer) {
     this.client = client;
     this._native = native;
+    this._developer = developer; // as given to devStart / devAttach: end() ends the same session
   }
 
   get kind() { return this._native.kind; }
@@ -268,6 +369,14 @@ class Session {
   get since() { return this._native.since; }
   get syncPort() { return this._native.syncPort; }
   get token() { return this._native.token; }
+  /** 'replace' or 'duplicate'. */
+  get mode() { return DEV_MODE_NAMES[this._native.mode]; }
+  /**
+   * The Deployment the dev pod runs from when it is not the workload itself:
+   * the copy in duplicate mode, the generated Deployment of DaemonSets, Jobs,
+   * CronJobs, Pods and custom kinds; else ''.
+   */
+  get workload() { return this._native.workload; }
   get closed() { return this._native.closed; }
 
   /** The session's state as devStatus() reports it, without a request. */
@@ -332,16 +441,23 @@ class Session {
 
   /** Run a command in the dev container (see Client.exec). */
   async exec(argv, options = {}) {
-    return this.client.exec(`${this.kind.toLowerCase()}/${this.name}`, argv, {
+    const workload = this.workload;
+    const target = workload ? `deployment/${workload}` : `${this.kind.toLowerCase()}/${this.name}`;
+    return this.client.exec(target, argv, {
       container: this.container,
       namespace: this.namespace,
       ...options,
     });
   }
 
-  /** End dev mode for this workload and close the handle. */
+  /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
   async end(options = {}) {
-    const result = await this.client.devEnd(this.kind, this.name, { namespace: this.namespace, ...options });
+    const result = await this.client.devEnd(this.kind, this.name, {
+      namespace: this.namespace,
+      mode: this.mode,
+      developer: this._developer,
+      ...options,
+    });
     this.close();
     return result;
   }
@@ -470,6 +586,7 @@ module.exports = {
   Watch,
   DevEventType,
   DevEndResult,
+  DevMode,
   devDefaults: Object.freeze({
     sidecarImage: native.devDefaultSidecarImage,
     workdir: native.devDefaultWorkdir,

@@ -13,14 +13,88 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
     return emit(std::move(ev)) ? 0 : 1;
 }
 
-// What an options struct points to, kept for the whole call.
-struct DevStartCall {
-    std::string kind, name, image;
-    std::optional<std::string> ns, container, workdir, resources_json, sidecar_image, owner;
+// The options of a start (and of nh_dev_config_resolve), read from the JS options object
+// (lib/index.js has turned resources, patches and persistentDirs into JSON text), kept for
+// the whole call: the nh_dev_start_options point into it.
+struct DevStartArgs {
+    std::optional<std::string> ns, container, image, workdir, resources_json, sidecar_image, owner;
+    std::optional<std::string> developer, api_version, pod_template_path, replicas_path, config_path, app_name,
+        image_pull_policy, patches_json, persistent_dirs_json;
     std::vector<std::string> env;
-    int sync_port = 0, lease_duration_s = 0;
+    std::vector<const char *> env_ptrs;
+    int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     long timeout_ms = 0;
-    bool rollback = true;
+    bool rollback = true, ignore_cluster_config = false;
+
+    DevStartArgs() = default;
+    explicit DevStartArgs(const Napi::Value &o) {
+        image = opt_string(option(o, "image"));
+        ns = opt_string(option(o, "namespace"));
+        container = opt_string(option(o, "container"));
+        workdir = opt_string(option(o, "workdir"));
+        resources_json = opt_string(option(o, "resourcesJson"));
+        sidecar_image = opt_string(option(o, "sidecarImage"));
+        owner = opt_string(option(o, "owner"));
+        sync_port = static_cast<int>(opt_int(option(o, "syncPort"), 0));
+        timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
+        lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
+        Napi::Value rollback_v = option(o, "rollbackOnFailure");
+        rollback = rollback_v.IsUndefined() ? true : rollback_v.ToBoolean().Value();
+        Napi::Value env_list = option(o, "env");
+        if (env_list.IsArray()) {
+            auto a = env_list.As<Napi::Array>();
+            for (uint32_t i = 0; i < a.Length(); ++i) env.push_back(a.Get(i).ToString().Utf8Value());
+        }
+        mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
+        developer = opt_string(option(o, "developer"));
+        api_version = opt_string(option(o, "apiVersion"));
+        pod_template_path = opt_string(option(o, "podTemplatePath"));
+        replicas_path = opt_string(option(o, "replicasPath"));
+        config_path = opt_string(option(o, "configPath"));
+        app_name = opt_string(option(o, "appName"));
+        ignore_cluster_config = option(o, "ignoreClusterConfig").ToBoolean().Value();
+        image_pull_policy = opt_string(option(o, "imagePullPolicy"));
+        patches_json = opt_string(option(o, "patchesJson"));
+        persistent_dirs_json = opt_string(option(o, "persistentDirsJson"));
+    }
+
+    // Options made with NH_DEV_START_OPTIONS_INIT pointing into this object (off the main thread).
+    nh_dev_start_options build() {
+        env_ptrs.clear();
+        for (auto &e : env) env_ptrs.push_back(e.c_str());
+        env_ptrs.push_back(nullptr);
+        nh_dev_start_options d = NH_DEV_START_OPTIONS_INIT;
+        d.namespace_name = c_str_or_null(ns);
+        d.container = c_str_or_null(container);
+        d.image = c_str_or_null(image);
+        d.workdir = c_str_or_null(workdir);
+        d.env = env.empty() ? nullptr : env_ptrs.data();
+        d.env_count = env.size();
+        d.resources_json = c_str_or_null(resources_json);
+        d.sidecar_image = c_str_or_null(sidecar_image);
+        d.sync_port = sync_port;
+        d.timeout_ms = timeout_ms;
+        d.rollback_on_failure = rollback ? 1 : 0;
+        d.owner = c_str_or_null(owner);
+        d.lease_duration_s = lease_duration_s;
+        d.mode = mode;
+        d.developer = c_str_or_null(developer);
+        d.api_version = c_str_or_null(api_version);
+        d.pod_template_path = c_str_or_null(pod_template_path);
+        d.replicas_path = c_str_or_null(replicas_path);
+        d.config_path = c_str_or_null(config_path);
+        d.app_name = c_str_or_null(app_name);
+        d.ignore_cluster_config = ignore_cluster_config ? 1 : 0;
+        d.image_pull_policy = c_str_or_null(image_pull_policy);
+        d.patches_json = c_str_or_null(patches_json);
+        d.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
+        return d;
+    }
+};
+
+struct DevStartCall {
+    std::string kind, name;
+    DevStartArgs args;
     std::optional<std::string> local_dir;
     SyncSpec sync;
     nh_session *result = nullptr;
@@ -28,9 +102,9 @@ struct DevStartCall {
 
 struct DevEndCall {
     std::string kind, name;
-    std::optional<std::string> ns, owner;
+    std::optional<std::string> ns, owner, developer;
     long timeout_ms = 0;
-    int lease_duration_s = 0;
+    int lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     int result = 0;
 };
 
@@ -52,46 +126,14 @@ Napi::Value dev_start(const Napi::CallbackInfo &info) {
     call->kind = opt_string(info[1]).value_or("");
     call->name = opt_string(info[2]).value_or("");
     Napi::Value o = info[3];
-    call->image = opt_string(option(o, "image")).value_or("");
-    call->ns = opt_string(option(o, "namespace"));
-    call->container = opt_string(option(o, "container"));
-    call->workdir = opt_string(option(o, "workdir"));
-    call->resources_json = opt_string(option(o, "resourcesJson"));
-    call->sidecar_image = opt_string(option(o, "sidecarImage"));
-    call->owner = opt_string(option(o, "owner"));
-    call->sync_port = static_cast<int>(opt_int(option(o, "syncPort"), 0));
-    call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
-    call->lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
-    Napi::Value rollback = option(o, "rollbackOnFailure");
-    call->rollback = rollback.IsUndefined() ? true : rollback.ToBoolean().Value();
+    call->args = DevStartArgs(o);
     call->local_dir = opt_string(option(o, "localDir"));
     call->sync = SyncSpec(option(o, "sync"));
-    Napi::Value env_list = option(o, "env");
-    if (env_list.IsArray()) {
-        auto a = env_list.As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); ++i) call->env.push_back(a.Get(i).ToString().Utf8Value());
-    }
     return StreamCall::Start(
         env, "nocalhost-dev-start", {c->handle().inflight(), Cancel::From(info[4])}, on_event_or_noop(env, info[5]),
         false,
         [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
-            std::vector<const char *> env_ptrs;
-            for (auto &e : call->env) env_ptrs.push_back(e.c_str());
-            env_ptrs.push_back(nullptr);
-            nh_dev_start_options d = NH_DEV_START_OPTIONS_INIT;
-            d.namespace_name = c_str_or_null(call->ns);
-            d.container = c_str_or_null(call->container);
-            d.image = call->image.c_str();
-            d.workdir = c_str_or_null(call->workdir);
-            d.env = call->env.empty() ? nullptr : env_ptrs.data();
-            d.env_count = call->env.size();
-            d.resources_json = c_str_or_null(call->resources_json);
-            d.sidecar_image = c_str_or_null(call->sidecar_image);
-            d.sync_port = call->sync_port;
-            d.timeout_ms = call->timeout_ms;
-            d.rollback_on_failure = call->rollback ? 1 : 0;
-            d.owner = c_str_or_null(call->owner);
-            d.lease_duration_s = call->lease_duration_s;
+            nh_dev_start_options d = call->args.build();
             d.events = dev_event_trampoline;
             d.payload = const_cast<StreamCall::Emit *>(&emit);
             d.cancel = t;
@@ -121,6 +163,8 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
     call->owner = opt_string(option(o, "owner"));
     call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
     call->lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
+    call->mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
+    call->developer = opt_string(option(o, "developer"));
     return StreamCall::Start(
         env, "nocalhost-dev-end", {c->handle().inflight(), Cancel::From(info[4])}, on_event_or_noop(env, info[5]),
         false,
@@ -130,6 +174,8 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
             d.owner = c_str_or_null(call->owner);
             d.timeout_ms = call->timeout_ms;
             d.lease_duration_s = call->lease_duration_s;
+            d.mode = call->mode;
+            d.developer = c_str_or_null(call->developer);
             d.events = dev_event_trampoline;
             d.payload = const_cast<StreamCall::Emit *>(&emit);
             d.cancel = t;
@@ -140,8 +186,9 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
 
 struct QueryCall {
     std::string kind, name;
-    std::optional<std::string> ns;
+    std::optional<std::string> ns, developer, claim;
     bool all = false;
+    int mode = NH_DEV_MODE_REPLACE;
     nh_buf out = NH_BUF_INIT;
     nh_session *session = nullptr;
     ~QueryCall() {
@@ -161,6 +208,9 @@ std::shared_ptr<QueryCall> query(const Napi::CallbackInfo &info, bool named) {
     call->ns = opt_string(option(info[i], "namespace"));
     Napi::Value all = option(info[i], "allNamespaces");
     call->all = !all.IsUndefined() && all.ToBoolean().Value();
+    call->mode = static_cast<int>(opt_int(option(info[i], "mode"), NH_DEV_MODE_REPLACE));
+    call->developer = opt_string(option(info[i], "developer"));
+    call->claim = opt_string(option(info[i], "claim"));
     return call;
 }
 
@@ -168,6 +218,8 @@ nh_dev_query_options query_options(const QueryCall &call, nh_cancel *t) {
     nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
     q.namespace_name = c_str_or_null(call.ns);
     q.all_namespaces = call.all ? 1 : 0;
+    q.mode = call.mode;
+    q.developer = c_str_or_null(call.developer);
     q.cancel = t;
     return q;
 }
@@ -221,6 +273,64 @@ Napi::Value dev_attach(const Napi::CallbackInfo &info) {
         });
 }
 
+// devConfigResolve(client, kind, name, options, cancel?) -> Promise<string>
+Napi::Value dev_config_resolve(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    struct ResolveCall {
+        std::string kind, name;
+        DevStartArgs args;
+        nh_buf out = NH_BUF_INIT;
+        ~ResolveCall() { nh_buf_dispose(&out); }
+    };
+    auto call = std::make_shared<ResolveCall>();
+    call->kind = opt_string(info[1]).value_or("");
+    call->name = opt_string(info[2]).value_or("");
+    call->args = DevStartArgs(info[3]);
+    return CallWorker::Start(
+        env, {c->handle().inflight(), Cancel::From(info[4])},
+        [client, call](nh_cancel *t) {
+            nh_dev_start_options d = call->args.build();
+            d.cancel = t;
+            return nh_dev_config_resolve(&call->out, client.get(), call->kind.c_str(), call->name.c_str(), &d);
+        },
+        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+}
+
+// devPvcList(client, kind|null, name|null, {namespace}, cancel?) -> Promise<string>
+Napi::Value dev_pvc_list(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    auto call = query(info, true);
+    bool named = !info[1].IsUndefined() && !info[1].IsNull();
+    return CallWorker::Start(
+        env, {c->handle().inflight(), Cancel::From(info[4])},
+        [client, call, named](nh_cancel *t) {
+            auto q = query_options(*call, t);
+            return nh_dev_pvc_list(&call->out, client.get(), named ? call->kind.c_str() : nullptr,
+                                   named ? call->name.c_str() : nullptr, &q);
+        },
+        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+}
+
+// devPvcDelete(client, kind, name, {namespace, claim}, cancel?) -> Promise<string>
+Napi::Value dev_pvc_delete(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    auto call = query(info, true);
+    return CallWorker::Start(
+        env, {c->handle().inflight(), Cancel::From(info[4])},
+        [client, call](nh_cancel *t) {
+            auto q = query_options(*call, t);
+            return nh_dev_pvc_delete(&call->out, client.get(), call->kind.c_str(), call->name.c_str(),
+                                     c_str_or_null(call->claim), &q);
+        },
+        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+}
+
 }  // namespace
 
 void Session::Init(Napi::Env env, Napi::Object exports) {
@@ -239,6 +349,8 @@ void Session::Init(Napi::Env env, Napi::Object exports) {
             InstanceAccessor<&Session::getter<nh_session_owner>>("owner"),
             InstanceAccessor<&Session::getter<nh_session_since>>("since"),
             InstanceAccessor<&Session::getter<nh_session_token>>("token"),
+            InstanceAccessor<&Session::getter<nh_session_workload>>("workload"),
+            InstanceAccessor<&Session::mode>("mode"),
             InstanceAccessor<&Session::sync_port>("syncPort"),
             InstanceMethod<&Session::status>("status"),
             InstanceMethod<&Session::refresh>("refresh"),
@@ -253,6 +365,9 @@ void Session::Init(Napi::Env env, Napi::Object exports) {
     exports.Set("devStatus", Napi::Function::New(env, dev_status));
     exports.Set("devList", Napi::Function::New(env, dev_list));
     exports.Set("devAttach", Napi::Function::New(env, dev_attach));
+    exports.Set("devConfigResolve", Napi::Function::New(env, dev_config_resolve));
+    exports.Set("devPvcList", Napi::Function::New(env, dev_pvc_list));
+    exports.Set("devPvcDelete", Napi::Function::New(env, dev_pvc_delete));
 }
 
 Session::Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info) {
@@ -277,6 +392,12 @@ Napi::Value Session::sync_port(const Napi::CallbackInfo &info) {
     auto s = handle_.get(info.Env(), "session");
     std::lock_guard lock(*mu_);
     return Napi::Number::New(info.Env(), nh_session_sync_port(s.get()));
+}
+
+Napi::Value Session::mode(const Napi::CallbackInfo &info) {
+    auto s = handle_.get(info.Env(), "session");
+    std::lock_guard lock(*mu_);
+    return Napi::Number::New(info.Env(), nh_session_mode(s.get()));
 }
 
 Napi::Value Session::status(const Napi::CallbackInfo &info) {

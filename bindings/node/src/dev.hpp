@@ -28,6 +28,7 @@ private:
     Napi::Value close(const Napi::CallbackInfo &info);
     Napi::Value closed(const Napi::CallbackInfo &info);
     Napi::Value sync_port(const Napi::CallbackInfo &info);
+    Napi::Value mode(const Napi::CallbackInfo &info);
     Napi::Value status(const Napi::CallbackInfo &info);
     Napi::Value refresh(const Napi::CallbackInfo &info);
 

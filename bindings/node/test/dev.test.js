@@ -123,4 +123,229 @@ describe('dev mode', clusterSuite(test), () => {
     );
     assert.equal((await client.devStatus('deployment', name)).dev_mode, false);
   });
+  async function waitReady(name, replicas) {
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const d = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+      const st = d.status || {};
+      if (
+        st.readyReplicas === replicas &&
+        st.availableReplicas === replicas &&
+        st.replicas === replicas &&
+        (st.updatedReplicas ?? replicas) === replicas &&
+        st.observedGeneration === d.metadata.generation
+      )
+        return d;
+      assert.ok(Date.now() < deadline, `deployment ${name} not ready: ${JSON.stringify(st)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async function deploymentExists(name) {
+    try {
+      await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+      return true;
+    } catch (e) {
+      if (e instanceof nh.NotFoundError) return false;
+      throw e;
+    }
+  }
+
+  it('duplicate mode: two developers, each on a copy, the original untouched', async () => {
+    const name = unique('dup');
+    await createDeployment(name);
+    const original = await waitReady(name, 2);
+    const path = `/apis/apps/v1/namespaces/${ns}/deployments/${name}`;
+    const common = { image: DEV_IMAGE, sidecarImage: SIDECAR_IMAGE, timeoutMs: 120000 };
+    const alice = await client.devStart('deployment', name, { ...common, mode: 'duplicate', developer: 'alice@laptop' });
+    const bob = await client.devStart('deployment', name, { ...common, mode: nh.DevMode.DUPLICATE, developer: 'bob@desk' });
+    try {
+      for (const [session, who] of [[alice, 'alice'], [bob, 'bob']]) {
+        assert.equal(session.mode, 'duplicate');
+        assert.deepEqual([session.kind, session.name, session.namespace], ['Deployment', name, ns]);
+        assert.ok(session.workload.startsWith(`${name}-dup-${who}-`), session.workload);
+        assert.ok(session.pod);
+        assert.ok(await deploymentExists(session.workload));
+      }
+      assert.notEqual(alice.workload, bob.workload);
+      assert.equal((await client.get(path)).metadata.resourceVersion, original.metadata.resourceVersion);
+
+      const status = await client.devStatus('deployment', name, { mode: 'duplicate', developer: 'alice@laptop' });
+      assert.equal(status.dev_mode, true);
+      assert.equal(status.mode, 'duplicate');
+      const attached = await client.devAttach('deployment', name, { mode: 'duplicate', developer: 'bob@desk' });
+      assert.equal(attached.mode, 'duplicate');
+      assert.equal(attached.workload, bob.workload);
+      attached.close();
+      // Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
+      const r = await alice.exec(['cat', 'hello.txt']);
+      assert.equal(r.stdout.toString(), 'hello from the dev pod\n');
+
+      // Session.end() ends this developer's copy only.
+      const aliceCopy = alice.workload;
+      assert.equal(await alice.end(), nh.DevEndResult.RESTORED);
+      assert.equal(await deploymentExists(aliceCopy), false);
+      assert.equal((await client.devStatus('deployment', name, { mode: 'duplicate', developer: 'alice@laptop' })).dev_mode, false);
+      assert.equal((await client.devStatus('deployment', name, { mode: 'duplicate', developer: 'bob@desk' })).dev_mode, true);
+      assert.ok(await deploymentExists(bob.workload));
+
+      const bobCopy = bob.workload;
+      assert.equal(await client.devEnd('deployment', name, { mode: 'duplicate', developer: 'bob@desk' }), nh.DevEndResult.RESTORED);
+      assert.equal(await deploymentExists(bobCopy), false);
+      assert.equal(
+        await client.devEnd('deployment', name, { mode: 'duplicate', developer: 'bob@desk' }),
+        nh.DevEndResult.NOT_IN_DEV_MODE,
+      );
+    } finally {
+      for (const [session, who] of [[alice, 'alice@laptop'], [bob, 'bob@desk']]) {
+        session.close();
+        await client.devEnd('deployment', name, { mode: 'duplicate', developer: who });
+      }
+    }
+    assert.equal((await client.get(path)).metadata.resourceVersion, original.metadata.resourceVersion);
+  });
+
+  it('checks dev-mode option values', async () => {
+    await assert.rejects(client.devStatus('deployment', 'x', { mode: 'sideways' }), nh.InvalidArgumentError);
+    await assert.rejects(client.devPvcList('deployment'), nh.InvalidArgumentError);
+  });
+
+  const nocalhostConfig = (name) => `name: ${name}
+serviceType: deployment
+containers:
+  - name: app
+    dev:
+      image: registry.example/dev-from-config:2
+      workDir: /home/dev/src
+      shell: bash
+      env:
+        - name: FROM_CONFIG
+          value: "yes"
+        - name: LEVEL
+          value: debug
+      portForward:
+        - "8080:8080"
+        - "39229:9229"
+      gitUrl: https://example.com/ignored.git
+`;
+
+  function writeConfig(name) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-cfg-'));
+    fs.mkdirSync(path.join(dir, '.nocalhost'));
+    fs.writeFileSync(path.join(dir, '.nocalhost', 'config.yaml'), nocalhostConfig(name));
+    return dir;
+  }
+
+  it('resolves a Nocalhost config file', async () => {
+    const name = unique('cfg');
+    await createDeployment(name);
+    const dir = writeConfig(name);
+    let resolved = await client.devConfigResolve('deployment', name, { configPath: dir });
+    assert.deepEqual(resolved.sources, [path.join(dir, '.nocalhost', 'config.yaml')]);
+    assert.equal(resolved.container, 'app');
+    assert.equal(resolved.image, 'registry.example/dev-from-config:2');
+    assert.equal(resolved.workDir, '/home/dev/src');
+    assert.equal(resolved.shell, 'bash');
+    assert.deepEqual(resolved.env, [
+      { name: 'FROM_CONFIG', value: 'yes' },
+      { name: 'LEVEL', value: 'debug' },
+    ]);
+    assert.deepEqual(resolved.portForward, ['8080:8080', '39229:9229']);
+    assert.deepEqual(resolved.ignored.map((i) => i.field), ['containers[0].dev.gitUrl']);
+
+    // Explicit options win over the file.
+    resolved = await client.devConfigResolve('deployment', name, {
+      configPath: path.join(dir, '.nocalhost', 'config.yaml'),
+      image: DEV_IMAGE,
+      env: { LEVEL: 'info' },
+      imagePullPolicy: 'Never',
+      persistentDirs: [{ path: '/root/.m2', capacity: '2Gi' }],
+    });
+    assert.equal(resolved.image, DEV_IMAGE);
+    assert.equal(resolved.imagePullPolicy, 'Never');
+    assert.ok(resolved.env.some((e) => e.name === 'LEVEL' && e.value === 'info'));
+    assert.deepEqual(resolved.persistentVolumeDirs, [{ path: '/root/.m2', capacity: '2Gi', storageClass: '' }]);
+
+    assert.deepEqual((await client.devConfigResolve('deployment', 'other', { configPath: dir, ignoreClusterConfig: true })).sources, []);
+    const bad = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(bad, 'name: x\ncontainers:\n  - name: app\n    dev:\n      imagePullPolicy: Sometimes\n');
+    await assert.rejects(client.devConfigResolve('deployment', 'x', { configPath: bad }), (e) => {
+      assert.ok(e instanceof nh.ConfigError, String(e));
+      assert.ok(e.message.includes('bad.yaml:5') && e.message.includes('imagePullPolicy'), e.message);
+      return true;
+    });
+  });
+
+  it('starts with the image and work dir of the config, and applies patches', async () => {
+    const name = unique('cfgstart');
+    await createDeployment(name);
+    const session = await client.devStart('deployment', name, {
+      configPath: writeConfig(name),
+      sidecarImage: SIDECAR_IMAGE,
+      timeoutMs: 120000,
+      patches: [{ type: 'merge', patch: { metadata: { annotations: { 'example.com/patched': 'yes' } } } }],
+    });
+    try {
+      assert.equal(session.mode, 'replace');
+      assert.equal(session.workload, '');
+      assert.equal(session.workdir, '/home/dev/src');
+      assert.equal(session.status().image, 'registry.example/dev-from-config:2');
+      const live = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+      assert.equal(live.metadata.annotations['example.com/patched'], 'yes');
+    } finally {
+      assert.equal(await session.end(), nh.DevEndResult.RESTORED);
+    }
+  });
+
+  it('keeps a persistent dir on a claim that outlives dev mode, lists and deletes it', async () => {
+    const name = unique('pvc');
+    const storageClass = unique('nh-node-pvc');
+    const pv = `${storageClass}-pv`;
+    await client.create('/api/v1/persistentvolumes', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: pv },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: storageClass,
+        hostPath: { path: `/tmp/${pv}` },
+      },
+    });
+    try {
+      await createDeployment(name);
+      const session = await client.devStart('deployment', name, {
+        image: DEV_IMAGE,
+        sidecarImage: SIDECAR_IMAGE,
+        timeoutMs: 120000,
+        persistentDirs: [{ path: '/root/.cache', capacity: '1Gi', storageClass }],
+      });
+      let claim;
+      try {
+        const claims = await client.devPvcList('deployment', name);
+        assert.equal(claims.length, 1, JSON.stringify(claims));
+        claim = claims[0];
+        assert.deepEqual(
+          [claim.namespace, claim.workload, claim.path, claim.capacity, claim.storage_class, claim.phase],
+          [ns, `Deployment/${name}`, '/root/.cache', '1Gi', storageClass, 'Bound'],
+        );
+      } finally {
+        assert.equal(await session.end(), nh.DevEndResult.RESTORED);
+      }
+      assert.deepEqual((await client.devPvcList('deployment', name)).map((c) => c.name), [claim.name]);
+      assert.ok((await client.devPvcList()).some((c) => c.name === claim.name));
+      assert.ok((await client.devPvcList({ namespace: ns })).some((c) => c.name === claim.name));
+      assert.deepEqual(await client.devPvcList('deployment', 'other'), []);
+      await assert.rejects(client.devPvcDelete('deployment', name, 'no-such-claim'), nh.NotFoundError);
+      assert.deepEqual(await client.devPvcDelete('deployment', name, '/root/.cache'), [claim.name]);
+      const deadline = Date.now() + 60000;
+      while ((await client.devPvcList('deployment', name)).length) {
+        assert.ok(Date.now() < deadline, 'the claim was not deleted');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await client.delete(`/api/v1/persistentvolumes/${pv}`);
+    }
+  });
 });
