@@ -11,6 +11,10 @@ import dev.nocalhost.jni.nh_client_options;
 import dev.nocalhost.jni.nh_request_options;
 import dev.nocalhost.jni.nh_watch_options;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * A connection to one cluster, as a kubeconfig context describes it. Safe to
@@ -211,7 +215,10 @@ public final class Client extends NativeHandle {
 
     // -- dev mode ---------------------------------------------------------------
 
-    /** Options of {@link #devStart}; image is required. */
+    /**
+     * Options of {@link #devStart} (and of {@link #devConfigResolve}); image is required unless a
+     * Nocalhost dev config names one. Explicit options win over the config.
+     */
     public static final class DevStartOptions {
         String image, namespace, container, workdir, resourcesJson, sidecarImage, owner;
         String[] env;
@@ -222,6 +229,12 @@ public final class Client extends NativeHandle {
         Cancel cancel;
         String localDir;
         Sync.Options syncOptions;
+        DevMode mode = DevMode.REPLACE;
+        String developer, apiVersion, podTemplatePath, replicasPath, configPath, appName, imagePullPolicy;
+        boolean ignoreClusterConfig;
+        String patchesJson, persistentDirsJson;
+        final List<Object> patches = new ArrayList<>();
+        final List<Object> persistentDirs = new ArrayList<>();
 
         public DevStartOptions image(String v) { image = v; return this; }
         public DevStartOptions namespace(String v) { namespace = v; return this; }
@@ -249,22 +262,131 @@ public final class Client extends NativeHandle {
         /** Options of that sync (mode, ignore patterns, listener). */
         public DevStartOptions syncOptions(Sync.Options v) { syncOptions = v; return this; }
         public DevStartOptions cancel(Cancel v) { cancel = v; return this; }
+        /** {@link DevMode#DUPLICATE}: develop on a private copy and leave the workload untouched. */
+        public DevStartOptions mode(DevMode v) { mode = v == null ? DevMode.REPLACE : v; return this; }
+        /** Duplicate mode: whose copy (part of its name); default "user@host". */
+        public DevStartOptions developer(String v) { developer = v; return this; }
+        /** Custom kinds ("rollouts.argoproj.io"): the API version; default: the group's preferred one. */
+        public DevStartOptions apiVersion(String v) { apiVersion = v; return this; }
+        /** Custom kinds: a JSON pointer to the pod template; default "/spec/template". */
+        public DevStartOptions podTemplatePath(String v) { podTemplatePath = v; return this; }
+        /** Custom kinds: a JSON pointer to the replica count; default "/spec/replicas". */
+        public DevStartOptions replicasPath(String v) { replicasPath = v; return this; }
+        /** A Nocalhost dev config (v2): a .nocalhost/config.yaml file, or a directory holding one. */
+        public DevStartOptions configPath(String v) { configPath = v; return this; }
+        /** The Nocalhost application whose ConfigMap "dev.nocalhost.config.&lt;app&gt;" is read. */
+        public DevStartOptions appName(String v) { appName = v; return this; }
+        /** Ignore the workload's dev.nocalhost annotation and the application ConfigMap. */
+        public DevStartOptions ignoreClusterConfig(boolean v) { ignoreClusterConfig = v; return this; }
+        /** "Always", "IfNotPresent" or "Never"; default: unchanged. */
+        public DevStartOptions imagePullPolicy(String v) { imagePullPolicy = v; return this; }
+        /**
+         * Adds a patch applied after the switch: type "strategic", "merge" or "json"; the patch as
+         * JSON text or as a Map / List (an array of operations for "json").
+         */
+        public DevStartOptions patch(String type, Object patch) {
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("type", type);
+            p.put("patch", patch instanceof String ? patch : Json.write(patch));
+            patches.add(p);
+            return this;
+        }
+        /**
+         * The patches as a list of {"type", "patch"} maps (a patch may be a Map / List or JSON text),
+         * replacing those added before.
+         */
+        public DevStartOptions patches(List<? extends Map<String, ?>> v) {
+            patches.clear();
+            if (v != null) for (Map<String, ?> p : v) patch((String) p.get("type"), p.get("patch"));
+            return this;
+        }
+        /** The patches as JSON text ([{"type","patch":"<JSON text>"}]); wins over patch()/patches(). */
+        public DevStartOptions patchesJson(String v) { patchesJson = v; return this; }
+        /**
+         * Adds a dir of the dev container kept on a PersistentVolumeClaim that outlives dev mode
+         * (capacity default "10Gi"; storageClass may be null).
+         */
+        public DevStartOptions persistentDir(String path, String capacity, String storageClass) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("path", path);
+            if (capacity != null) d.put("capacity", capacity);
+            if (storageClass != null) d.put("storageClass", storageClass);
+            persistentDirs.add(d);
+            return this;
+        }
+        /** The persistent dirs as a list of {"path", "capacity", "storageClass"} maps, replacing those added before. */
+        public DevStartOptions persistentDirs(List<? extends Map<String, ?>> v) {
+            persistentDirs.clear();
+            if (v != null) persistentDirs.addAll(v);
+            return this;
+        }
+        /** The persistent dirs as JSON text; wins over persistentDir()/persistentDirs(). */
+        public DevStartOptions persistentDirsJson(String v) { persistentDirsJson = v; return this; }
+
+        /** Fills `d` (initialised with nh_dev_start_options_init); the struct copies the strings. */
+        void fill(dev.nocalhost.jni.nh_dev_start_options d) {
+            d.setNamespace_name(namespace);
+            d.setContainer(container);
+            d.setImage(image);
+            d.setWorkdir(workdir);
+            if (env != null && env.length > 0) {
+                d.setEnv(env);
+                d.setEnv_count(env.length);
+            }
+            d.setResources_json(resourcesJson);
+            d.setSidecar_image(sidecarImage);
+            d.setSync_port(syncPort);
+            d.setTimeout_ms((int) timeoutMs);
+            d.setRollback_on_failure(rollbackOnFailure ? 1 : 0);
+            d.setOwner(owner);
+            d.setLease_duration_s(leaseDurationS);
+            d.setMode(mode.value());
+            d.setDeveloper(developer);
+            d.setApi_version(apiVersion);
+            d.setPod_template_path(podTemplatePath);
+            d.setReplicas_path(replicasPath);
+            d.setConfig_path(configPath);
+            d.setApp_name(appName);
+            d.setIgnore_cluster_config(ignoreClusterConfig ? 1 : 0);
+            d.setImage_pull_policy(imagePullPolicy);
+            d.setPatches_json(patchesJson != null ? patchesJson : patches.isEmpty() ? null : Json.write(patches));
+            d.setPersistent_dirs_json(persistentDirsJson != null ? persistentDirsJson
+                : persistentDirs.isEmpty() ? null : Json.write(persistentDirs));
+        }
     }
 
     /** Options of {@link #devEnd}. */
     public static final class DevEndOptions {
-        String namespace, owner;
+        String namespace, owner, developer;
         long timeoutMs;
         int leaseDurationS;
         DevEventListener onEvent;
         Cancel cancel;
+        DevMode mode = DevMode.REPLACE;
 
         public DevEndOptions namespace(String v) { namespace = v; return this; }
+        /** {@link DevMode#DUPLICATE}: end the copy of {@link #developer} only. */
+        public DevEndOptions mode(DevMode v) { mode = v == null ? DevMode.REPLACE : v; return this; }
+        /** Duplicate mode: whose copy; default "user@host". */
+        public DevEndOptions developer(String v) { developer = v; return this; }
         public DevEndOptions owner(String v) { owner = v; return this; }
         public DevEndOptions timeoutMs(long v) { timeoutMs = v; return this; }
         public DevEndOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
         public DevEndOptions onEvent(DevEventListener v) { onEvent = v; return this; }
         public DevEndOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** Options of {@link #devStatus}, {@link #devAttach} and the PersistentVolumeClaim calls. */
+    public static final class DevQueryOptions {
+        String namespace, developer;
+        DevMode mode = DevMode.REPLACE;
+        Cancel cancel;
+
+        public DevQueryOptions namespace(String v) { namespace = v; return this; }
+        /** devStatus / devAttach: {@link DevMode#DUPLICATE} picks the copy of {@link #developer}. */
+        public DevQueryOptions mode(DevMode v) { mode = v == null ? DevMode.REPLACE : v; return this; }
+        public DevQueryOptions developer(String v) { developer = v; return this; }
+        public DevQueryOptions cancel(Cancel v) { cancel = v; return this; }
     }
 
     /** A dev-event callback that keeps what the listener threw. */
@@ -287,9 +409,12 @@ public final class Client extends NativeHandle {
     }
 
     /**
-     * Puts a workload ("deployment"/"statefulset") into dev mode and waits
-     * until its dev pod is ready. After a failure the workload has been
-     * rolled back. Throws Busy, NotFound, Forbidden, Timeout, Cancelled, ...
+     * Puts a workload into dev mode and waits until its dev pod is ready. Kinds:
+     * "deployment", "statefulset", "replicaset", "daemonset", "job", "cronjob",
+     * "pod" (and their short names), or a custom kind as "&lt;resource&gt;.&lt;group&gt;"
+     * ("rollouts.argoproj.io"). After a failure the workload has been rolled
+     * back. Throws Busy, NotFound, Forbidden, ConfigError (an invalid dev
+     * config), Timeout, Cancelled, ...
      */
     public Session devStart(String kind, String name, DevStartOptions o) {
         acquire();
@@ -299,21 +424,7 @@ public final class Client extends NativeHandle {
         dev.nocalhost.jni.nh_sync_options syncOpts = null;
         try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
             Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
-            d.setNamespace_name(o.namespace);
-            d.setContainer(o.container);
-            d.setImage(o.image);
-            d.setWorkdir(o.workdir);
-            if (o.env != null && o.env.length > 0) {
-                d.setEnv(o.env);
-                d.setEnv_count(o.env.length);
-            }
-            d.setResources_json(o.resourcesJson);
-            d.setSidecar_image(o.sidecarImage);
-            d.setSync_port(o.syncPort);
-            d.setTimeout_ms((int) o.timeoutMs);
-            d.setRollback_on_failure(o.rollbackOnFailure ? 1 : 0);
-            d.setOwner(o.owner);
-            d.setLease_duration_s(o.leaseDurationS);
+            o.fill(d);
             d.setCancel(t.token);
             if (events != null) NH.nhj_dev_start_options_set_listener(d, events);
             if (o.localDir != null) {
@@ -325,7 +436,7 @@ public final class Client extends NativeHandle {
             int rc = NH.nh_dev_start(out, handle, kind, name, d);
             if (events != null && events.thrown != null) rethrow(events.thrown);
             Native.check(rc);
-            Session session = new Session(this, NH.SessionOut_value(out));
+            Session session = new Session(this, NH.SessionOut_value(out), o.developer);
             session.adoptSyncOptions(syncOpts);
             syncOpts = null;
             return session;
@@ -353,6 +464,8 @@ public final class Client extends NativeHandle {
             d.setOwner(o.owner);
             d.setTimeout_ms((int) o.timeoutMs);
             d.setLease_duration_s(o.leaseDurationS);
+            d.setMode(o.mode.value());
+            d.setDeveloper(o.developer);
             d.setCancel(t.token);
             if (events != null) NH.nhj_dev_end_options_set_listener(d, events);
             int rc = NH.nh_dev_end(out, handle, kind, name, d);
@@ -369,18 +482,46 @@ public final class Client extends NativeHandle {
 
     public DevEndResult devEnd(String kind, String name) { return devEnd(kind, name, new DevEndOptions()); }
 
+    /**
+     * The effective Nocalhost dev config of a workload's container as JSON, as {@link #devStart}
+     * would use it: merged from {@link DevStartOptions#configPath}, the workload's dev.nocalhost
+     * annotation and the dev.nocalhost.config.&lt;app&gt; ConfigMap, with the explicit options on top
+     * ({"sources", "container", "image", "workDir", "env", "portForward", ..., "ignored"}).
+     * Changes nothing. Throws ConfigError (file, line, field), NotFound, ...
+     */
+    public String devConfigResolve(String kind, String name, DevStartOptions o) {
+        acquire();
+        dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, o.cancel)) {
+            Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
+            o.fill(d);
+            d.setCancel(t.token);
+            Native.check(NH.nh_dev_config_resolve(out, handle, kind, name, d));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            d.delete();
+            release();
+        }
+    }
+
     private interface Query {
         int run(dev.nocalhost.jni.nh_dev_query_options q, nh_buf out);
     }
 
-    private String query(String namespace, boolean all, Cancel cancel, Query q) {
+    private String query(DevQueryOptions options, boolean all, Query q) {
         acquire();
+        DevQueryOptions opts = options == null ? new DevQueryOptions() : options;
         dev.nocalhost.jni.nh_dev_query_options o = new dev.nocalhost.jni.nh_dev_query_options();
         nh_buf out = new nh_buf();
-        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+        try (Native.CallToken t = new Native.CallToken(inflight, opts.cancel)) {
             Native.check(NH.nh_dev_query_options_init(o, NH.NH_DEV_QUERY_OPTIONS_VERSION));
-            o.setNamespace_name(namespace);
+            o.setNamespace_name(opts.namespace);
             o.setAll_namespaces(all ? 1 : 0);
+            o.setMode(opts.mode.value());
+            o.setDeveloper(opts.developer);
             o.setCancel(t.token);
             Native.check(q.run(o, out));
             return Utf8.decode(out.bytes());
@@ -392,34 +533,66 @@ public final class Client extends NativeHandle {
         }
     }
 
-    /** The dev-mode status of one workload as JSON ({"dev_mode": true|false, ...}). */
+    /** The dev-mode status of one workload as JSON ({"dev_mode": true|false, ...}); mode/developer pick a copy. */
+    public String devStatus(String kind, String name, DevQueryOptions o) {
+        return query(o, false, (q, out) -> NH.nh_dev_status(out, handle, kind, name, q));
+    }
+
     public String devStatus(String kind, String name, String namespace, Cancel cancel) {
-        return query(namespace, false, cancel, (q, out) -> NH.nh_dev_status(out, handle, kind, name, q));
+        return devStatus(kind, name, new DevQueryOptions().namespace(namespace).cancel(cancel));
     }
 
     public String devStatus(String kind, String name) { return devStatus(kind, name, null, null); }
 
     /** Every workload in dev mode in the namespace (or all namespaces), as a JSON array. */
     public String devList(String namespace, boolean allNamespaces, Cancel cancel) {
-        return query(namespace, allNamespaces, cancel, (q, out) -> NH.nh_dev_list(out, handle, q));
+        return query(new DevQueryOptions().namespace(namespace).cancel(cancel), allNamespaces,
+            (q, out) -> NH.nh_dev_list(out, handle, q));
     }
 
-    /** The session of a workload already in dev mode (NotFound otherwise). */
-    public Session devAttach(String kind, String name, String namespace, Cancel cancel) {
+    /** The session of a workload already in dev mode (NotFound otherwise); mode/developer pick a copy. */
+    public Session devAttach(String kind, String name, DevQueryOptions options) {
+        DevQueryOptions opts = options == null ? new DevQueryOptions() : options;
         acquire();
         dev.nocalhost.jni.nh_dev_query_options o = new dev.nocalhost.jni.nh_dev_query_options();
         dev.nocalhost.jni.SWIGTYPE_p_p_nh_session out = NH.new_SessionOut();
-        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+        try (Native.CallToken t = new Native.CallToken(inflight, opts.cancel)) {
             Native.check(NH.nh_dev_query_options_init(o, NH.NH_DEV_QUERY_OPTIONS_VERSION));
-            o.setNamespace_name(namespace);
+            o.setNamespace_name(opts.namespace);
+            o.setMode(opts.mode.value());
+            o.setDeveloper(opts.developer);
             o.setCancel(t.token);
             Native.check(NH.nh_dev_attach(out, handle, kind, name, o));
-            return new Session(this, NH.SessionOut_value(out));
+            return new Session(this, NH.SessionOut_value(out), opts.developer);
         } finally {
             NH.delete_SessionOut(out);
             o.delete();
             release();
         }
+    }
+
+    public Session devAttach(String kind, String name, String namespace, Cancel cancel) {
+        return devAttach(kind, name, new DevQueryOptions().namespace(namespace).cancel(cancel));
+    }
+
+    /**
+     * The PersistentVolumeClaims dev mode made for persistent dirs, of one workload or, with kind
+     * and name null, of the namespace, as a JSON array [{"name", "namespace", "workload", "path",
+     * "capacity", "storage_class", "phase"}]. They outlive dev mode.
+     */
+    public String devPvcList(String kind, String name, DevQueryOptions o) {
+        if ((kind == null) != (name == null))
+            throw NocalhostException.of(ErrorCode.EINVAL, "devPvcList: give both kind and name, or neither");
+        return query(o, false, (q, out) -> NH.nh_dev_pvc_list(out, handle, kind, name, q));
+    }
+
+    /**
+     * Deletes a workload's dev-mode PersistentVolumeClaim `claim` (its name or its dir), or all of
+     * them when claim is null; returns the names deleted. Throws NotFound when there is no such
+     * claim of dev mode.
+     */
+    public List<String> devPvcDelete(String kind, String name, String claim, DevQueryOptions o) {
+        return Json.parseStrings(query(o, false, (q, out) -> NH.nh_dev_pvc_delete(out, handle, kind, name, claim, q)));
     }
 
     // -- streams ----------------------------------------------------------------

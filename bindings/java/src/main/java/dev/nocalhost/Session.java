@@ -19,11 +19,14 @@ import java.util.function.Function;
 public final class Session extends NativeHandle {
     private final Client client;
     private final SWIGTYPE_p_nh_session handle;
+    /** As given to devStart / devAttach: {@link #end()} ends the same session. */
+    private final String developer;
 
-    Session(Client client, SWIGTYPE_p_nh_session h) {
+    Session(Client client, SWIGTYPE_p_nh_session h, String developer) {
         super("session", () -> NH.nh_session_free(h));
         this.client = client;
         this.handle = h;
+        this.developer = developer;
     }
 
     private synchronized String text(Function<SWIGTYPE_p_nh_session, String> getter) {
@@ -36,7 +39,7 @@ public final class Session extends NativeHandle {
     }
 
     public Client client() { return client; }
-    /** "Deployment" or "StatefulSet". */
+    /** The workload's kind: "Deployment", "StatefulSet", "DaemonSet", ... */
     public String kind() { return text(NH::nh_session_kind); }
     public String name() { return text(NH::nh_session_name); }
     public String namespace() { return text(NH::nh_session_namespace); }
@@ -50,6 +53,21 @@ public final class Session extends NativeHandle {
     public String since() { return text(NH::nh_session_since); }
     /** The sidecar's sync token: a secret. */
     public String token() { return text(NH::nh_session_token); }
+    /**
+     * The Deployment the dev pod runs from when it is not the workload itself: the copy in
+     * duplicate mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom
+     * kinds; else "".
+     */
+    public String workload() { return text(NH::nh_session_workload); }
+
+    public synchronized DevMode mode() {
+        acquire();
+        try {
+            return DevMode.of(NH.nh_session_mode(handle));
+        } finally {
+            release();
+        }
+    }
 
     public synchronized int syncPort() {
         acquire();
@@ -86,13 +104,16 @@ public final class Session extends NativeHandle {
 
     /** Run a command in the dev container (see {@link Client#exec}). */
     public ExecResult exec(String... argv) {
-        return client.exec(kind().toLowerCase() + "/" + name(), argv,
+        String workload = workload();
+        String target = workload.isEmpty() ? kind().toLowerCase() + "/" + name() : "deployment/" + workload;
+        return client.exec(target, argv,
             new Client.ExecOptions().namespace(namespace()).container(container()));
     }
 
-    /** End dev mode for this workload and close the handle. */
+    /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
     public DevEndResult end() {
-        DevEndResult r = client.devEnd(kind(), name(), new Client.DevEndOptions().namespace(namespace()));
+        DevEndResult r = client.devEnd(kind(), name(),
+            new Client.DevEndOptions().namespace(namespace()).mode(mode()).developer(developer));
         close();
         return r;
     }

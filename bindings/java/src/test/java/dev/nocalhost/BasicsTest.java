@@ -2,7 +2,10 @@ package dev.nocalhost;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +27,46 @@ class BasicsTest {
         assertInstanceOf(NocalhostException.NotFound.class, NocalhostException.of(-9, "x", 404, "NotFound"));
         assertInstanceOf(NocalhostException.Forbidden.class, NocalhostException.of(-13, "x", 403, "Forbidden"));
         assertEquals(NocalhostException.class, NocalhostException.of(-999, "x", 0, "").getClass());
+    }
+
+    @Test
+    void jsonOfDevOptionsAndAnswers() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("a", Arrays.asList(1, "x\"y\n\u0001", true, null, 2.5));
+        m.put("b", Map.of());
+        m.put("c", new String[] {"s"});
+        String text = Json.write(m);
+        assertEquals("{\"a\":[1,\"x\\\"y\\n\\u0001\",true,null,2.5],\"b\":{},\"c\":[\"s\"]}", text);
+        assertEquals(Map.of("a", Arrays.asList(1L, "x\"y\n\u0001", true, null, 2.5), "b", Map.of(), "c", List.of("s")),
+            Json.parse(text));
+        assertEquals(List.of("a", "b"), Json.parseStrings(" [\"a\", \"b\"] "));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("[1,"));
+        assertThrows(IllegalArgumentException.class, () -> Json.write(new Object()));
+    }
+
+    @Test
+    void devStartOptionsAsTheCStruct() {
+        Client.DevStartOptions o = new Client.DevStartOptions().mode(DevMode.DUPLICATE).developer("dev@host")
+            .patch("json", List.of(Map.of("op", "add", "path", "/metadata/labels/x", "value", "y")))
+            .patch("strategic", "{\"spec\":{}}").persistentDir("/root/.m2", "2Gi", null);
+        dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
+        try {
+            assertEquals(0, dev.nocalhost.jni.NH.nh_dev_start_options_init(d, dev.nocalhost.jni.NH.NH_DEV_START_OPTIONS_VERSION));
+            o.fill(d);
+            assertEquals(dev.nocalhost.jni.nh_dev_mode.NH_DEV_MODE_DUPLICATE.swigValue(), d.getMode());
+            assertEquals("dev@host", d.getDeveloper());
+            List<?> patches = (List<?>) Json.parse(d.getPatches_json());
+            assertEquals(2, patches.size());
+            Map<?, ?> first = (Map<?, ?>) patches.get(0);
+            assertEquals("json", first.get("type"));
+            assertEquals(List.of(Map.of("op", "add", "path", "/metadata/labels/x", "value", "y")), Json.parse((String) first.get("patch")));
+            assertEquals(Map.of("type", "strategic", "patch", "{\"spec\":{}}"), patches.get(1));
+            assertEquals("[{\"path\":\"/root/.m2\",\"capacity\":\"2Gi\"}]", d.getPersistent_dirs_json());
+            assertNull(d.getConfig_path());
+            assertEquals(1, d.getRollback_on_failure());
+        } finally {
+            d.delete();
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -119,5 +120,224 @@ class DevTest {
             })));
         assertEquals("stop here", e.getMessage());
         assertTrue(client.devStatus("deployment", name).contains("\"dev_mode\":false"));
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> object(String json) { return (Map<String, Object>) Json.parse(json); }
+
+    @SuppressWarnings("unchecked")
+    static List<Object> array(String json) { return (List<Object>) Json.parse(json); }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> map(Object o) { return (Map<String, Object>) o; }
+
+    String deploymentPath(String name) { return "/apis/apps/v1/namespaces/" + ns + "/deployments/" + name; }
+
+    /** The Deployment once its controller is done with it (so that its resourceVersion stays put). */
+    Map<String, Object> waitReady(String name, long replicas) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        for (;;) {
+            Map<String, Object> d = object(client.get(deploymentPath(name)));
+            Map<String, Object> st = d.containsKey("status") ? map(d.get("status")) : Map.of();
+            Object generation = map(d.get("metadata")).get("generation");
+            if (Long.valueOf(replicas).equals(st.get("readyReplicas")) && Long.valueOf(replicas).equals(st.get("availableReplicas"))
+                && Long.valueOf(replicas).equals(st.get("replicas"))
+                && Long.valueOf(replicas).equals(st.getOrDefault("updatedReplicas", replicas))
+                && generation.equals(st.get("observedGeneration")))
+                return d;
+            assertTrue(System.nanoTime() < deadline, "deployment " + name + " not ready: " + st);
+            Thread.sleep(200);
+        }
+    }
+
+    String resourceVersion(Map<String, Object> d) { return (String) map(d.get("metadata")).get("resourceVersion"); }
+
+    boolean deploymentExists(String name) {
+        try {
+            client.get(deploymentPath(name));
+            return true;
+        } catch (NocalhostException.NotFound e) {
+            return false;
+        }
+    }
+
+    @Test
+    void duplicateModeForTwoDevelopersLeavesTheOriginalUntouched() throws Exception {
+        String name = TestCluster.unique("dup");
+        createDeployment(name);
+        String rv = resourceVersion(waitReady(name, 2));
+        Session alice = null, bob = null;
+        try {
+            alice = client.devStart("deployment", name, new Client.DevStartOptions().image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE)
+                .timeoutMs(120000).mode(DevMode.DUPLICATE).developer("alice@laptop"));
+            bob = client.devStart("deployment", name, new Client.DevStartOptions().image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE)
+                .timeoutMs(120000).mode(DevMode.DUPLICATE).developer("bob@desk"));
+            for (Session s : List.of(alice, bob)) {
+                String who = s == alice ? "alice" : "bob";
+                assertEquals(DevMode.DUPLICATE, s.mode());
+                assertEquals("Deployment", s.kind());
+                assertEquals(name, s.name());
+                assertTrue(s.workload().startsWith(name + "-dup-" + who + "-"), s.workload());
+                assertFalse(s.pod().isEmpty());
+                assertTrue(deploymentExists(s.workload()));
+            }
+            assertNotEquals(alice.workload(), bob.workload());
+            assertEquals(rv, resourceVersion(object(client.get(deploymentPath(name)))));
+
+            Client.DevQueryOptions aliceQuery = new Client.DevQueryOptions().mode(DevMode.DUPLICATE).developer("alice@laptop");
+            Client.DevQueryOptions bobQuery = new Client.DevQueryOptions().mode(DevMode.DUPLICATE).developer("bob@desk");
+            Map<String, Object> status = object(client.devStatus("deployment", name, aliceQuery));
+            assertEquals(Boolean.TRUE, status.get("dev_mode"));
+            assertEquals("duplicate", status.get("mode"));
+            try (Session attached = client.devAttach("deployment", name, bobQuery)) {
+                assertEquals(DevMode.DUPLICATE, attached.mode());
+                assertEquals(bob.workload(), attached.workload());
+            }
+            // Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
+            assertEquals("hello from the dev pod\n", alice.exec("cat", "hello.txt").stdoutText());
+
+            // Session.end() ends this developer's copy only.
+            String aliceCopy = alice.workload();
+            assertEquals(DevEndResult.RESTORED, alice.end());
+            assertFalse(deploymentExists(aliceCopy));
+            assertEquals(Boolean.FALSE, object(client.devStatus("deployment", name, aliceQuery)).get("dev_mode"));
+            assertEquals(Boolean.TRUE, object(client.devStatus("deployment", name, bobQuery)).get("dev_mode"));
+            assertTrue(deploymentExists(bob.workload()));
+
+            String bobCopy = bob.workload();
+            Client.DevEndOptions bobEnd = new Client.DevEndOptions().mode(DevMode.DUPLICATE).developer("bob@desk");
+            assertEquals(DevEndResult.RESTORED, client.devEnd("deployment", name, bobEnd));
+            assertFalse(deploymentExists(bobCopy));
+            assertEquals(DevEndResult.NOT_IN_DEV_MODE, client.devEnd("deployment", name, bobEnd));
+        } finally {
+            if (alice != null) alice.close();
+            if (bob != null) bob.close();
+            client.devEnd("deployment", name, new Client.DevEndOptions().mode(DevMode.DUPLICATE).developer("alice@laptop"));
+            client.devEnd("deployment", name, new Client.DevEndOptions().mode(DevMode.DUPLICATE).developer("bob@desk"));
+        }
+        assertEquals(rv, resourceVersion(object(client.get(deploymentPath(name)))));
+    }
+
+    static final String NOCALHOST_CONFIG = String.join("\n",
+        "name: %s",
+        "serviceType: deployment",
+        "containers:",
+        "  - name: app",
+        "    dev:",
+        "      image: registry.example/dev-from-config:2",
+        "      workDir: /home/dev/src",
+        "      shell: bash",
+        "      env:",
+        "        - name: FROM_CONFIG",
+        "          value: \"yes\"",
+        "        - name: LEVEL",
+        "          value: debug",
+        "      portForward:",
+        "        - \"8080:8080\"",
+        "        - \"39229:9229\"",
+        "      gitUrl: https://example.com/ignored.git",
+        "");
+
+    Path writeConfig(String name) throws Exception {
+        Path dir = Files.createTempDirectory("nh-java-cfg");
+        Files.createDirectory(dir.resolve(".nocalhost"));
+        Files.writeString(dir.resolve(".nocalhost/config.yaml"), String.format(NOCALHOST_CONFIG, name));
+        return dir;
+    }
+
+    @Test
+    void configResolveReadsANocalhostConfigFile() throws Exception {
+        String name = TestCluster.unique("cfg");
+        createDeployment(name);
+        Path dir = writeConfig(name);
+        Map<String, Object> resolved = object(client.devConfigResolve("deployment", name,
+            new Client.DevStartOptions().configPath(dir.toString())));
+        assertEquals(List.of(dir.resolve(".nocalhost/config.yaml").toString()), resolved.get("sources"));
+        assertEquals("app", resolved.get("container"));
+        assertEquals("registry.example/dev-from-config:2", resolved.get("image"));
+        assertEquals("/home/dev/src", resolved.get("workDir"));
+        assertEquals("bash", resolved.get("shell"));
+        assertEquals(List.of(Map.of("name", "FROM_CONFIG", "value", "yes"), Map.of("name", "LEVEL", "value", "debug")),
+            resolved.get("env"));
+        assertEquals(List.of("8080:8080", "39229:9229"), resolved.get("portForward"));
+        List<?> ignored = (List<?>) resolved.get("ignored");
+        assertEquals(1, ignored.size(), ignored.toString());
+        assertEquals("containers[0].dev.gitUrl", map(ignored.get(0)).get("field"));
+
+        // Explicit options win over the file.
+        resolved = object(client.devConfigResolve("deployment", name, new Client.DevStartOptions()
+            .configPath(dir.resolve(".nocalhost/config.yaml").toString()).image(DEV_IMAGE).env("LEVEL=info")
+            .imagePullPolicy("Never").persistentDir("/root/.m2", "2Gi", null)));
+        assertEquals(DEV_IMAGE, resolved.get("image"));
+        assertEquals("Never", resolved.get("imagePullPolicy"));
+        assertTrue(((List<?>) resolved.get("env")).contains(Map.of("name", "LEVEL", "value", "info")), resolved.toString());
+        assertEquals(List.of(Map.of("path", "/root/.m2", "capacity", "2Gi", "storageClass", "")), resolved.get("persistentVolumeDirs"));
+
+        assertEquals(List.of(), object(client.devConfigResolve("deployment", "other",
+            new Client.DevStartOptions().configPath(dir.toString()).ignoreClusterConfig(true))).get("sources"));
+        Path bad = dir.resolve("bad.yaml");
+        Files.writeString(bad, "name: x\ncontainers:\n  - name: app\n    dev:\n      imagePullPolicy: Sometimes\n");
+        NocalhostException.ConfigError e = assertThrows(NocalhostException.ConfigError.class,
+            () -> client.devConfigResolve("deployment", "x", new Client.DevStartOptions().configPath(bad.toString())));
+        assertTrue(e.getMessage().contains("bad.yaml:5") && e.getMessage().contains("imagePullPolicy"), e.getMessage());
+    }
+
+    @Test
+    void startTakesTheImageAndWorkdirOfTheConfigAndAppliesPatches() throws Exception {
+        String name = TestCluster.unique("cfgstart");
+        createDeployment(name);
+        try (Session session = client.devStart("deployment", name, new Client.DevStartOptions()
+                .configPath(writeConfig(name).toString()).sidecarImage(SIDECAR_IMAGE).timeoutMs(120000)
+                .patch("merge", Map.of("metadata", Map.of("annotations", Map.of("example.com/patched", "yes")))))) {
+            assertEquals(DevMode.REPLACE, session.mode());
+            assertEquals("", session.workload());
+            assertEquals("/home/dev/src", session.workdir());
+            assertEquals("registry.example/dev-from-config:2", object(session.status()).get("image"));
+            Map<String, Object> live = object(client.get(deploymentPath(name)));
+            assertEquals("yes", map(map(live.get("metadata")).get("annotations")).get("example.com/patched"));
+            assertEquals(DevEndResult.RESTORED, session.end());
+        }
+    }
+
+    @Test
+    void persistentDirClaimOutlivesDevModeAndIsListedAndDeleted() throws Exception {
+        String name = TestCluster.unique("pvc");
+        String storageClass = TestCluster.unique("nh-java-pvc");
+        String pv = storageClass + "-pv";
+        client.create("/api/v1/persistentvolumes", Json.write(Map.of("apiVersion", "v1", "kind", "PersistentVolume",
+            "metadata", Map.of("name", pv),
+            "spec", Map.of("capacity", Map.of("storage", "1Gi"), "accessModes", List.of("ReadWriteOnce"),
+                "persistentVolumeReclaimPolicy", "Retain", "storageClassName", storageClass,
+                "hostPath", Map.of("path", "/tmp/" + pv)))));
+        try {
+            createDeployment(name);
+            Map<String, Object> claim;
+            try (Session session = client.devStart("deployment", name, new Client.DevStartOptions().image(DEV_IMAGE)
+                    .sidecarImage(SIDECAR_IMAGE).timeoutMs(120000).persistentDir("/root/.cache", "1Gi", storageClass))) {
+                List<Object> claims = array(client.devPvcList("deployment", name, null));
+                assertEquals(1, claims.size(), claims.toString());
+                claim = map(claims.get(0));
+                assertEquals(ns, claim.get("namespace"));
+                assertEquals("Deployment/" + name, claim.get("workload"));
+                assertEquals("/root/.cache", claim.get("path"));
+                assertEquals("1Gi", claim.get("capacity"));
+                assertEquals(storageClass, claim.get("storage_class"));
+                assertEquals("Bound", claim.get("phase"));
+                assertEquals(DevEndResult.RESTORED, session.end());
+            }
+            String claimName = (String) claim.get("name");
+            assertEquals(1, array(client.devPvcList("deployment", name, new Client.DevQueryOptions().namespace(ns))).size());
+            assertTrue(array(client.devPvcList(null, null, null)).stream().anyMatch(c -> claimName.equals(map(c).get("name"))));
+            assertEquals(List.of(), array(client.devPvcList("deployment", "other", null)));
+            assertThrows(NocalhostException.NotFound.class, () -> client.devPvcDelete("deployment", name, "no-such-claim", null));
+            assertEquals(List.of(claimName), client.devPvcDelete("deployment", name, "/root/.cache", null));
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!array(client.devPvcList("deployment", name, null)).isEmpty()) {
+                assertTrue(System.nanoTime() < deadline, "the claim was not deleted");
+                Thread.sleep(250);
+            }
+        } finally {
+            client.delete("/api/v1/persistentvolumes/" + pv);
+        }
     }
 }
