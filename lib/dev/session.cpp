@@ -76,19 +76,31 @@ void emit(const EventSink &sink, EventType type, const char *phase, const std::s
         throw Error(NH_ECANCELLED, "dev mode operation stopped by the events callback");
 }
 
-// The HPAs that scale the workload, cleaned for storage.
+// Kinds an HPA can scale: those with a replica count (Deployment, StatefulSet, ReplicaSet, and
+// custom kinds with a replicas path, which dev mode parks at 0 replicas).
+bool scalable(const WorkloadKind &k) {
+    return k.in_place() || (k.kind == Kind::Custom && !k.replicas_path.empty());
+}
+
+std::string api_group(const std::string &api_version) {
+    auto slash = api_version.find('/');
+    return slash == std::string::npos ? "" : api_version.substr(0, slash);
+}
+
+// The HPAs that scale the workload, cleaned for storage: their scaleTargetRef names its kind and
+// name (and, for a custom kind, its API group).
 json find_hpas(kube::Client &c, const WorkloadKind &k, const std::string &ns, const std::string &name,
                CancelToken *cancel) {
     json out = json::array();
     json list = c.get(hpa_path(ns), cancel);
     for (const auto &h : list.value("items", json::array())) {
         const json ref = h.value("spec", json::object()).value("scaleTargetRef", json::object());
-        if (ref.value("kind", "") == k.name && ref.value("name", "") == name) {
-            json cleaned = clean_object(h);
-            cleaned["apiVersion"] = "autoscaling/v2";
-            cleaned["kind"] = "HorizontalPodAutoscaler";
-            out.push_back(cleaned);
-        }
+        if (ref.value("kind", "") != k.name || ref.value("name", "") != name) continue;
+        if (!k.builtin() && api_group(ref.value("apiVersion", "")) != api_group(k.group_version)) continue;
+        json cleaned = clean_object(h);
+        cleaned["apiVersion"] = "autoscaling/v2";
+        cleaned["kind"] = "HorizontalPodAutoscaler";
+        out.push_back(cleaned);
     }
     return out;
 }
@@ -266,6 +278,33 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
     std::string dev_generation = annotation(secret, kDevGenerationAnnotation);
     const std::string path = workload_path(k, ns, name);
 
+    // The recorded HPAs back in place (a deleted one is reported, not re-created).
+    auto restore_hpas = [&]() {
+        for (const auto &h : hpas.is_array() ? hpas : json::array()) {
+            std::string hname = h["metadata"].value("name", "");
+            for (int attempt = 0;; ++attempt) {
+                auto cur = get_optional(c, hpa_path(ns, hname), cancel);
+                if (!cur) {
+                    r.notes.push_back("HorizontalPodAutoscaler " + hname + " was deleted while in dev mode; not re-created");
+                    break;
+                }
+                json next = h;
+                next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
+                try {
+                    c.update(hpa_path(ns, hname), next, cancel);
+                    break;
+                } catch (const Error &e) {
+                    if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
+                }
+            }
+        }
+    };
+    // A workload parked at 0 replicas is out of every HPA's reach (scaling is disabled at 0), so
+    // its HPAs go back first and never see the restored replica count outside their pinned
+    // range; a workload in dev mode in place runs one replica, which restored HPAs would scale.
+    const bool parked_at_zero = k.kind == Kind::Custom;
+    if (parked_at_zero) restore_hpas();
+
     emit(sink, EventType::Phase, "restore",
          k.kind == Kind::Pod ? "re-creating " + what + " from its record" : "restoring " + what + " in place");
     if (k.kind == Kind::Pod) {
@@ -314,24 +353,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
                 remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
     }
 
-    for (const auto &h : hpas.is_array() ? hpas : json::array()) {
-        std::string hname = h["metadata"].value("name", "");
-        for (int attempt = 0;; ++attempt) {
-            auto cur = get_optional(c, hpa_path(ns, hname), cancel);
-            if (!cur) {
-                r.notes.push_back("HorizontalPodAutoscaler " + hname + " was deleted while in dev mode; not re-created");
-                break;
-            }
-            json next = h;
-            next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
-            try {
-                c.update(hpa_path(ns, hname), next, cancel);
-                break;
-            } catch (const Error &e) {
-                if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
-            }
-        }
-    }
+    if (!parked_at_zero) restore_hpas();
 
     emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
     remove_optional(c, secret_path(ns, secret_name), cancel);
@@ -686,7 +708,7 @@ Session start(kube::Client &c, const StartOptions &o) {
             }
             original = clean_object(*wl);
             if (dup) original["metadata"]["uid"] = (*wl)["metadata"].value("uid", "");
-            if (!dup && k.in_place()) hpas = find_hpas(c, k, ns, o.name, cancel);
+            if (!dup && scalable(k)) hpas = find_hpas(c, k, ns, o.name, cancel);
             spec.session_id = random_hex(8);
             token = random_hex(32);
         }

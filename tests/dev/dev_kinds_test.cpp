@@ -2,6 +2,7 @@
 // after each step for a bare Pod and a generated-Deployment kind, and duplicate mode.
 #include <set>
 
+#include "common/base64.hpp"
 #include "dev_fixture.hpp"
 
 using namespace nh::test;
@@ -226,6 +227,59 @@ TEST_F(DevKindsTest, CustomKindRolloutRoundTrip) {
     nh_session_free(s);
     EXPECT_EQ(end("rollouts.argoproj.io", "canary"), NH_DEV_END_RESTORED);
     expect_same(k, "canary", original);
+}
+
+TEST_F(DevKindsTest, CustomKindHpaIsPinnedWhileInDevModeAndRestored) {
+    nh::dev::WorkloadKind k = rollout_kind();
+    json original = create_rollout("auto", 3);
+    json hpa = sample_hpa("auto", "Rollout", 2, 5);
+    hpa["spec"]["scaleTargetRef"]["apiVersion"] = "argoproj.io/v1alpha1";
+    hpa["spec"]["behavior"] = {{"scaleDown", {{"stabilizationWindowSeconds", 120}}}};
+    hpa = kube->create(nh::dev::hpa_path(ns), hpa);
+    // Same name, other kind or other group: not the Rollout's, never touched.
+    json other_kind = sample_hpa("auto", "Deployment", 2, 4);
+    other_kind["metadata"]["name"] = "auto-deployment";
+    other_kind = kube->create(nh::dev::hpa_path(ns), other_kind);
+    json other_group = sample_hpa("auto", "Rollout", 1, 3);
+    other_group["metadata"]["name"] = "auto-other-group";
+    other_group["spec"]["scaleTargetRef"]["apiVersion"] = "rollouts.example.com/v1";
+    other_group = kube->create(nh::dev::hpa_path(ns), other_group);
+
+    EventLog log;
+    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+    o.image = "registry.example/dev:1";
+    o.sidecar_image = "registry.example/nhsyncd:test";
+    o.timeout_ms = 60000;
+    o.events = EventLog::cb;
+    o.payload = &log;
+    nh_session *s = nullptr;
+    ASSERT_EQ(nh_dev_start(&s, client, "rollouts.argoproj.io", "auto", &o), NH_OK) << nh_error_last()->message;
+    nh_session_free(s);
+    EXPECT_TRUE(log.has_phase("hpa")) << log.dump();
+    EXPECT_EQ(wl(k, "auto")["spec"]["replicas"], 0);
+    json pinned = kube->get(nh::dev::hpa_path(ns, "auto"));
+    EXPECT_EQ(pinned["spec"]["minReplicas"], 1);
+    EXPECT_EQ(pinned["spec"]["maxReplicas"], 1);
+    EXPECT_EQ(pinned["spec"]["behavior"], hpa["spec"]["behavior"]);
+    // The record holds the HPA as it was.
+    json secret = kube->get(nh::dev::secret_path(ns, nh::dev::session_object_name(k, "auto")));
+    json recorded = json::parse(*nh::base64::decode(secret["data"]["hpas"].get<std::string>()));
+    ASSERT_EQ(recorded.size(), 1u) << recorded.dump();
+    EXPECT_EQ(recorded[0]["spec"], hpa["spec"]);
+
+    EXPECT_EQ(end("rollouts.argoproj.io", "auto"), NH_DEV_END_RESTORED);
+    expect_same(k, "auto", original);
+    EXPECT_EQ(wl(k, "auto")["spec"]["replicas"], 3);
+    json now = kube->get(nh::dev::hpa_path(ns, "auto"));
+    EXPECT_EQ(now["spec"], hpa["spec"]) << json::diff(hpa["spec"], now["spec"]).dump();
+    EXPECT_EQ(now["metadata"]["labels"], hpa["metadata"]["labels"]);
+    EXPECT_EQ(now["metadata"].value("annotations", json::object()), hpa["metadata"].value("annotations", json::object()));
+    for (const json *h : {&other_kind, &other_group}) {
+        json cur = kube->get(nh::dev::hpa_path(ns, (*h)["metadata"]["name"]));
+        EXPECT_EQ(cur["spec"], (*h)["spec"]) << (*h)["metadata"]["name"];
+        EXPECT_EQ(cur["metadata"].value("annotations", json::object()), (*h)["metadata"].value("annotations", json::object()))
+            << (*h)["metadata"]["name"];
+    }
 }
 
 TEST_F(DevKindsTest, TwoDuplicatesAtOnceLeaveTheOriginalServing) {
