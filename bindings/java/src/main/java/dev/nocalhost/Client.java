@@ -281,12 +281,12 @@ public final class Client extends NativeHandle {
         /** "Always", "IfNotPresent" or "Never"; default: unchanged. */
         public DevStartOptions imagePullPolicy(String v) { imagePullPolicy = v; return this; }
         /**
-         * Adds a patch applied after the switch: type "strategic", "merge" or "json"; the patch as
-         * JSON text or as a Map / List (an array of operations for "json").
+         * Adds a patch applied after the switch: type "strategic" (also for null), "merge" or "json";
+         * the patch as JSON text or as a Map / List (an array of operations for "json").
          */
         public DevStartOptions patch(String type, Object patch) {
             Map<String, Object> p = new LinkedHashMap<>();
-            p.put("type", type);
+            if (type != null) p.put("type", type);
             p.put("patch", patch instanceof String ? patch : Json.write(patch));
             patches.add(p);
             return this;
