@@ -511,7 +511,11 @@ typedef struct nh_dev_start_options {
      * it is replaced), starts a sync (see nh_sync_start) and returns only
      * when the first full sync is acknowledged; events report the phases
      * "forward", "sync" and "synced". The session then owns the sync:
-     * nh_session_sync(). NULL: no sync.
+     * nh_session_sync(). The Nocalhost dev config's sync settings fill what
+     * sync_options leaves at its defaults, and its portForward entries are
+     * forwarded from 127.0.0.1 to the dev pod for as long as the sync runs
+     * (phase "port-forward"; a local port that is taken is a warning event,
+     * not an error). See nh_session_sync_start(). NULL: no sync.
      */
     const char *local_dir;
     /** Options of that sync (mode, ignore patterns, events); NULL: defaults. */
@@ -714,9 +718,18 @@ NH_EXTERN void nh_session_free(nh_session *session);
  * Start the whole loop on a session (one from nh_dev_start() without a
  * local directory, or resumed with nh_dev_attach()): port-forward to its
  * sync sidecar, sync `local_dir` into the work dir, and wait until the first
- * full sync is acknowledged (timeout_ms <= 0: 5 minutes). `events` and
- * `payload` receive the phases "forward", "sync" and "synced"; either may
- * be NULL. The session owns the sync from then on. Errors: NH_ESTATE (the
+ * full sync is acknowledged (timeout_ms <= 0: 5 minutes); then forward the
+ * ports of the session's Nocalhost dev config (portForward). `events` and
+ * `payload` receive the phases "forward", "sync", "synced" and
+ * "port-forward"; either may be NULL.
+ *
+ * The session's Nocalhost config (sync.*, recorded at start) fills what
+ * `sync_options` leaves at its defaults: type sendReceive makes a
+ * NH_SYNC_MODE_SEND sync NH_SYNC_MODE_TWO_WAY; mode gitIgnore sets
+ * use_gitignore; ignoreFilePattern and (mode pattern) filePattern become
+ * the ignore and include patterns when none are given ("./src" is
+ * anchored, "/src"; "." means everything); deleteProtection (true unless
+ * the config says false) sets delete_protection. The session owns the sync from then on. Errors: NH_ESTATE (the
  * session already syncs, or has no token), those of nh_forward_start() and
  * nh_sync_start(), NH_ETIMEOUT, NH_ECANCELLED, NH_EUNAUTHORIZED (the
  * sidecar refused the token); after an error nothing keeps running.
@@ -774,7 +787,11 @@ NH_EXTERN int nh_session_sync_port(const nh_session *session);
  */
 NH_EXTERN const char *nh_session_token(const nh_session *session);
 
-/** The session's state as nh_dev_status() JSON into *out, without a request. */
+/**
+ * The session's state as nh_dev_status() JSON into *out, without a request;
+ * while the session runs the whole loop, also "port_forwards":
+ * [{"spec","local_port","remote_port"}], the dev config's port-forwards.
+ */
 NH_EXTERN int nh_session_status(nh_buf *out, const nh_session *session);
 
 /**
@@ -1120,11 +1137,19 @@ typedef struct nh_sync_options {
     long max_backoff_ms;
     nh_sync_event_cb callback; /**< may be NULL */
     void *payload;
+    /* Since options version 2. */
+    /**
+     * NH_SYNC_MODE_TWO_WAY only. Non-zero: a deletion made on the server
+     * never deletes the local file or directory; it is reported
+     * (NH_SYNC_EVENT_REMOTE_CHANGE) and the local copy is sent back
+     * (Nocalhost's sync.deleteProtection).
+     */
+    int delete_protection;
 } nh_sync_options;
 
-#define NH_SYNC_OPTIONS_VERSION 1
+#define NH_SYNC_OPTIONS_VERSION 2
 #define NH_SYNC_OPTIONS_INIT \
-    {NH_SYNC_OPTIONS_VERSION, NH_SYNC_MODE_SEND, NULL, 0, NULL, 0, 0, NULL, NH_SYNC_COMPRESS_AUTO, 0, 0, NULL, NULL}
+    {NH_SYNC_OPTIONS_VERSION, NH_SYNC_MODE_SEND, NULL, 0, NULL, 0, 0, NULL, NH_SYNC_COMPRESS_AUTO, 0, 0, NULL, NULL, 0}
 
 NH_EXTERN int nh_sync_options_init(nh_sync_options *opts, unsigned int version);
 

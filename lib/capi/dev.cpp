@@ -100,6 +100,8 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
     return o;
 }
 
+std::string loop_key_of(const nh::dev::Session &s) { return nh::capi::loop_key(s.ns, s.object_name); }
+
 nh_session *make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
     out->client = client;
@@ -166,8 +168,9 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
         std::unique_ptr<nh_session> session(make_session(client->impl, std::move(s)));
         if (opts->version >= 2 && opts->local_dir) {
             try {
-                session->loop = nh::capi::start_loop(client, session.get(), opts->local_dir, opts->sync_options,
-                                                     opts->timeout_ms, opts->cancel, opts->events, opts->payload);
+                session->loop = nh::capi::start_loop(client, session.get(), loop_key_of(session->s), session->s.extra,
+                                                     opts->local_dir, opts->sync_options, opts->timeout_ms,
+                                                     opts->cancel, opts->events, opts->payload);
             } catch (const nh::Error &e) {
                 if (!o.rollback_on_failure) throw;
                 // The workload must not stay in dev mode when the start as a whole failed.
@@ -213,8 +216,15 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
         }
         o.name = name;
         o.ns = str(opts->namespace_name);
-        // Stop this process's sync and forward of the workload before restoring it.
-        nh::capi::stop_loops_for(o.ns.empty() ? client->impl->ns() : o.ns, nh::dev::kind_info(o.kind).name, name);
+        // Stop this process's sync and forwards of this session before restoring the workload.
+        {
+            nh::dev::WorkloadKind k = nh::dev::parse_workload_kind(kind);
+            std::string object = o.mode == nh::dev::Mode::Duplicate
+                                     ? nh::dev::duplicate_object_name(
+                                           k, name, o.developer.empty() ? nh::dev::default_developer() : o.developer)
+                                     : nh::dev::session_object_name(k, name);
+            nh::capi::stop_loops_for(nh::capi::loop_key(o.ns.empty() ? client->impl->ns() : o.ns, object));
+        }
         o.owner = str(opts->owner);
         if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
         if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);
@@ -365,8 +375,8 @@ int nh_session_sync_start(nh_session *session, nh_client *client, const char *lo
     NH_CHECK_ARG(local_dir && *local_dir);
     if (session->loop) return set_error(NH_ESTATE, "this session already syncs a local directory");
     return guard([&]() -> int {
-        session->loop = nh::capi::start_loop(client, session, local_dir, sync_options, timeout_ms, cancel, events,
-                                             payload);
+        session->loop = nh::capi::start_loop(client, session, loop_key_of(session->s), session->s.extra, local_dir,
+                                             sync_options, timeout_ms, cancel, events, payload);
         return NH_OK;
     });
 }
@@ -401,7 +411,9 @@ int nh_session_status(nh_buf *out, const nh_session *session) {
     NH_CHECK_ARG(out);
     NH_CHECK_ARG(session);
     return guard([&]() -> int {
-        buf_set(out, session->s.to_json().dump());
+        nlohmann::json j = session->s.to_json();
+        if (session->loop) j["port_forwards"] = session->loop->forwards();
+        buf_set(out, j.dump());
         return NH_OK;
     });
 }

@@ -1,7 +1,5 @@
 #include "capi/dev_loop.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <map>
 #include <mutex>
 
@@ -14,23 +12,101 @@ namespace {
 std::mutex g_mu;
 std::multimap<std::string, SessionLoop *> g_loops;
 
-std::string loop_key(const std::string &ns, std::string kind, const std::string &name) {
-    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::tolower(c); });
-    return ns + "/" + kind + "/" + name;
-}
-
 // Re-raises the C ABI's last error as an exception with a prefix.
 [[noreturn]] void rethrow_last(const std::string &what) {
     const nh_error *e = nh_error_last();
     throw Error(e->code, what + ": " + e->message, e->http_status, e->reason);
 }
 
-void emit(nh_dev_event_cb cb, void *payload, const char *phase, const std::string &message) {
-    if (cb && cb(NH_DEV_EVENT_PHASE, phase, message.c_str(), nullptr, payload) != 0)
+void emit(nh_dev_event_cb cb, void *payload, int type, const char *phase, const std::string &message) {
+    if (cb && cb(type, phase, message.c_str(), nullptr, payload) != 0)
         throw Error(NH_ECANCELLED, "dev start stopped by its events callback");
 }
 
+void emit(nh_dev_event_cb cb, void *payload, const char *phase, const std::string &message) {
+    emit(cb, payload, NH_DEV_EVENT_PHASE, phase, message);
+}
+
+// A Nocalhost sync pattern as a gitignore pattern: "./src" is anchored at the root ("/src").
+std::string pattern_of(const std::string &p) {
+    if (p.rfind("./", 0) == 0) return "/" + p.substr(2);
+    return p;
+}
+
+bool whole_tree(const std::string &p) { return p == "." || p == "./" || p == "/" || p == "*"; }
+
 }  // namespace
+
+std::string loop_key(const std::string &ns, const std::string &session_object) { return ns + "/" + session_object; }
+
+LoopSyncOptions::LoopSyncOptions(const nh_sync_options *caller, const nlohmann::json &config) {
+    nh_sync_options def = NH_SYNC_OPTIONS_INIT;
+    opts_ = def;
+    if (caller) {
+        // A version-1 struct is shorter: copy only what it has.
+        if (caller->version >= 2) {
+            opts_ = *caller;
+        } else {
+            opts_.mode = caller->mode;
+            opts_.ignore_patterns = caller->ignore_patterns;
+            opts_.ignore_patterns_count = caller->ignore_patterns_count;
+            opts_.include_patterns = caller->include_patterns;
+            opts_.include_patterns_count = caller->include_patterns_count;
+            opts_.use_gitignore = caller->use_gitignore;
+            opts_.state_dir = caller->state_dir;
+            opts_.compression = caller->compression;
+            opts_.connect_timeout_ms = caller->connect_timeout_ms;
+            opts_.max_backoff_ms = caller->max_backoff_ms;
+            opts_.callback = caller->callback;
+            opts_.payload = caller->payload;
+        }
+        opts_.version = NH_SYNC_OPTIONS_VERSION;
+    }
+    const nlohmann::json sync = config.is_object() ? config.value("sync", nlohmann::json()) : nlohmann::json();
+    if (!sync.is_object()) return;
+    std::vector<std::string> said;
+    std::string type = sync.value("type", "send");
+    if (type == "sendReceive" && opts_.mode == NH_SYNC_MODE_SEND) {
+        opts_.mode = NH_SYNC_MODE_TWO_WAY;
+        said.push_back("two-way");
+    }
+    bool git = sync.value("mode", "pattern") == "gitIgnore";
+    if (git && !opts_.use_gitignore) {
+        opts_.use_gitignore = 1;
+        said.push_back(".gitignore rules");
+    }
+    if (opts_.ignore_patterns_count == 0)
+        for (const auto &p : sync.value("ignoreFilePattern", nlohmann::json::array()))
+            if (p.is_string() && !p.get<std::string>().empty()) ignore_.push_back(pattern_of(p.get<std::string>()));
+    if (!ignore_.empty()) {
+        for (const auto &p : ignore_) ignore_ptrs_.push_back(p.c_str());
+        opts_.ignore_patterns = ignore_ptrs_.data();
+        opts_.ignore_patterns_count = ignore_ptrs_.size();
+        said.push_back(std::to_string(ignore_.size()) + " ignore pattern" + (ignore_.size() == 1 ? "" : "s"));
+    }
+    // filePattern limits what is synced (pattern mode); "." means everything.
+    if (!git && opts_.include_patterns_count == 0) {
+        bool all = false;
+        for (const auto &p : sync.value("filePattern", nlohmann::json::array())) {
+            if (!p.is_string()) continue;
+            if (whole_tree(p.get<std::string>())) all = true;
+            else include_.push_back(pattern_of(p.get<std::string>()));
+        }
+        if (all) include_.clear();
+    }
+    if (!include_.empty()) {
+        for (const auto &p : include_) include_ptrs_.push_back(p.c_str());
+        opts_.include_patterns = include_ptrs_.data();
+        opts_.include_patterns_count = include_ptrs_.size();
+        said.push_back("only " + std::to_string(include_.size()) + " file pattern" + (include_.size() == 1 ? "" : "s"));
+    }
+    // Nocalhost protects local files by default; it matters only both ways.
+    if (!opts_.delete_protection && sync.value("deleteProtection", true)) {
+        opts_.delete_protection = 1;
+        if (opts_.mode == NH_SYNC_MODE_TWO_WAY) said.push_back("delete protection");
+    }
+    for (size_t i = 0; i < said.size(); ++i) summary_ += (i ? ", " : "") + said[i];
+}
 
 SessionLoop::SessionLoop(std::string key, nh_forward *fwd, nh_sync *sync)
     : key_(std::move(key)), fwd_(fwd), sync_(sync) {
@@ -57,8 +133,29 @@ int SessionLoop::local_port() const {
     return fwd_ ? nh_forward_local_port(fwd_, 0) : 0;
 }
 
+void SessionLoop::add_forward(AppForward f) {
+    std::lock_guard lock(mu_);
+    app_.push_back(std::move(f));
+}
+
+nlohmann::json SessionLoop::forwards() const {
+    std::lock_guard lock(mu_);
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto &f : app_) {
+        if (!f.fwd) continue;
+        auto colon = f.spec.rfind(':');
+        int remote = std::stoi(colon == std::string::npos ? f.spec : f.spec.substr(colon + 1));
+        out.push_back({{"spec", f.spec}, {"local_port", nh_forward_local_port(f.fwd, 0)}, {"remote_port", remote}});
+    }
+    return out;
+}
+
 void SessionLoop::stop() {
     std::lock_guard lock(mu_);
+    for (auto &f : app_) {
+        nh_forward_free(f.fwd);
+        f.fwd = nullptr;
+    }
     // The sync first, so its last acknowledgements still travel through the forward.
     if (sync_) nh_sync_stop(sync_);
     if (fwd_) {
@@ -67,19 +164,22 @@ void SessionLoop::stop() {
     }
 }
 
-std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const char *local_dir,
+std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const std::string &key,
+                                        const nlohmann::json &config, const char *local_dir,
                                         const nh_sync_options *sync_opts, long timeout_ms, nh_cancel *cancel,
                                         nh_dev_event_cb events, void *payload) {
     std::string ns = nh_session_namespace(session);
     std::string kind = nh_session_kind(session);
     std::string name = nh_session_name(session);
+    std::string workload = nh_session_workload(session);
     int port = nh_session_sync_port(session);
     const char *token = nh_session_token(session);
     if (!token || !*token) throw Error(NH_ESTATE, "the session has no sync token; is its Secret intact?");
 
-    // Forward to the workload rather than to today's pod, so the forward follows the
-    // dev pod when it is replaced.
-    std::string target = kind + "/" + name;
+    // Forward to the workload that runs the dev pod rather than to today's pod, so the
+    // forward follows the dev pod when it is replaced. Duplicate mode and kinds run from a
+    // generated Deployment: that Deployment (the original's own pods are not the dev pod).
+    std::string target = workload.empty() ? kind + "/" + name : "deployment/" + workload;
     std::string spec = "0:" + std::to_string(port);
     const char *ports[] = {spec.c_str(), nullptr};
     nh_forward_options fo = NH_FORWARD_OPTIONS_INIT;
@@ -91,13 +191,16 @@ std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *ses
     int local = nh_forward_local_port(fwd, 0);
     std::string address = "127.0.0.1:" + std::to_string(local);
 
-    emit(events, payload, "sync", std::string("syncing ") + local_dir + " to " + kind + "/" + name);
+    LoopSyncOptions so(sync_opts, config);
+    std::string what = std::string("syncing ") + local_dir + " to " + kind + "/" + name;
+    if (!so.summary().empty()) what += " (from the Nocalhost config: " + so.summary() + ")";
+    emit(events, payload, "sync", what);
     nh_sync *sync = nullptr;
-    if (nh_sync_start(&sync, local_dir, address.c_str(), token, sync_opts) != NH_OK) {
+    if (nh_sync_start(&sync, local_dir, address.c_str(), token, so.get()) != NH_OK) {
         nh_forward_free(fwd);
         rethrow_last("cannot start the sync");
     }
-    auto loop = std::make_unique<SessionLoop>(loop_key(ns, kind, name), fwd, sync);
+    auto loop = std::make_unique<SessionLoop>(key, fwd, sync);
     long wait = timeout_ms > 0 ? timeout_ms : 300000;
     int rc = nh_sync_flush(sync, wait, cancel);
     if (rc != NH_OK) {
@@ -111,14 +214,35 @@ std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *ses
     nh_sync_status_get(&st, sync);
     emit(events, payload, "synced",
          std::to_string(st.files_synced) + " files synced; watching " + local_dir + " for changes");
+
+    // The config's port-forwards, each on its own so that one busy port does not stop the others.
+    const nlohmann::json pf = config.is_object() ? config.value("portForward", nlohmann::json::array())
+                                                 : nlohmann::json::array();
+    for (const auto &p : pf) {
+        std::string s = p.is_string() ? p.get<std::string>() : p.is_number_integer() ? std::to_string(p.get<int>()) : "";
+        if (s.empty()) continue;
+        const char *one[] = {s.c_str(), nullptr};
+        nh_forward *f = nullptr;
+        if (nh_forward_start(&f, client, target.c_str(), one, &fo) != NH_OK) {
+            emit(events, payload, NH_DEV_EVENT_WARNING, "port-forward",
+                 "port-forward " + s + " of the Nocalhost config not started: " + nh_error_last()->message);
+            continue;
+        }
+        int lp = nh_forward_local_port(f, 0);
+        loop->add_forward({s, f});
+        auto colon = s.rfind(':');
+        emit(events, payload, "port-forward",
+             "forwarding 127.0.0.1:" + std::to_string(lp) + " to port " +
+                 (colon == std::string::npos ? s : s.substr(colon + 1)) + " of the dev pod");
+    }
     log::info("dev loop ready for " + kind + "/" + name + " through " + address);
     return loop;
 }
 
-void stop_loops_for(const std::string &ns, const std::string &kind, const std::string &name) {
+void stop_loops_for(const std::string &key) {
     // Under the registry lock, so no loop can be destroyed meanwhile.
     std::lock_guard lock(g_mu);
-    auto [b, e] = g_loops.equal_range(loop_key(ns, kind, name));
+    auto [b, e] = g_loops.equal_range(key);
     for (auto it = b; it != e; ++it) it->second->stop();
 }
 

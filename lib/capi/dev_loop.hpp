@@ -1,15 +1,24 @@
 // The whole dev loop on top of a session: a port-forward to the sync
-// sidecar and a sync of a local directory through it. A session owns at
-// most one loop; ending dev mode in this process stops its loops first.
+// sidecar, a sync of a local directory through it, and the port-forwards of
+// the session's Nocalhost dev config (portForward). A session owns at most
+// one loop; ending dev mode in this process stops its loops first.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "nocalhost.h"
 
 namespace nh::capi {
+
+// A port-forward of the dev config that runs with the loop.
+struct AppForward {
+    std::string spec;  // as configured: "LOCAL:REMOTE" or "PORT"
+    nh_forward *fwd = nullptr;
+};
 
 class SessionLoop {
 public:
@@ -20,7 +29,10 @@ public:
 
     nh_sync *sync() const { return sync_; }
     int local_port() const;
-    // Stops the sync (saving its index) and the forward. Idempotent.
+    void add_forward(AppForward f);
+    // [{"spec","local_port","remote_port"}] of the running config port-forwards.
+    nlohmann::json forwards() const;
+    // Stops the sync (saving its index) and every forward. Idempotent.
     void stop();
 
 private:
@@ -28,16 +40,40 @@ private:
     mutable std::mutex mu_;
     nh_forward *fwd_;
     nh_sync *sync_;
+    std::vector<AppForward> app_;
 };
 
+// The sync options of the whole loop: the caller's (or the defaults), with the session's
+// Nocalhost config (`config` is the session's recorded config: {"sync": {...}}) filling
+// what the caller left at its default. Owns the strings the options point to.
+class LoopSyncOptions {
+public:
+    LoopSyncOptions(const nh_sync_options *caller, const nlohmann::json &config);
+    const nh_sync_options *get() const { return &opts_; }
+    // One line for humans on what the config set, or "" when it set nothing.
+    const std::string &summary() const { return summary_; }
+
+private:
+    nh_sync_options opts_;
+    std::vector<std::string> ignore_, include_;
+    std::vector<const char *> ignore_ptrs_, include_ptrs_;
+    std::string summary_;
+};
+
+// The key of a session's loops: its namespace and session object (one per mode and developer).
+std::string loop_key(const std::string &ns, const std::string &session_object);
+
 // Starts forward + sync for `session` and waits for the first full sync
-// (timeout_ms <= 0: 5 minutes). Events go to `events` as phases "forward",
-// "sync" and "synced". Throws nh::Error on failure (nothing left running).
-std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const char *local_dir,
+// (timeout_ms <= 0: 5 minutes), then the port-forwards of `config` (a busy
+// local port is a warning event, not an error). Events go to `events` as
+// phases "forward", "sync", "synced" and "port-forward". Throws nh::Error
+// on failure (nothing left running).
+std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const std::string &key,
+                                        const nlohmann::json &config, const char *local_dir,
                                         const nh_sync_options *sync_opts, long timeout_ms, nh_cancel *cancel,
                                         nh_dev_event_cb events, void *payload);
 
-// Stops every loop of this process that syncs the given workload.
-void stop_loops_for(const std::string &ns, const std::string &kind, const std::string &name);
+// Stops every loop of this process with the given key.
+void stop_loops_for(const std::string &key);
 
 }  // namespace nh::capi

@@ -77,6 +77,7 @@ int nh_sync_start(nh_sync **out, const char *local_dir, const char *address, con
         o.compression = static_cast<nh::sync::Compression>(opts->compression);
         if (opts->connect_timeout_ms > 0) o.connect_timeout_ms = static_cast<int>(opts->connect_timeout_ms);
         if (opts->max_backoff_ms > 0) o.max_backoff_ms = static_cast<int>(opts->max_backoff_ms);
+        if (opts->version >= 2) o.delete_protection = opts->delete_protection != 0;
         // Validate the patterns now, so a bad one is an error of this call.
         (void)nh::sync::local::IgnoreRules::build(o.local_dir, o.ignore);
         nh::sync::EventFn fn;

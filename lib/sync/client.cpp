@@ -584,6 +584,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             }
             if (!m) {  // only here
                 bool local_changed = !(b && proto::same_remote(b->entry, *l));
+                if (two_way && b_confirmed && !local_changed && opt.delete_protection) {
+                    emit(EventType::RemoteChange, p, "deleted on the server; kept here and sent back (delete protection)");
+                    upserts.push_back(*l);
+                    continue;
+                }
                 if (two_way && b_confirmed && !local_changed) {
                     local_delete.push_back(p);
                     view.put(*l, kConfirmed);
@@ -765,6 +770,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 break;
             }
             case Msg::Delete:
+                if (opt.delete_protection) {
+                    // Forget what we knew of it, so the next pass sends the local copy back.
+                    if (view.find(path)) {
+                        view.erase_tree(path);
+                        view_dirty = true;
+                        need_full = true;
+                        emit(EventType::RemoteChange, path,
+                             "deleted on the server; kept here and sent back (delete protection)");
+                    }
+                    break;
+                }
                 if (local_unchanged(path) || view.find(path)) apply_remote_delete(path);
                 break;
             case Msg::File: {

@@ -23,6 +23,9 @@ struct ClientOptions {
     std::string address;  // host:port of the sync server
     std::string token;    // never logged
     SyncMode mode = SyncMode::Send;
+    // Two-way: deletions made on the server never delete local files; what
+    // was deleted there is sent back (Nocalhost's sync.deleteProtection).
+    bool delete_protection = false;
     local::IgnoreOptions ignore;
     // Where the index of what the server acknowledged is kept; "" gives
     // $XDG_CACHE_HOME/nocalhost/sync (or ~/.cache/nocalhost/sync).

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nocalhost.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,21 @@ protected:
         ns_ = "nh-loop-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
         int fd = nh::test::listen_loopback(&sync_port_);
         close(fd);  // nhsyncd takes the port over
+        // Pod port 8080 (the app's) answers with an echo server of this process.
+        echo_fd_ = nh::test::listen_loopback(&echo_port_);
+        echo_ = std::thread([fd = echo_fd_] {
+            for (;;) {
+                int c = accept(fd, nullptr, nullptr);
+                if (c < 0) return;
+                std::thread([c] {
+                    char buf[4096];
+                    ssize_t n;
+                    while ((n = read(c, buf, sizeof buf)) > 0)
+                        if (write(c, buf, static_cast<size_t>(n)) != n) break;
+                    close(c);
+                }).detach();
+            }
+        });
         remote_ = fs::path(local_.path()) / "remote";
         src_ = fs::path(local_.path()) / "src";
         fs::create_directories(remote_);
@@ -66,7 +82,8 @@ protected:
             remote_.string() + "\n---\n"
             "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterPortForward\nmetadata: {name: " + ns_ + "}\n"
             "spec:\n  selector: {matchNamespaces: [" + ns_ + "]}\n  forwards:\n  - ports: [7710]\n"
-            "    target: {address: 127.0.0.1, port: " + std::to_string(sync_port_) + "}\n---\n"
+            "    target: {address: 127.0.0.1, port: " + std::to_string(sync_port_) + "}\n"
+            "  - ports: [8080]\n    target: {address: 127.0.0.1, port: " + std::to_string(echo_port_) + "}\n---\n"
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns_ + "}\n"
             "spec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n"
             "    metadata: {labels: {app: web}}\n    spec:\n      containers:\n"
@@ -82,6 +99,11 @@ protected:
     }
 
     void TearDown() override {
+        if (echo_fd_ >= 0) {
+            shutdown(echo_fd_, SHUT_RDWR);
+            close(echo_fd_);
+        }
+        if (echo_.joinable()) echo_.join();
         if (syncd_ > 0) {
             kill(syncd_, SIGTERM);
             waitpid(syncd_, nullptr, 0);
@@ -158,6 +180,8 @@ protected:
     fs::path remote_, src_;
     std::string kubeconfig_, ns_;
     int sync_port_ = 0;
+    int echo_port_ = 0, echo_fd_ = -1;
+    std::thread echo_;
     pid_t syncd_ = -1;
     nh_client *client_ = nullptr;
 };
@@ -268,4 +292,149 @@ TEST_F(Loop, AnUnreachableSidecarFailsTheStartAndRollsBack) {
     status = buf.ptr;
     nh_buf_dispose(&buf);
     EXPECT_EQ(status.find("\"in_dev_mode\":true"), std::string::npos) << status;
+}
+
+namespace {
+
+// A free local port (nothing listens on it when this returns).
+int free_port() {
+    int port = 0;
+    close(nh::test::listen_loopback(&port));
+    return port;
+}
+
+// Sends `text` to 127.0.0.1:port and returns what comes back (up to its length), "" on failure.
+std::string echo_through(int port, const std::string &text) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string got;
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
+        write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())) {
+        char buf[256];
+        ssize_t n;
+        while (got.size() < text.size() && (n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    return got;
+}
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 10s) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < limit) {
+        if (f()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return f();
+}
+
+}  // namespace
+
+TEST_F(Loop, TheNocalhostConfigDrivesTheSyncThePortForwardsAndTheCommands) {
+    // A project set up for Nocalhost: two-way sync with ignore patterns and delete
+    // protection, an app port forwarded with the session, build and debug commands.
+    int app_port = free_port(), debug_port = free_port();
+    fs::path project = fs::path(local_.path()) / "project";
+    fs::create_directories(project / ".nocalhost");
+    std::string config =
+        "name: web\nserviceType: deployment\ncontainers:\n- name: app\n  dev:\n"
+        "    image: registry.example/dev:latest\n"
+        "    workDir: " + remote_.string() + "\n"
+        "    sync:\n      type: sendReceive\n      mode: pattern\n"
+        "      filePattern: [\".\"]\n      ignoreFilePattern: [\"*.log\", \"./build\"]\n      deleteProtection: true\n"
+        "    portForward: [\"" + std::to_string(app_port) + ":8080\"]\n"
+        "    command:\n"
+        "      build: [\"sh\", \"-c\", \"echo built > built.txt && echo build-ok\"]\n"
+        "      debug: [\"python3\", \"-c\", \"import socket,sys; s=socket.create_connection(('127.0.0.1', "
+        "int(sys.argv[1]))); s.sendall(b'ping'); print('debug-echo:', s.recv(4).decode())\", \"" +
+        std::to_string(debug_port) + "\"]\n"
+        "    debug:\n      remoteDebugPort: 8080\n";
+    nh::test::write_file(project / ".nocalhost" / "config.yaml", config);
+    std::ofstream(src_ / "app.log") << "log lines\n";
+    fs::create_directories(src_ / "build");
+    std::ofstream(src_ / "build" / "out.o") << "object\n";
+
+    std::vector<std::string> messages;
+    nh_session *session = nullptr;
+    int rc = NH_ERROR;
+    std::string err;
+    std::string src = src_.string(), cfg = project.string();
+    std::thread starter([&] {
+        nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;  // no image: the config has it
+        o.config_path = cfg.c_str();
+        o.local_dir = src.c_str();
+        o.timeout_ms = 120000;
+        o.events = [](int, const char *phase, const char *message, const char *, void *p) {
+            static_cast<std::vector<std::string> *>(p)->push_back(std::string(phase) + ": " + message);
+            return 0;
+        };
+        o.payload = &messages;
+        rc = nh_dev_start(&session, client_, "deployment", "web", &o);
+        if (rc != NH_OK) err = nh_error_last()->message;
+    });
+    start_sidecar_when_ready();
+    starter.join();
+    ASSERT_EQ(rc, NH_OK) << err;
+    std::string all;
+    for (auto &m : messages) all += m + "\n";
+    EXPECT_NE(all.find("from the Nocalhost config: two-way, 2 ignore patterns, delete protection"), std::string::npos)
+        << all;
+
+    // sync.ignoreFilePattern: ignored files stay local.
+    EXPECT_EQ(nh::test::read_file(remote_ / "hello.txt"), "hello v1\n");
+    EXPECT_FALSE(fs::exists(remote_ / "app.log"));
+    EXPECT_FALSE(fs::exists(remote_ / "build" / "out.o"));
+
+    // portForward: started with the session, reported in its status, reaching the pod's port.
+    nh_buf b = NH_BUF_INIT;
+    ASSERT_EQ(nh_session_status(&b, session), NH_OK);
+    json st = json::parse(b.ptr);
+    nh_buf_dispose(&b);
+    ASSERT_EQ(st["port_forwards"].size(), 1u) << st.dump();
+    EXPECT_EQ(st["port_forwards"][0]["local_port"], app_port);
+    EXPECT_EQ(st["port_forwards"][0]["remote_port"], 8080);
+    EXPECT_EQ(echo_through(app_port, "hello app"), "hello app");
+
+    // sync.type sendReceive: a file made in the container comes back.
+    std::ofstream(remote_ / "generated.txt") << "from the container\n";
+    EXPECT_TRUE(eventually([&] { return nh::test::read_file(src_ / "generated.txt") == "from the container\n"; }))
+        << "a file made in the container never reached the local dir";
+
+    // sync.deleteProtection: deleting in the container does not delete the local file,
+    // which is sent back.
+    fs::remove(remote_ / "hello.txt");
+    EXPECT_TRUE(eventually([&] { return fs::exists(remote_ / "hello.txt"); }))
+        << "the local copy was not sent back after a delete in the container";
+    EXPECT_EQ(nh::test::read_file(src_ / "hello.txt"), "hello v1\n");
+
+    // nh dev run build: the config's command, in the work dir of the dev container.
+    std::string nh = std::string(NH_CLI_PATH) + " --kubeconfig '" + kubeconfig_ + "' -n " + ns_ + " ";
+    int code = -1;
+    std::string out = sh(nh + "dev run build deployment/web </dev/null", &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("build-ok"), std::string::npos) << out;
+    EXPECT_EQ(nh::test::read_file(remote_ / "built.txt"), "built\n");
+
+    // nh dev run debug: the debug port is forwarded while the command runs.
+    out = sh(nh + "dev run debug deployment/web --local-port " + std::to_string(debug_port) + " </dev/null", &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("debugger: attach to 127.0.0.1:" + std::to_string(debug_port)), std::string::npos) << out;
+    EXPECT_NE(out.find("debug-echo: ping"), std::string::npos) << out;
+
+    // A command the config lacks is a clear error.
+    out = sh(nh + "dev run hot-reload-run deployment/web </dev/null", &code);
+    EXPECT_NE(code, 0) << out;
+    EXPECT_NE(out.find("no command.hotReloadRun"), std::string::npos) << out;
+
+    // Ending dev mode stops the sync and the port-forwards.
+    int result = -1;
+    ASSERT_EQ(nh_dev_end(&result, client_, "deployment", "web", nullptr), NH_OK) << nh_error_last()->message;
+    EXPECT_EQ(result, NH_DEV_END_RESTORED);
+    EXPECT_EQ(echo_through(app_port, "x"), "");
+    nh_session_free(session);
 }

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace nh_cli {
 
@@ -39,6 +40,15 @@ int report_error(const char *context = nullptr);
 
 // The exit code for an nh_error_code.
 int exit_code_for(int rc);
+
+// Runs a command in `target` (KIND/NAME or a pod) with stdin pumped to it; with a TTY the
+// local terminal is raw and window-size changes are forwarded. Returns the command's exit
+// code, or nh's for an error (printed).
+int exec_interactive(nh_client *c, const std::string &target, const std::string &container,
+                     const std::vector<std::string> &command, bool tty);
+// The same without stdin: output is streamed as it comes.
+int exec_streaming(nh_client *c, const std::string &target, const std::string &container,
+                   const std::vector<std::string> &command);
 
 // A cancel token triggered by SIGINT/SIGTERM (installed on first use).
 nh_cancel *interrupt_token();

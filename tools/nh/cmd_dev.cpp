@@ -186,10 +186,113 @@ void print_list(const json &list) {
     }
 }
 
+// Nocalhost's name of a command: "hot-reload-run" -> "hotReloadRun".
+std::string config_command_name(const std::string &which) {
+    if (which == "hot-reload-run") return "hotReloadRun";
+    if (which == "hot-reload-debug") return "hotReloadDebug";
+    return which;
+}
+
+// Single-quoted for sh.
+std::string sh_quote(const std::string &s) {
+    std::string out = "'";
+    for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    return out + "'";
+}
+
+// nh dev run: the command comes from the config recorded with the session (or, when it
+// recorded none, from --config / --app), runs in the dev container in the work dir; `debug`
+// forwards the debug port from 127.0.0.1 while it runs.
+void run_dev_command(const nh_cli::Globals &g, const std::string &which, const std::string &target_text,
+                     const std::string &mode, const std::string &developer, const std::string &config_path,
+                     const std::string &app, int local_port, const std::vector<std::string> &extra) {
+    Target t = parse_target(target_text);
+    nh_client *c = client_or_fail(g);
+    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+    q.cancel = nh_cli::interrupt_token();
+    q.mode = mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
+    if (!developer.empty()) q.developer = developer.c_str();
+    nh_session *s = nullptr;
+    if (nh_dev_attach(&s, c, t.kind.c_str(), t.name.c_str(), &q) != NH_OK) fail_with_last_error(c);
+    nh_buf b = NH_BUF_INIT;
+    nh_session_status(&b, s);
+    json config = json::parse(b.ptr ? b.ptr : "{}", nullptr, false).value("config", json::object());
+    nh_buf_dispose(&b);
+    std::string source = "the dev config recorded when dev mode started";
+    if (!config_path.empty() || !app.empty()) {
+        nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+        if (!config_path.empty()) o.config_path = config_path.c_str();
+        if (!app.empty()) o.app_name = app.c_str();
+        o.container = nh_session_container(s);
+        o.cancel = nh_cli::interrupt_token();
+        if (nh_dev_config_resolve(&b, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) {
+            nh_session_free(s);
+            fail_with_last_error(c);
+        }
+        json resolved = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+        nh_buf_dispose(&b);
+        if (resolved.contains("command") || resolved.contains("debug")) {
+            config = resolved;
+            source = resolved.value("sources", json::array()).dump();
+        }
+    }
+    const std::string key = config_command_name(which);
+    json cmd = config.value("command", json::object()).value(key, json::array());
+    if (!cmd.is_array() || cmd.empty()) {
+        std::fprintf(stderr, "error: %s/%s has no command.%s in %s; add it under containers[].dev.command%s\n",
+                     t.kind.c_str(), t.name.c_str(), key.c_str(), source.c_str(),
+                     config_path.empty() ? ", or give the config with --config" : "");
+        nh_session_free(s);
+        nh_client_free(c);
+        throw CLI::RuntimeError(nh_cli::exit_code_for(NH_ECONFIG));
+    }
+    // sh -c 'cd WORKDIR && exec "$@"' with the command as positional arguments: no quoting
+    // of the command's own words is needed.
+    std::vector<std::string> argv = {"sh", "-c", "cd " + sh_quote(nh_session_workdir(s)) + " && exec \"$@\"", "nh-dev-run"};
+    for (const auto &a : cmd) argv.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+    for (const auto &a : extra) argv.push_back(a);
+    std::string pod = std::string("pod/") + nh_session_pod_name(s);
+    if (pod == "pod/") {
+        std::fprintf(stderr, "error: %s/%s has no dev pod running right now (see nh dev status %s/%s)\n",
+                     t.kind.c_str(), t.name.c_str(), t.kind.c_str(), t.name.c_str());
+        nh_session_free(s);
+        nh_client_free(c);
+        throw CLI::RuntimeError(nh_cli::exit_code_for(NH_ESTATE));
+    }
+    nh_forward *fwd = nullptr;
+    if (which == "debug" || which == "hot-reload-debug") {
+        int remote = config.value("debug", json::object()).value("remoteDebugPort", 0);
+        if (remote > 0) {
+            std::string spec = std::to_string(local_port > 0 ? local_port : remote) + ":" + std::to_string(remote);
+            const char *ports[] = {spec.c_str(), nullptr};
+            nh_forward_options fo = NH_FORWARD_OPTIONS_INIT;
+            fo.namespace_name = nh_session_namespace(s);
+            fo.cancel = nh_cli::interrupt_token();
+            if (nh_forward_start(&fwd, c, pod.c_str(), ports, &fo) != NH_OK) {
+                nh_session_free(s);
+                fail_with_last_error(c);
+            }
+            std::fprintf(stderr, "debugger: attach to 127.0.0.1:%d (port %d of %s)\n", nh_forward_local_port(fwd, 0),
+                         remote, nh_session_pod_name(s));
+        } else {
+            std::fprintf(stderr, "note: no debug.remoteDebugPort in the dev config; no port is forwarded\n");
+        }
+    }
+    std::fprintf(stderr, "running command.%s in %s (container %s, %s)\n", key.c_str(), pod.c_str(),
+                 nh_session_container(s), nh_session_workdir(s));
+    std::string container = nh_session_container(s);
+    nh_session_free(s);
+    int code = isatty(STDIN_FILENO) ? nh_cli::exec_interactive(c, pod, container, argv, true)
+                                    : nh_cli::exec_streaming(c, pod, container, argv);
+    nh_forward_free(fwd);
+    nh_client_free(c);
+    if (code != 0) throw CLI::RuntimeError(code);
+}
+
 }  // namespace
 
 void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
-    auto *dev = app.add_subcommand("dev", "dev mode: start, end, status, list, pvc");
+    auto *dev = app.add_subcommand("dev", "dev mode: start, end, status, list, run, pvc");
     dev->require_subcommand(1);
 
     // nh dev start
@@ -282,7 +385,13 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             std::printf("  container:  %s (work dir %s)\n", nh_session_container(s), nh_session_workdir(s));
             std::printf("  sync:       %s:%d\n", nh_session_sidecar_container(s), nh_session_sync_port(s));
             if (!sa.local_dir.empty())
-                std::printf("  syncing:    %s -> %s (%s)\n", sa.local_dir.c_str(), nh_session_workdir(s), sa.sync_mode.c_str());
+                std::printf("  syncing:    %s -> %s\n", sa.local_dir.c_str(), nh_session_workdir(s));
+            nh_buf b = NH_BUF_INIT;
+            nh_session_status(&b, s);
+            json st = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+            nh_buf_dispose(&b);
+            for (const auto &f : st.value("port_forwards", json::array()))
+                std::printf("  forwarding: 127.0.0.1:%d -> %d\n", f.value("local_port", 0), f.value("remote_port", 0));
             std::printf("end it with: nh dev end %s/%s\n", t.kind.c_str(), t.name.c_str());
         }
         std::fflush(stdout);
@@ -451,6 +560,31 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         }
         nh_client_free(c);
     });
+
+    // nh dev run build|run|debug|hot-reload-run|hot-reload-debug
+    struct RunArgs {
+        std::string which, target, mode = "replace", developer, config, app;
+        int local_port = 0;
+        std::vector<std::string> args;
+    };
+    static RunArgs ra;
+    auto *run = dev->add_subcommand(
+        "run", "run the dev config's build, run or debug command in the dev container, in its work dir");
+    run->add_option("command", ra.which, "build, run, debug, hot-reload-run or hot-reload-debug")
+        ->required()
+        ->check(CLI::IsMember({"build", "run", "debug", "hot-reload-run", "hot-reload-debug"}));
+    run->add_option("target", ra.target, "KIND/NAME of the workload in dev mode")->required();
+    run->add_option("args", ra.args, "more arguments for the command (after --)");
+    run->add_option("--mode", ra.mode, "replace (default) or duplicate")->check(CLI::IsMember({"replace", "duplicate"}));
+    run->add_option("--developer", ra.developer, "duplicate mode: whose copy (default user@host)");
+    run->add_option("--config", ra.config,
+                    "Nocalhost dev config to take the command from when the session recorded none");
+    run->add_option("--app", ra.app, "Nocalhost application whose ConfigMap is read (with --config)");
+    run->add_option("--local-port", ra.local_port,
+                    "debug: the local port for the debugger (default: the same as debug.remoteDebugPort)")
+        ->check(CLI::Range(1, 65535));
+    run->callback([&g] { run_dev_command(g, ra.which, ra.target, ra.mode, ra.developer, ra.config, ra.app,
+                                         ra.local_port, ra.args); });
 
     // nh dev list
     static bool all_namespaces = false;

@@ -60,21 +60,22 @@ bool window_size(unsigned &w, unsigned &h) {
     return true;
 }
 
-// Runs an interactive session: stdin is pumped to the command; with a TTY the
-// terminal is raw and window-size changes are forwarded. Returns nh's exit code.
-int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::string> &command, bool tty) {
+}  // namespace
+
+int nh_cli::exec_interactive(nh_client *c, const std::string &target, const std::string &container,
+                             const std::vector<std::string> &command, bool tty) {
     std::vector<const char *> argv;
     for (auto &a : command) argv.push_back(a.c_str());
     argv.push_back(nullptr);
     nh_cancel *cancel = nh_cli::interrupt_token();
     nh_exec_options o = NH_EXEC_OPTIONS_INIT;
-    if (!f.container.empty()) o.container = f.container.c_str();
+    if (!container.empty()) o.container = container.c_str();
     o.tty = tty;
     o.stdin_enabled = 1;
     o.cancel = cancel;
     o.output = write_out;
     nh_exec *x = nullptr;
-    if (nh_exec_start(&x, c, f.target.c_str(), argv.data(), &o) != NH_OK) return nh_cli::report_error();
+    if (nh_exec_start(&x, c, target.c_str(), argv.data(), &o) != NH_OK) return nh_cli::report_error();
 
     // SIGWINCH is taken by a thread of ours (blocked everywhere else).
     std::atomic<bool> done{false};
@@ -127,6 +128,29 @@ int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::strin
     return result;
 }
 
+int nh_cli::exec_streaming(nh_client *c, const std::string &target, const std::string &container,
+                           const std::vector<std::string> &command) {
+    std::vector<const char *> argv;
+    for (auto &a : command) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    nh_exec_options o = NH_EXEC_OPTIONS_INIT;
+    if (!container.empty()) o.container = container.c_str();
+    o.cancel = nh_cli::interrupt_token();
+    o.output = write_out;
+    nh_exec *x = nullptr;
+    if (nh_exec_start(&x, c, target.c_str(), argv.data(), &o) != NH_OK) return nh_cli::report_error();
+    int exit_code = 0;
+    int code = nh_exec_wait(&exit_code, x, -1) == NH_OK ? exit_code : nh_cli::report_error();
+    nh_exec_free(x);
+    return code;
+}
+
+namespace {
+
+int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::string> &command, bool tty) {
+    return nh_cli::exec_interactive(c, f.target, f.container, command, tty);
+}
+
 // The shell Nocalhost would pick: the configured one, else zsh, bash, sh, probed with `which`.
 std::string pick_shell(nh_client *c, const StreamFlags &f) {
     if (!f.shell.empty()) return f.shell;
@@ -166,21 +190,7 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
         if (f->stdin_ || f->tty) {
             code = interactive(c, *f, f->command, f->tty);
         } else {
-            std::vector<const char *> argv;
-            for (auto &a : f->command) argv.push_back(a.c_str());
-            argv.push_back(nullptr);
-            nh_exec_options o = NH_EXEC_OPTIONS_INIT;
-            if (!f->container.empty()) o.container = f->container.c_str();
-            o.cancel = nh_cli::interrupt_token();
-            o.output = write_out;
-            nh_exec *x = nullptr;
-            if (nh_exec_start(&x, c, f->target.c_str(), argv.data(), &o) != NH_OK) {
-                code = nh_cli::report_error();
-            } else {
-                int exit_code = 0;
-                code = nh_exec_wait(&exit_code, x, -1) == NH_OK ? exit_code : nh_cli::report_error();
-                nh_exec_free(x);
-            }
+            code = nh_cli::exec_streaming(c, f->target, f->container, f->command);
         }
         nh_client_free(c);
         if (code != 0) throw CLI::RuntimeError(code);
