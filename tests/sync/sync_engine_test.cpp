@@ -343,6 +343,46 @@ TEST_F(SyncFixture, TwoWayBringsServerChangesBackAndKeepsConflictCopies) {
     expect_same();
 }
 
+TEST_F(SyncFixture, TwoWayDeleteProtectionKeepsLocalFilesAndSendsThemBack) {
+    write_file(src + "/keep.txt", "precious");
+    write_file(src + "/dir/inner.txt", "also precious");
+    InProcessServer server(dst, kToken);
+    auto o = options(server.address(), ns::SyncMode::TwoWay);
+    o.delete_protection = true;
+    std::atomic<int> protected_deletes{0};
+    auto client = std::make_unique<ns::Client>(o, [&](const ns::Event &ev) {
+        if (ev.type == ns::EventType::RemoteChange && ev.detail.find("delete protection") != std::string::npos)
+            protected_deletes++;
+    });
+    ASSERT_EQ(client->flush(30000), NH_OK);
+    auto wait_for = [&](auto pred) {
+        for (int i = 0; i < 200 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        return pred();
+    };
+    // Live: deleted on the server while connected.
+    ::unlink((dst + "/keep.txt").c_str());
+    EXPECT_TRUE(wait_for([&] { return read_file(dst + "/keep.txt") == "precious"; }))
+        << "the local copy was not sent back";
+    EXPECT_EQ(read_file(src + "/keep.txt"), "precious");
+    EXPECT_GE(protected_deletes.load(), 1);
+
+    // While disconnected: found on reconnection.
+    client.reset();
+    remove_tree(dst + "/dir");
+    client = std::make_unique<ns::Client>(o, nullptr);
+    ASSERT_EQ(client->flush(30000), NH_OK);
+    EXPECT_EQ(read_file(src + "/dir/inner.txt"), "also precious");
+    EXPECT_TRUE(wait_for([&] { return read_file(dst + "/dir/inner.txt") == "also precious"; }));
+
+    // Without protection the same delete does reach the local side.
+    client.reset();
+    o.delete_protection = false;
+    client = std::make_unique<ns::Client>(o, nullptr);
+    ASSERT_EQ(client->flush(30000), NH_OK);
+    ::unlink((dst + "/keep.txt").c_str());
+    EXPECT_TRUE(wait_for([&] { return read_file(src + "/keep.txt") == "<missing>"; }));
+}
+
 // ---- the real nhsyncd binary ----
 
 struct Daemon {
