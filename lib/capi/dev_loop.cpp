@@ -1,5 +1,7 @@
 #include "capi/dev_loop.hpp"
 
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -44,22 +46,8 @@ LoopSyncOptions::LoopSyncOptions(const nh_sync_options *caller, const nlohmann::
     opts_ = def;
     if (caller) {
         // A version-1 struct is shorter: copy only what it has.
-        if (caller->version >= 2) {
-            opts_ = *caller;
-        } else {
-            opts_.mode = caller->mode;
-            opts_.ignore_patterns = caller->ignore_patterns;
-            opts_.ignore_patterns_count = caller->ignore_patterns_count;
-            opts_.include_patterns = caller->include_patterns;
-            opts_.include_patterns_count = caller->include_patterns_count;
-            opts_.use_gitignore = caller->use_gitignore;
-            opts_.state_dir = caller->state_dir;
-            opts_.compression = caller->compression;
-            opts_.connect_timeout_ms = caller->connect_timeout_ms;
-            opts_.max_backoff_ms = caller->max_backoff_ms;
-            opts_.callback = caller->callback;
-            opts_.payload = caller->payload;
-        }
+        std::memcpy(&opts_, caller,
+                    caller->version >= 2 ? sizeof opts_ : offsetof(nh_sync_options, delete_protection));
         opts_.version = NH_SYNC_OPTIONS_VERSION;
     }
     const nlohmann::json sync = config.is_object() ? config.value("sync", nlohmann::json()) : nlohmann::json();

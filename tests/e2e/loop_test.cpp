@@ -345,6 +345,7 @@ TEST_F(Loop, TheNocalhostConfigDrivesTheSyncThePortForwardsAndTheCommands) {
         "name: web\nserviceType: deployment\ncontainers:\n- name: app\n  dev:\n"
         "    image: registry.example/dev:latest\n"
         "    workDir: " + remote_.string() + "\n"
+        "    shell: echo shell-from-config\n"
         "    sync:\n      type: sendReceive\n      mode: pattern\n"
         "      filePattern: [\".\"]\n      ignoreFilePattern: [\"*.log\", \"./build\"]\n      deleteProtection: true\n"
         "    portForward: [\"" + std::to_string(app_port) + ":8080\"]\n"
@@ -425,6 +426,11 @@ TEST_F(Loop, TheNocalhostConfigDrivesTheSyncThePortForwardsAndTheCommands) {
     EXPECT_EQ(code, 0) << out;
     EXPECT_NE(out.find("debugger: attach to 127.0.0.1:" + std::to_string(debug_port)), std::string::npos) << out;
     EXPECT_NE(out.find("debug-echo: ping"), std::string::npos) << out;
+
+    // nh terminal opens the config's dev.shell.
+    out = sh(nh + "terminal deployment/web </dev/null", &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("shell-from-config"), std::string::npos) << out;
 
     // A command the config lacks is a clear error.
     out = sh(nh + "dev run hot-reload-run deployment/web </dev/null", &code);

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -151,9 +153,29 @@ int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::strin
     return nh_cli::exec_interactive(c, f.target, f.container, command, tty);
 }
 
-// The shell Nocalhost would pick: the configured one, else zsh, bash, sh, probed with `which`.
+// dev.shell of the Nocalhost dev config recorded when a workload went into dev mode, or "".
+std::string dev_config_shell(nh_client *c, const std::string &target) {
+    auto slash = target.find('/');
+    if (slash == std::string::npos) return "";
+    std::string kind = target.substr(0, slash), name = target.substr(slash + 1);
+    if (kind == "pod" || kind == "po" || kind == "pods") return "";
+    nh_session *s = nullptr;
+    if (nh_dev_attach(&s, c, kind.c_str(), name.c_str(), nullptr) != NH_OK) return "";  // not in dev mode
+    nh_buf b = NH_BUF_INIT;
+    nh_session_status(&b, s);
+    auto j = nlohmann::json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+    nh_buf_dispose(&b);
+    nh_session_free(s);
+    if (!j.is_object() || !j.contains("config") || !j["config"].is_object()) return "";
+    auto shell = j["config"].value("shell", nlohmann::json());
+    return shell.is_string() ? shell.get<std::string>() : "";
+}
+
+// The shell Nocalhost would pick: the given one, the dev config's dev.shell, else zsh, bash,
+// sh, probed with `which`.
 std::string pick_shell(nh_client *c, const StreamFlags &f) {
     if (!f.shell.empty()) return f.shell;
+    if (std::string configured = dev_config_shell(c, f.target); !configured.empty()) return configured;
     nh_exec_options o = NH_EXEC_OPTIONS_INIT;
     if (!f.container.empty()) o.container = f.container.c_str();
     o.cancel = nh_cli::interrupt_token();
@@ -199,7 +221,7 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
     auto *term = app.add_subcommand("terminal", "open an interactive shell in a workload's pod");
     term->add_option("target", f->target, "KIND/NAME or a pod name")->required();
     term->add_option("-c,--container", f->container, "container (default: the pod's default container)");
-    term->add_option("--shell", f->shell, "shell to run (default: zsh, bash or sh, whichever exists)");
+    term->add_option("--shell", f->shell, "shell to run (default: the dev config's dev.shell, else zsh, bash or sh, whichever exists)");
     term->callback([f, &g] {
         nh_client *c = nh_cli::open_client(g);
         if (!c) throw CLI::RuntimeError(nh_cli::report_error());
@@ -208,7 +230,11 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
         if (shell.empty()) {
             code = nh_cli::report_error();
         } else {
-            code = interactive(c, *f, {shell}, isatty(STDIN_FILENO) != 0);
+            // A configured shell may carry arguments ("bash -l").
+            std::vector<std::string> words;
+            std::istringstream in(shell);
+            for (std::string w; in >> w;) words.push_back(w);
+            code = interactive(c, *f, words, isatty(STDIN_FILENO) != 0);
         }
         nh_client_free(c);
         if (code != 0) throw CLI::RuntimeError(code);
