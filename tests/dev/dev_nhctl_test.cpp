@@ -2,6 +2,8 @@
 // `nh dev end`: the original saved in its dev.nocalhost/origin-workload-definition annotation
 // is put back in place, and what nhctl made for that dev mode (its syncthing Secret, its
 // dev-mode Deployment, its pinning of the HPAs) is removed or undone; nothing else is touched.
+#include <functional>
+
 #include "dev_fixture.hpp"
 
 using namespace nh::test;
@@ -85,14 +87,29 @@ protected:
                             {"secret", {{"secretName", secret}, {"defaultMode", 420}}}}};
     }
 
+    // PUT of what `change` makes of the object at `p`, retried while controllers write its status.
+    json change_object(const std::string &p, const std::function<void(json &)> &change) {
+        for (int attempt = 0;; ++attempt) {
+            json obj = kube->get(p);
+            change(obj);
+            try {
+                return kube->update(p, obj);
+            } catch (const nh::Error &e) {
+                if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
+            }
+        }
+    }
+
     // nhctl's pinning of an HPA: its bounds kept in two annotations, both set to 1.
     json nhctl_pin_hpa(const std::string &hpa) {
-        json h = kube->get(nh::dev::hpa_path(ns, hpa));
-        h["metadata"]["annotations"]["nocalhost.dev.hpa.origin.max.replicas"] = std::to_string(h["spec"].value("maxReplicas", 0));
-        h["metadata"]["annotations"]["nocalhost.dev.hpa.origin.min.replicas"] = std::to_string(h["spec"].value("minReplicas", 1));
-        h["spec"]["minReplicas"] = 1;
-        h["spec"]["maxReplicas"] = 1;
-        return kube->update(nh::dev::hpa_path(ns, hpa), h);
+        return change_object(nh::dev::hpa_path(ns, hpa), [](json &h) {
+            h["metadata"]["annotations"]["nocalhost.dev.hpa.origin.max.replicas"] =
+                std::to_string(h["spec"].value("maxReplicas", 0));
+            h["metadata"]["annotations"]["nocalhost.dev.hpa.origin.min.replicas"] =
+                std::to_string(h["spec"].value("minReplicas", 1));
+            h["spec"]["minReplicas"] = 1;
+            h["spec"]["maxReplicas"] = 1;
+        });
     }
 
     // A Deployment with nhctl's labels of a dev-mode Deployment (generated for `type`/`name`), or of
@@ -124,17 +141,15 @@ protected:
     // workload; one replica; the dev pod template; its syncthing Secret.
     // `legacy`: the Secret named as nhctl releases before the workload's type was in the name did.
     void enter_nhctl_dev_mode(const std::string &name, const std::string &container, bool legacy = false) {
-        json cur = get(Kind::Deployment, name);
-        json origin = nhctl_origin(cur);
         const std::string secret = legacy ? name + "-nocalhost-syncthing-secret" : name + "-deployment-nocalhost-syncthing-secret";
         create_secret(secret);
-
-        json w = cur;
-        w["metadata"]["annotations"]["dev.nocalhost/origin-workload-definition"] = origin.dump();
-        w["metadata"]["annotations"]["dev.nocalhost/dev-mode-count"] = "1";
-        w["spec"]["replicas"] = 1;
-        nhctl_dev_template(w["spec"]["template"], container, secret);
-        kube->update(path(Kind::Deployment, name), w);
+        change_object(path(Kind::Deployment, name), [&](json &w) {
+            const std::string origin = nhctl_origin(w).dump();
+            w["metadata"]["annotations"]["dev.nocalhost/origin-workload-definition"] = origin;
+            w["metadata"]["annotations"]["dev.nocalhost/dev-mode-count"] = "1";
+            w["spec"]["replicas"] = 1;
+            nhctl_dev_template(w["spec"]["template"], container, secret);
+        });
     }
 };
 
@@ -234,11 +249,12 @@ TEST_F(DevNhctlTest, DaemonSetDevModeDeploymentAndSecretAreDeleted) {
 
     // nhctl's dev mode of a DaemonSet: the original recorded, its pods sent to a node that does
     // not exist, the dev pod in a Deployment it generates, the syncthing Secret that one mounts.
-    json w = original;
-    w["metadata"]["annotations"]["dev.nocalhost/origin-workload-definition"] = nhctl_origin(original).dump();
-    w["metadata"]["annotations"]["dev.nocalhost/dev-mode-count"] = "1";
-    w["spec"]["template"]["spec"]["nodeName"] = "nocalhost.unreachable";
-    kube->update(path(Kind::DaemonSet, "ratings"), w);
+    change_object(path(Kind::DaemonSet, "ratings"), [&](json &w) {
+        const std::string origin = nhctl_origin(w).dump();
+        w["metadata"]["annotations"]["dev.nocalhost/origin-workload-definition"] = origin;
+        w["metadata"]["annotations"]["dev.nocalhost/dev-mode-count"] = "1";
+        w["spec"]["template"]["spec"]["nodeName"] = "nocalhost.unreachable";
+    });
     create_syncthing_secret("ratings", "daemonset");
     create_nhctl_deployment("ratings-daemonset-devmode-z9x8c", "daemonset", "ratings",
                             "ratings-daemonset-nocalhost-syncthing-secret");
