@@ -165,7 +165,9 @@ json status(kube::Client &client, const Query &q, CancelToken *cancel);
 void resolve_kind(kube::Client &client, WorkloadKind &k, CancelToken *cancel);
 
 // PersistentVolumeClaims dev mode made for persistentVolumeDirs: of one workload (kind and
-// name given) or of the namespace; [{"name","workload","path","capacity","storage_class","phase"}].
+// name given) or of the namespace; [{"name","workload","path","capacity","storage_class","phase"}],
+// "workload" as KIND/NAME that parse_workload_kind() takes back ("Deployment/web",
+// "rollouts.argoproj.io/canary").
 json pvc_list(kube::Client &client, const std::string &ns, const WorkloadKind *kind, const std::string &name,
               CancelToken *cancel);
 // Deletes one claim by name (NH_ENOTFOUND if it is not one of dev mode's), or every claim of
