@@ -541,7 +541,7 @@ typedef struct nh_dev_start_options {
     /** imagePullPolicy of the dev container ("Always", "IfNotPresent", "Never"); NULL: unchanged. */
     const char *image_pull_policy;
     /** Patches applied after the switch, as a JSON array [{"type":"strategic"|"merge"|"json",
-        "patch":"<JSON text>"}]; NULL: none. */
+        "patch":<the patch as a JSON value, or as JSON text>}]; NULL: none. */
     const char *patches_json;
     /** Dirs of the dev container kept on PersistentVolumeClaims, as a JSON array
         [{"path":"/root/.m2","capacity":"10Gi","storageClass":"fast"}]; NULL: none. */
@@ -777,6 +777,10 @@ NH_EXTERN int nh_session_mode(const nh_session *session);
 /** Duplicate mode: the copy's (Deployment's) name; kinds run from a generated Deployment: its
     name; otherwise "". */
 NH_EXTERN const char *nh_session_workload(const nh_session *session);
+
+/** Duplicate mode: the developer whose copy this is (as given to nh_dev_end() and
+    nh_dev_attach() to find it again); otherwise "". Since 0.1. */
+NH_EXTERN const char *nh_session_developer(const nh_session *session);
 
 /** The sidecar's sync port in the pod (forward a local port to it); 0 for NULL. */
 NH_EXTERN int nh_session_sync_port(const nh_session *session);

@@ -406,6 +406,9 @@ int nh_session_mode(const nh_session *session) {
     return session && session->s.mode == nh::dev::Mode::Duplicate ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
 }
 const char *nh_session_workload(const nh_session *session) { return cstr(session, &nh::dev::Session::generated); }
+const char *nh_session_developer(const nh_session *session) {
+    return session && session->s.mode == nh::dev::Mode::Duplicate ? session->s.developer.c_str() : "";
+}
 
 int nh_session_status(nh_buf *out, const nh_session *session) {
     NH_CHECK_ARG(out);

@@ -295,6 +295,8 @@ TEST_F(DevKindsTest, TwoDuplicatesAtOnceLeaveTheOriginalServing) {
     ASSERT_NE(a, nullptr);
     ASSERT_NE(b, nullptr);
     EXPECT_EQ(nh_session_mode(a), NH_DEV_MODE_DUPLICATE);
+    EXPECT_STREQ(nh_session_developer(a), "alice@laptop");
+    EXPECT_STREQ(nh_session_developer(b), "bob@desk");
     std::string copy_a = nh_session_workload(a), copy_b = nh_session_workload(b);
     EXPECT_NE(copy_a, copy_b);
     EXPECT_EQ(copy_a.rfind("web-dup-alice-", 0), 0u) << copy_a;
