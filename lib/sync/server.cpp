@@ -76,6 +76,7 @@ struct Server::Impl {
     uint64_t stream_seq = 0;
     bool stream_failed = false;
     std::unique_ptr<local::Watcher> watcher;
+    bool swept_once = false;
     ZSTD_DCtx *dctx = nullptr;
     bool index_dirty = false;
     Clock::time_point last_activity = Clock::now();
@@ -247,7 +248,17 @@ struct Server::Impl {
 
     // Brings the index up to date with the disk (changes made by others).
     void rescan() {
-        auto scanned = local::scan(opt.root, local::IgnoreRules());
+        std::vector<local::Entry> scanned;
+        if (!swept_once) {
+            // The first scan, before this process wrote anything: what a write left behind
+            // when an earlier server died in the middle of it goes.
+            size_t swept = 0;
+            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept);
+            swept_once = true;
+            if (swept) log::info("nhsyncd: removed " + std::to_string(swept) + " temporary file(s) of an interrupted write");
+        } else {
+            scanned = local::scan(opt.root, local::IgnoreRules());
+        }
         auto &recs = index.records();
         std::vector<std::string> removed;
         auto it = recs.begin();

@@ -383,6 +383,24 @@ TEST_F(SyncFixture, TwoWayDeleteProtectionKeepsLocalFilesAndSendsThemBack) {
     EXPECT_TRUE(wait_for([&] { return read_file(src + "/keep.txt") == "<missing>"; }));
 }
 
+TEST_F(SyncFixture, ServerSweepsTheTempFilesOfAnInterruptedWrite) {
+    // What a server killed in the middle of writing leaves behind.
+    write_file(dst + "/.nocalhost-sync.4242.7.tmp", "half a file");
+    mkdirs(dst + "/sub");
+    ::symlink("target", (dst + "/sub/.nocalhost-sync.1.3.lnk").c_str());
+    write_file(src + "/sub/real.txt", "real");
+    InProcessServer server(dst, kToken);
+    ns::Client client(options(server.address()), nullptr);
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    struct stat st;
+    EXPECT_NE(::lstat((dst + "/.nocalhost-sync.4242.7.tmp").c_str(), &st), 0);
+    EXPECT_NE(::lstat((dst + "/sub/.nocalhost-sync.1.3.lnk").c_str(), &st), 0);
+    EXPECT_EQ(read_file(dst + "/sub/real.txt"), "real");
+    // The server's own state directory is not a temp file.
+    EXPECT_EQ(::stat((dst + "/.nocalhost-sync").c_str(), &st), 0);
+    expect_same();
+}
+
 // ---- the real nhsyncd binary ----
 
 struct Daemon {

@@ -41,6 +41,13 @@ struct Walker {
     const IgnoreRules &rules;
     std::vector<Entry> out;
     std::string rel;  // current directory, relative; "" for the root
+    bool sweep = false;
+    size_t swept = 0;
+
+    // A server's temporary file (see fsops.cpp): ".nocalhost-sync.<pid>.<n>.tmp|.lnk".
+    static bool is_temp(std::string_view n) {
+        return n.starts_with(".nocalhost-sync.") && (n.ends_with(".tmp") || n.ends_with(".lnk"));
+    }
 
     std::string display(const std::string &name) const {
         return root + "/" + (rel.empty() ? name : rel + "/" + name);
@@ -78,6 +85,10 @@ struct Walker {
         for (auto &[name, dtype] : names) {
             size_t rel_len = rel.size();
             std::string path = rel.empty() ? name : rel + "/" + name;
+            if (sweep && dtype != DT_DIR && is_temp(name) && ::unlinkat(dirfd, name.c_str(), 0) == 0) {
+                ++swept;
+                continue;
+            }
             // Skip ignored entries before paying for a stat when the type is known.
             if (dtype != DT_UNKNOWN && rules.ignored_in_parent(path, dtype == DT_DIR)) continue;
             struct stat st;
@@ -136,10 +147,12 @@ bool same_metadata(const Entry &a, const Entry &b) {
            a.ino == b.ino && a.link_target == b.link_target;
 }
 
-std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules) {
+namespace {
+
+std::vector<Entry> walk_root(Walker &w) {
+    const std::string &root = w.root;
     int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) fail_io("cannot open sync root", root, errno);
-    Walker w{root, rules, {}, {}};
     try {
         w.walk(fd, root);
     } catch (...) {
@@ -150,6 +163,21 @@ std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules) {
     std::sort(w.out.begin(), w.out.end(),
               [](const Entry &a, const Entry &b) { return a.path < b.path; });
     return std::move(w.out);
+}
+
+}  // namespace
+
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules) {
+    Walker w{root, rules, {}, {}};
+    return walk_root(w);
+}
+
+std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept) {
+    Walker w{root, rules, {}, {}};
+    w.sweep = true;
+    auto out = walk_root(w);
+    swept = w.swept;
+    return out;
 }
 
 }  // namespace nh::sync::local

@@ -110,6 +110,10 @@ private:
 // during the walk are left out. Throws NH_EIO if root or a directory inside
 // it cannot be read.
 std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules);
+// The same, also deleting the temporary files a sync server leaves in a directory when it
+// dies mid-write (".nocalhost-sync.*.tmp" / ".lnk"); only for the server, before it writes
+// anything itself. `swept` gets how many were deleted.
+std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept);
 
 // Persistent map path -> (Entry, synced_state). synced_state is opaque to
 // this layer (the sync engine stores e.g. what the server acknowledged).
