@@ -237,6 +237,11 @@ void restore_pod(kube::Client &c, const std::string &ns, const std::string &name
                 continue;
             }
         }
+        if (!deleting(*cur) && !annotation(*cur, kNhctlOriginAnnotation).empty()) {
+            // Nocalhost's (nhctl's) dev pod in the original's place: it goes, the original comes back.
+            remove_optional(c, path, cancel);
+            continue;
+        }
         if (!deleting(*cur)) {
             // Never deleted (a start stopped before), or re-created by an end that died after it.
             if (!annotation(*cur, kSessionAnnotation).empty() || cur->value("metadata", json::object()).contains("ownerReferences"))
@@ -1063,16 +1068,43 @@ EndResult end(kube::Client &c, const EndOptions &o) {
         } else if (!nhctl.is_null()) {
             // Nocalhost's own dev mode: put back the original its CLI saved on the workload.
             emit(o.events, EventType::Phase, "restore",
-                 "restoring " + what + " in place from Nocalhost's annotation " + kNhctlOriginAnnotation);
+                 (k.kind == Kind::Pod ? "re-creating " + what + " from Nocalhost's annotation "
+                                      : "restoring " + what + " in place from Nocalhost's annotation ") +
+                     kNhctlOriginAnnotation);
             const std::string path = workload_path(k, ns, o.name);
             // What nhctl made goes first: an end that dies half-way still finds the annotation.
             std::vector<std::string> cleaned;
             remove_nhctl_objects(c, k, ns, o.name, nhctl_dev, o.events, cleaned, o.cancel);
-            update_with_retry(c, path, [&](const json &) { return nhctl; }, o.cancel);
+            if (k.kind == Kind::Pod) {
+                // A Pod cannot be changed in place: nhctl's dev pod is deleted and the original
+                // created again, as an end of our own bare-Pod dev mode does. The original goes
+                // into a session record first, so an end that dies after the delete is finished
+                // from that record by the next `end`.
+                json record = {{"apiVersion", "v1"},
+                               {"kind", "Secret"},
+                               {"type", "Opaque"},
+                               {"metadata",
+                                {{"name", object_name},
+                                 {"namespace", ns},
+                                 {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleSession}}},
+                                 {"annotations",
+                                  {{kKindAnnotation, k.name}, {kNameAnnotation, o.name}, {kPhaseAnnotation, "ending"},
+                                   {kOwnerAnnotation, owner}, {kModeAnnotation, mode_name(Mode::Replace)}}}}},
+                               {"data",
+                                {{"original", base64::encode(nhctl.dump())},
+                                 {"hpas", base64::encode("[]")},
+                                 {"spec", base64::encode(json({{"workload_kind", k.to_json()}, {"mode", "replace"}}).dump())}}}};
+                record = c.create(secret_path(ns), record, o.cancel);
+                RestoreReport r = restore(c, k.kind, ns, o.name, record, o.events, o.cancel);
+                cleaned.insert(cleaned.end(), r.notes.begin(), r.notes.end());
+            } else {
+                update_with_retry(c, path, [&](const json &) { return nhctl; }, o.cancel);
+            }
             restore_nhctl_hpas(c, k, ns, o.name, o.events, cleaned, o.cancel);
             result.was_in_dev_mode = true;
             result.nhctl = true;
-            result.notes.push_back(what + " was in Nocalhost's dev mode; its original was restored in place");
+            result.notes.push_back(what + (k.kind == Kind::Pod ? " was in Nocalhost's dev mode; its original was re-created"
+                                                                : " was in Nocalhost's dev mode; its original was restored in place"));
             result.notes.insert(result.notes.end(), cleaned.begin(), cleaned.end());
         } else {
             result.notes.push_back(what + " is not in dev mode; nothing to do");

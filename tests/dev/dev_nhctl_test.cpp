@@ -303,3 +303,43 @@ TEST_F(DevNhctlTest, BrokenAnnotationIsAnErrorAndChangesNothing) {
 }
 
 }  // namespace
+
+TEST_F(DevNhctlTest, BarePodIsReCreatedFromItsAnnotation) {
+    // nhctl replaces a bare Pod by its dev pod of the same name, the original in the annotation.
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", "solo"}, {"labels", {{"app", "solo"}}}}},
+                {"spec", simple_template("solo")["spec"]}};
+    create(pod);
+    json original = get(Kind::Pod, "solo");
+    json origin = {{"apiVersion", "v1"},
+                   {"kind", "Pod"},
+                   {"metadata",
+                    {{"name", "solo"}, {"namespace", ns}, {"labels", original["metadata"]["labels"]},
+                     {"uid", original["metadata"]["uid"]}}},
+                   {"spec", original["spec"]}};
+    kube->remove(path(Kind::Pod, "solo"));
+    for (int i = 0; i < 100 && exists(path(Kind::Pod, "solo")); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    create_syncthing_secret("solo", "pod");
+    json dev = pod;
+    dev["metadata"]["annotations"]["dev.nocalhost/origin-workload-definition"] = origin.dump();
+    json tpl = {{"metadata", json::object()}, {"spec", pod["spec"]}};
+    nhctl_dev_template(tpl, "app", "solo-pod-nocalhost-syncthing-secret");
+    dev["spec"] = tpl["spec"];
+    create(dev);
+
+    auto r = cli("dev end pod/solo");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("re-creating pod/solo"), std::string::npos) << r.out;
+    json back = get(Kind::Pod, "solo");
+    EXPECT_FALSE(back["metadata"].value("annotations", json::object()).contains("dev.nocalhost/origin-workload-definition"));
+    EXPECT_EQ(back["spec"]["containers"], original["spec"]["containers"]);
+    EXPECT_EQ(back["metadata"]["labels"], original["metadata"]["labels"]);
+    EXPECT_FALSE(exists(nh::dev::secret_path(ns, "solo-pod-nocalhost-syncthing-secret")));
+    EXPECT_FALSE(exists(nh::dev::secret_path(ns, nh::dev::session_object_name(Kind::Pod, "solo"))))
+        << "the record made for the re-creation is gone";
+    r = cli("dev end pod/solo");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("not in dev mode"), std::string::npos) << r.out;
+}
