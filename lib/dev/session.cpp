@@ -254,6 +254,19 @@ void restore_pod(kube::Client &c, const std::string &ns, const std::string &name
     }
 }
 
+// The session record Secret (its data already base64-encoded).
+json session_record(const std::string &ns, const std::string &object_name, const json &annotations, const json &data) {
+    return {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"type", "Opaque"},
+            {"metadata",
+             {{"name", object_name},
+              {"namespace", ns},
+              {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleSession}}},
+              {"annotations", annotations}}},
+            {"data", data}};
+}
+
 // Puts the original back in place and removes what dev mode created, except the lock.
 RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const std::string &name, const json &secret,
                       const EventSink &sink, CancelToken *cancel) {
@@ -877,19 +890,11 @@ Session start(kube::Client &c, const StartOptions &o) {
                           {"data", {{"spec", base64::encode(spec_json.dump())}}}};
             record = c.patch(secret_path(ns, object_name), kube::PatchType::Merge, patch.dump(), cancel);
         } else {
-            json s = {{"apiVersion", "v1"},
-                      {"kind", "Secret"},
-                      {"type", "Opaque"},
-                      {"metadata",
-                       {{"name", object_name},
-                        {"namespace", ns},
-                        {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleSession}}},
-                        {"annotations", annotations}}},
-                      {"data",
-                       {{"original", base64::encode(stored_original.dump())},
-                        {"hpas", base64::encode(hpas.dump())},
-                        {"spec", base64::encode(spec_json.dump())},
-                        {"token", base64::encode(token)}}}};
+            json s = session_record(ns, object_name, annotations,
+                                    {{"original", base64::encode(stored_original.dump())},
+                                     {"hpas", base64::encode(hpas.dump())},
+                                     {"spec", base64::encode(spec_json.dump())},
+                                     {"token", base64::encode(token)}});
             record = c.create(secret_path(ns), s, cancel);
             changed = true;
         }
@@ -1080,20 +1085,13 @@ EndResult end(kube::Client &c, const EndOptions &o) {
                 // created again, as an end of our own bare-Pod dev mode does. The original goes
                 // into a session record first, so an end that dies after the delete is finished
                 // from that record by the next `end`.
-                json record = {{"apiVersion", "v1"},
-                               {"kind", "Secret"},
-                               {"type", "Opaque"},
-                               {"metadata",
-                                {{"name", object_name},
-                                 {"namespace", ns},
-                                 {"labels", {{kManagedByLabel, kManagedByValue}, {kRoleLabel, kRoleSession}}},
-                                 {"annotations",
-                                  {{kKindAnnotation, k.name}, {kNameAnnotation, o.name}, {kPhaseAnnotation, "ending"},
-                                   {kOwnerAnnotation, owner}, {kModeAnnotation, mode_name(Mode::Replace)}}}}},
-                               {"data",
-                                {{"original", base64::encode(nhctl.dump())},
-                                 {"hpas", base64::encode("[]")},
-                                 {"spec", base64::encode(json({{"workload_kind", k.to_json()}, {"mode", "replace"}}).dump())}}}};
+                json record = session_record(
+                    ns, object_name,
+                    {{kKindAnnotation, k.name}, {kNameAnnotation, o.name}, {kPhaseAnnotation, "ending"},
+                     {kOwnerAnnotation, owner}, {kModeAnnotation, mode_name(Mode::Replace)}},
+                    {{"original", base64::encode(nhctl.dump())},
+                     {"hpas", base64::encode("[]")},
+                     {"spec", base64::encode(json({{"workload_kind", k.to_json()}, {"mode", "replace"}}).dump())}});
                 record = c.create(secret_path(ns), record, o.cancel);
                 RestoreReport r = restore(c, k.kind, ns, o.name, record, o.events, o.cancel);
                 cleaned.insert(cleaned.end(), r.notes.begin(), r.notes.end());
