@@ -131,7 +131,7 @@ class Session:
     def __init__(self, client: "Client", native: Any, developer: Optional[str] = None) -> None:
         self._client = client
         self._native = native
-        self._developer = developer  # as given to dev_start / dev_attach: end() ends the same session
+        self._developer = developer  # as given to dev_start / dev_attach
 
     kind = property(lambda self: self._native.kind, doc="The workload's kind: 'Deployment', 'StatefulSet', 'DaemonSet', ...")
     name = property(lambda self: self._native.name)
@@ -152,11 +152,22 @@ class Session:
     )
 
     @property
+    def developer(self) -> str:
+        """Duplicate mode: the developer whose copy this is (what :meth:`end` and
+        :meth:`Client.dev_attach` find it by); otherwise ''."""
+        developer = self._native.developer
+        if not developer and self.mode is DevMode.DUPLICATE:
+            developer = self._developer or ""
+        return developer
+
+    @property
     def client(self) -> "Client":
         return self._client
 
     def status(self) -> dict:
-        """The session's state, as :meth:`Client.dev_status` reports it, without a request."""
+        """The session's state, as :meth:`Client.dev_status` reports it, without a request; while the
+        session runs the whole loop, also ``port_forwards``: ``[{"spec", "local_port", "remote_port"}]``,
+        the dev config's port-forwards."""
         return json.loads(self._native.status())
 
     def sync(self) -> Optional[Sync]:
@@ -178,7 +189,8 @@ class Session:
 
         ``on_event`` gets the phases "forward", "sync" and "synced";
         ``sync_events`` the sync's own events afterwards; other keywords are
-        the options of :func:`start_sync`. ``timeout`` (default 5 minutes)
+        the options of :func:`start_sync` (the dev config's sync settings
+        fill what they leave at the defaults). ``timeout`` (default 5 minutes)
         limits the first sync. Raises :class:`InvalidState` (already
         syncing), :class:`Unauthorized` (the sidecar refused the token),
         :class:`Timeout`, :class:`Cancelled`. Returns :meth:`sync`.
@@ -218,7 +230,7 @@ class Session:
         See :meth:`Client.dev_end`.
         """
         kwargs.setdefault("mode", self.mode)
-        kwargs.setdefault("developer", self._developer)
+        kwargs.setdefault("developer", self.developer or None)
         result = self._client.dev_end(self.kind, self.name, namespace=self.namespace, **kwargs)
         self.close()
         return result
@@ -355,7 +367,10 @@ class DevModeMixin:
         acknowledged (``on_event`` then also reports "forward", "sync" and
         "synced"); the session owns that sync (:meth:`Session.sync`).
         ``sync`` holds the options of :func:`start_sync` (``mode``,
-        ``ignore``, ...), ``sync_events`` receives the sync's events.
+        ``ignore``, ``delete_protection``, ...), ``sync_events`` receives the
+        sync's events. The dev config's sync settings fill what ``sync``
+        leaves at its defaults (its ``deleteProtection`` is on unless the
+        config turns it off).
 
         ``on_event(DevEvent)`` reports progress (on the calling thread's
         helper); returning a true value or raising stops the start, which

@@ -81,6 +81,7 @@ SyncOptions::SyncOptions(const py::object &spec) {
     opts.compression = static_cast<int>(get_long("compression"));
     opts.connect_timeout_ms = get_long("connect_timeout_ms");
     opts.max_backoff_ms = get_long("max_backoff_ms");
+    opts.delete_protection = d.contains("delete_protection") && d["delete_protection"].cast<bool>() ? 1 : 0;
     if (d.contains("on_event") && !d["on_event"].is_none()) {
         callback = std::make_shared<Callback>(d["on_event"]);
         opts.callback = sync_event_trampoline;

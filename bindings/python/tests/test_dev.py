@@ -191,6 +191,7 @@ def test_duplicate_mode_for_two_developers_leaves_the_original_untouched(dev_cli
     try:
         for session, who in ((alice, "alice"), (bob, "bob")):
             assert session.mode is DevMode.DUPLICATE
+            assert session.developer == {"alice": "alice@laptop", "bob": "bob@desk"}[who]
             assert (session.kind, session.name, session.namespace) == ("Deployment", name, dev_ns)
             assert session.workload.startswith(f"{name}-dup-{who}-"), session.workload
             assert session.workload in repr(session)
@@ -204,6 +205,7 @@ def test_duplicate_mode_for_two_developers_leaves_the_original_untouched(dev_cli
         with dev_client.dev_attach("deployment", name, mode="duplicate", developer="bob@desk") as attached:
             assert attached.mode is DevMode.DUPLICATE
             assert attached.workload == bob.workload
+            assert attached.developer == "bob@desk"
         # Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
         result = alice.exec(["cat", "hello.txt"])
         assert (result.exit_code, result.text) == (0, "hello from the dev pod\n")
@@ -305,7 +307,7 @@ def test_dev_start_takes_the_image_and_workdir_from_the_config(dev_client, dev_n
         "deployment", name, config_path=tmp_path, sidecar_image=SIDECAR_IMAGE, timeout=120,
         patches=[{"type": "merge", "patch": {"metadata": {"annotations": {"example.com/patched": "yes"}}}}],
     ) as session:
-        assert session.mode is DevMode.REPLACE and session.workload == ""
+        assert session.mode is DevMode.REPLACE and session.workload == "" and session.developer == ""
         assert session.workdir == "/home/dev/src"
         assert session.status()["image"] == "registry.example/dev-from-config:2"
         live = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")

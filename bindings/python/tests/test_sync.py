@@ -82,6 +82,22 @@ def test_sync_event_iterator_and_two_way(dirs, server):
         assert SyncState.IDLE in states or sync.state == SyncState.IDLE
 
 
+def test_sync_two_way_delete_protection_keeps_the_local_file_and_sends_it_back(dirs, server):
+    src, root, state = dirs
+    events = []
+    with nocalhost.start_sync(src, server.address, TOKEN, state_dir=state, mode=SyncMode.TWO_WAY,
+                              delete_protection=True, on_event=events.append) as sync:
+        sync.flush(timeout=60)
+        assert (root / "hello.txt").read_text() == "hello v1\n"
+        (root / "hello.txt").unlink()  # deleted on the server side
+        wait_for(lambda: (root / "hello.txt").exists(), 10, "the local copy sent back to the server")
+        assert (root / "hello.txt").read_text() == "hello v1\n"
+        assert (src / "hello.txt").read_text() == "hello v1\n"
+        wait_for(lambda: any(e.type == SyncEventType.REMOTE_CHANGE and "delete protection" in e.message
+                             for e in list(events)), 10, "the delete-protection event")
+        assert any(e.path == "hello.txt" for e in events if e.type == SyncEventType.REMOTE_CHANGE)
+
+
 def test_sync_wrong_token_raises_unauthorized(dirs, server):
     src, _, state = dirs
     with nocalhost.start_sync(src, server.address, "wrong-token", state_dir=state) as sync:
@@ -158,7 +174,7 @@ def test_dev_start_with_local_dir_syncs_and_session_owns_the_sync(kubeconfig, lo
             try:
                 result["session"] = client.dev_start(
                     "deployment", "web", image="registry.example/dev:1", timeout=120, local_dir=src,
-                    sync={"state_dir": state, "ignore": ["*.log"]},
+                    sync={"state_dir": state, "ignore": ["*.log"], "delete_protection": True},
                     on_event=lambda e: phases.append(e.phase),
                 )
             except BaseException as e:  # noqa: BLE001
