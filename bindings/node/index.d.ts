@@ -296,6 +296,13 @@ export interface SyncOptions {
   compression?: 0 | 1 | 2;
   connectTimeoutMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Two-way only: a deletion made on the server never deletes the local file; the local copy is
+   * sent back, reported as a 'remoteChange' event whose message says "delete protection". In a
+   * dev session's sync, left unset, the Nocalhost dev config's sync.deleteProtection (default
+   * true) decides.
+   */
+  deleteProtection?: boolean;
 }
 
 export type SyncStateName =
@@ -506,11 +513,21 @@ export interface DevEndOptions extends CallOptions {
   onEvent?: (event: DevEvent) => void;
 }
 
+/** A port-forward of the Nocalhost dev config (portForward), as session.status() reports it. */
+export interface DevPortForward {
+  /** As written in the config: 'LOCAL:REMOTE' or 'PORT'. */
+  spec: string;
+  local_port: number;
+  remote_port: number;
+}
+
 export interface DevStatus {
   kind: string;
   name: string;
   namespace: string;
   dev_mode: boolean;
+  /** session.status() while the session runs the whole loop: the dev config's port-forwards. */
+  port_forwards?: DevPortForward[];
   [key: string]: any;
 }
 
@@ -537,7 +554,10 @@ export class Session {
    * mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom kinds; else ''.
    */
   readonly workload: string;
+  /** Duplicate mode: the developer whose copy this is; otherwise ''. */
+  readonly developer: string;
   readonly closed: boolean;
+  /** The session's state as devStatus() reports it, without a request (port_forwards while the whole loop runs). */
   status(): DevStatus;
   refresh(options?: CallOptions): Promise<void>;
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;

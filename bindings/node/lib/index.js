@@ -354,7 +354,7 @@ class Session {
   constructor(client, native, developer) {
     this.client = client;
     this._native = native;
-    this._developer = developer; // as given to devStart / devAttach: end() ends the same session
+    this._developer = developer; // as given to devStart / devAttach
   }
 
   get kind() { return this._native.kind; }
@@ -377,9 +377,22 @@ class Session {
    * CronJobs, Pods and custom kinds; else ''.
    */
   get workload() { return this._native.workload; }
+  /**
+   * Duplicate mode: the developer whose copy this is (what end() and
+   * devAttach() find it by); otherwise ''.
+   */
+  get developer() {
+    const developer = this._native.developer;
+    if (!developer && this.mode === 'duplicate') return this._developer || '';
+    return developer;
+  }
   get closed() { return this._native.closed; }
 
-  /** The session's state as devStatus() reports it, without a request. */
+  /**
+   * The session's state as devStatus() reports it, without a request; while
+   * the session runs the whole loop, also port_forwards: [{spec, local_port,
+   * remote_port}], the dev config's port-forwards.
+   */
   status() {
     return JSON.parse(this._native.status());
   }
@@ -409,7 +422,8 @@ class Session {
   /**
    * Forward to the session's sync sidecar, sync `localDir` into the work dir
    * and resolve with the Sync once the first full sync is acknowledged.
-   * Options: the sync options of startSync(), timeoutMs (first sync; default
+   * Options: the sync options of startSync() (the dev config's sync settings
+   * fill what they leave at the defaults), timeoutMs (first sync; default
    * 5 minutes), onEvent (the dev-mode phases "forward", "sync", "synced"),
    * signal. Rejects with InvalidStateError (already syncing),
    * UnauthorizedError (the sidecar refused the token), TimeoutError, ...
@@ -455,7 +469,7 @@ class Session {
     const result = await this.client.devEnd(this.kind, this.name, {
       namespace: this.namespace,
       mode: this.mode,
-      developer: this._developer,
+      developer: this.developer || undefined,
       ...options,
     });
     this.close();

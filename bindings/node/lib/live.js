@@ -229,7 +229,10 @@ class Sync extends EventEmitter {
  * Start syncing `localDir` to the nhsyncd at `address` ('host:port') with
  * `token`. Options: mode (SyncMode), ignore, include (gitignore-syntax
  * patterns), useGitignore, stateDir, compression, connectTimeoutMs,
- * maxBackoffMs. Resolves once running; the first sync goes on in the
+ * maxBackoffMs, deleteProtection (two-way only: a deletion made on the
+ * server never deletes the local file; the local copy is sent back,
+ * reported as a 'remoteChange' event whose message says "delete
+ * protection"). Resolves once running; the first sync goes on in the
  * background (await sync.flush()).
  */
 async function startSync(localDir, address, token, options = {}) {

@@ -11,11 +11,12 @@ struct SyncSpec {
     std::vector<const char *> ignore_ptrs, include_ptrs;
     std::optional<std::string> state_dir;
     int mode = 0, compression = 0;
-    bool use_gitignore = false;
+    bool use_gitignore = false, delete_protection = false;
     long connect_timeout_ms = 0, max_backoff_ms = 0;
 
     SyncSpec() = default;
-    // {mode, ignore, include, useGitignore, stateDir, compression, connectTimeoutMs, maxBackoffMs}
+    // {mode, ignore, include, useGitignore, stateDir, compression, connectTimeoutMs, maxBackoffMs,
+    //  deleteProtection}
     explicit SyncSpec(const Napi::Value &o) {
         mode = static_cast<int>(opt_int(option(o, "mode"), 0));
         ignore = strings(option(o, "ignore"), "ignore");
@@ -25,6 +26,7 @@ struct SyncSpec {
         compression = static_cast<int>(opt_int(option(o, "compression"), 0));
         connect_timeout_ms = static_cast<long>(opt_int(option(o, "connectTimeoutMs"), 0));
         max_backoff_ms = static_cast<long>(opt_int(option(o, "maxBackoffMs"), 0));
+        delete_protection = option(o, "deleteProtection").ToBoolean().Value();
     }
 
     // Points into this object: keep it alive while the result is used.
@@ -44,6 +46,7 @@ struct SyncSpec {
         x.compression = compression;
         x.connect_timeout_ms = connect_timeout_ms;
         x.max_backoff_ms = max_backoff_ms;
+        x.delete_protection = delete_protection ? 1 : 0;
         return x;
     }
 

@@ -162,6 +162,7 @@ describe('dev mode', clusterSuite(test), () => {
     try {
       for (const [session, who] of [[alice, 'alice'], [bob, 'bob']]) {
         assert.equal(session.mode, 'duplicate');
+        assert.equal(session.developer, { alice: 'alice@laptop', bob: 'bob@desk' }[who]);
         assert.deepEqual([session.kind, session.name, session.namespace], ['Deployment', name, ns]);
         assert.ok(session.workload.startsWith(`${name}-dup-${who}-`), session.workload);
         assert.ok(session.pod);
@@ -176,6 +177,7 @@ describe('dev mode', clusterSuite(test), () => {
       const attached = await client.devAttach('deployment', name, { mode: 'duplicate', developer: 'bob@desk' });
       assert.equal(attached.mode, 'duplicate');
       assert.equal(attached.workload, bob.workload);
+      assert.equal(attached.developer, 'bob@desk');
       attached.close();
       // Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
       const r = await alice.exec(['cat', 'hello.txt']);
@@ -288,6 +290,7 @@ containers:
     try {
       assert.equal(session.mode, 'replace');
       assert.equal(session.workload, '');
+      assert.equal(session.developer, '');
       assert.equal(session.workdir, '/home/dev/src');
       assert.equal(session.status().image, 'registry.example/dev-from-config:2');
       const live = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);

@@ -247,6 +247,34 @@ describe('sync to a local nhsyncd', () => {
     await assert.rejects(sync.flush(), nh.InvalidStateError);
   });
 
+  it('two-way with deleteProtection keeps the local file and sends it back', async () => {
+    const src = path.join(dir, 'src-dp');
+    const root = path.join(dir, 'root-dp');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'keep.txt'), 'precious\n');
+    const own = await startNhsyncd(root, TOKEN);
+    try {
+      const sync = await nh.startSync(src, own.address, TOKEN, {
+        stateDir: path.join(dir, 'state-dp'),
+        mode: nh.SyncMode.TWO_WAY,
+        deleteProtection: true,
+      });
+      const remote = [];
+      sync.on('remoteChange', (e) => remote.push(e));
+      await sync.flush({ timeoutMs: 60000 });
+      assert.equal(fs.readFileSync(path.join(root, 'keep.txt'), 'utf8'), 'precious\n');
+      fs.unlinkSync(path.join(root, 'keep.txt')); // deleted on the server side
+      await waitFor(() => fs.existsSync(path.join(root, 'keep.txt')), 10000, 'the local copy sent back to the server');
+      assert.equal(fs.readFileSync(path.join(root, 'keep.txt'), 'utf8'), 'precious\n');
+      assert.equal(fs.readFileSync(path.join(src, 'keep.txt'), 'utf8'), 'precious\n');
+      await waitFor(() => remote.some((e) => e.path === 'keep.txt' && e.message.includes('delete protection')), 10000,
+        'the delete-protection event');
+      await sync.close();
+    } finally {
+      own.stop();
+    }
+  });
+
   it('rejects a wrong token with UnauthorizedError and a missing directory with IOError', async () => {
     const sync = await nh.startSync(path.join(dir, 'src'), server.address, 'wrong', { stateDir: path.join(dir, 'state2') });
     await assert.rejects(sync.flush({ timeoutMs: 30000 }), nh.UnauthorizedError);
@@ -327,7 +355,7 @@ describe('dev session sync (the whole loop)', clusterSuite(test), () => {
       image: 'registry.example/dev:1',
       timeoutMs: 120000,
       localDir: src,
-      sync: { stateDir: path.join(dir, 'state'), ignore: ['*.log'] },
+      sync: { stateDir: path.join(dir, 'state'), ignore: ['*.log'], deleteProtection: true },
       onEvent: (e) => phases.push(e.phase),
     });
     starting.catch(() => {});
