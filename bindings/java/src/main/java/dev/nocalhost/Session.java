@@ -19,7 +19,7 @@ import java.util.function.Function;
 public final class Session extends NativeHandle {
     private final Client client;
     private final SWIGTYPE_p_nh_session handle;
-    /** As given to devStart / devAttach: {@link #end()} ends the same session. */
+    /** As given to devStart / devAttach. */
     private final String developer;
 
     Session(Client client, SWIGTYPE_p_nh_session h, String developer) {
@@ -60,6 +60,16 @@ public final class Session extends NativeHandle {
      */
     public String workload() { return text(NH::nh_session_workload); }
 
+    /**
+     * Duplicate mode: the developer whose copy this is (what {@link #end()} and
+     * {@link Client#devAttach} find it by); otherwise "".
+     */
+    public String developer() {
+        String d = text(NH::nh_session_developer);
+        if (d.isEmpty() && mode() == DevMode.DUPLICATE && developer != null) return developer;
+        return d;
+    }
+
     public synchronized DevMode mode() {
         acquire();
         try {
@@ -78,7 +88,11 @@ public final class Session extends NativeHandle {
         }
     }
 
-    /** The session's state as {@link Client#devStatus} reports it (JSON), without a request. */
+    /**
+     * The session's state as {@link Client#devStatus} reports it (JSON), without a request; while the
+     * session runs the whole loop, also "port_forwards": [{"spec","local_port","remote_port"}], the
+     * dev config's port-forwards.
+     */
     public synchronized String status() {
         acquire();
         nh_buf out = new nh_buf();
@@ -112,8 +126,9 @@ public final class Session extends NativeHandle {
 
     /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
     public DevEndResult end() {
+        String who = developer();
         DevEndResult r = client.devEnd(kind(), name(),
-            new Client.DevEndOptions().namespace(namespace()).mode(mode()).developer(developer));
+            new Client.DevEndOptions().namespace(namespace()).mode(mode()).developer(who.isEmpty() ? null : who));
         close();
         return r;
     }

@@ -27,7 +27,7 @@ public final class Sync extends NativeHandle {
     public static final class Options {
         Mode mode = Mode.SEND;
         String[] ignore, include;
-        boolean useGitignore;
+        boolean useGitignore, deleteProtection;
         String stateDir;
         Compression compression = Compression.AUTO;
         long connectTimeoutMs, maxBackoffMs;
@@ -44,6 +44,13 @@ public final class Sync extends NativeHandle {
         public Options compression(Compression v) { compression = v; return this; }
         public Options connectTimeoutMs(long v) { connectTimeoutMs = v; return this; }
         public Options maxBackoffMs(long v) { maxBackoffMs = v; return this; }
+        /**
+         * {@link Mode#TWO_WAY} only: a deletion made on the server never deletes the local file;
+         * the local copy is sent back, reported as a {@link SyncEvent.Type#REMOTE_CHANGE} event
+         * whose message says "delete protection". In a dev session's sync, left false, the
+         * Nocalhost dev config's sync.deleteProtection (default true) decides.
+         */
+        public Options deleteProtection(boolean v) { deleteProtection = v; return this; }
         public Options listener(SyncListener v) { listener = v; return this; }
 
         /** The C options; the listener's global reference is released by nhj_sync_options_clear_listener. */
@@ -64,6 +71,7 @@ public final class Sync extends NativeHandle {
             x.setCompression(compression.ordinal());
             x.setConnect_timeout_ms((int) connectTimeoutMs);
             x.setMax_backoff_ms((int) maxBackoffMs);
+            x.setDelete_protection(deleteProtection ? 1 : 0);
             if (listener != null) NH.nhj_sync_options_set_listener(x, new Events(listener));
             return x;
         }

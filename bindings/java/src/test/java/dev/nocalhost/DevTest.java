@@ -175,6 +175,7 @@ class DevTest {
             for (Session s : List.of(alice, bob)) {
                 String who = s == alice ? "alice" : "bob";
                 assertEquals(DevMode.DUPLICATE, s.mode());
+                assertEquals(s == alice ? "alice@laptop" : "bob@desk", s.developer());
                 assertEquals("Deployment", s.kind());
                 assertEquals(name, s.name());
                 assertTrue(s.workload().startsWith(name + "-dup-" + who + "-"), s.workload());
@@ -192,6 +193,7 @@ class DevTest {
             try (Session attached = client.devAttach("deployment", name, bobQuery)) {
                 assertEquals(DevMode.DUPLICATE, attached.mode());
                 assertEquals(bob.workload(), attached.workload());
+                assertEquals("bob@desk", attached.developer());
             }
             // Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
             assertEquals("hello from the dev pod\n", alice.exec("cat", "hello.txt").stdoutText());
@@ -291,6 +293,7 @@ class DevTest {
                 .patch("merge", Map.of("metadata", Map.of("annotations", Map.of("example.com/patched", "yes")))))) {
             assertEquals(DevMode.REPLACE, session.mode());
             assertEquals("", session.workload());
+            assertEquals("", session.developer());
             assertEquals("/home/dev/src", session.workdir());
             assertEquals("registry.example/dev-from-config:2", object(session.status()).get("image"));
             Map<String, Object> live = object(client.get(deploymentPath(name)));

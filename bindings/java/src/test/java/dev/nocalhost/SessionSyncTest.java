@@ -84,7 +84,8 @@ class SessionSyncTest {
             List<String> phases = new ArrayList<>();
             List<SyncEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
             Sync sync = session.startSync(src.toString(), new Sync.Options().stateDir(dir.resolve("state").toString())
-                .ignore("*.log").listener(events::add), Duration.ofSeconds(60), null, e -> phases.add(e.phase()));
+                .ignore("*.log").deleteProtection(true).listener(events::add), Duration.ofSeconds(60), null,
+                e -> phases.add(e.phase()));
             assertEquals(List.of("forward", "sync", "synced"), phases);
             assertEquals("hello v1\n", Files.readString(root.resolve("hello.txt")));
             assertFalse(Files.exists(root.resolve("skip.log")));

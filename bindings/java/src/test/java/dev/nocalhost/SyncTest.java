@@ -105,6 +105,31 @@ class SyncTest {
     }
 
     @Test
+    void twoWayDeleteProtectionKeepsTheLocalFileAndSendsItBack() throws Exception {
+        List<SyncEvent> events = Collections.synchronizedList(new ArrayList<>());
+        Sync.Options o = new Sync.Options().stateDir(dir.resolve("state").toString()).mode(Sync.Mode.TWO_WAY)
+            .deleteProtection(true).listener(events::add);
+        try (Sync sync = Sync.start(src.toString(), address, TOKEN, o)) {
+            sync.flush(Duration.ofSeconds(60));
+            assertEquals("hello v1\n", Files.readString(root.resolve("hello.txt")));
+            Files.delete(root.resolve("hello.txt"));  // deleted on the server side
+            long deadline = System.currentTimeMillis() + 10000;
+            while (!Files.exists(root.resolve("hello.txt"))) {
+                assertTrue(System.currentTimeMillis() < deadline, "the local copy was not sent back to the server");
+                Thread.sleep(50);
+            }
+            assertEquals("hello v1\n", Files.readString(root.resolve("hello.txt")));
+            assertEquals("hello v1\n", Files.readString(src.resolve("hello.txt")));
+            deadline = System.currentTimeMillis() + 10000;
+            while (events.stream().noneMatch(e -> e.type == SyncEvent.Type.REMOTE_CHANGE && e.path.equals("hello.txt")
+                && e.message.contains("delete protection"))) {
+                assertTrue(System.currentTimeMillis() < deadline, "no delete-protection event: " + events);
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    @Test
     void wrongTokenAndMissingDirectory() {
         try (Sync sync = Sync.start(src.toString(), address, "wrong", new Sync.Options().stateDir(dir.resolve("s2").toString()))) {
             assertThrows(NocalhostException.Unauthorized.class, () -> sync.flush(Duration.ofSeconds(30)));
