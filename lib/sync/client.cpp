@@ -245,10 +245,66 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         cv.notify_all();
         if (state_changed) {
-            if (s == State::Idle) log::debug("sync: idle");
+            if (s == State::Idle) {
+                log::debug("sync: idle");
+                release_pending = true;  // done by the loop, where nothing holds on to the view
+            }
             emit(EventType::State);
         }
         if (progress) emit(EventType::Progress);
+    }
+
+    // Idle: what a round of syncing grew (buffers, queues) goes back to the
+    // system, so watching a large tree costs little memory.
+    void release_memory() {
+        if (wpos >= wbuf.size() && wbuf.capacity() > (64u << 10)) {
+            std::string().swap(wbuf);
+            wpos = 0;
+        }
+        if (rpos >= rbuf.size() && rbuf.capacity() > (64u << 10)) {
+            std::string().swap(rbuf);
+            rpos = 0;
+        }
+        if (queue.empty()) std::deque<Op>().swap(queue);
+        if (inflight.empty()) std::deque<Inflight>().swap(inflight);
+        if (queued_files.empty()) decltype(queued_files)().swap(queued_files);
+        if (pending_seq.empty()) decltype(pending_seq)().swap(pending_seq);
+        compact_view();
+        ::malloc_trim(0);
+    }
+
+    // After a large round the view's nodes sit scattered between the pages the round's
+    // temporaries used, and the allocator cannot give those pages back. Saving the view,
+    // freeing it whole and loading it again packs it: a 100k-file tree then keeps about the
+    // view's own size resident instead of the round's peak.
+    uint64_t compacted_at_seq = 0;
+    bool release_pending = false;
+    void compact_view() {
+        if (state_file.empty() || view.size() < 10000 || last_seq - compacted_at_seq < view.size() / 2) return;
+        compacted_at_seq = last_seq;
+        bool cleared = false;
+        try {
+            view_dirty = true;
+            save_view();
+            if (view_dirty) return;  // not saved: keep what we have
+            uint64_t digest = view.digest();
+            size_t n = view.size();
+            view.clear();
+            cleared = true;
+            ::malloc_trim(0);
+            view = TrackedIndex::load(state_file);
+            if (view.digest() != digest || view.size() != n)
+                throw Error(NH_EIO, "the index read back differs from the one saved");
+        } catch (const std::exception &e) {
+            log::warn(std::string("sync: cannot compact the index: ") + e.what());
+            if (cleared) {
+                // The view is the base of every comparison: reconnecting compares the whole
+                // tree with the server's manifest again, which rebuilds it.
+                view.clear();
+                view_dirty = true;
+                disconnect(NH_EIO, "the index was lost while compacting it");
+            }
+        }
     }
 
     void file_error(const std::string &path, int code, const std::string &msg) {
@@ -444,6 +500,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         // inode is reused at once and coarse mtimes make size+mtime collide,
         // so a file "rename" could carry another file's content. A moved
         // directory's children are compared one by one afterwards anyway.
+        std::sort(removed.begin(), removed.end());
         if (!removed.empty() && !upserts.empty()) {
             std::unordered_map<uint64_t, std::string> by_ino;
             for (auto &p : removed)
@@ -457,6 +514,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 if (!r || r->entry.type != u.type) continue;
                 if (u.type != Type::Dir) continue;
                 if (under(u.path, it->second)) continue;
+                // An inode can be reused at once by an unrelated new directory: only a target
+                // whose parent the server already has as a directory can take the rename (the
+                // children are compared one by one afterwards anyway).
+                if (auto slash = u.path.rfind('/'); slash != std::string::npos) {
+                    auto *parent = view.find(std::string_view(u.path).substr(0, slash));
+                    if (!parent || parent->entry.type != Type::Dir || parent->synced_state != kConfirmed ||
+                        std::binary_search(removed.begin(), removed.end(), parent->entry.path))
+                        continue;
+                }
                 Op op{};
                 op.kind = Op::Rename;
                 op.from = it->second;
@@ -466,7 +532,6 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 by_ino.erase(it);
             }
         }
-        std::sort(removed.begin(), removed.end());
         std::string last_top;
         for (auto &p : removed) {
             if (!last_top.empty() && under(p, last_top) && opt.mode == SyncMode::Send) continue;
@@ -1311,6 +1376,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 if (conn == Conn::Live && !paused && need_full) full_local_diff();
                 pump_output();
                 publish();
+                if (release_pending && compute_state() == State::Idle) {
+                    release_pending = false;
+                    release_memory();
+                    publish();
+                }
                 pollfd fds[3];
                 int nfds = 0;
                 fds[nfds++] = {wake_fd, POLLIN, 0};
