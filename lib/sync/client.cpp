@@ -1360,6 +1360,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         try {
             rules = local::IgnoreRules::build(root, opt.ignore);
             tree = std::make_unique<ConfinedTree>(root);
+            // Hello first: the server reads its tree while the watches are being set up here.
+            // Nothing is scanned before the watcher exists, so no change can slip between them.
+            try_connect();
+            if (sock >= 0) pump_output();
             watcher = std::make_unique<local::Watcher>(root, rules);
         } catch (const Error &e) {
             fatal(e.code(), e.what());
