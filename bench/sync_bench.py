@@ -103,12 +103,18 @@ class Rsyncd:
 
 def tar_stream(src, dst):
     port = free_port()
+    ready = os.path.join(tempfile.gettempdir(), f"nh-tar-ready-{port}")
     recv = subprocess.Popen(["python3", "-c", f"""
 import socket,subprocess
 s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('127.0.0.1',{port}));s.listen(1)
+open('{ready}','w').close()
 c,_=s.accept();p=subprocess.Popen(['tar','-xf','-','-C','{dst}'],stdin=c.fileno());p.wait()
 """])
-    time.sleep(0.3)  # the receiver accepts exactly one connection: no probing
+    # The receiver accepts exactly one connection: no probing; it says when it listens.
+    end = time.time() + 30
+    while not os.path.exists(ready) and time.time() < end:
+        time.sleep(0.01)
+    os.unlink(ready)
     t = time.perf_counter()
     sh(f"tar -cf - -C '{src}' --exclude=.git . | python3 -c \"import socket,sys,shutil;c=socket.create_connection(('127.0.0.1',{port}));shutil.copyfileobj(sys.stdin.buffer,c.makefile('wb'),1<<20)\"")
     recv.wait()

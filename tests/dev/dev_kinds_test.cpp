@@ -11,15 +11,9 @@ using nh::dev::Kind;
 namespace {
 
 json pod_spec(const std::string &name) {
-    return {{"containers",
-             {{{"name", "app"},
-               {"image", "registry.example/app:1.0"},
-               {"args", {"--serve"}},
-               {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}}},
-               {"ports", {{{"containerPort", 8080}}}}}}},
-            {"terminationGracePeriodSeconds", 1},
-            {"restartPolicy", "Always"},
-            {"nodeSelector", {{"example.com/pool", name.empty() ? "x" : "default"}}}};
+    json spec = simple_template(name)["spec"];
+    spec["nodeSelector"] = {{"example.com/pool", name.empty() ? "x" : "default"}};
+    return spec;
 }
 
 json tpl(const std::string &app) {
