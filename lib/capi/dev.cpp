@@ -100,6 +100,27 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
     return o;
 }
 
+const nh_dev_query_options kQueryDefaults = NH_DEV_QUERY_OPTIONS_INIT;
+
+// `opts`, or the defaults when NULL; NH_OK or the version error (already set).
+int query_options(const nh_dev_query_options *&opts) {
+    if (!opts) opts = &kQueryDefaults;
+    return check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options");
+}
+
+// Which session `kind`/`name` and the query options mean; `ns` "" lets the call decide.
+nh::dev::Query query_of(const char *kind, const char *name, const nh_dev_query_options *opts, std::string ns) {
+    nh::dev::Query q;
+    q.kind = nh::dev::parse_workload_kind(kind);
+    q.ns = std::move(ns);
+    q.name = name;
+    if (opts->version >= 2) {
+        q.mode = mode_of(opts->mode);
+        q.developer = str(opts->developer);
+    }
+    return q;
+}
+
 std::string loop_key_of(const nh::dev::Session &s) { return nh::capi::loop_key(s.ns, s.object_name); }
 
 nh_session *make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
@@ -251,18 +272,9 @@ int nh_dev_status(nh_buf *out, nh_client *client, const char *kind, const char *
     NH_CHECK_ARG(client);
     NH_CHECK_ARG(kind && *kind);
     NH_CHECK_ARG(name && *name);
-    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    if (int rc = query_options(opts)) return rc;
     return guard([&]() -> int {
-        nh::dev::Query q;
-        q.kind = nh::dev::parse_workload_kind(kind);
-        q.ns = str(opts->namespace_name);
-        q.name = name;
-        if (opts->version >= 2) {
-            q.mode = mode_of(opts->mode);
-            q.developer = str(opts->developer);
-        }
+        nh::dev::Query q = query_of(kind, name, opts, str(opts->namespace_name));
         auto j = nh::dev::status(*client->impl, q, token_of(opts->cancel));
         buf_set(out, j.dump());
         return NH_OK;
@@ -272,9 +284,7 @@ int nh_dev_status(nh_buf *out, nh_client *client, const char *kind, const char *
 int nh_dev_list(nh_buf *out, nh_client *client, const nh_dev_query_options *opts) {
     NH_CHECK_ARG(out);
     NH_CHECK_ARG(client);
-    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    if (int rc = query_options(opts)) return rc;
     return guard([&]() -> int {
         std::string ns = opts->all_namespaces ? std::string()
                                               : (opts->namespace_name ? std::string(opts->namespace_name)
@@ -292,18 +302,9 @@ int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const c
     NH_CHECK_ARG(client);
     NH_CHECK_ARG(kind && *kind);
     NH_CHECK_ARG(name && *name);
-    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    if (int rc = query_options(opts)) return rc;
     return guard([&]() -> int {
-        nh::dev::Query q;
-        q.kind = nh::dev::parse_workload_kind(kind);
-        q.ns = opts->namespace_name ? opts->namespace_name : client->impl->ns();
-        q.name = name;
-        if (opts->version >= 2) {
-            q.mode = mode_of(opts->mode);
-            q.developer = str(opts->developer);
-        }
+        nh::dev::Query q = query_of(kind, name, opts, opts->namespace_name ? opts->namespace_name : client->impl->ns());
         auto s = nh::dev::find_session(*client->impl, q, token_of(opts->cancel));
         if (!s)
             return set_error(NH_ENOTFOUND, q.kind.lower + "/" + name + " in namespace " + q.ns +
@@ -336,9 +337,7 @@ int nh_dev_pvc_list(nh_buf *out, nh_client *client, const char *kind, const char
     NH_CHECK_ARG(out);
     NH_CHECK_ARG(client);
     NH_CHECK_ARG((kind == nullptr) == (name == nullptr));
-    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    if (int rc = query_options(opts)) return rc;
     return guard([&]() -> int {
         std::optional<nh::dev::WorkloadKind> k;
         if (kind) k = nh::dev::parse_workload_kind(kind);
@@ -354,9 +353,7 @@ int nh_dev_pvc_delete(nh_buf *out, nh_client *client, const char *kind, const ch
     NH_CHECK_ARG(client);
     NH_CHECK_ARG(kind && *kind);
     NH_CHECK_ARG(name && *name);
-    nh_dev_query_options defaults = NH_DEV_QUERY_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    if (int rc = check_version(opts->version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
+    if (int rc = query_options(opts)) return rc;
     return guard([&]() -> int {
         auto names = nh::dev::pvc_delete(*client->impl, str(opts->namespace_name), nh::dev::parse_workload_kind(kind),
                                          name, str(claim), token_of(opts->cancel));
