@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "net.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -47,55 +49,9 @@ bool send_all(int fd, const char *p, size_t n) {
     return true;
 }
 
-class TcpServer {
-public:
-    explicit TcpServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        listen(fd_, 64);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        std::thread([this] {
-            while (true) {
-                int c = accept(fd_, nullptr, nullptr);
-                if (c < 0) return;
-                int one2 = 1;
-                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one2, sizeof one2);
-                std::thread([this, c] {
-                    serve_(c);
-                    close(c);
-                }).detach();
-            }
-        }).detach();
-    }
-    int port() const { return port_; }
+using nh::test::TcpServer;
 
-private:
-    std::function<void(int)> serve_;
-    int fd_ = -1;
-    int port_ = 0;
-};
-
-int connect_local(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
+int connect_local(int port) { return nh::test::connect_loopback(port); }
 
 std::string sh(const std::string &cmd) {
     std::string out;

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -56,20 +57,13 @@ protected:
         int fd = nh::test::listen_loopback(&sync_port_);
         close(fd);  // nhsyncd takes the port over
         // Pod port 8080 (the app's) answers with an echo server of this process.
-        echo_fd_ = nh::test::listen_loopback(&echo_port_);
-        echo_ = std::thread([fd = echo_fd_] {
-            for (;;) {
-                int c = accept(fd, nullptr, nullptr);
-                if (c < 0) return;
-                std::thread([c] {
-                    char buf[4096];
-                    ssize_t n;
-                    while ((n = read(c, buf, sizeof buf)) > 0)
-                        if (write(c, buf, static_cast<size_t>(n)) != n) break;
-                    close(c);
-                }).detach();
-            }
+        echo_ = std::make_unique<nh::test::TcpServer>([](int c) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(c, buf, sizeof buf)) > 0)
+                if (write(c, buf, static_cast<size_t>(n)) != n) break;
         });
+        echo_port_ = echo_->port();
         remote_ = fs::path(local_.path()) / "remote";
         src_ = fs::path(local_.path()) / "src";
         fs::create_directories(remote_);
@@ -99,11 +93,7 @@ protected:
     }
 
     void TearDown() override {
-        if (echo_fd_ >= 0) {
-            shutdown(echo_fd_, SHUT_RDWR);
-            close(echo_fd_);
-        }
-        if (echo_.joinable()) echo_.join();
+        echo_.reset();
         if (syncd_ > 0) {
             kill(syncd_, SIGTERM);
             waitpid(syncd_, nullptr, 0);
@@ -180,8 +170,8 @@ protected:
     fs::path remote_, src_;
     std::string kubeconfig_, ns_;
     int sync_port_ = 0;
-    int echo_port_ = 0, echo_fd_ = -1;
-    std::thread echo_;
+    int echo_port_ = 0;
+    std::unique_ptr<nh::test::TcpServer> echo_;
     pid_t syncd_ = -1;
     nh_client *client_ = nullptr;
 };
@@ -305,16 +295,12 @@ int free_port() {
 
 // Sends `text` to 127.0.0.1:port and returns what comes back (up to its length), "" on failure.
 std::string echo_through(int port, const std::string &text) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = nh::test::connect_loopback(port);
+    if (fd < 0) return "";
     std::string got;
     timeval tv{10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
-        write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())) {
+    if (write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())) {
         char buf[256];
         ssize_t n;
         while (got.size() < text.size() && (n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));

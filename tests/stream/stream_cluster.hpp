@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "net.hpp"
+
 #include "cluster_env.hpp"
 #include "test_support.hpp"
 
@@ -81,48 +83,7 @@ inline bool send_all(int fd, const char *p, size_t n) {
     return true;
 }
 
-// A TCP server on 127.0.0.1 handing each connection to `serve` on its own thread.
-class TcpServer {
-public:
-    explicit TcpServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        listen(fd_, 256);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        acceptor_ = std::thread([this] {
-            while (true) {
-                int c = accept(fd_, nullptr, nullptr);
-                if (c < 0) return;
-                ++accepted_;
-                std::thread([this, c] {
-                    serve_(c);
-                    close(c);
-                }).detach();
-            }
-        });
-    }
-    ~TcpServer() {
-        shutdown(fd_, SHUT_RDWR);
-        close(fd_);
-        acceptor_.join();
-    }
-    int port() const { return port_; }
-    int accepted() const { return accepted_.load(); }
-
-private:
-    std::function<void(int)> serve_;
-    int fd_ = -1;
-    int port_ = 0;
-    std::atomic<int> accepted_{0};
-    std::thread acceptor_;
-};
+using nh::test::TcpServer;
 
 inline int run_shell(const std::string &cmd, std::string *out = nullptr) {
     FILE *p = popen((cmd + " 2>&1").c_str(), "r");
