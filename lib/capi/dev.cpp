@@ -238,14 +238,9 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
         o.name = name;
         o.ns = str(opts->namespace_name);
         // Stop this process's sync and forwards of this session before restoring the workload.
-        {
-            nh::dev::WorkloadKind k = nh::dev::parse_workload_kind(kind);
-            std::string object = o.mode == nh::dev::Mode::Duplicate
-                                     ? nh::dev::duplicate_object_name(
-                                           k, name, o.developer.empty() ? nh::dev::default_developer() : o.developer)
-                                     : nh::dev::session_object_name(k, name);
-            nh::capi::stop_loops_for(nh::capi::loop_key(o.ns.empty() ? client->impl->ns() : o.ns, object));
-        }
+        nh::capi::stop_loops_for(nh::capi::loop_key(
+            o.ns.empty() ? client->impl->ns() : o.ns,
+            nh::dev::session_object_name(nh::dev::parse_workload_kind(kind), name, o.mode, o.developer)));
         o.owner = str(opts->owner);
         if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
         if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);

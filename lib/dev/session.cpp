@@ -548,6 +548,16 @@ Mode parse_mode(const std::string &text) {
     fail(NH_EINVAL, "unknown dev mode '" + text + "' (valid: replace, duplicate)");
 }
 
+std::string developer_of(Mode mode, const std::string &given) {
+    if (mode != Mode::Duplicate) return {};
+    return given.empty() ? default_developer() : given;
+}
+
+std::string session_object_name(const WorkloadKind &k, const std::string &name, Mode mode, const std::string &developer) {
+    return mode == Mode::Duplicate ? duplicate_object_name(k, name, developer_of(mode, developer))
+                                   : session_object_name(k, name);
+}
+
 void resolve_kind(kube::Client &c, WorkloadKind &k, CancelToken *cancel) {
     if (k.builtin()) return;
     std::string group = k.group_version.substr(0, k.group_version.find('/'));
@@ -740,11 +750,11 @@ Session start(kube::Client &c, const StartOptions &o) {
     if (k.kind != o.kind) fail(NH_EINVAL, "dev start: custom_kind does not describe a custom kind");
     resolve_kind(c, k, cancel);
     const bool dup = o.mode == Mode::Duplicate;
-    const std::string developer = dup ? (o.developer.empty() ? default_developer() : o.developer) : std::string();
+    const std::string developer = developer_of(o.mode, o.developer);
     const std::string ns = o.ns.empty() ? c.ns() : o.ns;
     const std::string what = what_of(k, ns, o.name, o.mode, developer);
     const std::string owner = o.owner.empty() ? default_owner() : o.owner;
-    const std::string object_name = dup ? duplicate_object_name(k, o.name, developer) : session_object_name(k, o.name);
+    const std::string object_name = session_object_name(k, o.name, o.mode, developer);
     const std::string path = workload_path(k, ns, o.name);
     const std::string generated = dup ? duplicate_copy_name(o.name, developer) : k.in_place() ? "" : object_name;
     const auto deadline = Clock::now() + o.timeout;
@@ -1029,11 +1039,11 @@ EndResult end(kube::Client &c, const EndOptions &o) {
     if (o.name.empty()) fail(NH_EINVAL, "dev end: the workload name is empty");
     WorkloadKind k = o.kind == Kind::Custom ? o.custom_kind : WorkloadKind(o.kind);
     const bool dup = o.mode == Mode::Duplicate;
-    const std::string developer = dup ? (o.developer.empty() ? default_developer() : o.developer) : std::string();
+    const std::string developer = developer_of(o.mode, o.developer);
     const std::string ns = o.ns.empty() ? c.ns() : o.ns;
     const std::string what = what_of(k, ns, o.name, o.mode, developer);
     const std::string owner = o.owner.empty() ? default_owner() : o.owner;
-    const std::string object_name = dup ? duplicate_object_name(k, o.name, developer) : session_object_name(k, o.name);
+    const std::string object_name = session_object_name(k, o.name, o.mode, developer);
     EndResult result;
 
     auto secret = get_optional(c, secret_path(ns, object_name), o.cancel);
@@ -1136,10 +1146,7 @@ void refresh_pod(kube::Client &c, Session &s, CancelToken *cancel) {
 
 std::optional<Session> find_session(kube::Client &c, const Query &q, CancelToken *cancel) {
     const std::string ns = q.ns.empty() ? c.ns() : q.ns;
-    const bool dup = q.mode == Mode::Duplicate;
-    const std::string developer = dup ? (q.developer.empty() ? default_developer() : q.developer) : std::string();
-    const std::string object_name =
-        dup ? duplicate_object_name(q.kind, q.name, developer) : session_object_name(q.kind, q.name);
+    const std::string object_name = session_object_name(q.kind, q.name, q.mode, q.developer);
     auto secret = get_optional(c, secret_path(ns, object_name), cancel);
     if (!secret) return std::nullopt;
     Session s = session_from_secret(q.kind.kind, ns, q.name, *secret);
@@ -1169,9 +1176,7 @@ json status(kube::Client &c, const Query &q_in, CancelToken *cancel) {
     if (!annotation(*wl, kNhctlOriginAnnotation).empty()) j["nocalhost_dev_mode"] = true;
     Session probe;
     probe.ns = q.ns;
-    const std::string developer = q.developer.empty() ? default_developer() : q.developer;
-    probe.object_name = q.mode == Mode::Duplicate ? duplicate_object_name(q.kind, q.name, developer)
-                                                  : session_object_name(q.kind, q.name);
+    probe.object_name = session_object_name(q.kind, q.name, q.mode, q.developer);
     add_lock_state(c, probe, cancel);
     j["lock"] = probe.lock_holder.empty()
                     ? json(nullptr)

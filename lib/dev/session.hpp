@@ -42,6 +42,11 @@ using EventSink = std::function<bool(const Event &)>;
 enum class Mode { Replace, Duplicate };
 const char *mode_name(Mode m);  // "replace", "duplicate"
 Mode parse_mode(const std::string &text);  // throws NH_EINVAL listing the choices
+// The developer a call in `mode` means: in duplicate mode `given`, or default_developer() when
+// it is empty; "" in replace mode.
+std::string developer_of(Mode mode, const std::string &given);
+// The session Secret and Lease of a workload in `mode` (duplicate: of developer_of(mode, developer)).
+std::string session_object_name(const WorkloadKind &k, const std::string &name, Mode mode, const std::string &developer);
 
 // A directory of the dev container kept on a PersistentVolumeClaim (Nocalhost's
 // persistentVolumeDirs): found again on the next start by its labels, so it outlives dev mode.
