@@ -1,6 +1,7 @@
 #include "capi/dev_loop.hpp"
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -131,9 +132,7 @@ nlohmann::json SessionLoop::forwards() const {
     nlohmann::json out = nlohmann::json::array();
     for (const auto &f : app_) {
         if (!f.fwd) continue;
-        auto colon = f.spec.rfind(':');
-        int remote = std::stoi(colon == std::string::npos ? f.spec : f.spec.substr(colon + 1));
-        out.push_back({{"spec", f.spec}, {"local_port", nh_forward_local_port(f.fwd, 0)}, {"remote_port", remote}});
+        out.push_back({{"spec", f.spec}, {"local_port", nh_forward_local_port(f.fwd, 0)}, {"remote_port", f.remote_port}});
     }
     return out;
 }
@@ -217,11 +216,11 @@ std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *ses
             continue;
         }
         int lp = nh_forward_local_port(f, 0);
-        loop->add_forward({s, f});
         auto colon = s.rfind(':');
+        int remote = std::atoi(s.c_str() + (colon == std::string::npos ? 0 : colon + 1));
+        loop->add_forward({s, remote, f});
         emit(events, payload, "port-forward",
-             "forwarding 127.0.0.1:" + std::to_string(lp) + " to port " +
-                 (colon == std::string::npos ? s : s.substr(colon + 1)) + " of the dev pod");
+             "forwarding 127.0.0.1:" + std::to_string(lp) + " to port " + std::to_string(remote) + " of the dev pod");
     }
     log::info("dev loop ready for " + kind + "/" + name + " through " + address);
     return loop;

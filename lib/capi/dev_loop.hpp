@@ -17,6 +17,7 @@ namespace nh::capi {
 // A port-forward of the dev config that runs with the loop.
 struct AppForward {
     std::string spec;  // as configured: "LOCAL:REMOTE" or "PORT"
+    int remote_port = 0;
     nh_forward *fwd = nullptr;
 };
 

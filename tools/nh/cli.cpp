@@ -132,4 +132,13 @@ void progress_done() {
     g_progress_open = false;
 }
 
+nlohmann::json session_config(const nh_session *s) {
+    nh_buf b = NH_BUF_INIT;
+    nh_session_status(&b, s);
+    auto j = nlohmann::json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+    nh_buf_dispose(&b);
+    if (!j.is_object() || !j.contains("config") || !j["config"].is_object()) return nlohmann::json::object();
+    return j["config"];
+}
+
 }  // namespace nh_cli

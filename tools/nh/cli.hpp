@@ -5,6 +5,7 @@
 #include <nocalhost.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ int report_error(const char *context = nullptr);
 
 // The exit code for an nh_error_code.
 int exit_code_for(int rc);
+
+// The Nocalhost dev config recorded with a session (the "config" of its status), or {}.
+nlohmann::json session_config(const nh_session *s);
 
 // Runs a command in `target` (KIND/NAME or a pod) with stdin pumped to it; with a TTY the
 // local terminal is raw and window-size changes are forwarded. Returns the command's exit

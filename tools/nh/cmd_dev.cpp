@@ -214,10 +214,7 @@ void run_dev_command(const nh_cli::Globals &g, const std::string &which, const s
     if (!developer.empty()) q.developer = developer.c_str();
     nh_session *s = nullptr;
     if (nh_dev_attach(&s, c, t.kind.c_str(), t.name.c_str(), &q) != NH_OK) fail_with_last_error(c);
-    nh_buf b = NH_BUF_INIT;
-    nh_session_status(&b, s);
-    json config = json::parse(b.ptr ? b.ptr : "{}", nullptr, false).value("config", json::object());
-    nh_buf_dispose(&b);
+    json config = nh_cli::session_config(s);
     std::string source = "the dev config recorded when dev mode started";
     if (!config_path.empty() || !app.empty()) {
         nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
@@ -225,6 +222,7 @@ void run_dev_command(const nh_cli::Globals &g, const std::string &which, const s
         if (!app.empty()) o.app_name = app.c_str();
         o.container = nh_session_container(s);
         o.cancel = nh_cli::interrupt_token();
+        nh_buf b = NH_BUF_INIT;
         if (nh_dev_config_resolve(&b, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) {
             nh_session_free(s);
             fail_with_last_error(c);

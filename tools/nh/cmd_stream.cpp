@@ -161,13 +161,8 @@ std::string dev_config_shell(nh_client *c, const std::string &target) {
     if (kind == "pod" || kind == "po" || kind == "pods") return "";
     nh_session *s = nullptr;
     if (nh_dev_attach(&s, c, kind.c_str(), name.c_str(), nullptr) != NH_OK) return "";  // not in dev mode
-    nh_buf b = NH_BUF_INIT;
-    nh_session_status(&b, s);
-    auto j = nlohmann::json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
-    nh_buf_dispose(&b);
+    auto shell = nh_cli::session_config(s).value("shell", nlohmann::json());
     nh_session_free(s);
-    if (!j.is_object() || !j.contains("config") || !j["config"].is_object()) return "";
-    auto shell = j["config"].value("shell", nlohmann::json());
     return shell.is_string() ? shell.get<std::string>() : "";
 }
 
