@@ -248,6 +248,28 @@ TEST_F(SyncFixture, WarmRestartSendsNothing) {
     expect_same();
 }
 
+TEST_F(SyncFixture, IndexCompactedWhenIdleStaysExact) {
+    // Large enough a round for the client to pack its index when it goes idle.
+    for (int i = 0; i < 12000; ++i) write_file(src + "/d" + std::to_string(i % 50) + "/f" + std::to_string(i), "y");
+    InProcessServer server(dst, kToken);
+    {
+        ns::Client client(options(server.address()));
+        ASSERT_EQ(client.flush(120000), NH_OK);
+        for (int i = 0; i < 200 && client.status().state != ns::State::Idle; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        write_file(src + "/d7/f7", "changed after the round");
+        ASSERT_EQ(client.flush(30000), NH_OK);
+        EXPECT_EQ(read_file(dst + "/d7/f7"), "changed after the round");
+        EXPECT_EQ(client.status().reconnects, 0u) << "the index did not survive being packed";
+    }
+    // The packed index is what a restart starts from: nothing to send.
+    ns::Client client(options(server.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    EXPECT_EQ(client.status().files_synced, 0u);
+    expect_same();
+}
+
 TEST_F(SyncFixture, ServerRestartKeepsSyncing) {
     write_file(src + "/a", "1");
     InProcessServer server(dst, kToken);
