@@ -73,20 +73,40 @@ export class CancelledError extends NocalhostError {}
 /** NH_EUNSUPPORTED */ export class UnsupportedError extends NocalhostError {}
 /** NH_ESTATE: e.g. the handle was closed. */ export class InvalidStateError extends NocalhostError {}
 
+/**
+ * How a call cancelled through its AbortSignal rejects, as Node's own APIs do: name 'AbortError',
+ * code 'ABORT_ERR', cause the signal's reason; also a CancelledError (errno NH_ECANCELLED). A call
+ * stopped by close() rejects with a plain CancelledError.
+ */
+export class AbortError extends CancelledError {
+  readonly name: 'AbortError';
+  /** 'ABORT_ERR' (Node's code), where other errors carry the C code's name. */
+  readonly code: any;
+  constructor(message?: string, options?: { cause?: unknown });
+}
+
 /** The error for a C code. */
 export function makeError(errno: number, message: string, httpStatus?: number, reason?: string): NocalhostError;
 
 // -- logging ------------------------------------------------------------------
 
-export const LogLevel: Readonly<{ ERROR: 0; WARN: 1; INFO: 2; DEBUG: 3; TRACE: 4 }>;
+/** Log levels; values are their names. */
+export const LogLevel: Readonly<{ ERROR: 'ERROR'; WARN: 'WARN'; INFO: 'INFO'; DEBUG: 'DEBUG'; TRACE: 'TRACE' }>;
 export type LogLevelValue = (typeof LogLevel)[keyof typeof LogLevel];
-/** Route the library's log lines at `level` and below to `handler` (on the main thread); null restores the default. */
-export function setLogHandler(handler: ((level: LogLevelValue, message: string) => void) | null, level?: LogLevelValue): void;
+/**
+ * Route the library's log lines at `level` and below to `handler` (on the main thread, with the
+ * level's name); null restores the default. `level` may also be the C value (0-4).
+ */
+export function setLogHandler(handler: ((level: LogLevelValue, message: string) => void) | null, level?: LogLevelValue | number): void;
 
 // -- client -------------------------------------------------------------------
 
+/**
+ * Options are checked: a key the call does not take throws a TypeError naming it and the closest
+ * valid key (a misspelt `namepsace` never falls back to the default namespace).
+ */
 export interface CallOptions {
-  /** Cancels the call: its Promise rejects with CancelledError. */
+  /** Cancels the call: its Promise rejects with an AbortError (already aborted: at once). */
   signal?: AbortSignal;
 }
 
@@ -130,7 +150,7 @@ export interface WatchOptions extends CallOptions {
   durationMs?: number;
 }
 
-export const WatchEventType: Readonly<{ ADDED: 1; MODIFIED: 2; DELETED: 3; RELISTED: 4 }>;
+export const WatchEventType: Readonly<{ ADDED: 'ADDED'; MODIFIED: 'MODIFIED'; DELETED: 'DELETED'; RELISTED: 'RELISTED' }>;
 export type WatchEventTypeName = keyof typeof WatchEventType;
 
 export interface WatchEvent<T = any> {
@@ -165,30 +185,58 @@ export class Client {
   /** Watch a collection; the returned Watch is running already. */
   watch<T = any>(path: string, options?: WatchOptions): Watch<T>;
 
-  /** Put a workload into dev mode and wait until its dev pod is ready. */
+  /**
+   * Put a workload into dev mode and wait until its dev pod is ready. The workload is the CLI's
+   * 'KIND/NAME' ('deployment/web') or kind and name apart (as in every dev-mode call below).
+   */
   devStart(kind: WorkloadKind, name: string, options: DevStartOptions): Promise<Session>;
+  devStart(target: string, options: DevStartOptions): Promise<Session>;
+  /**
+   * Scoped dev mode: start it, run fn(session), and end dev mode when fn settles, also when it
+   * throws; resolves with what fn returned (fn's error carries a failed end as `devEndError`).
+   */
+  withDevMode<T>(target: string, options: DevStartOptions, fn: (session: Session) => Promise<T> | T): Promise<T>;
+  withDevMode<T>(kind: WorkloadKind, name: string, options: DevStartOptions, fn: (session: Session) => Promise<T> | T): Promise<T>;
   /**
    * The effective Nocalhost dev config of a workload's container, as devStart would use it (config
    * file, the workload's dev.nocalhost annotation, the application ConfigMap, explicit options on
    * top). Changes nothing. Rejects with ConfigError (file, line, field) or NotFoundError.
    */
   devConfigResolve(kind: WorkloadKind, name: string, options?: DevConfigOptions): Promise<DevConfig>;
+  devConfigResolve(target: string, options?: DevConfigOptions): Promise<DevConfig>;
   /** End dev mode: restore the original in place. Idempotent; works from any process. */
   devEnd(kind: WorkloadKind, name: string, options?: DevEndOptions): Promise<DevEndResultValue>;
+  devEnd(target: string, options?: DevEndOptions): Promise<DevEndResultValue>;
   devStatus(kind: WorkloadKind, name: string, options?: DevQueryOptions): Promise<DevStatus>;
+  devStatus(target: string, options?: DevQueryOptions): Promise<DevStatus>;
   devList(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<DevStatus[]>;
   /** The Session of a workload already in dev mode (NotFoundError otherwise). */
-  devAttach(kind: WorkloadKind, name: string, options?: DevQueryOptions): Promise<Session>;
+  devAttach(kind: WorkloadKind, name: string, options?: DevAttachOptions): Promise<Session>;
+  devAttach(target: string, options?: DevAttachOptions): Promise<Session>;
+  /**
+   * nh dev run: the Nocalhost dev config's command.<command> in a workload in dev mode, in its work
+   * dir (devRun('build', 'deployment/web')). See Session.run.
+   */
+  devRun(command: DevCommand, target: string, options?: DevRunOptions & DevQueryOptions): Promise<ExecResult>;
+  devRun(command: DevCommand, kind: WorkloadKind, name: string, options?: DevRunOptions & DevQueryOptions): Promise<ExecResult>;
+  /**
+   * nh terminal: an interactive shell in the target's container: `shell`, else the dev config's
+   * shell, else zsh, bash or sh (whichever exists).
+   */
+  terminal(target: string, options?: ExecStartOptions & { shell?: string }): Promise<Exec>;
   /** The PersistentVolumeClaims dev mode made for persistentDirs in the namespace (they outlive dev mode). */
   devPvcList(options?: CallOptions & { namespace?: string }): Promise<DevPvc[]>;
   /** The PersistentVolumeClaims dev mode made for one workload's persistentDirs. */
   devPvcList(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<DevPvc[]>;
+  devPvcList(target: string, options?: CallOptions & { namespace?: string }): Promise<DevPvc[]>;
   /**
    * Delete a workload's dev-mode PersistentVolumeClaim `claim` (its name or its dir), or all of them
    * without one; resolves with the names deleted. NotFoundError when there is no such claim.
    */
   devPvcDelete(kind: WorkloadKind, name: string, claim?: string | null, options?: CallOptions & { namespace?: string }): Promise<string[]>;
   devPvcDelete(kind: WorkloadKind, name: string, options?: CallOptions & { namespace?: string }): Promise<string[]>;
+  /** 'KIND/NAME' form: the second argument is the claim. */
+  devPvcDelete(target: string, claim?: string | null, options?: CallOptions & { namespace?: string }): Promise<string[]>;
 
   /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
   resolveTarget(target: string, options?: CallOptions & { namespace?: string }): Promise<string>;
@@ -251,7 +299,9 @@ export interface PortForwardOptions extends CallOptions {
   timeoutMs?: number;
 }
 
-export const ForwardEventType: Readonly<{ CONNECTED: 1; CLOSED: 2; ERROR: 3; POD_LOST: 4; RECONNECTED: 5 }>;
+export const ForwardEventType: Readonly<{
+  CONNECTED: 'CONNECTED'; CLOSED: 'CLOSED'; ERROR: 'ERROR'; POD_LOST: 'POD_LOST'; RECONNECTED: 'RECONNECTED';
+}>;
 export type ForwardEventTypeName = keyof typeof ForwardEventType;
 
 export interface ForwardEvent {
@@ -369,12 +419,16 @@ export function startSync(localDir: string, address: string, token: string, opti
 export type WorkloadKind = string;
 
 /** REPLACE changes the workload itself; DUPLICATE develops on a private copy per developer. */
-export const DevMode: Readonly<{ REPLACE: 0; DUPLICATE: 1 }>;
+export const DevMode: Readonly<{ REPLACE: 'replace'; DUPLICATE: 'duplicate' }>;
 export type DevModeName = 'replace' | 'duplicate';
-export type DevModeValue = (typeof DevMode)[keyof typeof DevMode];
+/** The C values 0 and 1, still taken wherever a mode is. */
+export type DevModeValue = 0 | 1;
 
-export const DevEventType: Readonly<{ PHASE: 1; POD: 2; WARNING: 3; INFO: 4 }>;
-export const DevEndResult: Readonly<{ NOT_IN_DEV_MODE: 0; RESTORED: 1; RESTORED_OVERWRITING: 2; WORKLOAD_GONE: 3 }>;
+/** Enums are their names, as events and results carry them. */
+export const DevEventType: Readonly<{ PHASE: 'PHASE'; POD: 'POD'; WARNING: 'WARNING'; INFO: 'INFO' }>;
+export const DevEndResult: Readonly<{
+  NOT_IN_DEV_MODE: 'NOT_IN_DEV_MODE'; RESTORED: 'RESTORED'; RESTORED_OVERWRITING: 'RESTORED_OVERWRITING'; WORKLOAD_GONE: 'WORKLOAD_GONE';
+}>;
 export type DevEndResultValue = (typeof DevEndResult)[keyof typeof DevEndResult];
 export const devDefaults: Readonly<{ sidecarImage: string; workdir: string; syncPort: number }>;
 
@@ -483,7 +537,33 @@ export interface DevQueryOptions extends CallOptions {
   developer?: string;
 }
 
+/** devAttach: which session, and whether it is scoped. */
+export interface DevAttachOptions extends DevQueryOptions {
+  /** As DevStartOptions.endOnExit. */
+  endOnExit?: boolean;
+}
+
+/** nh dev run's commands. */
+export type DevCommand = 'build' | 'run' | 'debug' | 'hot-reload-run' | 'hot-reload-debug';
+
+export interface DevRunOptions extends CallOptions {
+  /** Appended to the command. */
+  args?: string[];
+  /** Where to take the command from when the session recorded no dev config. */
+  configPath?: string;
+  appName?: string;
+  /** debug: the local port for the debugger (default: debug.remoteDebugPort). */
+  localPort?: number;
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+}
+
 export interface DevStartOptions extends DevConfigOptions {
+  /**
+   * Scoped dev mode: disposing the session (`await using`, or `await session[Symbol.asyncDispose]()`)
+   * ends dev mode. Default false: disposing only releases the handle and dev mode stays on.
+   */
+  endOnExit?: boolean;
   /** How long to wait for the dev pod; default 300000. */
   timeoutMs?: number;
   /** Default true: a failed or cancelled start restores the workload exactly. */
@@ -531,8 +611,11 @@ export interface DevStatus {
   [key: string]: any;
 }
 
-/** A workload in dev mode. close() releases the handle; dev mode stays on. */
-export class Session {
+/**
+ * A workload in dev mode. Scoped (endOnExit): disposing it ends dev mode; otherwise close() and
+ * disposing release the handle and dev mode stays on.
+ */
+export class Session implements AsyncDisposable {
   private constructor();
   readonly client: Client;
   readonly kind: string;
@@ -561,8 +644,19 @@ export class Session {
   status(): DevStatus;
   refresh(options?: CallOptions): Promise<void>;
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
-  /** End dev mode for this workload and close the handle. */
+  /** Whether disposing the session ends dev mode. */
+  readonly endOnExit: boolean;
+  /** End dev mode for this workload and close the handle (works after close() too). */
   end(options?: DevEndOptions): Promise<DevEndResultValue>;
+  /** A scoped session ends dev mode (unless end() ran); otherwise close(). */
+  [Symbol.asyncDispose](): Promise<void>;
+  /**
+   * nh dev run: the dev config's command.<command> in the dev container, in its work dir; resolves
+   * once it ended (a non-zero exit code is no error). ConfigError when the config lacks it.
+   */
+  run(command: DevCommand, options?: DevRunOptions): Promise<ExecResult>;
+  /** nh terminal: a shell in the dev container (options.shell, else the dev config's, else zsh/bash/sh). */
+  terminal(options?: ExecStartOptions & { shell?: string }): Promise<Exec>;
   close(): void;
   /**
    * The session's running sync (from devStart({localDir}) or startSync()), or null. Events are

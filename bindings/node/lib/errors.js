@@ -51,6 +51,21 @@ for (const [errno, name] of TABLE) {
   byCode.set(errno, cls);
 }
 
+/**
+ * How a call cancelled through its AbortSignal rejects, as Node's own APIs do:
+ * `name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason. It is
+ * a CancelledError (errno -8, NH_ECANCELLED) too; a call stopped by close()
+ * rejects with a plain CancelledError.
+ */
+class AbortError extends errors.CancelledError {
+  constructor(message = 'The operation was aborted', options = undefined) {
+    super(message, -8);
+    this.code = 'ABORT_ERR';
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+errors.AbortError = AbortError;
+
 /** The error for a C code (used by the addon, and by the facade for its own checks). */
 function makeError(errno, message, httpStatus = 0, reason = '') {
   const Cls = byCode.get(errno) || NocalhostError;

@@ -12,30 +12,47 @@ const nativeLib = native;
 const errors = require('./errors');
 const live = require('./live');
 
-const { CancelledError, InvalidArgumentError } = errors;
+const { checkOptions, KEYS } = require('./options');
+const { withSignal, abortError } = require('./signal');
 
-const WatchEventType = Object.freeze({ ADDED: 1, MODIFIED: 2, DELETED: 3, RELISTED: 4 });
+const { CancelledError, ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError } = errors;
+
+/** An enum whose values are their names (what events and results carry), from the C values in order. */
+function namedEnum(names) {
+  return Object.freeze(Object.fromEntries(names.map((n) => [n, n])));
+}
+
 const WATCH_EVENT_NAMES = Object.freeze({ 1: 'ADDED', 2: 'MODIFIED', 3: 'DELETED', 4: 'RELISTED' });
-const LogLevel = Object.freeze({ ERROR: 0, WARN: 1, INFO: 2, DEBUG: 3, TRACE: 4 });
+const WatchEventType = namedEnum(Object.values(WATCH_EVENT_NAMES));
+const LOG_LEVEL_NAMES = Object.freeze(['ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE']);
+const LogLevel = namedEnum(LOG_LEVEL_NAMES);
+
+/** The C value of a LogLevel name (or of a number, as before). */
+function logLevelValue(level) {
+  if (typeof level === 'number') return level;
+  const v = LOG_LEVEL_NAMES.indexOf(String(level).toUpperCase());
+  if (v < 0) throw new InvalidArgumentError(`unknown log level '${level}' (valid: ${LOG_LEVEL_NAMES.join(', ')})`, -2);
+  return v;
+}
 
 /**
- * Runs fn(cancel) with a native Cancel that `signal` triggers; the one place
- * where AbortSignals meet the C library's cancellation tokens.
+ * (kind, name, options) of a dev-mode call given as the CLI's 'KIND/NAME'
+ * ('deployment/web', options) or as kind and name apart.
  */
-function withSignal(signal, fn) {
-  if (signal == null) return fn(undefined);
-  const cancel = new native.Cancel();
-  const onAbort = () => cancel.trigger();
-  if (signal.aborted) cancel.trigger();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  let result;
-  try {
-    result = fn(cancel);
-  } catch (e) {
-    signal.removeEventListener('abort', onAbort);
-    throw e;
+function workloadArgs(kind, name, options) {
+  if (name !== null && typeof name === 'object') [name, options] = [undefined, name];
+  if (name === undefined || name === null) {
+    const text = String(kind);
+    const slash = text.indexOf('/');
+    if (slash <= 0 || slash === text.length - 1) {
+      throw new InvalidArgumentError(`expected KIND/NAME, e.g. deployment/web, got '${text}'`, -2);
+    }
+    return [text.slice(0, slash), text.slice(slash + 1), options];
   }
-  return Promise.resolve(result).finally(() => signal.removeEventListener('abort', onAbort));
+  if (typeof kind === 'string' && kind.includes('/')) {
+    throw new InvalidArgumentError(`give the workload as 'KIND/NAME' or as kind and name, not both (got '${kind}' and '${name}')`, -2);
+  }
+  return [kind, name, options];
 }
 
 function encodeBody(body) {
@@ -61,6 +78,7 @@ class Client {
    *   the kubeconfig is unusable; makes no request.
    */
   constructor(options = {}) {
+    checkOptions('Client', options);
     let { kubeconfig } = options;
     if (Array.isArray(kubeconfig)) kubeconfig = kubeconfig.join(':');
     this._native = new native.Client({ ...options, kubeconfig });
@@ -91,7 +109,8 @@ class Client {
   }
 
   /** The server's /version object. */
-  async serverVersion({ signal } = {}) {
+  async serverVersion(options) {
+    const { signal } = checkOptions('call', options);
     return JSON.parse(await withSignal(signal, (cancel) => this._native.serverVersion(cancel)));
   }
 
@@ -100,7 +119,8 @@ class Client {
    * 2xx answer; rejects with the matching NocalhostError subclass otherwise
    * (NotFoundError, ConflictError, ForbiddenError, ... with httpStatus and reason).
    */
-  async request({ method = 'GET', path, body, contentType, timeoutMs, signal } = {}) {
+  async request(options) {
+    const { method = 'GET', path, body, contentType, timeoutMs, signal } = checkOptions('request', options);
     if (typeof path !== 'string') throw errors.makeError(-2, 'request: path must be a string');
     const answer = await withSignal(signal, (cancel) =>
       this._native.request({ method, path, body: encodeBody(body), contentType, timeoutMs }, cancel),
@@ -116,21 +136,25 @@ class Client {
 
   /** GET path and parse the JSON answer. */
   async get(path, options = {}) {
+    checkOptions('get', options, KEYS.request);
     return (await this.request({ ...options, method: 'GET', path })).json();
   }
 
   /** POST body to a collection; resolves with the created object. */
   async create(path, body, options = {}) {
+    checkOptions('create', options, KEYS.request);
     return (await this.request({ ...options, method: 'POST', path, body })).json();
   }
 
   /** PUT body; resolves with the stored object. */
   async replace(path, body, options = {}) {
+    checkOptions('replace', options, KEYS.request);
     return (await this.request({ ...options, method: 'PUT', path, body })).json();
   }
 
   /** PATCH path; options.patchType is 'merge' (default), 'strategic', 'json' or 'apply'. */
-  async patch(path, body, { patchType = 'merge', ...options } = {}) {
+  async patch(path, body, allOptions) {
+    const { patchType = 'merge', ...options } = checkOptions('patch', allOptions);
     const contentType = PATCH_TYPES[patchType];
     if (!contentType) throw new InvalidArgumentError(`unknown patchType ${patchType}`, -2);
     return (await this.request({ ...options, method: 'PATCH', path, body, contentType })).json();
@@ -138,6 +162,7 @@ class Client {
 
   /** DELETE path; resolves with the server's answer. */
   async delete(path, options = {}) {
+    checkOptions('delete', options, KEYS.request);
     return (await this.request({ ...options, method: 'DELETE', path })).json();
   }
 
@@ -158,16 +183,36 @@ class Client {
    * ignoreClusterConfig, imagePullPolicy, patches ([{type, patch}], patch an
    * object or JSON text), persistentDirs ([{path, capacity, storageClass}]),
    * localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
-   * start, which rolls back), signal. Resolves with a Session; rejects with
-   * BusyError, NotFoundError, ForbiddenError, ConfigError, TimeoutError,
-   * CancelledError, ...
+   * start, which rolls back), signal, endOnExit (see Session). The workload
+   * is 'KIND/NAME' as the CLI takes it (devStart('deployment/web', {image}))
+   * or kind and name apart. Resolves with a Session; rejects with BusyError,
+   * NotFoundError, ForbiddenError, ConfigError, TimeoutError, AbortError (the
+   * signal), InvalidArgumentError (an unknown kind), ...; throws a TypeError
+   * for an option it does not take.
    */
-  async devStart(kind, name, { signal, onEvent, ...options } = {}) {
+  async devStart(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, onEvent, endOnExit, ...options } = checkOptions('devStart', allOptions);
     const args = devStartArgs(options);
     const native = await withSignal(signal, (cancel) =>
       nativeLib.devStart(this._native, kind, name, args, cancel, devEvents(onEvent)),
     );
-    return new Session(this, native, options.developer);
+    return new Session(this, native, options.developer, endOnExit);
+  }
+
+  /**
+   * Scoped dev mode: start it (as devStart, with the same arguments), run
+   * `fn(session)`, and end dev mode when fn settles, also when it throws or
+   * rejects; resolves with what fn returned. When fn failed and ending fails
+   * too, fn's error is thrown, with the end's error as its `devEndError`.
+   *   await client.withDevMode('deployment/web', { image }, async (session) => { ... });
+   */
+  async withDevMode(...args) {
+    const fn = args.pop();
+    if (typeof fn !== 'function') throw new TypeError('withDevMode: the last argument must be a function');
+    const [kind, name, options] = workloadArgs(...args);
+    const session = await this.devStart(kind, name, { ...options, endOnExit: true });
+    return session._scope(fn);
   }
 
   /**
@@ -178,39 +223,118 @@ class Client {
    * {sources, container, image, workDir, env, portForward, ..., ignored};
    * changes nothing. Rejects with ConfigError (file, line, field), NotFoundError.
    */
-  async devConfigResolve(kind, name, { signal, ...options } = {}) {
+  async devConfigResolve(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, ...options } = checkOptions('devConfigResolve', allOptions);
     const args = devStartArgs(options);
     return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devConfigResolve(this._native, kind, name, args, cancel)));
   }
 
   /**
    * End dev mode (restore the original in place); resolves with a DevEndResult
-   * value. Idempotent. mode 'duplicate' ends `developer`'s copy only.
+   * name ('RESTORED', 'NOT_IN_DEV_MODE', ...). Idempotent. mode 'duplicate'
+   * ends `developer`'s copy only.
    */
-  async devEnd(kind, name, { signal, onEvent, mode, ...options } = {}) {
-    return withSignal(signal, (cancel) =>
+  async devEnd(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, onEvent, mode, ...options } = checkOptions('devEnd', allOptions);
+    const result = await withSignal(signal, (cancel) =>
       nativeLib.devEnd(this._native, kind, name, { ...options, mode: devMode(mode) }, cancel, devEvents(onEvent)),
     );
+    return DEV_END_NAMES[result] || String(result);
   }
 
   /** The dev-mode status of one workload ({dev_mode: boolean, ...}); mode/developer pick a copy. */
-  async devStatus(kind, name, { signal, namespace, mode, developer } = {}) {
+  async devStatus(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, namespace, mode, developer } = checkOptions('devStatus', allOptions);
     const q = { namespace, mode: devMode(mode), developer };
     return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devStatus(this._native, kind, name, q, cancel)));
   }
 
   /** Every workload in dev mode in the namespace (or all namespaces). */
-  async devList({ signal, namespace, allNamespaces } = {}) {
+  async devList(options) {
+    const { signal, namespace, allNamespaces } = checkOptions('devList', options);
     return JSON.parse(
       await withSignal(signal, (cancel) => nativeLib.devList(this._native, { namespace, allNamespaces }, cancel)),
     );
   }
 
-  /** The Session of a workload already in dev mode (NotFoundError otherwise); mode/developer pick a copy. */
-  async devAttach(kind, name, { signal, namespace, mode, developer } = {}) {
+  /**
+   * The Session of a workload already in dev mode (NotFoundError otherwise);
+   * mode/developer pick a copy; endOnExit as in devStart.
+   */
+  async devAttach(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, namespace, mode, developer, endOnExit } = checkOptions('devAttach', allOptions);
     const q = { namespace, mode: devMode(mode), developer };
     const native = await withSignal(signal, (cancel) => nativeLib.devAttach(this._native, kind, name, q, cancel));
-    return new Session(this, native, developer);
+    return new Session(this, native, developer, endOnExit);
+  }
+
+  /**
+   * nh dev run: the Nocalhost dev config's command.<command> in a workload in
+   * dev mode, in its work dir (devRun('build', 'deployment/web')). Options:
+   * namespace, mode, developer (which session), and those of Session.run().
+   */
+  async devRun(command, kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { namespace, mode, developer, ...options } = checkOptions('devRun', allOptions);
+    const session = await this.devAttach(kind, name, { namespace, mode, developer, signal: options.signal });
+    try {
+      return await session.run(command, options);
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * nh terminal: an interactive shell in the target's container, as an Exec
+   * (see execStart). The shell is options.shell (split into words), else the
+   * Nocalhost dev config's shell recorded when the workload went into dev
+   * mode, else zsh, bash or sh, whichever `which` finds. Other options: those
+   * of execStart (stdin defaults to true; give tty: true when a terminal
+   * drives it).
+   */
+  async terminal(target, allOptions) {
+    const { shell: given, ...options } = checkOptions('terminal', allOptions);
+    let shell = given ?? (await this._devConfigShell(target, options));
+    if (shell == null) shell = await this._probeShell(target, options);
+    return this.execStart(target, shell.split(/\s+/).filter(Boolean), options);
+  }
+
+  async _devConfigShell(target, { namespace, signal }) {
+    const slash = target.indexOf('/');
+    if (slash <= 0 || ['pod', 'po', 'pods'].includes(target.slice(0, slash))) return null;
+    let session;
+    try {
+      session = await this.devAttach(target, { namespace, signal });
+    } catch (e) {
+      if (e instanceof NotFoundError) return null; // not in dev mode
+      throw e;
+    }
+    try {
+      const shell = (session.status().config || {}).shell;
+      return typeof shell === 'string' && shell ? shell : null;
+    } finally {
+      session.close();
+    }
+  }
+
+  async _probeShell(target, { namespace, container, signal }) {
+    for (const candidate of ['zsh', 'bash', 'sh']) {
+      let found;
+      try {
+        found = await this.exec(target, ['which', candidate], { namespace, container, signal });
+      } catch (e) {
+        // A missing `which` (kwok reports non-zero exits as errors): try the next.
+        if (SHELL_PROBE_FATAL.has(e.errno) || !(e instanceof errors.NocalhostError)) throw e;
+        continue;
+      }
+      const path = found.stdout.toString().trim();
+      if (found.exitCode === 0 && path) return path;
+    }
+    return 'sh';
   }
 
   /**
@@ -221,7 +345,8 @@ class Client {
    */
   async devPvcList(kind, name, options) {
     if (kind !== null && typeof kind === 'object') [kind, name, options] = [undefined, undefined, kind];
-    const { signal, namespace } = options || {};
+    else if (typeof kind === 'string' && kind.includes('/')) [kind, name, options] = workloadArgs(kind, name, options);
+    const { signal, namespace } = checkOptions('devPvcList', options, KEYS.devPvc);
     if ((kind == null) !== (name == null)) throw new InvalidArgumentError('devPvcList: give both kind and name, or neither', -2);
     return JSON.parse(
       await withSignal(signal, (cancel) => nativeLib.devPvcList(this._native, kind ?? null, name ?? null, { namespace }, cancel)),
@@ -234,8 +359,11 @@ class Client {
    * Rejects with NotFoundError when there is no such claim of dev mode.
    */
   async devPvcDelete(kind, name, claim, options) {
+    // 'KIND/NAME' form: devPvcDelete('deployment/web', [claim], [options]).
+    if (typeof kind === 'string' && kind.includes('/')) [name, claim, options] = [undefined, name, claim];
     if (claim !== null && typeof claim === 'object') [claim, options] = [undefined, claim];
-    const { signal, namespace } = options || {};
+    [kind, name] = workloadArgs(kind, name);
+    const { signal, namespace } = checkOptions('devPvcDelete', options, KEYS.devPvc);
     return JSON.parse(
       await withSignal(signal, (cancel) =>
         nativeLib.devPvcDelete(this._native, kind, name, { namespace, claim: claim ?? undefined }, cancel),
@@ -246,7 +374,8 @@ class Client {
   // -- streams --------------------------------------------------------------
 
   /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
-  async resolveTarget(target, { signal, namespace } = {}) {
+  async resolveTarget(target, options) {
+    const { signal, namespace } = checkOptions('resolveTarget', options);
     return withSignal(signal, (cancel) => nativeLib.targetResolve(this._native, target, { namespace }, cancel));
   }
 
@@ -256,7 +385,8 @@ class Client {
    * signal. Resolves with {exitCode, stdout: Buffer, stderr: Buffer}; a
    * non-zero exit code is no error.
    */
-  async exec(target, argv, { signal, ...options } = {}) {
+  async exec(target, argv, allOptions) {
+    const { signal, ...options } = checkOptions('exec', allOptions);
     return withSignal(signal, (cancel) => nativeLib.execRun(this._native, target, argv, options, cancel));
   }
 
@@ -267,7 +397,8 @@ class Client {
    * connected: write(), closeStdin(), resize(), 'stdout'/'stderr' events,
    * wait() for the exit code, close().
    */
-  async execStart(target, argv, { signal, ...options } = {}) {
+  async execStart(target, argv, allOptions) {
+    const { signal, ...options } = checkOptions('execStart', allOptions);
     return withSignal(signal, (cancel) => new live.Exec(this._native, target, argv, options, cancel).ready);
   }
 
@@ -277,7 +408,8 @@ class Client {
    * (default 127.0.0.1), follow (default true), timeoutMs, signal (binding the ports).
    * Resolves with a PortForward once every port is bound.
    */
-  async portForward(target, ports, { signal, ...options } = {}) {
+  async portForward(target, ports, allOptions) {
+    const { signal, ...options } = checkOptions('portForward', allOptions);
     const list = (Array.isArray(ports) ? ports : [ports]).map(String);
     return withSignal(signal, (cancel) => new live.PortForward(this._native, target, list, options, cancel).ready);
   }
@@ -290,25 +422,33 @@ class Client {
    * signal.
    */
   watch(path, options = {}) {
-    return new Watch(this, path, options);
+    return new Watch(this, path, checkOptions('watch', options));
   }
 }
 
-const DevEventType = Object.freeze({ PHASE: 1, POD: 2, WARNING: 3, INFO: 4 });
 const DEV_EVENT_NAMES = Object.freeze({ 1: 'PHASE', 2: 'POD', 3: 'WARNING', 4: 'INFO' });
-const DevEndResult = Object.freeze({ NOT_IN_DEV_MODE: 0, RESTORED: 1, RESTORED_OVERWRITING: 2, WORKLOAD_GONE: 3 });
-const DevMode = Object.freeze({ REPLACE: 0, DUPLICATE: 1 });
+const DevEventType = namedEnum(Object.values(DEV_EVENT_NAMES));
+const DEV_END_NAMES = Object.freeze(['NOT_IN_DEV_MODE', 'RESTORED', 'RESTORED_OVERWRITING', 'WORKLOAD_GONE']);
+const DevEndResult = namedEnum(DEV_END_NAMES);
+// Dev modes are the names Session.mode and the CLI's --mode use.
+const DevMode = Object.freeze({ REPLACE: 'replace', DUPLICATE: 'duplicate' });
 const DEV_MODE_NAMES = Object.freeze({ 0: 'replace', 1: 'duplicate' });
+/** Errors that end the shell probe of terminal() (others: try the next shell). */
+const SHELL_PROBE_FATAL = new Set([-9, -13, -8, -12]);
+/** nh dev run's commands and their names in the Nocalhost dev config. */
+const RUN_COMMANDS = Object.freeze({
+  build: 'build', run: 'run', debug: 'debug', 'hot-reload-run': 'hotReloadRun', 'hot-reload-debug': 'hotReloadDebug',
+});
 
-/** 'replace' | 'duplicate' | a DevMode value -> the C value. */
+/** 'replace' | 'duplicate' (a DevMode) | the C value 0 or 1 -> the C value. */
 function devMode(mode) {
-  if (mode === undefined || mode === null) return DevMode.REPLACE;
+  if (mode === undefined || mode === null) return 0;
   if (typeof mode === 'string') {
-    const m = DevMode[mode.toUpperCase()];
+    const m = { replace: 0, duplicate: 1 }[mode.toLowerCase()];
     if (m === undefined) throw new InvalidArgumentError(`unknown dev mode '${mode}' (valid: 'replace', 'duplicate')`, -2);
     return m;
   }
-  if (mode !== DevMode.REPLACE && mode !== DevMode.DUPLICATE) throw new InvalidArgumentError(`unknown dev mode ${mode}`, -2);
+  if (mode !== 0 && mode !== 1) throw new InvalidArgumentError(`unknown dev mode ${mode}`, -2);
   return mode;
 }
 
@@ -339,6 +479,11 @@ function devStartArgs({ env, resources, patches, persistentDirs, mode, ...option
   };
 }
 
+/** Single-quoted for sh. */
+function shQuote(text) {
+  return `'${String(text).replace(/'/g, "'\\''")}'`;
+}
+
 function devEvents(onEvent) {
   if (!onEvent) return undefined;
   return (type, phase, message, detail) =>
@@ -347,14 +492,28 @@ function devEvents(onEvent) {
 
 /**
  * A workload in dev mode, as seen when started, attached or refreshed.
- * close() releases the handle; dev mode stays on (end() or client.devEnd()
- * ends it). Keeps its client alive. `token` is a secret: never log it.
+ *
+ * Two forms, chosen when the session is made:
+ * - scoped (devStart(..., { endOnExit: true }), or client.withDevMode()):
+ *   disposing it ends dev mode, also when the code using it threw:
+ *     await using session = await client.devStart('deployment/web', { image, endOnExit: true });
+ *   (`await using` needs Node 24 or TypeScript; on Node 20 use withDevMode,
+ *   or call `await session[Symbol.asyncDispose]()` in a finally block);
+ * - the handle only (the default): close() or disposing releases the handle
+ *   and dev mode stays on, for sessions meant to outlive the script (end()
+ *   or client.devEnd() ends it later, from any process).
+ * Keeps its client alive. `token` is a secret: never log it.
  */
 class Session {
-  constructor(client, native, developer) {
+  constructor(client, native, developer, endOnExit = false) {
     this.client = client;
     this._native = native;
     this._developer = developer; // as given to devStart / devAttach
+    this.endOnExit = Boolean(endOnExit);
+    this._ended = false;
+    // What ending needs, kept so that the scope still ends dev mode after close().
+    this._identity = { kind: this.kind, name: this.name, namespace: this.namespace, mode: this.mode,
+      developer: this.developer || undefined };
   }
 
   get kind() { return this._native.kind; }
@@ -398,7 +557,8 @@ class Session {
   }
 
   /** Look for the dev pod again (e.g. after it restarted). */
-  async refresh({ signal } = {}) {
+  async refresh(options) {
+    const { signal } = checkOptions('call', options);
     return withSignal(signal, (cancel) => this._native.refresh(cancel));
   }
 
@@ -428,7 +588,8 @@ class Session {
    * signal. Rejects with InvalidStateError (already syncing),
    * UnauthorizedError (the sidecar refused the token), TimeoutError, ...
    */
-  async startSync(localDir, { signal, onEvent, timeoutMs, ...syncOptions } = {}) {
+  async startSync(localDir, options) {
+    const { signal, onEvent, timeoutMs, ...syncOptions } = checkOptions('sessionStartSync', options);
     const dev = devEvents(onEvent);
     return withSignal(signal, (cancel) => {
       const sync = new live.Sync(
@@ -453,26 +614,115 @@ class Session {
     this._sync = null;
   }
 
+  _target() {
+    const workload = this.workload;
+    return workload ? `deployment/${workload}` : `${this.kind.toLowerCase()}/${this.name}`;
+  }
+
   /** Run a command in the dev container (see Client.exec). */
   async exec(argv, options = {}) {
-    const workload = this.workload;
-    const target = workload ? `deployment/${workload}` : `${this.kind.toLowerCase()}/${this.name}`;
-    return this.client.exec(target, argv, {
+    return this.client.exec(this._target(), argv, {
       container: this.container,
       namespace: this.namespace,
       ...options,
     });
   }
 
-  /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
+  /**
+   * nh dev run: the Nocalhost dev config's command.<command> ('build', 'run',
+   * 'debug', 'hot-reload-run', 'hot-reload-debug') in the dev container, in
+   * its work dir; resolves with {exitCode, stdout, stderr} once it ended (a
+   * non-zero exit code is no error). The command comes from the config
+   * recorded when dev mode started or, when that has none, from configPath /
+   * appName. For the debug commands debug.remoteDebugPort is forwarded from
+   * 127.0.0.1:localPort (default: the same port) while it runs. Options:
+   * args (appended), configPath, appName, localPort, stdin, timeoutMs,
+   * signal. Rejects with ConfigError (no such command), InvalidStateError (no
+   * dev pod right now), InvalidArgumentError (an unknown command).
+   */
+  async run(command, allOptions) {
+    const { args = [], configPath, appName, localPort, signal, ...execOptions } = checkOptions('sessionRun', allOptions);
+    const key = RUN_COMMANDS[command] || command;
+    if (!Object.values(RUN_COMMANDS).includes(key)) {
+      throw new InvalidArgumentError(`unknown dev command '${command}' (valid: ${Object.keys(RUN_COMMANDS).join(', ')})`, -2);
+    }
+    await this.refresh({ signal });
+    let config = this.status().config || {};
+    let source = 'the dev config recorded when dev mode started';
+    if (configPath !== undefined || appName !== undefined) {
+      const resolved = await this.client.devConfigResolve(this.kind, this.name, {
+        namespace: this.namespace, configPath, appName, container: this.container, signal,
+      });
+      if ('command' in resolved || 'debug' in resolved) [config, source] = [resolved, JSON.stringify(resolved.sources || [])];
+    }
+    const words = (config.command || {})[key];
+    const target = `${this.kind.toLowerCase()}/${this.name}`;
+    if (!Array.isArray(words) || words.length === 0) {
+      throw new ConfigError(`${target} has no command.${key} in ${source}; add it under containers[].dev.command` +
+        (configPath === undefined ? ', or give the config with configPath' : ''), -4);
+    }
+    const pod = this.pod;
+    if (!pod) throw new InvalidStateError(`${target} has no dev pod running right now`, -22);
+    // sh -c 'cd WORKDIR && exec "$@"' with the command as positional arguments: no quoting of its words.
+    const argv = ['sh', '-c', `cd ${shQuote(this.workdir)} && exec "$@"`, 'nh-dev-run',
+      ...words.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))), ...args];
+    const remote = Number((config.debug || {}).remoteDebugPort) || 0;
+    const forward = (key === 'debug' || key === 'hotReloadDebug') && remote > 0
+      ? await this.client.portForward(`pod/${pod}`, `${localPort || remote}:${remote}`, { namespace: this.namespace, signal })
+      : null;
+    try {
+      return await this.client.exec(`pod/${pod}`, argv, { ...execOptions, namespace: this.namespace, container: this.container, signal });
+    } finally {
+      if (forward) await forward.close();
+    }
+  }
+
+  /**
+   * nh terminal: an interactive shell in the dev container (an Exec); the
+   * shell is options.shell, else the dev config's shell, else zsh, bash or sh.
+   * See Client.terminal.
+   */
+  async terminal(options = {}) {
+    let { shell } = options;
+    if (shell === undefined) {
+      const configured = (this.status().config || {}).shell;
+      if (typeof configured === 'string' && configured) shell = configured;
+    }
+    return this.client.terminal(this._target(), { container: this.container, namespace: this.namespace, ...options, shell });
+  }
+
+  /** End dev mode for this workload (this session: its mode and developer) and close the handle. Works after close(). */
   async end(options = {}) {
-    const result = await this.client.devEnd(this.kind, this.name, {
-      namespace: this.namespace,
-      mode: this.mode,
-      developer: this.developer || undefined,
-      ...options,
-    });
+    const { kind, name, ...identity } = this._identity;
+    const result = await this.client.devEnd(kind, name, { ...identity, ...options });
+    this._ended = true;
     this.close();
+    return result;
+  }
+
+  /**
+   * Disposal (`await using`): a scoped session (endOnExit) ends dev mode
+   * unless end() ran already; otherwise the handle is closed and dev mode stays on.
+   */
+  async [Symbol.asyncDispose]() {
+    if (this.endOnExit && !this._ended) await this.end();
+    else this.close();
+  }
+
+  /** Runs fn(this), then disposes of the session whatever fn did (withDevMode). */
+  async _scope(fn) {
+    let result;
+    try {
+      result = await fn(this);
+    } catch (error) {
+      try {
+        await this[Symbol.asyncDispose]();
+      } catch (endError) {
+        if (error !== null && typeof error === 'object') Object.defineProperty(error, 'devEndError', { value: endError });
+      }
+      throw error;
+    }
+    await this[Symbol.asyncDispose]();
     return result;
   }
 
@@ -506,6 +756,7 @@ class Watch extends EventEmitter {
       () => this._end(),
       (error) => {
         if (this._closed && error instanceof CancelledError) return this._end();
+        if (signal && signal.aborted && error instanceof CancelledError) error = abortError(signal);
         if (this.listenerCount('error') > 0) this.emit('error', error);
         this._end();
         throw error;
@@ -584,7 +835,8 @@ class Watch extends EventEmitter {
  * when NH_LOG is set). Messages never contain secrets.
  */
 function setLogHandler(handler, level = LogLevel.INFO) {
-  native.setLogHandler(handler || null, level);
+  const value = logLevelValue(level);
+  native.setLogHandler(handler ? (l, message) => handler(LOG_LEVEL_NAMES[l] || l, message) : null, value);
 }
 
 module.exports = {

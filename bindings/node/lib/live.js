@@ -5,8 +5,13 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./native');
+const { checkOptions } = require('./options');
+const { withSignal } = require('./signal');
 
-const ForwardEventType = Object.freeze({ CONNECTED: 1, CLOSED: 2, ERROR: 3, POD_LOST: 4, RECONNECTED: 5 });
+// Enums are their names, as the events carry them.
+const ForwardEventType = Object.freeze({
+  CONNECTED: 'CONNECTED', CLOSED: 'CLOSED', ERROR: 'ERROR', POD_LOST: 'POD_LOST', RECONNECTED: 'RECONNECTED',
+});
 const FORWARD_EVENT_NAMES = Object.freeze({ 1: 'CONNECTED', 2: 'CLOSED', 3: 'ERROR', 4: 'POD_LOST', 5: 'RECONNECTED' });
 const SyncMode = Object.freeze({ SEND: 0, TWO_WAY: 1 });
 const SyncCompression = Object.freeze({ AUTO: 0, ON: 1, OFF: 2 });
@@ -190,19 +195,10 @@ class Sync extends EventEmitter {
    * Resolves once every change made before the call (and the first full sync)
    * is durable on the server. Options: timeoutMs (default: no limit), signal.
    */
-  async flush({ timeoutMs = -1, signal } = {}) {
+  async flush(options = {}) {
+    const { timeoutMs = -1, signal } = checkOptions('flush', options);
     await this.ready;
-    const cancel = new native.Cancel();
-    const onAbort = () => cancel.trigger();
-    if (signal) {
-      if (signal.aborted) cancel.trigger();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    }
-    try {
-      await native.syncFlush(this._live, timeoutMs, cancel);
-    } finally {
-      if (signal) signal.removeEventListener('abort', onAbort);
-    }
+    await withSignal(signal, (cancel) => native.syncFlush(this._live, timeoutMs, cancel));
   }
 
   pause() {
@@ -236,6 +232,7 @@ class Sync extends EventEmitter {
  * background (await sync.flush()).
  */
 async function startSync(localDir, address, token, options = {}) {
+  checkOptions('startSync', options);
   const sync = new Sync((onEvent) => native.syncStart(localDir, address, token, options, onEvent));
   await sync.ready;
   return sync;

@@ -2,6 +2,7 @@
 // What needs no cluster: versions, the error table, options, lifetimes, logging.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const { Worker } = require('node:worker_threads');
 const { nh, fakeKubeconfig } = require('./helpers');
 
@@ -63,14 +64,73 @@ test('close() is idempotent and use after close fails', async () => {
   assert.throws(() => c.watch('/api/v1/pods'), nh.InvalidStateError);
 });
 
-test('an aborted signal rejects at once with CancelledError', async () => {
+test('an aborted signal rejects at once with an AbortError, as Node APIs do', async () => {
   const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
-  await assert.rejects(c.serverVersion({ signal: AbortSignal.abort() }), (e) => {
-    assert.ok(e instanceof nh.CancelledError);
+  const reason = new Error('user pressed stop');
+  await assert.rejects(c.serverVersion({ signal: AbortSignal.abort(reason) }), (e) => {
+    assert.equal(e.name, 'AbortError');
+    assert.equal(e.code, 'ABORT_ERR');
+    assert.equal(e.cause, reason);
+    assert.ok(e instanceof nh.AbortError && e instanceof nh.CancelledError);
     assert.equal(e.errno, nh.ErrorCode.NH_ECANCELLED);
     return true;
   });
+  await assert.rejects(c.devStatus('deployment/web', { signal: AbortSignal.abort() }), { name: 'AbortError' });
   c.close();
+});
+
+test('an abort during a call rejects it with an AbortError; close() with a CancelledError', async () => {
+  // A server that accepts and never answers: the call is in flight when the signal fires.
+  const server = net.createServer(() => {});
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig(`http://127.0.0.1:${server.address().port}`), timeoutMs: 30000 });
+  try {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    await assert.rejects(c.serverVersion({ signal: ac.signal }), (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR');
+    const pending = c.serverVersion({ signal: new AbortController().signal });
+    setTimeout(() => c.close(), 200);
+    await assert.rejects(pending, (e) => e.name === 'CancelledError' && e.code === 'NH_ECANCELLED');
+  } finally {
+    c.close();
+    server.close();
+  }
+});
+
+test('an option a call does not take is a TypeError naming the closest valid one', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
+  await assert.rejects(c.devStart('deployment/web', { image: 'x', namepsace: 'other' }), (e) => {
+    assert.ok(e instanceof TypeError, e);
+    assert.equal(e.code, 'ERR_INVALID_ARG_VALUE');
+    assert.match(e.message, /unknown option 'namepsace' \(did you mean 'namespace'\?\)/);
+    return true;
+  });
+  await assert.rejects(c.devEnd('deployment', 'web', { developr: 'bob' }), /did you mean 'developer'/);
+  await assert.rejects(c.exec('pod/p', ['true'], { contianer: 'app' }), /did you mean 'container'/);
+  await assert.rejects(c.get('/api', { timeout: 5 }), /did you mean 'timeoutMs'/);
+  assert.throws(() => c.watch('/api/v1/pods', { labelselector: 'a=b' }), /did you mean 'labelSelector'/);
+  assert.throws(() => new nh.Client({ kubeconfig: fakeKubeconfig(), namspace: 'x' }), /did you mean 'namespace'/);
+  await assert.rejects(c.devList({ zzz: 1 }), /unknown option 'zzz' \(valid: namespace, allNamespaces, signal\)/);
+  c.close();
+});
+
+test('the CLI KIND/NAME form is parsed; a malformed one is an InvalidArgumentError', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
+  for (const bad of ['web', 'deployment/', '/web']) {
+    await assert.rejects(c.devStatus(bad), (e) => e instanceof nh.InvalidArgumentError && /expected KIND\/NAME/.test(e.message));
+  }
+  await assert.rejects(c.devEnd('deployment/web', 'web'), /not both/);
+  c.close();
+});
+
+test('enums are their names', () => {
+  assert.equal(nh.DevEndResult.RESTORED, 'RESTORED');
+  assert.equal(nh.DevMode.DUPLICATE, 'duplicate');
+  assert.equal(nh.DevEventType.WARNING, 'WARNING');
+  assert.equal(nh.WatchEventType.RELISTED, 'RELISTED');
+  assert.equal(nh.ForwardEventType.POD_LOST, 'POD_LOST');
+  assert.equal(nh.LogLevel.DEBUG, 'DEBUG');
+  assert.equal(`${nh.DevEndResult.WORKLOAD_GONE}`, 'WORKLOAD_GONE');
 });
 
 test('an invalid path rejects with InvalidArgumentError', async () => {
@@ -113,7 +173,7 @@ test('the addon loads in worker threads, with state of its own', async () => {
       w.once('error', reject);
     });
   assert.deepEqual(await Promise.all([run(), run()]), [
-    ['team', 'CancelledError'],
-    ['team', 'CancelledError'],
+    ['team', 'AbortError'],
+    ['team', 'AbortError'],
   ]);
 });

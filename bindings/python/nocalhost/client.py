@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import queue
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from . import _native
+from ._enum import NamedIntEnum
 from .dev import DevModeMixin
 from .errors import Cancelled
 from .stream import StreamMixin
@@ -35,7 +35,7 @@ def _encode(body: JSONBody) -> Optional[bytes]:
     return json.dumps(body).encode()
 
 
-class WatchEventType(enum.IntEnum):
+class WatchEventType(NamedIntEnum):
     """The values of ``nh_watch_event_type``."""
 
     ADDED = 1

@@ -9,17 +9,20 @@ workload itself (the default) or develop on a private copy per developer
 
 from __future__ import annotations
 
-import enum
 import json
 import os
+import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
+from ._enum import NamedIntEnum
+from .errors import ConfigError, ErrorCode, InvalidArgument, InvalidState, NocalhostError, NotFound
 from .sync import PathLike, Sync, SyncEvent, sync_options
 
 if TYPE_CHECKING:
     from .client import Cancel, Client
+    from .stream import Exec, ExecResult
 
 DEFAULT_WORKDIR: str = _native.DEV_DEFAULT_WORKDIR
 DEFAULT_SYNC_PORT: int = _native.DEV_DEFAULT_SYNC_PORT
@@ -30,7 +33,7 @@ def default_sidecar_image() -> str:
     return _native.dev_default_sidecar_image()
 
 
-class DevEventType(enum.IntEnum):
+class DevEventType(NamedIntEnum):
     """The values of ``nh_dev_event_type``."""
 
     PHASE = 1
@@ -39,7 +42,7 @@ class DevEventType(enum.IntEnum):
     INFO = 4
 
 
-class DevMode(enum.IntEnum):
+class DevMode(NamedIntEnum):
     """``nh_dev_mode``: REPLACE changes the workload itself; DUPLICATE develops on a private copy.
 
     Wherever a mode is taken, the strings "replace" and "duplicate" work too.
@@ -61,6 +64,48 @@ def _mode(mode: Optional[DevModeLike]) -> int:
         except KeyError:
             raise ValueError(f"unknown dev mode {mode!r} (valid: 'replace', 'duplicate')") from None
     return int(DevMode(mode))
+
+
+def workload(kind: str, name: Optional[str] = None) -> Tuple[str, str]:
+    """``(kind, name)`` from the CLI's "KIND/NAME" ("deployment/web") or from kind and name given apart.
+
+    Raises :class:`InvalidArgument` (``NH_EINVAL``, as the C library does for
+    bad arguments) for "web", "deployment/", or a "KIND/NAME" given with a name too.
+    """
+    if name is not None:
+        if "/" in kind:
+            raise InvalidArgument(
+                f"give the workload as 'KIND/NAME' or as kind and name, not both (got {kind!r} and {name!r})",
+                ErrorCode.EINVAL,
+            )
+        return kind, name
+    head, slash, tail = kind.partition("/")
+    if not slash or not head or not tail:
+        raise InvalidArgument(f"expected KIND/NAME, e.g. deployment/web, got {kind!r}", ErrorCode.EINVAL)
+    return head, tail
+
+
+#: ``nh dev run``'s commands and their names in the Nocalhost dev config.
+RUN_COMMANDS = {
+    "build": "build",
+    "run": "run",
+    "debug": "debug",
+    "hot-reload-run": "hotReloadRun",
+    "hot-reload-debug": "hotReloadDebug",
+}
+
+
+#: Errors that end the shell probe of :meth:`Client.terminal` (others: try the next shell).
+_SHELL_PROBE_FATAL = (ErrorCode.ENOTFOUND, ErrorCode.EFORBIDDEN, ErrorCode.ECANCELLED, ErrorCode.EUNAUTHORIZED)
+
+
+def _config_command(command: str) -> str:
+    key = RUN_COMMANDS.get(command, command)
+    if key not in RUN_COMMANDS.values():
+        raise InvalidArgument(
+            f"unknown dev command {command!r} (valid: {', '.join(RUN_COMMANDS)})", ErrorCode.EINVAL
+        )
+    return key
 
 
 def _json_or_none(value: Any) -> Optional[str]:
@@ -89,7 +134,7 @@ def _env_list(env: Union[None, Mapping[str, str], Sequence[str]]) -> List[str]:
     return list(env or [])
 
 
-class DevEndResult(enum.IntEnum):
+class DevEndResult(NamedIntEnum):
     """What :meth:`Client.dev_end` did (``nh_dev_end_result``)."""
 
     NOT_IN_DEV_MODE = 0
@@ -123,15 +168,34 @@ def _event_adapter(on_event: Optional[Callable[[DevEvent], Any]]):
 class Session:
     """A workload in dev mode as seen when started, attached or refreshed.
 
-    Closing the handle does not end dev mode (use :meth:`end` or
-    :meth:`Client.dev_end`). It keeps its client alive. ``token`` is a secret:
-    never log it.
+    Two forms, chosen when the session is made:
+
+    * scoped (``dev_start(..., end_on_exit=True)``): leaving the ``with``
+      block ends dev mode, also when the block raises, so a failing script
+      leaves the workload restored::
+
+          with client.dev_start("deployment/web", image="golang:1.22", end_on_exit=True) as session:
+              session.exec(["go", "test", "./..."])
+          # dev mode has ended here, whatever the block did
+
+    * the handle only (the default): leaving the block or :meth:`close`
+      releases the handle and dev mode stays on, for sessions meant to
+      outlive the script (end them later with :meth:`Client.dev_end` or
+      ``nh dev end``, from any process).
+
+    It keeps its client alive. ``token`` is a secret: never log it.
     """
 
-    def __init__(self, client: "Client", native: Any, developer: Optional[str] = None) -> None:
+    def __init__(
+        self, client: "Client", native: Any, developer: Optional[str] = None, end_on_exit: bool = False
+    ) -> None:
         self._client = client
         self._native = native
         self._developer = developer  # as given to dev_start / dev_attach
+        self._end_on_exit = end_on_exit
+        self._ended = False
+        # What ending needs, kept so that the scope still ends dev mode after close().
+        self._identity = (self.kind, self.name, self.namespace, self.mode, self.developer or None)
 
     kind = property(lambda self: self._native.kind, doc="The workload's kind: 'Deployment', 'StatefulSet', 'DaemonSet', ...")
     name = property(lambda self: self._native.name)
@@ -227,13 +291,94 @@ class Session:
     def end(self, **kwargs: Any) -> DevEndResult:
         """End dev mode for this workload (this session: its mode and developer) and close the handle.
 
-        See :meth:`Client.dev_end`.
+        Works after :meth:`close` too. See :meth:`Client.dev_end`.
         """
-        kwargs.setdefault("mode", self.mode)
-        kwargs.setdefault("developer", self.developer or None)
-        result = self._client.dev_end(self.kind, self.name, namespace=self.namespace, **kwargs)
+        kind, name, namespace, mode, developer = self._identity
+        kwargs.setdefault("mode", mode)
+        kwargs.setdefault("developer", developer)
+        result = self._client.dev_end(kind, name, namespace=namespace, **kwargs)
+        self._ended = True
         self.close()
         return result
+
+    @property
+    def end_on_exit(self) -> bool:
+        """Whether leaving the ``with`` block ends dev mode (see the class)."""
+        return self._end_on_exit
+
+    def run(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        config_path: Optional[PathLike] = None,
+        app_name: Optional[str] = None,
+        local_port: Optional[int] = None,
+        stdin: Union[None, str, bytes] = None,
+        timeout: Optional[float] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> "ExecResult":
+        """Run the Nocalhost dev config's ``command.<command>`` in the dev container, in its work dir.
+
+        As ``nh dev run``: ``command`` is "build", "run", "debug",
+        "hot-reload-run" or "hot-reload-debug" (or the config's names
+        "hotReloadRun", "hotReloadDebug"); ``args`` are appended. The command
+        comes from the config recorded when dev mode started, or, when that
+        has none, from ``config_path`` / ``app_name``. For "debug" and
+        "hot-reload-debug", the config's ``debug.remoteDebugPort`` is
+        forwarded from 127.0.0.1:``local_port`` (default: the same port)
+        while the command runs. Waits for the command; a non-zero exit code
+        is no error. Raises :class:`ConfigError` when the config has no such
+        command, :class:`InvalidState` when no dev pod runs right now,
+        :class:`InvalidArgument` for an unknown ``command``.
+        """
+        key = _config_command(command)
+        self.refresh(cancel=cancel)
+        config = self.status().get("config") or {}
+        source = "the dev config recorded when dev mode started"
+        if config_path is not None or app_name is not None:
+            resolved = self._client.dev_config_resolve(
+                self.kind, self.name, namespace=self.namespace, config_path=config_path, app_name=app_name,
+                container=self.container, cancel=cancel,
+            )
+            if "command" in resolved or "debug" in resolved:
+                config, source = resolved, json.dumps(resolved.get("sources", []))
+        words = (config.get("command") or {}).get(key) or []
+        if not isinstance(words, list) or not words:
+            raise ConfigError(
+                f"{self.kind.lower()}/{self.name} has no command.{key} in {source}; add it under "
+                "containers[].dev.command" + ("" if config_path is not None else ", or give the config with config_path="),
+                ErrorCode.ECONFIG,
+            )
+        pod = self.pod
+        if not pod:
+            raise InvalidState(f"{self.kind.lower()}/{self.name} has no dev pod running right now", ErrorCode.ESTATE)
+        # sh -c 'cd WORKDIR && exec "$@"' with the command as positional arguments: no quoting of its words.
+        argv = ["sh", "-c", f'cd {shlex.quote(self.workdir)} && exec "$@"', "nh-dev-run"]
+        argv += [w if isinstance(w, str) else json.dumps(w) for w in words] + list(args)
+        forward = None
+        remote = int((config.get("debug") or {}).get("remoteDebugPort") or 0)
+        if key in ("debug", "hotReloadDebug") and remote > 0:
+            forward = self._client.port_forward(
+                f"pod/{pod}", f"{local_port or remote}:{remote}", namespace=self.namespace, cancel=cancel
+            )
+        try:
+            return self._client.exec(
+                f"pod/{pod}", argv, namespace=self.namespace, container=self.container, stdin=stdin,
+                timeout=timeout, cancel=cancel,
+            )
+        finally:
+            if forward is not None:
+                forward.close()
+
+    def terminal(self, *, shell: Optional[str] = None, **kwargs: Any) -> "Exec":
+        """An interactive shell in the dev container, as ``nh terminal``: ``shell``, else the dev
+        config's ``shell``, else zsh, bash or sh, whichever exists. See :meth:`Client.terminal`."""
+        if shell is None:
+            configured = (self.status().get("config") or {}).get("shell")
+            shell = configured if isinstance(configured, str) and configured else None
+        kwargs.setdefault("container", self.container)
+        return self._client.terminal(self._target(), shell=shell, namespace=self.namespace, **kwargs)
 
     def close(self) -> None:
         """Stop the session's sync, if any, and release the handle (dev mode stays on). Idempotent."""
@@ -246,8 +391,22 @@ class Session:
     def __enter__(self) -> "Session":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        if not self._end_on_exit or self._ended:
+            self.close()
+            return
+        try:
+            self.end()
+        except BaseException as end_error:
+            self.close()
+            if exc is None:
+                raise
+            # The block's exception goes on; say that ending failed too.
+            note = f"ending dev mode on leaving the block failed as well: {end_error!r}"
+            if hasattr(exc, "add_note"):
+                exc.add_note(note)
+            else:  # Python < 3.11
+                exc.args = exc.args + (note,)
 
     def __repr__(self) -> str:
         if self.closed:
@@ -309,7 +468,7 @@ class DevModeMixin:
     def dev_start(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         *,
         image: Optional[str] = None,
         namespace: Optional[str] = None,
@@ -339,8 +498,15 @@ class DevModeMixin:
         image_pull_policy: Optional[str] = None,
         patches: Union[None, str, Sequence[Mapping[str, Any]]] = None,
         persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
+        end_on_exit: bool = False,
     ) -> Session:
         """Put a workload into dev mode and wait until its dev pod is ready.
+
+        The workload is ``"KIND/NAME"`` as the CLI takes it
+        (``dev_start("deployment/web", image=...)``) or kind and name apart.
+        ``end_on_exit=True`` makes the session scoped: leaving its ``with``
+        block ends dev mode, also when the block raises (see :class:`Session`);
+        by default leaving it only closes the handle and dev mode stays on.
 
         ``image`` is required unless a Nocalhost dev config names one
         (``config_path``: a ``.nocalhost/config.yaml`` file or a directory
@@ -381,6 +547,7 @@ class DevModeMixin:
         :class:`NocalhostError` when the dev pod cannot start; after a
         failure the workload is rolled back.
         """
+        kind, name = workload(kind, name)
         args = _start_args(
             namespace, container, image, workdir, env, resources, sidecar_image, sync_port, mode, developer,
             api_version, pod_template_path, replicas_path, config_path, app_name, ignore_cluster_config,
@@ -402,12 +569,12 @@ class DevModeMixin:
             sync_options=None if local_dir is None else sync_options(on_event=sync_events, **dict(sync or {})),
             cancel=cancel,
         )
-        return Session(self, native, developer)  # type: ignore[arg-type]
+        return Session(self, native, developer, end_on_exit)  # type: ignore[arg-type]
 
     def dev_config_resolve(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         *,
         config_path: Optional[PathLike] = None,
         app_name: Optional[str] = None,
@@ -442,6 +609,7 @@ class DevModeMixin:
         "reason"}]}``. Changes nothing. Raises :class:`ConfigError` (invalid
         config: file, line, field and the valid choices), :class:`NotFound`.
         """
+        kind, name = workload(kind, name)
         args = _start_args(
             namespace, container, image, workdir, env, resources, sidecar_image, sync_port, mode, developer,
             api_version, pod_template_path, replicas_path, config_path, app_name, ignore_cluster_config,
@@ -452,7 +620,7 @@ class DevModeMixin:
     def dev_end(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         *,
         namespace: Optional[str] = None,
         owner: Optional[str] = None,
@@ -468,6 +636,7 @@ class DevModeMixin:
         ``mode="duplicate"`` ends ``developer``'s copy (default "user@host")
         and leaves the workload and other developers' copies alone.
         """
+        kind, name = workload(kind, name)
         return DevEndResult(
             _native.dev_end(
                 self._native, kind, name, namespace, owner, _ms(timeout), lease_duration or 0,
@@ -478,7 +647,7 @@ class DevModeMixin:
     def dev_status(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         *,
         namespace: Optional[str] = None,
         cancel: Optional["Cancel"] = None,
@@ -486,6 +655,7 @@ class DevModeMixin:
         developer: Optional[str] = None,
     ) -> dict:
         """The dev-mode status of one workload (``{"dev_mode": bool, ...}``); ``mode``/``developer`` pick a copy."""
+        kind, name = workload(kind, name)
         return json.loads(_native.dev_status(self._native, kind, name, namespace, _mode(mode), developer, cancel))
 
     def dev_list(
@@ -497,19 +667,101 @@ class DevModeMixin:
     def dev_attach(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         *,
         namespace: Optional[str] = None,
         cancel: Optional["Cancel"] = None,
         mode: Optional[DevModeLike] = None,
         developer: Optional[str] = None,
+        end_on_exit: bool = False,
     ) -> Session:
         """The session of a workload already in dev mode (raises :class:`NotFound` otherwise).
 
-        ``mode="duplicate"`` attaches to ``developer``'s copy.
+        ``mode="duplicate"`` attaches to ``developer``'s copy. ``end_on_exit``
+        as in :meth:`dev_start`.
         """
+        kind, name = workload(kind, name)
         native = _native.dev_attach(self._native, kind, name, namespace, _mode(mode), developer, cancel)
-        return Session(self, native, developer)  # type: ignore[arg-type]
+        return Session(self, native, developer, end_on_exit)  # type: ignore[arg-type]
+
+    def dev_run(
+        self,
+        command: str,
+        kind: str,
+        name: Optional[str] = None,
+        *,
+        args: Sequence[str] = (),
+        namespace: Optional[str] = None,
+        mode: Optional[DevModeLike] = None,
+        developer: Optional[str] = None,
+        config_path: Optional[PathLike] = None,
+        app_name: Optional[str] = None,
+        local_port: Optional[int] = None,
+        stdin: Union[None, str, bytes] = None,
+        timeout: Optional[float] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> "ExecResult":
+        """``nh dev run``: the dev config's ``command.<command>`` in a workload in dev mode
+        (``client.dev_run("build", "deployment/web")``). See :meth:`Session.run`."""
+        with self.dev_attach(kind, name, namespace=namespace, mode=mode, developer=developer, cancel=cancel) as s:
+            return s.run(
+                command, args, config_path=config_path, app_name=app_name, local_port=local_port, stdin=stdin,
+                timeout=timeout, cancel=cancel,
+            )
+
+    def terminal(
+        self,
+        target: str,
+        *,
+        shell: Optional[str] = None,
+        container: Optional[str] = None,
+        namespace: Optional[str] = None,
+        tty: bool = False,
+        on_output: Optional[Callable[..., Any]] = None,
+        timeout: Optional[float] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> "Exec":
+        """``nh terminal``: an interactive shell in the target's container, as an :class:`Exec`.
+
+        The shell is ``shell`` (words split as a shell would: "bash -l"), else
+        the Nocalhost dev config's ``shell`` recorded when the workload went
+        into dev mode, else zsh, bash or sh, whichever ``which`` finds. Give
+        ``tty=True`` when a terminal drives it (then call :meth:`Exec.resize`).
+        The other keywords are those of :meth:`exec_start`.
+        """
+        if shell is None:
+            shell = self._dev_config_shell(target, namespace, cancel)
+        if shell is None:
+            shell = "sh"
+            for candidate in ("zsh", "bash", "sh"):
+                try:
+                    found = self.exec(  # type: ignore[attr-defined]
+                        target, ["which", candidate], namespace=namespace, container=container, cancel=cancel
+                    )
+                except NocalhostError as e:  # a missing `which`; kwok reports non-zero exits as errors
+                    if e.code in _SHELL_PROBE_FATAL:
+                        raise
+                    continue
+                path = found.stdout.decode(errors="replace").strip()
+                if found.exit_code == 0 and path:
+                    shell = path
+                    break
+        return self.exec_start(  # type: ignore[attr-defined]
+            target, shlex.split(shell), stdin=True, tty=tty, namespace=namespace, container=container,
+            on_output=on_output, timeout=timeout, cancel=cancel,
+        )
+
+    def _dev_config_shell(self, target: str, namespace: Optional[str], cancel: Optional["Cancel"]) -> Optional[str]:
+        """The dev config's ``shell`` of a KIND/NAME target in dev mode, or None."""
+        kind, slash, name = target.partition("/")
+        if not slash or kind in ("pod", "po", "pods"):
+            return None
+        try:
+            with self.dev_attach(kind, name, namespace=namespace, cancel=cancel) as session:
+                shell = (session.status().get("config") or {}).get("shell")
+        except NotFound:  # not in dev mode
+            return None
+        return shell if isinstance(shell, str) and shell else None
 
     def dev_pvc_list(
         self,
@@ -525,14 +777,16 @@ class DevModeMixin:
         namespace: ``[{"name", "namespace", "workload", "path", "capacity",
         "storage_class", "phase"}]``. They outlive dev mode.
         """
+        if kind is not None and name is None and "/" in kind:
+            kind, name = workload(kind)
         if (kind is None) != (name is None):
-            raise TypeError("dev_pvc_list: give both kind and name, or neither")
+            raise TypeError("dev_pvc_list: give both kind and name (or 'KIND/NAME'), or neither")
         return json.loads(_native.dev_pvc_list(self._native, kind, name, namespace, cancel))
 
     def dev_pvc_delete(
         self,
         kind: str,
-        name: str,
+        name: Optional[str] = None,
         claim: Optional[str] = None,
         *,
         namespace: Optional[str] = None,
@@ -541,6 +795,12 @@ class DevModeMixin:
         """Delete a workload's dev-mode PersistentVolumeClaim ``claim`` (its name or its dir), or all of them.
 
         Returns the names deleted. Raises :class:`NotFound` when there is no
-        such claim of dev mode.
+        such claim of dev mode. With ``"KIND/NAME"`` the second argument is the claim:
+        ``dev_pvc_delete("deployment/web", "claim-name")``.
         """
+        if "/" in kind and claim is None:
+            claim = name
+            kind, name = workload(kind)
+        else:
+            kind, name = workload(kind, name)
         return json.loads(_native.dev_pvc_delete(self._native, kind, name, claim, namespace, cancel))

@@ -13,13 +13,13 @@ there is none)::
 
 from __future__ import annotations
 
-import enum
 from typing import Dict, Type, Union
 
 from . import _native
+from ._enum import NamedIntEnum
 
 
-class ErrorCode(enum.IntEnum):
+class ErrorCode(NamedIntEnum):
     """The values of ``nh_error_code`` (``NH_ENOTFOUND`` is ``ErrorCode.ENOTFOUND``)."""
 
     OK = 0

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import enum
 import logging
 from typing import Callable, Optional
 
 from . import _native
+from ._enum import NamedIntEnum
 
 
-class LogLevel(enum.IntEnum):
+class LogLevel(NamedIntEnum):
     """The values of ``nh_log_level``."""
 
     ERROR = 0

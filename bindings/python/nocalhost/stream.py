@@ -8,13 +8,13 @@ its terminal); ``Client.port_forward`` forwards local ports to a pod
 
 from __future__ import annotations
 
-import enum
 import queue
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _native
+from ._enum import NamedIntEnum
 from .errors import Timeout
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _wait_ms(seconds: Optional[float]) -> int:
     return -1 if seconds is None else max(0, int(seconds * 1000))
 
 
-class ExecStream(enum.IntEnum):
+class ExecStream(NamedIntEnum):
     """Which output a chunk of an interactive command came from (``nh_exec_stream``)."""
 
     STDOUT = 1
@@ -203,7 +203,7 @@ class Exec:
         return f"<nocalhost.Exec pod={self.pod!r}{' closed' if self.closed else ''}>"
 
 
-class ForwardEventType(enum.IntEnum):
+class ForwardEventType(NamedIntEnum):
     """The values of ``nh_forward_event_type``."""
 
     CONNECTED = 1

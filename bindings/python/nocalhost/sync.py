@@ -15,13 +15,13 @@ inotify, reconnects with backoff and never loses an edit.
 
 from __future__ import annotations
 
-import enum
 import os
 import queue
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, Union
 
 from . import _native
+from ._enum import NamedIntEnum
 
 if TYPE_CHECKING:
     from .client import Cancel
@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class SyncMode(enum.IntEnum):
+class SyncMode(NamedIntEnum):
     """``nh_sync_mode``: SEND (local is the master) or TWO_WAY (conflicts keep the server's copy beside)."""
 
     SEND = 0
     TWO_WAY = 1
 
 
-class SyncCompression(enum.IntEnum):
+class SyncCompression(NamedIntEnum):
     """``nh_sync_compression``: AUTO is zstd unless the server is on a loopback address."""
 
     AUTO = 0
@@ -44,7 +44,7 @@ class SyncCompression(enum.IntEnum):
     OFF = 2
 
 
-class SyncState(enum.IntEnum):
+class SyncState(NamedIntEnum):
     """``nh_sync_state``."""
 
     STARTING = 0
@@ -58,7 +58,7 @@ class SyncState(enum.IntEnum):
     STOPPED = 8
 
 
-class SyncEventType(enum.IntEnum):
+class SyncEventType(NamedIntEnum):
     """``nh_sync_event_type``."""
 
     STATE = 1

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import nocalhost
-from nocalhost import DevEndResult, DevEventType, DevMode
+from nocalhost import DevEndResult, DevEventType, DevMode, ErrorCode
 
 from conftest import unique
 
@@ -113,9 +113,10 @@ def test_dev_mode_round_trip_start_exec_end(dev_client, dev_ns):
 def test_dev_start_errors_are_typed(dev_client):
     with pytest.raises(nocalhost.NotFound):
         dev_client.dev_start("deployment", "no-such-workload", image=DEV_IMAGE, timeout=30)
-    # An unknown kind: NH_EUNSUPPORTED before the library learnt more kinds, NH_EINVAL since.
-    with pytest.raises((nocalhost.Unsupported, nocalhost.InvalidArgument)):
+    # A mistyped kind is an invalid argument (NH_EINVAL, no HTTP status), as in every binding.
+    with pytest.raises(nocalhost.InvalidArgument) as info:
         dev_client.dev_start("service", "x", image=DEV_IMAGE)
+    assert (info.value.code, info.value.http_status) == (ErrorCode.EINVAL, 0)
     with pytest.raises(nocalhost.NotFound):
         dev_client.dev_attach("deployment", "no-such-workload")
 
@@ -364,3 +365,150 @@ def test_persistent_dir_claim_outlives_dev_mode_and_is_listed_and_deleted(dev_cl
     while dev_client.dev_pvc_list("deployment", name):
         assert time.monotonic() < deadline, "the claim was not deleted"
         time.sleep(0.25)
+
+
+def in_dev_mode(client, name):
+    return client.dev_status(f"deployment/{name}")["dev_mode"]
+
+
+def test_a_scoped_session_ends_dev_mode_when_the_block_raises(dev_client, dev_ns):
+    name = unique("scoped")
+    create_deployment(dev_client, dev_ns, name)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with dev_client.dev_start(
+            f"deployment/{name}", image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120, end_on_exit=True
+        ) as session:
+            assert session.end_on_exit and in_dev_mode(dev_client, name)
+            raise Boom("the script failed half-way")
+    assert session.closed
+    assert not in_dev_mode(dev_client, name)
+    restored = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+    assert restored["spec"]["replicas"] == 2
+    assert restored["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/app:1.0"
+
+    # Closing the handle inside the block does not give up the scope; an end inside it is not repeated.
+    with dev_client.dev_start(f"deployment/{name}", image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120,
+                              end_on_exit=True) as session:
+        session.close()
+    assert not in_dev_mode(dev_client, name)
+    with dev_client.dev_start(f"deployment/{name}", image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120,
+                              end_on_exit=True) as session:
+        assert session.end() == DevEndResult.RESTORED
+    assert not in_dev_mode(dev_client, name)
+
+    # The handle-only form (the default, and dev_attach's) leaves dev mode on for later.
+    with pytest.raises(Boom):
+        with dev_client.dev_start(f"deployment/{name}", image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120):
+            raise Boom("leave it running")
+    assert in_dev_mode(dev_client, name)
+    with dev_client.dev_attach(f"deployment/{name}", end_on_exit=True):
+        pass
+    assert not in_dev_mode(dev_client, name)
+
+
+def test_the_cli_kind_name_form_is_taken_by_every_dev_call(dev_client, dev_ns):
+    name = unique("kn")
+    create_deployment(dev_client, dev_ns, name)
+    target = f"deployment/{name}"
+    assert dev_client.dev_config_resolve(target, ignore_cluster_config=True)["container"] == "app"
+    with dev_client.dev_start(target, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120) as session:
+        assert (session.kind, session.name) == ("Deployment", name)
+        assert dev_client.dev_status(target)["dev_mode"] is True
+        with dev_client.dev_attach(f"deploy/{name}") as attached:
+            assert attached.pod == session.pod
+    assert dev_client.dev_pvc_list(target) == []
+    with pytest.raises(nocalhost.NotFound):
+        dev_client.dev_pvc_delete(target, "no-such-claim")
+    assert dev_client.dev_end(target) == DevEndResult.RESTORED
+
+    for bad in ("web", "deployment/", "/web"):
+        with pytest.raises(nocalhost.InvalidArgument, match="KIND/NAME"):
+            dev_client.dev_status(bad)
+    with pytest.raises(nocalhost.InvalidArgument, match="not both"):
+        dev_client.dev_end(target, name)
+
+
+def test_enums_print_as_their_names():
+    assert str(DevEndResult.RESTORED) == "RESTORED"
+    assert f"{DevMode.DUPLICATE}" == "DUPLICATE"
+    assert repr(DevMode.REPLACE) == "DevMode.REPLACE"
+    assert f"{ErrorCode.ENOTFOUND} ({ErrorCode.ENOTFOUND:d})" == "ENOTFOUND (-9)"
+    assert str(nocalhost.SyncState.IDLE) == "IDLE" and str(nocalhost.LogLevel.WARN) == "WARN"
+    assert "%s" % nocalhost.ForwardEventType.POD_LOST == "POD_LOST"
+    assert DevEndResult.RESTORED == 1 and int(DevMode.DUPLICATE) == 1  # still the C values
+
+
+RUN_CONFIG = """\
+name: {name}
+serviceType: deployment
+containers:
+  - name: app
+    dev:
+      image: registry.example/dev-from-config:2
+      workDir: {workdir}
+      shell: echo shell-from-config
+      command:
+        build: ["sh", "-c", "echo built > built.txt && echo build-ok"]
+        run: ["sh", "-c", "echo run-args: $0 $@", "first"]
+"""
+
+
+def test_dev_run_and_terminal_use_the_dev_config(dev_client, dev_ns, tmp_path):
+    name = unique("run")
+    create_deployment(dev_client, dev_ns, name)
+    workdir = tmp_path / "work"  # kwok runs the command on this machine: the work dir is local
+    workdir.mkdir()
+    (tmp_path / ".nocalhost").mkdir()
+    (tmp_path / ".nocalhost" / "config.yaml").write_text(RUN_CONFIG.format(name=name, workdir=workdir))
+    with dev_client.dev_start(
+        f"deployment/{name}", config_path=tmp_path, sidecar_image=SIDECAR_IMAGE, timeout=120, end_on_exit=True
+    ) as session:
+        result = session.run("build")
+        assert (result.exit_code, result.text) == (0, "build-ok\n"), result
+        assert (workdir / "built.txt").read_text() == "built\n"
+
+        (workdir / "built.txt").unlink()
+        result = dev_client.dev_run("run", f"deployment/{name}", args=["more"])
+        assert (result.exit_code, result.text) == (0, "run-args: first more\n"), result
+
+        with pytest.raises(nocalhost.ConfigError, match="no command.hotReloadRun"):
+            session.run("hot-reload-run")
+        with pytest.raises(nocalhost.InvalidArgument, match="unknown dev command"):
+            session.run("deploy")
+
+        for term in (session.terminal(), dev_client.terminal(f"deployment/{name}")):
+            with term:
+                assert term.wait(timeout=30) == 0
+                output = b"".join(data for _, data in term)
+            assert b"shell-from-config" in output, output
+    assert not in_dev_mode(dev_client, name)
+
+
+def test_the_same_situation_gives_the_same_code_and_status(dev_client, dev_ns, nobody_kubeconfig):
+    """The cases every binding's suite checks alike (code, HTTP status)."""
+    with pytest.raises(nocalhost.NotFound) as info:
+        dev_client.dev_start("deployment/no-such-workload", image=DEV_IMAGE, timeout=30)
+    assert (info.value.code, info.value.http_status) == (ErrorCode.ENOTFOUND, 404)
+    with pytest.raises(nocalhost.InvalidArgument) as info:
+        dev_client.dev_status("services/x")
+    assert (info.value.code, info.value.http_status) == (ErrorCode.EINVAL, 0)
+
+    path = f"/api/v1/namespaces/{dev_ns}/configmaps"
+    cm = dev_client.create(path, {"metadata": {"name": unique("cm")}, "data": {"a": "1"}})
+    with pytest.raises(nocalhost.AlreadyExists) as info:
+        dev_client.create(path, {"metadata": {"name": cm["metadata"]["name"]}})
+    assert (info.value.code, info.value.http_status) == (ErrorCode.EEXISTS, 409)
+    stale = dict(cm, data={"a": "2"})
+    dev_client.replace(f"{path}/{cm['metadata']['name']}", stale)
+    with pytest.raises(nocalhost.Conflict) as info:
+        dev_client.replace(f"{path}/{cm['metadata']['name']}", dict(cm, data={"a": "3"}))
+    assert (info.value.code, info.value.http_status, info.value.reason) == (ErrorCode.ECONFLICT, 409, "Conflict")
+
+    with nocalhost.Client(nobody_kubeconfig, namespace=dev_ns, timeout=15) as nobody:
+        with pytest.raises(nocalhost.Forbidden) as info:
+            nobody.dev_status("deployment/web")
+    assert (info.value.code, info.value.http_status, info.value.reason) == (ErrorCode.EFORBIDDEN, 403, "Forbidden")

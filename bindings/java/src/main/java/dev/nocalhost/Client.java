@@ -236,7 +236,15 @@ public final class Client extends NativeHandle {
         final List<Object> patches = new ArrayList<>();
         final List<Object> persistentDirs = new ArrayList<>();
 
+        boolean endOnClose;
+
         public DevStartOptions image(String v) { image = v; return this; }
+        /**
+         * Scoped dev mode: {@link Session#close()} (the end of a try-with-resources block, also
+         * when it throws) ends dev mode. Default false: close() only releases the handle and dev
+         * mode stays on, for sessions meant to outlive the program.
+         */
+        public DevStartOptions endOnClose(boolean v) { endOnClose = v; return this; }
         public DevStartOptions namespace(String v) { namespace = v; return this; }
         /** Default: the only container. */
         public DevStartOptions container(String v) { container = v; return this; }
@@ -387,6 +395,9 @@ public final class Client extends NativeHandle {
         public DevQueryOptions mode(DevMode v) { mode = v == null ? DevMode.REPLACE : v; return this; }
         public DevQueryOptions developer(String v) { developer = v; return this; }
         public DevQueryOptions cancel(Cancel v) { cancel = v; return this; }
+        boolean endOnClose;
+        /** {@link #devAttach}: as {@link DevStartOptions#endOnClose}. */
+        public DevQueryOptions endOnClose(boolean v) { endOnClose = v; return this; }
     }
 
     /** A dev-event callback that keeps what the listener threw. */
@@ -436,7 +447,7 @@ public final class Client extends NativeHandle {
             int rc = NH.nh_dev_start(out, handle, kind, name, d);
             if (events != null && events.thrown != null) rethrow(events.thrown);
             Native.check(rc);
-            Session session = new Session(this, NH.SessionOut_value(out), o.developer);
+            Session session = new Session(this, NH.SessionOut_value(out), o.developer, o.endOnClose);
             session.adoptSyncOptions(syncOpts);
             syncOpts = null;
             return session;
@@ -450,6 +461,66 @@ public final class Client extends NativeHandle {
             d.delete();
             release();
         }
+    }
+
+    /**
+     * {kind, name} of the CLI's "KIND/NAME" ("deployment/web"). Throws
+     * {@link NocalhostException.InvalidArgument} (NH_EINVAL, as the C library for bad
+     * arguments) for "web", "deployment/" or "/web".
+     */
+    public static String[] workload(String target) {
+        int slash = target == null ? -1 : target.indexOf('/');
+        if (slash <= 0 || slash == target.length() - 1)
+            throw NocalhostException.of(ErrorCode.EINVAL, "expected KIND/NAME, e.g. deployment/web, got '" + target + "'");
+        return new String[] {target.substring(0, slash), target.substring(slash + 1)};
+    }
+
+    /** {@link #devStart(String, String, DevStartOptions)} of a "KIND/NAME" ("deployment/web"). */
+    public Session devStart(String target, DevStartOptions o) {
+        String[] w = workload(target);
+        return devStart(w[0], w[1], o);
+    }
+
+    /** {@link #devEnd(String, String, DevEndOptions)} of a "KIND/NAME". */
+    public DevEndResult devEnd(String target, DevEndOptions o) {
+        String[] w = workload(target);
+        return devEnd(w[0], w[1], o);
+    }
+
+    /** {@link #devEnd(String, String)} of a "KIND/NAME". */
+    public DevEndResult devEnd(String target) { return devEnd(target, new DevEndOptions()); }
+
+    /** {@link #devStatus(String, String, DevQueryOptions)} of a "KIND/NAME". */
+    public String devStatus(String target, DevQueryOptions o) {
+        String[] w = workload(target);
+        return devStatus(w[0], w[1], o);
+    }
+
+    /** {@link #devStatus(String, String)} of a "KIND/NAME". */
+    public String devStatus(String target) { return devStatus(target, new DevQueryOptions()); }
+
+    /** {@link #devAttach(String, String, DevQueryOptions)} of a "KIND/NAME". */
+    public Session devAttach(String target, DevQueryOptions o) {
+        String[] w = workload(target);
+        return devAttach(w[0], w[1], o);
+    }
+
+    /** {@link #devConfigResolve(String, String, DevStartOptions)} of a "KIND/NAME". */
+    public String devConfigResolve(String target, DevStartOptions o) {
+        String[] w = workload(target);
+        return devConfigResolve(w[0], w[1], o);
+    }
+
+    /** {@link #devPvcList(String, String, DevQueryOptions)} of a "KIND/NAME". */
+    public String devPvcList(String target, DevQueryOptions o) {
+        String[] w = workload(target);
+        return devPvcList(w[0], w[1], o);
+    }
+
+    /** {@link #devPvcDelete(String, String, String, DevQueryOptions)} of a "KIND/NAME". */
+    public List<String> devPvcDelete(String target, String claim, DevQueryOptions o) {
+        String[] w = workload(target);
+        return devPvcDelete(w[0], w[1], claim, o);
     }
 
     /** Ends dev mode: restores the original in place. Idempotent; works from any process. */
@@ -563,7 +634,7 @@ public final class Client extends NativeHandle {
             o.setDeveloper(opts.developer);
             o.setCancel(t.token);
             Native.check(NH.nh_dev_attach(out, handle, kind, name, o));
-            return new Session(this, NH.SessionOut_value(out), opts.developer);
+            return new Session(this, NH.SessionOut_value(out), opts.developer, opts.endOnClose);
         } finally {
             NH.delete_SessionOut(out);
             o.delete();

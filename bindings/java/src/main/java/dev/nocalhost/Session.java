@@ -12,22 +12,52 @@ import java.util.function.Function;
 
 /**
  * A workload in dev mode, as seen when started, attached or refreshed.
- * close() releases the handle; dev mode stays on ({@link #end()} or
- * {@link Client#devEnd} ends it). Keeps its client alive. {@link #token()}
- * is a secret: never log it. Thread-safe (calls are serialized).
+ *
+ * <p>Two forms, chosen when the session is made:
+ * <ul>
+ * <li>scoped ({@link Client.DevStartOptions#endOnClose}(true)): {@link #close()}, so the end of a
+ * try-with-resources block, ends dev mode, also when the block throws (an error ending it is then
+ * added to the block's exception as suppressed):
+ * <pre>{@code
+ * try (Session s = client.devStart("deployment/web", new Client.DevStartOptions().image(img).endOnClose(true))) {
+ *     s.exec("go", "test", "./...");
+ * }   // dev mode has ended here
+ * }</pre>
+ * <li>the handle only (the default): close() releases the handle and dev mode stays on, for
+ * sessions meant to outlive the program ({@link #end()} or {@link Client#devEnd} ends it later,
+ * from any process).
+ * </ul>
+ * Keeps its client alive. {@link #token()} is a secret: never log it. Thread-safe (calls are
+ * serialized).
  */
 public final class Session extends NativeHandle {
     private final Client client;
     private final SWIGTYPE_p_nh_session handle;
     /** As given to devStart / devAttach. */
     private final String developer;
+    private final boolean endOnClose;
+    private volatile boolean ended;
+    /** What ending needs, kept so that close() still ends a scoped session's dev mode. */
+    private final String kind, name, namespace;
+    private final DevMode mode;
+    private final String endDeveloper;
 
-    Session(Client client, SWIGTYPE_p_nh_session h, String developer) {
+    Session(Client client, SWIGTYPE_p_nh_session h, String developer, boolean endOnClose) {
         super("session", () -> NH.nh_session_free(h));
         this.client = client;
         this.handle = h;
         this.developer = developer;
+        this.endOnClose = endOnClose;
+        this.kind = kind();
+        this.name = name();
+        this.namespace = namespace();
+        this.mode = mode();
+        String who = developer();
+        this.endDeveloper = who.isEmpty() ? null : who;
     }
+
+    /** Whether {@link #close()} ends dev mode (see the class). */
+    public boolean endOnClose() { return endOnClose; }
 
     private synchronized String text(Function<SWIGTYPE_p_nh_session, String> getter) {
         acquire();
@@ -126,9 +156,8 @@ public final class Session extends NativeHandle {
 
     /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
     public DevEndResult end() {
-        String who = developer();
-        DevEndResult r = client.devEnd(kind(), name(),
-            new Client.DevEndOptions().namespace(namespace()).mode(mode()).developer(who.isEmpty() ? null : who));
+        DevEndResult r = client.devEnd(kind, name, new Client.DevEndOptions().namespace(namespace).mode(mode).developer(endDeveloper));
+        ended = true;
         close();
         return r;
     }
@@ -215,9 +244,25 @@ public final class Session extends NativeHandle {
         }
     }
 
-    /** Stops the session's sync, if any, and releases the handle (dev mode stays on). Idempotent. */
+    /**
+     * Stops the session's sync, if any, and releases the handle; dev mode stays on, unless the
+     * session is scoped ({@link #endOnClose()}): then it ends dev mode first (once). Idempotent.
+     */
     @Override
     public void close() {
+        if (endOnClose && !ended) {
+            ended = true;
+            try {
+                client.devEnd(kind, name, new Client.DevEndOptions().namespace(namespace).mode(mode).developer(endDeveloper));
+            } finally {
+                closeHandle();
+            }
+            return;
+        }
+        closeHandle();
+    }
+
+    private void closeHandle() {
         if (!isClosed()) {
             try {
                 stopSync();

@@ -102,9 +102,11 @@ class DevTest {
     void typedErrors() {
         assertThrows(NocalhostException.NotFound.class,
             () -> client.devStart("deployment", "no-such-workload", new Client.DevStartOptions().image(DEV_IMAGE).timeoutMs(30000)));
-        // An unknown kind: NH_EUNSUPPORTED before the library learnt more kinds, NH_EINVAL since.
-        NocalhostException e = assertThrows(NocalhostException.class, () -> client.devStart("service", "x", new Client.DevStartOptions().image(DEV_IMAGE)));
-        assertTrue(e instanceof NocalhostException.Unsupported || e instanceof NocalhostException.InvalidArgument, e.toString());
+        // A mistyped kind is an invalid argument (NH_EINVAL, no HTTP status), as in every binding.
+        NocalhostException e = assertThrows(NocalhostException.InvalidArgument.class,
+            () -> client.devStart("service", "x", new Client.DevStartOptions().image(DEV_IMAGE)));
+        assertEquals(ErrorCode.EINVAL, e.code());
+        assertEquals(0, e.httpStatus());
         assertThrows(NocalhostException.NotFound.class, () -> client.devAttach("deployment", "no-such-workload", null, null));
         assertThrows(NocalhostException.NotFound.class, () -> client.exec("pod/does-not-exist", new String[] {"true"}, new Client.ExecOptions()));
         assertThrows(NocalhostException.InvalidArgument.class, () -> client.exec("x", new String[0], new Client.ExecOptions()));
@@ -341,6 +343,101 @@ class DevTest {
             }
         } finally {
             client.delete("/api/v1/persistentvolumes/" + pv);
+        }
+    }
+
+    boolean inDevMode(String name) {
+        return client.devStatus("deployment/" + name).contains("\"dev_mode\":true");
+    }
+
+    Client.DevStartOptions startOptions() {
+        return new Client.DevStartOptions().image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE).timeoutMs(120000);
+    }
+
+    @Test
+    void aScopedSessionEndsDevModeWhenTheBlockThrows() {
+        String name = TestCluster.unique("scoped");
+        createDeployment(name);
+        Session[] seen = new Session[1];
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> {
+            try (Session session = client.devStart("deployment/" + name, startOptions().endOnClose(true))) {
+                seen[0] = session;
+                assertTrue(session.endOnClose() && inDevMode(name));
+                throw new IllegalStateException("the program failed half-way");
+            }
+        });
+        assertEquals("the program failed half-way", e.getMessage());
+        assertTrue(seen[0].isClosed());
+        assertFalse(inDevMode(name));
+        String restored = client.get("/apis/apps/v1/namespaces/" + ns + "/deployments/" + name);
+        assertTrue(restored.contains("\"replicas\":2") && restored.contains("registry.example/app:1.0"), restored);
+
+        // An end inside the block is not repeated.
+        try (Session session = client.devStart("deployment/" + name, startOptions().endOnClose(true))) {
+            assertEquals(DevEndResult.RESTORED, session.end());
+        }
+        assertFalse(inDevMode(name));
+
+        // The handle-only form (the default) leaves dev mode on for later; attach can scope it.
+        assertThrows(IllegalStateException.class, () -> {
+            try (Session session = client.devStart("deployment/" + name, startOptions())) {
+                throw new IllegalStateException("leave it running");
+            }
+        });
+        assertTrue(inDevMode(name));
+        try (Session session = client.devAttach("deployment/" + name, new Client.DevQueryOptions().endOnClose(true))) {
+            assertEquals(name, session.name());
+        }
+        assertFalse(inDevMode(name));
+    }
+
+    @Test
+    void theCliKindNameFormIsTakenByEveryDevCall() {
+        String name = TestCluster.unique("kn");
+        createDeployment(name);
+        String target = "deployment/" + name;
+        assertTrue(client.devConfigResolve(target, new Client.DevStartOptions().ignoreClusterConfig(true)).contains("\"container\":\"app\""));
+        try (Session session = client.devStart(target, startOptions())) {
+            assertEquals(name, session.name());
+            assertTrue(inDevMode(name));
+            try (Session attached = client.devAttach("deploy/" + name, null)) {
+                assertEquals(session.pod(), attached.pod());
+            }
+        }
+        assertEquals("[]", client.devPvcList(target, null).replace(" ", ""));
+        assertThrows(NocalhostException.NotFound.class, () -> client.devPvcDelete(target, "no-such-claim", null));
+        assertEquals(DevEndResult.RESTORED, client.devEnd(target));
+        for (String bad : new String[] {"web", "deployment/", "/web"}) {
+            NocalhostException e = assertThrows(NocalhostException.InvalidArgument.class, () -> client.devStatus(bad));
+            assertTrue(e.getMessage().contains("KIND/NAME"), e.getMessage());
+        }
+    }
+
+    @Test
+    void theSameSituationGivesTheSameCodeAndStatus() {
+        NocalhostException e = assertThrows(NocalhostException.NotFound.class,
+            () -> client.devStart("deployment/no-such-workload", startOptions().timeoutMs(30000)));
+        assertEquals(ErrorCode.ENOTFOUND, e.code());
+        assertEquals(404, e.httpStatus());
+        e = assertThrows(NocalhostException.InvalidArgument.class, () -> client.devStatus("services/x"));
+        assertEquals(0, e.httpStatus());
+
+        String path = "/api/v1/namespaces/" + ns + "/configmaps";
+        String cm = TestCluster.unique("cm");
+        String created = client.create(path, "{\"metadata\":{\"name\":\"" + cm + "\"},\"data\":{\"a\":\"1\"}}");
+        e = assertThrows(NocalhostException.AlreadyExists.class, () -> client.create(path, "{\"metadata\":{\"name\":\"" + cm + "\"}}"));
+        assertEquals(409, e.httpStatus());
+        client.replace(path + "/" + cm, created.replace("\"a\":\"1\"", "\"a\":\"2\""));
+        e = assertThrows(NocalhostException.Conflict.class, () -> client.replace(path + "/" + cm, created.replace("\"a\":\"1\"", "\"a\":\"3\"")));
+        assertEquals(ErrorCode.ECONFLICT, e.code());
+        assertEquals(409, e.httpStatus());
+        assertEquals("Conflict", e.reason());
+
+        try (Client nobody = new Client(new Client.Options().kubeconfig(TestCluster.env("NH_TEST_NOBODY_TOKEN_KUBECONFIG")).namespace(ns))) {
+            e = assertThrows(NocalhostException.Forbidden.class, () -> nobody.devStatus("deployment/web"));
+            assertEquals(ErrorCode.EFORBIDDEN, e.code());
+            assertEquals(403, e.httpStatus());
+            assertEquals("Forbidden", e.reason());
         }
     }
 }
