@@ -33,19 +33,33 @@ export async function activate(kubeconfig?: string): Promise<() => Promise<void>
   };
 }
 
-/** A "Start developing" command: dev mode, a command in the dev container, and back. */
+/**
+ * A "Start developing" command: dev mode, a command in the dev container, and back. withDevMode
+ * ends dev mode however the callback ends, also when it throws.
+ */
 export async function developOnce(client: nh.Client, workload: string): Promise<string> {
-  const session: nh.Session = await client.devStart('deployment', workload, {
+  return client.withDevMode(`deployment/${workload}`, {
     image: 'registry.example/dev:1',
     onEvent: (e: nh.DevEvent) => console.log(`[${e.phase}] ${e.message}`),
-  });
-  try {
+  }, async (session: nh.Session) => {
     const result: nh.ExecResult = await session.exec(['go', 'version']);
     return result.stdout.toString();
-  } finally {
-    const ended: nh.DevEndResultValue = await session.end();
-    console.log(ended === nh.DevEndResult.RESTORED ? 'restored' : `end result ${ended}`);
-  }
+  });
+}
+
+/** The same with `await using` (TypeScript 5.2+, or Node 24): leaving the block ends dev mode. */
+export async function buildOnce(client: nh.Client, workload: string): Promise<number> {
+  await using session = await client.devStart(`deployment/${workload}`, { image: 'registry.example/dev:1', endOnExit: true });
+  const build: nh.ExecResult = await session.run('build');
+  return build.exitCode;
+}
+
+/** A session meant to outlive the extension: the handle goes, dev mode stays until ended. */
+export async function startForLater(client: nh.Client, workload: string): Promise<void> {
+  const session: nh.Session = await client.devStart(`deployment/${workload}`, { image: 'registry.example/dev:1' });
+  session.close();
+  const ended: nh.DevEndResultValue = await client.devEnd(`deployment/${workload}`);
+  console.log(ended === nh.DevEndResult.RESTORED ? 'restored' : `end result ${ended}`);
 }
 
 /** A terminal, a port-forward and a sync, as an extension's "Open terminal" / "Forward" / "Sync" commands use them. */

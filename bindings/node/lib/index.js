@@ -17,6 +17,9 @@ const { withSignal, abortError } = require('./signal');
 
 const { CancelledError, ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError } = errors;
 
+// Symbol.asyncDispose (Node 18.18+, 20.4+); older runtimes get a registered symbol of that name.
+const asyncDispose = Symbol.asyncDispose || Symbol.for('Symbol.asyncDispose');
+
 /** An enum whose values are their names (what events and results carry), from the C values in order. */
 function namedEnum(names) {
   return Object.freeze(Object.fromEntries(names.map((n) => [n, n])));
@@ -704,7 +707,7 @@ class Session {
    * Disposal (`await using`): a scoped session (endOnExit) ends dev mode
    * unless end() ran already; otherwise the handle is closed and dev mode stays on.
    */
-  async [Symbol.asyncDispose]() {
+  async [asyncDispose]() {
     if (this.endOnExit && !this._ended) await this.end();
     else this.close();
   }
@@ -716,13 +719,13 @@ class Session {
       result = await fn(this);
     } catch (error) {
       try {
-        await this[Symbol.asyncDispose]();
+        await this[asyncDispose]();
       } catch (endError) {
         if (error !== null && typeof error === 'object') Object.defineProperty(error, 'devEndError', { value: endError });
       }
       throw error;
     }
-    await this[Symbol.asyncDispose]();
+    await this[asyncDispose]();
     return result;
   }
 

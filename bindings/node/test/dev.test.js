@@ -98,10 +98,10 @@ describe('dev mode', clusterSuite(test), () => {
 
   it('rejects with typed errors', async () => {
     await assert.rejects(client.devStart('deployment', 'no-such-workload', { image: DEV_IMAGE, timeoutMs: 30000 }), nh.NotFoundError);
-    // An unknown kind: NH_EUNSUPPORTED before the library learnt more kinds, NH_EINVAL since.
+    // A mistyped kind is an invalid argument (NH_EINVAL, no HTTP status), as in every binding.
     await assert.rejects(
       client.devStart('service', 'x', { image: DEV_IMAGE }),
-      (e) => e instanceof nh.UnsupportedError || e instanceof nh.InvalidArgumentError,
+      (e) => e instanceof nh.InvalidArgumentError && e.code === 'NH_EINVAL' && e.httpStatus === 0,
     );
     await assert.rejects(client.devAttach('deployment', 'no-such-workload'), nh.NotFoundError);
     await assert.rejects(client.exec('pod/does-not-exist', ['true']), nh.NotFoundError);
@@ -349,6 +349,115 @@ containers:
       }
     } finally {
       await client.delete(`/api/v1/persistentvolumes/${pv}`);
+    }
+  });
+
+  const inDevMode = async (name) => (await client.devStatus(`deployment/${name}`)).dev_mode;
+  const startOptions = (more = {}) => ({ image: DEV_IMAGE, sidecarImage: SIDECAR_IMAGE, timeoutMs: 120000, ...more });
+
+  it('a scoped session ends dev mode when the code using it throws', async () => {
+    const name = unique('scoped');
+    await createDeployment(name);
+    const target = `deployment/${name}`;
+    let seen;
+    await assert.rejects(
+      client.withDevMode(target, startOptions(), async (session) => {
+        seen = session;
+        assert.ok(session.endOnExit && (await inDevMode(name)));
+        throw new RangeError('the script failed half-way');
+      }),
+      (e) => e instanceof RangeError && e.message === 'the script failed half-way',
+    );
+    assert.equal(seen.closed, true);
+    assert.equal(await inDevMode(name), false);
+    const restored = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+    assert.equal(restored.spec.replicas, 2);
+    assert.equal(restored.spec.template.spec.containers[0].image, 'registry.example/app:1.0');
+    assert.equal(await client.withDevMode('deployment', name, startOptions(), (s) => s.name), name);
+    assert.equal(await inDevMode(name), false);
+
+    // What `await using session = ...` does on leaving its block (Node 24, or TypeScript).
+    const scoped = await client.devStart(target, startOptions({ endOnExit: true }));
+    scoped.close(); // closing the handle does not give up the scope
+    await scoped[Symbol.asyncDispose]();
+    assert.equal(await inDevMode(name), false);
+
+    // The handle-only form (the default) leaves dev mode on for later; devAttach can scope it.
+    const kept = await client.devStart(target, startOptions());
+    await kept[Symbol.asyncDispose]();
+    assert.equal(kept.closed, true);
+    assert.equal(await inDevMode(name), true);
+    const attached = await client.devAttach(target, { endOnExit: true });
+    await attached[Symbol.asyncDispose]();
+    assert.equal(await inDevMode(name), false);
+  });
+
+  it('takes the CLI KIND/NAME form in every dev call', async () => {
+    const name = unique('kn');
+    await createDeployment(name);
+    const target = `deployment/${name}`;
+    assert.equal((await client.devConfigResolve(target, { ignoreClusterConfig: true })).container, 'app');
+    const session = await client.devStart(target, startOptions());
+    try {
+      assert.equal(session.name, name);
+      assert.equal((await client.devStatus(target)).dev_mode, true);
+      const attached = await client.devAttach(`deploy/${name}`);
+      assert.equal(attached.pod, session.pod);
+      attached.close();
+    } finally {
+      session.close();
+    }
+    assert.deepEqual(await client.devPvcList(target), []);
+    await assert.rejects(client.devPvcDelete(target, 'no-such-claim'), nh.NotFoundError);
+    assert.equal(await client.devEnd(target), nh.DevEndResult.RESTORED);
+    assert.equal(await client.devEnd(target), 'NOT_IN_DEV_MODE');
+  });
+
+  it('dev run and terminal use the dev config', async () => {
+    const name = unique('run');
+    await createDeployment(name);
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-run-'));
+    const workdir = path.join(project, 'work'); // kwok runs the command here: the work dir is local
+    fs.mkdirSync(workdir);
+    fs.mkdirSync(path.join(project, '.nocalhost'));
+    fs.writeFileSync(path.join(project, '.nocalhost', 'config.yaml'), [
+      `name: ${name}`, 'serviceType: deployment', 'containers:', '  - name: app', '    dev:',
+      '      image: registry.example/dev-from-config:2', `      workDir: ${workdir}`, '      shell: echo shell-from-config',
+      '      command:', '        build: ["sh", "-c", "echo built > built.txt && echo build-ok"]', '',
+    ].join('\n'));
+    await client.withDevMode(`deployment/${name}`, { configPath: project, sidecarImage: SIDECAR_IMAGE, timeoutMs: 120000 }, async (session) => {
+      const result = await session.run('build');
+      assert.deepEqual([result.exitCode, result.stdout.toString()], [0, 'build-ok\n']);
+      assert.equal(fs.readFileSync(path.join(workdir, 'built.txt'), 'utf8'), 'built\n');
+      assert.equal((await client.devRun('build', `deployment/${name}`)).exitCode, 0);
+      await assert.rejects(session.run('hot-reload-run'), (e) => e instanceof nh.ConfigError && /no command.hotReloadRun/.test(e.message));
+      for (const term of [await session.terminal({ stdin: false }), await client.terminal(`deployment/${name}`, { stdin: false })]) {
+        const chunks = [];
+        term.on('stdout', (d) => chunks.push(d));
+        assert.equal(await term.wait(), 0);
+        assert.match(Buffer.concat(chunks).toString(), /shell-from-config/);
+      }
+    });
+    assert.equal(await inDevMode(name), false);
+  });
+
+  it('gives the same code and HTTP status as the other bindings', async () => {
+    await assert.rejects(client.devStart('deployment/no-such-workload', { image: DEV_IMAGE, timeoutMs: 30000 }),
+      (e) => e instanceof nh.NotFoundError && e.code === 'NH_ENOTFOUND' && e.httpStatus === 404);
+    await assert.rejects(client.devStatus('services/x'), (e) => e instanceof nh.InvalidArgumentError && e.httpStatus === 0);
+    const cms = `/api/v1/namespaces/${ns}/configmaps`;
+    const cm = await client.create(cms, { metadata: { name: unique('cm') }, data: { a: '1' } });
+    await assert.rejects(client.create(cms, { metadata: { name: cm.metadata.name } }),
+      (e) => e instanceof nh.AlreadyExistsError && e.httpStatus === 409);
+    await client.replace(`${cms}/${cm.metadata.name}`, { ...cm, data: { a: '2' } });
+    await assert.rejects(client.replace(`${cms}/${cm.metadata.name}`, { ...cm, data: { a: '3' } }),
+      (e) => e instanceof nh.ConflictError && e.code === 'NH_ECONFLICT' && e.httpStatus === 409 && e.reason === 'Conflict');
+    const nobody = new nh.Client({ kubeconfig: process.env.NH_TEST_NOBODY_TOKEN_KUBECONFIG, namespace: ns });
+    try {
+      await assert.rejects(nobody.devStatus('deployment/web'),
+        (e) => e instanceof nh.ForbiddenError && e.code === 'NH_EFORBIDDEN' && e.httpStatus === 403 && e.reason === 'Forbidden');
+    } finally {
+      nobody.close();
     }
   });
 });
