@@ -523,6 +523,76 @@ public final class Client extends NativeHandle {
         return devPvcDelete(w[0], w[1], claim, o);
     }
 
+    /** Options of {@link Session#run} and {@link #devRun}. */
+    public static final class RunOptions {
+        String[] args = new String[0];
+        String configPath, appName, stdin;
+        int localPort;
+        long timeoutMs;
+        Cancel cancel;
+
+        /** Appended to the command. */
+        public RunOptions args(String... v) { args = v; return this; }
+        /** Where to take the command from when the session recorded no dev config. */
+        public RunOptions configPath(String v) { configPath = v; return this; }
+        public RunOptions appName(String v) { appName = v; return this; }
+        /** The debug commands: the local port for the debugger (default: debug.remoteDebugPort). */
+        public RunOptions localPort(int v) { localPort = v; return this; }
+        public RunOptions stdin(String v) { stdin = v; return this; }
+        public RunOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        public RunOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /**
+     * nh dev run: the Nocalhost dev config's command.&lt;command&gt; in a workload in dev mode
+     * ("KIND/NAME"; the query options pick the session), in its work dir. See {@link Session#run}.
+     */
+    public ExecResult devRun(String command, String target, DevQueryOptions which, RunOptions o) {
+        try (Session s = devAttach(target, which == null ? new DevQueryOptions() : which)) {
+            return s.run(command, o);
+        }
+    }
+
+    /**
+     * nh terminal: an interactive shell in the target's container: `shell` (split into words),
+     * else the Nocalhost dev config's shell recorded when the workload went into dev mode, else
+     * zsh, bash or sh, whichever `which` finds. `o` as for {@link #execStart}.
+     */
+    public ExecSession terminal(String target, String shell, ExecStartOptions o) {
+        ExecStartOptions opts = o == null ? new ExecStartOptions() : o;
+        if (shell == null) shell = devConfigShell(target, opts);
+        if (shell == null) shell = probeShell(target, opts);
+        return execStart(target, opts, shell.trim().split("\\s+"));
+    }
+
+    private String devConfigShell(String target, ExecStartOptions o) {
+        int slash = target.indexOf('/');
+        if (slash <= 0 || java.util.Set.of("pod", "po", "pods").contains(target.substring(0, slash))) return null;
+        try (Session s = devAttach(target, new DevQueryOptions().namespace(o.namespace).cancel(o.cancel))) {
+            return s.configShell();
+        } catch (NocalhostException.NotFound notInDevMode) {
+            return null;
+        }
+    }
+
+    private String probeShell(String target, ExecStartOptions o) {
+        for (String candidate : new String[] {"zsh", "bash", "sh"}) {
+            ExecResult found;
+            try {
+                found = exec(target, new String[] {"which", candidate},
+                    new ExecOptions().namespace(o.namespace).container(o.container).cancel(o.cancel));
+            } catch (NocalhostException.NotFound | NocalhostException.Forbidden | NocalhostException.Cancelled
+                     | NocalhostException.Unauthorized e) {
+                throw e;
+            } catch (NocalhostException e) {
+                continue;  // a missing `which`; kwok reports non-zero exits as errors
+            }
+            String path = found.stdoutText().trim();
+            if (found.exitCode() == 0 && !path.isEmpty()) return path;
+        }
+        return "sh";
+    }
+
     /** Ends dev mode: restores the original in place. Idempotent; works from any process. */
     public DevEndResult devEnd(String kind, String name, DevEndOptions o) {
         acquire();

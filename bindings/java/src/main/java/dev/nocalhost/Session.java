@@ -154,6 +154,88 @@ public final class Session extends NativeHandle {
             new Client.ExecOptions().namespace(namespace()).container(container()));
     }
 
+    /** nh dev run's commands and their names in the Nocalhost dev config. */
+    private static final java.util.Map<String, String> RUN_COMMANDS = java.util.Map.of(
+        "build", "build", "run", "run", "debug", "debug", "hot-reload-run", "hotReloadRun", "hot-reload-debug", "hotReloadDebug");
+
+    @SuppressWarnings("unchecked")
+    private static java.util.Map<String, Object> object(Object v) {
+        return v instanceof java.util.Map ? (java.util.Map<String, Object>) v : java.util.Map.of();
+    }
+
+    /** The Nocalhost dev config recorded when dev mode started ({} when none). */
+    private java.util.Map<String, Object> recordedConfig() {
+        return object(object(Json.parse(status())).get("config"));
+    }
+
+    /** The recorded dev config's shell, or null. */
+    String configShell() {
+        Object shell = recordedConfig().get("shell");
+        return shell instanceof String && !((String) shell).isEmpty() ? (String) shell : null;
+    }
+
+    /**
+     * nh dev run: the Nocalhost dev config's command.&lt;command&gt; ("build", "run", "debug",
+     * "hot-reload-run", "hot-reload-debug") in the dev container, in its work dir; returns once it
+     * ended (a non-zero exit code is no error). The command comes from the config recorded when
+     * dev mode started or, when that has none, from {@link Client.RunOptions#configPath}. The debug
+     * commands forward debug.remoteDebugPort from 127.0.0.1 while they run. Throws ConfigError (no
+     * such command), InvalidState (no dev pod right now), InvalidArgument (an unknown command).
+     */
+    public ExecResult run(String command, Client.RunOptions options) {
+        Client.RunOptions o = options == null ? new Client.RunOptions() : options;
+        String key = RUN_COMMANDS.getOrDefault(command, command);
+        if (!RUN_COMMANDS.containsValue(key))
+            throw NocalhostException.of(ErrorCode.EINVAL, "unknown dev command '" + command + "' (valid: build, run, debug, hot-reload-run, hot-reload-debug)");
+        refresh(o.cancel);
+        java.util.Map<String, Object> config = recordedConfig();
+        String source = "the dev config recorded when dev mode started";
+        if (o.configPath != null || o.appName != null) {
+            java.util.Map<String, Object> resolved = object(Json.parse(client.devConfigResolve(kind, name,
+                new Client.DevStartOptions().namespace(namespace).configPath(o.configPath).appName(o.appName)
+                    .container(container()).cancel(o.cancel))));
+            if (resolved.containsKey("command") || resolved.containsKey("debug")) {
+                config = resolved;
+                source = Json.write(resolved.get("sources"));
+            }
+        }
+        Object words = object(config.get("command")).get(key);
+        String target = kind.toLowerCase() + "/" + name;
+        if (!(words instanceof java.util.List) || ((java.util.List<?>) words).isEmpty())
+            throw NocalhostException.of(ErrorCode.ECONFIG, target + " has no command." + key + " in " + source
+                + "; add it under containers[].dev.command" + (o.configPath == null ? ", or give the config with configPath" : ""));
+        String pod = pod();
+        if (pod.isEmpty()) throw NocalhostException.of(ErrorCode.ESTATE, target + " has no dev pod running right now");
+        // sh -c 'cd WORKDIR && exec "$@"' with the command as positional arguments: no quoting of its words.
+        java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of(
+            "sh", "-c", "cd '" + workdir().replace("'", "'\\''") + "' && exec \"$@\"", "nh-dev-run"));
+        for (Object w : (java.util.List<?>) words) argv.add(w instanceof String ? (String) w : Json.write(w));
+        argv.addAll(java.util.Arrays.asList(o.args));
+        Object remoteValue = object(config.get("debug")).get("remoteDebugPort");
+        int remote = remoteValue instanceof Number ? ((Number) remoteValue).intValue() : 0;
+        PortForward forward = null;
+        if ((key.equals("debug") || key.equals("hotReloadDebug")) && remote > 0)
+            forward = client.portForward("pod/" + pod, new Client.PortForwardOptions().namespace(namespace).cancel(o.cancel),
+                (o.localPort > 0 ? o.localPort : remote) + ":" + remote);
+        try {
+            return client.exec("pod/" + pod, argv.toArray(new String[0]), new Client.ExecOptions().namespace(namespace)
+                .container(container()).stdin(o.stdin).timeoutMs(o.timeoutMs).cancel(o.cancel));
+        } finally {
+            if (forward != null) forward.close();
+        }
+    }
+
+    /**
+     * nh terminal: a shell in the dev container: `shell`, else the dev config's, else zsh, bash
+     * or sh (see {@link Client#terminal}).
+     */
+    public ExecSession terminal(String shell, Client.ExecStartOptions options) {
+        Client.ExecStartOptions o = options == null ? new Client.ExecStartOptions() : options;
+        String w = workload();
+        String target = w.isEmpty() ? kind().toLowerCase() + "/" + name() : "deployment/" + w;
+        return client.terminal(target, shell != null ? shell : configShell(), o.namespace(namespace).container(container()));
+    }
+
     /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
     public DevEndResult end() {
         DevEndResult r = client.devEnd(kind, name, new Client.DevEndOptions().namespace(namespace).mode(mode).developer(endDeveloper));

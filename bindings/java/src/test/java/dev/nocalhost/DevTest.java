@@ -440,4 +440,36 @@ class DevTest {
             assertEquals("Forbidden", e.reason());
         }
     }
+
+    @Test
+    void devRunAndTerminalUseTheDevConfig() throws Exception {
+        String name = TestCluster.unique("run");
+        createDeployment(name);
+        Path project = Files.createTempDirectory("nh-java-run");
+        Path workdir = Files.createDirectory(project.resolve("work"));  // kwok runs the command here
+        Files.createDirectory(project.resolve(".nocalhost"));
+        Files.writeString(project.resolve(".nocalhost").resolve("config.yaml"), String.join("\n",
+            "name: " + name, "serviceType: deployment", "containers:", "  - name: app", "    dev:",
+            "      image: registry.example/dev-from-config:2", "      workDir: " + workdir, "      shell: echo shell-from-config",
+            "      command:", "        build: [\"sh\", \"-c\", \"echo built > built.txt && echo build-ok\"]", ""));
+        try (Session session = client.devStart("deployment/" + name, new Client.DevStartOptions().configPath(project.toString())
+                .sidecarImage(SIDECAR_IMAGE).timeoutMs(120000).endOnClose(true))) {
+            ExecResult result = session.run("build", null);
+            assertEquals(0, result.exitCode());
+            assertEquals("build-ok\n", result.stdoutText());
+            assertEquals("built\n", Files.readString(workdir.resolve("built.txt")));
+            assertEquals(0, client.devRun("build", "deployment/" + name, null, null).exitCode());
+            NocalhostException e = assertThrows(NocalhostException.ConfigError.class, () -> session.run("hot-reload-run", null));
+            assertTrue(e.getMessage().contains("no command.hotReloadRun"), e.getMessage());
+            for (ExecSession term : List.of(session.terminal(null, new Client.ExecStartOptions().stdin(false)),
+                    client.terminal("deployment/" + name, null, new Client.ExecStartOptions().stdin(false)))) {
+                try (term) {
+                    assertEquals(0, term.waitFor());
+                    String out = new String(term.stdout().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                    assertTrue(out.contains("shell-from-config"), out);
+                }
+            }
+        }
+        assertFalse(inDevMode(name));
+    }
 }
