@@ -139,19 +139,19 @@ class Client {
 
   /** GET path and parse the JSON answer. */
   async get(path, options = {}) {
-    checkOptions('get', options, KEYS.request);
+    checkOptions('get', options, KEYS.verb);
     return (await this.request({ ...options, method: 'GET', path })).json();
   }
 
   /** POST body to a collection; resolves with the created object. */
   async create(path, body, options = {}) {
-    checkOptions('create', options, KEYS.request);
+    checkOptions('create', options, KEYS.verb);
     return (await this.request({ ...options, method: 'POST', path, body })).json();
   }
 
   /** PUT body; resolves with the stored object. */
   async replace(path, body, options = {}) {
-    checkOptions('replace', options, KEYS.request);
+    checkOptions('replace', options, KEYS.verb);
     return (await this.request({ ...options, method: 'PUT', path, body })).json();
   }
 
@@ -165,7 +165,7 @@ class Client {
 
   /** DELETE path; resolves with the server's answer. */
   async delete(path, options = {}) {
-    checkOptions('delete', options, KEYS.request);
+    checkOptions('delete', options, KEYS.verb);
     return (await this.request({ ...options, method: 'DELETE', path })).json();
   }
 

@@ -16,6 +16,8 @@ const KEYS = {
   Client: ['kubeconfig', 'context', 'namespace', 'timeoutMs', 'maxRetries', 'userAgent'],
   call: SIGNAL,
   request: ['method', 'path', 'body', 'contentType', 'timeoutMs', ...SIGNAL],
+  // get, create, replace, delete: method, path and body are their arguments.
+  verb: ['contentType', 'timeoutMs', ...SIGNAL],
   patch: ['patchType', 'contentType', 'timeoutMs', ...SIGNAL],
   watch: ['resourceVersion', 'labelSelector', 'fieldSelector', 'durationMs', ...SIGNAL],
   resolveTarget: ['namespace', ...SIGNAL],
