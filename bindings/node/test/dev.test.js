@@ -396,7 +396,7 @@ containers:
     const name = unique('kn');
     await createDeployment(name);
     const target = `deployment/${name}`;
-    assert.equal((await client.devConfigResolve(target, { ignoreClusterConfig: true })).container, 'app');
+    assert.deepEqual((await client.devConfigResolve(target, { ignoreClusterConfig: true })).sources, []);
     const session = await client.devStart(target, startOptions());
     try {
       assert.equal(session.name, name);

@@ -414,7 +414,7 @@ def test_the_cli_kind_name_form_is_taken_by_every_dev_call(dev_client, dev_ns):
     name = unique("kn")
     create_deployment(dev_client, dev_ns, name)
     target = f"deployment/{name}"
-    assert dev_client.dev_config_resolve(target, ignore_cluster_config=True)["container"] == "app"
+    assert dev_client.dev_config_resolve(target, ignore_cluster_config=True)["sources"] == []
     with dev_client.dev_start(target, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120) as session:
         assert (session.kind, session.name) == ("Deployment", name)
         assert dev_client.dev_status(target)["dev_mode"] is True

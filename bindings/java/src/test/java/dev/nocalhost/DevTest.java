@@ -396,7 +396,7 @@ class DevTest {
         String name = TestCluster.unique("kn");
         createDeployment(name);
         String target = "deployment/" + name;
-        assertTrue(client.devConfigResolve(target, new Client.DevStartOptions().ignoreClusterConfig(true)).contains("\"container\":\"app\""));
+        assertTrue(client.devConfigResolve(target, new Client.DevStartOptions().ignoreClusterConfig(true)).contains("\"sources\":[]"));
         try (Session session = client.devStart(target, startOptions())) {
             assertEquals(name, session.name());
             assertTrue(inDevMode(name));
