@@ -431,7 +431,8 @@ containers:
       assert.equal(fs.readFileSync(path.join(workdir, 'built.txt'), 'utf8'), 'built\n');
       assert.equal((await client.devRun('build', `deployment/${name}`)).exitCode, 0);
       await assert.rejects(session.run('hot-reload-run'), (e) => e instanceof nh.ConfigError && /no command.hotReloadRun/.test(e.message));
-      for (const term of [await session.terminal({ stdin: false }), await client.terminal(`deployment/${name}`, { stdin: false })]) {
+      for (const open of [() => session.terminal({ stdin: false }), () => client.terminal(`deployment/${name}`, { stdin: false })]) {
+        const term = await open();
         const chunks = [];
         term.on('stdout', (d) => chunks.push(d));
         assert.equal(await term.wait(), 0);
