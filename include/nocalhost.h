@@ -20,7 +20,11 @@
  *    as long as that handle (said so where it applies).
  *  - Options structs start with `version`; initialise them with their
  *    NH_X_OPTIONS_INIT macro or nh_x_options_init(). Passing NULL means
- *    "all defaults". New fields are only ever appended.
+ *    "all defaults". New fields are only ever appended, and each bumps the
+ *    struct's NH_X_OPTIONS_VERSION. nh_x_options_init(opts, v) writes only
+ *    the fields version v has, so a program built against an older header
+ *    passes its own (smaller) struct with its own version safely; the
+ *    library reads no field newer than the version a struct says.
  *  - Callbacks receive `void *payload` last. Where a callback returns int,
  *    returning non-zero stops the operation, which then returns
  *    NH_ECANCELLED.

@@ -2,6 +2,8 @@
 // that keeps exceptions from crossing the ABI, and nh_buf helpers.
 #pragma once
 
+#include <cstddef>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -37,6 +39,22 @@ void buf_set(nh_buf *out, std::string_view data);
 
 // Checks an options struct's version: 0 or newer than `current` is refused.
 int check_version(unsigned int version, unsigned int current, const char *what);
+
+// Initialises an options struct as version `version` of the header declared
+// it. `sizes[v - 1]` is the size of version v (the offset of the first field
+// version v + 1 appended; the last entry is sizeof(T)), so only that many bytes
+// are written: a caller built against an older header passes its smaller struct
+// and is never overrun. Versions 0 and newer than the last entry are refused.
+template <class T, std::size_t N>
+int init_options(T *opts, unsigned int version, const T &defaults, const std::size_t (&sizes)[N],
+                 const char *what) {
+    static_assert(N >= 1);
+    if (!opts) return set_error(NH_EINVAL, "invalid argument: opts");
+    if (int rc = check_version(version, static_cast<unsigned int>(N), what)) return rc;
+    std::memcpy(static_cast<void *>(opts), &defaults, sizes[version - 1]);
+    opts->version = version;
+    return 0;
+}
 
 // Runs `f` (returning int) and turns any exception into an error code.
 template <class F>

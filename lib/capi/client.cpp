@@ -2,6 +2,7 @@
 #include "capi/client.hpp"
 
 #include <cstring>
+#include <iterator>
 
 #include "capi/capi.hpp"
 #include "kube/errors.hpp"
@@ -10,12 +11,11 @@ using namespace nh::capi;
 
 extern "C" {
 
+static constexpr std::size_t kClientOptionsSizes[] = {sizeof(nh_client_options)};
+static_assert(std::size(kClientOptionsSizes) == NH_CLIENT_OPTIONS_VERSION, "one size per version of nh_client_options");
+
 int nh_client_options_init(nh_client_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_CLIENT_OPTIONS_VERSION, "nh_client_options")) return rc;
-    *opts = nh_client_options NH_CLIENT_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_client_options NH_CLIENT_OPTIONS_INIT, kClientOptionsSizes, "nh_client_options");
 }
 
 int nh_client_new(nh_client **out, const nh_client_options *opts) {
@@ -53,12 +53,11 @@ const char *nh_client_context(const nh_client *client) {
     return client ? client->impl->config().context_name.c_str() : "";
 }
 
+static constexpr std::size_t kRequestOptionsSizes[] = {sizeof(nh_request_options)};
+static_assert(std::size(kRequestOptionsSizes) == NH_REQUEST_OPTIONS_VERSION, "one size per version of nh_request_options");
+
 int nh_request_options_init(nh_request_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_REQUEST_OPTIONS_VERSION, "nh_request_options")) return rc;
-    *opts = nh_request_options NH_REQUEST_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_request_options NH_REQUEST_OPTIONS_INIT, kRequestOptionsSizes, "nh_request_options");
 }
 
 int nh_client_request(nh_buf *out_body, int *out_status, nh_client *client,
@@ -96,12 +95,11 @@ int nh_client_server_version(nh_buf *out, nh_client *client, nh_cancel *cancel) 
     });
 }
 
+static constexpr std::size_t kWatchOptionsSizes[] = {sizeof(nh_watch_options)};
+static_assert(std::size(kWatchOptionsSizes) == NH_WATCH_OPTIONS_VERSION, "one size per version of nh_watch_options");
+
 int nh_watch_options_init(nh_watch_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_WATCH_OPTIONS_VERSION, "nh_watch_options")) return rc;
-    *opts = nh_watch_options NH_WATCH_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_watch_options NH_WATCH_OPTIONS_INIT, kWatchOptionsSizes, "nh_watch_options");
 }
 
 int nh_client_watch(nh_client *client, const nh_watch_options *opts) {

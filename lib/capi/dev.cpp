@@ -1,5 +1,6 @@
 // nh_dev_* and nh_session_*: dev mode (replace) through the C ABI.
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "capi/capi.hpp"
@@ -144,28 +145,25 @@ const char *nh_dev_default_sidecar_image(void) {
     return image.c_str();
 }
 
+static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir), sizeof(nh_dev_start_options)};
+static_assert(std::size(kDevStartOptionsSizes) == NH_DEV_START_OPTIONS_VERSION, "one size per version of nh_dev_start_options");
+
 int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc;
-    *opts = nh_dev_start_options NH_DEV_START_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_dev_start_options NH_DEV_START_OPTIONS_INIT, kDevStartOptionsSizes, "nh_dev_start_options");
 }
+
+static constexpr std::size_t kDevEndOptionsSizes[] = {offsetof(nh_dev_end_options, mode), sizeof(nh_dev_end_options)};
+static_assert(std::size(kDevEndOptionsSizes) == NH_DEV_END_OPTIONS_VERSION, "one size per version of nh_dev_end_options");
 
 int nh_dev_end_options_init(nh_dev_end_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_DEV_END_OPTIONS_VERSION, "nh_dev_end_options")) return rc;
-    *opts = nh_dev_end_options NH_DEV_END_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_dev_end_options NH_DEV_END_OPTIONS_INIT, kDevEndOptionsSizes, "nh_dev_end_options");
 }
 
+static constexpr std::size_t kDevQueryOptionsSizes[] = {offsetof(nh_dev_query_options, mode), sizeof(nh_dev_query_options)};
+static_assert(std::size(kDevQueryOptionsSizes) == NH_DEV_QUERY_OPTIONS_VERSION, "one size per version of nh_dev_query_options");
+
 int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_DEV_QUERY_OPTIONS_VERSION, "nh_dev_query_options")) return rc;
-    *opts = nh_dev_query_options NH_DEV_QUERY_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_dev_query_options NH_DEV_QUERY_OPTIONS_INIT, kDevQueryOptionsSizes, "nh_dev_query_options");
 }
 
 int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const char *name,

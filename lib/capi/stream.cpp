@@ -1,5 +1,6 @@
 // nh_target_*, nh_exec_*, nh_forward_*: streams through the API server.
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "capi/capi.hpp"
@@ -65,12 +66,11 @@ int nh_target_resolve(nh_buf *out_pod, nh_client *client, const char *namespace_
     });
 }
 
+static constexpr std::size_t kExecOptionsSizes[] = {sizeof(nh_exec_options)};
+static_assert(std::size(kExecOptionsSizes) == NH_EXEC_OPTIONS_VERSION, "one size per version of nh_exec_options");
+
 int nh_exec_options_init(nh_exec_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_EXEC_OPTIONS_VERSION, "nh_exec_options")) return rc;
-    *opts = nh_exec_options NH_EXEC_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_exec_options NH_EXEC_OPTIONS_INIT, kExecOptionsSizes, "nh_exec_options");
 }
 
 int nh_exec_run(nh_buf *out_stdout, nh_buf *out_stderr, int *out_exit_code, nh_client *client, const char *target,
@@ -174,12 +174,11 @@ void nh_exec_free(nh_exec *exec) {
     }
 }
 
+static constexpr std::size_t kForwardOptionsSizes[] = {sizeof(nh_forward_options)};
+static_assert(std::size(kForwardOptionsSizes) == NH_FORWARD_OPTIONS_VERSION, "one size per version of nh_forward_options");
+
 int nh_forward_options_init(nh_forward_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_FORWARD_OPTIONS_VERSION, "nh_forward_options")) return rc;
-    *opts = nh_forward_options NH_FORWARD_OPTIONS_INIT;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_forward_options NH_FORWARD_OPTIONS_INIT, kForwardOptionsSizes, "nh_forward_options");
 }
 
 int nh_forward_start(nh_forward **out, nh_client *client, const char *target, const char *const *ports,

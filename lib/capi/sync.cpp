@@ -1,5 +1,6 @@
 // The sync section of the C ABI: nh_sync over nh::sync::Client.
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "capi/capi.hpp"
@@ -43,13 +44,11 @@ const char *nh_sync_state_name(int state) {
     return nh::sync::state_name(static_cast<nh::sync::State>(state));
 }
 
+static constexpr std::size_t kSyncOptionsSizes[] = {offsetof(nh_sync_options, delete_protection), sizeof(nh_sync_options)};
+static_assert(std::size(kSyncOptionsSizes) == NH_SYNC_OPTIONS_VERSION, "one size per version of nh_sync_options");
+
 int nh_sync_options_init(nh_sync_options *opts, unsigned int version) {
-    NH_CHECK_ARG(opts);
-    if (int rc = check_version(version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
-    nh_sync_options def = NH_SYNC_OPTIONS_INIT;
-    *opts = def;
-    opts->version = version;
-    return NH_OK;
+    return init_options(opts, version, nh_sync_options NH_SYNC_OPTIONS_INIT, kSyncOptionsSizes, "nh_sync_options");
 }
 
 int nh_sync_start(nh_sync **out, const char *local_dir, const char *address, const char *token,
