@@ -312,7 +312,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             std::lock_guard l(mu);
             status.file_errors++;
         }
-        log::warn("sync: '" + path + "': " + msg);
+        log::warn("sync: '" + proto::loggable(path) + "': " + proto::loggable(msg));
         emit(EventType::FileError, path, msg, code);
     }
 
@@ -370,7 +370,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         backoff_ms = backoff_ms ? std::min(backoff_ms * 2, opt.max_backoff_ms) : 50;
         next_connect = Clock::now() + std::chrono::milliseconds(backoff_ms);
-        log::info("sync: disconnected: " + why);
+        log::info("sync: disconnected: " + proto::loggable(why));
         save_view();
     }
 
@@ -643,7 +643,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                     }
                 } else {
                     view.put(*m, kRemoteOnly);
-                    log::debug("sync: keeping '" + p + "', which exists only on the server");
+                    log::debug("sync: keeping '" + proto::loggable(p) + "', which exists only on the server");
                 }
                 continue;
             }
@@ -822,7 +822,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 local::Entry m;
                 m.path = path;
                 m.type = Type::Dir;
-                m.mode = static_cast<uint32_t>(r.varint() & 07777);
+                m.mode = static_cast<uint32_t>(r.varint() & 0777);
                 apply_remote_entry(m);
                 break;
             }
@@ -978,12 +978,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                     std::lock_guard l(mu);
                     status.conflicts++;
                 }
-                log::warn("sync: conflict on '" + path + "': the server's version is kept as '" + detail + "'");
+                log::warn("sync: conflict on '" + proto::loggable(path) + "': the server's version is kept as '" +
+                          proto::loggable(detail) + "'");
                 emit(EventType::Conflict, path, detail);
             } else if (kind == proto::NoticeKind::RemoteOverwritten) {
                 emit(EventType::RemoteChange, path, "a change made on the server was overwritten");
-            } else {
+            } else if (kind == proto::NoticeKind::DeleteSkipped) {
                 emit(EventType::RemoteChange, path, "delete skipped: the server changed it");
+            } else if (kind == proto::NoticeKind::Unreadable) {
+                emit(EventType::RemoteChange, path, "the sync server cannot read it and leaves it out: " + detail);
             }
             return;
         }
