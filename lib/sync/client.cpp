@@ -132,6 +132,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::string rbuf;
     size_t rpos = 0;
     Clock::time_point next_connect = Clock::now();
+    // A server that accepts and never answers HELLO is given up on (and retried) after this.
+    Clock::time_point handshake_deadline;
     int backoff_ms = 0;
     bool use_zstd = false;
     ZSTD_CCtx *cctx = nullptr;
@@ -395,6 +397,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
         net::set_nonblocking(sock, true);
         conn = Conn::Handshake;
+        handshake_deadline = Clock::now() + std::chrono::milliseconds(4 * static_cast<long>(opt.connect_timeout_ms));
         proto::Writer w(wbuf);
         w.begin(Msg::Hello);
         for (char c : proto::kMagic) w.u8(static_cast<uint8_t>(c));
@@ -1380,6 +1383,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 // Directories may have been replaced since the last round.
                 tree->forget_dirs();
                 if (conn == Conn::Down && !fatal_code && !paused && Clock::now() >= next_connect) try_connect();
+                if (conn == Conn::Handshake && Clock::now() >= handshake_deadline)
+                    disconnect(NH_ETIMEOUT, "the sync server did not answer the handshake");
                 if (conn == Conn::Live && !paused && need_full) full_local_diff();
                 pump_output();
                 publish();
@@ -1400,6 +1405,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 int timeout = -1;
                 if (conn == Conn::Down && !fatal_code && !paused)
                     timeout = static_cast<int>(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_connect - Clock::now()).count()));
+                if (conn == Conn::Handshake)
+                    timeout = static_cast<int>(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(handshake_deadline - Clock::now()).count()) + 1);
                 if (view_dirty && timeout < 0) timeout = 1000;
                 int rc = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
                 if (rc < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));

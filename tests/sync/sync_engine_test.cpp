@@ -461,6 +461,12 @@ TEST_F(SyncFixture, TwoWayLargeFilesInSubdirectoriesArrive) {
     ASSERT_EQ(client.flush(60000), NH_OK);
     EXPECT_EQ(client.status().file_errors, 0u);
     expect_same();
+    // And the other way: the client writes a large file from the server in a subdirectory.
+    write_file(dst + "/from/server/big3.bin", big);
+    for (int i = 0; i < 400 && read_file(src + "/from/server/big3.bin").size() != big.size(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_TRUE(read_file(src + "/from/server/big3.bin") == big) << "the server's large file did not arrive intact";
+    EXPECT_EQ(client.status().file_errors, 0u);
     for (const char *dir : {"/sub/dir", "/other/deeper"}) {
         DIR *dh = ::opendir((dst + dir).c_str());
         ASSERT_NE(dh, nullptr);
@@ -553,4 +559,18 @@ TEST_F(SyncFixture, FloodOfIdleConnectionsKeepsEditLatency) {
     EXPECT_LT(flooded.first, std::max<long long>(200, 5 * quiet.first));
     EXPECT_EQ(client.status().reconnects, 0u);
     EXPECT_TRUE(d.alive());
+}
+
+TEST_F(SyncFixture, AServerThatNeverAnswersTheHandshakeIsGivenUpOnAndRetried) {
+    write_file(src + "/a", "a");
+    // Connections complete in the kernel's backlog; nothing ever answers them.
+    int lfd = ns::net::listen_tcp(ns::net::parse_host_port("127.0.0.1:0"), 64);
+    auto o = options("127.0.0.1:" + std::to_string(ns::net::local_port(lfd)));
+    o.connect_timeout_ms = 250;  // the handshake gets four times that
+    ns::Client client(o);
+    auto t0 = std::chrono::steady_clock::now();
+    while (client.status().error_code != NH_ETIMEOUT && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(client.status().error_code, NH_ETIMEOUT) << "the client still waits for a WELCOME that never comes";
+    ::close(lfd);
 }
