@@ -601,6 +601,19 @@ TEST_F(Hostile, ARenameNeverMakesALinkPointOutsideTheRoot) {
     expect_outside_untouched();
 }
 
+TEST_F(Hostile, ARenameOverItsOwnParentOrIntoItselfLosesNothing) {
+    auto c = login();
+    uint64_t seq = 0;
+    c->send(file_frame(++seq, "a/b/f", "kept"));
+    c->send(rename_frame(++seq, "a/b", "a"));    // over its parent
+    c->send(rename_frame(++seq, "a", "a/b/c"));  // into itself
+    c->send(commit(seq));
+    auto reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    EXPECT_EQ(reply.nacks.size(), 2u) << joined(reply.nacks);
+    EXPECT_EQ(read_file(root + "/a/b/f"), "kept");
+}
+
 // ---- special permission bits ----
 
 TEST_F(Hostile, SetuidSetgidAndStickyBitsAreNeverSet) {
