@@ -132,6 +132,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::string rbuf;
     size_t rpos = 0;
     Clock::time_point next_connect = Clock::now();
+    // A server that accepts and never answers HELLO is given up on (and retried) after this.
+    Clock::time_point handshake_deadline;
     int backoff_ms = 0;
     bool use_zstd = false;
     ZSTD_CCtx *cctx = nullptr;
@@ -312,7 +314,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             std::lock_guard l(mu);
             status.file_errors++;
         }
-        log::warn("sync: '" + path + "': " + msg);
+        log::warn("sync: '" + proto::loggable(path) + "': " + proto::loggable(msg));
         emit(EventType::FileError, path, msg, code);
     }
 
@@ -370,7 +372,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         backoff_ms = backoff_ms ? std::min(backoff_ms * 2, opt.max_backoff_ms) : 50;
         next_connect = Clock::now() + std::chrono::milliseconds(backoff_ms);
-        log::info("sync: disconnected: " + why);
+        log::info("sync: disconnected: " + proto::loggable(why));
         save_view();
     }
 
@@ -395,6 +397,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
         net::set_nonblocking(sock, true);
         conn = Conn::Handshake;
+        handshake_deadline = Clock::now() + std::chrono::milliseconds(4 * static_cast<long>(opt.connect_timeout_ms));
         proto::Writer w(wbuf);
         w.begin(Msg::Hello);
         for (char c : proto::kMagic) w.u8(static_cast<uint8_t>(c));
@@ -643,7 +646,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                     }
                 } else {
                     view.put(*m, kRemoteOnly);
-                    log::debug("sync: keeping '" + p + "', which exists only on the server");
+                    log::debug("sync: keeping '" + proto::loggable(p) + "', which exists only on the server");
                 }
                 continue;
             }
@@ -822,7 +825,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 local::Entry m;
                 m.path = path;
                 m.type = Type::Dir;
-                m.mode = static_cast<uint32_t>(r.varint() & 07777);
+                m.mode = static_cast<uint32_t>(r.varint() & 0777);
                 apply_remote_entry(m);
                 break;
             }
@@ -978,12 +981,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                     std::lock_guard l(mu);
                     status.conflicts++;
                 }
-                log::warn("sync: conflict on '" + path + "': the server's version is kept as '" + detail + "'");
+                log::warn("sync: conflict on '" + proto::loggable(path) + "': the server's version is kept as '" +
+                          proto::loggable(detail) + "'");
                 emit(EventType::Conflict, path, detail);
             } else if (kind == proto::NoticeKind::RemoteOverwritten) {
                 emit(EventType::RemoteChange, path, "a change made on the server was overwritten");
-            } else {
+            } else if (kind == proto::NoticeKind::DeleteSkipped) {
                 emit(EventType::RemoteChange, path, "delete skipped: the server changed it");
+            } else if (kind == proto::NoticeKind::Unreadable) {
+                emit(EventType::RemoteChange, path, "the sync server cannot read it and leaves it out: " + detail);
             }
             return;
         }
@@ -1377,6 +1383,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 // Directories may have been replaced since the last round.
                 tree->forget_dirs();
                 if (conn == Conn::Down && !fatal_code && !paused && Clock::now() >= next_connect) try_connect();
+                if (conn == Conn::Handshake && Clock::now() >= handshake_deadline)
+                    disconnect(NH_ETIMEOUT, "the sync server did not answer the handshake");
                 if (conn == Conn::Live && !paused && need_full) full_local_diff();
                 pump_output();
                 publish();
@@ -1397,6 +1405,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 int timeout = -1;
                 if (conn == Conn::Down && !fatal_code && !paused)
                     timeout = static_cast<int>(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_connect - Clock::now()).count()));
+                if (conn == Conn::Handshake)
+                    timeout = static_cast<int>(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(handshake_deadline - Clock::now()).count()) + 1);
                 if (view_dirty && timeout < 0) timeout = 1000;
                 int rc = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
                 if (rc < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));

@@ -2,15 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <vector>
 
 #include "common/error.hpp"
+#include "sync/protocol.hpp"
 
 namespace nh::sync {
 namespace {
@@ -29,7 +32,88 @@ std::string_view basename_of(std::string_view path) {
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+size_t depth_of(std::string_view path) { return static_cast<size_t>(std::count(path.begin(), path.end(), '/')); }
+
+std::string read_link_at(int dirfd, const std::string &name, std::string_view shown) {
+    std::string target(4097, '\0');
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+    if (n < 0) fail_errno("cannot read link", shown);
+    target.resize(static_cast<size_t>(n));
+    return target;
+}
+
+// Throws when a symlink at or below `name` (in dirfd; `from` relative to the
+// root), whose target stays inside the root where it is, would lead outside
+// it once moved to `to`. Only a move to a shallower depth can do that.
+void check_links_moved(int dirfd, const std::string &name, const std::string &from, const std::string &to) {
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;  // renameat reports it
+    if (S_ISLNK(st.st_mode)) {
+        auto target = read_link_at(dirfd, name, from);
+        if (proto::check_link_target(from, target).empty() && !proto::check_link_target(to, target).empty())
+            throw Error(NH_EINVAL, "refused: moving '" + from + "' to '" + to + "' would make its link target '" +
+                                       target + "' lead outside the root");
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) return;
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) fail_errno("cannot check the links in", from);
+    DIR *d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        fail_errno("cannot check the links in", from);
+    }
+    std::vector<std::string> names;
+    while (auto *de = ::readdir(d)) {
+        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+        if (de->d_type == DT_LNK || de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) names.emplace_back(de->d_name);
+    }
+    try {
+        for (auto &n : names) check_links_moved(::dirfd(d), n, from + "/" + n, to + "/" + n);
+    } catch (...) {
+        ::closedir(d);
+        throw;
+    }
+    ::closedir(d);
+}
+
+void close_pending(ConfinedTree::PendingFile &f) noexcept {
+    if (f.fd >= 0) {
+        ::close(f.fd);
+        if (f.dir) ::unlinkat(f.dir->fd, f.tmp.c_str(), 0);
+    }
+    f.fd = -1;
+    f.dir.reset();
+}
+
 }  // namespace
+
+DirFd::~DirFd() {
+    if (fd >= 0) ::close(fd);
+}
+
+ConfinedTree::PendingFile::PendingFile(PendingFile &&o) noexcept
+    : fd(o.fd), dir(std::move(o.dir)), path(std::move(o.path)), leaf(std::move(o.leaf)), tmp(std::move(o.tmp)),
+      mode(o.mode), written(o.written) {
+    o.fd = -1;
+}
+
+ConfinedTree::PendingFile &ConfinedTree::PendingFile::operator=(PendingFile &&o) noexcept {
+    if (this != &o) {
+        close_pending(*this);
+        fd = o.fd;
+        o.fd = -1;
+        dir = std::move(o.dir);
+        path = std::move(o.path);
+        leaf = std::move(o.leaf);
+        tmp = std::move(o.tmp);
+        mode = o.mode;
+        written = o.written;
+    }
+    return *this;
+}
+
+ConfinedTree::PendingFile::~PendingFile() { close_pending(*this); }
 
 local::Entry entry_from_stat(std::string path, const struct stat &st) {
     local::Entry e;
@@ -48,26 +132,26 @@ local::Entry entry_from_stat(std::string path, const struct stat &st) {
 }
 
 ConfinedTree::ConfinedTree(const std::string &root) : root_(root) {
-    root_fd_ = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd_ < 0) fail_errno("cannot open root directory", root);
+    int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail_errno("cannot open root directory", root);
+    root_dir_ = std::make_shared<const DirFd>(fd);
+    // The cache takes at most a quarter of the descriptors the process may open.
+    struct rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        max_cached_ = std::clamp<size_t>(static_cast<size_t>(rl.rlim_cur / 4), 16, 4096);
 }
 
-ConfinedTree::~ConfinedTree() {
-    forget_dirs();
-    if (root_fd_ >= 0) ::close(root_fd_);
-}
+ConfinedTree::~ConfinedTree() = default;
 
-void ConfinedTree::forget_dirs() {
-    for (auto &[k, fd] : dirs_) ::close(fd);
-    dirs_.clear();
-}
+void ConfinedTree::forget_dirs() { dirs_.clear(); }
 
-int ConfinedTree::dir_fd(const std::string &dir, bool create) {
-    if (dir.empty()) return root_fd_;
+DirRef ConfinedTree::dir_fd(const std::string &dir, bool create) {
+    if (dir.empty()) return root_dir_;
     if (auto it = dirs_.find(dir); it != dirs_.end()) return it->second;
     auto parent = std::string(dirname_of(dir));
-    int pfd = dir_fd(parent, create);
-    if (pfd < 0) return -1;
+    DirRef pdir = dir_fd(parent, create);
+    if (!pdir) return nullptr;
+    int pfd = pdir->fd;
     std::string name(basename_of(dir));
     int fd = ::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
@@ -76,27 +160,29 @@ int ConfinedTree::dir_fd(const std::string &dir, bool create) {
         fd = ::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
-        if (errno == ENOENT && !create) return -1;
+        if (errno == ENOENT && !create) return nullptr;
         if (errno == ELOOP || errno == ENOTDIR) {
-            if (!create) return -1;
+            if (!create) return nullptr;
             throw Error(NH_EIO, "parent '" + dir + "' is not a directory (symlinks are never followed)");
         }
         fail_errno("cannot open directory", dir);
     }
-    if (dirs_.size() >= 4096) forget_dirs();  // fd was not cached; parents may be gone now
-    dirs_.emplace(dir, fd);
-    return fd;
+    auto ref = std::make_shared<const DirFd>(fd);
+    if (dirs_.size() >= max_cached_) dirs_.clear();  // holders keep theirs open
+    dirs_.emplace(dir, ref);
+    return ref;
 }
 
-int ConfinedTree::parent_fd(std::string_view path, std::string &leaf, bool create) {
+DirRef ConfinedTree::parent_fd(std::string_view path, std::string &leaf, bool create) {
     leaf = std::string(basename_of(path));
     return dir_fd(std::string(dirname_of(path)), create);
 }
 
 std::optional<local::Entry> ConfinedTree::stat(std::string_view path) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) return std::nullopt;
+    DirRef dir = parent_fd(path, leaf, false);
+    if (!dir) return std::nullopt;
+    int dfd = dir->fd;
     struct stat st;
     if (::fstatat(dfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
@@ -118,10 +204,10 @@ ConfinedTree::PendingFile ConfinedTree::begin_file(std::string_view path, uint32
     PendingFile f;
     f.path = std::string(path);
     f.mode = mode & 0777;
-    f.dirfd = parent_fd(path, f.leaf, true);
+    f.dir = parent_fd(path, f.leaf, true);
     for (int attempt = 0; attempt < 100; ++attempt) {
         f.tmp = ".nocalhost-sync." + std::to_string(::getpid()) + "." + std::to_string(++tmp_counter_) + ".tmp";
-        f.fd = ::openat(f.dirfd, f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        f.fd = ::openat(f.dir->fd, f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f.fd >= 0) return f;
         if (errno != EEXIST) fail_errno("cannot create temporary file for", path);
     }
@@ -140,13 +226,7 @@ void ConfinedTree::write(PendingFile &f, std::string_view data) {
     }
 }
 
-void ConfinedTree::abort_file(PendingFile &f) noexcept {
-    if (f.fd >= 0) {
-        ::close(f.fd);
-        ::unlinkat(f.dirfd, f.tmp.c_str(), 0);
-    }
-    f.fd = -1;
-}
+void ConfinedTree::abort_file(PendingFile &f) noexcept { close_pending(f); }
 
 local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
     struct timespec ts[2];
@@ -166,17 +246,25 @@ local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
     }
     ::close(f.fd);
     f.fd = -1;
-    if (::renameat(f.dirfd, f.tmp.c_str(), f.dirfd, f.leaf.c_str()) != 0) {
+    DirRef dir = std::move(f.dir);  // released whatever happens below
+    int dfd = dir->fd;
+    if (::renameat(dfd, f.tmp.c_str(), dfd, f.leaf.c_str()) != 0) {
         if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) {
-            remove_tree_at(f.dirfd, f.leaf);
-            bool ok = ::renameat(f.dirfd, f.tmp.c_str(), f.dirfd, f.leaf.c_str()) == 0;
+            try {
+                remove_tree_at(dfd, f.leaf);
+            } catch (...) {
+                ::unlinkat(dfd, f.tmp.c_str(), 0);
+                forget_dirs();
+                throw;
+            }
+            bool ok = ::renameat(dfd, f.tmp.c_str(), dfd, f.leaf.c_str()) == 0;
             int err = errno;
             forget_dirs();
             if (ok) return entry_from_stat(f.path, st);
             errno = err;
         }
         int err = errno;
-        ::unlinkat(f.dirfd, f.tmp.c_str(), 0);
+        ::unlinkat(dfd, f.tmp.c_str(), 0);
         fail_errno("cannot rename into place", f.path, err);
     }
     return entry_from_stat(f.path, st);
@@ -184,7 +272,8 @@ local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
 
 local::Entry ConfinedTree::make_dir(std::string_view path, uint32_t mode) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, true);
+    DirRef dir = parent_fd(path, leaf, true);
+    int dfd = dir->fd;
     if (::mkdirat(dfd, leaf.c_str(), 0700) != 0) {
         if (errno != EEXIST) fail_errno("cannot create directory", path);
         struct stat st;
@@ -193,7 +282,7 @@ local::Entry ConfinedTree::make_dir(std::string_view path, uint32_t mode) {
                 fail_errno("cannot replace with a directory", path);
         }
     }
-    if (::fchmodat(dfd, leaf.c_str(), mode & 07777, 0) != 0) fail_errno("cannot chmod", path);
+    if (::fchmodat(dfd, leaf.c_str(), mode & 0777, 0) != 0) fail_errno("cannot chmod", path);
     struct stat st;
     if (::fstatat(dfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot stat", path);
     return entry_from_stat(std::string(path), st);
@@ -201,7 +290,8 @@ local::Entry ConfinedTree::make_dir(std::string_view path, uint32_t mode) {
 
 local::Entry ConfinedTree::make_symlink(std::string_view path, std::string_view target) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, true);
+    DirRef dir = parent_fd(path, leaf, true);
+    int dfd = dir->fd;
     std::string tmp = ".nocalhost-sync." + std::to_string(::getpid()) + "." + std::to_string(++tmp_counter_) + ".lnk";
     std::string t(target);
     if (::symlinkat(t.c_str(), dfd, tmp.c_str()) != 0) fail_errno("cannot create symlink", path);
@@ -215,7 +305,6 @@ local::Entry ConfinedTree::make_symlink(std::string_view path, std::string_view 
                 fail_errno("cannot rename symlink into place", path, err);
             }
             forget_dirs();
-            dfd = parent_fd(path, leaf, false);
         } else {
             int err = errno;
             ::unlinkat(dfd, tmp.c_str(), 0);
@@ -259,8 +348,9 @@ void ConfinedTree::remove_tree_at(int dirfd, const std::string &name) {
 
 bool ConfinedTree::remove(std::string_view path, bool recursive) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) return true;
+    DirRef dir = parent_fd(path, leaf, false);
+    if (!dir) return true;
+    int dfd = dir->fd;
     struct stat st;
     if (::fstatat(dfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) return true;
@@ -276,8 +366,6 @@ bool ConfinedTree::remove(std::string_view path, bool recursive) {
         return true;
     }
     forget_dirs();
-    dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) return true;
     if (::unlinkat(dfd, leaf.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return true;
     if (errno == ENOTEMPTY || errno == EEXIST) return false;
     fail_errno("cannot remove directory", path);
@@ -285,15 +373,22 @@ bool ConfinedTree::remove(std::string_view path, bool recursive) {
 
 void ConfinedTree::rename(std::string_view from, std::string_view to) {
     std::string fleaf, tleaf;
-    int ffd = parent_fd(from, fleaf, false);
-    if (ffd < 0) throw Error(NH_EIO, "cannot rename '" + std::string(from) + "': it does not exist");
-    int tfd = parent_fd(to, tleaf, true);
+    auto inside = [](std::string_view outer, std::string_view inner) {
+        return inner.size() > outer.size() && inner.starts_with(outer) && inner[outer.size()] == '/';
+    };
+    if (from == to) return;
+    if (inside(from, to) || inside(to, from))
+        throw Error(NH_EINVAL, "cannot rename '" + std::string(from) + "' to '" + std::string(to) +
+                                   "': one is inside the other");
+    DirRef fdir = parent_fd(from, fleaf, false);
+    if (!fdir) throw Error(NH_EIO, "cannot rename '" + std::string(from) + "': it does not exist");
+    if (depth_of(to) < depth_of(from)) check_links_moved(fdir->fd, fleaf, std::string(from), std::string(to));
+    DirRef tdir = parent_fd(to, tleaf, true);
+    int ffd = fdir->fd, tfd = tdir->fd;
     if (::renameat(ffd, fleaf.c_str(), tfd, tleaf.c_str()) != 0) {
         if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) {
             remove_tree_at(tfd, tleaf);
             forget_dirs();
-            ffd = parent_fd(from, fleaf, false);
-            tfd = parent_fd(to, tleaf, true);
             if (::renameat(ffd, fleaf.c_str(), tfd, tleaf.c_str()) == 0) {
                 forget_dirs();
                 return;
@@ -306,12 +401,13 @@ void ConfinedTree::rename(std::string_view from, std::string_view to) {
 
 local::Entry ConfinedTree::set_meta(std::string_view path, uint32_t mode, int64_t mtime_ns) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) throw Error(NH_EIO, "cannot change '" + std::string(path) + "': it does not exist");
+    DirRef dir = parent_fd(path, leaf, false);
+    if (!dir) throw Error(NH_EIO, "cannot change '" + std::string(path) + "': it does not exist");
+    int dfd = dir->fd;
     struct stat st;
     if (::fstatat(dfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot stat", path);
     if (S_ISLNK(st.st_mode)) throw Error(NH_EIO, "cannot change mode of symlink '" + std::string(path) + "'");
-    if (::fchmodat(dfd, leaf.c_str(), mode & 07777, 0) != 0) fail_errno("cannot chmod", path);
+    if (::fchmodat(dfd, leaf.c_str(), mode & 0777, 0) != 0) fail_errno("cannot chmod", path);
     if (!S_ISDIR(st.st_mode)) {
         struct timespec ts[2];
         ts[0].tv_sec = 0;
@@ -330,8 +426,9 @@ local::Entry ConfinedTree::set_meta(std::string_view path, uint32_t mode, int64_
 
 std::string ConfinedTree::move_aside(std::string_view path) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) return {};
+    DirRef parent = parent_fd(path, leaf, false);
+    if (!parent) return {};
+    int dfd = parent->fd;
     char stamp[32];
     std::time_t now = std::time(nullptr);
     struct tm tmv;
@@ -352,9 +449,9 @@ std::string ConfinedTree::move_aside(std::string_view path) {
 
 int ConfinedTree::open_read(std::string_view path) {
     std::string leaf;
-    int dfd = parent_fd(path, leaf, false);
-    if (dfd < 0) return -1;
-    return ::openat(dfd, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    DirRef dir = parent_fd(path, leaf, false);
+    if (!dir) return -1;
+    return ::openat(dir->fd, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
 }  // namespace nh::sync

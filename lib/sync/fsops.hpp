@@ -3,11 +3,18 @@
 // "..", an absolute path nor a symlinked parent directory can lead outside
 // the root. Files are written to a temporary name and renamed into place.
 // Errors are thrown as nh::Error(NH_EIO or NH_EINVAL) naming the path.
+//
+// Directory descriptors are cached and shared: an operation (or an open
+// file stream) holds a reference to the ones it uses, and a descriptor is
+// closed only when the cache and every holder have let go, so forgetting the
+// cache never closes, and the kernel never reuses, a descriptor in use.
+// Setuid, setgid and sticky bits are never set: modes are masked to 0777.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +24,16 @@
 
 namespace nh::sync {
 
+// An open directory, closed by its last holder.
+struct DirFd {
+    int fd = -1;
+    explicit DirFd(int f) : fd(f) {}
+    ~DirFd();
+    DirFd(const DirFd &) = delete;
+    DirFd &operator=(const DirFd &) = delete;
+};
+using DirRef = std::shared_ptr<const DirFd>;
+
 class ConfinedTree {
 public:
     explicit ConfinedTree(const std::string &root);
@@ -25,18 +42,28 @@ public:
     ConfinedTree &operator=(const ConfinedTree &) = delete;
 
     const std::string &root() const { return root_; }
-    int root_fd() const { return root_fd_; }
+    int root_fd() const { return root_dir_->fd; }
 
     // lstat of a path inside the root; nullopt when absent (or when a parent
     // is not a directory).
     std::optional<local::Entry> stat(std::string_view path);
 
+    // A file being written: its temporary file and (a reference to) its
+    // directory. Destroying one that was neither committed nor aborted
+    // aborts it.
     struct PendingFile {
         int fd = -1;
-        int dirfd = -1;
+        DirRef dir;
         std::string path, leaf, tmp;
         uint32_t mode = 0644;
         uint64_t written = 0;
+
+        PendingFile() = default;
+        PendingFile(PendingFile &&o) noexcept;
+        PendingFile &operator=(PendingFile &&o) noexcept;
+        PendingFile(const PendingFile &) = delete;
+        PendingFile &operator=(const PendingFile &) = delete;
+        ~PendingFile();
     };
     // Creates the temporary file next to path (creating missing parents).
     PendingFile begin_file(std::string_view path, uint32_t mode);
@@ -51,6 +78,8 @@ public:
     // Removes path (recursively when `recursive`; else a non-empty directory
     // is left alone and false returned). True when nothing is left.
     bool remove(std::string_view path, bool recursive);
+    // Refused (NH_EINVAL) when it would move a symlink, or a directory
+    // holding one, to where its relative target leads outside the root.
     void rename(std::string_view from, std::string_view to);
     local::Entry set_meta(std::string_view path, uint32_t mode, int64_t mtime_ns);
     // Moves path aside to a free "<name>.conflict-<time>" sibling; returns its path.
@@ -59,17 +88,19 @@ public:
     // Opens a regular file for reading (no symlink followed). -1 if absent.
     int open_read(std::string_view path);
 
-    // Drops cached directory descriptors (after others may have changed the tree).
+    // Drops cached directory descriptors (after others may have changed the
+    // tree); those an operation or a pending file holds stay open until released.
     void forget_dirs();
 
 private:
-    int dir_fd(const std::string &dir, bool create);
-    int parent_fd(std::string_view path, std::string &leaf, bool create);
+    DirRef dir_fd(const std::string &dir, bool create);
+    DirRef parent_fd(std::string_view path, std::string &leaf, bool create);
     void remove_tree_at(int dirfd, const std::string &name);
 
     std::string root_;
-    int root_fd_ = -1;
-    std::unordered_map<std::string, int> dirs_;
+    DirRef root_dir_;
+    std::unordered_map<std::string, DirRef> dirs_;
+    size_t max_cached_ = 4096;
     uint64_t tmp_counter_ = 0;
 };
 

@@ -243,4 +243,23 @@ std::string msg_name(Msg m) {
     return "0x" + std::to_string(static_cast<int>(m));
 }
 
+std::string loggable(std::string_view s) {
+    static const char *hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
 }  // namespace nh::sync::proto

@@ -55,6 +55,7 @@ enum class NoticeKind : uint8_t {
     Conflict = 1,         // both sides changed: detail names the conflict copy
     RemoteOverwritten = 2,  // send mode replaced a change made on the server
     DeleteSkipped = 3,    // two-way: a delete was refused because the server changed the path
+    Unreadable = 4,       // the server cannot read this path (detail: why); it is left out
 };
 
 // Thrown by the codec on malformed input.
@@ -149,5 +150,9 @@ uint64_t fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL);
 bool secret_equal(std::string_view a, std::string_view b);
 
 std::string msg_name(Msg m);
+
+// Text from a peer made safe for one log line: control bytes (newlines
+// included), DEL and backslash are written as \xNN / \\; other bytes are kept.
+std::string loggable(std::string_view s);
 
 }  // namespace nh::sync::proto

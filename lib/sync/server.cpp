@@ -11,9 +11,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -27,8 +29,14 @@ namespace nh::sync {
 using proto::Expect;
 using proto::Msg;
 using Clock = std::chrono::steady_clock;
+using proto::loggable;
 
 namespace {
+
+// Connections that have not authenticated yet: at most this many are kept
+// (a new one closes the oldest), each for at most kHandshakeTime.
+constexpr size_t kMaxUnauthenticated = 64;
+constexpr auto kHandshakeTime = std::chrono::seconds(5);
 
 std::string random_hex(size_t bytes) {
     std::string raw(bytes, '\0');
@@ -65,6 +73,16 @@ struct Server::Impl {
     std::string state_dir, index_file, server_id;
     int listen_fd = -1;
     int stop_fd = -1;
+
+    // Connections waiting for their HELLO, oldest first.
+    struct Unauthenticated {
+        int fd = -1;
+        std::string buf;
+        Clock::time_point deadline;
+    };
+    std::deque<Unauthenticated> waiting;
+    // What the last scan could not read (reported to each new session).
+    std::vector<local::Unreadable> unreadable;
 
     // The current session.
     int sock = -1;
@@ -110,11 +128,12 @@ struct Server::Impl {
             }
         }
         index = TrackedIndex::load(index_file);
-        listen_fd = net::listen_tcp(net::parse_host_port(opt.listen));
+        listen_fd = net::listen_tcp(net::parse_host_port(opt.listen), 128);
+        net::set_nonblocking(listen_fd, true);
         stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         dctx = ZSTD_createDCtx();
         durability = std::thread([this] { durability_loop(); });
-        log::info("nhsyncd: serving " + opt.root + " on " + opt.listen + " (server id " + server_id + ")");
+        log::info("nhsyncd: serving " + loggable(opt.root) + " on " + loggable(opt.listen) + " (server id " + server_id + ")");
     }
 
     ~Impl() {
@@ -125,6 +144,7 @@ struct Server::Impl {
         cv.notify_all();
         if (durability.joinable()) durability.join();
         end_session();
+        for (auto &u : waiting) ::close(u.fd);
         if (listen_fd >= 0) ::close(listen_fd);
         if (stop_fd >= 0) ::close(stop_fd);
         if (dctx) ZSTD_freeDCtx(dctx);
@@ -147,7 +167,7 @@ struct Server::Impl {
     }
 
     void send_nack(uint64_t seq, std::string_view path, int code, std::string_view message) {
-        log::warn("nhsyncd: refused '" + std::string(path) + "': " + std::string(message));
+        log::warn("nhsyncd: refused '" + loggable(path) + "': " + loggable(message));
         std::string f;
         proto::Writer w(f);
         w.begin(Msg::Nack);
@@ -170,6 +190,7 @@ struct Server::Impl {
         send(f);
     }
 
+    // Best effort, never blocking: the peer may not read.
     void send_error(int fd, int code, const std::string &message) {
         std::string f;
         proto::Writer w(f);
@@ -177,10 +198,8 @@ struct Server::Impl {
         w.svarint(code);
         w.str(message);
         w.finish();
-        try {
-            net::send_all(fd, f);
-        } catch (...) {
-        }
+        ssize_t n = ::send(fd, f.data(), f.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
     }
 
     void durability_loop() {
@@ -222,6 +241,8 @@ struct Server::Impl {
     void end_session() {
         if (stream) tree->abort_file(*stream);
         stream.reset();
+        stream_failed = false;  // a stream never outlives its session
+        stream_seq = 0;
         {
             std::lock_guard wl(wmu);
             std::lock_guard l(mu);
@@ -249,16 +270,23 @@ struct Server::Impl {
     // Brings the index up to date with the disk (changes made by others).
     void rescan() {
         std::vector<local::Entry> scanned;
+        std::vector<local::Unreadable> now_unreadable;
         if (!swept_once) {
             // The first scan, before this process wrote anything: what a write left behind
             // when an earlier server died in the middle of it goes.
             size_t swept = 0;
-            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept);
+            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept, &now_unreadable);
             swept_once = true;
             if (swept) log::info("nhsyncd: removed " + std::to_string(swept) + " temporary file(s) of an interrupted write");
         } else {
-            scanned = local::scan(opt.root, local::IgnoreRules());
+            scanned = local::scan(opt.root, local::IgnoreRules(), &now_unreadable);
         }
+        for (auto &u : now_unreadable) {
+            bool known = false;
+            for (auto &old : unreadable) known = known || old.path == u.path;
+            if (!known) log::warn("nhsyncd: skipped '" + loggable(u.path) + "': " + loggable(u.why));
+        }
+        unreadable = std::move(now_unreadable);
         auto &recs = index.records();
         std::vector<std::string> removed;
         auto it = recs.begin();
@@ -277,25 +305,57 @@ struct Server::Impl {
         if (!removed.empty()) index_dirty = true;
     }
 
-    // Reads a HELLO from a new connection; returns true when authenticated.
-    bool handshake(int fd) {
-        std::string buf;
-        auto deadline = Clock::now() + std::chrono::seconds(10);
+    // ---- connections that have not authenticated yet ----
+    // None of this blocks: each is read when it has something, and closed
+    // when it has not sent a HELLO within kHandshakeTime or when too many
+    // others came after it.
+
+    void accept_new() {
+        for (;;) {
+            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) return;  // EAGAIN: all taken; EMFILE & co: the next poll retries
+            if (waiting.size() >= kMaxUnauthenticated) {
+                ::close(waiting.front().fd);
+                waiting.pop_front();
+            }
+            waiting.push_back({fd, {}, Clock::now() + kHandshakeTime});
+        }
+    }
+
+    // Reads from a waiting connection; true when it is done with (closed or
+    // made the session).
+    bool read_waiting(Unauthenticated &u) {
+        char tmp[4096];
+        ssize_t n = ::recv(u.fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+        if (n <= 0) {
+            ::close(u.fd);
+            return true;
+        }
+        u.buf.append(tmp, static_cast<size_t>(n));
         proto::Frame fr;
         size_t used = 0;
         try {
-            for (;;) {
-                used = proto::parse_frame(buf, proto::kMaxHelloFrame, fr);
-                if (used) break;
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-                if (left <= 0) return false;
-                pollfd p{fd, POLLIN, 0};
-                if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-                char tmp[4096];
-                ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-                if (n <= 0) return false;
-                buf.append(tmp, static_cast<size_t>(n));
-            }
+            used = proto::parse_frame(u.buf, proto::kMaxHelloFrame, fr);
+        } catch (const proto::ProtocolError &e) {
+            send_error(u.fd, NH_EPROTOCOL, e.what());
+            ::close(u.fd);
+            return true;
+        }
+        if (!used) return false;
+        int fd = u.fd;
+        std::string rest = u.buf.substr(used);
+        if (!authenticate(fd, fr)) {
+            ::close(fd);
+            return true;
+        }
+        start_session(fd, std::move(rest));
+        return true;
+    }
+
+    // Checks a HELLO; on failure sends ERROR and returns false.
+    bool authenticate(int fd, const proto::Frame &fr) {
+        try {
             if (fr.type != Msg::Hello) {
                 send_error(fd, NH_EPROTOCOL, "expected HELLO");
                 return false;
@@ -323,53 +383,59 @@ struct Server::Impl {
                 send_error(fd, NH_EPROTOCOL, "unknown mode");
                 return false;
             }
-            end_session();
-            mode = static_cast<proto::Mode>(m);
-            zstd = (features & proto::kFeatureZstd) != 0;
-            {
-                std::lock_guard wl(wmu);
-                std::lock_guard l(mu);
-                sock = fd;
-            }
-            rbuf.assign(buf, used);
-            rpos = 0;
+            hello_mode = static_cast<proto::Mode>(m);
+            hello_zstd = (features & proto::kFeatureZstd) != 0;
+            return true;
         } catch (const proto::ProtocolError &e) {
             send_error(fd, NH_EPROTOCOL, e.what());
             return false;
         }
+    }
+    proto::Mode hello_mode = proto::Mode::Send;
+    bool hello_zstd = false;
+
+    // An authenticated connection replaces the current session and gets its WELCOME.
+    void start_session(int fd, std::string rest) {
+        end_session();
+        mode = hello_mode;
+        zstd = hello_zstd;
+        net::set_nonblocking(fd, false);
+        {
+            std::lock_guard wl(wmu);
+            std::lock_guard l(mu);
+            sock = fd;
+        }
+        rbuf = std::move(rest);
+        rpos = 0;
         timeval tv{60, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (mode == proto::Mode::TwoWay && !watcher) watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
-        if (watcher) drain_watcher(false);
-        rescan();
-        std::string f;
-        proto::Writer w(f);
-        w.begin(Msg::Welcome);
-        w.varint(proto::kVersion);
-        w.str(server_id);
-        w.u64le(index.digest());
-        w.varint(index.size());
-        w.varint(zstd ? uint64_t{proto::kFeatureZstd} : uint64_t{0});
-        w.finish();
-        send(f);
-        log::info("nhsyncd: client connected (" + std::string(mode == proto::Mode::TwoWay ? "two-way" : "send") + ")");
-        return true;
-    }
-
-    void accept_one() {
-        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) return;
-        bool ok = false;
         try {
-            ok = handshake(fd);
+            if (mode == proto::Mode::TwoWay && !watcher) watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
+            if (watcher) drain_watcher(false);
+            rescan();
+            std::string f;
+            proto::Writer w(f);
+            w.begin(Msg::Welcome);
+            w.varint(proto::kVersion);
+            w.str(server_id);
+            w.u64le(index.digest());
+            w.varint(index.size());
+            w.varint(zstd ? uint64_t{proto::kFeatureZstd} : uint64_t{0});
+            w.finish();
+            send(f);
+            for (auto &u : unreadable) send_notice(proto::NoticeKind::Unreadable, u.path, u.why);
         } catch (const std::exception &e) {
-            log::warn(std::string("nhsyncd: handshake failed: ") + e.what());
-            if (sock == fd) {
-                end_session();
-                return;
+            // The client hears why instead of retrying blind.
+            auto *err = dynamic_cast<const Error *>(&e);
+            log::warn(std::string("nhsyncd: cannot start the session: ") + loggable(e.what()));
+            {
+                std::lock_guard wl(wmu);
+                send_error(fd, err ? err->code() : NH_EIO, std::string("the sync server cannot start: ") + e.what());
             }
+            end_session();
+            return;
         }
-        if (!ok && sock != fd) ::close(fd);
+        log::info("nhsyncd: client connected (" + std::string(mode == proto::Mode::TwoWay ? "two-way" : "send") + ")");
     }
 
     // ---- operations ----
@@ -683,7 +749,7 @@ struct Server::Impl {
                 break;
             }
             case Msg::Mkdir: {
-                uint32_t perm = static_cast<uint32_t>(r.varint() & 07777);
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 0777);  // never setuid, setgid or sticky
                 Expect x = r.expect();
                 r.done();
                 checked_path(path);
@@ -737,7 +803,7 @@ struct Server::Impl {
                 break;
             }
             case Msg::Meta: {
-                uint32_t perm = static_cast<uint32_t>(r.varint() & 07777);
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 0777);  // never setuid, setgid or sticky
                 int64_t mtime = r.svarint();
                 Expect x = r.expect();
                 r.done();
@@ -812,38 +878,47 @@ struct Server::Impl {
     }
 
     void run() {
+        std::vector<pollfd> fds;
         for (;;) {
-            pollfd fds[4];
-            int nfds = 0;
-            fds[nfds++] = {stop_fd, POLLIN, 0};
-            fds[nfds++] = {listen_fd, POLLIN, 0};
+            fds.clear();
+            fds.push_back({stop_fd, POLLIN, 0});
+            fds.push_back({listen_fd, POLLIN, 0});
             int si = -1, wi = -1;
             if (sock >= 0) {
-                si = nfds;
-                fds[nfds++] = {sock, POLLIN, 0};
+                si = static_cast<int>(fds.size());
+                fds.push_back({sock, POLLIN, 0});
             }
             if (watcher && sock >= 0) {
-                wi = nfds;
-                fds[nfds++] = {watcher->fd(), POLLIN, 0};
+                wi = static_cast<int>(fds.size());
+                fds.push_back({watcher->fd(), POLLIN, 0});
             }
-            int rc = ::poll(fds, static_cast<nfds_t>(nfds), index_dirty ? 500 : -1);
+            size_t first_waiting = fds.size();
+            for (auto &u : waiting) fds.push_back({u.fd, POLLIN, 0});
+            int timeout = index_dirty ? 500 : -1;
+            if (!waiting.empty()) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(waiting.front().deadline - Clock::now()).count();
+                int w = static_cast<int>(std::max<long long>(left, 0) + 1);
+                timeout = timeout < 0 ? w : std::min(timeout, w);
+            }
+            int rc = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout);
             if (rc < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));
-            if (rc == 0) {
-                if (Clock::now() - last_activity > std::chrono::milliseconds(400)) save_index();
+            if (rc <= 0) {
+                expire_waiting();
+                if (index_dirty && Clock::now() - last_activity > std::chrono::milliseconds(400)) save_index();
                 continue;
             }
-            last_activity = Clock::now();
             if (fds[0].revents) return;
             if (si >= 0 && fds[si].revents) {
+                last_activity = Clock::now();
                 bool alive = false;
                 try {
                     alive = read_session();
                 } catch (const proto::ProtocolError &e) {
-                    log::warn(std::string("nhsyncd: protocol error, closing the session: ") + e.what());
+                    log::warn(std::string("nhsyncd: protocol error, closing the session: ") + loggable(e.what()));
                     std::lock_guard wl(wmu);
                     send_error(sock, NH_EPROTOCOL, e.what());
                 } catch (const std::exception &e) {
-                    log::warn(std::string("nhsyncd: session ended: ") + e.what());
+                    log::warn(std::string("nhsyncd: session ended: ") + loggable(e.what()));
                 }
                 if (!alive) {
                     log::info("nhsyncd: client disconnected");
@@ -851,14 +926,33 @@ struct Server::Impl {
                 }
             }
             if (wi >= 0 && sock >= 0 && fds[wi].revents) {
+                last_activity = Clock::now();
                 try {
                     drain_watcher(true);
                 } catch (const std::exception &e) {
-                    log::warn(std::string("nhsyncd: watch: ") + e.what());
+                    log::warn(std::string("nhsyncd: watch: ") + loggable(e.what()));
                     if (sock >= 0 && !dynamic_cast<const Error *>(&e)) end_session();
                 }
             }
-            if (fds[1].revents) accept_one();
+            // The waiting connections polled are the first ones of `waiting`, in
+            // order: only accept_new, below, adds to it (at the back).
+            size_t i = first_waiting;
+            for (auto it = waiting.begin(); it != waiting.end() && i < fds.size(); ++i) {
+                if (fds[i].revents && read_waiting(*it))
+                    it = waiting.erase(it);
+                else
+                    ++it;
+            }
+            expire_waiting();
+            if (fds[1].revents) accept_new();
+        }
+    }
+
+    void expire_waiting() {
+        auto now = Clock::now();
+        while (!waiting.empty() && waiting.front().deadline <= now) {
+            ::close(waiting.front().fd);
+            waiting.pop_front();
         }
     }
 };

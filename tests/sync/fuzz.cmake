@@ -9,4 +9,9 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_compile_options(nh_sync_frame_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(nh_sync_frame_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(nh_sync_frame_fuzzer PRIVATE nocalhost_core)
+  # A bounded run in the suite; the server itself is fuzzed over its socket by
+  # Hostile.SurvivesBoundedFuzzing (sync_hostile_test.cpp) with any compiler.
+  add_test(NAME sync_frame_fuzz_bounded
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/fuzz/run.sh ${PROJECT_BINARY_DIR} 20)
+  set_tests_properties(sync_frame_fuzz_bounded PROPERTIES LABELS sync TIMEOUT 120)
 endif()

@@ -1,7 +1,9 @@
 // The sync engine end to end: our client against our server over real
 // loopback sockets (in-process server, and the real nhsyncd binary).
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -425,57 +427,153 @@ TEST_F(SyncFixture, ServerSweepsTheTempFilesOfAnInterruptedWrite) {
 
 // ---- the real nhsyncd binary ----
 
-struct Daemon {
-    pid_t pid = -1;
-    uint16_t port = 0;
-    Daemon(const std::string &root, const std::string &token_file, bool env_token) {
-        int pipefd[2];
-        if (::pipe(pipefd) != 0) return;
-        pid = ::fork();
-        if (pid == 0) {
-            ::dup2(pipefd[1], 2);
-            if (env_token) ::setenv("NH_SYNC_TOKEN", kToken.c_str(), 1);
-            if (token_file.empty())
-                ::execl(NH_SYNCD_PATH, "nhsyncd", "--root", root.c_str(), "--listen", "127.0.0.1:0", (char *)nullptr);
-            else
-                ::execl(NH_SYNCD_PATH, "nhsyncd", "--root", root.c_str(), "--listen", "127.0.0.1:0", "--token-file", token_file.c_str(), (char *)nullptr);
-            ::_exit(127);
-        }
-        ::close(pipefd[1]);
-        std::string line;
-        char c;
-        while (::read(pipefd[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-        ::close(pipefd[0]);
-        auto pos = line.rfind(' ');
-        if (pos != std::string::npos) port = static_cast<uint16_t>(std::atoi(line.c_str() + pos + 1));
-    }
-    ~Daemon() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int st;
-            ::waitpid(pid, &st, 0);
-        }
-    }
-};
-
 TEST_F(SyncFixture, RealDaemonWithTokenFileAndEnv) {
     all_kinds(src);
     std::string tf = state + "/token";
     write_file(tf, kToken + "\n", 0600);
     {
-        Daemon d(dst, tf, false);
-        ASSERT_GT(d.port, 0);
-        ns::Client client(options("127.0.0.1:" + std::to_string(d.port)));
+        Daemon d({.root = dst, .token_file = tf});
+        ASSERT_GT(d.port(), 0);
+        ns::Client client(options(d.address()));
         ASSERT_EQ(client.flush(30000), NH_OK);
         expect_same();
     }
     {
-        Daemon d(dst, "", true);
-        ASSERT_GT(d.port, 0);
+        Daemon d({.root = dst, .token = kToken});
+        ASSERT_GT(d.port(), 0);
         write_file(src + "/more", "more");
-        ns::Client client(options("127.0.0.1:" + std::to_string(d.port)));
+        ns::Client client(options(d.address()));
         ASSERT_EQ(client.flush(30000), NH_OK);
         expect_same();
         EXPECT_EQ(client.status().files_synced, 1u);
     }
+}
+
+TEST_F(SyncFixture, TwoWayLargeFilesInSubdirectoriesArrive) {
+    write_file(src + "/sub/dir/small.txt", "small");
+    Daemon d({.root = dst, .token = kToken});
+    ns::Client client(options(d.address(), ns::SyncMode::TwoWay));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    std::string big(3 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919 % 26));
+    write_file(src + "/sub/dir/big.bin", big);
+    write_file(src + "/other/deeper/big2.bin", big.substr(0, (1 << 20) + 1));
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    EXPECT_EQ(client.status().file_errors, 0u);
+    expect_same();
+    // And the other way: the client writes a large file from the server in a subdirectory.
+    write_file(dst + "/from/server/big3.bin", big);
+    for (int i = 0; i < 400 && read_file(src + "/from/server/big3.bin").size() != big.size(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_TRUE(read_file(src + "/from/server/big3.bin") == big) << "the server's large file did not arrive intact";
+    EXPECT_EQ(client.status().file_errors, 0u);
+    for (const char *dir : {"/sub/dir", "/other/deeper"}) {
+        DIR *dh = ::opendir((dst + dir).c_str());
+        ASSERT_NE(dh, nullptr);
+        while (auto *de = ::readdir(dh))
+            EXPECT_FALSE(std::string_view(de->d_name).starts_with(".nocalhost-sync")) << "left behind: " << dir << "/" << de->d_name;
+        ::closedir(dh);
+    }
+}
+
+namespace {
+
+// Keeps `count` idle TCP connections open to port (opening new ones as the
+// server closes old ones) until destroyed.
+struct IdleFlood {
+    std::atomic<bool> stop{false};
+    std::atomic<int> opened{0};
+    std::thread thread;
+    IdleFlood(uint16_t port, int count) {
+        thread = std::thread([this, port, count] {
+            auto addr = ns::net::parse_host_port("127.0.0.1:" + std::to_string(port));
+            std::vector<int> fds;
+            while (!stop) {
+                for (auto it = fds.begin(); it != fds.end();) {
+                    pollfd p{*it, POLLIN, 0};
+                    if (::poll(&p, 1, 0) > 0) {  // closed by the server (or it said something)
+                        ::close(*it);
+                        it = fds.erase(it);
+                    } else {
+                        ++it;
+                    }
+                }
+                while (static_cast<int>(fds.size()) < count && !stop) {
+                    try {
+                        fds.push_back(ns::net::connect_tcp(addr, 1000));
+                        ++opened;
+                    } catch (...) {
+                        break;
+                    }
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            for (int fd : fds) ::close(fd);
+        });
+        // A server that does not accept them leaves them in its backlog (or times them out).
+        auto t0 = std::chrono::steady_clock::now();
+        while (opened < count && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ~IdleFlood() {
+        stop = true;
+        thread.join();
+    }
+};
+
+}  // namespace
+
+TEST_F(SyncFixture, FloodOfIdleConnectionsKeepsEditLatency) {
+    write_file(src + "/edit.txt", "start");
+    Daemon d({.root = dst, .token = kToken});
+    ns::Client client(options(d.address()));
+    ASSERT_EQ(client.flush(30000), NH_OK);
+    // Edit-to-visible latency: from writing a file locally to its content on the server.
+    auto measure = [&](const std::string &tag) {
+        std::vector<long long> ms;
+        for (int i = 0; i < 15; ++i) {
+            std::string content = tag + " edit " + std::to_string(i);
+            auto t0 = std::chrono::steady_clock::now();
+            write_file(src + "/edit.txt", content);
+            while (read_file(dst + "/edit.txt") != content &&
+                   std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5))
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+        std::sort(ms.begin(), ms.end());
+        return std::pair{ms[ms.size() / 2], ms.back()};
+    };
+    auto quiet = measure("quiet");
+    std::pair<long long, long long> flooded;
+    int opened = 0;
+    {
+        IdleFlood flood(d.port(), 200);
+        flooded = measure("flooded");
+        opened = flood.opened;
+    }
+    std::printf("edit-to-visible latency: median %lld ms, max %lld ms without a flood; median %lld ms, max %lld ms "
+                "with 200 idle connections (%d opened in all)\n",
+                quiet.first, quiet.second, flooded.first, flooded.second, opened);
+    RecordProperty("quiet_median_ms", static_cast<int>(quiet.first));
+    RecordProperty("flooded_median_ms", static_cast<int>(flooded.first));
+    RecordProperty("flooded_max_ms", static_cast<int>(flooded.second));
+    EXPECT_LT(flooded.second, 1000);
+    EXPECT_LT(flooded.first, std::max<long long>(200, 5 * quiet.first));
+    EXPECT_EQ(client.status().reconnects, 0u);
+    EXPECT_TRUE(d.alive());
+}
+
+TEST_F(SyncFixture, AServerThatNeverAnswersTheHandshakeIsGivenUpOnAndRetried) {
+    write_file(src + "/a", "a");
+    // Connections complete in the kernel's backlog; nothing ever answers them.
+    int lfd = ns::net::listen_tcp(ns::net::parse_host_port("127.0.0.1:0"), 64);
+    auto o = options("127.0.0.1:" + std::to_string(ns::net::local_port(lfd)));
+    o.connect_timeout_ms = 250;  // the handshake gets four times that
+    ns::Client client(o);
+    auto t0 = std::chrono::steady_clock::now();
+    while (client.status().error_code != NH_ETIMEOUT && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(client.status().error_code, NH_ETIMEOUT) << "the client still waits for a WELCOME that never comes";
+    ::close(lfd);
 }

@@ -1,6 +1,8 @@
-// Hostile clients against the server: bad paths, escaping links, writes
-// through symlinked directories, oversized and malformed frames. Nothing may
-// be written outside the root, and the server keeps serving.
+// Hostile and unlucky clients against the real nhsyncd over loopback
+// sockets: bad paths, escaping links, writes through symlinked directories,
+// oversized and malformed frames, idle connections, cut sessions, unreadable
+// directories, forged log lines, random frames. Nothing may be written
+// outside the root, and the server keeps serving.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,7 +10,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
 #include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "sync/net.hpp"
@@ -108,6 +115,83 @@ std::string symlink_frame(uint64_t seq, const std::string &path, const std::stri
     return f;
 }
 
+std::string hello_mode(const std::string &token, proto::Mode mode) {
+    std::string f = hello(token);
+    f[f.size() - 2] = static_cast<char>(mode);  // mode:u8 features:varint(0)
+    return f;
+}
+
+std::string mkdir_frame(uint64_t seq, const std::string &path, uint32_t mode) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::Mkdir);
+    w.varint(seq);
+    w.str(path);
+    w.varint(mode);
+    w.expect({});
+    w.finish();
+    return f;
+}
+
+std::string meta_frame(uint64_t seq, const std::string &path, uint32_t mode) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::Meta);
+    w.varint(seq);
+    w.str(path);
+    w.varint(mode);
+    w.svarint(1'600'000'000'000'000'000);
+    w.expect({});
+    w.finish();
+    return f;
+}
+
+std::string rename_frame(uint64_t seq, const std::string &from, const std::string &to) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::Rename);
+    w.varint(seq);
+    w.str(from);
+    w.str(to);
+    w.expect({});
+    w.finish();
+    return f;
+}
+
+std::string file_begin(uint64_t seq, const std::string &path) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::FileBegin);
+    w.varint(seq);
+    w.str(path);
+    w.varint(0644);
+    w.expect({});
+    w.finish();
+    return f;
+}
+
+std::string file_data(uint64_t seq, const std::string &data) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::FileData);
+    w.varint(seq);
+    w.u8(0);
+    w.varint(data.size());
+    w.raw(data);
+    w.finish();
+    return f;
+}
+
+std::string file_end(uint64_t seq) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::FileEnd);
+    w.varint(seq);
+    w.svarint(1'600'000'000'000'000'000);
+    w.finish();
+    return f;
+}
+
 std::string commit(uint64_t seq) {
     std::string f;
     proto::Writer w(f);
@@ -117,9 +201,52 @@ std::string commit(uint64_t seq) {
     return f;
 }
 
+struct Reply {
+    bool acked = false;
+    std::vector<std::string> nacks;  // "path: message"
+    std::vector<std::string> notices;
+};
+
+// Reads until an ACK covering min_seq (or the connection closes / times out).
+Reply until_ack(RawClient &c, int timeout_ms = 10000, uint64_t min_seq = 0) {
+    Reply out;
+    std::string s;
+    for (;;) {
+        auto fr = c.next(s, timeout_ms);
+        if (static_cast<int>(fr.type) == 0) return out;
+        proto::Reader r(fr.payload);
+        if (fr.type == Msg::Ack) {
+            if (r.varint() < min_seq) continue;  // batches may be acknowledged together
+            out.acked = true;
+            return out;
+        }
+        if (fr.type == Msg::Nack) {
+            r.varint();
+            std::string path(r.str());
+            r.svarint();
+            out.nacks.push_back(path + ": " + std::string(r.str()));
+        } else if (fr.type == Msg::Notice) {
+            r.u8();
+            out.notices.emplace_back(r.str());
+        }
+    }
+}
+
+std::string joined(const std::vector<std::string> &v) {
+    std::string out;
+    for (auto &x : v) out += x + "\n";
+    return out;
+}
+
+uint32_t mode_of(const std::string &path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return 0xffffffff;
+    return st.st_mode & 07777;
+}
+
 struct Hostile : ::testing::Test {
     std::string base, root, outside;
-    std::unique_ptr<InProcessServer> server;
+    std::unique_ptr<Daemon> server;
     void SetUp() override {
         base = make_temp_dir("hostile");
         root = base + "/root";
@@ -129,9 +256,10 @@ struct Hostile : ::testing::Test {
         // What an app in the container could have made: a link out of the root.
         ::symlink(outside.c_str(), (root + "/escape").c_str());
         ::symlink("..", (root + "/up").c_str());
-        server = std::make_unique<InProcessServer>(root, kToken);
+        server = std::make_unique<Daemon>(DaemonOptions{.root = root, .token = kToken, .log_level = "info"});
     }
     void TearDown() override {
+        EXPECT_TRUE(server->alive()) << "nhsyncd died:\n" << server->log();
         server.reset();
         remove_tree(base);
     }
@@ -309,4 +437,389 @@ TEST_F(Hostile, CompressionBombIsRefused) {
     c->send(f);
     EXPECT_TRUE(c->closed());
     EXPECT_EQ(read_file(root + "/bomb"), "<missing>");
+}
+
+// ---- unauthenticated connections ----
+
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+long long ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// How long a fresh client takes from connect to WELCOME.
+long long login_ms(uint16_t port, bool &welcomed) {
+    auto t0 = std::chrono::steady_clock::now();
+    RawClient c(port);
+    c.send(hello(kToken));
+    std::string s;
+    welcomed = c.next(s, 60000).type == Msg::Welcome;
+    return ms_since(t0);
+}
+
+}  // namespace
+
+TEST_F(Hostile, IdleConnectionsNeitherStallTheServerNorKeepClientsOut) {
+    auto live = login();
+    std::vector<std::unique_ptr<RawClient>> idle;
+    for (int i = 0; i < 200; ++i) idle.push_back(std::make_unique<RawClient>(server->port()));
+    // The live session keeps working while they sit there.
+    auto t0 = std::chrono::steady_clock::now();
+    live->send(file_frame(1, "during-flood.txt", "x"));
+    live->send(commit(1));
+    auto reply = until_ack(*live);
+    auto live_ms = ms_since(t0);
+    EXPECT_TRUE(reply.acked);
+    EXPECT_LT(live_ms, 1000) << "the live session stalled behind idle connections";
+    bool welcomed = false;
+    auto new_ms = login_ms(server->port(), welcomed);
+    EXPECT_TRUE(welcomed);
+    EXPECT_LT(new_ms, 1000) << "a new client was kept out by idle connections";
+    std::printf("with 200 idle connections: live batch acknowledged in %lld ms, new login in %lld ms\n", live_ms,
+                new_ms);
+    // No more than the cap of them is kept: the oldest are closed at once.
+    std::this_thread::sleep_for(Ms(100));
+    int closed = 0;
+    for (auto &c : idle) {
+        char byte;
+        ssize_t n = ::recv(c->fd, &byte, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) ++closed;
+    }
+    EXPECT_GE(closed, 200 - 64);
+    EXPECT_LT(closed, 200) << "the newest idle connections should still be waiting for their HELLO";
+}
+
+TEST_F(Hostile, AnUnauthenticatedConnectionIsClosedAfterTheHandshakeTime) {
+    RawClient c(server->port());
+    c.send(std::string("\0\0", 2));  // half a frame header, then nothing
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed(15000));
+    auto ms = ms_since(t0);
+    EXPECT_LT(ms, 5000 + 1500);
+    EXPECT_GT(ms, 2000);
+}
+
+// ---- file streams and sessions ----
+
+TEST_F(Hostile, ASessionEndingInsideARefusedStreamDoesNotStopTheNextOne) {
+    {
+        auto c = login();
+        c->send(file_begin(1, "escape/x"));  // refused: a symlinked parent
+        std::string s;
+        auto fr = c->next(s);
+        EXPECT_EQ(fr.type, Msg::Nack);
+    }  // gone before FILE_END
+    {
+        auto c = login();
+        c->send(file_begin(1, "big/first.bin"));
+        c->send(file_data(1, std::string(1000, 'a')));
+    }  // gone inside an open stream
+    auto c = login();
+    c->send(file_frame(1, "after.txt", "synced"));
+    c->send(commit(1));
+    auto reply = until_ack(*c);
+    EXPECT_TRUE(reply.acked) << "the next session was refused";
+    EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    EXPECT_EQ(read_file(root + "/after.txt"), "synced");
+    EXPECT_EQ(read_file(root + "/big/first.bin"), "<missing>");
+}
+
+TEST_F(Hostile, ACommitInsideAStreamKeepsTheStreamIntact) {
+    auto c = login();
+    std::string chunk(proto::kChunk, 'q');
+    c->send(file_begin(1, "sub/dir/big.bin"));
+    c->send(file_data(1, chunk));
+    c->send(commit(1));  // closes a batch in the middle of the stream
+    c->send(file_data(1, chunk));
+    c->send(file_end(1));
+    c->send(commit(2));
+    auto reply = until_ack(*c, 10000, 2);
+    EXPECT_TRUE(reply.acked);
+    EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    auto got = read_file(root + "/sub/dir/big.bin");
+    EXPECT_EQ(got.size(), 2 * chunk.size());
+    EXPECT_TRUE(got == chunk + chunk) << "the file's content differs";
+    for (auto &[p, v] : fingerprint(root + "/sub/dir")) EXPECT_EQ(p, "big.bin");
+}
+
+TEST_F(Hostile, ARenameAfterTheDescriptorCacheFillsMovesTheRightFile) {
+    {
+        auto c = login();
+        c->send(file_frame(1, "b/c/d/x", "bystander"));
+        c->send(commit(1));
+        ASSERT_TRUE(until_ack(*c).acked);
+    }
+    auto c = login();
+    uint64_t seq = 0;
+    c->send(file_frame(++seq, "a/x", "moved"));
+    // Enough directories to fill the server's directory-descriptor cache
+    // without a COMMIT (which empties it).
+    std::string batch;
+    for (int i = 0; i < 4094; ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "d%04d/f", i);
+        batch += file_frame(++seq, name, "");
+    }
+    c->send(batch);
+    c->send(rename_frame(++seq, "a/x", "b/c/d/y"));
+    c->send(commit(seq));
+    auto reply = until_ack(*c, 60000);
+    ASSERT_TRUE(reply.acked);
+    EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    EXPECT_EQ(read_file(root + "/b/c/d/y"), "moved");
+    EXPECT_EQ(read_file(root + "/b/c/d/x"), "bystander");
+    EXPECT_EQ(read_file(root + "/a/x"), "<missing>");
+}
+
+// ---- links moved to a shallower place ----
+
+TEST_F(Hostile, ARenameNeverMakesALinkPointOutsideTheRoot) {
+    auto c = login();
+    uint64_t seq = 0;
+    c->send(symlink_frame(++seq, "a/b/l", "../x"));        // a/x: inside at depth 2
+    c->send(symlink_frame(++seq, "p/q/r/l", "../../../y"));  // y
+    c->send(symlink_frame(++seq, "m/n/l", "../../z"));     // z
+    c->send(commit(seq));
+    auto reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    ASSERT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    c->send(rename_frame(++seq, "a/b/l", "l"));     // the link itself to depth 0
+    c->send(rename_frame(++seq, "p/q", "q"));       // a directory holding one, one level up
+    c->send(rename_frame(++seq, "m", "deeper/m"));  // deeper: still inside
+    c->send(commit(seq));
+    reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    EXPECT_EQ(reply.nacks.size(), 2u) << joined(reply.nacks);
+    struct stat st;
+    EXPECT_NE(::lstat((root + "/l").c_str(), &st), 0) << "a link to ../x was moved to the top of the root";
+    EXPECT_NE(::lstat((root + "/q/r/l").c_str(), &st), 0) << "a link to ../../../y was moved to depth 2";
+    EXPECT_EQ(::lstat((root + "/a/b/l").c_str(), &st), 0);
+    EXPECT_EQ(::lstat((root + "/p/q/r/l").c_str(), &st), 0);
+    EXPECT_EQ(::lstat((root + "/deeper/m/n/l").c_str(), &st), 0);
+    expect_outside_untouched();
+}
+
+TEST_F(Hostile, ARenameOverItsOwnParentOrIntoItselfLosesNothing) {
+    auto c = login();
+    uint64_t seq = 0;
+    c->send(file_frame(++seq, "a/b/f", "kept"));
+    c->send(rename_frame(++seq, "a/b", "a"));    // over its parent
+    c->send(rename_frame(++seq, "a", "a/b/c"));  // into itself
+    c->send(commit(seq));
+    auto reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    EXPECT_EQ(reply.nacks.size(), 2u) << joined(reply.nacks);
+    EXPECT_EQ(read_file(root + "/a/b/f"), "kept");
+}
+
+// ---- special permission bits ----
+
+TEST_F(Hostile, SetuidSetgidAndStickyBitsAreNeverSet) {
+    auto c = login();
+    uint64_t seq = 0;
+    c->send(mkdir_frame(++seq, "sdir", 07777));
+    c->send(file_frame(++seq, "sfile", "x"));
+    c->send(meta_frame(++seq, "sfile", 06755));
+    c->send(mkdir_frame(++seq, "tdir", 0755));
+    c->send(meta_frame(++seq, "tdir", 01777));
+    c->send(commit(seq));
+    auto reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    EXPECT_EQ(mode_of(root + "/sdir"), 0777u);
+    EXPECT_EQ(mode_of(root + "/sfile"), 0755u);
+    EXPECT_EQ(mode_of(root + "/tdir"), 0777u);
+}
+
+// ---- logs ----
+
+TEST_F(Hostile, ClientPathsCannotForgeLogLines) {
+    auto c = login();
+    c->send(file_frame(1, "escape/x\nnocalhost error: FORGED by a client\r", "evil"));
+    c->send(commit(1));
+    auto reply = until_ack(*c);
+    ASSERT_TRUE(reply.acked);
+    ASSERT_EQ(reply.nacks.size(), 1u);
+    std::this_thread::sleep_for(Ms(100));
+    std::string log = server->log();
+    EXPECT_NE(log.find("FORGED"), std::string::npos) << "the refusal was not logged";
+    size_t start = 0;
+    while (start < log.size()) {
+        size_t end = log.find('\n', start);
+        if (end == std::string::npos) end = log.size();
+        std::string line = log.substr(start, end - start);
+        EXPECT_FALSE(line.starts_with("nocalhost error: FORGED")) << log;
+        EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+        start = end + 1;
+    }
+}
+
+// ---- what the server cannot read ----
+
+TEST(HostileUnreadable, ADirectoryTheServerCannotReadIsSkippedAndReported) {
+    std::string base = make_temp_dir("unreadable");
+    std::string root = base + "/root";
+    mkdirs(root + "/locked/inner");
+    write_file(root + "/locked/inner/secret.txt", "not for the server");
+    write_file(root + "/readable.txt", "fine");
+    // As root, the server runs as nobody (root reads every directory).
+    uid_t as = ::geteuid() == 0 ? 65534 : 0;
+    if (as) {
+        ::chmod(base.c_str(), 0755);
+        for (auto &[p, v] : fingerprint(root)) ASSERT_EQ(::lchown((root + "/" + p).c_str(), as, as), 0);
+        ASSERT_EQ(::chown(root.c_str(), as, as), 0);
+    }
+    ::chmod((root + "/locked").c_str(), 0);
+    {
+        Daemon d({.root = root, .token = kToken, .log_level = "info", .run_as = as});
+        for (auto mode : {proto::Mode::Send, proto::Mode::TwoWay}) {
+            RawClient c(d.port());
+            c.send(hello_mode(kToken, mode));
+            std::string s;
+            auto fr = c.next(s);
+            ASSERT_EQ(fr.type, Msg::Welcome) << "mode " << int(mode) << "; log:\n" << d.log();
+            // Reported: a NOTICE naming the directory follows the WELCOME.
+            fr = c.next(s);
+            ASSERT_EQ(fr.type, Msg::Notice);
+            proto::Reader r(fr.payload);
+            EXPECT_EQ(r.u8(), static_cast<uint8_t>(proto::NoticeKind::Unreadable));
+            EXPECT_EQ(r.str(), "locked");
+            // The rest is served.
+            c.send(file_frame(1, "new.txt", "written"));
+            c.send(commit(1));
+            auto reply = until_ack(c);
+            EXPECT_TRUE(reply.acked);
+            EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+        }
+        EXPECT_EQ(read_file(root + "/new.txt"), "written");
+        EXPECT_NE(d.log().find("locked"), std::string::npos) << d.log();
+        EXPECT_TRUE(d.alive());
+    }
+    ::chmod((root + "/locked").c_str(), 0755);
+    remove_tree(base);
+}
+
+// ---- random frames ----
+
+namespace {
+
+// A plausible operation frame of a random type with fields drawn from paths
+// and targets that exercise the server's checks, sometimes corrupted.
+std::string random_frame(std::mt19937_64 &rng, uint64_t seq) {
+    static const std::vector<std::string> paths = {
+        "a", "a/b", "a/b/c", "f", "d/e/f", "escape/x", "up/x", "../x", "a/../../x", "/abs", "", "a//b",
+        ".git/x", ".nocalhost-sync/server.index", "x\ny", std::string(300, 'n'), "l", "a/b/l", "big", "sub/big"};
+    static const std::vector<std::string> targets = {"../x", "/etc", "a", "../../..", "", "b/../..", "f", "../../a/f"};
+    auto pick = [&](const std::vector<std::string> &v) { return v[rng() % v.size()]; };
+    static const Msg types[] = {Msg::Mkdir, Msg::File, Msg::FileBegin, Msg::FileData, Msg::FileEnd, Msg::Symlink,
+                                Msg::Delete, Msg::Rename, Msg::Meta, Msg::Commit, Msg::Fetch, Msg::ManifestReq, Msg::Hello,
+                                static_cast<Msg>(rng() & 0xff)};
+    Msg type = types[rng() % std::size(types)];
+    std::string f;
+    proto::Writer w(f);
+    w.begin(type);
+    auto data = [&] {
+        std::string d(rng() % 3 == 0 ? rng() % 70000 : rng() % 64, static_cast<char>('a' + rng() % 26));
+        w.u8(0);
+        w.varint(d.size());
+        w.raw(d);
+    };
+    switch (type) {
+    case Msg::Mkdir: w.varint(seq); w.str(pick(paths)); w.varint(rng() & 07777); w.expect({}); break;
+    case Msg::File: w.varint(seq); w.str(pick(paths)); w.varint(rng() & 07777); w.svarint(static_cast<int64_t>(rng())); w.expect({}); data(); break;
+    case Msg::FileBegin: w.varint(seq); w.str(pick(paths)); w.varint(0644); w.expect({}); break;
+    case Msg::FileData: w.varint(rng() % 4 ? seq - 1 : seq); data(); break;
+    case Msg::FileEnd: w.varint(rng() % 4 ? seq - 1 : seq); w.svarint(0); break;
+    case Msg::Symlink: w.varint(seq); w.str(pick(paths)); w.str(pick(targets)); w.expect({}); break;
+    case Msg::Delete: w.varint(seq); w.str(pick(paths)); w.u8(rng() & 1); w.expect({}); break;
+    case Msg::Rename: w.varint(seq); w.str(pick(paths)); w.str(pick(paths)); w.expect({}); break;
+    case Msg::Meta: w.varint(seq); w.str(pick(paths)); w.varint(rng() & 07777); w.svarint(0); w.expect({}); break;
+    case Msg::Commit: w.varint(seq); break;
+    case Msg::Fetch: w.str(pick(paths)); break;
+    case Msg::ManifestReq: break;
+    default:
+        for (size_t i = rng() % 40; i > 0; --i) w.u8(static_cast<uint8_t>(rng()));
+    }
+    w.finish();
+    switch (rng() % 10) {
+    case 0:  // flip bytes
+        for (int i = 0; i < 3; ++i) f[rng() % f.size()] = static_cast<char>(rng());
+        break;
+    case 1:  // cut short
+        f.resize(rng() % f.size());
+        break;
+    case 2:  // claim another length
+        f[static_cast<size_t>(rng() % 4)] = static_cast<char>(rng());
+        break;
+    default:
+        break;
+    }
+    return f;
+}
+
+void drain(RawClient &c, int quiet_ms) {
+    std::string s;
+    while (static_cast<int>(c.next(s, quiet_ms).type) != 0) {
+    }
+}
+
+}  // namespace
+
+TEST_F(Hostile, SurvivesBoundedFuzzing) {
+    const char *env = std::getenv("NH_SYNC_FUZZ_SECONDS");
+    int seconds = env ? std::atoi(env) : 10;
+    uint64_t seed = std::getenv("NH_SYNC_FUZZ_SEED") ? std::strtoull(std::getenv("NH_SYNC_FUZZ_SEED"), nullptr, 10)
+                                                     : static_cast<uint64_t>(::time(nullptr));
+    std::printf("fuzzing nhsyncd for %d s, seed %llu (NH_SYNC_FUZZ_SEED to repeat)\n", seconds,
+                static_cast<unsigned long long>(seed));
+    std::mt19937_64 rng(seed);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    int sessions = 0;
+    uint64_t frames = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        ++sessions;
+        RawClient c(server->port());
+        switch (rng() % 5) {
+        case 0: {  // garbage instead of a HELLO
+            std::string junk(rng() % 200, '\0');
+            for (auto &ch : junk) ch = static_cast<char>(rng());
+            c.send(junk);
+            drain(c, 50);
+            continue;
+        }
+        case 1: {  // a corrupted HELLO
+            std::string h = hello_mode(kToken, static_cast<proto::Mode>(rng() % 3));
+            h[rng() % h.size()] = static_cast<char>(rng());
+            c.send(h);
+            break;
+        }
+        default:
+            c.send(hello_mode(kToken, static_cast<proto::Mode>(rng() % 2)));
+        }
+        uint64_t seq = 0;
+        std::string batch;
+        for (int n = static_cast<int>(rng() % 200); n > 0; --n) {
+            batch += random_frame(rng, ++seq);
+            ++frames;
+            if (batch.size() > (256u << 10)) {
+                c.send(batch);
+                batch.clear();
+                drain(c, 0);
+            }
+        }
+        c.send(batch);
+        if (rng() % 2) c.send(commit(seq));
+        drain(c, rng() % 4 ? 5 : 100);  // often gone before the answers
+        ASSERT_TRUE(server->alive()) << "nhsyncd died (seed " << seed << "):\n" << server->log();
+    }
+    std::printf("%d sessions, %llu frames\n", sessions, static_cast<unsigned long long>(frames));
+    // Still serving, and nothing escaped the root.
+    auto c = login();
+    c->send(file_frame(1, "after-fuzzing.txt", "ok"));
+    c->send(commit(1));
+    auto reply = until_ack(*c);
+    EXPECT_TRUE(reply.acked) << "seed " << seed;
+    EXPECT_EQ(read_file(root + "/after-fuzzing.txt"), "ok");
+    expect_outside_untouched();
 }

@@ -6,9 +6,14 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
+
+#include <chrono>
 
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +23,10 @@
 #include <vector>
 
 #include "sync/net.hpp"
+
+#ifndef NH_SYNCD_PATH
+#define NH_SYNCD_PATH "/nonexistent/nhsyncd"
+#endif
 
 namespace nh::synctest {
 
@@ -184,6 +193,75 @@ void InProcessServer::restart() {
     stop();
     start(p);
 }
+
+Daemon::Daemon(DaemonOptions o) {
+    static std::atomic<int> counter{0};
+    log_file_ = o.root + ".nhsyncd-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
+    std::vector<std::string> args = {"nhsyncd", "--root", o.root, "--listen", "127.0.0.1:0"};
+    if (!o.token_file.empty()) {
+        args.push_back("--token-file");
+        args.push_back(o.token_file);
+    }
+    args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
+    std::vector<std::string> env;
+    for (char **e = environ; *e; ++e) {
+        std::string_view v(*e);
+        if (!v.starts_with("NH_LOG=") && !v.starts_with("NH_SYNC_TOKEN=")) env.emplace_back(v);
+    }
+    if (!o.log_level.empty()) env.push_back("NH_LOG=" + o.log_level);
+    if (o.token_file.empty()) env.push_back("NH_SYNC_TOKEN=" + o.token);
+    std::vector<char *> argv, envp;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto &e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log_file_);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::dup2(log_fd, 2);
+        if (o.run_as != 0) {
+            gid_t g = o.run_as;
+            if (::setgroups(1, &g) != 0 || ::setgid(g) != 0 || ::setuid(o.run_as) != 0) ::_exit(126);
+        }
+        ::execve(NH_SYNCD_PATH, argv.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(log_fd);
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const std::string marker = "listening on port ";
+    while (std::chrono::steady_clock::now() < deadline && alive()) {
+        std::string text = log();
+        if (auto pos = text.find(marker); pos != std::string::npos && text.find('\n', pos) != std::string::npos) {
+            port_ = static_cast<uint16_t>(std::atoi(text.c_str() + pos + marker.size()));
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("nhsyncd did not start: " + log());
+}
+
+Daemon::~Daemon() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        int st;
+        ::waitpid(pid_, &st, 0);
+    }
+    ::unlink(log_file_.c_str());
+}
+
+bool Daemon::alive() {
+    if (pid_ <= 0) return false;
+    int st;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+std::string Daemon::log() const { return read_file(log_file_); }
 
 CuttingProxy::CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed)
     : target_(target), min_(min_bytes), max_(max_bytes), seed_(seed) {

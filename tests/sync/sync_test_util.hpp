@@ -1,6 +1,6 @@
 // Helpers for the sync engine tests: temporary trees, a tree fingerprint to
-// compare two trees, an in-process server on a loopback port, and a TCP
-// proxy that cuts connections.
+// compare two trees, an in-process server on a loopback port, the real
+// nhsyncd binary as a child process, and a TCP proxy that cuts connections.
 #pragma once
 
 #include <atomic>
@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <thread>
+#include <vector>
 
 #include "sync/client.hpp"
 #include "sync/server.hpp"
@@ -43,6 +45,36 @@ private:
     uint16_t port_ = 0;
     std::unique_ptr<sync::Server> server_;
     std::thread thread_;
+};
+
+// The real nhsyncd binary (NH_SYNCD_PATH) serving root on a free loopback
+// port; its stderr goes to a log file. Killed (SIGTERM) on destruction.
+struct DaemonOptions {
+    std::string root{};
+    std::string token{};       // passed as NH_SYNC_TOKEN unless token_file is set
+    std::string token_file{};  // --token-file
+    std::string log_level{};   // NH_LOG ("" leaves it unset)
+    uid_t run_as = 0;          // 0: as the current user; else setuid/setgid to it first
+    std::vector<std::string> extra_args{};
+};
+
+class Daemon {
+public:
+    explicit Daemon(DaemonOptions options);
+    ~Daemon();
+    Daemon(const Daemon &) = delete;
+    Daemon &operator=(const Daemon &) = delete;
+    uint16_t port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    // Whether the process is still running (it never exits on its own).
+    bool alive();
+    // Everything it wrote on stderr so far.
+    std::string log() const;
+
+private:
+    pid_t pid_ = -1;
+    uint16_t port_ = 0;
+    std::string log_file_;
 };
 
 // Forwards 127.0.0.1:port() to a target port and drops each connection after

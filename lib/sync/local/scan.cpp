@@ -43,6 +43,15 @@ struct Walker {
     std::string rel;  // current directory, relative; "" for the root
     bool sweep = false;
     size_t swept = 0;
+    std::vector<Unreadable> *unreadable = nullptr;
+
+    // With an `unreadable` list, a permission error on rel_path is listed
+    // there (true: skip it) instead of thrown.
+    bool skip_denied(int err, const std::string &rel_path, const std::string &what) {
+        if (!unreadable || (err != EACCES && err != EPERM)) return false;
+        unreadable->push_back({rel_path, what + ": " + std::strerror(err)});
+        return true;
+    }
 
     // A server's temporary file (see fsops.cpp): ".nocalhost-sync.<pid>.<n>.tmp|.lnk".
     static bool is_temp(std::string_view n) {
@@ -94,6 +103,7 @@ struct Walker {
             struct stat st;
             if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT) continue;  // vanished meanwhile
+                if (skip_denied(errno, path, "cannot stat")) continue;
                 fail_io("cannot stat", display(name), errno);
             }
             bool is_dir = S_ISDIR(st.st_mode);
@@ -124,6 +134,7 @@ struct Walker {
                 if (child < 0) {
                     // Vanished or replaced by a non-directory: the watcher reports it.
                     if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
+                    if (skip_denied(errno, out.back().path, "cannot open directory")) continue;
                     fail_io("cannot open directory", display(name), errno);
                 }
                 rel = out.back().path;
@@ -167,14 +178,17 @@ std::vector<Entry> walk_root(Walker &w) {
 
 }  // namespace
 
-std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules) {
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules, std::vector<Unreadable> *unreadable) {
     Walker w{root, rules, {}, {}};
+    w.unreadable = unreadable;
     return walk_root(w);
 }
 
-std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept) {
+std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept,
+                                 std::vector<Unreadable> *unreadable) {
     Walker w{root, rules, {}, {}};
     w.sweep = true;
+    w.unreadable = unreadable;
     auto out = walk_root(w);
     swept = w.swept;
     return out;

@@ -104,16 +104,27 @@ private:
     std::shared_ptr<const Impl> impl_;
 };
 
+// What a scan could not read (permission denied): a path relative to the
+// root and why. A directory listed here is itself an entry of the scan,
+// without its contents; another entry is left out.
+struct Unreadable {
+    std::string path;
+    std::string why;
+};
+
 // Walks root with lstat only (symlinks are never followed), skipping ignored
 // entries and never descending into ignored directories. Sorted by path
 // (bytewise), so a directory comes before its contents. Entries that vanish
 // during the walk are left out. Throws NH_EIO if root or a directory inside
-// it cannot be read.
-std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules);
+// it cannot be read, unless `unreadable` is given: then what permissions
+// keep out (EACCES, EPERM) below the root is skipped and listed there.
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules,
+                        std::vector<Unreadable> *unreadable = nullptr);
 // The same, also deleting the temporary files a sync server leaves in a directory when it
 // dies mid-write (".nocalhost-sync.*.tmp" / ".lnk"); only for the server, before it writes
 // anything itself. `swept` gets how many were deleted.
-std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept);
+std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept,
+                                 std::vector<Unreadable> *unreadable = nullptr);
 
 // Persistent map path -> (Entry, synced_state). synced_state is opaque to
 // this layer (the sync engine stores e.g. what the server acknowledged).
@@ -185,7 +196,8 @@ struct Change {
     bool operator==(const Change &) const = default;
 };
 
-// Recursive inotify watch of a root. Ignored directories are not watched.
+// Recursive inotify watch of a root. Ignored directories are not watched,
+// nor those it has no permission to read (nothing of theirs can be synced).
 // Create the Watcher before the initial scan() so nothing changed during the
 // scan is missed. One inotify watch per directory (the kernel's limit is per
 // user: fs.inotify.max_user_watches); about 1 kB of kernel memory each.

@@ -129,6 +129,7 @@ struct Watcher::Impl {
         if (wd < 0) {
             int err = errno;
             if (err == ENOENT || err == ENOTDIR || err == ELOOP) return;  // gone already
+            if (err == EACCES || err == EPERM) return;  // unreadable: nothing in it can be synced
             fail(NH_EIO, detail::watch_error_message(err, path));
         }
         if (auto old = path_to_wd.find(dir); old != path_to_wd.end() && old->second != wd)
