@@ -1263,10 +1263,10 @@ EndResult end(kube::Client &c, const EndOptions &o) {
     lock.start_renewing();
     try {
         secret = get_optional(c, secret_path(ns, object_name), o.cancel);
-        std::optional<RestoreReport> r;
+        std::optional<RestoreReport> restored;
         if (secret) {
             try {
-                r = restore(c, k.kind, ns, o.name, *secret, o.events, o.cancel);
+                restored = restore(c, k.kind, ns, o.name, *secret, o.events, o.cancel);
             } catch (const Error &e) {
                 // An unreadable record: forced, dev mode's marks go without it.
                 if (e.code() != NH_EPROTOCOL || !o.force || dup) throw;
@@ -1274,15 +1274,15 @@ EndResult end(kube::Client &c, const EndOptions &o) {
             }
         }
         std::optional<json> wl;
-        if (!r && nhctl.is_null() && !dup) {
+        if (!restored && nhctl.is_null() && !dup) {
             resolve_kind(c, k, o.cancel);
             wl = get_optional(c, workload_path(k, ns, o.name), o.cancel);
         }
-        if (r) {
+        if (restored) {
             result.was_in_dev_mode = true;
-            result.workload_gone = r->workload_gone;
-            result.overwrote_changes = r->overwrote;
-            result.notes = r->notes;
+            result.workload_gone = restored->workload_gone;
+            result.overwrote_changes = restored->overwrote;
+            result.notes = restored->notes;
         } else if (secret || (wl && marked(*wl, k))) {
             if (!o.force) throw missing_record(what, object_name);
             result = end_without_record(c, k, ns, o.name, object_name, o.events, o.cancel);

@@ -107,6 +107,7 @@ protected:
 TEST_F(DevTrapsTest, RolloutUndoAfterEndNeverReturnsToDevMode) {
     json original = deployment_with_history();
     for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round + 1));
         CliRun r = cli("dev start deployment/web --image registry.example/dev:1 -c app --timeout 60s");
         ASSERT_EQ(r.code, 0) << r.out;
         r = cli("dev end deployment/web");

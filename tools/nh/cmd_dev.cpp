@@ -48,12 +48,13 @@ long parse_duration_ms(const std::string &text) {
 // cluster holds its session record (phase "record"); "" outside a start.
 std::string g_end_command;
 
-// "nh dev end KIND/NAME" with the flags that find the same session again.
+// "nh -n NS dev end KIND/NAME" with the flags that find the same session again.
 std::string end_command(const nh_cli::Globals &g, nh_client *c, const Target &t, const std::string &mode,
                         const std::string &developer, bool force = false) {
-    std::string cmd = "nh dev end " + t.kind + "/" + t.name + " -n " + (g.ns.empty() ? nh_client_namespace(c) : g.ns);
+    std::string cmd = "nh -n " + (g.ns.empty() ? std::string(nh_client_namespace(c)) : g.ns);
     if (!g.context.empty()) cmd += " --context " + g.context;
     if (!g.kubeconfig.empty()) cmd += " --kubeconfig " + g.kubeconfig;
+    cmd += " dev end " + t.kind + "/" + t.name;
     if (mode == "duplicate") cmd += " --mode duplicate" + (developer.empty() ? "" : " --developer " + developer);
     if (force) cmd += " --force";
     return cmd;
