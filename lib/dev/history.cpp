@@ -64,7 +64,9 @@ std::vector<std::string> forget_dev_revisions(kube::Client &c, const WorkloadKin
         // A StatefulSet's status names the revision of its current template.
         const std::string current = cur.value("status", json::object()).value("updateRevision", "");
         const std::string list_path = "/apis/apps/v1/namespaces/" + ns + (rs ? "/replicasets" : "/controllerrevisions");
-        json items = c.get(list_path + "?labelSelector=" + kube::url_escape(label_selector(cur)), cancel);
+        const std::string selector = kube::url_escape(label_selector(cur));
+        json items = c.get(list_path + "?labelSelector=" + selector, cancel);
+        std::vector<std::string> dev_sets;  // UIDs of the dev ReplicaSets deleted
         for (const auto &item : items.value("items", json::array())) {
             if (!owned_by(item, uid)) continue;
             const std::string n = item["metadata"].value("name", "");
@@ -79,6 +81,22 @@ std::vector<std::string> forget_dev_revisions(kube::Client &c, const WorkloadKin
                 if (e.code() != NH_ENOTFOUND) throw;
             }
             deleted.push_back(std::string(rs ? "replicaset/" : "controllerrevision/") + n);
+            dev_sets.push_back(item["metadata"].value("uid", ""));
+        }
+        // Their dev pods go now rather than whenever the garbage collector gets to them: until
+        // then they match the selector and look like old pods to the next start.
+        if (rs && !dev_sets.empty()) {
+            json pods = c.get("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + selector, cancel);
+            for (const auto &p : pods.value("items", json::array())) {
+                bool dev_pod = false;
+                for (const auto &owner : dev_sets) dev_pod |= owned_by(p, owner);
+                if (!dev_pod) continue;
+                try {
+                    c.remove("/api/v1/namespaces/" + ns + "/pods/" + p["metadata"].value("name", ""), cancel);
+                } catch (const Error &e) {
+                    if (e.code() != NH_ENOTFOUND) throw;
+                }
+            }
         }
     } catch (const Error &e) {
         if (e.code() == NH_ECANCELLED) throw;
