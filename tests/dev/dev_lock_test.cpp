@@ -38,6 +38,15 @@ json lease_held_by(const std::string &ns, const std::string &name, const std::st
              {{"holderIdentity", holder}, {"leaseDurationSeconds", lease_seconds}, {"acquireTime", buf}, {"renewTime", buf}}}};
 }
 
+// Dev mode on container "app" with the dev image registry.example/dev:1.
+nh_dev_start_options app_dev_options() {
+    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+    o.container = "app";
+    o.image = "registry.example/dev:1";
+    o.timeout_ms = 60000;
+    return o;
+}
+
 }  // namespace
 
 TEST_F(DevTest, SecondClientGetsBusyNamingTheOwner) {
@@ -100,10 +109,7 @@ TEST_F(DevTest, LiveLeaseRefusesAndExpiredLeaseIsTakenOver) {
     std::string obj = nh::dev::session_object_name(Kind::Deployment, "web");
     kube->create(nh::dev::lease_path(ns), lease_held_by(ns, obj, "carol@ci/99", 1, 60));
 
-    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-    o.container = "app";
-    o.image = "registry.example/dev:1";
-    o.timeout_ms = 60000;
+    nh_dev_start_options o = app_dev_options();
     nh_session *s = nullptr;
     EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EBUSY);
     EXPECT_NE(std::string(nh_error_last()->message).find("carol@ci/99"), std::string::npos) << nh_error_last()->message;
@@ -206,10 +212,7 @@ TEST_F(DevTest, EndShowsTheHolderAndTheCountdownOfALiveLock) {
     create(sample_deployment("web", 1));
     wait_ready(Kind::Deployment, "web", 1);
     json original = get(Kind::Deployment, "web");
-    nh_dev_start_options so = NH_DEV_START_OPTIONS_INIT;
-    so.container = "app";
-    so.image = "registry.example/dev:1";
-    so.timeout_ms = 60000;
+    nh_dev_start_options so = app_dev_options();
     nh_session *s = nullptr;
     ASSERT_EQ(nh_dev_start(&s, client, "deployment", "web", &so), NH_OK) << nh_error_last()->message;
     nh_session_free(s);
@@ -266,10 +269,7 @@ TEST_F(DevTest, LockOfADeadProcessOnThisHostIsTakenOverAtOnce) {
     lease["metadata"]["annotations"][nh::dev::kHolderProcessAnnotation] = me.dump();
     kube->create(nh::dev::lease_path(ns), lease);
 
-    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-    o.container = "app";
-    o.image = "registry.example/dev:1";
-    o.timeout_ms = 60000;
+    nh_dev_start_options o = app_dev_options();
     nh_session *s = nullptr;
     EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EBUSY);
     EXPECT_NE(std::string(nh_error_last()->message).find("dave@here"), std::string::npos) << nh_error_last()->message;
