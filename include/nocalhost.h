@@ -603,10 +603,27 @@ typedef struct nh_dev_end_options {
     int mode;
     /** Duplicate mode: the developer whose copy ends; NULL: "user@host". */
     const char *developer;
+    /* Since options version 3. */
+    /**
+     * Non-zero: a workload marked as in dev mode whose session record is
+     * missing (deleted, or lost to a rollback) or unreadable is not refused
+     * with NH_ESTATE; every mark of dev mode found is removed instead: the
+     * session annotation; the pod template taken from the workload's rollout
+     * history (its newest revision that is not dev mode's), or else the sync
+     * sidecar, work-dir volume and session-id annotation removed from it; the
+     * replica count, strategy or suspension from kubectl's last-applied
+     * configuration; the parked nodeSelector; the generated Deployment; dev
+     * mode's revisions; HPA bounds from their last-applied configuration; the
+     * lock and the unreadable record. What it could not restore (e.g. the dev
+     * container's image when no revision records it) is reported as warning
+     * events of phase "force". *out is NH_DEV_END_RESTORED (or
+     * NH_DEV_END_WORKLOAD_GONE). 0 (the default): NH_ESTATE as before.
+     */
+    int force;
 } nh_dev_end_options;
 
-#define NH_DEV_END_OPTIONS_VERSION 2
-#define NH_DEV_END_OPTIONS_INIT {NH_DEV_END_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL}
+#define NH_DEV_END_OPTIONS_VERSION 3
+#define NH_DEV_END_OPTIONS_INIT {NH_DEV_END_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL, 0}
 
 NH_EXTERN int nh_dev_end_options_init(nh_dev_end_options *opts, unsigned int version);
 
@@ -627,8 +644,17 @@ typedef enum nh_dev_end_result {
  * start or end in progress elsewhere (up to timeout_ms). `out` may be NULL.
  * Errors: NH_EINVAL, NH_EUNSUPPORTED, NH_ENOTFOUND (no such workload and no
  * session), NH_EBUSY (another client kept the lock), NH_ESTATE (marked as in
- * dev mode but the record is missing), NH_EFORBIDDEN, NH_ECANCELLED, client
- * errors. Thread-safe with respect to the client.
+ * dev mode but the record is missing; see `force`), NH_EFORBIDDEN,
+ * NH_ECANCELLED, client errors. Thread-safe with respect to the client.
+ *
+ * The lock: a holder that is a process of this host that no longer runs (a
+ * start killed with kill -9, a second Ctrl-C, a crashed editor) is taken over
+ * at once (an NH_DEV_EVENT_INFO event of phase "lock" says so); a live
+ * holder is waited for with events of phase "lock" naming it and saying when
+ * its lock expires, about once a second. A restored Deployment, StatefulSet
+ * or DaemonSet also loses the revisions dev mode added to its rollout history
+ * (an NH_DEV_EVENT_INFO event of phase "history" names them), so that
+ * `kubectl rollout undo` cannot return to dev mode.
  */
 NH_EXTERN int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name,
                          const nh_dev_end_options *opts);

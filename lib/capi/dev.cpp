@@ -233,6 +233,7 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
             o.mode = mode_of(opts->mode);
             o.developer = str(opts->developer);
         }
+        if (opts->version >= 3) o.force = opts->force != 0;
         o.name = name;
         o.ns = str(opts->namespace_name);
         // Stop this process's sync and forwards of this session before restoring the workload.

@@ -4,11 +4,52 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "common/log.hpp"
 #include "dev/workload.hpp"
 
 namespace nh::dev {
+
+namespace {
+
+std::string read_first_line(const std::string &path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+// The start time (field 22 of /proc/PID/stat, clock ticks since boot) of a running process,
+// "" when none runs with that pid; "zombie" for one that has exited but is not reaped yet.
+std::string process_start(long pid) {
+    std::string stat = read_first_line("/proc/" + std::to_string(pid) + "/stat");
+    auto paren = stat.rfind(')');
+    if (stat.empty() || paren == std::string::npos) return {};
+    std::istringstream fields(stat.substr(paren + 1));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+        if (i == 3 && field == "Z") return "zombie";
+        if (i == 22) return field;
+    }
+    return {};
+}
+
+std::string pid_namespace() {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink("/proc/self/ns/pid", ec);
+    return ec ? std::string() : target.string();
+}
+
+std::string hostname() {
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0) return "unknown";
+    return host;
+}
+
+}  // namespace
 
 std::string default_owner() {
     std::string user;
@@ -16,9 +57,40 @@ std::string default_owner() {
     if (user.empty())
         if (const passwd *pw = getpwuid(getuid())) user = pw->pw_name;
     if (user.empty()) user = "uid" + std::to_string(getuid());
-    char host[256] = {0};
-    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-    return user + "@" + host + "/" + std::to_string(getpid());
+    return user + "@" + hostname() + "/" + std::to_string(getpid());
+}
+
+std::string this_process() {
+    return json{{"host", hostname()},
+                {"boot", read_first_line("/proc/sys/kernel/random/boot_id")},
+                {"pidns", pid_namespace()},
+                {"pid", static_cast<long>(getpid())},
+                {"start", process_start(getpid())}}
+        .dump();
+}
+
+std::string dead_holder(const json &lease) {
+    const std::string text =
+        lease.value("metadata", json::object()).value("annotations", json::object()).value(kHolderProcessAnnotation, "");
+    if (text.empty()) return {};
+    json p = json::parse(text, nullptr, false);
+    if (!p.is_object()) return {};
+    auto text_of = [&p](const char *key) { return p.contains(key) && p[key].is_string() ? p[key].get<std::string>() : ""; };
+    json me = json::parse(this_process(), nullptr, false);
+    const std::string boot = text_of("boot"), pidns = text_of("pidns"), start = text_of("start");
+    const long pid = p.contains("pid") && p["pid"].is_number_integer() ? p["pid"].get<long>() : 0;
+    // Another kernel (another host, or this one before a reboot), or a pid namespace of its own:
+    // its pids mean nothing here.
+    if (boot.empty() || pidns.empty() || pid <= 0 || boot != me.value("boot", "") || pidns != me.value("pidns", ""))
+        return {};
+    if (pid == static_cast<long>(getpid())) return {};
+    const std::string now = process_start(pid);
+    const std::string where = "on this host (" + text_of("host") + ")";
+    if (now.empty()) return "process " + std::to_string(pid) + " " + where + " no longer runs";
+    if (now == "zombie") return "process " + std::to_string(pid) + " " + where + " has exited";
+    if (!start.empty() && now != start)
+        return "process " + std::to_string(pid) + " " + where + " no longer runs (its pid belongs to a newer process)";
+    return {};
 }
 
 LeaseLock::LeaseLock(kube::Client &client, std::string ns, std::string name, std::string holder,
@@ -28,8 +100,11 @@ LeaseLock::LeaseLock(kube::Client &client, std::string ns, std::string name, std
 
 LeaseLock::~LeaseLock() { stop_renewing(); }
 
-void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait, CancelToken *cancel) {
+void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait, CancelToken *cancel,
+                        const std::function<void(const std::string &, bool)> &progress) {
     auto give_up = std::chrono::steady_clock::now() + wait;
+    const std::string me = this_process();
+    long last_told = -1;
     for (;;) {
         if (cancel) cancel->check("waiting for the dev-mode lock");
         std::string now = now_rfc3339(true);
@@ -39,7 +114,7 @@ void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait,
                       {{"name", name_},
                        {"namespace", ns_},
                        {"labels", {{kManagedByLabel, kManagedByValue}}},
-                       {"annotations", {{"dev.nocalhost.io/workload", what}}}}},
+                       {"annotations", {{"dev.nocalhost.io/workload", what}, {kHolderProcessAnnotation, me}}}}},
                      {"spec",
                       {{"holderIdentity", holder_},
                        {"leaseDurationSeconds", duration_.count()},
@@ -67,8 +142,10 @@ void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait,
         double renewed = parse_rfc3339(spec.value("renewTime", spec.value("acquireTime", "")));
         long dur = spec.value("leaseDurationSeconds", 0L);
         double left = renewed + static_cast<double>(dur) - now_seconds();
-        if (holder.empty() || holder == holder_ || left <= 0) {
+        const std::string dead = holder.empty() || holder == holder_ || left <= 0 ? std::string() : dead_holder(cur);
+        if (holder.empty() || holder == holder_ || left <= 0 || !dead.empty()) {
             json next = cur;
+            next["metadata"]["annotations"][kHolderProcessAnnotation] = me;
             next["spec"]["holderIdentity"] = holder_;
             next["spec"]["leaseDurationSeconds"] = duration_.count();
             next["spec"]["acquireTime"] = now;
@@ -76,8 +153,13 @@ void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait,
             if (holder != holder_) next["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
             try {
                 json updated = client_.update(lease_path(ns_, name_), next, cancel);
-                if (!holder.empty() && holder != holder_)
+                if (!dead.empty()) {
+                    std::string msg = "took over the dev-mode lock of " + what + " at once from " + holder + ": " + dead;
+                    log::info(msg);
+                    if (progress) progress(msg, false);
+                } else if (!holder.empty() && holder != holder_) {
                     log::info("took over the expired dev-mode lock of " + what + " from " + holder);
+                }
                 std::lock_guard lock(mu_);
                 lease_ = updated;
                 held_ = true;
@@ -87,10 +169,16 @@ void LeaseLock::acquire(const std::string &what, std::chrono::milliseconds wait,
                 continue;  // someone else moved first: look again
             }
         }
+        const long left_s = static_cast<long>(std::ceil(left));
         if (std::chrono::steady_clock::now() >= give_up)
             throw Error(NH_EBUSY, what + " is locked by " + holder + " (a dev-mode start or end is in progress; " +
-                                      "the lock expires in " + std::to_string(static_cast<long>(std::ceil(left))) +
-                                      "s unless renewed)");
+                                      "the lock expires in " + std::to_string(left_s) + "s unless renewed)");
+        if (progress && left_s != last_told) {
+            last_told = left_s;
+            progress(what + " is locked by " + holder + " (a dev-mode start or end in progress): waiting; the lock " +
+                         "expires in " + std::to_string(left_s) + "s unless renewed",
+                     true);
+        }
         auto pause = std::chrono::milliseconds(std::min<long>(500, static_cast<long>(left * 1000) + 50));
         if (cancel ? cancel->sleep_for(pause) : (std::this_thread::sleep_for(pause), false))
             cancel->check("waiting for the dev-mode lock");

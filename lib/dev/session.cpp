@@ -9,6 +9,7 @@
 #include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "dev/history.hpp"
 #include "dev/lease.hpp"
 #include "dev/wait.hpp"
 
@@ -76,6 +77,14 @@ void emit(const EventSink &sink, EventType type, const char *phase, const std::s
     if (!sink) return;
     if (!sink(Event{type, phase, message, std::move(detail)}))
         throw Error(NH_ECANCELLED, "dev mode operation stopped by the events callback");
+}
+
+// Tells who holds the dev-mode lock and when it expires while waiting for it (phase "lock"), and
+// that the lock of a dead process was taken over.
+std::function<void(const std::string &, bool)> lock_progress(const EventSink &sink) {
+    return [&sink](const std::string &message, bool waiting) {
+        emit(sink, waiting ? EventType::Phase : EventType::Info, "lock", message);
+    };
 }
 
 // Kinds an HPA can scale: those with a replica count (Deployment, StatefulSet, ReplicaSet, and
@@ -154,7 +163,7 @@ Session session_from_secret(const json &secret) {
 
 void add_lock_state(kube::Client &c, Session &s, CancelToken *cancel) {
     auto lease = get_optional(c, lease_path(s.ns, s.object_name), cancel);
-    if (!lease) return;
+    if (!lease || !dead_holder(*lease).empty()) return;
     const json spec = (*lease).value("spec", json::object());
     double renewed = parse_rfc3339(spec.value("renewTime", spec.value("acquireTime", "")));
     double left = renewed + static_cast<double>(spec.value("leaseDurationSeconds", 0L)) - now_seconds();
@@ -327,6 +336,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
 
     emit(sink, EventType::Phase, "restore",
          k.kind == Kind::Pod ? "re-creating " + what + " from its record" : "restoring " + what + " in place");
+    json restored;  // the workload as restored in place
     if (k.kind == Kind::Pod) {
         restore_pod(c, ns, name, original, r, cancel);
     } else {
@@ -355,7 +365,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
                     wait_observed(c, path, done, Clock::now() + std::chrono::seconds(30), cancel);
                     next["metadata"]["resourceVersion"] = done["metadata"].value("resourceVersion", "");
                 }
-                c.update(path, next, cancel);
+                restored = c.update(path, next, cancel);
                 break;
             } catch (const Error &e) {
                 if (e.code() != NH_ECONFLICT || attempt >= 10) throw;
@@ -371,6 +381,20 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
         for (const auto &p : pods.value("items", json::array()))
             if (annotation(p, kSessionIdAnnotation) == session_id)
                 remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
+    }
+
+    // The revisions of the dev template leave the rollout history: no rollback returns to dev mode.
+    if (restored.is_object()) {
+        const size_t noted = r.notes.size();
+        std::vector<std::string> forgotten = forget_dev_revisions(c, k, ns, restored, r.notes, cancel);
+        for (size_t i = noted; i < r.notes.size(); ++i) emit(sink, EventType::Warning, "history", r.notes[i]);
+        if (!forgotten.empty()) {
+            std::string list;
+            for (const auto &f : forgotten) list += (list.empty() ? "" : ", ") + f;
+            emit(sink, EventType::Info, "history",
+                 "removed dev mode from the rollout history of " + what + " (" + list +
+                     "): a rollback cannot return to it");
+        }
     }
 
     if (!parked_at_zero) restore_hpas();
@@ -530,6 +554,12 @@ json parked(const json &original, const WorkloadKind &k, const std::string &secr
 
 Error with_suffix(const Error &e, const std::string &suffix) {
     return Error(e.code(), std::string(e.what()) + suffix, e.http_status(), e.reason());
+}
+
+Error missing_record(const std::string &what, const std::string &object_name) {
+    return Error(NH_ESTATE, what + " is marked as in dev mode but its session record, Secret " + object_name +
+                                ", is missing; it cannot be restored exactly. End it with force (nh dev end --force) " +
+                                "to remove every mark of dev mode and hear what could not be restored");
 }
 
 Error busy_active(const std::string &what, const json &secret) {
@@ -764,7 +794,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         s && annotation(*s, kPhaseAnnotation) == "active")
         throw busy_active(what, *s);
     LeaseLock lock(c, ns, object_name, owner, o.lease_duration);
-    lock.acquire(what, std::chrono::milliseconds(0), cancel);
+    lock.acquire(what, std::chrono::milliseconds(0), cancel, lock_progress(o.events));
     lock.start_renewing();
 
     auto step = [&](const char *name) {
@@ -828,10 +858,7 @@ Session start(kube::Client &c, const StartOptions &o) {
                 fail(NH_EPROTOCOL, "the session record of " + what + " is incomplete");
         } else {
             if (!dup) {
-                if (!annotation(*wl, kSessionAnnotation).empty())
-                    fail(NH_ESTATE, what + " is marked as in dev mode (annotation " + kSessionAnnotation +
-                                        ") but its session record, Secret " + object_name +
-                                        ", is missing; it cannot be restored exactly");
+                if (!annotation(*wl, kSessionAnnotation).empty()) throw missing_record(what, object_name);
                 if (!annotation(*wl, kNhctlOriginAnnotation).empty())
                     fail(NH_EBUSY, what + " is in Nocalhost's dev mode (annotation " + kNhctlOriginAnnotation +
                                        "); end it first (nh dev end restores its original)");
@@ -1035,6 +1062,170 @@ Session start(kube::Client &c, const StartOptions &o) {
     }
 }
 
+namespace {
+
+// A workload that carries dev mode's marks: the session annotation, or a dev pod template.
+bool marked(const json &wl, const WorkloadKind &k) {
+    if (!annotation(wl, kSessionAnnotation).empty()) return true;
+    try {
+        return dev_template(pod_template(wl, k));
+    } catch (const Error &) {
+        return false;
+    }
+}
+
+// What `kubectl apply` last set on an object, or null.
+json last_applied(const json &obj) {
+    json j = json::parse(annotation(obj, "kubectl.kubernetes.io/last-applied-configuration"), nullptr, false);
+    return j.is_object() ? j : json(nullptr);
+}
+
+// The forced end of a replace session whose record is missing or unreadable: removes every mark
+// of dev mode found, puts back what is recorded elsewhere, and says what it could not restore.
+EndResult end_without_record(kube::Client &c, const WorkloadKind &k, const std::string &ns, const std::string &name,
+                             const std::string &object_name, const EventSink &sink, CancelToken *cancel) {
+    EndResult result;
+    result.was_in_dev_mode = true;
+    const std::string what = what_of(k, ns, name);
+    auto note = [&](const std::string &text, bool warning) {
+        result.notes.push_back(text);
+        emit(sink, warning ? EventType::Warning : EventType::Info, "force", text);
+    };
+    emit(sink, EventType::Phase, "force", "removing the marks of dev mode from " + what + " (no session record)");
+    if (get_optional(c, secret_path(ns, object_name), cancel)) {
+        remove_optional(c, secret_path(ns, object_name), cancel);
+        note("deleted the unreadable session record, Secret " + object_name, false);
+    }
+    if (!k.in_place()) {
+        auto g = get_optional(c, workload_path(Kind::Deployment, ns, object_name), cancel);
+        if (g && (*g)["metadata"].value("labels", json::object()).contains(kGeneratedLabel)) {
+            remove_optional(c, workload_path(Kind::Deployment, ns, object_name) + "?propagationPolicy=Background", cancel);
+            note("deleted the dev Deployment " + object_name, false);
+        }
+    }
+    const std::string path = workload_path(k, ns, name);
+    auto wl = get_optional(c, path, cancel);
+    if (!wl) {
+        result.workload_gone = true;
+        note(what + " no longer exists; cleaned up what dev mode left", false);
+        return result;
+    }
+    std::string from;
+    const json recorded = k.builtin() ? recorded_template(c, k, ns, *wl, from, cancel) : json(nullptr);
+    std::string session_id;
+    std::vector<std::string> dev_containers, unrestored;
+    json restored = update_with_retry(
+        c, path,
+        [&](const json &cur) {
+            json next = cur;
+            dev_containers.clear();
+            unrestored.clear();
+            json &md = next["metadata"];
+            if (md.contains("annotations")) {
+                md["annotations"].erase(kSessionAnnotation);
+                if (md["annotations"].empty()) md.erase("annotations");
+            }
+            json &tpl = pod_template(next, k);
+            session_id = tpl.value("metadata", json::object()).value("annotations", json::object()).value(kSessionIdAnnotation, "");
+            if (recorded.is_object())
+                tpl = recorded;
+            else
+                dev_containers = strip_dev_marks(tpl);
+            // What dev mode changed besides the template: from kubectl's last-applied
+            // configuration (a field it does not name takes the server's default), else left.
+            const json applied = last_applied(cur);
+            auto put_back = [&](const std::string &pointer) {
+                const json::json_pointer p(pointer);
+                if (applied.is_object() && applied.contains(p))
+                    next[p] = applied[p];
+                else if (applied.is_object() && next.contains(p))
+                    next[p.parent_pointer()].erase(p.back());
+                else if (next.contains(p)) {
+                    std::string field = pointer.substr(1);
+                    std::replace(field.begin(), field.end(), '/', '.');
+                    unrestored.push_back(field + " (" + next[p].dump() + ")");
+                }
+            };
+            switch (k.kind) {
+                case Kind::Deployment:
+                    for (const char *p : {"/spec/replicas", "/spec/strategy"}) put_back(p);
+                    break;
+                case Kind::StatefulSet:
+                    for (const char *p : {"/spec/replicas", "/spec/updateStrategy"}) put_back(p);
+                    break;
+                case Kind::ReplicaSet:
+                    put_back("/spec/replicas");
+                    break;
+                case Kind::Job:
+                case Kind::CronJob:
+                    put_back("/spec/suspend");
+                    break;
+                case Kind::Custom:
+                    if (!k.replicas_path.empty()) put_back(k.replicas_path);
+                    break;
+                default:
+                    break;
+            }
+            return next;
+        },
+        cancel);
+    if (recorded.is_object())
+        note("restored the pod template of " + what + " from its rollout history, " + from, false);
+    else if (!dev_containers.empty()) {
+        std::string names;
+        for (const auto &n : dev_containers) names += (names.empty() ? "" : ", ") + n;
+        note("removed the sync sidecar of " + what + ", but container " + names +
+                 " keeps the dev image and command: its original image, command and probes are recorded nowhere; "
+                 "set them again",
+             true);
+    }
+    if (!unrestored.empty()) {
+        std::string fields;
+        for (const auto &u : unrestored) fields += (fields.empty() ? "" : ", ") + u;
+        note("could not restore " + fields + " of " + what + ": the original is recorded nowhere; set it again", true);
+    }
+    if ((k.kind == Kind::StatefulSet || k.kind == Kind::ReplicaSet) && !session_id.empty()) {
+        json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(label_selector(restored)), cancel);
+        for (const auto &p : pods.value("items", json::array()))
+            if (annotation(p, kSessionIdAnnotation) == session_id)
+                remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
+    }
+    std::vector<std::string> problems;
+    std::vector<std::string> forgotten = forget_dev_revisions(c, k, ns, restored, problems, cancel);
+    for (const auto &p : problems) note(p, true);
+    if (!forgotten.empty()) note("removed dev mode from the rollout history of " + what, false);
+    if (scalable(k))
+        for (const auto &h : find_hpas(c, k, ns, name, cancel)) {
+            const json spec = h.value("spec", json::object());
+            if (spec.value("minReplicas", 0) != 1 || spec.value("maxReplicas", 0) != 1) continue;
+            const std::string hname = h["metadata"].value("name", "");
+            const json applied = last_applied(h).value("spec", json::object());
+            if (applied.contains("maxReplicas")) {
+                update_with_retry(
+                    c, hpa_path(ns, hname),
+                    [&](const json &cur) {
+                        json next = cur;
+                        next["spec"]["maxReplicas"] = applied["maxReplicas"];
+                        if (applied.contains("minReplicas"))
+                            next["spec"]["minReplicas"] = applied["minReplicas"];
+                        else
+                            next["spec"].erase("minReplicas");
+                        return next;
+                    },
+                    cancel);
+                note("restored the bounds of HorizontalPodAutoscaler " + hname + " from its last-applied configuration",
+                     false);
+            } else {
+                note("HorizontalPodAutoscaler " + hname + " stays pinned to 1 replica: its bounds are recorded nowhere; "
+                     "set them again",
+                     true);
+            }
+        }
+    return result;
+}
+
+}  // namespace
+
 EndResult end(kube::Client &c, const EndOptions &o) {
     if (o.name.empty()) fail(NH_EINVAL, "dev end: the workload name is empty");
     WorkloadKind k = o.kind == Kind::Custom ? o.custom_kind : WorkloadKind(o.kind);
@@ -1056,13 +1247,11 @@ EndResult end(kube::Client &c, const EndOptions &o) {
         }
         resolve_kind(c, k, o.cancel);
         auto wl = get_optional(c, workload_path(k, ns, o.name), o.cancel);
-        if (wl && !annotation(*wl, kSessionAnnotation).empty())
-            fail(NH_ESTATE, what + " is marked as in dev mode but its session record, Secret " + object_name +
-                                ", is missing; it cannot be restored exactly");
+        if (wl && marked(*wl, k) && !o.force) throw missing_record(what, object_name);
         if (!wl) fail(NH_ENOTFOUND, what + " does not exist and is not in dev mode");
         nhctl = nhctl_original(*wl);
         nhctl_dev = *wl;
-        if (nhctl.is_null()) {
+        if (nhctl.is_null() && !marked(*wl, k)) {
             result.notes.push_back(what + " is not in dev mode; nothing to do");
             return result;
         }
@@ -1070,16 +1259,33 @@ EndResult end(kube::Client &c, const EndOptions &o) {
 
     emit(o.events, EventType::Phase, "lock", "locking " + what);
     LeaseLock lock(c, ns, object_name, owner, o.lease_duration);
-    lock.acquire(what, o.timeout, o.cancel);
+    lock.acquire(what, o.timeout, o.cancel, lock_progress(o.events));
     lock.start_renewing();
     try {
         secret = get_optional(c, secret_path(ns, object_name), o.cancel);
+        std::optional<RestoreReport> restored;
         if (secret) {
+            try {
+                restored = restore(c, k.kind, ns, o.name, *secret, o.events, o.cancel);
+            } catch (const Error &e) {
+                // An unreadable record: forced, dev mode's marks go without it.
+                if (e.code() != NH_EPROTOCOL || !o.force || dup) throw;
+                emit(o.events, EventType::Warning, "force", e.what());
+            }
+        }
+        std::optional<json> wl;
+        if (!restored && nhctl.is_null() && !dup) {
+            resolve_kind(c, k, o.cancel);
+            wl = get_optional(c, workload_path(k, ns, o.name), o.cancel);
+        }
+        if (restored) {
             result.was_in_dev_mode = true;
-            RestoreReport r = restore(c, k.kind, ns, o.name, *secret, o.events, o.cancel);
-            result.workload_gone = r.workload_gone;
-            result.overwrote_changes = r.overwrote;
-            result.notes = r.notes;
+            result.workload_gone = restored->workload_gone;
+            result.overwrote_changes = restored->overwrote;
+            result.notes = restored->notes;
+        } else if (secret || (wl && marked(*wl, k))) {
+            if (!o.force) throw missing_record(what, object_name);
+            result = end_without_record(c, k, ns, o.name, object_name, o.events, o.cancel);
         } else if (!nhctl.is_null()) {
             // Nocalhost's own dev mode: put back the original its CLI saved on the workload.
             emit(o.events, EventType::Phase, "restore",

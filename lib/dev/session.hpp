@@ -138,6 +138,9 @@ struct EndOptions {
     std::chrono::seconds lease_duration{30};
     EventSink events;
     CancelToken *cancel = nullptr;
+    // A workload marked as in dev mode whose session record is missing (or unreadable): remove
+    // every mark of dev mode found instead of refusing (see end()).
+    bool force = false;
 };
 
 struct EndResult {
@@ -149,6 +152,14 @@ struct EndResult {
 };
 
 // Restores the original in place (same UID). Idempotent; any process may call it.
+// NH_ESTATE when the workload is marked as in dev mode but its record is gone, unless
+// opts.force: then, with no record to restore from, it removes every mark of dev mode it
+// finds: the session annotation; the sidecar, work-dir volume and session-id annotation of the
+// pod template, or the whole template from the rollout history when the kind keeps one; the
+// replica count, strategy and suspension from kubectl's last-applied configuration when there
+// is one; the parked nodeSelector; the generated Deployment; the dev pods and revisions; the
+// lock and any unreadable record. Whatever it could not restore is in the notes and in
+// warning events (phase "force").
 EndResult end(kube::Client &client, const EndOptions &opts);
 
 // The session of a workload from the cluster, with its current dev pod; nullopt

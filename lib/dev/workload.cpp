@@ -449,6 +449,46 @@ std::string default_developer() {
     return std::string(user && *user ? user : "developer") + "@" + (host[0] ? host : "localhost");
 }
 
+std::vector<std::string> strip_dev_marks(json &tpl) {
+    std::vector<std::string> dev_containers;
+    auto erase_if_empty = [](json &obj, const char *key) {
+        if (obj.contains(key) && obj[key].empty()) obj.erase(key);
+    };
+    auto ours = [](const std::string &volume) { return volume == kSharedVolumeName || volume.rfind("nh-pvc-", 0) == 0; };
+    if (tpl.contains("metadata") && tpl["metadata"].contains("annotations")) {
+        tpl["metadata"]["annotations"].erase(kSessionIdAnnotation);
+        erase_if_empty(tpl["metadata"], "annotations");
+    }
+    if (!tpl.contains("spec")) return dev_containers;
+    json &ps = tpl["spec"];
+    if (ps.contains("nodeSelector")) {
+        ps["nodeSelector"].erase(kParkedNodeLabel);
+        erase_if_empty(ps, "nodeSelector");
+    }
+    // Drops the entries of obj[key] named like dev mode's volumes, and the list if it ends up empty.
+    auto drop_ours = [&](json &obj, const char *key) {
+        if (!obj.contains(key)) return;
+        json kept = json::array();
+        for (const auto &e : obj[key])
+            if (!ours(e.value("name", ""))) kept.push_back(e);
+        obj[key] = kept;
+        erase_if_empty(obj, key);
+    };
+    drop_ours(ps, "volumes");
+    if (ps.contains("containers")) {
+        json kept = json::array();
+        for (auto c : ps["containers"]) {
+            if (c.value("name", "") == kSidecarName) continue;
+            drop_ours(c, "volumeMounts");
+            if (c.value("command", json::array()) == json(keep_alive_command()))
+                dev_containers.push_back(c.value("name", ""));
+            kept.push_back(c);
+        }
+        ps["containers"] = kept;
+    }
+    return dev_containers;
+}
+
 std::string label_selector(const json &workload) {
     std::string out;
     auto add = [&](const std::string &term) { out += (out.empty() ? "" : ",") + term; };

@@ -147,6 +147,13 @@ const std::vector<std::string> &keep_alive_command();
 json apply_dev_spec(const json &original, Kind k, const DevSpec &spec);
 json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec);
 
+// Removes from a pod template what dev mode adds and what needs no record to undo: the session-id
+// annotation, the sync sidecar, the shared work-dir volume and the claims' volumes with their
+// mounts, the parked nodeSelector. Returns the containers left in their dev form (the dev image
+// with the keep-alive command): their original image, command and probes are only in the
+// session record.
+std::vector<std::string> strip_dev_marks(json &tpl);
+
 // A label selector string ("a=b,c in (d)") for the workload's spec.selector.
 std::string label_selector(const json &workload);
 

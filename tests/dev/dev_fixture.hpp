@@ -109,18 +109,16 @@ inline json simple_template(const std::string &app) {
               {"restartPolicy", "Always"}}}};
 }
 
-#ifdef NH_CLI_PATH
-// One run of the `nh` CLI built with the tests.
+// One run of a command (the `nh` CLI built with the tests, kubectl).
 struct CliRun {
     int code = -1;
     std::string out;  // stdout and stderr
 };
 
-inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
-    std::string cmd = std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
-                      " 2>&1";
+// `command` through the shell.
+inline CliRun run_shell(const std::string &command) {
     CliRun r;
-    FILE *p = popen(cmd.c_str(), "r");
+    FILE *p = popen((command + " 2>&1").c_str(), "r");
     if (!p) return r;
     char buf[4096];
     size_t n;
@@ -128,6 +126,11 @@ inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const
     int st = pclose(p);
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
+}
+
+#ifdef NH_CLI_PATH
+inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
+    return run_shell(std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args);
 }
 #endif
 

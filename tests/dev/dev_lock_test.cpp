@@ -1,6 +1,15 @@
 // The lock: a second client is refused with the holder's name, an expired
 // lease is taken over, and a start that dies after any step is restored
 // exactly by an end from a fresh client.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "dev/lease.hpp"
 #include "dev_fixture.hpp"
 
 using namespace nh::test;
@@ -27,6 +36,15 @@ json lease_held_by(const std::string &ns, const std::string &name, const std::st
             {"metadata", {{"name", name}, {"namespace", ns}}},
             {"spec",
              {{"holderIdentity", holder}, {"leaseDurationSeconds", lease_seconds}, {"acquireTime", buf}, {"renewTime", buf}}}};
+}
+
+// Dev mode on container "app" with the dev image registry.example/dev:1.
+nh_dev_start_options app_dev_options() {
+    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
+    o.container = "app";
+    o.image = "registry.example/dev:1";
+    o.timeout_ms = 60000;
+    return o;
 }
 
 }  // namespace
@@ -91,10 +109,7 @@ TEST_F(DevTest, LiveLeaseRefusesAndExpiredLeaseIsTakenOver) {
     std::string obj = nh::dev::session_object_name(Kind::Deployment, "web");
     kube->create(nh::dev::lease_path(ns), lease_held_by(ns, obj, "carol@ci/99", 1, 60));
 
-    nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-    o.container = "app";
-    o.image = "registry.example/dev:1";
-    o.timeout_ms = 60000;
+    nh_dev_start_options o = app_dev_options();
     nh_session *s = nullptr;
     EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EBUSY);
     EXPECT_NE(std::string(nh_error_last()->message).find("carol@ci/99"), std::string::npos) << nh_error_last()->message;
@@ -189,4 +204,81 @@ TEST_F(DevTest, NextStartTakesOverADeadStart) {
     nh_session_free(s);
     ASSERT_EQ(nh_dev_end(nullptr, client, "deployment", "takeover", nullptr), NH_OK);
     expect_restored(Kind::Deployment, "takeover", original);
+}
+
+// A lock held by a process that runs on another host: the end waits for it, telling who holds
+// it and when it expires as it counts down, then takes it over.
+TEST_F(DevTest, EndShowsTheHolderAndTheCountdownOfALiveLock) {
+    create(sample_deployment("web", 1));
+    wait_ready(Kind::Deployment, "web", 1);
+    json original = get(Kind::Deployment, "web");
+    nh_dev_start_options so = app_dev_options();
+    nh_session *s = nullptr;
+    ASSERT_EQ(nh_dev_start(&s, client, "deployment", "web", &so), NH_OK) << nh_error_last()->message;
+    nh_session_free(s);
+
+    std::string obj = nh::dev::session_object_name(Kind::Deployment, "web");
+    json lease = lease_held_by(ns, obj, "carol@elsewhere/99", 0, 4);
+    lease["metadata"]["annotations"][nh::dev::kHolderProcessAnnotation] =
+        json{{"host", "elsewhere"}, {"boot", "0a0b0c0d-another-kernel"}, {"pidns", "pid:[1]"}, {"pid", 99}, {"start", "7"}}
+            .dump();
+    kube->create(nh::dev::lease_path(ns), lease);
+
+    EventLog log;
+    nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
+    o.events = EventLog::cb;
+    o.payload = &log;
+    o.timeout_ms = 30000;
+    int result = -1;
+    ASSERT_EQ(nh_dev_end(&result, client, "deployment", "web", &o), NH_OK) << nh_error_last()->message;
+    EXPECT_EQ(result, NH_DEV_END_RESTORED);
+    std::set<std::string> countdown;
+    for (const auto &l : log.all)
+        if (l.rfind("lock: ", 0) == 0 && l.find("carol@elsewhere/99") != std::string::npos) {
+            auto at = l.find("expires in ");
+            if (at != std::string::npos) countdown.insert(l.substr(at, l.find('s', at + 11) - at));
+        }
+    EXPECT_GE(countdown.size(), 2u) << "a countdown naming the holder: " << log.dump();
+    expect_restored(Kind::Deployment, "web", original);
+}
+
+// A lock held by a live process of this host is respected; once that process is gone, the next
+// start takes the lock over at once instead of waiting for it to expire.
+TEST_F(DevTest, LockOfADeadProcessOnThisHostIsTakenOverAtOnce) {
+    create(sample_deployment("web", 1));
+    wait_ready(Kind::Deployment, "web", 1);
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    ASSERT_GT(child, 0);
+    // The child's process facts, as it would have written them itself.
+    json me = json::parse(nh::dev::this_process());
+    std::string stat;
+    {
+        std::ifstream in("/proc/" + std::to_string(child) + "/stat");
+        std::getline(in, stat);
+    }
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    for (int i = 3; i <= 22 && fields >> f; ++i) me["start"] = f;
+    me["pid"] = child;
+    std::string obj = nh::dev::session_object_name(Kind::Deployment, "web");
+    json lease = lease_held_by(ns, obj, "dave@here/" + std::to_string(child), 0, 600);
+    lease["metadata"]["annotations"][nh::dev::kHolderProcessAnnotation] = me.dump();
+    kube->create(nh::dev::lease_path(ns), lease);
+
+    nh_dev_start_options o = app_dev_options();
+    nh_session *s = nullptr;
+    EXPECT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_EBUSY);
+    EXPECT_NE(std::string(nh_error_last()->message).find("dave@here"), std::string::npos) << nh_error_last()->message;
+
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(nh_dev_start(&s, client, "deployment", "web", &o), NH_OK) << nh_error_last()->message;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+    nh_session_free(s);
+    ASSERT_EQ(nh_dev_end(nullptr, client, "deployment", "web", nullptr), NH_OK) << nh_error_last()->message;
 }

@@ -60,6 +60,16 @@ int report_error(const char *context) {
     return exit_code_for(e->code);
 }
 
+namespace {
+std::mutex g_note_mu;
+std::string g_note;
+}  // namespace
+
+void set_interrupt_note(const std::string &note) {
+    std::lock_guard lock(g_note_mu);
+    g_note = note;
+}
+
 nh_cancel *interrupt_token() {
     static nh_cancel *token = [] {
         nh_cancel *t = nullptr;
@@ -75,7 +85,11 @@ nh_cancel *interrupt_token() {
             int sig = 0;
             int count = 0;
             while (sigwait(&set, &sig) == 0) {
-                if (++count > 1) _exit(EXIT_CANCELLED);  // a second Ctrl-C: leave now
+                if (++count > 1) {  // a second Ctrl-C: leave now
+                    std::lock_guard lock(g_note_mu);
+                    if (!g_note.empty()) std::fprintf(stderr, "\n%s\n", g_note.c_str());
+                    _exit(EXIT_CANCELLED);
+                }
                 std::fprintf(stderr, "\ninterrupted, stopping (press Ctrl-C again to quit at once)\n");
                 nh_cancel_trigger(t);
             }

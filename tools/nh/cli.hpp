@@ -57,6 +57,10 @@ int exec_streaming(nh_client *c, const std::string &target, const std::string &c
 // A cancel token triggered by SIGINT/SIGTERM (installed on first use).
 nh_cancel *interrupt_token();
 
+// What a second Ctrl-C (which leaves at once) prints before leaving, e.g. that a rollback is
+// incomplete and the command that completes it; "" for nothing.
+void set_interrupt_note(const std::string &note);
+
 // "deploy", "Deployments", ... -> "deployment": one spelling per kind for file names.
 std::string canonical_kind(std::string kind);
 

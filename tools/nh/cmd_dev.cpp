@@ -44,7 +44,26 @@ long parse_duration_ms(const std::string &text) {
     return static_cast<long>(v * scale);
 }
 
+// The command that ends the dev mode being started, printed by a second Ctrl-C once the
+// cluster holds its session record (phase "record"); "" outside a start.
+std::string g_end_command;
+
+// "nh -n NS dev end KIND/NAME" with the flags that find the same session again.
+std::string end_command(const nh_cli::Globals &g, nh_client *c, const Target &t, const std::string &mode,
+                        const std::string &developer, bool force = false) {
+    std::string cmd = "nh -n " + (g.ns.empty() ? std::string(nh_client_namespace(c)) : g.ns);
+    if (!g.context.empty()) cmd += " --context " + g.context;
+    if (!g.kubeconfig.empty()) cmd += " --kubeconfig " + g.kubeconfig;
+    cmd += " dev end " + t.kind + "/" + t.name;
+    if (mode == "duplicate") cmd += " --mode duplicate" + (developer.empty() ? "" : " --developer " + developer);
+    if (force) cmd += " --force";
+    return cmd;
+}
+
 int on_event(int type, const char *phase, const char *message, const char *, void *) {
+    if (!g_end_command.empty() && std::string(phase) == "record")
+        nh_cli::set_interrupt_note("the rollback is incomplete: the workload may be left partly in dev mode; "
+                                   "complete it with: " + g_end_command);
     switch (type) {
         case NH_DEV_EVENT_WARNING:
         case NH_DEV_EVENT_INFO:
@@ -370,7 +389,11 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             g_sync_publisher.local_dir = std::filesystem::absolute(sa.local_dir).string();
         }
         nh_session *s = nullptr;
-        if (nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
+        g_end_command = end_command(g, c, t, sa.mode, sa.developer);
+        int rc = nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o);
+        nh_cli::set_interrupt_note("");
+        g_end_command.clear();
+        if (rc != NH_OK) fail_with_last_error(c);
         nh_cli::progress_done();
         if (g.output == "json") {
             nh_buf b = NH_BUF_INIT;
@@ -415,11 +438,14 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
 
     // nh dev end
     static std::string end_target, end_timeout = "60s", end_mode = "replace", end_developer;
+    static bool end_force = false;
     auto *end = dev->add_subcommand("end", "end dev mode: restore the original workload in place");
     end->add_option("target", end_target, "KIND/NAME")->required();
     end->add_option("--timeout", end_timeout, "how long to wait for another client's start or end (default 60s)");
     end->add_option("--mode", end_mode, "replace (default) or duplicate")->check(CLI::IsMember({"replace", "duplicate"}));
     end->add_option("--developer", end_developer, "duplicate mode: whose copy (default user@host)");
+    end->add_flag("--force", end_force,
+                  "when the session record is gone, remove every mark of dev mode anyway and say what could not be restored");
     end->callback([&g] {
         Target t = parse_target(end_target);
         long timeout_ms = parse_duration_ms(end_timeout);
@@ -430,8 +456,13 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         o.cancel = nh_cli::interrupt_token();
         o.mode = end_mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
         if (!end_developer.empty()) o.developer = end_developer.c_str();
+        o.force = end_force ? 1 : 0;
         int result = 0;
-        if (nh_dev_end(&result, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
+        nh_cli::set_interrupt_note("the end is incomplete: the workload may be left partly in dev mode; complete it with: " +
+                                   end_command(g, c, t, end_mode, end_developer, end_force));
+        int rc = nh_dev_end(&result, c, t.kind.c_str(), t.name.c_str(), &o);
+        nh_cli::set_interrupt_note("");
+        if (rc != NH_OK) fail_with_last_error(c);
         nh_cli::progress_done();
         const char *what = result == NH_DEV_END_RESTORED              ? "restored"
                            : result == NH_DEV_END_RESTORED_OVERWRITING ? "restored (a change made in dev mode was overwritten)"
