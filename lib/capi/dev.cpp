@@ -152,7 +152,8 @@ int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version) 
     return init_options(opts, version, nh_dev_start_options NH_DEV_START_OPTIONS_INIT, kDevStartOptionsSizes, "nh_dev_start_options");
 }
 
-static constexpr std::size_t kDevEndOptionsSizes[] = {offsetof(nh_dev_end_options, mode), sizeof(nh_dev_end_options)};
+static constexpr std::size_t kDevEndOptionsSizes[] = {offsetof(nh_dev_end_options, mode), offsetof(nh_dev_end_options, force),
+                                                       sizeof(nh_dev_end_options)};
 static_assert(std::size(kDevEndOptionsSizes) == NH_DEV_END_OPTIONS_VERSION, "one size per version of nh_dev_end_options");
 
 int nh_dev_end_options_init(nh_dev_end_options *opts, unsigned int version) {
