@@ -39,8 +39,8 @@ machine_snapshot() {
   awk '{print $5, $9}' /proc/self/mountinfo | LC_ALL=C sort > "$d/mounts"
   find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort > "$d/cgroups"
   local p
-  for p in "${REAL_FIXED_PATHS[@]}"; do [[ -e "$p" ]] && echo "$p"; done > "$d/paths"
-  awk '{print $1}' /proc/modules 2>/dev/null | LC_ALL=C sort > "$d/modules"
+  for p in "${REAL_FIXED_PATHS[@]}"; do if [[ -e "$p" ]]; then echo "$p"; fi; done > "$d/paths"
+  if [[ -r /proc/modules ]]; then awk '{print $1}' /proc/modules | LC_ALL=C sort; fi > "$d/modules"
 }
 
 # Differences between two snapshots (empty when the machine is as it was).
@@ -387,4 +387,19 @@ real_node_down() {
   rm -rf "$REAL"
   [[ ! -s "$STATE/real-node-restore.diff" ]] || return 1
   log "real node down; the machine is as it was"
+}
+
+# `down --real-node`: the real node goes, its Node object too; the cluster stays.
+real_node_down_only() {
+  local node rc=0
+  node="$(cat "$REAL/node-name" 2>/dev/null || true)"
+  real_node_down || rc=$?
+  if [[ -n "$node" && -f "$ADMIN_KUBECONFIG" ]]; then
+    kc delete node "$node" --ignore-not-found >&2 || true
+    kc -n kube-node-lease delete lease "$node" --ignore-not-found >&2 || true
+  fi
+  if [[ -f "$ENV_FILE" ]]; then
+    grep -v -E '^export (NH_TEST_REAL_|NH_TEST_IMAGE_|NH_TEST_CONTAINERD_)' "$ENV_FILE" | write_atomic "$ENV_FILE" 644
+  fi
+  return "$rc"
 }
