@@ -183,12 +183,12 @@ failSwapOn: false
 podLogsDir: $REAL/pod-logs
 registerWithTaints:
 - {key: $REAL_TAINT_KEY, value: "true", effect: NoSchedule}
-# A test machine, not a production node: never evict, never collect images.
-evictionHard: {memory.available: "1Mi", nodefs.available: "0%", imagefs.available: "0%", nodefs.inodesFree: "0%"}
+# A test machine, not a production node: evict only when nearly out of
+# everything, never collect the local images (no registry to pull them back).
+evictionHard: {memory.available: "20Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
-shutdownGracePeriod: 0s
 YAML
 }
 

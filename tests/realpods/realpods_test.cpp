@@ -389,7 +389,7 @@ TEST_F(RealPods, TheWholeDevLoopOnRealContainers) {
     };
     EXPECT_TRUE(eventually([&] { return ready_endpoints() == 3; }, 30s));
     {
-        Forward app(client_, "service/web", ":80");
+        Forward app(client_, "deployment/web", ":8080");
         ASSERT_GT(app.port, 0) << nh_error_last()->message;
         EXPECT_EQ(http_get(app.port, "/"), "<h1>the app image</h1>\n");
     }
@@ -515,7 +515,7 @@ TEST_F(RealPods, TheWholeDevLoopOnRealContainers) {
     EXPECT_EQ(kubectl("-n " + ns_ + " get deployment web -o jsonpath='{.spec.template.spec.containers[*].image}'"),
               app_image_);
     EXPECT_TRUE(eventually([&] { return ready_endpoints() == 3; }, 30s));
-    Forward app(client_, "service/web", ":80");
+    Forward app(client_, "deployment/web", ":8080");
     ASSERT_GT(app.port, 0) << nh_error_last()->message;
     EXPECT_EQ(http_get(app.port, "/"), "<h1>the app image</h1>\n");
 }
