@@ -181,10 +181,17 @@ protected:
         return "";
     }
 
-    // The pods matching `selector`, as JSON items.
+    // The pods matching `selector` (all when empty) that have not ended, as JSON items.
     json pods(const std::string &selector) {
-        auto j = json::parse(kubectl("-n " + ns_ + " get pods -l '" + selector + "' -o json"), nullptr, false);
-        return j.is_object() ? j["items"] : json::array();
+        auto j = json::parse(kubectl("-n " + ns_ + " get pods " + (selector.empty() ? "" : "-l '" + selector + "' ") +
+                                     "-o json"),
+                             nullptr, false);
+        json live = json::array();
+        if (j.is_object())
+            for (auto &p : j["items"])
+                if (p["status"].value("phase", "") != "Succeeded" && p["status"].value("phase", "") != "Failed")
+                    live.push_back(p);
+        return live;
     }
 
     // `n` pods matching `selector`, all Running and Ready on the real node, none terminating.
