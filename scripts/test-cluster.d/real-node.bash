@@ -308,9 +308,10 @@ real_node_env() {
 # --- taking it down -----------------------------------------------------------
 
 # The node's cgroups made since BEFORE: the kubelet's (cgroupfs driver) are
-# all under "kubepods" in each hierarchy.
+# all under "kubepods" in each hierarchy, containers run by hand with ctr
+# under "k8s.io" (the namespace).
 new_node_cgroups() {
-  find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort | comm -13 "$1" - | grep '/kubepods' || true
+  find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort | comm -13 "$1" - | grep -E '/(kubepods|k8s\.io)(/|$)' || true
 }
 
 # Processes in cgroups the node created (containers whose shim is gone).
