@@ -573,9 +573,10 @@ TEST_P(RealPodsKinds, DevStartSyncsAndDevEndRestores) {
     EXPECT_EQ(result, NH_DEV_END_RESTORED);
     nh_session_free(session);
     EXPECT_TRUE(eventually([&] { return !dev_pod().is_object(); }, 60s)) << kubectl("-n " + ns_ + " get pods -o wide");
-    if (kind != "cronjob")
+    if (kind != "cronjob") {
         EXPECT_TRUE(eventually([&] { return pods_ready("app=" + name, before_n); }, 120s))
             << kubectl("-n " + ns_ + " get pods -o wide");
+    }
     if (kind == "pod") {
         // A bare Pod comes back as a new pod of the same definition.
         EXPECT_EQ(kubectl("-n " + ns_ + " get pod " + name + " -o jsonpath='{.spec.containers[0].image}'"), app_image_);
@@ -592,8 +593,8 @@ TEST_P(RealPodsKinds, DevStartSyncsAndDevEndRestores) {
 INSTANTIATE_TEST_SUITE_P(Kinds, RealPodsKinds,
                          ::testing::Values("deployment-duplicate", "statefulset", "replicaset", "daemonset", "job",
                                            "cronjob", "pod"),
-                         [](const auto &info) {
-                             std::string s = info.param;
+                         [](const ::testing::TestParamInfo<std::string> &p) {
+                             std::string s = p.param;
                              for (auto &c : s)
                                  if (c == '-') c = '_';
                              return s;
