@@ -265,7 +265,7 @@ real_node_up() {
   for c in containerd runc ctr nft; do command -v "$c" >/dev/null || die "$c is missing: run scripts/setup"; done
   [[ -x /usr/lib/cni/bridge ]] || die "the CNI plugins are missing (containernetworking-plugins): run scripts/setup"
   node="$(real_node_name)"
-  getent hosts "$node" | grep -q '^127\.' \
+  [[ "$(getent hosts "$node")" == 127.* ]] \
     || die "the host name '$node' must resolve to a loopback address (the API server dials the node by name)"
   bin="$("$ROOT/scripts/build-control-plane" kubelet | tail -n1)"
   [[ -x "$bin/kubelet" ]] || die "build-control-plane did not build the kubelet"
@@ -283,6 +283,7 @@ real_node_up() {
   start_daemon containerd "$REAL/logs/containerd.log" containerd --config "$REAL/containerd/config.toml"
   wait_for 30 "containerd" containerd_ready
   "$ROOT/scripts/images/build" --import "$CTR_SOCK" > "$REAL/images" || die "importing the images failed"
+  log "containerd up, images imported ($(( $(now_s) - t0 )) s)"
 
   write_kubelet_kubeconfig "$node"
   write_kubelet_config "$(free_port)" "$(free_port)"
@@ -293,6 +294,7 @@ real_node_up() {
     --root-dir "$REAL/kubelet/root" --cert-dir "$REAL/kubelet/pki" \
     --hostname-override "$node" --node-labels "$REAL_TAINT_KEY=true,type=real" --v=1
   wait_for 120 "the real node $node to be Ready (log: $REAL/logs/kubelet.log)" real_node_ready
+  log "node $node Ready ($(( $(now_s) - t0 )) s)"
   real_node_smoke "$node" "$(awk '$1=="app"{print $2}' "$REAL/images")"
   log "real node $node ready in $(( $(now_s) - t0 )) s"
 }
