@@ -37,7 +37,8 @@ machine_snapshot() {
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | LC_ALL=C sort > "$d/links"
   { ip -o addr show; ip route show; ip -6 route show; } | sed 's/ *valid_lft.*//' | LC_ALL=C sort > "$d/addresses"
   awk '{print $5, $9}' /proc/self/mountinfo | LC_ALL=C sort > "$d/mounts"
-  find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort > "$d/cgroups"
+  # Cgroups: those of the kubelet and containerd (the machine's own come and go).
+  find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | grep -E '/(kubepods|k8s\.io)(/|$)' | LC_ALL=C sort > "$d/cgroups" || true
   local p
   for p in "${REAL_FIXED_PATHS[@]}"; do if [[ -e "$p" ]]; then echo "$p"; fi; done > "$d/paths"
   if [[ -r /proc/modules ]]; then awk '{print $1}' /proc/modules | LC_ALL=C sort; fi > "$d/modules"
@@ -221,7 +222,7 @@ real_node_ready() {
 }
 
 real_node_healthy() {
-  [[ -f "$REAL/node-name" ]] && daemon_alive containerd && daemon_alive kubelet && real_node_ready
+  [[ -f "$REAL/node-name" && -f "$REAL/checked" ]] && daemon_alive containerd && daemon_alive kubelet && real_node_ready
 }
 
 # A pod of the app image on the real node: scheduled there, Running, Ready
@@ -296,6 +297,7 @@ real_node_up() {
   wait_for 120 "the real node $node to be Ready (log: $REAL/logs/kubelet.log)" real_node_ready
   log "node $node Ready ($(( $(now_s) - t0 )) s)"
   real_node_smoke "$node" "$(awk '$1=="app"{print $2}' "$REAL/images")"
+  touch "$REAL/checked"
   log "real node $node ready in $(( $(now_s) - t0 )) s"
 }
 
