@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -54,6 +55,8 @@ private:
     bool active_ = false;
 };
 
+volatile sig_atomic_t g_window_changed = 0;
+
 bool window_size(unsigned &w, unsigned &h) {
     winsize ws{};
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return false;
@@ -79,23 +82,25 @@ int nh_cli::exec_interactive(nh_client *c, const std::string &target, const std:
     nh_exec *x = nullptr;
     if (nh_exec_start(&x, c, target.c_str(), argv.data(), &o) != NH_OK) return nh_cli::report_error();
 
-    // SIGWINCH is taken by a thread of ours (blocked everywhere else).
+    // SIGWINCH may arrive on any thread (the library's and the interrupt thread
+    // do not block it), so its handler only raises a flag that a thread of ours
+    // turns into a resize.
     std::atomic<bool> done{false};
     std::thread winch;
+    struct sigaction previous {};
     if (tty) {
         unsigned w, h;
         if (window_size(w, h)) nh_exec_resize(x, w, h);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGWINCH);
-        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        struct sigaction on_winch {};
+        on_winch.sa_handler = [](int) { g_window_changed = 1; };
+        sigemptyset(&on_winch.sa_mask);
+        on_winch.sa_flags = SA_RESTART;
+        sigaction(SIGWINCH, &on_winch, &previous);
         winch = std::thread([x, &done] {
-            sigset_t s;
-            sigemptyset(&s);
-            sigaddset(&s, SIGWINCH);
-            timespec tick{0, 200 * 1000 * 1000};
             while (!done.load()) {
-                if (sigtimedwait(&s, nullptr, &tick) == SIGWINCH) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                if (g_window_changed) {
+                    g_window_changed = 0;
                     unsigned w2, h2;
                     if (window_size(w2, h2)) nh_exec_resize(x, w2, h2);
                 }
@@ -124,7 +129,10 @@ int nh_cli::exec_interactive(nh_client *c, const std::string &target, const std:
     }
     done = true;
     input.join();
-    if (winch.joinable()) winch.join();
+    if (winch.joinable()) {
+        winch.join();
+        sigaction(SIGWINCH, &previous, nullptr);
+    }
     int result = rc == NH_OK ? code : nh_cli::report_error();
     nh_exec_free(x);
     return result;
