@@ -75,7 +75,9 @@ struct Output {
 
 class Renderer {
 public:
-    explicit Renderer(const RenderOptions &o) : o_(o) {}
+    explicit Renderer(const RenderOptions &o) : o_(o) {
+        if (!o.path.empty()) stack_.push_back(resolve_path(".", o.path));
+    }
 
     // Renders `text` (the file `file`, at `path`; `dir` is "" for the top file) into `out`.
     void render(const std::string &text, const std::string &file, const std::string &path, const std::string &dir,

@@ -450,6 +450,7 @@ TEST(DevConfigTemplate, BadTemplatesNameTheConstructAndLine) {
          "cannot read '" + t.path("missing.yaml") + "': No such file or directory"},
         {"services:\n  ${_INCLUDE_:- dir | nindent 2}\n", "c.yaml:2: ", "dir", "not a regular file"},
         {"${_INCLUDE_:- loop1.yaml}\n", "loop2.yaml:1: ", "loop1.yaml", "include cycle"},
+        {"a: 1\n${_INCLUDE_:- ./c.yaml}\n", "c.yaml:2: ", "./c.yaml", "include cycle"},
     };
     for (const auto &c : cases) {
         SCOPED_TRACE(c.text);
