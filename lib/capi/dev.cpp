@@ -92,6 +92,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         src.config_path = str(opts->config_path);
         src.app_name = str(opts->app_name);
         src.use_cluster = opts->ignore_cluster_config == 0;
+        if (opts->version >= 3) o.patch_errors_fatal = opts->patch_errors_fatal != 0;
     } else {
         src.use_cluster = false;
     }
