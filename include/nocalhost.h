@@ -550,12 +550,18 @@ typedef struct nh_dev_start_options {
     /** Dirs of the dev container kept on PersistentVolumeClaims, as a JSON array
         [{"path":"/root/.m2","capacity":"10Gi","storageClass":"fast"}]; NULL: none. */
     const char *persistent_dirs_json;
+    /* Since options version 3. */
+    /** 0 (the default, as Nocalhost): a patch the API server refuses (HTTP 4xx) is skipped with a
+        warning event (phase "patch") and the start goes on; non-zero: it fails the start, which
+        is rolled back. Either way a patch naming Nocalhost's containers "nocalhost-dev" and
+        "nocalhost-sidecar" applies to the dev container and to the sync sidecar. */
+    int patch_errors_fatal;
 } nh_dev_start_options;
 
-#define NH_DEV_START_OPTIONS_VERSION 2
+#define NH_DEV_START_OPTIONS_VERSION 3
 #define NH_DEV_START_OPTIONS_INIT \
     {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, \
-     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL}
+     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0}
 
 NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
 

@@ -93,6 +93,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         src.config_path = str(opts->config_path);
         src.app_name = str(opts->app_name);
         src.use_cluster = opts->ignore_cluster_config == 0;
+        if (opts->version >= 3) o.patch_errors_fatal = opts->patch_errors_fatal != 0;
     } else {
         src.use_cluster = false;
     }
@@ -145,7 +146,9 @@ const char *nh_dev_default_sidecar_image(void) {
     return image.c_str();
 }
 
-static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir), sizeof(nh_dev_start_options)};
+static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir),
+                                                         offsetof(nh_dev_start_options, patch_errors_fatal),
+                                                         sizeof(nh_dev_start_options)};
 static_assert(std::size(kDevStartOptionsSizes) == NH_DEV_START_OPTIONS_VERSION, "one size per version of nh_dev_start_options");
 
 int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version) {

@@ -2,11 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "common/error.hpp"
+#include "dev/config_render.hpp"
 
 namespace nh::dev {
 
@@ -16,17 +21,31 @@ struct Ctx {
     std::string file;
     std::string base_dir;
     json ignored = json::array();
+    const RenderedConfig *rendered = nullptr;  // maps lines of the rendered text to their files
+
+    // The origin of a node: its file and 1-based line (in an included file, if it came from one).
+    SourceLine origin(const YAML::Node &n) const {
+        long line = n.Mark().line;
+        if (rendered && line >= 0 && static_cast<size_t>(line) < rendered->origin.size())
+            return rendered->origin[static_cast<size_t>(line)];
+        return {file, static_cast<int>(line + 1), ""};
+    }
 };
 
 [[noreturn]] void bad(const Ctx &cx, const YAML::Node &n, const std::string &field, const std::string &problem) {
-    std::string where = cx.file;
-    if (n.Mark().line >= 0) where += ":" + std::to_string(n.Mark().line + 1);
+    SourceLine o = cx.origin(n);
+    std::string where = o.file;
+    if (o.line > 0) where += ":" + std::to_string(o.line);
     throw Error(NH_ECONFIG, where + ": " + field + ": " + problem);
 }
 
 void ignore(Ctx &cx, const YAML::Node &n, const std::string &field, const std::string &reason) {
-    cx.ignored.push_back({{"field", field}, {"file", cx.file}, {"line", n.Mark().line + 1}, {"reason", reason}});
+    SourceLine o = cx.origin(n);
+    cx.ignored.push_back({{"field", field}, {"file", o.file}, {"line", o.line}, {"reason", reason}});
 }
+
+// null, ~ or "": what Nocalhost writes for a value it does not have.
+bool none(const YAML::Node &n) { return !n || n.IsNull() || (n.IsScalar() && n.Scalar().empty()); }
 
 std::string scalar(const Ctx &cx, const YAML::Node &n, const std::string &field) {
     if (n.IsNull()) return {};
@@ -52,14 +71,16 @@ bool boolean(const Ctx &cx, const YAML::Node &n, const std::string &field) {
     }
 }
 
-long integer(const Ctx &cx, const YAML::Node &n, const std::string &field, long lo, long hi) {
+// A port, or 0 for none (Nocalhost writes `remoteDebugPort: 0`).
+long port_or_none(const Ctx &cx, const YAML::Node &n, const std::string &field) {
+    if (none(n)) return 0;
     long v = 0;
     try {
         v = n.as<long>();
     } catch (const YAML::Exception &) {
         bad(cx, n, field, "expected a number");
     }
-    if (v < lo || v > hi) bad(cx, n, field, std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    if (v != 0 && (v < 1 || v > 65535)) bad(cx, n, field, std::to_string(v) + " is out of range 1..65535 (0: none)");
     return v;
 }
 
@@ -94,18 +115,29 @@ void port_forward(const Ctx &cx, const YAML::Node &n, const std::string &field) 
     if (!ok) bad(cx, n, field, "'" + v + "' is not a port forward (LOCAL:REMOTE or PORT, 1..65535)");
 }
 
+// Calls f(key, value, field path) for each key of `map`. A key given twice counts once, with its
+// last value, as in nhctl: fields after an include replace the included ones.
 template <class F>
 void each_field(Ctx &cx, const YAML::Node &map, const std::string &prefix, F &&f) {
     if (map.IsNull()) return;
     if (!map.IsMap()) bad(cx, map, prefix, "expected a mapping");
-    for (const auto &kv : map) f(kv.first.Scalar(), kv.second, prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar());
+    // (Only keys are collected: assigning a YAML::Node, as a container of nodes would when it
+    // moves them, rebinds the node inside the document.)
+    std::map<std::string, size_t> last;
+    size_t i = 0;
+    for (const auto &kv : map) last[kv.first.Scalar()] = i++;
+    i = 0;
+    for (const auto &kv : map) {
+        const std::string key = kv.first.Scalar();
+        if (last[key] == i++) f(key, kv.second, prefix.empty() ? key : prefix + "." + key);
+    }
 }
 
-json parse_env_file(Ctx &cx, const YAML::Node &n, const std::string &field, const std::string &path) {
-    std::string full = !path.empty() && path[0] == '/' ? path : cx.base_dir + "/" + path;
+// NAME=VALUE lines (`#` comments, `export`, quotes) of an env file, or nullopt if unreadable.
+std::optional<std::vector<std::pair<std::string, std::string>>> read_env_file(const std::string &full) {
     std::ifstream in(full);
-    if (!in) bad(cx, n, field, "cannot read env file '" + full + "'");
-    json out = json::array();
+    if (!in) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> out;
     std::string line;
     while (std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -118,8 +150,25 @@ json parse_env_file(Ctx &cx, const YAML::Node &n, const std::string &field, cons
         std::string value = line.substr(eq + 1);
         if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
             value = value.substr(1, value.size() - 2);
-        out.push_back({{"name", line.substr(0, eq)}, {"value", value}});
+        out.emplace_back(line.substr(0, eq), value);
     }
+    return out;
+}
+
+std::string dirname_of(const std::string &path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+json parse_env_file(Ctx &cx, const YAML::Node &n, const std::string &field, const std::string &path) {
+    // Relative to the directory holding .nocalhost/, or to the included file that names it.
+    std::string dir = cx.origin(n).dir;
+    std::string full = !path.empty() && path[0] == '/' ? path : (dir.empty() ? cx.base_dir : dir) + "/" + path;
+    auto vars = read_env_file(full);
+    if (!vars) bad(cx, n, field, "cannot read env file '" + full + "'");
+    json out = json::array();
+    for (const auto &[name, value] : *vars) out.push_back({{"name", name}, {"value", value}});
     return out;
 }
 
@@ -134,17 +183,19 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
         } else if (key == "imagePullPolicy") {
             d[key] = choice(cx, v, field, {"Always", "IfNotPresent", "Never"});
         } else if (key == "resources") {
+            // null, and quantities Nocalhost leaves empty, mean "none": the container keeps its own.
             json r = json::object();
             each_field(cx, v, field, [&](const std::string &k2, const YAML::Node &v2, const std::string &f2) {
                 if (k2 != "limits" && k2 != "requests") bad(cx, v2, f2, "unknown field (valid: limits, requests)");
                 each_field(cx, v2, f2, [&](const std::string &k3, const YAML::Node &v3, const std::string &f3) {
                     if (k3 != "cpu" && k3 != "memory" && k3 != "ephemeral-storage")
                         bad(cx, v3, f3, "unknown resource (valid: cpu, memory, ephemeral-storage)");
+                    if (none(v3)) return;
                     quantity(cx, v3, f3);
                     r[k2][k3] = v3.Scalar();
                 });
             });
-            d[key] = r;
+            if (!r.empty()) d[key] = r;
         } else if (key == "persistentVolumeDirs") {
             json dirs = json::array();
             if (!v.IsNull() && !v.IsSequence()) bad(cx, v, field, "expected a list of {path, capacity}");
@@ -157,6 +208,7 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
                         if (dir["path"].get<std::string>().empty() || dir["path"].get<std::string>()[0] != '/')
                             bad(cx, v2, f2, "expected an absolute path");
                     } else if (k2 == "capacity") {
+                        if (none(v2)) return;  // the default
                         quantity(cx, v2, f2);
                         dir["capacity"] = v2.Scalar();
                     } else {
@@ -178,8 +230,9 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
         } else if (key == "debug") {
             json c = json::object();
             each_field(cx, v, field, [&](const std::string &k2, const YAML::Node &v2, const std::string &f2) {
-                if (k2 == "remoteDebugPort")
-                    c[k2] = integer(cx, v2, f2, 1, 65535);
+                if (k2 == "remoteDebugPort") {
+                    if (long port = port_or_none(cx, v2, f2)) c[k2] = port;
+                }
                 else if (k2 == "language")
                     c[k2] = choice(cx, v2, f2, {"java", "go", "python", "node", "php", "ruby"});
                 else
@@ -193,8 +246,9 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
                     c[k2] = choice(cx, v2, f2, {"send", "sendOnly", "sendReceive"});
                 else if (k2 == "mode")
                     c[k2] = choice(cx, v2, f2, {"pattern", "gitIgnore"});
-                else if (k2 == "deleteProtection")
-                    c[k2] = boolean(cx, v2, f2);
+                else if (k2 == "deleteProtection") {
+                    if (!none(v2)) c[k2] = boolean(cx, v2, f2);
+                }
                 else if (k2 == "filePattern" || k2 == "ignoreFilePattern")
                     c[k2] = strings(cx, v2, f2);
                 else
@@ -250,10 +304,10 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
         } else if (key == "gitUrl") {
             ignore(cx, v, field, "cloning sources is the IDE's job, not the library's");
         } else if (key == "hotReload") {
-            boolean(cx, v, field);
+            if (!none(v)) boolean(cx, v, field);
             ignore(cx, v, field, "restarting on file changes is left to the caller (command.hotReloadRun is exposed)");
         } else if (key == "useDevContainer") {
-            boolean(cx, v, field);
+            if (!none(v)) boolean(cx, v, field);
             ignore(cx, v, field, "the dev container always replaces the chosen container");
         } else {
             ignore(cx, v, field, "unknown field");
@@ -262,8 +316,25 @@ json parse_dev(Ctx &cx, const YAML::Node &dev, const std::string &prefix) {
     return d;
 }
 
+// Service fields of Nocalhost's config v1 (nhctl converts whole v1 application files to v2; a
+// service written this way in a v2 file is not understood by nhctl either).
+bool v1_service_field(const std::string &key) {
+    static const std::set<std::string> fields = {
+        "devContainerImage", "devContainerShell", "devContainerResources", "syncDirs", "syncFilePattern",
+        "ignoreFilePattern", "devPorts", "dependPodsLabelSelector", "dependJobsLabelSelector", "buildCommand",
+        "runCommand", "debugCommand", "hotReloadRunCommand", "hotReloadDebugCommand", "remoteDebugPort",
+        "persistentVolumeDirs", "workDir", "gitUrl", "devLang", "devImage", "sideCarImage", "devEnv"};
+    return fields.count(key) > 0;
+}
+
 json parse_service(Ctx &cx, const YAML::Node &svc, const std::string &prefix) {
     json s = {{"containers", json::array()}};
+    if (svc.IsMap())
+        for (const auto &kv : svc)
+            if (v1_service_field(kv.first.Scalar()))
+                bad(cx, kv.first, prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar(),
+                    "a field of Nocalhost's config v1, which is not read (config v2 puts it under "
+                    "containers[].dev; see docs/nocalhost-config.md)");
     each_field(cx, svc, prefix, [&](const std::string &key, const YAML::Node &v, const std::string &field) {
         if (key == "name") {
             s["name"] = scalar(cx, v, field);
@@ -317,13 +388,38 @@ json annotation_of(const json &obj, const std::string &key) {
 
 }  // namespace
 
-json parse_nocalhost_config(const std::string &text, const std::string &file, const std::string &base_dir) {
-    Ctx cx{file, base_dir, json::array()};
+json parse_nocalhost_config(const std::string &text, const std::string &file, const std::string &base_dir,
+                            const std::string &path) {
+    // Templates first, as nhctl renders them: variables of a local file come from the
+    // environment, then from configProperties.envFile (relative to the file).
+    RenderOptions ro;
+    ro.file = file;
+    ro.path = path;
+    std::map<std::string, std::string> file_vars;
+    std::string env_file = path.empty() ? "" : template_env_file(text);
+    std::string env_file_full;
+    bool env_file_read = false;
+    if (!env_file.empty()) {
+        env_file_full = env_file[0] == '/' ? env_file : dirname_of(path) + "/" + env_file;
+        if (auto vars = read_env_file(env_file_full)) {
+            env_file_read = true;
+            for (auto &[name, value] : *vars) file_vars[name] = value;
+        }
+    }
+    if (!path.empty())
+        ro.lookup = [&file_vars](const std::string &name) -> std::optional<std::string> {
+            if (const char *v = std::getenv(name.c_str())) return std::string(v);
+            auto it = file_vars.find(name);
+            if (it != file_vars.end()) return it->second;
+            return std::nullopt;
+        };
+    const RenderedConfig rendered = render_nocalhost_template(text, ro);
+    Ctx cx{file, base_dir, json::array(), &rendered};
     YAML::Node root;
     try {
-        root = YAML::Load(text);
+        root = YAML::Load(rendered.text);
     } catch (const YAML::Exception &e) {
-        throw Error(NH_ECONFIG, file + (e.mark.line >= 0 ? ":" + std::to_string(e.mark.line + 1) : "") + ": not YAML: " + e.msg);
+        throw Error(NH_ECONFIG, rendered.where(e.mark.line) + ": not YAML: " + e.msg);
     }
     json services = json::array();
     // What each service ignored of its own; cx.ignored keeps what concerns every service.
@@ -342,6 +438,12 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
     if (root.IsNull()) return services;
     if (root.IsSequence()) {
         add_list(root, "services");
+    } else if (root.IsMap() && root["services"] && !root["application"] && !root["containers"]) {
+        for (const auto &kv : root)
+            if (kv.first.Scalar() == "services")
+                bad(cx, kv.first, "services",
+                    "a top-level services list is Nocalhost's config v1, which is not read (config v2: "
+                    "configProperties.version v2 and application.services; see docs/nocalhost-config.md)");
     } else if (root.IsMap() && (root["application"] || root["configProperties"])) {
         if (root["configProperties"] && root["configProperties"]["version"]) {
             std::string v = scalar(cx, root["configProperties"]["version"], "configProperties.version");
@@ -353,9 +455,11 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
             std::string k = kv.first.Scalar();
             if (k != "application" && k != "configProperties") ignore(cx, kv.second, k, "unknown field");
         }
-        if (root["configProperties"] && root["configProperties"].IsMap() && root["configProperties"]["envFile"])
+        if (root["configProperties"] && root["configProperties"].IsMap() && root["configProperties"]["envFile"] &&
+            !env_file_read)
             ignore(cx, root["configProperties"]["envFile"], "configProperties.envFile",
-                   "variable substitution in the config is not supported; values are used as written");
+                   path.empty() ? "a config read from the cluster has no env file; its variables are unset"
+                                : "env file '" + env_file_full + "' not found; variables come from the environment only");
         const YAML::Node app = root["application"];
         if (app && !app.IsNull() && !app.IsMap()) bad(cx, app, "application", "expected a mapping with services");
         if (app && app.IsMap()) {
@@ -382,7 +486,9 @@ json parse_nocalhost_config(const std::string &text, const std::string &file, co
 }
 
 json find_service(const json &services, const WorkloadKind &kind, const std::string &name) {
-    for (const auto &s : services) {
+    // The last of services with the same name wins, as in nhctl.
+    for (auto it = services.rbegin(); it != services.rend(); ++it) {
+        const json &s = *it;
         std::string n = s.value("name", "");
         if (!n.empty() && n != name) continue;
         std::string t = s.value("serviceType", "");
@@ -397,6 +503,45 @@ json find_service(const json &services, const WorkloadKind &kind, const std::str
         return s;
     }
     return nullptr;
+}
+
+namespace {
+
+// Renames Nocalhost's container names in containers lists (and JSON patch values aimed at a
+// container) to ours; true if it renamed any.
+bool rename_nocalhost_containers(json &j, const std::string &dev_container) {
+    bool renamed = false;
+    auto rename = [&](json &c) {
+        if (!c.is_object() || !c.contains("name") || !c["name"].is_string()) return;
+        if (c["name"] == kNocalhostDevContainer) {
+            c["name"] = dev_container;
+            renamed = true;
+        } else if (c["name"] == kNocalhostSidecar) {
+            c["name"] = kSidecarName;
+            renamed = true;
+        }
+    };
+    if (j.is_object()) {
+        if (j.contains("op") && j.contains("value") && j.value("path", json()).is_string() &&
+            j["path"].get<std::string>().find("/containers") != std::string::npos)
+            rename(j["value"]);
+        for (auto &el : j.items()) {
+            if (el.value().is_array() && (el.key() == "containers" || el.key() == "$setElementOrder/containers"))
+                for (auto &c : el.value()) rename(c);
+            renamed |= rename_nocalhost_containers(el.value(), dev_container);
+        }
+    } else if (j.is_array()) {
+        for (auto &x : j) renamed |= rename_nocalhost_containers(x, dev_container);
+    }
+    return renamed;
+}
+
+}  // namespace
+
+std::string nocalhost_container_names(const std::string &patch, const std::string &dev_container) {
+    json j = json::parse(patch, nullptr, false);
+    if (j.is_discarded() || !rename_nocalhost_containers(j, dev_container)) return patch;
+    return j.dump();
 }
 
 std::vector<Patch> parse_patches(const std::string &text, const std::string &what) {
@@ -447,7 +592,7 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
         if (probe) path += "/.nocalhost/config.yaml";
         std::string base = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
         if (base.size() >= 10 && base.substr(base.size() - 10) == ".nocalhost") base = base.substr(0, base.size() - 10);
-        svc = find_service(parse_nocalhost_config(read_file(path), path, base.empty() ? "." : base), k, o.name);
+        svc = find_service(parse_nocalhost_config(read_file(path), path, base.empty() ? "." : base, path), k, o.name);
         if (!svc.is_null()) sources.push_back(path);
     }
     if (svc.is_null() && src.use_cluster) {
@@ -487,7 +632,8 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
     if (cont.is_null() && !svc["containers"].empty()) cont = svc["containers"][0];
     if (cont.is_null()) return out;
     json d = cont.value("dev", json::object());
-    if (o.container.empty()) o.container = d.value("devContainerName", cont.value("name", ""));
+    if (o.container.empty())
+        o.container = !d.value("devContainerName", "").empty() ? d.value("devContainerName", "") : cont.value("name", "");
     out["container"] = o.container;
     if (o.image.empty()) o.image = d.value("image", "");
     out["image"] = o.image;
@@ -495,7 +641,7 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
     out["imagePullPolicy"] = o.image_pull_policy;
     if (!workdir_given && !d.value("workDir", "").empty()) o.workdir = d["workDir"];
     out["workDir"] = o.workdir;
-    if (o.resources.is_null() && d.contains("resources")) o.resources = d["resources"];
+    if (o.resources.is_null() && !d.value("resources", json::object()).empty()) o.resources = d["resources"];
     out["resources"] = o.resources;
     if (o.sidecar_image.empty()) o.sidecar_image = d.value("sidecarImage", "");
     out["sidecarImage"] = o.sidecar_image;

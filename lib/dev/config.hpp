@@ -22,8 +22,12 @@ struct ConfigSources {
 // application file ({configProperties, application: {services}}). Each service is
 // {"name","serviceType","containers":[{"name","dev":{...}}]} with only known, valid
 // fields, and "ignored": [{"field","file","line","reason"}]. `file` names the text in
-// errors. Relative envFile paths are read from `base_dir`. Throws NH_ECONFIG.
-json parse_nocalhost_config(const std::string &text, const std::string &file, const std::string &base_dir = ".");
+// errors. Relative envFile paths are read from `base_dir`. `path` is the text's own file (a
+// local config): its templates may include files relative to it and read variables from the
+// environment and configProperties.envFile; "" (text read from the cluster): includes are
+// refused and every variable is unset. Throws NH_ECONFIG.
+json parse_nocalhost_config(const std::string &text, const std::string &file, const std::string &base_dir = ".",
+                            const std::string &path = "");
 
 // The service of `kind`/`name` in parsed services, or null.
 json find_service(const json &services, const WorkloadKind &kind, const std::string &name);
@@ -32,6 +36,14 @@ json find_service(const json &services, const WorkloadKind &kind, const std::str
 // local file, annotation, ConfigMap) to `o`: fields the caller set explicitly win. Returns
 // the effective config (see nh_dev_config_resolve()).
 json apply_nocalhost_config(kube::Client &client, const ConfigSources &src, StartOptions &o, bool workdir_given);
+
+// Nocalhost's names for the dev container and its sidecar, which its users' patches name.
+inline constexpr const char *kNocalhostDevContainer = "nocalhost-dev";
+inline constexpr const char *kNocalhostSidecar = "nocalhost-sidecar";
+
+// `patch` (JSON) with the containers named kNocalhostDevContainer and kNocalhostSidecar renamed
+// to `dev_container` and our sync sidecar; unchanged if it names neither (or is not JSON).
+std::string nocalhost_container_names(const std::string &patch, const std::string &dev_container);
 
 // Patches as JSON text [{"type","patch"}] and persistent dirs [{"path","capacity","storageClass"}].
 std::vector<Patch> parse_patches(const std::string &json_text, const std::string &what);

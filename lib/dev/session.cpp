@@ -9,6 +9,7 @@
 #include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "dev/config.hpp"
 #include "dev/history.hpp"
 #include "dev/lease.hpp"
 #include "dev/wait.hpp"
@@ -753,14 +754,21 @@ void delete_other_pods(kube::Client &c, const std::string &ns, const std::string
             remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
 }
 
-void apply_patches(kube::Client &c, const std::string &path, const std::vector<Patch> &patches, json &last,
-                   CancelToken *cancel) {
-    for (size_t i = 0; i < patches.size(); ++i) {
+// The dev config's patches, in order. Nocalhost's container names in them mean ours; a patch
+// the API server refuses (4xx) is skipped with a warning, as Nocalhost does, unless the caller
+// made that fatal.
+void apply_patches(kube::Client &c, const std::string &path, const StartOptions &o, const std::string &dev_container,
+                   json &last, CancelToken *cancel) {
+    for (size_t i = 0; i < o.patches.size(); ++i) {
+        const std::string what = "patch " + std::to_string(i + 1) + " of the dev config";
         try {
-            last = c.patch(path, patches[i].type, patches[i].body, cancel);
+            last = c.patch(path, o.patches[i].type, nocalhost_container_names(o.patches[i].body, dev_container), cancel);
         } catch (const Error &e) {
-            throw Error(e.code(), "patch " + std::to_string(i + 1) + " of the dev config failed: " + e.what(),
-                        e.http_status(), e.reason());
+            bool refused = e.http_status() >= 400 && e.http_status() < 500;
+            if (!refused || o.patch_errors_fatal)
+                throw Error(e.code(), what + " failed: " + e.what(), e.http_status(), e.reason());
+            emit(o.events, EventType::Warning, "patch", what + " was refused and skipped: " + e.what(),
+                 {{"patch", i + 1}, {"status", e.http_status()}});
         }
     }
 }
@@ -992,7 +1000,7 @@ Session start(kube::Client &c, const StartOptions &o) {
                 wait_observed(c, path, scaled, deadline, cancel);
             }
             json updated = update_with_retry(c, path, [&](const json &) { return dev; }, cancel);
-            apply_patches(c, path, o.patches, updated, cancel);
+            apply_patches(c, path, o, spec.container, updated, cancel);
             dev_generation = std::to_string(updated["metadata"].value("generation", 0L));
             if (k.kind == Kind::ReplicaSet) {
                 wait_observed(c, path, updated, deadline, cancel);
@@ -1008,7 +1016,7 @@ Session start(kube::Client &c, const StartOptions &o) {
                 if (e.code() != NH_EEXISTS) throw;
                 made = update_with_retry(c, gpath, [&](const json &) { return g; }, cancel);
             }
-            apply_patches(c, gpath, o.patches, made, cancel);
+            apply_patches(c, gpath, o, spec.container, made, cancel);
         }
         step("patch");
 

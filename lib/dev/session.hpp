@@ -91,6 +91,9 @@ struct StartOptions {
     std::string developer;
     std::string image_pull_policy;  // "": unchanged
     std::vector<Patch> patches;
+    // A patch the API server refuses fails the start (rolled back) instead of being skipped with
+    // a warning event, as Nocalhost skips it.
+    bool patch_errors_fatal = false;
     std::vector<PersistentDir> persistent_dirs;
     // Facts recorded with the session and returned by status (e.g. the Nocalhost config's
     // shell, commands, debug port, port forwards, sync settings), or null.

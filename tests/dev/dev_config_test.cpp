@@ -1,12 +1,18 @@
 // Nocalhost dev config (v2) parsing: no cluster needed. Fixtures in tests/dev/fixtures/.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 #include "dev/config.hpp"
+#include "kube/client.hpp"
 #include "nocalhost.h"
 
 namespace {
@@ -239,6 +245,8 @@ TEST(DevConfigErrors, EveryCheckedField) {
         {"services map", "application:\n  services:\n    a: {}\n", ":3:", "application.services", "expected a list of services"},
         {"application scalar", "application: bookinfo\n", ":1:", "application", "expected a mapping"},
         {"top scalar", "just text\n", ":1:", "(top level)", "expected a service"},
+        {"v1 application", "name: bookinfo\nservices:\n  - name: a\n", ":2:", "services", "config v1"},
+        {"v1 service", "name: a\nworkDir: /src\ndevPorts: [8080]\n", ":2:", "workDir", "config v1"},
     };
     for (const auto &c : cases) {
         SCOPED_TRACE(c.what);
@@ -278,3 +286,308 @@ TEST(DevConfig, PatchesAndPersistentDirsJson) {
 }
 
 }  // namespace
+
+// ---- Templates (includes and variables), as nhctl renders them before reading the YAML ----
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory of files for one test, removed afterwards.
+class TempTree {
+public:
+    TempTree() {
+        char tmpl[] = "/tmp/nh-devconfig-XXXXXX";
+        root_ = ::mkdtemp(tmpl);
+    }
+    ~TempTree() {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+    std::string write(const std::string &rel, const std::string &text) const {
+        fs::path p = fs::path(root_) / rel;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p) << text;
+        return p.string();
+    }
+    std::string path(const std::string &rel) const { return (fs::path(root_) / rel).string(); }
+
+private:
+    std::string root_;
+};
+
+// Parses the local file `path` as a dev start with --config does.
+json parse_local(const std::string &path) {
+    std::ifstream in(path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_nocalhost_config(ss.str(), path, fs::path(path).parent_path().string(), path);
+}
+
+std::string local_error(const std::string &path) {
+    try {
+        parse_local(path);
+    } catch (const nh::Error &e) {
+        EXPECT_EQ(e.code(), NH_ECONFIG) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error for " << path;
+    return {};
+}
+
+const json &dev_of(const json &svc, size_t container = 0) { return svc["containers"][container]["dev"]; }
+
+}  // namespace
+
+TEST(DevConfigTemplate, BookinfoIncludesItsServices) {
+    // Nocalhost's own demo: `services:` comes from ${_INCLUDE_:-./base-services.yaml | nindent 4}.
+    json s = parse_local(kFixtures + "/wild/bookinfo/.nocalhost/config.manifest.local.yaml");
+    ASSERT_EQ(s.size(), 5u) << s.dump();
+    EXPECT_EQ(s[0]["name"], "productpage");
+    EXPECT_EQ(s[4]["name"], "authors");
+    EXPECT_EQ(dev_of(s[0])["portForward"], json::parse(R"(["39080:9080"])"));
+    EXPECT_EQ(dev_of(s[0])["resources"]["limits"]["memory"], "1Gi");
+    EXPECT_EQ(dev_of(s[2])["debug"]["remoteDebugPort"], 9229);
+    // What the included file says is reported with the included file's name and its own lines.
+    bool found = false;
+    for (const auto &i : s[0]["ignored"])
+        if (i["field"] == "application.services[0].containers[0].dev.gitUrl") {
+            found = true;
+            EXPECT_NE(i["file"].get<std::string>().find("base-services.yaml"), std::string::npos) << i.dump();
+            EXPECT_EQ(i["line"], 12) << i.dump();
+        }
+    EXPECT_TRUE(found) << s[0]["ignored"].dump();
+}
+
+TEST(DevConfigTemplate, ErrorsInAnIncludedFileNameThatFileAndLine) {
+    TempTree t;
+    t.write("svc/web.yaml", "- name: web\n  containers:\n    - name: app\n      dev:\n        sync:\n          type: both\n");
+    std::string cfg = t.write(".nocalhost/config.yaml",
+                              "configProperties:\n  version: v2\napplication:\n  services:\n"
+                              "    ${_INCLUDE_:- ../svc/web.yaml | nindent 4}\n");
+    std::string e = local_error(cfg);
+    EXPECT_HAS(e, t.path("svc/web.yaml") + ":6: ");
+    EXPECT_HAS(e, "containers[0].dev.sync.type: 'both' is not valid");
+}
+
+TEST(DevConfigTemplate, NestedIncludeAndLaterKeysWin) {
+    // Nocalhost's documented "abstraction" and "reloading": a dev section included from a base
+    // file, with fields after the include replacing the base's.
+    TempTree t;
+    t.write("base/dev-config.yaml",
+            "image: ruby:2.7\nshell: bash\nworkDir: /home/nocalhost-dev\nenv:\n- name: DEBUG\n  value: \"true\"\n");
+    t.write("service/productpage.yaml",
+            "- name: productpage\n  serviceType: deployment\n  containers:\n    - name: productpage\n      dev:\n"
+            "        ${_INCLUDE_:- ../base/dev-config.yaml | nindent 8}\n        image: python:3.7\n"
+            "        env:\n          - name: PORT\n            value: \"9080\"\n");
+    std::string cfg = t.write("config.yaml", "application:\n  name: bookinfo\n  services:\n"
+                                             "    ${_INCLUDE_:- ./service/productpage.yaml | nindent 4}\n");
+    json s = parse_local(cfg);
+    ASSERT_EQ(s.size(), 1u);
+    const json &d = dev_of(s[0]);
+    EXPECT_EQ(d["image"], "python:3.7");
+    EXPECT_EQ(d["shell"], "bash");
+    EXPECT_EQ(d["env"], json::parse(R"([{"name":"PORT","value":"9080"}])"));
+}
+
+TEST(DevConfigTemplate, VariablesFromTheEnvironmentAndTheEnvFile) {
+    TempTree t;
+    t.write(".nocalhost/env.dev", "NH_TPL_IMAGE=from-file\nNH_TPL_SHELL=zsh\n");
+    std::string cfg = t.write(".nocalhost/config.yaml",
+                              "configProperties:\n  version: v2\n  envFile: env.dev\napplication:\n  services:\n"
+                              "    - name: web\n      containers:\n        - name: app\n          dev:\n"
+                              "            image: ${NH_TPL_IMAGE}\n"
+                              "            shell: $NH_TPL_SHELL\n"
+                              "            workDir: ${NH_TPL_UNSET:-/src}\n"
+                              "            command:\n              run: [\"sh\", \"-c\", \"echo $$HOME ${NH_TPL_UNSET}x\"]\n");
+    ::setenv("NH_TPL_IMAGE", "from-env", 1);  // the process environment wins, as in nhctl
+    ::unsetenv("NH_TPL_SHELL");
+    ::unsetenv("NH_TPL_UNSET");
+    json s = parse_local(cfg);
+    ::unsetenv("NH_TPL_IMAGE");
+    ASSERT_EQ(s.size(), 1u);
+    const json &d = dev_of(s[0]);
+    EXPECT_EQ(d["image"], "from-env");
+    EXPECT_EQ(d["shell"], "zsh");
+    EXPECT_EQ(d["workDir"], "/src");
+    EXPECT_EQ(d["command"]["run"][2], "echo $HOME x");
+    EXPECT_FALSE(ignored_has(s[0], "configProperties.envFile")) << s[0]["ignored"].dump();
+}
+
+TEST(DevConfigTemplate, TextFromTheClusterHasNoIncludesAndNoEnvironment) {
+    ::setenv("NH_TPL_SECRET", "s3cr3t", 1);
+    json s = parse_nocalhost_config("containers:\n  - name: app\n    dev:\n      image: x/${NH_TPL_SECRET}\n"
+                                    "      shell: ${NH_TPL_SECRET:-bash}\n",
+                                    "annotation dev.nocalhost of deployment/web");
+    ::unsetenv("NH_TPL_SECRET");
+    EXPECT_EQ(dev_of(s[0])["image"], "x/");
+    EXPECT_EQ(dev_of(s[0])["shell"], "bash");
+    std::string e = config_error("containers:\n  - name: app\n    dev:\n      ${_INCLUDE_:- /etc/passwd | nindent 6}\n",
+                                 "annotation dev.nocalhost of deployment/web");
+    EXPECT_HAS(e, "annotation dev.nocalhost of deployment/web:4: ");
+    EXPECT_HAS(e, "${_INCLUDE_:- /etc/passwd | nindent 6}");
+    EXPECT_HAS(e, "not allowed in a config read from the cluster");
+}
+
+TEST(DevConfigTemplate, BadTemplatesNameTheConstructAndLine) {
+    TempTree t;
+    t.write("a.yaml", "- name: a\n  containers: []\n");
+    t.write("loop1.yaml", "${_INCLUDE_:- loop2.yaml}\n");
+    t.write("loop2.yaml", "${_INCLUDE_:- loop1.yaml}\n");
+    fs::create_directories(t.path("dir"));
+    struct Case {
+        const char *text;
+        std::string where, construct, problem;
+    } cases[] = {
+        {"name: a\ncontainers:\n  - dev:\n      image: ${IMAGE\n", "c.yaml:4: ", "${IMAGE", "no closing '}'"},
+        {"name: a\nimage: ${IMAGE/a/b}\n", "c.yaml:2: ", "${IMAGE/a/b}", "not supported"},
+        {"name: a\nimage: ${}\n", "c.yaml:2: ", "${}", "expected a variable name"},
+        {"services:\n  ${_INCLUDE_:- a.yaml | indent 2}\n", "c.yaml:2: ", "| indent 2}", "only '| nindent N'"},
+        {"services:\n  ${_INCLUDE_:- a.yaml | nindent two}\n", "c.yaml:2: ", "nindent two", "only '| nindent N'"},
+        {"services:\n  ${_INCLUDE_:- a.yaml | nindent 2 | x}\n", "c.yaml:2: ", "${_INCLUDE_", "more than one '|'"},
+        {"services:\n  ${_INCLUDE_:- | nindent 2}\n", "c.yaml:2: ", "${_INCLUDE_", "no file named"},
+        {"\n\nservices:\n  ${_INCLUDE_:- missing.yaml | nindent 2}\n", "c.yaml:4: ", "missing.yaml",
+         "cannot read '" + t.path("missing.yaml") + "': No such file or directory"},
+        {"services:\n  ${_INCLUDE_:- dir | nindent 2}\n", "c.yaml:2: ", "dir", "not a regular file"},
+        {"${_INCLUDE_:- loop1.yaml}\n", "loop2.yaml:1: ", "loop1.yaml", "include cycle"},
+        {"a: 1\n${_INCLUDE_:- ./c.yaml}\n", "c.yaml:2: ", "./c.yaml", "include cycle"},
+    };
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.text);
+        std::string e = local_error(t.write("c.yaml", c.text));
+        EXPECT_HAS(e, c.where);
+        EXPECT_HAS(e, c.construct);
+        EXPECT_HAS(e, c.problem);
+    }
+}
+
+TEST(DevConfig, DuplicateServicesTheLastOneWins) {
+    // nhctl keeps the last of services with the same name (an include followed by an override).
+    json s = parse_nocalhost_config("- name: web\n  serviceType: deployment\n  containers: [{name: a, dev: {image: one}}]\n"
+                                    "- name: web\n  serviceType: deployment\n  containers: [{name: a, dev: {image: two}}]\n",
+                                    "c.yaml");
+    json f = nh::dev::find_service(s, nh::dev::WorkloadKind(nh::dev::Kind::Deployment), "web");
+    ASSERT_FALSE(f.is_null());
+    EXPECT_EQ(dev_of(f)["image"], "two");
+}
+
+// ---- Values Nocalhost itself writes ----
+
+TEST(DevConfigNocalhostWritten, ZeroValuesMeanNone) {
+    json s = parse_fixture("wild/nhctl-written.yaml");
+    ASSERT_EQ(s.size(), 2u);
+    const json &web = dev_of(s[0]);
+    for (const char *f : {"resources", "command", "debug", "sync", "workDir"}) {
+        if (std::string(f) == "workDir") {
+            EXPECT_EQ(web.value("workDir", ""), "");
+            continue;
+        }
+        EXPECT_TRUE(!web.contains(f) || web[f].empty()) << f << ": " << web.dump();
+    }
+    EXPECT_FALSE(web.contains("resources")) << web.dump();
+    const json &api = dev_of(s[1]);
+    EXPECT_FALSE(api.contains("resources")) << api.dump();  // only empty quantities
+    EXPECT_FALSE(api["debug"].contains("remoteDebugPort")) << api.dump();  // port 0: none
+    EXPECT_FALSE(api["persistentVolumeDirs"][0].contains("capacity")) << api.dump();  // "": the default
+    EXPECT_FALSE(api["sync"].contains("deleteProtection")) << api.dump();
+}
+
+TEST(DevConfigNocalhostWritten, EmptyAndNullScalars) {
+    auto dev = [](const std::string &body) { return "name: a\ncontainers:\n  - name: a\n    dev:\n" + body; };
+    for (const std::string body : {"      debug:\n        remoteDebugPort: \"\"\n", "      debug:\n        remoteDebugPort: null\n",
+                                   "      debug:\n        remoteDebugPort: 0\n", "      hotReload: null\n",
+                                   "      hotReload: \"\"\n", "      useDevContainer: null\n",
+                                   "      sync:\n        deleteProtection: null\n", "      resources:\n        limits: null\n",
+                                   "      resources:\n        requests:\n          cpu: \"\"\n          memory: null\n",
+                                   "      env:\n        - name: A\n          value: null\n", "      envFrom: null\n",
+                                   "      envFrom:\n        envFile: null\n", "      patches: null\n",
+                                   "      persistentVolumeDirs:\n        - path: /data\n          capacity: null\n",
+                                   "      portForward: null\n", "      command:\n        run: null\n"}) {
+        SCOPED_TRACE(body);
+        json s;
+        EXPECT_NO_THROW(s = parse_nocalhost_config(dev(body), "c.yaml"));
+    }
+    // Values that are not "none" are still checked.
+    EXPECT_HAS(config_error(dev("      debug:\n        remoteDebugPort: -1\n")), "out of range 1..65535");
+}
+
+TEST(DevConfigNocalhostWritten, ResourcesNullLeavesTheContainersOwn) {
+    // The IDE plugin writes `resources: null`: no resources of the dev container's own.
+    json s = parse_fixture("wild/jrebel-demo-config.yaml");
+    ASSERT_EQ(s.size(), 1u);
+    EXPECT_FALSE(dev_of(s[0]).contains("resources")) << dev_of(s[0]).dump();
+    EXPECT_EQ(dev_of(s[0])["debug"]["remoteDebugPort"], 5005);
+}
+
+TEST(DevConfigNocalhostWritten, ApplyingNoneValuesKeepsTheWorkloadsOwn) {
+    // `resources: null` must leave the container's resources alone (it used to become {} and drop
+    // the container's limits), and `devContainerName: ""` must not unset the container.
+    TempTree t;
+    t.write(".nocalhost/config.yaml",
+            "name: web\nserviceType: deployment\ncontainers:\n  - name: app\n    dev:\n      image: img\n"
+            "      devContainerName: \"\"\n      resources: null\n      workDir: \"\"\n");
+    nh::kube::RestConfig rc;
+    rc.server = "http://127.0.0.1:1";  // never contacted: the config is local
+    nh::kube::Client c(rc);
+    nh::dev::ConfigSources src;
+    src.config_path = t.path("");
+    src.use_cluster = false;
+    nh::dev::StartOptions o;
+    o.name = "web";
+    json r = nh::dev::apply_nocalhost_config(c, src, o, false);
+    EXPECT_TRUE(o.resources.is_null()) << o.resources.dump();
+    EXPECT_EQ(o.container, "app");
+    EXPECT_EQ(o.image, "img");
+    EXPECT_EQ(o.workdir, nh::dev::kDefaultWorkdir);
+}
+
+// ---- Every config found in the wild (fixtures/wild, sources in its README.md) ----
+
+TEST(DevConfigWild, EveryFileParsesOrFailsLikeNhctl) {
+    struct Expect {
+        size_t services;                  // when it parses
+        std::vector<std::string> error;  // when it must fail: what the message names
+    };
+    const std::string w = kFixtures + "/wild/";
+    const std::map<std::string, Expect> expected = {
+        {"bookinfo/.nocalhost/config.manifest.local.yaml", {5, {}}},
+        {"bookinfo/.nocalhost/base-services.yaml", {5, {}}},
+        {"bookinfo/.nocalhost/config.helm.yaml", {4, {}}},
+        {"bookinfo/.nocalhost/perfect-services.yaml", {5, {}}},
+        {"bookinfo-annotation-reviews.yaml", {1, {}}},
+        {"bookinfo-annotation-productpage.yaml", {1, {}}},
+        {"bookinfo-cm-nocalhost-config.yaml", {3, {}}},
+        {"jrebel-demo-config.yaml", {1, {}}},
+        {"nhctl-written.yaml", {2, {}}},
+        // nhctl renders a missing include as a warning comment and goes on; it is an error here.
+        {"nhctl-include/nocalhostIncludeRenderTmpl.yaml",
+         {0, {w + "nhctl-include/service/details.yaml:11: ", "notexist.yaml", "No such file or directory"}}},
+        {"nhctl-include/service/details.yaml",
+         {0, {w + "nhctl-include/service/details.yaml:11: ", "notexist.yaml", "No such file or directory"}}},
+        // Config v1 (nhctl converts whole v1 application files; services in v1 form are refused).
+        {"nhctl-include/service/productpage.yaml", {0, {"productpage.yaml:3: ", "services[0].gitUrl", "config v1"}}},
+        {"nhctl-include/service/ratings.yaml", {0, {"ratings.yaml:3: ", "services[0].gitUrl", "config v1"}}},
+        {"nhctl-include/service/reviews.yaml", {0, {"reviews.yaml:3: ", "services[0].gitUrl", "config v1"}}},
+        // Fragments meant to be included.
+        {"nhctl-include/component/onPreInstall.yaml", {1, {}}},
+        {"nhctl-include/component/patternSetting.yaml", {0, {"patternSetting.yaml:1: ", "syncFilePattern", "config v1"}}},
+    };
+    size_t seen = 0;
+    for (const auto &entry : fs::recursive_directory_iterator(w)) {
+        if (entry.path().extension() != ".yaml") continue;
+        std::string rel = fs::relative(entry.path(), w).string();
+        SCOPED_TRACE(rel);
+        auto it = expected.find(rel);
+        ASSERT_NE(it, expected.end()) << "a fixture without an expectation: add it to this table and to README.md";
+        ++seen;
+        if (it->second.error.empty()) {
+            json s;
+            ASSERT_NO_THROW(s = parse_local(entry.path().string()));
+            EXPECT_EQ(s.size(), it->second.services) << s.dump();
+        } else {
+            std::string e = local_error(entry.path().string());
+            for (const auto &part : it->second.error) EXPECT_HAS(e, part);
+        }
+    }
+    EXPECT_EQ(seen, expected.size());
+}
