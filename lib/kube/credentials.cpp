@@ -194,6 +194,8 @@ ExecResult run_exec_plugin(const ExecConfig &exec, const std::string &server, co
         if (!ca_pem.empty()) {
             info["spec"]["cluster"]["certificate-authority-data"] = base64::encode(ca_pem);
         }
+        if (!exec.cluster_config_json.empty())
+            info["spec"]["cluster"]["config"] = nlohmann::json::parse(exec.cluster_config_json);
     }
     std::vector<std::string> env{"KUBERNETES_EXEC_INFO=" + info.dump()};
     for (auto &[k, v] : exec.env) env.push_back(k + "=" + v);

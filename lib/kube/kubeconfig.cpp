@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -274,6 +276,39 @@ ServerUrl parse_server(const Source &s, const YAML::Node &node, const std::strin
     return out;
 }
 
+// YAML as the JSON it stands for (sigs.k8s.io/yaml's reading): plain scalars that
+// spell a boolean, null or number become one; quoted ones stay strings.
+nlohmann::json yaml_to_json(const YAML::Node &n) {
+    if (n.IsMap()) {
+        nlohmann::json o = nlohmann::json::object();
+        for (auto kv : n) o[kv.first.Scalar()] = yaml_to_json(kv.second);
+        return o;
+    }
+    if (n.IsSequence()) {
+        nlohmann::json a = nlohmann::json::array();
+        for (auto v : n) a.push_back(yaml_to_json(v));
+        return a;
+    }
+    if (!n.IsDefined() || n.IsNull()) return nullptr;
+    const std::string &v = n.Scalar();
+    if (n.Tag() == "!") return v;  // quoted
+    if (v == "true" || v == "false") return v == "true";
+    auto num = nlohmann::json::parse(v, nullptr, false);
+    if (!num.is_discarded() && num.is_number()) return num;
+    return v;
+}
+
+// The cluster extension client-go hands to exec plugins, or "".
+std::string exec_extension_of(const Source &s, const YAML::Node &cluster, const std::string &field) {
+    YAML::Node exts = cluster.IsMap() ? cluster["extensions"] : YAML::Node();
+    if (!exts.IsDefined() || exts.IsNull()) return {};
+    if (!exts.IsSequence()) config_error(at(s, exts) + ": field '" + field + ".extensions' must be a list");
+    for (auto e : exts)
+        if (e.IsMap() && str_field(s, e, "name", field + ".extensions") == "client.authentication.k8s.io/exec")
+            return yaml_to_json(e["extension"]).dump();
+    return {};
+}
+
 ExecConfig parse_exec(const Source &src, const YAML::Node &exec, const std::string &field) {
     ExecConfig e;
     e.command = str_field(src, exec, "command", field);
@@ -359,6 +394,7 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
 
     RestConfig cfg;
     ServerUrl server;
+    std::string exec_extension;
     cfg.context_name = ctx_name;
     cfg.cluster_name = cluster_name;
     cfg.user_name = user_name;
@@ -391,6 +427,7 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
                              " must start with http://, https:// or socks5://");
         }
         cfg.ca_pem = pem_from(s, b, "certificate-authority", field, PemKind::Certificates, owner);
+        exec_extension = exec_extension_of(s, b, field);
         if (cfg.insecure_skip_tls_verify && !cfg.ca_pem.empty() && server.scheme == "https")
             config_error(at(s, b["insecure-skip-tls-verify"]) + ": " + owner +
                          " sets both insecure-skip-tls-verify and a certificate authority");
@@ -425,6 +462,7 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         if (b.IsMap() && b["exec"].IsDefined() && !b["exec"].IsNull()) {
             if (!b["exec"].IsMap()) config_error(at(s, b["exec"]) + ": field '" + field + ".exec' must be a mapping");
             cfg.exec = parse_exec(s, b["exec"], field + ".exec");
+            cfg.exec->cluster_config_json = exec_extension;
         }
         if (b.IsMap() && b["auth-provider"].IsDefined() && !b["auth-provider"].IsNull())
             cfg.auth_provider = str_field(s, b["auth-provider"], "name", field + ".auth-provider");

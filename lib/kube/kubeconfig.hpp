@@ -21,6 +21,9 @@ struct ExecConfig {
     std::string install_hint;          // terminal escape sequences shown as U+001B
     std::string interactive_mode;      // Never, IfAvailable or Always
     bool provide_cluster_info = false;
+    // The cluster's "client.authentication.k8s.io/exec" extension as JSON (or ""): the
+    // plugin gets it as spec.cluster.config when provide_cluster_info is set.
+    std::string cluster_config_json;
     std::string base_dir;  // the kubeconfig's directory (a command with a '/' is already resolved)
 };
 

@@ -3,7 +3,10 @@
 // fixtures. Each test names the fact; where we deliberately differ, the test
 // says so and asserts what we do instead.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <filesystem>
@@ -11,6 +14,7 @@
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
+#include "kube/credentials.hpp"
 #include "kube/kubeconfig.hpp"
 #include "test_support.hpp"
 
@@ -397,4 +401,25 @@ TEST(ClientGoFacts, ProxyUrlSchemes) {
     // Its credentials are not shown either.
     std::string msg = load_error(one("{server: 'https://h:1', proxy-url: 'socks6://u:pr0xypass@p:1'}"));
     EXPECT_FALSE(has(msg, "pr0xypass")) << msg;
+}
+
+TEST(ClientGoFacts, TheClustersExecExtensionReachesThePlugin) {
+    // The cluster's "client.authentication.k8s.io/exec" extension is the plugin's
+    // spec.cluster.config (with provideClusterInfo), its YAML read as JSON.
+    TempDir d;
+    std::string info = d / "info.json";
+    nh::test::write_file(d / "plugin.sh", "#!/bin/sh\nprintf '%s' \"$KUBERNETES_EXEC_INFO\" > '" + info + "'\n"
+                         "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+                         "\"status\":{\"token\":\"tok\"}}'\n");
+    chmod((d / "plugin.sh").c_str(), 0755);
+    auto cfg = load1(one("{server: 'https://h:1', extensions: [{name: client.authentication.k8s.io/exec, "
+                         "extension: {audience: foo, other: bar, n: 3, quoted: '3', on: true}}]}",
+                         "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./plugin.sh, provideClusterInfo: true}}"),
+                     d / "config");
+    ASSERT_TRUE(cfg.exec);
+    EXPECT_EQ(nh::kube::run_exec_plugin(*cfg.exec, cfg.server, cfg.ca_pem).credential.bearer_token, "tok");
+    auto j = nlohmann::json::parse(nh::test::read_file(info));
+    EXPECT_EQ(j["spec"]["cluster"]["server"], "https://h:1");
+    EXPECT_EQ(j["spec"]["cluster"]["config"],
+              nlohmann::json::parse(R"({"audience":"foo","other":"bar","n":3,"quoted":"3","on":true})"));
 }
