@@ -131,9 +131,12 @@ void Client::release(std::unique_ptr<Conn> c) {
 
 void Client::prepare(CURL *h, const std::string &path, PreparedHandle &holder,
                      const std::vector<std::string> &extra_headers) {
-    holder.credential = creds_.get();
     std::string scheme, host, port;
     std::string base_path = server_host_port(cfg_.server, scheme, host, port);
+    // Credentials travel only over TLS, as client-go sends them (the loader already
+    // drops them for http://; this also holds for a RestConfig built by hand).
+    const bool tls = scheme == "https";
+    holder.credential = tls ? creds_.get() : Credential{};
     if (!cfg_.tls_server_name.empty() && scheme == "https") {
         // Connect to the configured host but name (SNI) and verify tls-server-name.
         holder.url = "https://" + cfg_.tls_server_name + ":" + port + base_path + path;
@@ -166,7 +169,7 @@ void Client::prepare(CURL *h, const std::string &path, PreparedHandle &holder,
                                                                          : holder.credential.client_cert_pem;
     const std::string &key = holder.credential.client_key_pem.empty() ? cfg_.client_key_pem
                                                                        : holder.credential.client_key_pem;
-    if (!cert.empty()) {
+    if (tls && !cert.empty()) {
         curl_blob cb{const_cast<char *>(cert.data()), cert.size(), CURL_BLOB_COPY};
         curl_blob kb{const_cast<char *>(key.data()), key.size(), CURL_BLOB_COPY};
         curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
@@ -174,14 +177,21 @@ void Client::prepare(CURL *h, const std::string &path, PreparedHandle &holder,
         curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
         curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
     }
-    if (!cfg_.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, cfg_.proxy_url.c_str());
-    if (!holder.credential.bearer_token.empty()) {
-        std::string auth = "Authorization: Bearer " + holder.credential.bearer_token;
+    if (!cfg_.proxy_url.empty()) {
+        // Go resolves names through a SOCKS5 proxy (curl's socks5h); http(s) proxies as given.
+        holder.proxy = cfg_.proxy_url;
+        if (holder.proxy.size() > 9 && curl_strnequal(holder.proxy.c_str(), "socks5://", 9))
+            holder.proxy.replace(0, 9, "socks5h://");
+        curl_easy_setopt(h, CURLOPT_PROXY, holder.proxy.c_str());
+    }
+    const Credential &cred = holder.credential;
+    if (!cred.bearer_token.empty()) {
+        std::string auth = "Authorization: Bearer " + cred.bearer_token;
         holder.headers = curl_slist_append(holder.headers, auth.c_str());
-    } else if (!cfg_.username.empty()) {
+    } else if (!cred.basic_username.empty() || !cred.basic_password.empty()) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, cfg_.username.c_str());
-        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg_.password.c_str());
+        curl_easy_setopt(h, CURLOPT_USERNAME, cred.basic_username.c_str());
+        curl_easy_setopt(h, CURLOPT_PASSWORD, cred.basic_password.c_str());
     }
     for (auto &hd : extra_headers) holder.headers = curl_slist_append(holder.headers, hd.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, holder.headers);
@@ -189,16 +199,19 @@ void Client::prepare(CURL *h, const std::string &path, PreparedHandle &holder,
 
 Error Client::transport_error(CURLcode rc, const char *errbuf, const std::string &method,
                               const std::string &path) const {
-    std::string detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
+    // Neither the server's nor the proxy's user:password@ (nor any credential) is shown.
+    std::string detail = scrub(errbuf && *errbuf ? errbuf : curl_easy_strerror(rc),
+                               {url_userinfo(cfg_.proxy_url), url_userinfo(cfg_.server), cfg_.password, cfg_.token});
+    std::string server = redact_url(cfg_.server);
     std::string what = method + " " + path.substr(0, path.find('?'));
     if (rc == CURLE_OPERATION_TIMEDOUT)
-        return Error(NH_ETIMEOUT, what + ": no answer from " + cfg_.server + " in time (" + detail + ")");
+        return Error(NH_ETIMEOUT, what + ": no answer from " + server + " in time (" + detail + ")");
     if (is_tls_error(rc))
-        return Error(NH_ETLS, "TLS connection to " + cfg_.server + " failed: " + detail +
+        return Error(NH_ETLS, "TLS connection to " + server + " failed: " + detail +
                                   "; check the certificate-authority and client certificate of context '" +
                                   cfg_.context_name + "' (" + cfg_.origin + ")");
     if (rc == CURLE_ABORTED_BY_CALLBACK) return Error(NH_ECANCELLED, what + " cancelled");
-    return Error(NH_ECONNECT, "cannot reach the API server " + cfg_.server + " (" + what + "): " + detail);
+    return Error(NH_ECONNECT, "cannot reach the API server " + server + " (" + what + "): " + detail);
 }
 
 CURLcode Client::perform(Conn &c, const Request &req, Response &resp, bool &sent,

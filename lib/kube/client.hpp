@@ -66,6 +66,7 @@ struct PreparedHandle {
     curl_slist *headers = nullptr;
     Credential credential;
     std::string url;
+    std::string proxy;
     std::string connect_to_entry;
     curl_slist *connect_to = nullptr;
     PreparedHandle() = default;

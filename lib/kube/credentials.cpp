@@ -177,6 +177,10 @@ ExecResult parse_exec_credential(const std::string &text, const std::string &exp
 }
 
 ExecResult run_exec_plugin(const ExecConfig &exec, const std::string &server, const std::string &ca_pem) {
+    if (exec.interactive_mode == "Always")
+        throw Error(NH_ECONFIG, "exec plugin '" + exec.command +
+                                    "' requires an interactive terminal (interactiveMode: Always), which a library "
+                                    "cannot give it; use a plugin mode that works without one (IfAvailable or Never)");
     std::string cmd = exec.command;
     if (cmd.find('/') != std::string::npos && cmd[0] != '/' && !exec.base_dir.empty())
         cmd = exec.base_dir + "/" + cmd;
@@ -190,6 +194,8 @@ ExecResult run_exec_plugin(const ExecConfig &exec, const std::string &server, co
         if (!ca_pem.empty()) {
             info["spec"]["cluster"]["certificate-authority-data"] = base64::encode(ca_pem);
         }
+        if (!exec.cluster_config_json.empty())
+            info["spec"]["cluster"]["config"] = nlohmann::json::parse(exec.cluster_config_json);
     }
     std::vector<std::string> env{"KUBERNETES_EXEC_INFO=" + info.dump()};
     for (auto &[k, v] : exec.env) env.push_back(k + "=" + v);
@@ -211,26 +217,40 @@ ExecResult run_exec_plugin(const ExecConfig &exec, const std::string &server, co
 Credential CredentialSource::get() {
     std::lock_guard lock(mu_);
     Credential c;
-    if (cfg_.exec) {
+    if (!cfg_.token_file.empty()) {
+        // The file wins over an inline token; re-read at most once a minute, like
+        // client-go, so rotated tokens are picked up.
+        auto now = std::chrono::steady_clock::now();
+        if (file_token_.empty() || now - file_read_at_ > std::chrono::minutes(1)) {
+            std::ifstream in(cfg_.token_file);
+            std::string why = in ? "it is empty" : std::strerror(errno);
+            std::stringstream ss;
+            if (in) ss << in.rdbuf();
+            std::string t = trim(ss.str());
+            if (!t.empty()) {
+                file_token_ = t;
+                file_read_at_ = now;
+            } else if (file_token_.empty() && cfg_.token.empty()) {
+                throw Error(NH_EUNAUTHORIZED, "cannot read tokenFile '" + cfg_.token_file + "': " + why);
+            }
+        }
+        c.bearer_token = file_token_.empty() ? cfg_.token : file_token_;
+        return c;
+    }
+    if (!cfg_.token.empty()) {
+        c.bearer_token = cfg_.token;
+        return c;
+    }
+    if (!cfg_.username.empty() || !cfg_.password.empty()) {
+        c.basic_username = cfg_.username;
+        c.basic_password = cfg_.password;
+        return c;
+    }
+    if (cfg_.exec && cfg_.client_cert_pem.empty()) {
         auto now = std::chrono::system_clock::now();
         if (!exec_cache_ || (exec_cache_->expires && *exec_cache_->expires <= now + std::chrono::seconds(10)))
             exec_cache_ = run_exec_plugin(*cfg_.exec, cfg_.server, cfg_.ca_pem);
         return exec_cache_->credential;
-    }
-    if (!cfg_.token.empty()) {
-        c.bearer_token = cfg_.token;
-    } else if (!cfg_.token_file.empty()) {
-        // Re-read at most once a minute, like client-go, so rotated tokens are picked up.
-        auto now = std::chrono::steady_clock::now();
-        if (file_token_.empty() || now - file_read_at_ > std::chrono::minutes(1)) {
-            std::ifstream in(cfg_.token_file);
-            if (!in) throw Error(NH_EUNAUTHORIZED, "cannot read tokenFile '" + cfg_.token_file + "': " + std::strerror(errno));
-            std::stringstream ss;
-            ss << in.rdbuf();
-            file_token_ = trim(ss.str());
-            file_read_at_ = now;
-        }
-        c.bearer_token = file_token_;
     }
     return c;
 }

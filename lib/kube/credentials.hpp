@@ -1,6 +1,8 @@
-// Credentials resolved per request: a static token, a token file re-read
-// when it changes, or an exec plugin whose ExecCredential is cached until
-// it expires (and dropped when the server answers 401).
+// Credentials resolved per request, in client-go's order: a token file (re-read
+// at most once a minute and after a 401; the static token stands in when the
+// file cannot be read) or a static token; else basic auth; else, unless a
+// client certificate is configured, an exec plugin whose ExecCredential is
+// cached until it expires (and dropped when the server answers 401).
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,8 @@ namespace nh::kube {
 
 struct Credential {
     std::string bearer_token;     // may be empty
+    std::string basic_username;   // basic auth, when there is no bearer token
+    std::string basic_password;
     std::string client_cert_pem;  // from an exec plugin, overrides the kubeconfig's
     std::string client_key_pem;
 };

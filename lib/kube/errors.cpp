@@ -68,4 +68,36 @@ Error status_error(int http_status, const std::string &body, const std::string &
     return Error(code, text, http_status, reason);
 }
 
+namespace {
+// The "user:password" of a URL's authority (empty if none) and where it starts.
+std::string_view userinfo_of(std::string_view url, size_t *start) {
+    *start = url.find("://");
+    *start = *start == std::string_view::npos ? 0 : *start + 3;
+    size_t end = url.find_first_of("/?#", *start);
+    if (end == std::string_view::npos) end = url.size();
+    size_t at = url.substr(*start, end - *start).rfind('@');
+    return at == std::string_view::npos ? std::string_view() : url.substr(*start, at);
+}
+}  // namespace
+
+std::string url_userinfo(std::string_view url) {
+    size_t start;
+    return std::string(userinfo_of(url, &start));
+}
+
+std::string redact_url(std::string_view url) {
+    size_t start;
+    std::string_view ui = userinfo_of(url, &start);
+    if (ui.empty() && url.substr(start, 1) != "@") return std::string(url);
+    return std::string(url.substr(0, start)) + "***" + std::string(url.substr(start + ui.size()));
+}
+
+std::string scrub(std::string text, std::initializer_list<std::string_view> secrets) {
+    for (std::string_view s : secrets) {
+        if (s.empty()) continue;
+        for (size_t p = text.find(s); p != std::string::npos; p = text.find(s, p + 3)) text.replace(p, s.size(), "***");
+    }
+    return text;
+}
+
 }  // namespace nh::kube

@@ -1,12 +1,17 @@
 #include "kube/kubeconfig.hpp"
 
+#include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +21,8 @@
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
+#include "kube/errors.hpp"
 
 namespace fs = std::filesystem;
 
@@ -114,6 +121,9 @@ std::string pem_from(const Source &src, const YAML::Node &body, const std::strin
                      const std::string &field, PemKind kind, const std::string &owner) {
     std::string data_key = key + "-data";
     std::string pem = decode_base64(src, body, data_key.c_str(), field);
+    if (!pem.empty() && !str_field(src, body, key.c_str(), field).empty())
+        config_error(at(src, body[key]) + ": " + data_key + " and " + key + " are both set for " + owner +
+                     "; give one of them");
     std::string what;
     if (!pem.empty()) {
         what = data_key + " of " + owner + " (" + at(src, body[data_key]) + ")";
@@ -131,7 +141,12 @@ std::string pem_from(const Source &src, const YAML::Node &body, const std::strin
 Source parse(const std::string &name, const std::string &text) {
     Source src;
     src.file = name;
-    src.dir = fs::path(name).parent_path().string();
+    // Relative paths resolve against the file's directory, made absolute now (as
+    // client-go does) so that they stay right if the process changes directory.
+    fs::path dir = fs::path(name).parent_path();
+    dir = dir.empty() ? fs::current_path() : fs::absolute(dir);
+    src.dir = dir.lexically_normal().string();
+    if (src.dir.size() > 1 && src.dir.back() == '/') src.dir.pop_back();
     try {
         src.root = YAML::Load(text);
     } catch (const YAML::Exception &e) {
@@ -146,11 +161,13 @@ Source parse(const std::string &name, const std::string &text) {
 
 // Adds the list entries of `key` ("clusters", "users", "contexts") whose
 // names are not yet known: the first file to set a name wins.
+// Within one file a name may appear once: client-go refuses the file otherwise.
 void merge_list(const Source &src, const char *key, const char *body_key,
                 std::map<std::string, Named> &into) {
     YAML::Node list = src.root[key];
     if (!list.IsDefined() || list.IsNull()) return;
     if (!list.IsSequence()) config_error(at(src, list) + ": field '" + key + "' must be a list");
+    std::map<std::string, YAML::Node> seen;
     for (size_t i = 0; i < list.size(); ++i) {
         YAML::Node item = list[i];
         std::string field = std::string(key) + "[" + std::to_string(i) + "]";
@@ -161,6 +178,9 @@ void merge_list(const Source &src, const char *key, const char *body_key,
         if (body.IsDefined() && !body.IsNull() && !body.IsMap())
             config_error(at(src, body) + ": field '" + field + "." + body_key +
                          "' must be a mapping");
+        if (auto [it, fresh] = seen.emplace(name, item); !fresh)
+            config_error(at(src, item) + ": " + body_key + " '" + name + "' is defined twice in " + src.file +
+                         " (first at " + at(src, it->second) + "); duplicate names are not allowed");
         into.try_emplace(name, Named{body, item, &src});
     }
 }
@@ -175,6 +195,118 @@ std::string sources_of(const std::vector<Source> &srcs) {
     std::string s;
     for (auto &src : srcs) s += (s.empty() ? "" : ", ") + src.file;
     return s;
+}
+
+// Control characters other than tab, newlines, vertical tab, form feed and carriage
+// return (ESC above all) shown as "U+001B", so an install hint cannot drive the terminal.
+std::string clean_terminal_escapes(const std::string &s) {
+    std::string out;
+    for (unsigned char c : s) {
+        if ((c < 0x20 && (c < 0x09 || c > 0x0d)) || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "U+%04X", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string lower(std::string s) {
+    for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// The scheme of "scheme://...", lower-cased, or "" when there is none.
+std::string scheme_of(const std::string &url) {
+    size_t sep = url.find("://");
+    if (sep == std::string::npos || sep == 0) return {};
+    for (size_t i = 0; i < sep; ++i)
+        if (!std::isalnum(static_cast<unsigned char>(url[i])) && url[i] != '+' && url[i] != '-' && url[i] != '.')
+            return {};
+    return lower(url.substr(0, sep));
+}
+
+struct ServerUrl {
+    std::string url;  // scheme://host[:port][/prefix], without userinfo, query or fragment
+    std::string scheme;
+    std::string username, password;  // from user:password@, decoded
+};
+
+// client-go's reading of a cluster's server: a URL, or a "host[:port]" pair taken as
+// http:// (it picks the scheme before any TLS setting applies); a path is a prefix.
+ServerUrl parse_server(const Source &s, const YAML::Node &node, const std::string &raw, const std::string &owner) {
+    std::string shown = redact_url(raw);
+    auto fail = [&](const std::string &why) {
+        config_error(at(s, node) + ": server '" + shown + "' of " + owner + " " + why);
+    };
+    ServerUrl out;
+    out.scheme = scheme_of(raw);
+    std::string url = raw;
+    if (out.scheme.empty()) {
+        out.scheme = "http";
+        url = "http://" + raw;
+    } else if (out.scheme != "https" && out.scheme != "http") {
+        fail("must start with https:// or http://");
+    } else {
+        url = out.scheme + raw.substr(raw.find("://"));
+    }
+    CURLU *u = curl_url();
+    if (!u) throw std::bad_alloc();
+    auto part = [&](CURLUPart p, unsigned flags = 0) {
+        char *v = nullptr;
+        std::string r;
+        if (curl_url_get(u, p, &v, flags) == CURLUE_OK && v) r = v;
+        curl_free(v);
+        return r;
+    };
+    bool ok = curl_url_set(u, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+    std::string host = ok ? part(CURLUPART_HOST) : "", port = ok ? part(CURLUPART_PORT) : "";
+    std::string path = ok ? part(CURLUPART_PATH) : "";
+    if (ok) {
+        out.username = part(CURLUPART_USER, CURLU_URLDECODE);
+        out.password = part(CURLUPART_PASSWORD, CURLU_URLDECODE);
+    }
+    curl_url_cleanup(u);
+    if (!ok || host.empty()) fail("is not a valid URL");
+    if (scheme_of(raw).empty() && path != "" && path != "/") fail("must be a URL or a host:port pair");
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    out.url = out.scheme + "://" + host + (port.empty() ? "" : ":" + port) + path;
+    return out;
+}
+
+// YAML as the JSON it stands for (sigs.k8s.io/yaml's reading): plain scalars that
+// spell a boolean, null or number become one; quoted ones stay strings.
+nlohmann::json yaml_to_json(const YAML::Node &n) {
+    if (n.IsMap()) {
+        nlohmann::json o = nlohmann::json::object();
+        for (auto kv : n) o[kv.first.Scalar()] = yaml_to_json(kv.second);
+        return o;
+    }
+    if (n.IsSequence()) {
+        nlohmann::json a = nlohmann::json::array();
+        for (auto v : n) a.push_back(yaml_to_json(v));
+        return a;
+    }
+    if (!n.IsDefined() || n.IsNull()) return nullptr;
+    const std::string &v = n.Scalar();
+    if (n.Tag() == "!") return v;  // quoted
+    if (v == "true" || v == "false") return v == "true";
+    auto num = nlohmann::json::parse(v, nullptr, false);
+    if (!num.is_discarded() && num.is_number()) return num;
+    return v;
+}
+
+// The cluster extension client-go hands to exec plugins, or "".
+std::string exec_extension_of(const Source &s, const YAML::Node &cluster, const std::string &field) {
+    YAML::Node exts = cluster.IsMap() ? cluster["extensions"] : YAML::Node();
+    if (!exts.IsDefined() || exts.IsNull()) return {};
+    if (!exts.IsSequence()) config_error(at(s, exts) + ": field '" + field + ".extensions' must be a list");
+    for (auto e : exts)
+        if (e.IsMap() && str_field(s, e, "name", field + ".extensions") == "client.authentication.k8s.io/exec")
+            return yaml_to_json(e["extension"]).dump();
+    return {};
 }
 
 ExecConfig parse_exec(const Source &src, const YAML::Node &exec, const std::string &field) {
@@ -201,13 +333,30 @@ ExecConfig parse_exec(const Source &src, const YAML::Node &exec, const std::stri
     YAML::Node env = exec["env"];
     if (env.IsDefined() && !env.IsNull()) {
         if (!env.IsSequence()) config_error(at(src, env) + ": field '" + field + ".env' must be a list");
-        for (auto v : env)
-            e.env.emplace_back(str_field(src, v, "name", field + ".env"),
-                               str_field(src, v, "value", field + ".env"));
+        for (auto v : env) {
+            std::string name = str_field(src, v, "name", field + ".env");
+            if (name.empty()) config_error(at(src, v) + ": field '" + field + ".env[].name' is missing");
+            e.env.emplace_back(name, str_field(src, v, "value", field + ".env"));
+        }
     }
-    e.install_hint = str_field(src, exec, "installHint", field);
+    e.install_hint = clean_terminal_escapes(str_field(src, exec, "installHint", field));
+    e.interactive_mode = str_field(src, exec, "interactiveMode", field);
+    if (e.interactive_mode.empty()) {
+        // Only the older API versions default it (to IfAvailable); v1 requires it.
+        if (e.api_version == "client.authentication.k8s.io/v1")
+            config_error(at(src, exec) + ": field '" + field +
+                         ".interactiveMode' is missing (Never, IfAvailable or Always); "
+                         "client.authentication.k8s.io/v1 requires it");
+        e.interactive_mode = "IfAvailable";
+    } else if (e.interactive_mode != "Never" && e.interactive_mode != "IfAvailable" &&
+               e.interactive_mode != "Always") {
+        config_error(at(src, exec["interactiveMode"]) + ": field '" + field + ".interactiveMode' is '" +
+                     e.interactive_mode + "'; valid: Never, IfAvailable, Always");
+    }
     e.provide_cluster_info = bool_field(src, exec, "provideClusterInfo", field);
     e.base_dir = src.dir;
+    // A command with a path resolves against the kubeconfig's directory; a bare name is looked up on PATH.
+    if (e.command.find('/') != std::string::npos) e.command = resolve(src, e.command);
     return e;
 }
 
@@ -244,6 +393,8 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
     std::string ns = str_field(csrc, ctx->second.body, "namespace", cfield);
 
     RestConfig cfg;
+    ServerUrl server;
+    std::string exec_extension;
     cfg.context_name = ctx_name;
     cfg.cluster_name = cluster_name;
     cfg.user_name = user_name;
@@ -261,18 +412,23 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         const YAML::Node &b = cl->second.body;
         std::string field = "clusters[name=" + cluster_name + "].cluster";
         std::string owner = "cluster '" + cluster_name + "'";
-        cfg.server = str_field(s, b, "server", field);
-        if (cfg.server.empty())
+        std::string raw = str_field(s, b, "server", field);
+        if (raw.empty())
             config_error(at(s, cl->second.item) + ": cluster '" + cluster_name + "' has no server");
-        if (cfg.server.rfind("https://", 0) != 0 && cfg.server.rfind("http://", 0) != 0)
-            config_error(at(s, b["server"]) + ": server '" + cfg.server + "' of " + owner +
-                         " must start with https:// or http://");
-        while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
+        server = parse_server(s, b["server"], raw, owner);
+        cfg.server = server.url;
         cfg.insecure_skip_tls_verify = bool_field(s, b, "insecure-skip-tls-verify", field);
         cfg.tls_server_name = str_field(s, b, "tls-server-name", field);
         cfg.proxy_url = str_field(s, b, "proxy-url", field);
+        if (!cfg.proxy_url.empty()) {
+            std::string ps = scheme_of(cfg.proxy_url);
+            if (ps != "http" && ps != "https" && ps != "socks5")
+                config_error(at(s, b["proxy-url"]) + ": proxy-url '" + redact_url(cfg.proxy_url) + "' of " + owner +
+                             " must start with http://, https:// or socks5://");
+        }
         cfg.ca_pem = pem_from(s, b, "certificate-authority", field, PemKind::Certificates, owner);
-        if (cfg.insecure_skip_tls_verify && !cfg.ca_pem.empty())
+        exec_extension = exec_extension_of(s, b, field);
+        if (cfg.insecure_skip_tls_verify && !cfg.ca_pem.empty() && server.scheme == "https")
             config_error(at(s, b["insecure-skip-tls-verify"]) + ": " + owner +
                          " sets both insecure-skip-tls-verify and a certificate authority");
     }
@@ -294,21 +450,55 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         std::string tf = str_field(s, b, "tokenFile", field);
         if (!tf.empty()) {
             cfg.token_file = resolve(s, tf);
-            if (cfg.token.empty()) (void)read_file(cfg.token_file, NH_ECONFIG, "tokenFile of " + owner);
+            // Read now only when nothing else would stand in (client-go reads it for TLS servers).
+            if (cfg.token.empty() && server.scheme == "https")
+                (void)read_file(cfg.token_file, NH_ECONFIG, "tokenFile of " + owner);
         }
         cfg.username = str_field(s, b, "username", field);
         cfg.password = str_field(s, b, "password", field);
+        if (!cfg.token.empty() && (!cfg.username.empty() || !cfg.password.empty()))
+            config_error(at(s, us->second.item) + ": " + owner +
+                         " has more than one authentication method (token and basic auth); only one is allowed");
         if (b.IsMap() && b["exec"].IsDefined() && !b["exec"].IsNull()) {
             if (!b["exec"].IsMap()) config_error(at(s, b["exec"]) + ": field '" + field + ".exec' must be a mapping");
             cfg.exec = parse_exec(s, b["exec"], field + ".exec");
+            cfg.exec->cluster_config_json = exec_extension;
         }
         if (b.IsMap() && b["auth-provider"].IsDefined() && !b["auth-provider"].IsNull())
             cfg.auth_provider = str_field(s, b["auth-provider"], "name", field + ".auth-provider");
-        if (!cfg.auth_provider.empty() && cfg.token.empty() && cfg.token_file.empty() && !cfg.exec)
+        if (cfg.exec && b["auth-provider"].IsDefined() && !b["auth-provider"].IsNull())
+            config_error(at(s, b["auth-provider"]) + ": " + owner +
+                         " has both an exec plugin and an auth-provider; give one of them");
+        if (!cfg.auth_provider.empty() && cfg.token.empty() && cfg.token_file.empty() && !cfg.exec &&
+            server.scheme == "https")
             throw Error(NH_EUNSUPPORTED,
                         at(s, b["auth-provider"]) + ": " + owner + " uses the auth-provider '" +
                             cfg.auth_provider +
                             "', which Kubernetes removed; use an exec credential plugin instead");
+    }
+    // Go's HTTP client sends a URL's user:password@ as basic auth when nothing else authenticates.
+    if (cfg.token.empty() && cfg.token_file.empty() && cfg.username.empty() && cfg.password.empty() && !cfg.exec) {
+        cfg.username = server.username;
+        cfg.password = server.password;
+    }
+    if (server.scheme != "https") {
+        // client-go applies user credentials and TLS settings only to a TLS server.
+        bool had = !cfg.token.empty() || !cfg.token_file.empty() || !cfg.username.empty() || !cfg.password.empty() ||
+                   !cfg.client_cert_pem.empty() || cfg.exec || !cfg.auth_provider.empty();
+        if (had)
+            log::warn("the server " + cfg.server + " of context '" + ctx_name +
+                      "' is not https: its credentials are not sent (as kubectl does)");
+        cfg.token.clear();
+        cfg.token_file.clear();
+        cfg.username.clear();
+        cfg.password.clear();
+        cfg.client_cert_pem.clear();
+        cfg.client_key_pem.clear();
+        cfg.exec.reset();
+        cfg.auth_provider.clear();
+        cfg.ca_pem.clear();
+        cfg.insecure_skip_tls_verify = false;
+        cfg.tls_server_name.clear();
     }
     return cfg;
 }
@@ -366,8 +556,9 @@ RestConfig load_config(const LoadOptions &opts) {
     if (explicit_paths) {
         paths = split_paths(opts.paths);
     } else if (const char *env = std::getenv("KUBECONFIG"); env && *env) {
+        // kubectl skips missing KUBECONFIG entries and reads a repeated one once.
         for (auto &p : split_paths(env))
-            if (fs::exists(p)) paths.push_back(p);  // kubectl skips missing KUBECONFIG entries
+            if (fs::exists(p) && std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
     } else if (const char *home = std::getenv("HOME"); home && *home) {
         std::string p = std::string(home) + "/.kube/config";
         if (fs::exists(p)) paths.push_back(p);

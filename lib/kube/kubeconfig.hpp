@@ -1,6 +1,8 @@
 // kubeconfig loading as kubectl does it: KUBECONFIG lists merged (the
 // first file to set a map entry wins), an explicit path, context and
 // namespace overrides, and the in-cluster service account as the fallback.
+// As in client-go, user credentials and TLS settings apply only when the
+// server is https://; a server without a scheme ("host:port") is http://.
 #pragma once
 
 #include <optional>
@@ -16,14 +18,18 @@ struct ExecConfig {
     std::vector<std::string> args;
     std::vector<std::pair<std::string, std::string>> env;
     std::string api_version;
-    std::string install_hint;
+    std::string install_hint;          // terminal escape sequences shown as U+001B
+    std::string interactive_mode;      // Never, IfAvailable or Always
     bool provide_cluster_info = false;
-    std::string base_dir;  // the kubeconfig's directory: relative commands resolve here
+    // The cluster's "client.authentication.k8s.io/exec" extension as JSON (or ""): the
+    // plugin gets it as spec.cluster.config when provide_cluster_info is set.
+    std::string cluster_config_json;
+    std::string base_dir;  // the kubeconfig's directory (a command with a '/' is already resolved)
 };
 
 // Everything needed to talk to one API server as one identity.
 struct RestConfig {
-    std::string server;  // e.g. https://127.0.0.1:6443, no trailing slash
+    std::string server;  // e.g. https://127.0.0.1:6443, no trailing slash, never with user:password@
     std::string context_name;
     std::string cluster_name;
     std::string user_name;
@@ -38,7 +44,9 @@ struct RestConfig {
     std::string tls_server_name;
     std::string proxy_url;
 
-    // Authentication (at most one of token / token_file / exec / basic is used).
+    // Authentication, in client-go's order: token_file (re-read; `token` is its fallback)
+    // or token, else basic (username/password, or the server URL's user:password@), else
+    // exec unless a client certificate is configured. All empty for an http:// server.
     std::string token;
     std::string token_file;
     std::string username;

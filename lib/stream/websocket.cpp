@@ -168,9 +168,8 @@ std::unique_ptr<WebSocket> WebSocket::connect(kube::Client &client, const std::s
         const auto &cred = ws->prepared_->credential;
         if (!cred.bearer_token.empty()) {
             req += "Authorization: Bearer " + cred.bearer_token + "\r\n";
-        } else if (!client.config().username.empty()) {
-            req += "Authorization: Basic " +
-                   base64::encode(client.config().username + ":" + client.config().password) + "\r\n";
+        } else if (!cred.basic_username.empty() || !cred.basic_password.empty()) {
+            req += "Authorization: Basic " + base64::encode(cred.basic_username + ":" + cred.basic_password) + "\r\n";
         }
         req += "\r\n";
         size_t off = 0;

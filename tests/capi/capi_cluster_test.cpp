@@ -307,11 +307,12 @@ namespace {
 // A kubeconfig for the test cluster's admin token identity (the exec fixture's token),
 // with extra cluster fields.
 std::string write_kubeconfig(const std::string &name, const std::string &cluster_extra,
-                             const std::string &user_yaml) {
+                             const std::string &user_yaml,
+                             const std::string &server = nh::test::cluster_env("NH_TEST_SERVER")) {
     std::string path = "/tmp/nh-kc-" + name + "-" + std::to_string(getpid());
     std::ofstream(path) << "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
                            "clusters:\n- name: c\n  cluster: {server: '"
-                        << nh::test::cluster_env("NH_TEST_SERVER") << "', certificate-authority: '"
+                        << server << "', certificate-authority: '"
                         << nh::test::cluster_env("NH_TEST_CA_FILE") << "'" << cluster_extra
                         << "}\nusers:\n- name: u\n  user: " << user_yaml << "\n";
     return path;
@@ -355,6 +356,52 @@ TEST_F(Cluster, ProxyUrlTunnelsThroughTheProxy) {
     Answer a = call("GET", cm_path(), "", nullptr, c);
     EXPECT_EQ(a.rc, NH_OK) << nh_error_last()->message;
     EXPECT_GE(proxy.tunnels(), 1);
+    nh_client_free(c);
+    unlink(kc.c_str());
+}
+
+TEST_F(Cluster, TokenFileWinsOverAnInlineToken) {
+    // As kubectl: with both set, the file's token is the one the server sees.
+    std::string token_file = "/tmp/nh-admin-token-both-" + std::to_string(getpid());
+    std::ofstream(token_file) << admin_token() << "\n";
+    std::string kc = write_kubeconfig("token-both", "", "{token: not-a-valid-token, tokenFile: '" + token_file + "'}");
+    nh_client *c = open(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    EXPECT_EQ(call("GET", cm_path(), "", nullptr, c).rc, NH_OK) << nh_error_last()->message;
+    nh_client_free(c);
+    unlink(kc.c_str());
+    unlink(token_file.c_str());
+}
+
+TEST_F(Cluster, UrlCredentialsAreNeverShown) {
+    std::string server = nh::test::cluster_env("NH_TEST_SERVER");
+    server.insert(server.find("://") + 3, "alice:s3cretpw@");
+    std::string kc = write_kubeconfig("url-creds", "", "{token: " + admin_token() + "}", server);
+    nh_client *c = open(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    EXPECT_EQ(std::string(nh_client_server(c)), nh::test::cluster_env("NH_TEST_SERVER"));
+    EXPECT_EQ(call("GET", cm_path(), "", nullptr, c).rc, NH_OK) << nh_error_last()->message;
+    Answer a = call("GET", cm_path("no-such-map"), "", nullptr, c);
+    EXPECT_EQ(a.rc, NH_ENOTFOUND);
+    EXPECT_EQ(std::string(nh_error_last()->message).find("s3cretpw"), std::string::npos) << nh_error_last()->message;
+    nh_client_free(c);
+    unlink(kc.c_str());
+}
+
+TEST_F(Cluster, AServerWithoutSchemeIsPlainHttpAsKubectlTreatsIt) {
+    // client-go makes "host:port" http:// (its TLS settings are not applied yet when the
+    // scheme is chosen), so the TLS-only API server refuses it, and no token is sent.
+    std::string server = nh::test::cluster_env("NH_TEST_SERVER");
+    server.erase(0, server.find("://") + 3);
+    std::string kc = write_kubeconfig("no-scheme", "", "{token: " + admin_token() + "}", server);
+    nh_client *c = open(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    EXPECT_EQ(std::string(nh_client_server(c)), "http://" + server);
+    Answer a = call("GET", "/version", "", nullptr, c);
+    EXPECT_EQ(a.rc, NH_EINVALID);
+    EXPECT_EQ(a.status, 400);
+    EXPECT_NE(std::string(nh_error_last()->message).find("HTTP request to an HTTPS server"), std::string::npos)
+        << nh_error_last()->message;
     nh_client_free(c);
     unlink(kc.c_str());
 }

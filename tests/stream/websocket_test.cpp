@@ -40,13 +40,14 @@ TEST(WebSocketUpgrade, AcceptKeyFollowsRfc6455) {
 }
 
 TEST(WebSocketUpgrade, RequestCarriesAuthAndProtocols) {
-    LoopbackServer s([](const HttpRequest &) {
+    auto s = https_loopback([](const HttpRequest &) {
         HttpResponse r;
         r.status = 403;
         r.body = R"({"kind":"Status","status":"Failure","message":"pods \"p\" is forbidden: no","reason":"Forbidden","code":403})";
         return r;
     });
-    auto c = client_for(s);
+    nh::kube::Client tls(nh::kube::load_from_strings({{"/test/config", tls_kubeconfig(s.url())}}, {}));
+    auto *c = &tls;
     std::string msg;
     EXPECT_EQ(connect_code(*c, &msg, {kExecProtocolV5, kExecProtocolV4}), NH_EFORBIDDEN);
     EXPECT_NE(msg.find("pods \"p\" is forbidden: no"), std::string::npos) << msg;
@@ -58,6 +59,20 @@ TEST(WebSocketUpgrade, RequestCarriesAuthAndProtocols) {
     EXPECT_EQ(seen[0].headers["upgrade"], "websocket");
     EXPECT_EQ(seen[0].headers["sec-websocket-protocol"], "v5.channel.k8s.io, v4.channel.k8s.io");
     EXPECT_EQ(seen[0].headers["sec-websocket-version"], "13");
+}
+
+TEST(WebSocketUpgrade, NoCredentialsOverPlainHttp) {
+    LoopbackServer s([](const HttpRequest &) {
+        HttpResponse r;
+        r.status = 403;
+        r.body = R"({"kind":"Status","status":"Failure","message":"no","reason":"Forbidden","code":403})";
+        return r;
+    });
+    for (std::string user : {"{token: t0k3n}", "{username: alice, password: pw}"}) {
+        nh::kube::Client c(nh::kube::load_from_strings({{"/test/config", plain_kubeconfig(s.url(), user)}}, {}));
+        EXPECT_EQ(connect_code(c), NH_EFORBIDDEN);
+    }
+    for (auto &r : s.seen()) EXPECT_EQ(r.headers.count("authorization"), 0u) << r.headers["authorization"];
 }
 
 TEST(WebSocketUpgrade, RefusalsBecomeTypedErrors) {

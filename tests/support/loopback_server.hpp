@@ -1,13 +1,18 @@
 // A small HTTP/1.1 server on 127.0.0.1 for unit tests: each request goes to a
 // handler that answers with a status, headers and a body, or drops the
-// connection, or streams chunks (for watches).
+// connection, or streams chunks (for watches). Plain HTTP, or HTTPS with a
+// certificate from make_loopback_cert() (credentials only travel over TLS).
 #pragma once
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "net.hpp"
+#include "test_support.hpp"
 
 namespace nh::test {
 
@@ -36,11 +42,40 @@ struct HttpResponse {
     std::chrono::milliseconds delay{0};  // wait before answering
 };
 
+// A self-signed certificate for 127.0.0.1 in `dir` (server.crt, server.key): the
+// server's certificate and, for the client, its own certificate authority.
+inline void make_loopback_cert(const std::string &dir) {
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                      "-addext subjectAltName=IP:127.0.0.1 -keyout '" + dir + "/server.key' -out '" + dir +
+                      "/server.crt' >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed");
+}
+
+// A directory holding one make_loopback_cert() certificate for the whole test binary.
+inline const std::string &loopback_cert_dir() {
+    static TempDir dir;
+    static bool made = (make_loopback_cert(dir.path()), true);
+    (void)made;
+    return dir.path();
+}
+
 class LoopbackServer {
 public:
     using Handler = std::function<HttpResponse(const HttpRequest &)>;
 
     explicit LoopbackServer(Handler h) : handler_(std::move(h)) {
+        fd_ = listen_loopback(&port_, 64);
+        acceptor_ = std::thread([this] { accept_loop(); });
+    }
+    // HTTPS with the PEM certificate and key at these paths.
+    LoopbackServer(Handler h, const std::string &cert_file, const std::string &key_file) : handler_(std::move(h)) {
+        tls_ = SSL_CTX_new(TLS_server_method());
+        if (!tls_ || SSL_CTX_use_certificate_chain_file(tls_, cert_file.c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls_, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+            SSL_CTX_free(tls_);
+            throw std::runtime_error("cannot load the loopback server's certificate");
+        }
+        std::signal(SIGPIPE, SIG_IGN);  // SSL_write has no MSG_NOSIGNAL
         fd_ = listen_loopback(&port_, 64);
         acceptor_ = std::thread([this] { accept_loop(); });
     }
@@ -52,9 +87,10 @@ public:
         std::lock_guard lock(mu_);
         for (int c : conns_) shutdown(c, SHUT_RDWR);
         for (auto &t : workers_) t.join();
+        SSL_CTX_free(tls_);
     }
     int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_); }
     int requests() const { return requests_.load(); }
     std::vector<HttpRequest> seen() {
         std::lock_guard lock(mu_);
@@ -74,24 +110,53 @@ private:
             workers_.emplace_back([this, c] { serve(c); });
         }
     }
-    static bool send_all(int c, const std::string &s) {
-        size_t off = 0;
-        while (off < s.size()) {
-            ssize_t n = ::send(c, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-            if (n <= 0) return false;
-            off += static_cast<size_t>(n);
+    // One connection: a socket, with a TLS session over it when the server speaks HTTPS.
+    struct Conn {
+        int fd;
+        SSL *ssl = nullptr;
+        ssize_t recv_some(char *buf, size_t n) {
+            if (!ssl) return ::recv(fd, buf, n, 0);
+            int k = SSL_read(ssl, buf, static_cast<int>(n));
+            return k > 0 ? k : -1;
         }
-        return true;
-    }
-    void serve(int c) {
+        bool send_all(const std::string &s) {
+            size_t off = 0;
+            while (off < s.size()) {
+                ssize_t n = ssl ? SSL_write(ssl, s.data() + off, static_cast<int>(s.size() - off))
+                                : ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+                if (n <= 0) return false;
+                off += static_cast<size_t>(n);
+            }
+            return true;
+        }
+        void close_all() {
+            if (ssl) {
+                SSL_shutdown(ssl);
+                SSL_free(ssl);
+                ssl = nullptr;
+            }
+            ::close(fd);
+        }
+    };
+    void serve(int fd) {
+        Conn c{fd};
+        if (tls_) {
+            c.ssl = SSL_new(tls_);
+            SSL_set_fd(c.ssl, fd);
+            if (SSL_accept(c.ssl) != 1) {  // e.g. a plain-HTTP client: it gets nothing
+                ERR_clear_error();
+                c.close_all();
+                return;
+            }
+        }
         std::string buf;
         char tmp[8192];
         while (true) {
             size_t hdr_end;
             while ((hdr_end = buf.find("\r\n\r\n")) == std::string::npos) {
-                ssize_t n = recv(c, tmp, sizeof tmp, 0);
+                ssize_t n = c.recv_some(tmp, sizeof tmp);
                 if (n <= 0) {
-                    close(c);
+                    c.close_all();
                     return;
                 }
                 buf.append(tmp, static_cast<size_t>(n));
@@ -121,9 +186,9 @@ private:
             }
             size_t len = req.headers.count("content-length") ? std::stoul(req.headers["content-length"]) : 0;
             while (buf.size() < len) {
-                ssize_t n = recv(c, tmp, sizeof tmp, 0);
+                ssize_t n = c.recv_some(tmp, sizeof tmp);
                 if (n <= 0) {
-                    close(c);
+                    c.close_all();
                     return;
                 }
                 buf.append(tmp, static_cast<size_t>(n));
@@ -138,7 +203,7 @@ private:
             HttpResponse r = handler_(req);
             if (r.delay.count()) std::this_thread::sleep_for(r.delay);
             if (r.drop) {
-                close(c);
+                c.close_all();
                 return;
             }
             std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
@@ -146,27 +211,28 @@ private:
             if (r.chunks.empty()) {
                 out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
                        "\r\n\r\n" + r.body;
-                if (!send_all(c, out)) break;
+                if (!c.send_all(out)) break;
             } else {
                 out += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-                if (!send_all(c, out)) break;
+                if (!c.send_all(out)) break;
                 bool ok = true;
                 for (auto &ch : r.chunks) {
                     if (r.chunk_delay.count()) std::this_thread::sleep_for(r.chunk_delay);
                     char hex[32];
                     snprintf(hex, sizeof hex, "%zx\r\n", ch.size());
-                    if (!send_all(c, hex + ch + "\r\n")) {
+                    if (!c.send_all(hex + ch + "\r\n")) {
                         ok = false;
                         break;
                     }
                 }
-                if (!ok || !send_all(c, "0\r\n\r\n")) break;
+                if (!ok || !c.send_all("0\r\n\r\n")) break;
             }
         }
-        close(c);
+        c.close_all();
     }
 
     Handler handler_;
+    SSL_CTX *tls_ = nullptr;
     int fd_ = -1;
     int port_ = 0;
     std::atomic<bool> stopping_{false};
@@ -181,6 +247,20 @@ private:
 inline std::string plain_kubeconfig(const std::string &server, const std::string &user_yaml = "{token: t0k3n}") {
     return "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u, namespace: ns1}\n"
            "clusters:\n- name: c\n  cluster: {server: '" + server + "'}\nusers:\n- name: u\n  user: " + user_yaml + "\n";
+}
+
+// An HTTPS loopback server with the shared certificate (its CA file: loopback_cert_dir()/server.crt).
+inline LoopbackServer https_loopback(LoopbackServer::Handler h) {
+    return LoopbackServer(std::move(h), loopback_cert_dir() + "/server.crt", loopback_cert_dir() + "/server.key");
+}
+
+// The same for an HTTPS server whose certificate authority is the file `ca_file`.
+inline std::string tls_kubeconfig(const std::string &server,
+                                  const std::string &ca_file = loopback_cert_dir() + "/server.crt",
+                                  const std::string &user_yaml = "{token: t0k3n}") {
+    return "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u, namespace: ns1}\n"
+           "clusters:\n- name: c\n  cluster: {server: '" + server + "', certificate-authority: '" + ca_file +
+           "'}\nusers:\n- name: u\n  user: " + user_yaml + "\n";
 }
 
 }  // namespace nh::test

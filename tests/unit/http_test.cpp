@@ -2,9 +2,13 @@
 // credentials, cancellation and watches.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "common/error.hpp"
 #include "kube/client.hpp"
 #include "loopback_server.hpp"
@@ -25,6 +29,29 @@ std::unique_ptr<Client> client_for(const LoopbackServer &s, int retries = 3,
     return std::make_unique<Client>(cfg, o);
 }
 
+LoopbackServer https_server(LoopbackServer::Handler h) { return https_loopback(std::move(h)); }
+
+std::unique_ptr<Client> tls_client_for(const LoopbackServer &s, const std::string &user = "{token: t0k3n}",
+                                       int retries = 3) {
+    auto cfg = nh::kube::load_from_strings(
+        {{"/test/config", tls_kubeconfig(s.url(), loopback_cert_dir() + "/server.crt", user)}}, {});
+    nh::kube::ClientOptions o;
+    o.max_retries = retries;
+    o.timeout = std::chrono::milliseconds(3000);
+    return std::make_unique<Client>(cfg, o);
+}
+
+std::string auth_of(const HttpRequest &r) {
+    auto it = r.headers.find("authorization");
+    return it == r.headers.end() ? "(none)" : it->second;
+}
+
+HttpResponse echo_auth(const HttpRequest &r) {
+    HttpResponse resp;
+    resp.body = nlohmann::json{{"auth", auth_of(r)}}.dump();
+    return resp;
+}
+
 std::string status_json(int code, const std::string &reason, const std::string &message) {
     return R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":")" + message +
            R"(","reason":")" + reason + R"(","code":)" + std::to_string(code) + "}";
@@ -43,13 +70,13 @@ int code_of(const std::function<void()> &f, std::string *msg = nullptr) {
 }  // namespace
 
 TEST(Http, SendsBearerTokenAndJson) {
-    LoopbackServer s([](const HttpRequest &r) {
+    auto s = https_server([](const HttpRequest &r) {
         HttpResponse resp;
         resp.body = R"({"ok":true,"auth":")" + r.headers.at("authorization") + R"(","ct":")" +
                     (r.headers.count("content-type") ? r.headers.at("content-type") : "") + "\"}";
         return resp;
     });
-    auto c = client_for(s);
+    auto c = tls_client_for(s);
     auto j = c->patch("/api/v1/x", nh::kube::PatchType::StrategicMerge, "{}");
     EXPECT_EQ(j["auth"], "Bearer t0k3n");
     EXPECT_EQ(j["ct"], "application/strategic-merge-patch+json");
@@ -217,7 +244,7 @@ TEST(Http, ExecPluginRunsOnceAndAgainAfter401) {
                "\"status\":{\"token\":\"plugin-token-'$n'\"}}'\n");
     chmod((dir / "plugin.sh").c_str(), 0755);
     std::atomic<int> unauthorized{0};
-    LoopbackServer s([&](const HttpRequest &r) {
+    auto s = https_server([&](const HttpRequest &r) {
         HttpResponse resp;
         // The first token the plugin hands out is "revoked" after two requests.
         if (r.headers.at("authorization") == "Bearer plugin-token-1" && unauthorized++ >= 2) {
@@ -228,8 +255,9 @@ TEST(Http, ExecPluginRunsOnceAndAgainAfter401) {
         resp.body = R"({"auth":")" + r.headers.at("authorization") + "\"}";
         return resp;
     });
-    auto c = client_for(s, 1,
-                        "{exec: {apiVersion: client.authentication.k8s.io/v1, command: '" + dir / "plugin.sh" + "'}}");
+    auto c = tls_client_for(s, "{exec: {apiVersion: client.authentication.k8s.io/v1, interactiveMode: Never, command: '" +
+                                   dir / "plugin.sh" + "'}}",
+                            1);
     EXPECT_EQ(c->get("/a")["auth"], "Bearer plugin-token-1");
     EXPECT_EQ(c->get("/b")["auth"], "Bearer plugin-token-1");
     EXPECT_EQ(c->get("/c")["auth"], "Bearer plugin-token-2");
@@ -295,4 +323,132 @@ TEST(Http, WatchForbiddenFailsFast) {
     std::string msg;
     EXPECT_EQ(code_of([&] { c->watch(p, [](auto, auto &) { return true; }); }, &msg), NH_EFORBIDDEN);
     EXPECT_NE(msg.find("cannot watch"), std::string::npos);
+}
+
+// --- credentials travel only over TLS (as client-go sends them) -------------------------
+
+TEST(HttpAuth, NoCredentialOfAnyKindGoesOverPlainHttp) {
+    TempDir dir;
+    write_file(dir / "tok", "file-token\n");
+    std::string ran = dir / "plugin-ran";
+    write_file(dir / "plugin.sh", "#!/bin/sh\ntouch '" + ran + "'\n"
+               "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+               "\"status\":{\"token\":\"plugin-token\"}}'\n");
+    chmod((dir / "plugin.sh").c_str(), 0755);
+    LoopbackServer s(echo_auth);
+    for (const std::string &user : std::vector<std::string>{"{token: t0k3n}", "{tokenFile: '" + dir / "tok" + "'}", "{username: alice, password: pw}",
+                             "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '" + dir / "plugin.sh" + "'}}"}) {
+        auto c = client_for(s, 0, user);
+        EXPECT_EQ(c->get("/api")["auth"], "(none)") << user;
+    }
+    EXPECT_FALSE(std::filesystem::exists(ran)) << "the exec plugin ran for a plain-http server";
+    // Credentials embedded in an http:// server URL are not sent either.
+    auto cfg = nh::kube::load_from_strings(
+        {{"/c", plain_kubeconfig("http://alice:pw@127.0.0.1:" + std::to_string(s.port()), "{}")}}, {});
+    Client c(cfg);
+    EXPECT_EQ(c.get("/api")["auth"], "(none)");
+}
+
+TEST(HttpAuth, AHandBuiltConfigStillSendsNothingOverPlainHttp) {
+    // Even a RestConfig that was not made by the loader (and so kept its token) is safe.
+    LoopbackServer s(echo_auth);
+    nh::kube::RestConfig cfg;
+    cfg.server = s.url();
+    cfg.token = "t0k3n";
+    Client c(cfg);
+    EXPECT_EQ(c.get("/api")["auth"], "(none)");
+    cfg.token.clear();
+    cfg.username = "alice";
+    cfg.password = "pw";
+    Client b(cfg);
+    EXPECT_EQ(b.get("/api")["auth"], "(none)");
+}
+
+TEST(HttpAuth, EachKindOfCredentialGoesOverTls) {
+    auto s = https_server(echo_auth);
+    EXPECT_EQ(tls_client_for(s)->get("/api")["auth"], "Bearer t0k3n");
+    EXPECT_EQ(tls_client_for(s, "{username: alice, password: pw}")->get("/api")["auth"],
+              "Basic " + nh::base64::encode("alice:pw"));
+    // The URL's user and password are basic auth when the user has no credential of its own.
+    std::string server = "https://alice:pw@127.0.0.1:" + std::to_string(s.port());
+    auto cfg = nh::kube::load_from_strings(
+        {{"/c", tls_kubeconfig(server, loopback_cert_dir() + "/server.crt", "{}")}}, {});
+    Client c(cfg);
+    EXPECT_EQ(c.get("/api")["auth"], "Basic " + nh::base64::encode("alice:pw"));
+}
+
+TEST(HttpAuth, TokenFileWinsOverTokenAndIsReadAgainWhenRejected) {
+    TempDir dir;
+    write_file(dir / "tok", "from-file\n");
+    auto s = https_server([&](const HttpRequest &r) {
+        if (auth_of(r) == "Bearer from-file" && r.target == "/revoked") {
+            HttpResponse resp;
+            resp.status = 401;
+            resp.body = status_json(401, "Unauthorized", "Unauthorized");
+            return resp;
+        }
+        return echo_auth(r);
+    });
+    auto c = tls_client_for(s, "{token: static-token, tokenFile: '" + dir / "tok" + "'}");
+    EXPECT_EQ(c->get("/api")["auth"], "Bearer from-file");
+    write_file(dir / "tok", "rotated\n");
+    EXPECT_EQ(c->get("/revoked")["auth"], "Bearer rotated");
+    EXPECT_EQ(c->get("/api")["auth"], "Bearer rotated");
+}
+
+TEST(HttpAuth, ATokenTakesPrecedenceOverAnExecPlugin) {
+    TempDir dir;
+    std::string ran = dir / "plugin-ran";
+    write_file(dir / "plugin.sh", "#!/bin/sh\ntouch '" + ran + "'\n"
+               "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+               "\"status\":{\"token\":\"plugin-token\"}}'\n");
+    chmod((dir / "plugin.sh").c_str(), 0755);
+    auto s = https_server(echo_auth);
+    auto c = tls_client_for(s, "{token: t0k3n, exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '" +
+                                   dir / "plugin.sh" + "'}}");
+    EXPECT_EQ(c->get("/api")["auth"], "Bearer t0k3n");
+    EXPECT_FALSE(std::filesystem::exists(ran));
+}
+
+TEST(HttpAuth, AServerWithoutSchemeIsReachedOverPlainHttpWithoutCredentials) {
+    LoopbackServer s(echo_auth);
+    auto cfg = nh::kube::load_from_strings(
+        {{"/c", plain_kubeconfig("127.0.0.1:" + std::to_string(s.port()))}}, {});
+    Client c(cfg);
+    EXPECT_EQ(c.get("/api")["auth"], "(none)");
+    EXPECT_EQ(s.requests(), 1);
+}
+
+// --- URL credentials never appear in messages -------------------------------------------
+
+TEST(HttpAuth, UrlCredentialsAreNotInTransportErrors) {
+    int port;
+    {
+        LoopbackServer gone([](const HttpRequest &) { return HttpResponse{}; });
+        port = gone.port();
+    }
+    nh::kube::ClientOptions o;
+    o.max_retries = 0;
+    o.timeout = std::chrono::milliseconds(2000);
+    for (const std::string &server : std::vector<std::string>{"https://alice:s3cretpw@127.0.0.1:" + std::to_string(port),
+                               "http://alice:s3cretpw@127.0.0.1:" + std::to_string(port)}) {
+        auto cfg = nh::kube::load_from_strings({{"/c", plain_kubeconfig(server, "{}")}}, {});
+        EXPECT_EQ(cfg.server.find("s3cretpw"), std::string::npos) << cfg.server;
+        Client c(cfg, o);
+        std::string msg;
+        EXPECT_EQ(code_of([&] { c.get("/version"); }, &msg), NH_ECONNECT);
+        EXPECT_EQ(msg.find("s3cretpw"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
+    }
+    // Nor the proxy's.
+    auto cfg = nh::kube::load_from_strings(
+        {{"/c", "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', proxy-url: 'http://pu:pr0xypw@127.0.0.1:" +
+                    std::to_string(port) + "'}\nusers:\n- name: u\n  user: {token: t0k3n}\n"}},
+        {});
+    Client c(cfg, o);
+    std::string msg;
+    EXPECT_NE(code_of([&] { c.get("/version"); }, &msg), NH_OK);
+    EXPECT_EQ(msg.find("pr0xypw"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("t0k3n"), std::string::npos) << msg;
 }

@@ -203,7 +203,7 @@ TEST(Kubeconfig, ExecPluginAndTokenFileAndProxy) {
     std::string kc = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
                      "clusters:\n- name: c\n  cluster: {server: 'https://x:1', proxy-url: 'http://127.0.0.1:3128', "
                      "tls-server-name: api.internal, insecure-skip-tls-verify: true}\n"
-                     "users:\n- name: u\n  user:\n    tokenFile: tok\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                     "users:\n- name: u\n  user:\n    tokenFile: tok\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      interactiveMode: Never\n"
                      "      command: ./plugin\n      args: [--a, b]\n      env: [{name: K, value: V}]\n"
                      "      installHint: install the plugin\n";
     auto cfg = load_from_strings({{dir / "config", kc}}, {});
@@ -211,7 +211,7 @@ TEST(Kubeconfig, ExecPluginAndTokenFileAndProxy) {
     EXPECT_EQ(cfg.tls_server_name, "api.internal");
     EXPECT_EQ(cfg.token_file, dir / "tok");
     ASSERT_TRUE(cfg.exec.has_value());
-    EXPECT_EQ(cfg.exec->command, "./plugin");
+    EXPECT_EQ(cfg.exec->command, dir / "plugin");  // a command with a path resolves against the kubeconfig
     EXPECT_EQ(cfg.exec->args.size(), 2u);
     EXPECT_EQ(cfg.exec->env[0].first, "K");
     EXPECT_EQ(cfg.exec->base_dir, dir.path());
