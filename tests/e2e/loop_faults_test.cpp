@@ -50,7 +50,7 @@ TEST_F(Loop, TheSyncReconnectsAfterTheApiServerCameBackAndLosesNoEdit) {
         auto limit = std::chrono::steady_clock::now() + 90s;
         while (!arrived() && std::chrono::steady_clock::now() < limit) std::this_thread::sleep_for(50ms);
         double took = outage.after_back(std::chrono::steady_clock::now());
-        std::fprintf(stderr, "[faults] sync: down %.1f s; edits arrived %.1f s after the server was back\n",
+        std::fprintf(stderr, "[faults] sync: down %.1f s; edits arrived %.1f s after the server listened again\n",
                      outage.down_seconds(), took);
         RecordProperty("sync_caught_up_after_back_s", std::to_string(took));
         ASSERT_TRUE(arrived()) << "the edits made while the API server was down never arrived";

@@ -7,7 +7,11 @@
 // cluster sees the outage.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -32,6 +36,26 @@ inline bool control_apiserver(const std::string &verb) {
     std::string cmd = "NH_TEST_CLUSTER_DIR='" + dir + "' '" + script + "' " + verb + " apiserver 1>&2";
     int st = std::system(cmd.c_str());
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+// True when something accepts a TCP connection on 127.0.0.1:port.
+inline bool port_listening(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+// The port of NH_TEST_SERVER (https://127.0.0.1:PORT), or 0.
+inline int apiserver_port() {
+    std::string s = outage_env("NH_TEST_SERVER");
+    auto colon = s.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(s.c_str() + colon + 1);
 }
 
 // One outage: stop() takes the API server down (returning once it is gone), a
@@ -67,22 +91,30 @@ public:
 
     bool happened() const { return stopped_ && stop_ok_; }
     bool came_back() const { return back_ && start_ok_; }
-    double down_seconds() const { return std::chrono::duration<double>(back_at_ - stopped_at_).count(); }
-    // Seconds from the server being ready again to `t`.
-    double after_back(Clock::time_point t) const { return std::chrono::duration<double>(t - back_at_).count(); }
-    Clock::time_point back_at() const { return back_at_; }
+    // From the server gone to it listening again.
+    double down_seconds() const { return std::chrono::duration<double>(listening_at_ - stopped_at_).count(); }
+    // Seconds from the server listening again (answering clients) to `t`.
+    double after_back(Clock::time_point t) const { return std::chrono::duration<double>(t - listening_at_).count(); }
 
 private:
     void bring_back() {
+        std::atomic<bool> done{false};
+        listening_at_ = Clock::time_point::max();
+        std::thread watch([&] {
+            int port = apiserver_port();
+            while (!done && !port_listening(port)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            listening_at_ = Clock::now();
+        });
         start_ok_ = control_apiserver("start");
-        back_at_ = Clock::now();
+        done = true;
+        watch.join();
         back_ = true;
     }
 
     std::chrono::milliseconds down_;
     std::atomic<bool> stopped_{false}, back_{false};
     bool stop_ok_ = false, start_ok_ = false;
-    Clock::time_point stopped_at_, back_at_;
+    Clock::time_point stopped_at_, listening_at_;
     std::thread thread_;
 };
 
