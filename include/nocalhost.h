@@ -264,7 +264,9 @@ typedef struct nh_client_options {
     const char *namespace_name;
     /** Per-request timeout in milliseconds; 0: 30000. Watches are not bound by it. */
     long timeout_ms;
-    /** Retries of idempotent requests on 429, 5xx and resets; -1: the default (5). */
+    /** Retries of idempotent requests on 429, 5xx and resets; -1: the default (5).
+        A server that answered this client before and now refuses connections
+        (restarting) is waited for up to 60 s beyond this count; 0 turns that off too. */
     int max_retries;
     /** A User-Agent; NULL: "libnocalhost/<version>". */
     const char *user_agent;
@@ -335,6 +337,9 @@ NH_EXTERN int nh_request_options_init(nh_request_options *opts, unsigned int ver
  * Send one request to the API server. Idempotent methods (GET, PUT,
  * DELETE) are retried on 429 (honouring Retry-After), 5xx and connection
  * resets; POST and PATCH only when the connection failed before sending.
+ * When a server that answered this client before refuses connections (an
+ * API server restarting), a request keeps trying, about every second, for up
+ * to 60 s, however many retries max_retries allows.
  *
  * On any HTTP answer *out_status gets the status and *out_body the body
  * (either may be NULL). A 2xx answer returns NH_OK; any other returns the

@@ -105,7 +105,10 @@ struct Client::Conn {
 };
 
 Client::Client(RestConfig cfg, ClientOptions opts)
-    : cfg_(std::move(cfg)), opts_(std::move(opts)), retry_(opts_.max_retries), creds_(cfg_) {
+    : cfg_(std::move(cfg)),
+      opts_(std::move(opts)),
+      retry_(opts_.max_retries, std::chrono::milliseconds(200), std::chrono::seconds(8), opts_.outage_wait),
+      creds_(cfg_) {
     if (opts_.user_agent.empty()) opts_.user_agent = std::string("libnocalhost/") + NH_VERSION_STRING;
     if (opts_.timeout.count() <= 0) opts_.timeout = std::chrono::milliseconds(30000);
 }
@@ -325,6 +328,8 @@ CURLcode Client::perform(Conn &c, const Request &req, Response &resp, bool &sent
 
 Response Client::send(const Request &req) {
     bool refreshed = false;
+    auto unreachable_since = std::chrono::steady_clock::time_point::min();  // min(): reachable
+    bool outage_counted = false;
     for (int retry = 1;; ++retry) {
         if (req.cancel) req.cancel->check((req.method + " " + req.path).c_str());
         auto conn = acquire();
@@ -347,6 +352,10 @@ Response Client::send(const Request &req) {
         if (rc != CURLE_OK) {
             a.transport_error = true;
             a.request_sent = sent;
+            a.server_answered_before = answered_.load();
+            auto now = std::chrono::steady_clock::now();
+            if (unreachable_since == std::chrono::steady_clock::time_point::min()) unreachable_since = now;
+            a.unreachable_for = std::chrono::duration_cast<std::chrono::milliseconds>(now - unreachable_since);
             // Timeouts and TLS failures do not get better by trying again at once.
             if (rc == CURLE_OPERATION_TIMEDOUT || is_tls_error(rc)) throw transport_error(rc, errbuf.c_str(), req.method, req.path);
             auto d = retry_.next(retry, a);
@@ -356,6 +365,13 @@ Response Client::send(const Request &req) {
                 throw Error(NH_ECANCELLED, req.method + " " + req.path + " cancelled");
             continue;
         }
+        answered_ = true;
+        if (unreachable_since != std::chrono::steady_clock::time_point::min() && !outage_counted) {
+            // Back after an outage: what it answers now gets retries of its own (once).
+            outage_counted = true;
+            retry = 0;
+        }
+        unreachable_since = std::chrono::steady_clock::time_point::min();
         if (resp.status == 401 && !refreshed && creds_.invalidate()) {
             refreshed = true;
             --retry;

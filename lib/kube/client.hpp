@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -26,6 +27,9 @@ using json = nlohmann::json;
 struct ClientOptions {
     std::chrono::milliseconds timeout{30000};
     int max_retries = 5;
+    // How long to keep retrying while a server that answered this client before
+    // refuses connections (restarting); see RetryPolicy.
+    std::chrono::milliseconds outage_wait{60000};
     std::string user_agent;
 };
 
@@ -129,6 +133,7 @@ private:
     RestConfig cfg_;
     ClientOptions opts_;
     RetryPolicy retry_;
+    std::atomic<bool> answered_{false};  // some request got an HTTP answer
     CredentialSource creds_;
     std::mutex pool_mu_;
     std::vector<std::unique_ptr<Conn>> pool_;

@@ -1,5 +1,6 @@
 #include "kube/retry.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -10,7 +11,10 @@ bool RetryPolicy::idempotent(std::string_view m) {
 }
 
 std::optional<std::chrono::milliseconds> RetryPolicy::next(int retry, const Attempt &a) const {
-    if (retry > max_retries_) return std::nullopt;
+    // Riding out an outage: connections refused by a server that answered before.
+    const bool outage = max_retries_ > 0 && a.transport_error && !a.request_sent && a.server_answered_before &&
+                        a.unreachable_for < outage_;
+    if (retry > max_retries_ && !outage) return std::nullopt;
     bool retryable = false;
     if (a.transport_error) {
         // A request that never left can always be sent again; one that may have reached
@@ -29,9 +33,12 @@ std::optional<std::chrono::milliseconds> RetryPolicy::next(int retry, const Atte
         return std::chrono::milliseconds(s * 1000LL);
     }
     // Exponential backoff with full jitter in [d/2, d].
+    // While riding out an outage, look again at least every second: the server is
+    // back as soon as it listens.
+    const long long cap = outage ? std::min<long long>(cap_.count(), 1000) : cap_.count();
     long long d = base_.count();
-    for (int i = 1; i < retry && d < cap_.count(); ++i) d *= 2;
-    if (d > cap_.count()) d = cap_.count();
+    for (int i = 1; i < retry && d < cap; ++i) d *= 2;
+    if (d > cap) d = cap;
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::uniform_int_distribution<long long> dist(d / 2, d);
     return std::chrono::milliseconds(dist(rng));

@@ -13,14 +13,25 @@ struct Attempt {
     bool transport_error = false;
     bool request_sent = false;   // false: the connection failed before anything was sent
     std::optional<int> retry_after_s;
+    // For a request that never left: the server has answered this client before
+    // (so it exists and is likely restarting), and how long this request has been
+    // unable to reach it.
+    bool server_answered_before = false;
+    std::chrono::milliseconds unreachable_for{0};
 };
 
 class RetryPolicy {
 public:
+    // `outage`: how long a server that answered before may refuse connections (an API
+    // server restarting, a control plane failing over) before a request gives up; the
+    // count of retries does not bound that wait, so that a restart taking longer than
+    // the backoff of `max_retries` attempts does not fail a multi-step operation
+    // half-way. A server never reached fails after `max_retries` as before.
     explicit RetryPolicy(int max_retries = 5,
                          std::chrono::milliseconds base = std::chrono::milliseconds(200),
-                         std::chrono::milliseconds cap = std::chrono::seconds(8))
-        : max_retries_(max_retries), base_(base), cap_(cap) {}
+                         std::chrono::milliseconds cap = std::chrono::seconds(8),
+                         std::chrono::milliseconds outage = std::chrono::seconds(60))
+        : max_retries_(max_retries), base_(base), cap_(cap), outage_(outage) {}
 
     static bool idempotent(std::string_view method);
 
@@ -33,6 +44,7 @@ private:
     int max_retries_;
     std::chrono::milliseconds base_;
     std::chrono::milliseconds cap_;
+    std::chrono::milliseconds outage_;
 };
 
 // Parses a Retry-After header value given in seconds; HTTP dates are not used by the API server.

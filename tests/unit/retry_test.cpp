@@ -54,3 +54,25 @@ TEST(Retry, ParseRetryAfter) {
     EXPECT_FALSE(nh::kube::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
     EXPECT_FALSE(nh::kube::parse_retry_after("-1").has_value());
 }
+
+TEST(Retry, ARestartingServerIsWaitedForBeyondTheRetryCount) {
+    RetryPolicy p(2, 100ms, 8s, 30s);
+    Attempt refused{"POST", 0, true, false, {}};
+    refused.server_answered_before = true;
+    refused.unreachable_for = 10s;
+    for (int retry : {1, 3, 50}) {
+        auto d = p.next(retry, refused);
+        ASSERT_TRUE(d) << retry;
+        EXPECT_LE(d->count(), 1000) << "looks again at least every second while riding out";
+    }
+    refused.unreachable_for = 30s;  // waited long enough
+    EXPECT_FALSE(p.next(3, refused).has_value());
+    refused.unreachable_for = 1s;
+    refused.server_answered_before = false;  // never reached: the count applies
+    EXPECT_FALSE(p.next(3, refused).has_value());
+    refused.server_answered_before = true;
+    refused.request_sent = true;  // may have reached it: not repeated blindly
+    EXPECT_FALSE(p.next(3, refused).has_value());
+    EXPECT_FALSE(RetryPolicy(0).next(1, Attempt{"GET", 0, true, false, {}, true, 1s}).has_value())
+        << "no retries means none";
+}
