@@ -535,7 +535,7 @@ Error with_suffix(const Error &e, const std::string &suffix) {
 Error busy_active(const std::string &what, const json &secret) {
     return Error(NH_EBUSY, what + " is already in dev mode (owner " + annotation(secret, kOwnerAnnotation) +
                                ", since " + annotation(secret, kSinceAnnotation) +
-                               "); resume it, or end it before starting again");
+                               "); attach to it, or end it before starting again");
 }
 
 }  // namespace
@@ -590,6 +590,7 @@ json Session::to_json() const {
               {"name", name},
               {"namespace", ns},
               {"dev_mode", true},
+              {"schema_version", NH_DEV_STATUS_SCHEMA_VERSION},
               {"mode", mode_name(mode)},
               {"phase", phase},
               {"owner", owner},
@@ -1171,7 +1172,11 @@ json status(kube::Client &c, const Query &q_in, CancelToken *cancel) {
     resolve_kind(c, q.kind, cancel);
     auto wl = get_optional(c, workload_path(q.kind, q.ns, q.name), cancel);
     if (!wl) fail(NH_ENOTFOUND, what_of(q.kind, q.ns, q.name) + " does not exist");
-    json j = {{"kind", q.kind.name}, {"name", q.name}, {"namespace", q.ns}, {"dev_mode", false}};
+    json j = {{"kind", q.kind.name},
+              {"name", q.name},
+              {"namespace", q.ns},
+              {"dev_mode", false},
+              {"schema_version", NH_DEV_STATUS_SCHEMA_VERSION}};
     if (q.mode == Mode::Duplicate) j["mode"] = "duplicate";
     if (!annotation(*wl, kNhctlOriginAnnotation).empty()) j["nocalhost_dev_mode"] = true;
     Session probe;

@@ -113,12 +113,11 @@ inline json simple_template(const std::string &app) {
 // One run of the `nh` CLI built with the tests.
 struct CliRun {
     int code = -1;
-    std::string out;  // stdout and stderr
+    std::string out;  // what it printed on stdout (and stderr where the command line sends it there)
 };
 
-inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
-    std::string cmd = std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
-                      " 2>&1";
+// Runs a shell command line, collecting what it prints on stdout.
+inline CliRun run_shell(const std::string &cmd) {
     CliRun r;
     FILE *p = popen(cmd.c_str(), "r");
     if (!p) return r;
@@ -128,6 +127,11 @@ inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const
     int st = pclose(p);
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
+}
+
+inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
+    return run_shell(std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
+                     " 2>&1");
 }
 #endif
 
