@@ -1,4 +1,5 @@
 // nh dev start|end|status|list|pvc: dev mode through the C ABI.
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,12 +181,16 @@ json session_status(const nh_session *s) {
     return j.is_object() ? j : json::object();
 }
 
-// "user@host": the caller, as the library names an owner ("user@host/pid") or a developer.
+// "user@host": the caller, as the library's default owner ("user@host/pid") names it.
 std::string local_identity() {
-    const char *user = std::getenv("USER");
+    std::string user;
+    if (const char *u = std::getenv("USER"); u && *u) user = u;
+    if (user.empty())
+        if (const passwd *pw = getpwuid(getuid())) user = pw->pw_name;
+    if (user.empty()) user = "uid" + std::to_string(getuid());
     char host[256] = {0};
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-    return std::string(user && *user ? user : "developer") + "@" + (host[0] ? host : "localhost");
+    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+    return user + "@" + host;
 }
 
 std::string end_hint(const nh_cli::Globals &g, const std::string &target, const nh_cli::SessionPick &pick);
