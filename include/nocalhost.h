@@ -422,7 +422,10 @@ NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
  * (suspended), custom kinds (scaled to 0) and bare Pods (deleted after
  * their definition is recorded; a Pod owned by a controller is refused with
  * NH_EINVAL naming the owner) run it from a generated Deployment built from
- * their pod template. Unknown kinds: NH_EINVAL.
+ * their pod template. Errors about the kind are the same in every call: an
+ * unknown kind (a misspelling such as "deploymnet", or "service") is
+ * NH_EINVAL; a "<resource>.<group>" the server does not serve is
+ * NH_ENOTFOUND; a cluster-scoped custom kind is NH_EUNSUPPORTED.
  *
  * Modes: NH_DEV_MODE_REPLACE changes the workload itself; NH_DEV_MODE_DUPLICATE
  * leaves it untouched and develops on a private copy (a Deployment named
@@ -582,8 +585,10 @@ NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int
  * taken over and completed from its record.
  *
  * On success *out gets the session (free with nh_session_free()).
- * Errors: NH_EINVAL (arguments, several containers and none chosen),
- * NH_EUNSUPPORTED (kind), NH_ENOTFOUND (workload or container), NH_EBUSY
+ * Errors: NH_EINVAL (arguments, an unknown kind, several containers and none
+ * chosen), NH_EUNSUPPORTED (a cluster-scoped kind), NH_ENOTFOUND (workload,
+ * namespace or container: "deployment "web" not found in namespace "x"",
+ * "namespace "x" not found"), NH_EBUSY
  * (locked, or already in dev mode: the message names the owner),
  * NH_EFORBIDDEN (nothing was changed), NH_ESTATE (marked as in dev mode but
  * its record is missing), NH_ETIMEOUT, NH_ECANCELLED, NH_ERROR (the dev pod
@@ -653,7 +658,7 @@ typedef enum nh_dev_end_result {
  * annotations. Works from any process; idempotent; safe on a workload that
  * is not in dev mode (*out = NH_DEV_END_NOT_IN_DEV_MODE, NH_OK). Waits for a
  * start or end in progress elsewhere (up to timeout_ms). `out` may be NULL.
- * Errors: NH_EINVAL, NH_EUNSUPPORTED, NH_ENOTFOUND (no such workload and no
+ * Errors: NH_EINVAL (an unknown kind), NH_EUNSUPPORTED (a cluster-scoped kind), NH_ENOTFOUND (no such workload and no
  * session), NH_EBUSY (another client kept the lock), NH_ESTATE (marked as in
  * dev mode but the record is missing; see `force`), NH_EFORBIDDEN,
  * NH_ECANCELLED, client errors. Thread-safe with respect to the client.
@@ -690,13 +695,38 @@ typedef struct nh_dev_query_options {
 NH_EXTERN int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int version);
 
 /**
- * The dev-mode status of one workload as a JSON object into *out. In dev
- * mode: {"kind","name","namespace","dev_mode":true,"mode":"replace",
- * "phase":"starting"|"active","owner","since","container","image",
- * "workdir","sidecar_image","sidecar_container","sync_port",
- * "session_object","pod":{"name","phase","ready"}|null,
- * "lock":{"holder","expires_in_s"}|null}; otherwise {"kind","name",
- * "namespace","dev_mode":false,"lock":...}. Never contains the token.
+ * The version of the dev-mode status JSON (its "schema_version"): within a
+ * version keys are only added, never renamed, removed or given another
+ * meaning. Every key is listed below and in docs/cli.md.
+ */
+#define NH_DEV_STATUS_SCHEMA_VERSION 1
+
+/**
+ * The dev-mode status of one workload (of the session `opts` picks) as a
+ * JSON object into *out. Never contains the token. In dev mode:
+ *   "kind"                 the workload's Kind ("Deployment", "Rollout"...)
+ *   "name", "namespace"    the workload's (in duplicate mode the original's)
+ *   "dev_mode"             true
+ *   "schema_version"       NH_DEV_STATUS_SCHEMA_VERSION
+ *   "mode"                 "replace" or "duplicate"
+ *   "phase"                "starting" (a start is under way or died) or "active"
+ *   "owner", "since"       who started the session ("user@host/pid") and when (RFC 3339)
+ *   "developer"            duplicate mode only: whose copy it is
+ *   "copy"                 duplicate mode: the copy's Deployment name; otherwise null
+ *   "generated_deployment" the Deployment dev mode runs the dev pod from (the copy;
+ *                          for DaemonSets, Jobs, CronJobs, Pods and custom kinds the
+ *                          one generated from their pod template), or null
+ *   "container", "image"   the dev container and its image
+ *   "workdir"              the work dir shared with the sidecar
+ *   "sidecar_image", "sidecar_container", "sync_port"   the sync sidecar
+ *   "session_object"       the Secret (and Lease) name holding the session
+ *   "persistent_volume_claims"  only when persistent dirs are used: [{"path","claim"}]
+ *   "config"               only when a dev config was used: its effective values
+ *   "pod"                  {"name","phase","ready"} of the dev pod, or null
+ *   "lock"                 {"holder","expires_in_s"} while a start or end runs, or null
+ * Not in dev mode: {"kind","name","namespace","dev_mode":false,"schema_version",
+ * "mode":"duplicate" (asked about a copy only), "nocalhost_dev_mode":true (only when
+ * Nocalhost's nhctl left it in dev mode), "lock"}.
  * Errors: NH_ENOTFOUND (no such workload and no session), client errors.
  */
 NH_EXTERN int nh_dev_status(nh_buf *out, nh_client *client, const char *kind, const char *name,
@@ -1150,7 +1180,9 @@ typedef struct nh_sync_event {
     unsigned int version; /**< NH_SYNC_EVENT_VERSION of the library */
     int type;             /**< nh_sync_event_type */
     const char *path;     /**< relative to the local directory, or "" */
-    const char *message;  /**< details, or "" */
+    const char *message;  /**< details, or ""; STATE to NH_SYNC_DISCONNECTED: why the connection
+                               was lost or refused and when the next try is ("connection refused;
+                               next try in 400 ms"), on each disconnect */
     int code;             /**< FILE_ERROR: an nh_error_code; else 0 */
     const nh_sync_status *status;
 } nh_sync_event;

@@ -566,7 +566,7 @@ Error missing_record(const std::string &what, const std::string &object_name) {
 Error busy_active(const std::string &what, const json &secret) {
     return Error(NH_EBUSY, what + " is already in dev mode (owner " + annotation(secret, kOwnerAnnotation) +
                                ", since " + annotation(secret, kSinceAnnotation) +
-                               "); resume it, or end it before starting again");
+                               "); attach to it, or end it before starting again");
 }
 
 }  // namespace
@@ -621,6 +621,7 @@ json Session::to_json() const {
               {"name", name},
               {"namespace", ns},
               {"dev_mode", true},
+              {"schema_version", NH_DEV_STATUS_SCHEMA_VERSION},
               {"mode", mode_name(mode)},
               {"phase", phase},
               {"owner", owner},
@@ -1385,7 +1386,11 @@ json status(kube::Client &c, const Query &q_in, CancelToken *cancel) {
     resolve_kind(c, q.kind, cancel);
     auto wl = get_optional(c, workload_path(q.kind, q.ns, q.name), cancel);
     if (!wl) fail(NH_ENOTFOUND, what_of(q.kind, q.ns, q.name) + " does not exist");
-    json j = {{"kind", q.kind.name}, {"name", q.name}, {"namespace", q.ns}, {"dev_mode", false}};
+    json j = {{"kind", q.kind.name},
+              {"name", q.name},
+              {"namespace", q.ns},
+              {"dev_mode", false},
+              {"schema_version", NH_DEV_STATUS_SCHEMA_VERSION}};
     if (q.mode == Mode::Duplicate) j["mode"] = "duplicate";
     if (!annotation(*wl, kNhctlOriginAnnotation).empty()) j["nocalhost_dev_mode"] = true;
     Session probe;

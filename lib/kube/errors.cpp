@@ -45,24 +45,62 @@ int code_for_status(std::string_view reason, int http_status) {
     }
 }
 
+namespace {
+
+// A resource's plural as a user names one object: "deployments" -> "deployment",
+// "ingresses" -> "ingress", "namespaces" -> "namespace".
+std::string singular(std::string plural) {
+    if (plural.size() > 4 && plural.compare(plural.size() - 4, 4, "sses") == 0) return plural.substr(0, plural.size() - 2);
+    if (plural.size() > 1 && plural.back() == 's') plural.pop_back();
+    return plural;
+}
+
+// The namespace a request path is in ("/apis/apps/v1/namespaces/NS/..."), or "".
+std::string namespace_of(const std::string &path) {
+    const std::string marker = "/namespaces/";
+    auto at = path.find(marker);
+    if (at == std::string::npos) return "";
+    auto start = at + marker.size();
+    auto end = path.find('/', start);
+    // "/api/v1/namespaces/NS" is the namespace itself, not something in it.
+    return end == std::string::npos ? "" : path.substr(start, end - start);
+}
+
+}  // namespace
+
 Error status_error(int http_status, const std::string &body, const std::string &method,
                    const std::string &path) {
-    std::string reason, message;
+    std::string reason, message, object_kind, object_name;
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (j.is_object() && j.value("kind", "") == "Status") {
         if (j.contains("reason") && j["reason"].is_string()) reason = j["reason"];
         if (j.contains("message") && j["message"].is_string()) message = j["message"];
+        if (j.contains("details") && j["details"].is_object()) {
+            const auto &d = j["details"];
+            if (d.contains("kind") && d["kind"].is_string()) object_kind = d["kind"];
+            if (d.contains("name") && d["name"].is_string()) object_name = d["name"];
+        }
+    }
+    std::string shown = path.substr(0, path.find('?'));
+    int status_code = code_for_status(reason, http_status);
+    // A missing object is named as a user names it, whatever request ran into it: a Lease
+    // created in a namespace that does not exist answers `namespace "x" not found`.
+    if (status_code == NH_ENOTFOUND && !object_kind.empty() && !object_name.empty()) {
+        std::string ns = namespace_of(shown);
+        std::string text = singular(object_kind) + " \"" + object_name + "\" not found";
+        if (object_kind != "namespaces" && !ns.empty()) text += " in namespace \"" + ns + "\"";
+        return Error(status_code, text, http_status, reason);
     }
     if (message.empty()) {
         message = body.substr(0, 300);
         while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
         if (message.empty()) message = "no message";
     }
-    // The query may carry selectors but never credentials; drop it anyway to keep messages short.
-    std::string shown = path.substr(0, path.find('?'));
-    int code = code_for_status(reason, http_status);
-    std::string text = method + " " + shown + ": " + message + " (HTTP " + std::to_string(http_status) +
-                       (reason.empty() ? "" : " " + reason) + ")";
+    // The query may carry selectors but never credentials; it is dropped anyway to keep messages
+    // short. A Status naming its object speaks for itself; anything else says what was asked.
+    int code = status_code;
+    std::string text = (object_kind.empty() && object_name.empty() ? method + " " + shown + ": " : std::string()) +
+                       message + " (HTTP " + std::to_string(http_status) + (reason.empty() ? "" : " " + reason) + ")";
     if (code == NH_EUNAUTHORIZED)
         text += "; the server rejected the credentials (expired or invalid token or certificate?)";
     return Error(code, text, http_status, reason);

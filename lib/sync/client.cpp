@@ -374,12 +374,25 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         next_connect = Clock::now() + std::chrono::milliseconds(backoff_ms);
         log::info("sync: disconnected: " + proto::loggable(why));
         save_view();
+        // Each connection lost or refused is reported with why and when the next try is (a
+        // pause's own disconnect, code 0, and a fatal error are not tried again).
+        State s = compute_state();
+        if (code != 0 && s == State::Disconnected) {
+            {
+                std::lock_guard l(mu);
+                status.state = s;
+            }
+            emit(EventType::State, {}, why + "; next try in " + std::to_string(backoff_ms) + " ms");
+        }
     }
 
     void fatal(int code, const std::string &why) {
+        {
+            std::lock_guard l(mu);
+            fatal_code = code;
+        }
         disconnect(code, why);
         std::lock_guard l(mu);
-        fatal_code = code;
         status.error_code = code;
         status.error = why;
     }

@@ -112,13 +112,13 @@ inline json simple_template(const std::string &app) {
 // One run of a command (the `nh` CLI built with the tests, kubectl).
 struct CliRun {
     int code = -1;
-    std::string out;  // stdout and stderr
+    std::string out;  // what it printed on stdout (and stderr where the command line sends it there)
 };
 
-// `command` through the shell.
-inline CliRun run_shell(const std::string &command) {
+// Runs a shell command line, collecting what it prints on stdout.
+inline CliRun run_shell(const std::string &cmd) {
     CliRun r;
-    FILE *p = popen((command + " 2>&1").c_str(), "r");
+    FILE *p = popen(cmd.c_str(), "r");
     if (!p) return r;
     char buf[4096];
     size_t n;
@@ -130,7 +130,8 @@ inline CliRun run_shell(const std::string &command) {
 
 #ifdef NH_CLI_PATH
 inline CliRun run_nh(const std::string &kubeconfig, const std::string &ns, const std::string &args) {
-    return run_shell(std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args);
+    return run_shell(std::string("CI=1 '") + NH_CLI_PATH + "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args +
+                     " 2>&1");
 }
 #endif
 

@@ -72,7 +72,7 @@ const char *kUnschedulable = R"({"requests":{"cpu":"100000"}})";
 class DevTrapsTest : public DevTest {
 protected:
     CliRun kubectl(const std::string &args) {
-        return run_shell("kubectl --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args);
+        return run_shell("kubectl --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args + " 2>&1");
     }
 
     // Waits until the start in progress has switched the workload to its dev form.
@@ -213,14 +213,14 @@ TEST_F(DevTrapsTest, SecondCtrlCPrintsTheCommandThatCompletesTheRollback) {
         out = start.output();
     }
     EXPECT_NE(out.find("rollback is incomplete"), std::string::npos) << out;
-    std::string want = "nh -n " + ns + " --kubeconfig " + kubeconfig + " dev end deployment/web";
+    std::string want = "nh dev end deployment/web --kubeconfig " + kubeconfig + " -n " + ns;
     auto at = out.find(want);
     ASSERT_NE(at, std::string::npos) << out;
 
     // The printed command, as pasted (the fixture's binary for "nh").
     std::string line = out.substr(at, out.find('\n', at) - at);
     auto t0 = Clock::now();
-    CliRun r = run_shell("CI=1 '" + std::string(NH_CLI_PATH) + "'" + line.substr(2));
+    CliRun r = run_shell("CI=1 '" + std::string(NH_CLI_PATH) + "'" + line.substr(2) + " 2>&1");
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_LT(seconds_since(t0), 5) << r.out;
     expect_restored(Kind::Deployment, "web", original);

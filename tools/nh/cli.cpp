@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -19,6 +20,254 @@ nh_client *open_client(const Globals &g) {
     nh_client *c = nullptr;
     if (nh_client_new(&c, &o) != NH_OK) return nullptr;
     return c;
+}
+
+void add_global_flags(CLI::App &app, Globals &g) {
+    // `nh sync run` parses its own arguments.
+    if (app.get_prefix_command()) return;
+    const char *group = "Global Flags";
+    app.add_option("--kubeconfig", g.kubeconfig, "kubeconfig file(s), ':'-separated (default: $KUBECONFIG, ~/.kube/config)")
+        ->group(group);
+    app.add_option("--context", g.context, "kubeconfig context to use")->group(group);
+    app.add_option("-n,--namespace", g.ns, "namespace (default: the context's)")->group(group);
+    app.add_flag("-v,--verbose", g.verbosity, "more log output (repeat for more)")->group(group);
+    for (CLI::App *sub : app.get_subcommands({})) add_global_flags(*sub, g);
+}
+
+CLI::Option *add_output_flag(CLI::App *app, Globals &g, const std::vector<std::string> &formats) {
+    std::string names;
+    for (const auto &f : formats) names += (names.empty() ? "" : "|") + f;
+    return app->add_option("-o,--output", g.output, "output format: " + names)
+        ->type_name("FORMAT")
+        // kubectl takes "-o=json" as well as "-o json" and "--output=json".
+        ->transform([](std::string v) { return !v.empty() && v[0] == '=' ? v.substr(1) : v; }, "", "")
+        ->check(CLI::IsMember(formats));
+}
+
+namespace {
+
+bool yaml_plain_ok(const std::string &s) {
+    if (s.empty() || s.front() == ' ' || s.back() == ' ') return false;
+    static const std::string first_bad = "-?:,[]{}#&*!|>'\"%@`";
+    if (first_bad.find(s.front()) != std::string::npos) return false;
+    for (char ch : s)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == '#' || ch == ':' || ch == '"' || ch == '\\') return false;
+    // Words YAML 1.1 and 1.2 read as something else than a string.
+    std::string lower = s;
+    for (auto &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char *w : {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "nan", ".nan", ".inf", "-.inf"})
+        if (lower == w) return false;
+    // Anything that starts like a number (1, 1.5, 0x1f, 1e3, 2024-01-01...) is quoted.
+    if (std::isdigit(static_cast<unsigned char>(s.front())) || s.front() == '.' || s.front() == '+') return false;
+    return true;
+}
+
+std::string yaml_scalar(const nlohmann::json &j) {
+    if (j.is_string()) {
+        const auto &s = j.get_ref<const std::string &>();
+        return yaml_plain_ok(s) ? s : j.dump();  // a JSON string is a YAML double-quoted scalar
+    }
+    return j.dump();
+}
+
+bool yaml_inline(const nlohmann::json &j) { return !j.is_structured() || j.empty(); }
+
+void yaml_emit(const nlohmann::json &j, int indent, std::string &out);
+
+// The value after "key:" or "- ": inline for scalars and empty collections, else on the next lines.
+void yaml_value(const nlohmann::json &j, int indent, std::string &out) {
+    if (yaml_inline(j)) {
+        out += " " + (j.is_structured() ? j.dump() : yaml_scalar(j)) + "\n";
+    } else {
+        out += "\n";
+        yaml_emit(j, indent, out);
+    }
+}
+
+void yaml_emit(const nlohmann::json &j, int indent, std::string &out) {
+    std::string pad(static_cast<size_t>(indent), ' ');
+    if (j.is_object()) {
+        for (const auto &[k, v] : j.items()) {
+            out += pad + yaml_scalar(nlohmann::json(k)) + ":";
+            // Sequences under a key are not indented further (kubectl's style).
+            yaml_value(v, v.is_array() ? indent : indent + 2, out);
+        }
+    } else if (j.is_array()) {
+        for (const auto &v : j) {
+            if (v.is_object() && !v.empty()) {
+                // The first key goes on the "- " line, the rest line up under it.
+                std::string item;
+                yaml_emit(v, indent + 2, item);
+                out += pad + "- " + item.substr(static_cast<size_t>(indent) + 2);
+            } else {
+                out += pad + "-";
+                yaml_value(v, indent + 2, out);
+            }
+        }
+    } else {
+        out += pad + yaml_scalar(j) + "\n";
+    }
+}
+
+}  // namespace
+
+std::string to_yaml(const nlohmann::json &j) {
+    if (yaml_inline(j)) return (j.is_structured() ? j.dump() : yaml_scalar(j)) + "\n";
+    std::string out;
+    yaml_emit(j, 0, out);
+    return out;
+}
+
+void print_structured(const nlohmann::json &j, const std::string &format) {
+    if (format == "yaml")
+        std::fputs(to_yaml(j).c_str(), stdout);
+    else
+        std::printf("%s\n", j.dump(2).c_str());
+}
+
+namespace {
+
+size_t edit_distance(const std::string &a, const std::string &b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t i = 0; i <= b.size(); ++i) row[i] = i;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t k = 1; k <= b.size(); ++k) {
+            size_t up = row[k];
+            row[k] = std::min({row[k] + 1, row[k - 1] + 1, diag + (a[i - 1] == b[k - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string command_path(const CLI::App *app) {
+    std::string path = app->get_name();
+    for (const CLI::App *p = app->get_parent(); p; p = p->get_parent()) path = p->get_name() + " " + path;
+    return path;
+}
+
+// The deepest command given ("nh dev status").
+const CLI::App *deepest_command(const CLI::App &root) {
+    const CLI::App *app = &root;
+    for (bool deeper = true; deeper;) {
+        deeper = false;
+        for (const CLI::App *sub : app->get_subcommands([](const CLI::App *a) { return a->parsed(); })) {
+            app = sub;
+            deeper = true;
+            break;
+        }
+    }
+    return app;
+}
+
+// Reports an unknown subcommand kubectl's way when `e` is one ("unknown command "stat" for
+// "nh dev"", with the nearest names); returns false when `e` is another parse error.
+bool report_unknown_command(const CLI::App &root, const CLI::ParseError &e) {
+    // The deepest command given, and the first word it did not expect.
+    const CLI::App *app = deepest_command(root);
+    auto subs = app->get_subcommands([](const CLI::App *a) { return !a->get_disabled(); });
+    // Both "not expected" and "a subcommand is required" can be what a mistyped command gives.
+    if (subs.empty() || (e.get_name() != "ExtrasError" && e.get_name() != "RequiredError")) return false;
+    std::string word;
+    for (const auto &w : root.remaining(true))
+        if (!w.empty() && w[0] != '-') {
+            word = w;
+            break;
+        }
+    if (word.empty()) return false;
+    std::vector<std::string> near;
+    for (const CLI::App *s : subs) {
+        const std::string &n = s->get_name();
+        if (edit_distance(word, n) <= 2 || n.rfind(word, 0) == 0) near.push_back(n);
+    }
+    progress_done();
+    std::string path = command_path(app);
+    std::fprintf(stderr, "error: unknown command \"%s\" for \"%s\"\n", word.c_str(), path.c_str());
+    if (!near.empty()) {
+        std::fprintf(stderr, "\nDid you mean this?\n");
+        for (const auto &n : near) std::fprintf(stderr, "\t%s\n", n.c_str());
+    }
+    std::fprintf(stderr, "\nRun '%s --help' for usage.\n", path.c_str());
+    return true;
+}
+
+}  // namespace
+
+int report_parse_error(CLI::App &root, const CLI::ParseError &e) {
+    if (e.get_exit_code() == 0) return root.exit(e);  // --help, --version
+    if (report_unknown_command(root, e)) return EXIT_USAGE;
+    progress_done();
+    std::fprintf(stderr, "error: %s\nSee '%s --help' for usage.\n", e.what(), command_path(deepest_command(root)).c_str());
+    return EXIT_USAGE;
+}
+
+std::string sh_quote(const std::string &s) {
+    bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || std::string("@%+=:,./_-").find(ch) != std::string::npos;
+    });
+    if (plain) return s;
+    std::string out = "'";
+    for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    return out + "'";
+}
+
+std::string global_flags_hint(const Globals &g) {
+    std::string out;
+    if (!g.kubeconfig.empty()) out += " --kubeconfig " + sh_quote(g.kubeconfig);
+    if (!g.context.empty()) out += " --context " + sh_quote(g.context);
+    if (!g.ns.empty()) out += " -n " + sh_quote(g.ns);
+    return out;
+}
+
+std::string SessionPick::flags() const {
+    if (mode != "duplicate") return "";
+    return " --mode duplicate" + (developer.empty() ? std::string() : " --developer " + sh_quote(developer));
+}
+
+nh_dev_query_options SessionPick::query() const {
+    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+    q.cancel = interrupt_token();
+    q.mode = mode_code();
+    if (!developer.empty()) q.developer = developer.c_str();
+    return q;
+}
+
+SessionPick pick_session(nh_client *c, const Globals &g, const std::string &verb, const std::string &kind,
+                         const std::string &name, const std::string &mode_flag, const std::string &developer_flag) {
+    auto status_of = [&](int mode) {
+        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+        q.cancel = interrupt_token();
+        q.mode = mode;
+        if (!developer_flag.empty()) q.developer = developer_flag.c_str();
+        nh_buf b = NH_BUF_INIT;
+        nlohmann::json j;
+        if (nh_dev_status(&b, c, kind.c_str(), name.c_str(), &q) == NH_OK)
+            j = nlohmann::json::parse(b.ptr ? b.ptr : "", nullptr, false);
+        nh_buf_dispose(&b);
+        return j.is_object() ? j : nlohmann::json();
+    };
+    if (!mode_flag.empty() || !developer_flag.empty()) {
+        SessionPick pick{mode_flag.empty() ? "duplicate" : mode_flag, developer_flag, nullptr};
+        pick.status = status_of(pick.mode_code());
+        return pick;
+    }
+    SessionPick replace{"replace", "", status_of(NH_DEV_MODE_REPLACE)};
+    SessionPick copy{"duplicate", "", status_of(NH_DEV_MODE_DUPLICATE)};
+    bool in_replace = replace.status.is_object() && replace.status.value("dev_mode", false);
+    bool in_copy = copy.status.is_object() && copy.status.value("dev_mode", false);
+    if (in_replace && in_copy) {
+        progress_done();
+        std::string base = "nh " + verb + " " + kind + "/" + name;
+        std::fprintf(stderr, "error: %s/%s has two dev sessions of yours; pick one with --mode:\n", kind.c_str(), name.c_str());
+        std::fprintf(stderr, "  %s --mode replace%s\t(the workload itself, owner %s)\n", base.c_str(),
+                     global_flags_hint(g).c_str(), replace.status.value("owner", "").c_str());
+        std::fprintf(stderr, "  %s --mode duplicate%s\t(your copy %s)\n", base.c_str(), global_flags_hint(g).c_str(),
+                     copy.status.value("copy", "").c_str());
+        throw CLI::RuntimeError(EXIT_USAGE);
+    }
+    return in_copy ? copy : replace;
 }
 
 int exit_code_for(int rc) {

@@ -29,9 +29,27 @@ struct Globals {
     std::string kubeconfig;
     std::string context;
     std::string ns;
-    std::string output;  // "" or "json"
+    std::string output;  // -o: "" (text), "json", "yaml", "name" or "wide"
     int verbosity = 0;
 };
+
+// Adds the global flags (--kubeconfig, --context, -n, -v) to `app` and every subcommand below
+// it, under "Global Flags", so they work anywhere on the command line and every help lists them.
+void add_global_flags(CLI::App &app, Globals &g);
+
+// Adds -o/--output taking one of `formats` ("-o json", "-o=json", "--output=json").
+CLI::Option *add_output_flag(CLI::App *app, Globals &g, const std::vector<std::string> &formats);
+
+// Prints `j` to stdout as the -o format asks: "json" (indented by 2, always) or "yaml".
+void print_structured(const nlohmann::json &j, const std::string &format);
+
+// `j` as YAML (block style; strings quoted when YAML would read them as something else).
+std::string to_yaml(const nlohmann::json &j);
+
+// Reports a parse error and returns the exit code: help and version are printed (0); an
+// unknown subcommand is named kubectl's way with the nearest names ("unknown command "stat"
+// for "nh dev""); anything else is "error: ..." and where to see the usage (EXIT_USAGE).
+int report_parse_error(CLI::App &app, const CLI::ParseError &e);
 
 // Opens a client from the global flags; prints the error and returns NULL on failure.
 nh_client *open_client(const Globals &g);
@@ -41,6 +59,27 @@ int report_error(const char *context = nullptr);
 
 // The exit code for an nh_error_code.
 int exit_code_for(int rc);
+
+// Which dev session of a workload a command means.
+struct SessionPick {
+    std::string mode;       // "replace" or "duplicate"
+    std::string developer;  // duplicate mode: as given ("": the caller's copy)
+    nlohmann::json status;  // its nh_dev_status() object when looked up, else null
+
+    int mode_code() const { return mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE; }
+    // " --mode duplicate --developer D" as needed to name this session in a command.
+    std::string flags() const;
+    // Query options naming this session (valid while the pick lives), cancelled by Ctrl-C.
+    nh_dev_query_options query() const;
+};
+
+// The session of KIND/NAME a command means: with --mode (or --developer) given, that one;
+// otherwise whichever of the workload's replace session and the caller's copy is in dev mode.
+// When both are, prints an error naming each with the command (`nh <verb> KIND/NAME ...`)
+// that picks it and throws CLI::RuntimeError(EXIT_USAGE). A failing look-up picks replace and
+// leaves the error to the command.
+SessionPick pick_session(nh_client *c, const Globals &g, const std::string &verb, const std::string &kind,
+                         const std::string &name, const std::string &mode_flag, const std::string &developer_flag);
 
 // The Nocalhost dev config recorded with a session (the "config" of its status), or {}.
 nlohmann::json session_config(const nh_session *s);
@@ -60,6 +99,13 @@ nh_cancel *interrupt_token();
 // What a second Ctrl-C (which leaves at once) prints before leaving, e.g. that a rollback is
 // incomplete and the command that completes it; "" for nothing.
 void set_interrupt_note(const std::string &note);
+
+// The global flags as given (--kubeconfig, --context, -n), to append to a hint: "" or
+// " -n demo --context kind-x", each value quoted for sh when it needs to be.
+std::string global_flags_hint(const Globals &g);
+
+// Single-quoted for sh when it holds anything but [A-Za-z0-9@%+=:,./_-].
+std::string sh_quote(const std::string &s);
 
 // "deploy", "Deployments", ... -> "deployment": one spelling per kind for file names.
 std::string canonical_kind(std::string kind);

@@ -1,10 +1,15 @@
 // nh dev start|end|status|list|pvc: dev mode through the C ABI.
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -47,18 +52,6 @@ long parse_duration_ms(const std::string &text) {
 // The command that ends the dev mode being started, printed by a second Ctrl-C once the
 // cluster holds its session record (phase "record"); "" outside a start.
 std::string g_end_command;
-
-// "nh -n NS dev end KIND/NAME" with the flags that find the same session again.
-std::string end_command(const nh_cli::Globals &g, nh_client *c, const Target &t, const std::string &mode,
-                        const std::string &developer, bool force = false) {
-    std::string cmd = "nh -n " + (g.ns.empty() ? std::string(nh_client_namespace(c)) : g.ns);
-    if (!g.context.empty()) cmd += " --context " + g.context;
-    if (!g.kubeconfig.empty()) cmd += " --kubeconfig " + g.kubeconfig;
-    cmd += " dev end " + t.kind + "/" + t.name;
-    if (mode == "duplicate") cmd += " --mode duplicate" + (developer.empty() ? "" : " --developer " + developer);
-    if (force) cmd += " --force";
-    return cmd;
-}
 
 int on_event(int type, const char *phase, const char *message, const char *, void *) {
     if (!g_end_command.empty() && std::string(phase) == "record")
@@ -120,6 +113,17 @@ void on_sync_event(const nh_sync_event *ev, void *) {
     const nh_sync_status *st = ev->status;
     if (ev->type == NH_SYNC_EVENT_FILE_ERROR) g_sync_publisher.last_error = std::string(ev->path) + ": " + ev->message;
     g_sync_publisher.publish(*st, ev->type != NH_SYNC_EVENT_PROGRESS);
+    if (ev->type == NH_SYNC_EVENT_STATE && st->state == NH_SYNC_DISCONNECTED && *ev->message) {
+        // Each disconnect: why, and when the next try is.
+        char when[16] = "";
+        std::time_t now = std::time(nullptr);
+        std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&now));
+        nh_cli::progress_done();
+        std::fprintf(stderr, "%s sync disconnected: %s\n", when, ev->message);
+        g_sync_publisher.last_error = ev->message;
+        g_sync_publisher.publish(*st, true);
+        return;
+    }
     switch (ev->type) {
         case NH_SYNC_EVENT_STATE:
         case NH_SYNC_EVENT_PROGRESS:
@@ -145,6 +149,13 @@ void on_sync_event(const nh_sync_event *ev, void *) {
     }
 }
 
+// --mode and --developer of the commands that act on a session.
+void add_session_flags(CLI::App *cmd, std::string &mode, std::string &developer) {
+    cmd->add_option("--mode", mode, "replace or duplicate (default: whichever session of yours exists)")
+        ->check(CLI::IsMember({"replace", "duplicate"}));
+    cmd->add_option("--developer", developer, "duplicate mode: whose copy (default: yours, user@host)");
+}
+
 [[noreturn]] void fail_with_last_error(nh_client *c) {
     int code = nh_cli::report_error();
     nh_client_free(c);
@@ -155,6 +166,77 @@ nh_client *client_or_fail(const nh_cli::Globals &g) {
     nh_client *c = nh_cli::open_client(g);
     if (!c) throw CLI::RuntimeError(nh_cli::report_error());
     return c;
+}
+
+// nh_cli::pick_session(), freeing the client when it refuses.
+nh_cli::SessionPick pick_or_fail(nh_client *c, const nh_cli::Globals &g, const std::string &verb, const Target &t,
+                                 const std::string &mode, const std::string &developer) {
+    try {
+        return nh_cli::pick_session(c, g, verb, t.kind, t.name, mode, developer);
+    } catch (...) {
+        nh_client_free(c);
+        throw;
+    }
+}
+
+// The session's status object (no request).
+json session_status(const nh_session *s) {
+    nh_buf b = NH_BUF_INIT;
+    nh_session_status(&b, s);
+    json j = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+    nh_buf_dispose(&b);
+    return j.is_object() ? j : json::object();
+}
+
+// "user@host": the caller, as the library's default owner ("user@host/pid") names it.
+std::string local_identity() {
+    std::string user;
+    if (const char *u = std::getenv("USER"); u && *u) user = u;
+    if (user.empty())
+        if (const passwd *pw = getpwuid(getuid())) user = pw->pw_name;
+    if (user.empty()) user = "uid" + std::to_string(getuid());
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+    return user + "@" + host;
+}
+
+std::string end_hint(const nh_cli::Globals &g, const std::string &target, const nh_cli::SessionPick &pick,
+                     bool force = false);
+
+// After nh_dev_start() failed: when it was refused because the workload is already in dev mode
+// by the caller (the same owner, or the caller's own copy) and that session is active, the
+// session to carry on with. Otherwise prints the error, with the command that ends the session
+// when it is someone else's, frees the client and throws.
+nh_session *reattach_own(nh_client *c, const nh_cli::Globals &g, const Target &t, const nh_cli::SessionPick &pick,
+                         const std::string &owner) {
+    const int code = nh_error_last()->code;
+    const std::string message = nh_error_last()->message;
+    auto give_up = [&](bool show_end) {
+        nh_cli::progress_done();
+        std::fprintf(stderr, "error: %s\n", message.c_str());
+        if (show_end) std::fprintf(stderr, "  end it with: %s\n", end_hint(g, t.kind + "/" + t.name, pick).c_str());
+        nh_client_free(c);
+        throw CLI::RuntimeError(nh_cli::exit_code_for(code));
+    };
+    if (code != NH_EBUSY) give_up(false);
+    nh_dev_query_options q = pick.query();
+    nh_session *s = nullptr;
+    if (nh_dev_attach(&s, c, t.kind.c_str(), t.name.c_str(), &q) != NH_OK) give_up(false);
+    json st = session_status(s);
+    bool settled = st.value("phase", "") == "active" && !st["lock"].is_object();
+    std::string holder = st.value("owner", "");
+    bool mine = pick.mode == "duplicate" ||
+                (owner.empty() ? holder.substr(0, holder.rfind('/')) == local_identity() : holder == owner);
+    if (!settled || !mine) {
+        nh_session_free(s);
+        give_up(settled);
+    }
+    return s;
+}
+
+// The command that ends a session: "nh dev end deployment/web --mode duplicate -n demo".
+std::string end_hint(const nh_cli::Globals &g, const std::string &target, const nh_cli::SessionPick &pick, bool force) {
+    return "nh dev end " + target + pick.flags() + (force ? " --force" : "") + nh_cli::global_flags_hint(g);
 }
 
 std::string lower_kind(const json &s) {
@@ -190,19 +272,133 @@ void print_status(const json &s) {
         std::printf("  locked by:  %s\n", s["lock"].value("holder", "").c_str());
 }
 
-void print_list(const json &list) {
+// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
+void print_table(const std::vector<std::vector<std::string>> &rows) {
+    std::vector<size_t> width;
+    for (const auto &r : rows)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto &r : rows) {
+        std::string line;
+        for (size_t i = 0; i < r.size(); ++i)
+            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] + 3 - r[i].size(), ' ');
+        std::printf("%s\n", line.c_str());
+    }
+}
+
+std::string text_or_dash(const json &s, const char *key) {
+    return s.contains(key) && s[key].is_string() && !s[key].get<std::string>().empty() ? s[key].get<std::string>() : "-";
+}
+
+// nh dev list's table: NAMESPACE (with -A), WORKLOAD, MODE, PHASE, COPY, DEVELOPER, OWNER,
+// SINCE, POD; -o wide adds CONTAINER, IMAGE and SYNC PORT.
+void print_list(const json &list, bool all_namespaces, bool wide) {
     if (list.empty()) {
         std::printf("no workloads in dev mode\n");
         return;
     }
-    std::printf("%-20s %-28s %-8s %-28s %-21s %s\n", "NAMESPACE", "WORKLOAD", "PHASE", "OWNER", "SINCE", "POD");
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> header = {"WORKLOAD", "MODE", "PHASE", "COPY", "DEVELOPER", "OWNER", "SINCE", "POD"};
+    if (all_namespaces) header.insert(header.begin(), "NAMESPACE");
+    if (wide) header.insert(header.end(), {"CONTAINER", "IMAGE", "SYNC PORT"});
+    rows.push_back(header);
     for (const auto &s : list) {
         std::string pod = s["pod"].is_object() ? s["pod"].value("name", "") + (s["pod"].value("ready", false) ? "" : " (not ready)")
                                                : "-";
-        std::printf("%-20s %-28s %-8s %-28s %-21s %s\n", s.value("namespace", "").c_str(),
-                    (lower_kind(s) + "/" + s.value("name", "")).c_str(), s.value("phase", "").c_str(),
-                    s.value("owner", "").c_str(), s.value("since", "").c_str(), pod.c_str());
+        std::vector<std::string> row = {lower_kind(s) + "/" + s.value("name", ""), text_or_dash(s, "mode"),
+                                        text_or_dash(s, "phase"), text_or_dash(s, "copy"), text_or_dash(s, "developer"),
+                                        text_or_dash(s, "owner"), text_or_dash(s, "since"), pod};
+        if (all_namespaces) row.insert(row.begin(), s.value("namespace", ""));
+        if (wide)
+            row.insert(row.end(), {text_or_dash(s, "container"), text_or_dash(s, "image"),
+                                   std::to_string(s.value("sync_port", 0))});
+        rows.push_back(row);
     }
+    print_table(rows);
+}
+
+std::string url_encode(const std::string &text) {
+    std::string out;
+    for (unsigned char ch : text) {
+        if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            out += static_cast<char>(ch);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", ch);
+            out += hex;
+        }
+    }
+    return out;
+}
+
+// -l SELECTOR: the sessions whose workload's labels match, asking the API server (so the
+// selector means what it means to kubectl). Custom kinds are not matched.
+json filter_by_selector(nh_client *c, const json &list, const std::string &selector) {
+    // Kind -> {API group path, resource}.
+    static const std::map<std::string, std::pair<const char *, const char *>> apis = {
+        {"Deployment", {"/apis/apps/v1", "deployments"}}, {"StatefulSet", {"/apis/apps/v1", "statefulsets"}},
+        {"DaemonSet", {"/apis/apps/v1", "daemonsets"}},   {"ReplicaSet", {"/apis/apps/v1", "replicasets"}},
+        {"Job", {"/apis/batch/v1", "jobs"}},              {"CronJob", {"/apis/batch/v1", "cronjobs"}},
+        {"Pod", {"/api/v1", "pods"}}};
+    std::map<std::string, std::set<std::string>> matching;  // "namespace/Kind" -> names
+    json out = json::array();
+    for (const auto &s : list) {
+        std::string ns = s.value("namespace", ""), kind = s.value("kind", "");
+        std::string key = ns + "/" + kind;
+        if (!matching.count(key)) {
+            auto &names = matching[key];
+            if (auto api = apis.find(kind); api != apis.end()) {
+                std::string full = std::string(api->second.first) + "/namespaces/" + ns + "/" + api->second.second +
+                                   "?labelSelector=" + url_encode(selector);
+                nh_request_options r = NH_REQUEST_OPTIONS_INIT;
+                r.path = full.c_str();
+                r.cancel = nh_cli::interrupt_token();
+                nh_buf b = NH_BUF_INIT;
+                int status = 0;
+                if (nh_client_request(&b, &status, c, &r) != NH_OK) {
+                    nh_buf_dispose(&b);
+                    fail_with_last_error(c);
+                }
+                json answer = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+                nh_buf_dispose(&b);
+                if (answer.is_object())
+                    for (const auto &item : answer.value("items", json::array()))
+                        names.insert(item["metadata"].value("name", ""));
+            }
+        }
+        if (matching[key].count(s.value("name", ""))) out.push_back(s);
+    }
+    return out;
+}
+
+// -A, -l and -o of the commands that list sessions.
+void add_list_flags(CLI::App *cmd, nh_cli::Globals &g, bool &all_namespaces, std::string &selector, bool wide = false) {
+    cmd->add_flag("-A,--all-namespaces", all_namespaces, "every namespace");
+    cmd->add_option("-l,--selector", selector, "only workloads whose labels match, e.g. app=web,tier!=db");
+    if (wide)
+        nh_cli::add_output_flag(cmd, g, {"json", "yaml", "name", "wide"});
+    else
+        nh_cli::add_output_flag(cmd, g, {"json", "yaml", "name"});
+}
+
+// The sessions of the namespace (or of all), those of workloads matching `selector` if any.
+json list_sessions(nh_client *c, bool all_namespaces, const std::string &selector) {
+    nh_buf b = NH_BUF_INIT;
+    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+    q.all_namespaces = all_namespaces ? 1 : 0;
+    q.cancel = nh_cli::interrupt_token();
+    if (nh_dev_list(&b, c, &q) != NH_OK) fail_with_last_error(c);
+    json j = json::parse(b.ptr ? b.ptr : "[]", nullptr, false);
+    nh_buf_dispose(&b);
+    if (!j.is_array()) j = json::array();
+    return selector.empty() ? j : filter_by_selector(c, j, selector);
+}
+
+// -o name: "deployment/web", one a line.
+void print_names(const json &list) {
+    for (const auto &s : list) std::printf("%s/%s\n", lower_kind(s).c_str(), s.value("name", "").c_str());
 }
 
 // Nocalhost's name of a command: "hot-reload-run" -> "hotReloadRun".
@@ -210,13 +406,6 @@ std::string config_command_name(const std::string &which) {
     if (which == "hot-reload-run") return "hotReloadRun";
     if (which == "hot-reload-debug") return "hotReloadDebug";
     return which;
-}
-
-// Single-quoted for sh.
-std::string sh_quote(const std::string &s) {
-    std::string out = "'";
-    for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-    return out + "'";
 }
 
 // nh dev run: the command comes from the config recorded with the session (or, when it
@@ -227,10 +416,8 @@ void run_dev_command(const nh_cli::Globals &g, const std::string &which, const s
                      const std::string &app, int local_port, const std::vector<std::string> &extra) {
     Target t = parse_target(target_text);
     nh_client *c = client_or_fail(g);
-    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
-    q.cancel = nh_cli::interrupt_token();
-    q.mode = mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
-    if (!developer.empty()) q.developer = developer.c_str();
+    nh_cli::SessionPick pick = pick_or_fail(c, g, "dev run " + which, t, mode, developer);
+    nh_dev_query_options q = pick.query();
     nh_session *s = nullptr;
     if (nh_dev_attach(&s, c, t.kind.c_str(), t.name.c_str(), &q) != NH_OK) fail_with_last_error(c);
     json config = nh_cli::session_config(s);
@@ -265,13 +452,14 @@ void run_dev_command(const nh_cli::Globals &g, const std::string &which, const s
     }
     // sh -c 'cd WORKDIR && exec "$@"' with the command as positional arguments: no quoting
     // of the command's own words is needed.
-    std::vector<std::string> argv = {"sh", "-c", "cd " + sh_quote(nh_session_workdir(s)) + " && exec \"$@\"", "nh-dev-run"};
+    std::vector<std::string> argv = {"sh", "-c", "cd " + nh_cli::sh_quote(nh_session_workdir(s)) + " && exec \"$@\"", "nh-dev-run"};
     for (const auto &a : cmd) argv.push_back(a.is_string() ? a.get<std::string>() : a.dump());
     for (const auto &a : extra) argv.push_back(a);
     std::string pod = std::string("pod/") + nh_session_pod_name(s);
     if (pod == "pod/") {
-        std::fprintf(stderr, "error: %s/%s has no dev pod running right now (see nh dev status %s/%s)\n",
-                     t.kind.c_str(), t.name.c_str(), t.kind.c_str(), t.name.c_str());
+        std::fprintf(stderr, "error: %s/%s has no dev pod running right now (see: nh dev status %s/%s%s%s)\n",
+                     t.kind.c_str(), t.name.c_str(), t.kind.c_str(), t.name.c_str(), pick.flags().c_str(),
+                     nh_cli::global_flags_hint(g).c_str());
         nh_session_free(s);
         nh_client_free(c);
         throw CLI::RuntimeError(nh_cli::exit_code_for(NH_ESTATE));
@@ -332,7 +520,8 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("--workdir", sa.workdir, "work dir shared with the sync sidecar (default " NH_DEV_DEFAULT_WORKDIR ")");
     start->add_option("--sidecar-image", sa.sidecar_image, "image of the sync sidecar (default: nhsyncd of this release)");
     start->add_option("--sync-port", sa.sync_port, "port of the sync sidecar (default 7710)");
-    start->add_option("-e,--env", sa.env, "extra environment of the dev container, NAME=VALUE (repeatable)");
+    start->add_option("-e,--env", sa.env, "extra environment of the dev container, NAME=VALUE (repeatable)")
+        ->allow_extra_args(false);
     start->add_option("--resources", sa.resources, "resources of the dev container as JSON, e.g. '{\"limits\":{\"memory\":\"2Gi\"}}'");
     start->add_option("--timeout", sa.timeout, "how long to wait for the dev pod (default 5m)");
     start->add_option("--owner", sa.owner, "owner recorded for the session (default user@host/pid)");
@@ -347,7 +536,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         ->check(CLI::ExistingDirectory);
     start->add_option("--sync-mode", sa.sync_mode, "send (local wins, default) or two-way")
         ->check(CLI::IsMember({"send", "two-way"}));
-    start->add_option("--ignore", sa.ignore, "gitignore-syntax pattern not to sync (repeatable)");
+    start->add_option("--ignore", sa.ignore, "gitignore-syntax pattern not to sync (repeatable)")->allow_extra_args(false);
     start->add_flag("--gitignore", sa.gitignore, "honour .gitignore files while syncing");
     start->callback([&g] {
         Target t = parse_target(sa.target);
@@ -388,32 +577,43 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             g_sync_publisher.file = nh_cli::sync_status_file(ns, t.kind, t.name);
             g_sync_publisher.local_dir = std::filesystem::absolute(sa.local_dir).string();
         }
+        const nh_cli::SessionPick pick{sa.mode, sa.developer, nullptr};
         nh_session *s = nullptr;
-        g_end_command = end_command(g, c, t, sa.mode, sa.developer);
+        bool attached = false;
+        g_end_command = end_hint(g, t.kind + "/" + t.name, pick);
         int rc = nh_dev_start(&s, c, t.kind.c_str(), t.name.c_str(), &o);
         nh_cli::set_interrupt_note("");
         g_end_command.clear();
-        if (rc != NH_OK) fail_with_last_error(c);
+        if (rc != NH_OK) {
+            s = reattach_own(c, g, t, pick, sa.owner);
+            attached = true;
+            if (!sa.local_dir.empty() && nh_session_sync_start(s, c, o.local_dir, &so, timeout_ms, o.cancel, on_event,
+                                                               nullptr) != NH_OK) {
+                nh_session_free(s);
+                fail_with_last_error(c);
+            }
+        }
         nh_cli::progress_done();
-        if (g.output == "json") {
-            nh_buf b = NH_BUF_INIT;
-            nh_session_status(&b, s);
-            std::printf("%s\n", b.ptr ? b.ptr : "{}");
-            nh_buf_dispose(&b);
+        if (g.output == "json" || g.output == "yaml") {
+            nh_cli::print_structured(session_status(s), g.output);
+        } else if (g.output == "name") {
+            std::printf("%s/%s\n", nh_cli::canonical_kind(t.kind).c_str(), t.name.c_str());
         } else {
-            std::printf("%s/%s is in dev mode\n", t.kind.c_str(), t.name.c_str());
+            if (attached)
+                std::printf("%s/%s was already in dev mode (yours, since %s); attached to it\n", t.kind.c_str(),
+                            t.name.c_str(), nh_session_since(s));
+            else
+                std::printf("%s/%s is in dev mode\n", t.kind.c_str(), t.name.c_str());
             std::printf("  pod:        %s\n", nh_session_pod_name(s));
             std::printf("  container:  %s (work dir %s)\n", nh_session_container(s), nh_session_workdir(s));
             std::printf("  sync:       %s:%d\n", nh_session_sidecar_container(s), nh_session_sync_port(s));
             if (!sa.local_dir.empty())
                 std::printf("  syncing:    %s -> %s\n", sa.local_dir.c_str(), nh_session_workdir(s));
-            nh_buf b = NH_BUF_INIT;
-            nh_session_status(&b, s);
-            json st = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
-            nh_buf_dispose(&b);
-            for (const auto &f : st.value("port_forwards", json::array()))
+            if (pick.mode == "duplicate" && *nh_session_workload(s))
+                std::printf("  copy:       deployment/%s (the original keeps serving)\n", nh_session_workload(s));
+            for (const auto &f : session_status(s).value("port_forwards", json::array()))
                 std::printf("  forwarding: 127.0.0.1:%d -> %d\n", f.value("local_port", 0), f.value("remote_port", 0));
-            std::printf("end it with: nh dev end %s/%s\n", t.kind.c_str(), t.name.c_str());
+            std::printf("end it with: %s\n", end_hint(g, sa.target, pick).c_str());
         }
         std::fflush(stdout);
         if (!sa.local_dir.empty()) {
@@ -434,32 +634,32 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         nh_session_free(s);
         nh_client_free(c);
     });
-    start->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    nh_cli::add_output_flag(start, g, {"json", "yaml", "name"});
 
     // nh dev end
-    static std::string end_target, end_timeout = "60s", end_mode = "replace", end_developer;
-    static bool end_force = false;
+    static std::string end_target, end_timeout = "60s", end_mode, end_developer;
     auto *end = dev->add_subcommand("end", "end dev mode: restore the original workload in place");
     end->add_option("target", end_target, "KIND/NAME")->required();
     end->add_option("--timeout", end_timeout, "how long to wait for another client's start or end (default 60s)");
-    end->add_option("--mode", end_mode, "replace (default) or duplicate")->check(CLI::IsMember({"replace", "duplicate"}));
-    end->add_option("--developer", end_developer, "duplicate mode: whose copy (default user@host)");
+    add_session_flags(end, end_mode, end_developer);
+    static bool end_force = false;
     end->add_flag("--force", end_force,
                   "when the session record is gone, remove every mark of dev mode anyway and say what could not be restored");
     end->callback([&g] {
         Target t = parse_target(end_target);
         long timeout_ms = parse_duration_ms(end_timeout);
         nh_client *c = client_or_fail(g);
+        nh_cli::SessionPick pick = pick_or_fail(c, g, "dev end", t, end_mode, end_developer);
         nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
         o.timeout_ms = timeout_ms;
         o.events = on_event;
         o.cancel = nh_cli::interrupt_token();
-        o.mode = end_mode == "duplicate" ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
-        if (!end_developer.empty()) o.developer = end_developer.c_str();
+        o.mode = pick.mode_code();
+        if (!pick.developer.empty()) o.developer = pick.developer.c_str();
         o.force = end_force ? 1 : 0;
         int result = 0;
         nh_cli::set_interrupt_note("the end is incomplete: the workload may be left partly in dev mode; complete it with: " +
-                                   end_command(g, c, t, end_mode, end_developer, end_force));
+                                   end_hint(g, t.kind + "/" + t.name, pick, end_force));
         int rc = nh_dev_end(&result, c, t.kind.c_str(), t.name.c_str(), &o);
         nh_cli::set_interrupt_note("");
         if (rc != NH_OK) fail_with_last_error(c);
@@ -468,42 +668,52 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                            : result == NH_DEV_END_RESTORED_OVERWRITING ? "restored (a change made in dev mode was overwritten)"
                            : result == NH_DEV_END_WORKLOAD_GONE        ? "no longer exists; cleaned up what dev mode left"
                                                                        : "was not in dev mode; nothing to do";
-        std::printf("%s/%s %s\n", t.kind.c_str(), t.name.c_str(), what);
+        if (pick.mode == "duplicate" && result != NH_DEV_END_NOT_IN_DEV_MODE)
+            std::printf("%s/%s: %s ended; the original was not touched\n", t.kind.c_str(), t.name.c_str(),
+                        pick.developer.empty() ? "your copy" : ("the copy of " + pick.developer).c_str());
+        else
+            std::printf("%s/%s %s\n", t.kind.c_str(), t.name.c_str(), what);
         nh_client_free(c);
     });
 
     // nh dev status
-    static std::string status_target;
+    static std::string status_target, status_mode, status_developer, status_selector;
+    static bool status_all = false;
     auto *status = dev->add_subcommand("status", "dev-mode status of a workload (or of all in the namespace)");
     status->add_option("target", status_target, "KIND/NAME (default: every workload in dev mode)");
-    status->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    add_session_flags(status, status_mode, status_developer);
+    add_list_flags(status, g, status_all, status_selector);
     status->callback([&g] {
+        if (!status_target.empty() && (status_all || !status_selector.empty()))
+            throw CLI::ValidationError("target", "-A and -l list workloads; give no KIND/NAME with them");
+        Target t = status_target.empty() ? Target{} : parse_target(status_target);
         nh_client *c = client_or_fail(g);
-        nh_buf b = NH_BUF_INIT;
-        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
-        q.cancel = nh_cli::interrupt_token();
-        int rc;
-        bool one = !status_target.empty();
-        if (one) {
-            Target t = parse_target(status_target);
-            rc = nh_dev_status(&b, c, t.kind.c_str(), t.name.c_str(), &q);
-        } else {
-            rc = nh_dev_list(&b, c, &q);
-        }
-        if (rc != NH_OK) fail_with_last_error(c);
-        if (g.output == "json") {
-            std::printf("%s\n", b.ptr);
-        } else {
-            json j = json::parse(b.ptr, nullptr, false);
-            if (one) {
-                print_status(j);
-            } else if (j.empty()) {
-                std::printf("no workloads in dev mode\n");
+        json j;
+        if (!status_target.empty()) {
+            nh_cli::SessionPick pick = pick_or_fail(c, g, "dev status", t, status_mode, status_developer);
+            if (pick.status.is_object()) {
+                j = pick.status;
             } else {
-                for (const auto &s : j) print_status(s);
+                nh_dev_query_options q = pick.query();
+                nh_buf b = NH_BUF_INIT;
+                if (nh_dev_status(&b, c, t.kind.c_str(), t.name.c_str(), &q) != NH_OK) fail_with_last_error(c);
+                j = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
+                nh_buf_dispose(&b);
             }
+        } else {
+            j = list_sessions(c, status_all, status_selector);
         }
-        nh_buf_dispose(&b);
+        if (g.output == "json" || g.output == "yaml") {
+            nh_cli::print_structured(j, g.output);
+        } else if (g.output == "name") {
+            print_names(j.is_array() ? j : json::array({j}));
+        } else if (j.is_object()) {
+            print_status(j);
+        } else if (j.empty()) {
+            std::printf("no workloads in dev mode\n");
+        } else {
+            for (const auto &s : j) print_status(s);
+        }
         nh_client_free(c);
     });
 
@@ -513,7 +723,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     static std::string pvc_list_target;
     auto *pvc_list = pvc->add_subcommand("list", "claims made for persistent dirs, of one workload or of the namespace");
     pvc_list->add_option("target", pvc_list_target, "KIND/NAME (default: every workload in the namespace)");
-    pvc_list->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    nh_cli::add_output_flag(pvc_list, g, {"json", "yaml", "name"});
     pvc_list->callback([&g] {
         nh_client *c = client_or_fail(g);
         nh_buf b = NH_BUF_INIT;
@@ -529,8 +739,10 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         if (rc != NH_OK) fail_with_last_error(c);
         json j = json::parse(b.ptr ? b.ptr : "[]", nullptr, false);
         nh_buf_dispose(&b);
-        if (g.output == "json") {
-            std::printf("%s\n", j.dump().c_str());
+        if (g.output == "json" || g.output == "yaml") {
+            nh_cli::print_structured(j, g.output);
+        } else if (g.output == "name") {
+            for (const auto &p : j) std::printf("persistentvolumeclaim/%s\n", p.value("name", "").c_str());
         } else if (j.empty()) {
             std::printf("no PersistentVolumeClaims of dev mode\n");
         } else {
@@ -592,7 +804,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
 
     // nh dev run build|run|debug|hot-reload-run|hot-reload-debug
     struct RunArgs {
-        std::string which, target, mode = "replace", developer, config, app;
+        std::string which, target, mode, developer, config, app;
         int local_port = 0;
         std::vector<std::string> args;
     };
@@ -604,8 +816,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         ->check(CLI::IsMember({"build", "run", "debug", "hot-reload-run", "hot-reload-debug"}));
     run->add_option("target", ra.target, "KIND/NAME of the workload in dev mode")->required();
     run->add_option("args", ra.args, "more arguments for the command (after --)");
-    run->add_option("--mode", ra.mode, "replace (default) or duplicate")->check(CLI::IsMember({"replace", "duplicate"}));
-    run->add_option("--developer", ra.developer, "duplicate mode: whose copy (default user@host)");
+    add_session_flags(run, ra.mode, ra.developer);
     run->add_option("--config", ra.config,
                     "Nocalhost dev config to take the command from when the session recorded none");
     run->add_option("--app", ra.app, "Nocalhost application whose ConfigMap is read (with --config)");
@@ -616,22 +827,19 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                                          ra.local_port, ra.args); });
 
     // nh dev list
-    static bool all_namespaces = false;
+    static bool list_all = false;
+    static std::string list_selector;
     auto *list = dev->add_subcommand("list", "workloads in dev mode in the namespace");
-    list->add_flag("-A,--all-namespaces", all_namespaces, "list every namespace");
-    list->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    add_list_flags(list, g, list_all, list_selector, true);
     list->callback([&g] {
         nh_client *c = client_or_fail(g);
-        nh_buf b = NH_BUF_INIT;
-        nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
-        q.all_namespaces = all_namespaces ? 1 : 0;
-        q.cancel = nh_cli::interrupt_token();
-        if (nh_dev_list(&b, c, &q) != NH_OK) fail_with_last_error(c);
-        if (g.output == "json")
-            std::printf("%s\n", b.ptr);
+        json j = list_sessions(c, list_all, list_selector);
+        if (g.output == "json" || g.output == "yaml")
+            nh_cli::print_structured(j, g.output);
+        else if (g.output == "name")
+            print_names(j);
         else
-            print_list(json::parse(b.ptr, nullptr, false));
-        nh_buf_dispose(&b);
+            print_list(j, list_all, g.output == "wide");
         nh_client_free(c);
     });
 }

@@ -28,7 +28,35 @@ struct StreamFlags {
     std::vector<std::string> command;
     std::vector<std::string> ports;
     std::string address = "127.0.0.1";
+    std::string mode, developer;  // which dev session of a workload
 };
+
+// Where a command on a workload goes: in dev mode on a copy of the caller's (duplicate mode),
+// that copy; otherwise the target as given (in replace mode the workload's pods are the dev pod).
+// Frees the client when the session is ambiguous.
+std::string session_target(nh_client *c, const nh_cli::Globals &g, const std::string &verb, const StreamFlags &f,
+                           nh_cli::SessionPick *pick) {
+    auto slash = f.target.find('/');
+    if (slash == std::string::npos) return f.target;
+    std::string kind = nh_cli::canonical_kind(f.target.substr(0, slash));
+    if (kind == "pod") return f.target;
+    try {
+        *pick = nh_cli::pick_session(c, g, verb, f.target.substr(0, slash), f.target.substr(slash + 1), f.mode, f.developer);
+    } catch (...) {
+        nh_client_free(c);
+        throw;
+    }
+    const auto &st = pick->status;
+    if (pick->mode == "duplicate" && st.is_object() && st.value("dev_mode", false) && st["copy"].is_string())
+        return "deployment/" + st["copy"].get<std::string>();
+    return f.target;
+}
+
+void add_session_flags(CLI::App *cmd, StreamFlags &f) {
+    cmd->add_option("--mode", f.mode, "replace or duplicate: which dev session (default: whichever of yours exists)")
+        ->check(CLI::IsMember({"replace", "duplicate"}));
+    cmd->add_option("--developer", f.developer, "duplicate mode: whose copy (default: yours, user@host)");
+}
 
 int write_out(int stream, const char *data, size_t len, void *) {
     FILE *f = stream == NH_EXEC_STDERR ? stderr : stdout;
@@ -157,18 +185,20 @@ int nh_cli::exec_streaming(nh_client *c, const std::string &target, const std::s
 
 namespace {
 
-int interactive(nh_client *c, const StreamFlags &f, const std::vector<std::string> &command, bool tty) {
-    return nh_cli::exec_interactive(c, f.target, f.container, command, tty);
+int interactive(nh_client *c, const std::string &target, const StreamFlags &f, const std::vector<std::string> &command,
+                bool tty) {
+    return nh_cli::exec_interactive(c, target, f.container, command, tty);
 }
 
 // dev.shell of the Nocalhost dev config recorded when a workload went into dev mode, or "".
-std::string dev_config_shell(nh_client *c, const std::string &target) {
+std::string dev_config_shell(nh_client *c, const std::string &target, const nh_cli::SessionPick &pick) {
     auto slash = target.find('/');
     if (slash == std::string::npos) return "";
     std::string kind = target.substr(0, slash), name = target.substr(slash + 1);
-    if (kind == "pod" || kind == "po" || kind == "pods") return "";
+    if (nh_cli::canonical_kind(kind) == "pod") return "";
+    nh_dev_query_options q = pick.query();
     nh_session *s = nullptr;
-    if (nh_dev_attach(&s, c, kind.c_str(), name.c_str(), nullptr) != NH_OK) return "";  // not in dev mode
+    if (nh_dev_attach(&s, c, kind.c_str(), name.c_str(), &q) != NH_OK) return "";  // not in dev mode
     auto shell = nh_cli::session_config(s).value("shell", nlohmann::json());
     nh_session_free(s);
     return shell.is_string() ? shell.get<std::string>() : "";
@@ -176,9 +206,9 @@ std::string dev_config_shell(nh_client *c, const std::string &target) {
 
 // The shell Nocalhost would pick: the given one, the dev config's dev.shell, else zsh, bash,
 // sh, probed with `which`.
-std::string pick_shell(nh_client *c, const StreamFlags &f) {
+std::string pick_shell(nh_client *c, const std::string &target, const StreamFlags &f, const nh_cli::SessionPick &pick) {
     if (!f.shell.empty()) return f.shell;
-    if (std::string configured = dev_config_shell(c, f.target); !configured.empty()) return configured;
+    if (std::string configured = dev_config_shell(c, f.target, pick); !configured.empty()) return configured;
     nh_exec_options o = NH_EXEC_OPTIONS_INIT;
     if (!f.container.empty()) o.container = f.container.c_str();
     o.cancel = nh_cli::interrupt_token();
@@ -186,7 +216,7 @@ std::string pick_shell(nh_client *c, const StreamFlags &f) {
         const char *argv[] = {"which", sh, nullptr};
         nh_buf out = NH_BUF_INIT;
         int code = -1;
-        int rc = nh_exec_run(&out, nullptr, &code, c, f.target.c_str(), argv, nullptr, 0, &o);
+        int rc = nh_exec_run(&out, nullptr, &code, c, target.c_str(), argv, nullptr, 0, &o);
         std::string path = out.ptr ? out.ptr : "";
         nh_buf_dispose(&out);
         while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
@@ -208,14 +238,17 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
     exec->add_flag("-i,--stdin", f->stdin_, "pass stdin to the command");
     exec->add_flag("-t,--tty", f->tty, "allocate a terminal");
     exec->add_option("command", f->command, "the command and its arguments (after --)")->required();
+    add_session_flags(exec, *f);
     exec->callback([f, &g] {
         nh_client *c = nh_cli::open_client(g);
         if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+        nh_cli::SessionPick pick;
+        std::string target = session_target(c, g, "exec", *f, &pick);
         int code;
         if (f->stdin_ || f->tty) {
-            code = interactive(c, *f, f->command, f->tty);
+            code = interactive(c, target, *f, f->command, f->tty);
         } else {
-            code = nh_cli::exec_streaming(c, f->target, f->container, f->command);
+            code = nh_cli::exec_streaming(c, target, f->container, f->command);
         }
         nh_client_free(c);
         if (code != 0) throw CLI::RuntimeError(code);
@@ -225,10 +258,13 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
     term->add_option("target", f->target, "KIND/NAME or a pod name")->required();
     term->add_option("-c,--container", f->container, "container (default: the pod's default container)");
     term->add_option("--shell", f->shell, "shell to run (default: the dev config's dev.shell, else zsh, bash or sh, whichever exists)");
+    add_session_flags(term, *f);
     term->callback([f, &g] {
         nh_client *c = nh_cli::open_client(g);
         if (!c) throw CLI::RuntimeError(nh_cli::report_error());
-        std::string shell = pick_shell(c, *f);
+        nh_cli::SessionPick pick;
+        std::string target = session_target(c, g, "terminal", *f, &pick);
+        std::string shell = pick_shell(c, target, *f, pick);
         int code;
         if (shell.empty()) {
             code = nh_cli::report_error();
@@ -237,7 +273,7 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
             std::vector<std::string> words;
             std::istringstream in(shell);
             for (std::string w; in >> w;) words.push_back(w);
-            code = interactive(c, *f, words, isatty(STDIN_FILENO) != 0);
+            code = interactive(c, target, *f, words, isatty(STDIN_FILENO) != 0);
         }
         nh_client_free(c);
         if (code != 0) throw CLI::RuntimeError(code);
@@ -247,9 +283,12 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
     pf->add_option("target", f->target, "KIND/NAME or a pod name")->required();
     pf->add_option("ports", f->ports, "LOCAL:REMOTE, :REMOTE (pick a local port) or PORT")->required();
     pf->add_option("--address", f->address, "local IPv4 address to listen on");
+    add_session_flags(pf, *f);
     pf->callback([f, &g] {
         nh_client *c = nh_cli::open_client(g);
         if (!c) throw CLI::RuntimeError(nh_cli::report_error());
+        nh_cli::SessionPick pick;
+        std::string target = session_target(c, g, "port-forward", *f, &pick);
         std::vector<const char *> ports;
         for (auto &p : f->ports) ports.push_back(p.c_str());
         ports.push_back(nullptr);
@@ -276,7 +315,7 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
         };
         nh_forward *fwd = nullptr;
         int code = 0;
-        if (nh_forward_start(&fwd, c, f->target.c_str(), ports.data(), &o) != NH_OK) {
+        if (nh_forward_start(&fwd, c, target.c_str(), ports.data(), &o) != NH_OK) {
             code = nh_cli::report_error();
         } else {
             nh_buf pod = NH_BUF_INIT;

@@ -32,7 +32,11 @@ static void on_event(const nh_sync_event *ev, void *payload) {
     if (g_quiet && ev->type != NH_SYNC_EVENT_FILE_ERROR) return;
     switch (ev->type) {
     case NH_SYNC_EVENT_STATE:
-        fprintf(stderr, "sync: %s\n", nh_sync_state_name(ev->status->state));
+        /* A disconnect says why and when the next try is. */
+        if (ev->message[0])
+            fprintf(stderr, "sync: %s: %s\n", nh_sync_state_name(ev->status->state), ev->message);
+        else
+            fprintf(stderr, "sync: %s\n", nh_sync_state_name(ev->status->state));
         break;
     case NH_SYNC_EVENT_PROGRESS:
         fprintf(stderr, "sync: %llu/%llu files, %llu/%llu bytes\n", (unsigned long long)ev->status->files_done,

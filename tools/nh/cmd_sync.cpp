@@ -34,7 +34,7 @@ void nh_cli_register_sync(CLI::App &app, nh_cli::Globals &g) {
     static std::string target;
     auto *status = sync->add_subcommand("status", "the sync of a workload's dev session run by this machine's nh");
     status->add_option("target", target, "KIND/NAME")->required();
-    status->add_option("-o,--output", g.output, "output format: json")->check(CLI::IsMember({"json"}));
+    nh_cli::add_output_flag(status, g, {"json", "yaml"});
     status->callback([&g] {
         auto slash = target.find('/');
         if (slash == std::string::npos) throw CLI::ValidationError("KIND/NAME", "expected KIND/NAME, got '" + target + "'");
@@ -48,12 +48,12 @@ void nh_cli_register_sync(CLI::App &app, nh_cli::Globals &g) {
         bool running = st.is_object() && kill(static_cast<pid_t>(st.value("pid", 0L)), 0) == 0;
         if (!running) {
             std::fprintf(stderr, "no sync of %s in namespace %s is running on this machine "
-                                 "(start one with: nh dev start %s --image IMG --local-dir DIR)\n",
-                         target.c_str(), ns.c_str(), target.c_str());
+                                 "(start one with: nh dev start %s%s --image IMG --local-dir DIR)\n",
+                         target.c_str(), ns.c_str(), target.c_str(), nh_cli::global_flags_hint(g).c_str());
             throw CLI::RuntimeError(nh_cli::EXIT_NOT_FOUND);
         }
-        if (g.output == "json") {
-            std::printf("%s\n", st.dump(2).c_str());
+        if (!g.output.empty()) {
+            nh_cli::print_structured(st, g.output);
             return;
         }
         long age = static_cast<long>(std::time(nullptr)) - st.value("updated_at", 0L);

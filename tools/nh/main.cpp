@@ -1,5 +1,7 @@
 // nh: the command-line face of libnocalhost, built on its C ABI alone.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
 
@@ -19,13 +21,13 @@ void log_to_stderr(int level, const char *message, void *) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    CLI::App app{"nh: put Kubernetes workloads into dev mode and bring them back exactly"};
+    // Named "nh" in help and messages whatever path it was run by.
+    CLI::App app{"nh: put Kubernetes workloads into dev mode and bring them back exactly", "nh"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", [] {
+        return std::string("nh ") + nh_version(nullptr, nullptr, nullptr) + " (libnocalhost ABI " + std::to_string(NH_ABI) + ")";
+    });
     nh_cli::Globals g;
-    app.add_option("--kubeconfig", g.kubeconfig, "kubeconfig file(s), ':'-separated (default: $KUBECONFIG, ~/.kube/config)");
-    app.add_option("--context", g.context, "kubeconfig context to use");
-    app.add_option("-n,--namespace", g.ns, "namespace (default: the context's)");
-    app.add_flag("-v,--verbose", g.verbosity, "more log output (repeat for more)");
     app.parse_complete_callback([&] {
         if (g.verbosity > 0) nh_log_set_callback(log_to_stderr, NH_LOG_INFO + g.verbosity - 1, nullptr);
     });
@@ -71,6 +73,30 @@ int main(int argc, char **argv) {
 #include "commands.inc"
 #undef NH_CLI_COMMAND
 
+    // nh help [COMMAND...]: the help of nh or of a command, as `nh COMMAND... --help` prints it.
+    auto *help = app.add_subcommand("help", "help about any command: nh help dev start");
+    static std::vector<std::string> help_path;
+    help->add_option("command", help_path, "the command, e.g. dev start");
+    help->callback([&app] {
+        CLI::App *target = &app;
+        std::string parents;  // "nh dev" for `nh help dev start`, as its Usage line shows them
+        for (const auto &word : help_path) {
+            CLI::App *next = nullptr;
+            for (CLI::App *sub : target->get_subcommands({}))
+                if (sub->check_name(word)) next = sub;
+            if (!next) {
+                std::fprintf(stderr, "error: unknown command \"%s\" for \"nh help\"\n", word.c_str());
+                throw CLI::RuntimeError(nh_cli::EXIT_USAGE);
+            }
+            parents += (parents.empty() ? "" : " ") + target->get_name();
+            target = next;
+        }
+        std::fputs(target->help(parents).c_str(), stdout);
+    });
+
+    // Last, so that every command (help included) has them.
+    nh_cli::add_global_flags(app, g);
+
     if (nh_init() < 0) return nh_cli::report_error();
     int code = 0;
     try {
@@ -78,8 +104,7 @@ int main(int argc, char **argv) {
     } catch (const CLI::RuntimeError &e) {
         code = e.get_exit_code();
     } catch (const CLI::ParseError &e) {
-        code = app.exit(e);
-        if (code != 0) code = nh_cli::EXIT_USAGE;
+        code = nh_cli::report_parse_error(app, e);
     }
     nh_shutdown();
     return code;
