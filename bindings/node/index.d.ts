@@ -568,6 +568,11 @@ export interface DevStartOptions extends DevConfigOptions {
   timeoutMs?: number;
   /** Default true: a failed or cancelled start restores the workload exactly. */
   rollbackOnFailure?: boolean;
+  /**
+   * Default false (as Nocalhost): a patch the API server refuses is skipped with a warning event
+   * (phase "patch") and the start goes on. true: it fails the start, which rolls back.
+   */
+  patchErrorsFatal?: boolean;
   owner?: string;
   leaseDurationS?: number;
   /** Progress; throwing stops the start (which rolls back) and rejects with what was thrown. */
@@ -590,6 +595,12 @@ export interface DevEndOptions extends CallOptions {
   owner?: string;
   timeoutMs?: number;
   leaseDurationS?: number;
+  /**
+   * End dev mode of a workload marked as in dev mode whose session record is gone (without it:
+   * InvalidStateError): remove every mark of dev mode found; what could not be restored (e.g. the
+   * original image when no revision records it) is reported as warning events of phase "force".
+   */
+  force?: boolean;
   onEvent?: (event: DevEvent) => void;
 }
 

@@ -185,7 +185,9 @@ class Client {
    * .nocalhost/config.yaml or a directory holding one), appName,
    * ignoreClusterConfig, imagePullPolicy, patches ([{type, patch}], patch an
    * object or JSON text), persistentDirs ([{path, capacity, storageClass}]),
-   * localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
+   * patchErrorsFatal (default false: a patch the API server refuses is a
+   * warning event of phase 'patch' and the start goes on; true: it fails the
+   * start, which rolls back), localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
    * start, which rolls back), signal, endOnExit (see Session). The workload
    * is 'KIND/NAME' as the CLI takes it (devStart('deployment/web', {image}))
    * or kind and name apart. Resolves with a Session; rejects with BusyError,
@@ -236,7 +238,10 @@ class Client {
   /**
    * End dev mode (restore the original in place); resolves with a DevEndResult
    * name ('RESTORED', 'NOT_IN_DEV_MODE', ...). Idempotent. mode 'duplicate'
-   * ends `developer`'s copy only.
+   * ends `developer`'s copy only. A workload marked as in dev mode whose
+   * session record is gone rejects with InvalidStateError (naming force);
+   * force: true ends it anyway, removing every mark of dev mode it finds, and
+   * reports what it could not restore as warning events of phase 'force'.
    */
   async devEnd(kind, name, allOptions) {
     [kind, name, allOptions] = workloadArgs(kind, name, allOptions);

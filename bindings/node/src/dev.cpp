@@ -24,7 +24,7 @@ struct DevStartArgs {
     std::vector<const char *> env_ptrs;
     int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     long timeout_ms = 0;
-    bool rollback = true, ignore_cluster_config = false;
+    bool rollback = true, ignore_cluster_config = false, patch_errors_fatal = false;
 
     DevStartArgs() = default;
     explicit DevStartArgs(const Napi::Value &o) {
@@ -56,6 +56,7 @@ struct DevStartArgs {
         image_pull_policy = opt_string(option(o, "imagePullPolicy"));
         patches_json = opt_string(option(o, "patchesJson"));
         persistent_dirs_json = opt_string(option(o, "persistentDirsJson"));
+        patch_errors_fatal = option(o, "patchErrorsFatal").ToBoolean().Value();
     }
 
     // Options made with NH_DEV_START_OPTIONS_INIT pointing into this object (off the main thread).
@@ -88,6 +89,7 @@ struct DevStartArgs {
         d.image_pull_policy = c_str_or_null(image_pull_policy);
         d.patches_json = c_str_or_null(patches_json);
         d.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
+        d.patch_errors_fatal = patch_errors_fatal ? 1 : 0;
         return d;
     }
 };
@@ -105,6 +107,7 @@ struct DevEndCall {
     std::optional<std::string> ns, owner, developer;
     long timeout_ms = 0;
     int lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
+    bool force = false;
     int result = 0;
 };
 
@@ -165,6 +168,7 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
     call->lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
     call->mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
     call->developer = opt_string(option(o, "developer"));
+    call->force = option(o, "force").ToBoolean().Value();
     return StreamCall::Start(
         env, "nocalhost-dev-end", {c->handle().inflight(), Cancel::From(info[4])}, on_event_or_noop(env, info[5]),
         false,
@@ -176,6 +180,7 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
             d.lease_duration_s = call->lease_duration_s;
             d.mode = call->mode;
             d.developer = c_str_or_null(call->developer);
+            d.force = call->force ? 1 : 0;
             d.events = dev_event_trampoline;
             d.payload = const_cast<StreamCall::Emit *>(&emit);
             d.cancel = t;

@@ -114,6 +114,14 @@ test('an option a call does not take is a TypeError naming the closest valid one
   c.close();
 });
 
+test('the options of options version 3 are taken: devEnd force, devStart patchErrorsFatal', async () => {
+  // The keys pass the check, and the call goes on to the (unreachable) server.
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig(), timeoutMs: 5000, maxRetries: 0 });
+  await assert.rejects(c.devEnd('deployment/web', { force: true }), nh.ConnectError);
+  await assert.rejects(c.devStart('deployment/web', { image: 'x', patchErrorsFatal: true }), nh.ConnectError);
+  c.close();
+});
+
 test('the CLI KIND/NAME form is parsed; a malformed one is an InvalidArgumentError', async () => {
   const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
   for (const bad of ['web', 'deployment/', '/web']) {

@@ -461,4 +461,64 @@ containers:
       nobody.close();
     }
   });
+  it('force ends dev mode of a workload whose session record is gone', async () => {
+    const name = unique('force');
+    await createDeployment(name);
+    const original = await waitReady(name, 2);
+    const path = `/apis/apps/v1/namespaces/${ns}/deployments/${name}`;
+    const session = await client.devStart('deployment', name, { image: DEV_IMAGE, sidecarImage: SIDECAR_IMAGE, timeoutMs: 120000 });
+    const record = session.status().session_object;
+    session.close();
+    // The record is gone (deleted by hand, lost to a crash): the workload still looks in dev mode.
+    await client.delete(`/api/v1/namespaces/${ns}/secrets/${record}`);
+
+    await assert.rejects(client.devEnd('deployment', name), (e) => {
+      assert.ok(e instanceof nh.InvalidStateError, e);
+      assert.match(e.message, /force/);
+      return true;
+    });
+    assert.equal((await client.get(path)).spec.template.spec.containers[0].image, DEV_IMAGE, 'a refused end changes nothing');
+
+    const events = [];
+    // Session.end() passes its options on: force from the handle of the session whose record is gone.
+    assert.equal(await session.end({ force: true, onEvent: (e) => events.push(e) }), nh.DevEndResult.RESTORED);
+    const restored = await client.get(path);
+    assert.equal(restored.metadata.uid, original.metadata.uid);
+    const containers = restored.spec.template.spec.containers;
+    assert.deepEqual(containers.map((c) => c.name), ['app'], 'the sync sidecar is gone');
+    assert.equal(containers[0].image, 'registry.example/app:1.0', 'the pod template came back from the rollout history');
+    // The replica count was recorded only in the deleted record: the forced end says so.
+    assert.ok(
+      events.some((e) => e.type === 'WARNING' && e.phase === 'force' && /replicas/.test(e.message)),
+      JSON.stringify(events),
+    );
+    assert.equal((await client.devStatus('deployment', name)).dev_mode, false);
+    assert.equal(await client.devEnd('deployment', name), nh.DevEndResult.NOT_IN_DEV_MODE);
+  });
+
+  it('a refused patch is a warning unless patchErrorsFatal', async () => {
+    const name = unique('patch');
+    await createDeployment(name);
+    const path = `/apis/apps/v1/namespaces/${ns}/deployments/${name}`;
+    // A JSON patch whose "test" operation fails: the API server refuses it (422).
+    const refused = { type: 'json', patch: [{ op: 'test', path: '/metadata/labels/app', value: 'other' }] };
+    const common = { image: DEV_IMAGE, sidecarImage: SIDECAR_IMAGE, timeoutMs: 120000 };
+    const events = [];
+    const session = await client.devStart('deployment', name, {
+      ...common,
+      patches: [refused, { type: 'merge', patch: { metadata: { labels: { patched: 'yes' } } } }],
+      onEvent: (e) => events.push(e),
+    });
+    assert.ok(events.some((e) => e.type === 'WARNING' && e.phase === 'patch'), JSON.stringify(events));
+    assert.equal((await client.get(path)).metadata.labels.patched, 'yes', 'the patches after a refused one still apply');
+    assert.equal(await session.end(), nh.DevEndResult.RESTORED);
+
+    await assert.rejects(client.devStart('deployment', name, { ...common, patches: [refused], patchErrorsFatal: true }), (e) => {
+      assert.ok(e instanceof nh.NocalhostError, e);
+      assert.match(e.message, /patch 1/);
+      return true;
+    });
+    assert.equal((await client.devStatus('deployment', name)).dev_mode, false);
+    assert.equal((await client.get(path)).spec.template.spec.containers[0].image, 'registry.example/app:1.0', 'rolled back');
+  });
 });

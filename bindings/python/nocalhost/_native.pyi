@@ -102,7 +102,7 @@ def dev_config_resolve(
 def dev_end(
     client: Client, kind: str, name: str, namespace: Optional[str], owner: Optional[str], timeout_ms: int,
     lease_duration_s: int, on_event: Optional[Callable[[int, str, str, Optional[str]], object]],
-    mode: int = 0, developer: Optional[str] = None, cancel: Optional[Cancel] = None,
+    mode: int = 0, developer: Optional[str] = None, force: bool = False, cancel: Optional[Cancel] = None,
 ) -> int: ...
 def dev_status(
     client: Client, kind: str, name: str, namespace: Optional[str], mode: int = 0, developer: Optional[str] = None,

@@ -498,6 +498,7 @@ class DevModeMixin:
         image_pull_policy: Optional[str] = None,
         patches: Union[None, str, Sequence[Mapping[str, Any]]] = None,
         persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
+        patch_errors_fatal: bool = False,
         end_on_exit: bool = False,
     ) -> Session:
         """Put a workload into dev mode and wait until its dev pod is ready.
@@ -527,6 +528,9 @@ class DevModeMixin:
         "storageClass": "fast"}]``; they outlive dev mode
         (:meth:`dev_pvc_list`, :meth:`dev_pvc_delete`). Both also take JSON
         text. ``image_pull_policy``: "Always", "IfNotPresent" or "Never".
+        A patch the API server refuses is skipped with a warning event
+        (phase "patch") and the start goes on, as Nocalhost does;
+        ``patch_errors_fatal=True`` makes it fail the start (rolled back).
 
         With ``local_dir``, also forward to the sync sidecar and sync that
         directory into the work dir, returning once the first full sync is
@@ -556,6 +560,7 @@ class DevModeMixin:
         args.update(
             timeout_ms=_ms(timeout),
             rollback_on_failure=rollback_on_failure,
+            patch_errors_fatal=patch_errors_fatal,
             owner=owner,
             lease_duration_s=lease_duration or 0,
         )
@@ -630,17 +635,24 @@ class DevModeMixin:
         cancel: Optional["Cancel"] = None,
         mode: Optional[DevModeLike] = None,
         developer: Optional[str] = None,
+        force: bool = False,
     ) -> DevEndResult:
         """End dev mode: restore the original workload in place. Idempotent; works from any process.
 
         ``mode="duplicate"`` ends ``developer``'s copy (default "user@host")
         and leaves the workload and other developers' copies alone.
+
+        A workload marked as in dev mode whose session record is gone raises
+        :class:`InvalidState` (naming ``force``); ``force=True`` ends it anyway,
+        removing every mark of dev mode it finds, and reports what it could
+        not restore (e.g. the original image when no revision records it) as
+        warning events of phase "force".
         """
         kind, name = workload(kind, name)
         return DevEndResult(
             _native.dev_end(
                 self._native, kind, name, namespace, owner, _ms(timeout), lease_duration or 0,
-                _event_adapter(on_event), _mode(mode), developer, cancel,
+                _event_adapter(on_event), _mode(mode), developer, force, cancel,
             )
         )
 

@@ -79,7 +79,7 @@ struct DevStartArgs {
     std::vector<const char *> env_ptrs;
     int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     long timeout_ms = 0;
-    bool rollback_on_failure = true, ignore_cluster_config = false;
+    bool rollback_on_failure = true, ignore_cluster_config = false, patch_errors_fatal = false;
 
     // Needs the GIL (reads Python objects).
     explicit DevStartArgs(const py::dict &d) {
@@ -114,6 +114,7 @@ struct DevStartArgs {
         timeout_ms = number("timeout_ms");
         rollback_on_failure = flag("rollback_on_failure", true);
         ignore_cluster_config = flag("ignore_cluster_config", false);
+        patch_errors_fatal = flag("patch_errors_fatal", false);
     }
     DevStartArgs(const DevStartArgs &) = delete;
     DevStartArgs &operator=(const DevStartArgs &) = delete;
@@ -144,6 +145,7 @@ struct DevStartArgs {
         o.image_pull_policy = c_str_or_null(image_pull_policy);
         o.patches_json = c_str_or_null(patches_json);
         o.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
+        o.patch_errors_fatal = patch_errors_fatal ? 1 : 0;
     }
 };
 
@@ -310,7 +312,7 @@ void init_dev(py::module_ &m) {
         "dev_end",
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
            const std::optional<std::string> &owner, long timeout_ms, int lease_duration_s, py::object on_event,
-           int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
+           int mode, const std::optional<std::string> &developer, bool force, const Cancel *cancel) {
             auto client = c.get();
             std::optional<Callback> cb;
             nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
@@ -320,6 +322,7 @@ void init_dev(py::module_ &m) {
             o.lease_duration_s = lease_duration_s;
             o.mode = mode;
             o.developer = c_str_or_null(developer);
+            o.force = force ? 1 : 0;
             if (!on_event.is_none()) {
                 cb.emplace(on_event);
                 o.events = dev_event_trampoline;
@@ -339,7 +342,7 @@ void init_dev(py::module_ &m) {
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("owner"),
         py::arg("timeout_ms"), py::arg("lease_duration_s"), py::arg("on_event"), py::arg("mode") = 0,
-        py::arg("developer") = py::none(), py::arg("cancel") = nullptr);
+        py::arg("developer") = py::none(), py::arg("force") = false, py::arg("cancel") = nullptr);
 
     m.def(
         "dev_status",

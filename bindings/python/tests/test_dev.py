@@ -512,3 +512,62 @@ def test_the_same_situation_gives_the_same_code_and_status(dev_client, dev_ns, n
         with pytest.raises(nocalhost.Forbidden) as info:
             nobody.dev_status("deployment/web")
     assert (info.value.code, info.value.http_status, info.value.reason) == (ErrorCode.EFORBIDDEN, 403, "Forbidden")
+
+
+def test_force_ends_dev_mode_whose_session_record_is_gone(dev_client, dev_ns):
+    name = unique("force")
+    create_deployment(dev_client, dev_ns, name)
+    original = wait_deployment_ready(dev_client, dev_ns, name, 2)
+    with dev_client.dev_start("deployment", name, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120) as session:
+        record = session.status()["session_object"]
+    # The record is gone (deleted by hand, lost to a crash): the workload still looks in dev mode.
+    dev_client.delete(f"/api/v1/namespaces/{dev_ns}/secrets/{record}")
+
+    with pytest.raises(nocalhost.InvalidState) as info:
+        dev_client.dev_end("deployment", name)
+    assert info.value.code == ErrorCode.ESTATE
+    assert "force" in str(info.value)
+    live = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == DEV_IMAGE, "a refused end changes nothing"
+
+    events = []
+    assert dev_client.dev_end("deployment", name, force=True, on_event=events.append) == DevEndResult.RESTORED
+    restored = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+    assert restored["metadata"]["uid"] == original["metadata"]["uid"]
+    containers = restored["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["app"], "the sync sidecar is gone"
+    assert containers[0]["image"] == "registry.example/app:1.0", "the pod template came back from the rollout history"
+    # The replica count was recorded only in the deleted record: the forced end says so.
+    warnings = [e for e in events if e.type == DevEventType.WARNING]
+    assert any(e.phase == "force" and "replicas" in e.message for e in warnings), events
+    assert dev_client.dev_status("deployment", name)["dev_mode"] is False
+    assert dev_client.dev_end("deployment", name) == DevEndResult.NOT_IN_DEV_MODE
+
+
+# A JSON patch whose "test" operation fails: the API server refuses it (422).
+REFUSED_PATCH = {"type": "json", "patch": [{"op": "test", "path": "/metadata/labels/app", "value": "other"}]}
+
+
+def test_a_refused_patch_is_a_warning_unless_patch_errors_are_fatal(dev_client, dev_ns):
+    name = unique("patch")
+    create_deployment(dev_client, dev_ns, name)
+    applied = {"type": "merge", "patch": {"metadata": {"labels": {"patched": "yes"}}}}
+    events = []
+    with dev_client.dev_start(
+        "deployment", name, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120,
+        patches=[REFUSED_PATCH, applied], on_event=events.append,
+    ) as session:
+        assert any(e.type == DevEventType.WARNING and e.phase == "patch" for e in events), events
+        live = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+        assert live["metadata"]["labels"]["patched"] == "yes", "the patches after a refused one still apply"
+        assert session.end() == DevEndResult.RESTORED
+
+    with pytest.raises(nocalhost.NocalhostError) as info:
+        dev_client.dev_start(
+            "deployment", name, image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, timeout=120,
+            patches=[REFUSED_PATCH], patch_errors_fatal=True,
+        )
+    assert "patch 1" in str(info.value)
+    assert dev_client.dev_status("deployment", name)["dev_mode"] is False
+    live = dev_client.get(f"/apis/apps/v1/namespaces/{dev_ns}/deployments/{name}")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/app:1.0", "rolled back"

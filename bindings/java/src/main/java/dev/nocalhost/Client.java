@@ -224,7 +224,7 @@ public final class Client extends NativeHandle {
         String[] env;
         int syncPort, leaseDurationS;
         long timeoutMs;
-        boolean rollbackOnFailure = true;
+        boolean rollbackOnFailure = true, patchErrorsFatal;
         DevEventListener onEvent;
         Cancel cancel;
         String localDir;
@@ -258,6 +258,11 @@ public final class Client extends NativeHandle {
         /** How long to wait for the dev pod; default 300000. */
         public DevStartOptions timeoutMs(long v) { timeoutMs = v; return this; }
         public DevStartOptions rollbackOnFailure(boolean v) { rollbackOnFailure = v; return this; }
+        /**
+         * Default false (as Nocalhost): a patch the API server refuses is skipped with a warning event
+         * (phase "patch") and the start goes on. true: it fails the start, which is rolled back.
+         */
+        public DevStartOptions patchErrorsFatal(boolean v) { patchErrorsFatal = v; return this; }
         public DevStartOptions owner(String v) { owner = v; return this; }
         public DevStartOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
         public DevStartOptions onEvent(DevEventListener v) { onEvent = v; return this; }
@@ -346,6 +351,7 @@ public final class Client extends NativeHandle {
             d.setSync_port(syncPort);
             d.setTimeout_ms((int) timeoutMs);
             d.setRollback_on_failure(rollbackOnFailure ? 1 : 0);
+            d.setPatch_errors_fatal(patchErrorsFatal ? 1 : 0);
             d.setOwner(owner);
             d.setLease_duration_s(leaseDurationS);
             d.setMode(mode.value());
@@ -368,6 +374,7 @@ public final class Client extends NativeHandle {
         String namespace, owner, developer;
         long timeoutMs;
         int leaseDurationS;
+        boolean force;
         DevEventListener onEvent;
         Cancel cancel;
         DevMode mode = DevMode.REPLACE;
@@ -380,6 +387,13 @@ public final class Client extends NativeHandle {
         public DevEndOptions owner(String v) { owner = v; return this; }
         public DevEndOptions timeoutMs(long v) { timeoutMs = v; return this; }
         public DevEndOptions leaseDurationS(int v) { leaseDurationS = v; return this; }
+        /**
+         * End dev mode of a workload marked as in dev mode whose session record is gone (without it:
+         * {@link NocalhostException.InvalidState}): remove every mark of dev mode found; what could
+         * not be restored (e.g. the original image when no revision records it) is reported as
+         * warning events of phase "force".
+         */
+        public DevEndOptions force(boolean v) { force = v; return this; }
         public DevEndOptions onEvent(DevEventListener v) { onEvent = v; return this; }
         public DevEndOptions cancel(Cancel v) { cancel = v; return this; }
     }
@@ -607,6 +621,7 @@ public final class Client extends NativeHandle {
             d.setLease_duration_s(o.leaseDurationS);
             d.setMode(o.mode.value());
             d.setDeveloper(o.developer);
+            d.setForce(o.force ? 1 : 0);
             d.setCancel(t.token);
             if (events != null) NH.nhj_dev_end_options_set_listener(d, events);
             int rc = NH.nh_dev_end(out, handle, kind, name, d);

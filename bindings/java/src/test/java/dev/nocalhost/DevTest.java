@@ -472,4 +472,66 @@ class DevTest {
         }
         assertFalse(inDevMode(name));
     }
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> containers(String name) {
+        Map<String, Object> d = object(client.get(deploymentPath(name)));
+        return (List<Map<String, Object>>) map(map(map(d.get("spec")).get("template")).get("spec")).get("containers");
+    }
+
+    @Test
+    void forceEndsDevModeOfAWorkloadWhoseSessionRecordIsGone() throws Exception {
+        String name = TestCluster.unique("force");
+        createDeployment(name);
+        Map<String, Object> original = waitReady(name, 2);
+        String record;
+        try (Session session = client.devStart("deployment", name, new Client.DevStartOptions()
+                .image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE).timeoutMs(120000))) {
+            record = (String) object(session.status()).get("session_object");
+        }
+        // The record is gone (deleted by hand, lost to a crash): the workload still looks in dev mode.
+        client.delete("/api/v1/namespaces/" + ns + "/secrets/" + record);
+
+        NocalhostException e = assertThrows(NocalhostException.InvalidState.class, () -> client.devEnd("deployment", name));
+        assertTrue(e.getMessage().contains("force"), e.getMessage());
+        assertEquals(DEV_IMAGE, containers(name).get(0).get("image"), "a refused end changes nothing");
+
+        List<DevEvent> events = new ArrayList<>();
+        assertEquals(DevEndResult.RESTORED,
+            client.devEnd("deployment", name, new Client.DevEndOptions().force(true).onEvent(events::add)));
+        Map<String, Object> restored = object(client.get(deploymentPath(name)));
+        assertEquals(map(original.get("metadata")).get("uid"), map(restored.get("metadata")).get("uid"));
+        List<Map<String, Object>> now = containers(name);
+        assertEquals(1, now.size(), "the sync sidecar is gone: " + now);
+        assertEquals("registry.example/app:1.0", now.get(0).get("image"), "the pod template came back from the rollout history");
+        // The replica count was recorded only in the deleted record: the forced end says so.
+        assertTrue(events.stream().anyMatch(ev -> ev.type() == DevEvent.Type.WARNING && ev.phase().equals("force")
+            && ev.message().contains("replicas")), events.toString());
+        assertTrue(client.devStatus("deployment", name).contains("\"dev_mode\":false"));
+        assertEquals(DevEndResult.NOT_IN_DEV_MODE, client.devEnd("deployment", name));
+    }
+
+    @Test
+    void aRefusedPatchIsAWarningUnlessPatchErrorsAreFatal() {
+        String name = TestCluster.unique("patch");
+        createDeployment(name);
+        // A JSON patch whose "test" operation fails: the API server refuses it (422).
+        String refused = "[{\"op\":\"test\",\"path\":\"/metadata/labels/app\",\"value\":\"other\"}]";
+        List<DevEvent> events = new ArrayList<>();
+        try (Session session = client.devStart("deployment", name, new Client.DevStartOptions()
+                .image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE).timeoutMs(120000).onEvent(events::add)
+                .patch("json", refused).patch("merge", Map.of("metadata", Map.of("labels", Map.of("patched", "yes")))))) {
+            assertTrue(events.stream().anyMatch(ev -> ev.type() == DevEvent.Type.WARNING && ev.phase().equals("patch")),
+                events.toString());
+            Map<String, Object> live = object(client.get(deploymentPath(name)));
+            assertEquals("yes", map(map(live.get("metadata")).get("labels")).get("patched"), "the patches after a refused one still apply");
+            assertEquals(DevEndResult.RESTORED, session.end());
+        }
+
+        NocalhostException e = assertThrows(NocalhostException.class, () -> client.devStart("deployment", name,
+            new Client.DevStartOptions().image(DEV_IMAGE).sidecarImage(SIDECAR_IMAGE).timeoutMs(120000)
+                .patch("json", refused).patchErrorsFatal(true)));
+        assertTrue(e.getMessage().contains("patch 1"), e.getMessage());
+        assertTrue(client.devStatus("deployment", name).contains("\"dev_mode\":false"));
+        assertEquals("registry.example/app:1.0", containers(name).get(0).get("image"), "rolled back");
+    }
 }
