@@ -453,7 +453,8 @@ containers:
       shell: echo shell-from-config
       command:
         build: ["sh", "-c", "echo built > built.txt && echo build-ok"]
-        run: ["sh", "-c", "echo run-args: $0 $@", "first"]
+        # $$ is a literal $: the config is rendered as nhctl renders it, where $0 would be a variable.
+        run: ["sh", "-c", "echo run-args: $$0 $$@", "first"]
 """
 
 
