@@ -454,6 +454,14 @@ typedef enum nh_dev_mode {
 NH_EXTERN const char *nh_dev_default_sidecar_image(void);
 
 /**
+ * The caller's identity as the library names it by default, "user@host"
+ * ($USER, else the account's name), into *out: the default developer of
+ * duplicate mode, and the default owner without its "/pid". A tool compares
+ * it with a session's owner to tell its user's sessions. Errors: NH_EINVAL.
+ */
+NH_EXTERN int nh_dev_default_identity(nh_buf *out);
+
+/**
  * A workload in dev mode, as seen when the handle was made or refreshed.
  * Strings returned by its getters belong to the handle and stay valid until
  * nh_session_refresh() or nh_session_free(). The handle keeps what it needs

@@ -7,6 +7,7 @@
 #include "capi/client.hpp"
 #include "capi/dev_loop.hpp"
 #include "dev/config.hpp"
+#include "dev/lease.hpp"
 #include "dev/session.hpp"
 
 using namespace nh::capi;
@@ -144,6 +145,14 @@ extern "C" {
 const char *nh_dev_default_sidecar_image(void) {
     static const std::string image = nh::dev::default_sidecar_image();
     return image.c_str();
+}
+
+int nh_dev_default_identity(nh_buf *out) {
+    NH_CHECK_ARG(out);
+    return guard([&] {
+        buf_set(out, nh::dev::default_identity());
+        return NH_OK;
+    });
 }
 
 static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir),

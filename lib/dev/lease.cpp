@@ -51,14 +51,16 @@ std::string hostname() {
 
 }  // namespace
 
-std::string default_owner() {
+std::string default_identity() {
     std::string user;
     if (const char *u = std::getenv("USER"); u && *u) user = u;
     if (user.empty())
         if (const passwd *pw = getpwuid(getuid())) user = pw->pw_name;
     if (user.empty()) user = "uid" + std::to_string(getuid());
-    return user + "@" + hostname() + "/" + std::to_string(getpid());
+    return user + "@" + hostname();
 }
+
+std::string default_owner() { return default_identity() + "/" + std::to_string(getpid()); }
 
 std::string this_process() {
     return json{{"host", hostname()},

@@ -16,6 +16,10 @@
 
 namespace nh::dev {
 
+// "user@host": $USER, else the account's name, else "uid<N>"; the default developer of
+// duplicate mode, and the owner without its process.
+std::string default_identity();
+
 // "user@host/pid": who holds a lock unless the caller names an owner.
 std::string default_owner();
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "dev/lease.hpp"
 
 namespace nh::dev {
 
@@ -442,12 +443,7 @@ json generated_deployment(const std::string &name, const std::string &ns, const 
     return d;
 }
 
-std::string default_developer() {
-    const char *user = std::getenv("USER");
-    char host[256] = {0};
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-    return std::string(user && *user ? user : "developer") + "@" + (host[0] ? host : "localhost");
-}
+std::string default_developer() { return default_identity(); }
 
 std::vector<std::string> strip_dev_marks(json &tpl) {
     std::vector<std::string> dev_containers;

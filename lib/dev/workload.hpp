@@ -108,7 +108,7 @@ std::string duplicate_object_name(const WorkloadKind &k, const std::string &name
 std::string duplicate_copy_name(const std::string &name, const std::string &developer);
 // A label value (at most 63 characters, alphanumeric at both ends) standing for `text`.
 std::string label_value(const std::string &text);
-// "user@host": who the developer is unless the caller says.
+// "user@host" (default_identity()): who the developer is unless the caller says.
 std::string default_developer();
 
 // The object without server-managed fields (status, uid, resourceVersion,

@@ -16,6 +16,7 @@
 #include "dev/workload.hpp"
 #include "kube/client.hpp"
 #include "nocalhost.h"
+#include "test_support.hpp"
 
 namespace nh::test {
 
@@ -118,13 +119,7 @@ struct CliRun {
 // Runs a shell command line, collecting what it prints on stdout.
 inline CliRun run_shell(const std::string &cmd) {
     CliRun r;
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int st = pclose(p);
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = nh::test::shell(cmd, &r.code);
     return r;
 }
 

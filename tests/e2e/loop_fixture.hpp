@@ -32,16 +32,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-inline std::string sh(const std::string &cmd, int *rc = nullptr) {
-    FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int r = p ? pclose(p) : -1;
-    if (rc) *rc = WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-    return out;
-}
+inline std::string sh(const std::string &cmd, int *rc = nullptr) { return nh::test::shell(cmd + " 2>&1", rc); }
 
 class Loop : public ::testing::Test {
 protected:

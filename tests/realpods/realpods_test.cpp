@@ -35,16 +35,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string sh(const std::string &cmd, int *rc = nullptr) {
-    FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int r = p ? pclose(p) : -1;
-    if (rc) *rc = WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-    return out;
-}
+std::string sh(const std::string &cmd, int *rc = nullptr) { return nh::test::shell(cmd + " 2>&1", rc); }
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();

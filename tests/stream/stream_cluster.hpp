@@ -86,15 +86,10 @@ inline bool send_all(int fd, const char *p, size_t n) {
 using nh::test::TcpServer;
 
 inline int run_shell(const std::string &cmd, std::string *out = nullptr) {
-    FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    std::string s;
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) s.append(buf, n);
-    int rc = pclose(p);
+    int rc = -1;
+    std::string s = nh::test::shell(cmd + " 2>&1", &rc);
     if (out) *out = s;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return rc;
 }
 
 class StreamCluster {

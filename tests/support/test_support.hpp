@@ -1,8 +1,10 @@
 // Helpers shared by the C++ tests: temp dirs, files, test certificates.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +31,19 @@ public:
 private:
     std::string path_;
 };
+
+// Runs a shell command line and returns what it printed on stdout (append " 2>&1" for
+// stderr too); *rc, when given, gets its exit status (-1 when it did not exit).
+inline std::string shell(const std::string &cmd, int *rc = nullptr) {
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int st = p ? pclose(p) : -1;
+    if (rc) *rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
 
 inline void write_file(const std::string &path, const std::string &text) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -1,5 +1,4 @@
 // nh dev start|end|status|list|pvc: dev mode through the C ABI.
-#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,14 +189,10 @@ json session_status(const nh_session *s) {
 
 // "user@host": the caller, as the library's default owner ("user@host/pid") names it.
 std::string local_identity() {
-    std::string user;
-    if (const char *u = std::getenv("USER"); u && *u) user = u;
-    if (user.empty())
-        if (const passwd *pw = getpwuid(getuid())) user = pw->pw_name;
-    if (user.empty()) user = "uid" + std::to_string(getuid());
-    char host[256] = {0};
-    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-    return user + "@" + host;
+    nh_buf b = NH_BUF_INIT;
+    std::string id = nh_dev_default_identity(&b) == NH_OK && b.ptr ? b.ptr : "";
+    nh_buf_dispose(&b);
+    return id;
 }
 
 std::string end_hint(const nh_cli::Globals &g, const std::string &target, const nh_cli::SessionPick &pick,
