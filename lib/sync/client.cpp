@@ -355,9 +355,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         for (auto &[p, rec] : view.records())
             if (!rec.synced_state.empty() && rec.synced_state[0] == kUnackedDelete) found.push_back(rec);
         for (auto &rec : found) {
-            view.erase(rec.entry.path);
+            std::string path = rec.entry.path;
+            view.erase(path);
             rec.synced_state.erase(0, 1);
-            unacked_deletes.insert_or_assign(rec.entry.path, UnackedDelete{std::move(rec), 0});
+            unacked_deletes.insert_or_assign(std::move(path), UnackedDelete{std::move(rec), 0});
         }
     }
 
