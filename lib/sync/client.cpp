@@ -349,7 +349,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         view_dirty = false;
     }
 
-    // Moves the records saved as unacknowledged deletes out of a freshly loaded view.
+    // Moves the records saved as unacknowledged deletes out of a freshly loaded view (those
+    // still known here, with the seq whose ACK settles them, stay as they are).
     void take_unacked_deletes() {
         std::vector<TrackedIndex::Record> found;
         for (auto &[p, rec] : view.records())
@@ -358,7 +359,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             std::string path = rec.entry.path;
             view.erase(path);
             rec.synced_state.erase(0, 1);
-            unacked_deletes.insert_or_assign(std::move(path), UnackedDelete{std::move(rec), 0});
+            unacked_deletes.try_emplace(std::move(path), UnackedDelete{std::move(rec), 0});  // a live one keeps its seq
         }
     }
 
