@@ -58,6 +58,9 @@ namespace {
 const std::string kConfirmed;           // the server has it (acknowledged)
 const std::string kPending = "p";       // sent, not acknowledged
 const std::string kRemoteOnly = "r";    // on the server, not ours to sync (ignored or kept)
+// Saved with the index only: "d" + the state the entry had when we deleted it
+// (a delete or the source of a rename sent but not acknowledged).
+constexpr char kUnackedDelete = 'd';
 
 constexpr size_t kOutHigh = 4u << 20;
 constexpr size_t kBatchOps = 4096;
@@ -119,6 +122,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::unique_ptr<local::Watcher> watcher;
     std::unique_ptr<ConfinedTree> tree;
     TrackedIndex view;
+    // What deletes (and the sources of renames) sent but not yet acknowledged removed from
+    // the view: the record we had, and the seq of the operation. If the connection dies
+    // before the ACK, the server may still have these paths while the view no longer knows
+    // them; reconciling takes them as its base, so they are deleted there after all instead of
+    // being kept as the server's own. Saved with the index (state "d...").
+    struct UnackedDelete {
+        TrackedIndex::Record rec;
+        uint64_t seq;
+    };
+    std::map<std::string, UnackedDelete, std::less<>> unacked_deletes;
     std::string server_id, state_file;
     bool view_dirty = false;
     Clock::time_point last_save = Clock::now();
@@ -295,6 +308,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             cleared = true;
             ::malloc_trim(0);
             view = TrackedIndex::load(state_file);
+            take_unacked_deletes();
             if (view.digest() != digest || view.size() != n)
                 throw Error(NH_EIO, "the index read back differs from the one saved");
         } catch (const std::exception &e) {
@@ -330,11 +344,44 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         for (char c : id) safe_id.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
         state_file = dir + "/" + hex64(proto::fnv1a(abs)) + "-" + safe_id + ".index";
         view = TrackedIndex::load(state_file);
+        unacked_deletes.clear();
+        take_unacked_deletes();
         view_dirty = false;
+    }
+
+    // Moves the records saved as unacknowledged deletes out of a freshly loaded view (those
+    // still known here, with the seq whose ACK settles them, stay as they are).
+    void take_unacked_deletes() {
+        std::vector<TrackedIndex::Record> found;
+        for (auto &[p, rec] : view.records())
+            if (!rec.synced_state.empty() && rec.synced_state[0] == kUnackedDelete) found.push_back(rec);
+        for (auto &rec : found) {
+            std::string path = rec.entry.path;
+            view.erase(path);
+            rec.synced_state.erase(0, 1);
+            unacked_deletes.try_emplace(std::move(path), UnackedDelete{std::move(rec), 0});  // a live one keeps its seq
+        }
+    }
+
+    // Remembers what deleting path (and, if recursive, everything below it) removes from the view.
+    void remember_delete(const std::string &path, bool recursive, uint64_t seq) {
+        if (recursive) {
+            for (auto &rec : view.subtree(path)) unacked_deletes.insert_or_assign(rec.entry.path, UnackedDelete{rec, seq});
+        } else if (auto *r = view.find(path)) {
+            unacked_deletes.insert_or_assign(path, UnackedDelete{*r, seq});
+        }
     }
 
     void save_view() {
         if (!view_dirty || state_file.empty()) return;
+        // Unacknowledged deletes go into the file too, so a restart still knows them; they
+        // are in the view only while it is written (put and erase leave its digest exact).
+        std::vector<std::string> added;
+        for (auto &[p, d] : unacked_deletes) {
+            if (view.find(p)) continue;
+            view.put(d.rec.entry, kUnackedDelete + d.rec.synced_state);
+            added.push_back(p);
+        }
         try {
             view.save(state_file);
             view_dirty = false;
@@ -342,6 +389,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         } catch (const std::exception &e) {
             log::warn(std::string("sync: cannot save the index: ") + e.what());
         }
+        for (auto &p : added) view.erase(p);
     }
 
     // ---- connection ----
@@ -357,6 +405,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         queue.clear();
         queued_files.clear();
         inflight.clear();
+        // What was not acknowledged is gone with the connection: reconciling on the next one
+        // sends again what is still needed, under new seqs. A flush waits for those, not for
+        // the lost ones (which would never be acknowledged if nothing needs sending again).
+        acked = last_seq;
         uncommitted = false;
         if (out.fd >= 0) ::close(out.fd);
         out = OutStream{};
@@ -439,16 +491,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         last_seq = op.seq;
         const std::string &path = op.e.path;
         if (op.kind == Op::Delete) {
+            remember_delete(path, op.recursive, op.seq);
             if (op.recursive)
                 view.erase_tree(path);
             else
                 view.erase(path);
             pending_seq.erase(path);
         } else if (op.kind == Op::Rename) {
+            remember_delete(op.from, true, op.seq);
             view.move_tree(op.from, path);
             view.put(op.e, kPending);
+            unacked_deletes.erase(path);
         } else {
             view.put(op.e, kPending);
+            unacked_deletes.erase(path);
         }
         pending_seq[path] = op.seq;
         view_dirty = true;
@@ -619,6 +675,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         auto local = scan_local();
         TrackedIndex base = std::move(view);
         view.clear();
+        auto unacked = std::move(unacked_deletes);
+        unacked_deletes.clear();
         std::vector<std::string> removed;
         std::vector<local::Entry> upserts;
         std::vector<std::string> fetch;
@@ -634,6 +692,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             if (c >= 0) m = &remote[j++];
             const std::string &p = l ? l->path : m->path;
             auto *b = base.find(p);
+            if (!b && !l) {
+                // Deleted here while the connection died: the server may not have seen it.
+                if (auto it = unacked.find(p); it != unacked.end()) b = &it->second.rec;
+            }
             bool b_ok = b && b->synced_state != kRemoteOnly;
             bool b_confirmed = b && b->synced_state == kConfirmed;
             if (l && m && proto::same_remote(*l, *m)) {
@@ -705,7 +767,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         // Save only when something changed: a warm restart with nothing to do
         // writes nothing.
         uint64_t seq_before = last_seq;
-        bool had_pending = false;
+        bool had_pending = !unacked.empty();
         for (auto &[p, rec] : base.records())
             if (rec.synced_state != kConfirmed) {
                 had_pending = true;
@@ -1049,6 +1111,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             }
             inflight.pop_front();
         }
+        std::erase_if(unacked_deletes, [seq](const auto &kv) { return kv.second.seq <= seq; });
         // Ops never sent (skipped) are covered too.
         for (auto it = pending_seq.begin(); it != pending_seq.end();) {
             if (it->second <= seq && queued_files.find(it->first) == queued_files.end()) {

@@ -449,6 +449,79 @@ TEST_F(SyncFixture, RealDaemonWithTokenFileAndEnv) {
     }
 }
 
+// A delete made just as the connection dies: the client has written it to the socket, the
+// server never reads it. After reconnecting, the server still has the file and the client's
+// acknowledged index no longer does; the delete must still reach the server, while a file the
+// container made meanwhile (never sent by us) is kept (send mode) or brought here (two-way).
+// With restart_client the client is stopped while disconnected and a new one reconnects from
+// the saved index.
+void delete_made_as_the_connection_dies(SyncFixture &f, ns::SyncMode mode, bool restart_client) {
+    const std::string &src = f.src, &dst = f.dst;
+    write_file(src + "/acked", "sent and acknowledged");
+    write_file(src + "/keep", "stays");
+    mkdirs(src + "/dir/sub");
+    write_file(src + "/dir/sub/x", "in a deleted directory");
+    auto d = std::make_unique<Daemon>(DaemonOptions{.root = dst, .token = kToken});
+    ASSERT_GT(d->port(), 0);
+    uint16_t port = d->port();
+    auto client = std::make_unique<ns::Client>(f.options(d->address(), mode));
+    ASSERT_EQ(client->flush(30000), NH_OK);
+    // Written by the server, and maybe (or maybe not yet) acknowledged when the server freezes.
+    write_file(src + "/fresh", "sent just before");
+    for (int i = 0; i < 3000 && read_file(dst + "/fresh") != "sent just before"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(::kill(d->pid(), SIGSTOP), 0);
+    ASSERT_EQ(read_file(dst + "/fresh"), "sent just before");
+
+    ::unlink((src + "/acked").c_str());
+    ::unlink((src + "/fresh").c_str());
+    remove_tree(src + "/dir");
+    // The client takes the deletes and writes them out; the frozen server reads nothing.
+    EXPECT_EQ(client->flush(500), NH_ETIMEOUT);
+    ASSERT_EQ(::kill(d->pid(), SIGKILL), 0);
+    d.reset();
+    if (restart_client) {
+        for (int i = 0; i < 500 && client->status().state != ns::State::Disconnected; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        ASSERT_EQ(client->status().state, ns::State::Disconnected);
+        client.reset();
+    }
+
+    write_file(dst + "/made-in-container", "not ours");
+    d = std::make_unique<Daemon>(DaemonOptions{
+        .root = dst, .token = kToken, .extra_args = {"--listen", "127.0.0.1:" + std::to_string(port)}});
+    ASSERT_EQ(d->port(), port);
+    if (restart_client) client = std::make_unique<ns::Client>(f.options(d->address(), mode));
+    ASSERT_EQ(client->flush(30000), NH_OK);
+    if (!restart_client) {
+        EXPECT_GE(client->status().reconnects, 1u);
+    }
+    EXPECT_EQ(read_file(dst + "/acked"), "<missing>");
+    EXPECT_EQ(read_file(dst + "/fresh"), "<missing>");
+    struct stat st;
+    EXPECT_NE(::lstat((dst + "/dir").c_str(), &st), 0) << "the deleted directory is still on the server";
+    EXPECT_EQ(read_file(dst + "/keep"), "stays");
+    EXPECT_EQ(read_file(dst + "/made-in-container"), "not ours");
+    if (mode == ns::SyncMode::TwoWay) {
+        for (int i = 0; i < 500 && read_file(src + "/made-in-container") != "not ours"; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        EXPECT_EQ(read_file(src + "/made-in-container"), "not ours");
+        EXPECT_EQ(read_file(src + "/acked"), "<missing>") << "the delete was undone";
+    }
+}
+
+TEST_F(SyncFixture, DeleteMadeAsTheConnectionDiesReachesTheServerAfterReconnecting) {
+    delete_made_as_the_connection_dies(*this, ns::SyncMode::Send, false);
+}
+
+TEST_F(SyncFixture, DeleteMadeAsTheConnectionDiesSurvivesAClientRestart) {
+    delete_made_as_the_connection_dies(*this, ns::SyncMode::Send, true);
+}
+
+TEST_F(SyncFixture, TwoWayDeleteMadeAsTheConnectionDiesReachesTheServer) {
+    delete_made_as_the_connection_dies(*this, ns::SyncMode::TwoWay, false);
+}
+
 TEST_F(SyncFixture, TwoWayLargeFilesInSubdirectoriesArrive) {
     write_file(src + "/sub/dir/small.txt", "small");
     Daemon d({.root = dst, .token = kToken});

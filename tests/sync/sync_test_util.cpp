@@ -245,6 +245,7 @@ Daemon::Daemon(DaemonOptions o) {
 Daemon::~Daemon() {
     if (pid_ > 0) {
         ::kill(pid_, SIGTERM);
+        ::kill(pid_, SIGCONT);  // a test may have left it stopped
         int st;
         ::waitpid(pid_, &st, 0);
     }

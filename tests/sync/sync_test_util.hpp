@@ -66,6 +66,8 @@ public:
     Daemon &operator=(const Daemon &) = delete;
     uint16_t port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    // To stop or kill it the way a crashed or frozen container would (SIGSTOP, SIGKILL).
+    pid_t pid() const { return pid_; }
     // Whether the process is still running (it never exits on its own).
     bool alive();
     // Everything it wrote on stderr so far.
