@@ -272,7 +272,7 @@ TEST(ExecCluster, UnknownPodAndContainerAreClearErrors) {
     } catch (const nh::Error &e) {
         EXPECT_EQ(e.code(), NH_ENOTFOUND) << e.what();
         EXPECT_EQ(e.http_status(), 404);
-        EXPECT_NE(std::string(e.what()).find("pods \"gone\" not found"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("pod \"gone\" not found in namespace \"" + cl.ns + "\""), std::string::npos) << e.what();
     }
     nh_client_free(c);
 }
