@@ -355,7 +355,7 @@ class DevTest {
     }
 
     @Test
-    void aScopedSessionEndsDevModeWhenTheBlockThrows() {
+    void aScopedSessionEndsDevModeWhenTheBlockThrows() throws Exception {
         String name = TestCluster.unique("scoped");
         createDeployment(name);
         Session[] seen = new Session[1];
@@ -371,12 +371,15 @@ class DevTest {
         assertFalse(inDevMode(name));
         String restored = client.get("/apis/apps/v1/namespaces/" + ns + "/deployments/" + name);
         assertTrue(restored.contains("\"replicas\":2") && restored.contains("registry.example/app:1.0"), restored);
+        // The next start begins from a settled rollout (see docs/dev-mode.md, a start right after an end).
+        waitReady(name, 2);
 
         // An end inside the block is not repeated.
         try (Session session = client.devStart("deployment/" + name, startOptions().endOnClose(true))) {
             assertEquals(DevEndResult.RESTORED, session.end());
         }
         assertFalse(inDevMode(name));
+        waitReady(name, 2);
 
         // The handle-only form (the default) leaves dev mode on for later; attach can scope it.
         assertThrows(IllegalStateException.class, () -> {
