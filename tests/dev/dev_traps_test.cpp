@@ -114,6 +114,8 @@ TEST_F(DevTrapsTest, RolloutUndoAfterEndNeverReturnsToDevMode) {
         ASSERT_EQ(r.code, 0) << r.out;
         EXPECT_NE(r.out.find("rollout history"), std::string::npos) << "the end says what it removed: " << r.out;
         expect_restored(Kind::Deployment, "web", original);
+        // The next round starts from a settled rollout (docs/dev-mode.md: a start right after an end).
+        wait_ready(Kind::Deployment, "web", 2);
     }
     CliRun undo = kubectl("rollout undo deployment/web");
     ASSERT_EQ(undo.code, 0) << undo.out;
