@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "kube/client.hpp"
 #include "loopback_server.hpp"
+#include "error_code.hpp"
 #include "test_support.hpp"
 
 using namespace nh::test;
@@ -57,15 +58,7 @@ std::string status_json(int code, const std::string &reason, const std::string &
            R"(","reason":")" + reason + R"(","code":)" + std::to_string(code) + "}";
 }
 
-int code_of(const std::function<void()> &f, std::string *msg = nullptr) {
-    try {
-        f();
-    } catch (const nh::Error &e) {
-        if (msg) *msg = e.what();
-        return e.code();
-    }
-    return NH_OK;
-}
+using nh::test::code_of;
 
 }  // namespace
 

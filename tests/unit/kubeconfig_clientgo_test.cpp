@@ -16,6 +16,7 @@
 #include "common/error.hpp"
 #include "kube/credentials.hpp"
 #include "kube/kubeconfig.hpp"
+#include "error_code.hpp"
 #include "test_support.hpp"
 
 using nh::kube::LoadOptions;
@@ -24,15 +25,7 @@ using nh::test::TempDir;
 
 namespace {
 
-int code_of(const std::function<void()> &f, std::string *msg = nullptr) {
-    try {
-        f();
-    } catch (const nh::Error &e) {
-        if (msg) *msg = e.what();
-        return e.code();
-    }
-    return NH_OK;
-}
+using nh::test::code_of;
 
 // One context "x" over cluster "c" and user "u", with the given YAML flow mappings.
 std::string one(const std::string &cluster, const std::string &user = "{token: t}",

@@ -4,6 +4,7 @@
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
+#include "error_code.hpp"
 #include "test_support.hpp"
 
 using nh::kube::LoadOptions;
@@ -36,15 +37,7 @@ contexts:
     user: u1
 )";
 
-int code_of(const std::function<void()> &f, std::string *msg = nullptr) {
-    try {
-        f();
-    } catch (const nh::Error &e) {
-        if (msg) *msg = e.what();
-        return e.code();
-    }
-    return NH_OK;
-}
+using nh::test::code_of;
 
 }  // namespace
 
