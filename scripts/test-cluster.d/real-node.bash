@@ -197,8 +197,8 @@ YAML
 }
 
 # The node's Lease, held by the node itself, created before the kubelet
-# starts: kwok (--manage-all-nodes) leaves alone a node whose lease another
-# holder keeps renewing.
+# starts, so that nothing else takes the node for one whose lease lapsed (kwok
+# itself manages only the annotated fake node).
 claim_node_lease() {
   local node="$1"
   kc apply -f - >&2 <<YAML
