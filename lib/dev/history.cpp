@@ -142,4 +142,51 @@ json recorded_template(kube::Client &c, const WorkloadKind &k, const std::string
     return best;
 }
 
+std::string unstall_rollout(kube::Client &c, const std::string &ns, const std::string &path, CancelToken *cancel) {
+    static const char *kDesired = "deployment.kubernetes.io/desired-replicas";
+    json d = c.get(path, cancel);
+    const json status = d.value("status", json::object());
+    const long generation = d["metadata"].value("generation", 0L);
+    if (status.value("observedGeneration", 0L) < generation) return "";  // the controller has not looked yet
+    const long replicas = d.value("spec", json::object()).value("replicas", 1L);
+    const std::string uid = d["metadata"].value("uid", "");
+    const json sets = c.get("/apis/apps/v1/namespaces/" + ns + "/replicasets?labelSelector=" +
+                                kube::url_escape(label_selector(d)),
+                            cancel)
+                          .value("items", json::array());
+    const json *active = nullptr;
+    size_t n_active = 0;
+    for (const auto &rs : sets) {
+        if (!owned_by(rs, uid) || rs["metadata"].contains("deletionTimestamp")) continue;
+        if (rs.value("spec", json::object()).value("replicas", 0L) == 0) continue;
+        ++n_active;
+        active = &rs;
+    }
+    if (n_active != 1 || active->value("spec", json::object()).value("replicas", 0L) != replicas) return "";
+    const std::string desired =
+        (*active)["metadata"].value("annotations", json::object()).value(kDesired, "");
+    if (desired.empty() || desired == std::to_string(replicas)) return "";
+    // The template of the active set, without the hash label the controller adds, against the Deployment's.
+    json tpl = active->value("spec", json::object()).value("template", json::object());
+    if (tpl.contains("metadata") && tpl["metadata"].contains("labels")) {
+        tpl["metadata"]["labels"].erase("pod-template-hash");
+        if (tpl["metadata"]["labels"].empty()) tpl["metadata"].erase("labels");
+    }
+    json want = d.value("spec", json::object()).value("template", json::object());
+    if (tpl == want) return "";  // the active set is the current template's: nothing to roll out
+    const std::string name = (*active)["metadata"].value("name", "");
+    json patch = {{"metadata",
+                   {{"annotations", {{kDesired, std::to_string(replicas)}}},
+                    {"resourceVersion", (*active)["metadata"].value("resourceVersion", "")}}}};
+    try {
+        c.patch("/apis/apps/v1/namespaces/" + ns + "/replicasets/" + name, kube::PatchType::Merge, patch.dump(), cancel);
+    } catch (const Error &e) {
+        if (e.code() == NH_ECONFLICT || e.code() == NH_ENOTFOUND) return "";  // it moved on by itself
+        throw;
+    }
+    return "the Deployment controller had stalled the rollout (replicaset/" + name + " has " +
+           std::to_string(replicas) + " replica(s) but was annotated for " + desired +
+           "); corrected its desired-replicas annotation so the rollout goes on";
+}
+
 }  // namespace nh::dev

@@ -35,4 +35,14 @@ std::vector<std::string> forget_dev_revisions(kube::Client &c, const WorkloadKin
 json recorded_template(kube::Client &c, const WorkloadKind &k, const std::string &ns, const json &workload,
                        std::string &from, CancelToken *cancel);
 
+// The Deployment controller can stall a rollout for good: when its only active ReplicaSet
+// already has the Deployment's replica count but a different desired-replicas annotation (a
+// change of replicas that came while an earlier rollout was still moving), every sync is
+// taken for a scaling event, scaling finds nothing to do, and the ReplicaSet of the new
+// template is never created. When the Deployment at `path` is in that state, sets the
+// annotation to the replica count (what the controller's own scaling would have written) so
+// that its next sync rolls out the new template. Returns a note saying what was repaired, or
+// "" when nothing was stalled.
+std::string unstall_rollout(kube::Client &c, const std::string &ns, const std::string &path, CancelToken *cancel);
+
 }  // namespace nh::dev

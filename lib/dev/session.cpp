@@ -1022,9 +1022,19 @@ Session start(kube::Client &c, const StartOptions &o) {
         step("patch");
 
         emit(o.events, EventType::Phase, "wait", "waiting for the dev pod of " + what);
+        // No dev pod a while after the switch: the Deployment controller may have stalled the rollout.
+        auto next_look = Clock::now() + std::chrono::seconds(3);
+        std::function<void()> idle;
+        if (k.kind == Kind::Deployment && generated.empty())
+            idle = [&] {
+                if (Clock::now() < next_look) return;
+                next_look = Clock::now() + std::chrono::seconds(3);
+                std::string repaired = unstall_rollout(c, ns, path, cancel);
+                if (!repaired.empty()) emit(o.events, EventType::Warning, "wait", repaired);
+            };
         PodState pod = wait_for_dev_pod(
             c, ns, pod_selector, spec.session_id, what, deadline,
-            [&](const Event &e) { emit(o.events, e.type, e.phase.c_str(), e.message, e.detail); }, cancel);
+            [&](const Event &e) { emit(o.events, e.type, e.phase.c_str(), e.message, e.detail); }, cancel, idle);
         step("wait");
 
         json mark_ann = {{kPhaseAnnotation, "active"}};

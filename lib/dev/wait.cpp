@@ -122,7 +122,8 @@ PodState find_dev_pod(kube::Client &client, const std::string &ns, const std::st
 PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std::string &selector,
                           const std::string &session_id, const std::string &what,
                           std::chrono::steady_clock::time_point deadline,
-                          const std::function<void(const Event &)> &emit, CancelToken *cancel) {
+                          const std::function<void(const Event &)> &emit, CancelToken *cancel,
+                          const std::function<void()> &idle) {
     std::string last_summary;
     std::set<std::string> seen_events;
     double unschedulable_since = 0;
@@ -195,6 +196,8 @@ PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std
                 unschedulable_since = 0;
             }
             if (is_ready(*dev) && others == 0) return state_of(*dev);
+        } else if (idle) {
+            idle();
         }
         if (std::chrono::steady_clock::now() >= deadline)
             throw Error(NH_ETIMEOUT, "timed out waiting for the dev pod of " + what + " to be ready; last seen: " +

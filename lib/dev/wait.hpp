@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "dev/session.hpp"
@@ -22,10 +23,12 @@ PodState find_dev_pod(kube::Client &client, const std::string &ns, const std::st
 // remains, reporting its states and warning events through `emit`. Throws
 // NH_ETIMEOUT at `deadline`, NH_ERROR when the pod cannot start (image pull
 // errors, crash loops, a pod that stays unschedulable, a failed pod), NH_ECANCELLED.
+// `idle`, when given, runs on each poll that finds no dev pod yet.
 PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std::string &selector,
                           const std::string &session_id, const std::string &what,
                           std::chrono::steady_clock::time_point deadline,
-                          const std::function<void(const Event &)> &emit, CancelToken *cancel);
+                          const std::function<void(const Event &)> &emit, CancelToken *cancel,
+                          const std::function<void()> &idle = {});
 
 // "Pending; app: waiting (ContainerCreating), nh-sync: running, ready" and the like.
 std::string describe_pod(const json &pod);

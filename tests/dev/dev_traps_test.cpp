@@ -114,8 +114,6 @@ TEST_F(DevTrapsTest, RolloutUndoAfterEndNeverReturnsToDevMode) {
         ASSERT_EQ(r.code, 0) << r.out;
         EXPECT_NE(r.out.find("rollout history"), std::string::npos) << "the end says what it removed: " << r.out;
         expect_restored(Kind::Deployment, "web", original);
-        // The next round starts from a settled rollout (docs/dev-mode.md: a start right after an end).
-        wait_ready(Kind::Deployment, "web", 2);
     }
     CliRun undo = kubectl("rollout undo deployment/web");
     ASSERT_EQ(undo.code, 0) << undo.out;
@@ -128,6 +126,41 @@ TEST_F(DevTrapsTest, RolloutUndoAfterEndNeverReturnsToDevMode) {
     CliRun st = cli("dev status deployment/web -o json");
     ASSERT_EQ(st.code, 0) << st.out;
     EXPECT_EQ(json::parse(st.out)["dev_mode"], false);
+}
+
+// The state a change of replicas during a rollout can leave: the only active ReplicaSet has the
+// Deployment's replica count but the desired-replicas annotation of the rollout before. The
+// Deployment controller then never creates the ReplicaSet of a new template; the start sees
+// that and lets the rollout go on instead of waiting until its timeout.
+TEST_F(DevTrapsTest, AStalledRolloutDoesNotHoldTheStart) {
+    create(sample_deployment("web", 1));
+    wait_ready(Kind::Deployment, "web", 1);
+    CliRun rs = kubectl("get rs -l app=web -o jsonpath='{.items[0].metadata.name}'");
+    ASSERT_EQ(rs.code, 0) << rs.out;
+    CliRun ann = kubectl("annotate rs " + rs.out + " --overwrite deployment.kubernetes.io/desired-replicas=2");
+    ASSERT_EQ(ann.code, 0) << ann.out;
+    auto t0 = Clock::now();
+    CliRun r = cli("-v dev start deployment/web --image registry.example/dev:1 -c app --timeout 40s");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_LT(seconds_since(t0), 30) << r.out;
+    EXPECT_NE(r.out.find("stalled the rollout"), std::string::npos) << "the start says what it repaired: " << r.out;
+    r = cli("dev end deployment/web");
+    ASSERT_EQ(r.code, 0) << r.out;
+    wait_ready(Kind::Deployment, "web", 1);
+}
+
+// Quick start/end cycles, each start right after the end before it (the restore still rolling out).
+TEST_F(DevTrapsTest, StartsRightAfterEndsRollOut) {
+    create(sample_deployment("web", 2));
+    wait_ready(Kind::Deployment, "web", 2);
+    for (int round = 1; round <= 10; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        CliRun r = cli("dev start deployment/web --image registry.example/dev:1 -c app --timeout 40s");
+        ASSERT_EQ(r.code, 0) << r.out;
+        r = cli("dev end deployment/web");
+        ASSERT_EQ(r.code, 0) << r.out;
+    }
+    wait_ready(Kind::Deployment, "web", 2);
 }
 
 // The same for a StatefulSet's ControllerRevisions and a parked DaemonSet's.
