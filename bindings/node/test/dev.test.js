@@ -373,8 +373,6 @@ containers:
     const restored = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
     assert.equal(restored.spec.replicas, 2);
     assert.equal(restored.spec.template.spec.containers[0].image, 'registry.example/app:1.0');
-    // The next start begins from a settled rollout (see docs/dev-mode.md, a start right after an end).
-    await waitReady(name, 2);
     assert.equal(await client.withDevMode('deployment', name, startOptions(), (s) => s.name), name);
     assert.equal(await inDevMode(name), false);
     await waitReady(name, 2);

@@ -371,8 +371,6 @@ class DevTest {
         assertFalse(inDevMode(name));
         String restored = client.get("/apis/apps/v1/namespaces/" + ns + "/deployments/" + name);
         assertTrue(restored.contains("\"replicas\":2") && restored.contains("registry.example/app:1.0"), restored);
-        // The next start begins from a settled rollout (see docs/dev-mode.md, a start right after an end).
-        waitReady(name, 2);
 
         // An end inside the block is not repeated.
         try (Session session = client.devStart("deployment/" + name, startOptions().endOnClose(true))) {
