@@ -39,7 +39,8 @@ protected:
     // Leases left in the namespace: a lock nobody holds any more.
     std::vector<std::string> leases() {
         std::vector<std::string> out;
-        for (const auto &l : kube->get("/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases")["items"])
+        const json list = kube->get("/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases");
+        for (const auto &l : list["items"])
             out.push_back(l["metadata"]["name"]);
         return out;
     }
