@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "kube/objects.hpp"
 
 namespace nh::dev {
 
@@ -64,7 +65,7 @@ std::vector<std::string> forget_dev_revisions(kube::Client &c, const WorkloadKin
         // A StatefulSet's status names the revision of its current template.
         const std::string current = cur.value("status", json::object()).value("updateRevision", "");
         const std::string list_path = "/apis/apps/v1/namespaces/" + ns + (rs ? "/replicasets" : "/controllerrevisions");
-        const std::string selector = kube::url_escape(label_selector(cur));
+        const std::string selector = kube::url_escape(kube::workload_selector(cur));
         json items = c.get(list_path + "?labelSelector=" + selector, cancel);
         std::vector<std::string> dev_sets;  // UIDs of the dev ReplicaSets deleted
         for (const auto &item : items.value("items", json::array())) {
@@ -112,7 +113,7 @@ json recorded_template(kube::Client &c, const WorkloadKind &k, const std::string
     if (!rs && k.kind != Kind::StatefulSet && k.kind != Kind::DaemonSet) return nullptr;
     const std::string uid = workload["metadata"].value("uid", "");
     const std::string list_path = "/apis/apps/v1/namespaces/" + ns + (rs ? "/replicasets" : "/controllerrevisions");
-    json items = c.get(list_path + "?labelSelector=" + kube::url_escape(label_selector(workload)), cancel);
+    json items = c.get(list_path + "?labelSelector=" + kube::url_escape(kube::workload_selector(workload)), cancel);
     json best;
     long best_revision = -1;
     for (const auto &item : items.value("items", json::array())) {
@@ -151,7 +152,7 @@ std::string unstall_rollout(kube::Client &c, const std::string &ns, const std::s
     const long replicas = d.value("spec", json::object()).value("replicas", 1L);
     const std::string uid = d["metadata"].value("uid", "");
     const json sets = c.get("/apis/apps/v1/namespaces/" + ns + "/replicasets?labelSelector=" +
-                                kube::url_escape(label_selector(d)),
+                                kube::url_escape(kube::workload_selector(d)),
                             cancel)
                           .value("items", json::array());
     const json *active = nullptr;

@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "dev/config.hpp"
 #include "dev/history.hpp"
+#include "kube/objects.hpp"
 #include "dev/lease.hpp"
 #include "dev/wait.hpp"
 
@@ -378,7 +379,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
     // OnDelete, and a ReplicaSet never replaces pods for a new template: remove the dev
     // pods so the controller recreates them from the original.
     if (!r.workload_gone && (k.kind == Kind::StatefulSet || k.kind == Kind::ReplicaSet) && !session_id.empty()) {
-        json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(label_selector(original)), cancel);
+        json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(kube::workload_selector(original)), cancel);
         for (const auto &p : pods.value("items", json::array()))
             if (annotation(p, kSessionIdAnnotation) == session_id)
                 remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
@@ -912,7 +913,7 @@ Session start(kube::Client &c, const StartOptions &o) {
             build_generated();
         spec.pvc_mounts.clear();
         const std::string pod_selector =
-            generated.empty() ? label_selector(original) : std::string(kGeneratedLabel) + "=" + label_value(generated);
+            generated.empty() ? kube::workload_selector(original) : std::string(kGeneratedLabel) + "=" + label_value(generated);
 
         json spec_json = {{"container", spec.container},
                           {"image", spec.image},
@@ -1005,7 +1006,7 @@ Session start(kube::Client &c, const StartOptions &o) {
             dev_generation = std::to_string(updated["metadata"].value("generation", 0L));
             if (k.kind == Kind::ReplicaSet) {
                 wait_observed(c, path, updated, deadline, cancel);
-                delete_other_pods(c, ns, label_selector(original), spec.session_id, cancel);
+                delete_other_pods(c, ns, kube::workload_selector(original), spec.session_id, cancel);
             }
         } else {
             json g = build_generated();
@@ -1204,7 +1205,7 @@ EndResult end_without_record(kube::Client &c, const WorkloadKind &k, const std::
         note("could not restore " + fields + " of " + what + ": the original is recorded nowhere; set it again", true);
     }
     if ((k.kind == Kind::StatefulSet || k.kind == Kind::ReplicaSet) && !session_id.empty()) {
-        json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(label_selector(restored)), cancel);
+        json pods = c.get(pods_path(ns) + "?labelSelector=" + kube::url_escape(kube::workload_selector(restored)), cancel);
         for (const auto &p : pods.value("items", json::array()))
             if (annotation(p, kSessionIdAnnotation) == session_id)
                 remove_optional(c, pods_path(ns) + "/" + p["metadata"].value("name", ""), cancel);
@@ -1361,7 +1362,7 @@ void refresh_pod(kube::Client &c, Session &s, CancelToken *cancel) {
     if (selector.empty()) {
         auto wl = get_optional(c, workload_path(s.wk.name.empty() ? WorkloadKind(s.kind) : s.wk, s.ns, s.name), cancel);
         if (!wl) return;
-        selector = label_selector(*wl);
+        selector = kube::workload_selector(*wl);
     }
     PodState p = find_dev_pod(c, s.ns, selector, s.session_id, cancel);
     s.pod_name = p.name;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "kube/objects.hpp"
 
 namespace nh::dev {
 
@@ -24,21 +25,7 @@ std::string session_of(const json &pod) {
     return pod.value("metadata", json::object()).value("annotations", json::object()).value(kSessionIdAnnotation, "");
 }
 
-const json *condition(const json &pod, const char *type) {
-    auto st = pod.find("status");
-    if (st == pod.end() || !st->is_object()) return nullptr;
-    auto conds = st->find("conditions");
-    if (conds == st->end() || !conds->is_array()) return nullptr;
-    for (const auto &c : *conds)
-        if (c.value("type", "") == type) return &c;
-    return nullptr;
-}
-
-bool is_ready(const json &pod) {
-    const json *c = condition(pod, "Ready");
-    return c && c->value("status", "") == "True" &&
-           pod.value("status", json::object()).value("phase", "") == "Running";
-}
+bool is_ready(const json &pod) { return kube::pod_ready(pod) && kube::pod_running(pod); }
 
 json container_detail(const json &cs) {
     json d = {{"name", cs.value("name", "")}, {"ready", cs.value("ready", false)},
@@ -68,7 +55,7 @@ json pod_detail(const json &pod) {
     const json st = pod.value("status", json::object());
     for (const char *list : {"initContainerStatuses", "containerStatuses"})
         for (const auto &cs : st.value(list, json::array())) d["containers"].push_back(container_detail(cs));
-    if (const json *s = condition(pod, "PodScheduled"); s && s->value("status", "") == "False") {
+    if (const json *s = kube::condition(pod, "PodScheduled"); s && s->value("status", "") == "False") {
         d["unschedulable"] = s->value("reason", "") == "Unschedulable";
         d["schedule_message"] = s->value("message", "");
     }
@@ -186,7 +173,7 @@ PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std
                                            cs.value("name", "") + ": " + reason +
                                            (w.value("message", "").empty() ? "" : ": " + w.value("message", "")));
                 }
-            const json *sched = condition(*dev, "PodScheduled");
+            const json *sched = kube::condition(*dev, "PodScheduled");
             if (sched && sched->value("status", "") == "False" && sched->value("reason", "") == "Unschedulable") {
                 if (unschedulable_since == 0) unschedulable_since = now_seconds();
                 if (now_seconds() - unschedulable_since > kUnschedulableGraceSeconds)

@@ -1,6 +1,5 @@
 #include "dev/workload.hpp"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -483,36 +482,6 @@ std::vector<std::string> strip_dev_marks(json &tpl) {
         ps["containers"] = kept;
     }
     return dev_containers;
-}
-
-std::string label_selector(const json &workload) {
-    std::string out;
-    auto add = [&](const std::string &term) { out += (out.empty() ? "" : ",") + term; };
-    const json sel = workload.value("spec", json::object()).value("selector", json::object());
-    const json match_labels = sel.value("matchLabels", json::object());
-    for (const auto &[k, v] : match_labels.items()) add(k + "=" + v.get<std::string>());
-    const json expressions = sel.value("matchExpressions", json::array());
-    for (const auto &e : expressions) {
-        std::string key = e.value("key", ""), op = e.value("operator", "");
-        std::string values;
-        for (const auto &v : e.value("values", json::array()))
-            values += (values.empty() ? "" : ",") + v.get<std::string>();
-        if (op == "In")
-            add(key + " in (" + values + ")");
-        else if (op == "NotIn")
-            add(key + " notin (" + values + ")");
-        else if (op == "Exists")
-            add(key);
-        else if (op == "DoesNotExist")
-            add("!" + key);
-    }
-    return out;
-}
-
-std::string random_hex(size_t bytes) {
-    std::vector<unsigned char> buf(bytes);
-    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) fail(NH_ERROR, "no random bytes (RAND_bytes failed)");
-    return hex(buf.data(), buf.size());
 }
 
 double now_seconds() {

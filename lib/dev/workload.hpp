@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/random.hpp"
+
 namespace nh::dev {
 
 using json = nlohmann::json;
@@ -154,8 +156,7 @@ json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &
 // session record.
 std::vector<std::string> strip_dev_marks(json &tpl);
 
-// A label selector string ("a=b,c in (d)") for the workload's spec.selector.
-std::string label_selector(const json &workload);
+
 
 // The pod template (at k.template_path) of a workload; throws NH_EPROTOCOL when missing.
 const json &pod_template(const json &workload, const WorkloadKind &k);
@@ -172,8 +173,6 @@ std::string controller_of(const json &workload);
 json generated_deployment(const std::string &name, const std::string &ns, const json &tpl, bool duplicate,
                           const json &original, const WorkloadKind &k, const std::string &developer);
 
-// A random hex string of `bytes` random bytes (OpenSSL RAND_bytes).
-std::string random_hex(size_t bytes);
 
 // Current UTC time as RFC 3339 ("2024-01-02T03:04:05Z"), or with microseconds.
 std::string now_rfc3339(bool micro = false);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kube/objects.hpp"
+
 namespace nh::stream {
 
 namespace {
@@ -35,19 +37,6 @@ std::string object_path(const KindInfo &k, const std::string &ns, const std::str
     return p + kube::url_escape(name);
 }
 
-bool pod_ready(const kube::json &pod) {
-    auto st = pod.find("status");
-    if (st == pod.end() || !st->contains("conditions")) return false;
-    for (auto &c : (*st)["conditions"])
-        if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-    return false;
-}
-
-bool pod_running(const kube::json &pod) {
-    if (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp")) return false;
-    return pod.contains("status") && pod["status"].value("phase", "") == "Running";
-}
-
 }  // namespace
 
 Target parse_target(const std::string &text) {
@@ -65,35 +54,14 @@ Target parse_target(const std::string &text) {
                                "': use pod, deployment, statefulset, daemonset or replicaset");
 }
 
-std::string selector_text(const kube::json &selector) {
-    std::string out;
-    auto add = [&](const std::string &term) { out += (out.empty() ? "" : ",") + term; };
-    if (selector.contains("matchLabels"))
-        for (auto &[k, v] : selector["matchLabels"].items()) add(k + "=" + v.get<std::string>());
-    if (selector.contains("matchExpressions")) {
-        for (auto &e : selector["matchExpressions"]) {
-            std::string key = e.value("key", ""), op = e.value("operator", "");
-            std::string values;
-            if (e.contains("values"))
-                for (auto &v : e["values"]) values += (values.empty() ? "" : ",") + v.get<std::string>();
-            if (op == "In") add(key + " in (" + values + ")");
-            else if (op == "NotIn") add(key + " notin (" + values + ")");
-            else if (op == "Exists") add(key);
-            else if (op == "DoesNotExist") add("!" + key);
-            else throw Error(NH_EINVAL, "unsupported selector operator '" + op + "'");
-        }
-    }
-    return out;
-}
-
 int pick_pod(const kube::json &items) {
     int best = -1;
     bool best_ready = false;
     std::string best_created;
     for (size_t i = 0; i < items.size(); ++i) {
         const auto &p = items[i];
-        if (!pod_running(p)) continue;
-        bool ready = pod_ready(p);
+        if (!kube::pod_running(p)) continue;
+        bool ready = kube::pod_ready(p);
         std::string created = p["metadata"].value("creationTimestamp", "");
         // RFC 3339 timestamps in UTC compare as strings.
         if (best < 0 || (ready && !best_ready) || (ready == best_ready && created > best_created)) {
@@ -123,7 +91,7 @@ ResolvedPod resolve_pod(kube::Client &client, const std::string &ns, const Targe
     const KindInfo &k = info_of(target.kind);
     kube::json obj = client.get(object_path(k, ns, target.name), cancel);
     if (target.kind == "Pod") {
-        if (!pod_running(obj)) {
+        if (!kube::pod_running(obj)) {
             std::string phase = obj.contains("status") ? obj["status"].value("phase", "Unknown") : "Unknown";
             if (obj["metadata"].contains("deletionTimestamp")) phase = "Terminating";
             throw Error(NH_ESTATE, "pod " + ns + "/" + target.name + " is " + phase + ", not Running");
@@ -132,7 +100,7 @@ ResolvedPod resolve_pod(kube::Client &client, const std::string &ns, const Targe
     }
     if (!obj.contains("spec") || !obj["spec"].contains("selector"))
         throw Error(NH_EPROTOCOL, target.kind + " " + ns + "/" + target.name + " has no spec.selector");
-    std::string sel = selector_text(obj["spec"]["selector"]);
+    std::string sel = kube::selector_text(obj["spec"]["selector"]);
     if (sel.empty())
         throw Error(NH_EINVAL, target.kind + " " + ns + "/" + target.name + " has an empty selector");
     kube::json list = client.get("/api/v1/namespaces/" + kube::url_escape(ns) + "/pods?labelSelector=" +

@@ -29,9 +29,6 @@ struct ResolvedPod {
     std::string default_container;  // kubectl.kubernetes.io/default-container, else the first
 };
 
-// The label selector text of a workload's spec.selector (matchLabels and matchExpressions).
-std::string selector_text(const kube::json &selector);
-
 // Picks the pod to use among `pods` (a PodList's items): Running and not being
 // deleted; Ready first, then the newest. Returns the index or -1.
 int pick_pod(const kube::json &items);

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/random.hpp"
 #include "common/log.hpp"
 #include "sync/fsops.hpp"
 #include "sync/net.hpp"
@@ -37,23 +37,6 @@ namespace {
 // (a new one closes the oldest), each for at most kHandshakeTime.
 constexpr size_t kMaxUnauthenticated = 64;
 constexpr auto kHandshakeTime = std::chrono::seconds(5);
-
-std::string random_hex(size_t bytes) {
-    std::string raw(bytes, '\0');
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-        if (n <= 0) throw Error(NH_EIO, "getrandom failed");
-        got += static_cast<size_t>(n);
-    }
-    static const char *hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 15]);
-    }
-    return out;
-}
 
 std::string read_small_file(const std::string &path) {
     FILE *f = std::fopen(path.c_str(), "rb");

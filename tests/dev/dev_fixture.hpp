@@ -140,7 +140,7 @@ protected:
         std::string base = std::string("nh-dev-") + info->name();
         for (auto &ch : base) ch = static_cast<char>(std::isalnum(static_cast<unsigned char>(ch)) ? std::tolower(ch) : '-');
         if (base.size() > 50) base.resize(50);
-        ns = base + "-" + dev::random_hex(3);
+        ns = base + "-" + nh::random_hex(3);
         kube->create("/api/v1/namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
         ASSERT_GT(nh_init(), 0);
         client = open(kubeconfig);

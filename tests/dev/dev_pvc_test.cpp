@@ -47,7 +47,7 @@ protected:
 };
 
 TEST_F(DevPvcTest, ClaimBindsOutlivesDevModeAndIsDeletedByCli) {
-    const std::string cls = "nh-test-pvc-" + nh::dev::random_hex(3);
+    const std::string cls = "nh-test-pvc-" + nh::random_hex(3);
     create_pv(cls + "-pv", cls);
     create(sample_deployment("web", 1));
     wait_ready(Kind::Deployment, "web", 1);
@@ -128,7 +128,7 @@ TEST_F(DevPvcTest, ClaimBindsOutlivesDevModeAndIsDeletedByCli) {
 }
 
 TEST_F(DevPvcTest, DeleteAllOfAWorkloadThroughCApi) {
-    const std::string cls = "nh-test-pvc-" + nh::dev::random_hex(3);
+    const std::string cls = "nh-test-pvc-" + nh::random_hex(3);
     create_pv(cls + "-a", cls);
     create_pv(cls + "-b", cls);
     create(sample_deployment("api", 1));
@@ -164,7 +164,7 @@ TEST_F(DevPvcTest, DeleteAllOfAWorkloadThroughCApi) {
 }
 
 TEST_F(DevPvcTest, NoPersistentVolumeBindsIsAClearErrorAndRollsBack) {
-    const std::string cls = "nh-test-nopv-" + nh::dev::random_hex(3);
+    const std::string cls = "nh-test-nopv-" + nh::random_hex(3);
     create(sample_deployment("web", 1));
     wait_ready(Kind::Deployment, "web", 1);
     json original = get(Kind::Deployment, "web");
@@ -184,7 +184,7 @@ TEST_F(DevPvcTest, NoPersistentVolumeBindsIsAClearErrorAndRollsBack) {
 }
 
 TEST_F(DevPvcTest, CustomKindClaimsAreListedAndDeletedByNameAndByDir) {
-    const std::string cls = "nh-test-pvc-" + nh::dev::random_hex(3);
+    const std::string cls = "nh-test-pvc-" + nh::random_hex(3);
     create_pv(cls + "-a", cls);
     create_pv(cls + "-b", cls);
     nh::dev::WorkloadKind k = rollout_kind();

@@ -4,6 +4,7 @@
 #include "common/error.hpp"
 #include "dev/session.hpp"
 #include "dev/workload.hpp"
+#include "kube/objects.hpp"
 #include "dev_fixture.hpp"
 
 using namespace nh::dev;
@@ -66,5 +67,5 @@ TEST(DevSpec, ReusesAnExistingMountAtTheWorkDir) {
     json w = apply_dev_spec(d, Kind::Deployment, s);
     EXPECT_EQ(w["spec"]["template"]["spec"]["volumes"].size(), 1u);
     EXPECT_EQ(w["spec"]["template"]["spec"]["containers"][2]["volumeMounts"][0]["name"], "src");
-    EXPECT_EQ(label_selector(w), "app=web");
+    EXPECT_EQ(nh::kube::workload_selector(w), "app=web");
 }

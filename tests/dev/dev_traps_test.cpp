@@ -27,7 +27,7 @@ struct Background {
     std::string log;
 
     Background(const std::string &kubeconfig, const std::string &ns, const std::vector<std::string> &args) {
-        log = testing::TempDir() + "nh-bg-" + nh::dev::random_hex(4) + ".log";
+        log = testing::TempDir() + "nh-bg-" + nh::random_hex(4) + ".log";
         std::vector<std::string> argv = {NH_CLI_PATH, "--kubeconfig", kubeconfig, "-n", ns};
         argv.insert(argv.end(), args.begin(), args.end());
         pid = fork();

@@ -224,10 +224,6 @@ TEST(Targets, ParsingAndSelection) {
     EXPECT_EQ(parse_target("po/x").name, "x");
     for (const char *bad : {"", "cronjob/x", "deploy/", "a/b/c"}) EXPECT_THROW(parse_target(bad), nh::Error) << bad;
 
-    auto sel = nh::kube::json::parse(R"({"matchLabels":{"app":"web"},"matchExpressions":[
-        {"key":"tier","operator":"In","values":["a","b"]},{"key":"x","operator":"DoesNotExist"}]})");
-    EXPECT_EQ(selector_text(sel), "app=web,tier in (a,b),!x");
-
     auto pods = nh::kube::json::parse(R"([
       {"metadata":{"name":"old-ready","creationTimestamp":"2026-01-01T00:00:00Z"},
        "status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}},
