@@ -3,6 +3,8 @@
 import gc
 import json
 import os
+import subprocess
+import sys
 import threading
 import weakref
 
@@ -152,6 +154,41 @@ def test_log_handler_receives_lines_from_other_threads(tmp_path):
     assert any("retrying GET /version" in msg for _, msg, _ in lines), lines
     assert all(level == nocalhost.LogLevel.DEBUG for level, _, _ in lines)
     assert not any("secret-token" in msg for _, msg, _ in lines)
+
+
+def test_replacing_the_log_handler_while_another_thread_logs_does_not_hang(tmp_path):
+    # A line on its way to the handler waits for the GIL; replacing the handler
+    # waits until no line is being delivered: it must do so without the GIL.
+    script = f"""
+import threading, time, nocalhost
+stop = threading.Event()
+def busy():
+    with nocalhost.Client({str(write_kubeconfig(tmp_path))!r}, timeout=2, max_retries=0) as c:
+        while not stop.is_set():
+            try:
+                c.server_version()
+            except nocalhost.NocalhostError:
+                pass
+t = threading.Thread(target=busy)
+t.start()
+lines = []
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    nocalhost.set_log_handler(lambda level, msg: lines.append(msg), nocalhost.LogLevel.TRACE)
+    nocalhost.set_log_handler(None)
+nocalhost.set_log_handler(lambda level, msg: lines.append(msg), nocalhost.LogLevel.TRACE)
+time.sleep(0.5)
+stop.set()
+t.join()
+nocalhost.set_log_handler(None)
+print(len(lines) > 0)
+"""
+    try:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("replacing the log handler hung while another thread was logging")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True", r.stdout  # lines did arrive
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
