@@ -115,6 +115,14 @@ def _json_or_none(value: Any) -> Optional[str]:
     return json.dumps(value)
 
 
+def _patches_json(patches: Union[None, str, Sequence[Mapping[str, Any]]]) -> Optional[str]:
+    """``[{"type": ..., "patch": <dict, list or JSON text>}]`` as JSON text, serialised once: the C ABI
+    takes each patch as a JSON value or as JSON text."""
+    if patches is None or isinstance(patches, str):
+        return patches
+    return json.dumps([dict(p) for p in patches])
+
+
 def _env_list(env: Union[None, Mapping[str, str], Sequence[str]]) -> List[str]:
     if isinstance(env, Mapping):
         return [f"{k}={v}" for k, v in env.items()]
@@ -438,8 +446,7 @@ def _start_args(
         "app_name": app_name,
         "ignore_cluster_config": ignore_cluster_config,
         "image_pull_policy": image_pull_policy,
-        # Each patch as a JSON value (or JSON text): the C ABI takes both.
-        "patches_json": _json_or_none(patches if patches is None or isinstance(patches, str) else [dict(p) for p in patches]),
+        "patches_json": _patches_json(patches),
         "persistent_dirs_json": _json_or_none(persistent_dirs),
     }
 

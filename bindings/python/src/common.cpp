@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <utility>
 
 namespace nhpy {
 namespace {
@@ -33,16 +35,30 @@ void log_trampoline(int level, const char *message, void *) {
     }
 }
 
-void set_log_handler(py::object handler, int max_level) {
-    PyObject *old = g_log_handler;
-    if (handler.is_none()) {
-        nh_log_set_callback(nullptr, 0, nullptr);
-        g_log_handler = nullptr;
-    } else {
-        g_log_handler = handler.inc_ref().ptr();
-        nh_log_set_callback(log_trampoline, max_level, nullptr);
+std::mutex g_log_mu;  // one replacement at a time
+
+// Replacing waits until no line is being delivered (nh_log_set_callback's
+// promise), and a line being delivered may be waiting for the GIL: replace
+// without it.
+void replace_log_handler(PyObject *handler, int max_level) {
+    PyObject *old;
+    {
+        py::gil_scoped_release nogil;
+        std::lock_guard lock(g_log_mu);
+        {
+            py::gil_scoped_acquire gil;
+            old = std::exchange(g_log_handler, handler);
+        }
+        if (handler)
+            nh_log_set_callback(log_trampoline, max_level, nullptr);
+        else
+            nh_log_set_callback(nullptr, 0, nullptr);
     }
     Py_XDECREF(old);
+}
+
+void set_log_handler(py::object handler, int max_level) {
+    replace_log_handler(handler.is_none() ? nullptr : handler.inc_ref().ptr(), max_level);
 }
 
 }  // namespace
@@ -98,7 +114,7 @@ void init_common(py::module_ &m) {
     m.def("_set_log_handler", &set_log_handler, py::arg("handler"), py::arg("max_level"));
     m.def("_finalize", [] {
         g_finalizing = true;
-        nh_log_set_callback(nullptr, 0, nullptr);
+        replace_log_handler(nullptr, 0);
     });
 
     py::class_<Cancel>(m, "Cancel", R"doc(

@@ -184,7 +184,7 @@ nocalhost.set_log_handler(None)
 print(len(lines) > 0)
 """
     try:
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     except subprocess.TimeoutExpired:
         pytest.fail("replacing the log handler hung while another thread was logging")
     assert r.returncode == 0, r.stderr
@@ -217,8 +217,9 @@ def test_dev_options_become_the_c_abi_json():
     patches = dev._patches_json(
         [{"type": "json", "patch": [{"op": "add", "path": "/metadata/labels/x", "value": "y"}]}, {"patch": '{"spec":{}}'}]
     )
+    # Serialised once: a patch given as a list or dict stays a JSON value, text stays text.
     assert json.loads(patches) == [
-        {"type": "json", "patch": '[{"op": "add", "path": "/metadata/labels/x", "value": "y"}]'},
+        {"type": "json", "patch": [{"op": "add", "path": "/metadata/labels/x", "value": "y"}]},
         {"patch": '{"spec":{}}'},
     ]
     assert dev._patches_json('[{"patch":"{}"}]') == '[{"patch":"{}"}]'
