@@ -1,7 +1,6 @@
 // Versions, the error table, logging, cancellation and the call patterns.
 #include "common.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <thread>
 

@@ -3,7 +3,6 @@
 
 #include <pybind11/functional.h>
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <utility>
