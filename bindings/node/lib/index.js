@@ -202,7 +202,7 @@ class Client {
     const native = await withSignal(signal, (cancel) =>
       nativeLib.devStart(this._native, kind, name, args, cancel, devEvents(onEvent)),
     );
-    return new Session(this, native, options.developer, endOnExit);
+    return new Session(this, native, endOnExit);
   }
 
   /**
@@ -277,7 +277,7 @@ class Client {
     const { signal, namespace, mode, developer, endOnExit } = checkOptions('devAttach', allOptions);
     const q = { namespace, mode: devMode(mode), developer };
     const native = await withSignal(signal, (cancel) => nativeLib.devAttach(this._native, kind, name, q, cancel));
-    return new Session(this, native, developer, endOnExit);
+    return new Session(this, native, endOnExit);
   }
 
   /**
@@ -469,19 +469,11 @@ function jsonText(value) {
 /** The options of devStart / devConfigResolve as the native layer takes them. */
 function devStartArgs({ env, resources, patches, persistentDirs, mode, ...options }) {
   const envList = Array.isArray(env) ? env : Object.entries(env || {}).map(([k, v]) => `${k}=${v}`);
-  let patchesJson;
-  if (Array.isArray(patches)) {
-    patchesJson = JSON.stringify(
-      patches.map((p) => (p && typeof p.patch === 'object' && p.patch !== null ? { ...p, patch: JSON.stringify(p.patch) } : p)),
-    );
-  } else {
-    patchesJson = jsonText(patches);
-  }
   return {
     ...options,
     env: envList,
     resourcesJson: jsonText(resources),
-    patchesJson,
+    patchesJson: jsonText(patches), // each patch a JSON value (or JSON text): the C ABI takes both
     persistentDirsJson: jsonText(persistentDirs),
     mode: devMode(mode),
   };
@@ -513,10 +505,9 @@ function devEvents(onEvent) {
  * Keeps its client alive. `token` is a secret: never log it.
  */
 class Session {
-  constructor(client, native, developer, endOnExit = false) {
+  constructor(client, native, endOnExit = false) {
     this.client = client;
     this._native = native;
-    this._developer = developer; // as given to devStart / devAttach
     this.endOnExit = Boolean(endOnExit);
     this._ended = false;
     // What ending needs, kept so that the scope still ends dev mode after close().
@@ -548,11 +539,7 @@ class Session {
    * Duplicate mode: the developer whose copy this is (what end() and
    * devAttach() find it by); otherwise ''.
    */
-  get developer() {
-    const developer = this._native.developer;
-    if (!developer && this.mode === 'duplicate') return this._developer || '';
-    return developer;
-  }
+  get developer() { return this._native.developer; }
   get closed() { return this._native.closed; }
 
   /**

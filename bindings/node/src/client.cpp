@@ -41,9 +41,9 @@ Client::Client(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Client>(info) 
     opts.timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
     opts.max_retries = static_cast<int>(opt_int(option(o, "maxRetries"), -1));
     opts.user_agent = c_str_or_null(user_agent);
-    nh_client *raw = nullptr;
-    check(env, nh_client_new(&raw, &opts));  // reads files only: no need to leave the thread
-    handle_.set(raw);
+    nocalhost::ClientHandle raw;
+    check(env, nh_client_new(raw.out(), &opts));  // reads files only: no need to leave the thread
+    handle_.set(raw.release());
 }
 
 Napi::Value Client::close(const Napi::CallbackInfo &info) {
@@ -69,11 +69,11 @@ Napi::Value Client::context(const Napi::CallbackInfo &info) {
 Napi::Value Client::server_version(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     auto client = get(env);
-    auto out = std::make_shared<nh_buf>(nh_buf NH_BUF_INIT);
+    auto out = std::make_shared<nocalhost::Buffer>();
     return CallWorker::Start(
-        env, {handle_.inflight(), Cancel::From(info[0])},
-        [client, out](nh_cancel *t) { return nh_client_server_version(out.get(), client.get(), t); },
-        [out](Napi::Env e) -> Napi::Value { return take_string(e, *out); });
+        env, handle_.inflight(), Cancel::From(info[0]),
+        [client, out](nh_cancel *t) { return nh_client_server_version(out->out(), client.get(), t); },
+        [out](Napi::Env e) -> Napi::Value { return to_string(e, *out); });
 }
 
 namespace {
@@ -81,9 +81,8 @@ struct RequestCall {
     std::string method, path;
     std::optional<std::string> body, content_type;
     long timeout_ms = 0;
-    nh_buf out = NH_BUF_INIT;
+    nocalhost::Buffer out;
     int status = 0;
-    ~RequestCall() { nh_buf_dispose(&out); }
 };
 }  // namespace
 
@@ -105,7 +104,7 @@ Napi::Value Client::request(const Napi::CallbackInfo &info) {
     call->content_type = opt_string(option(o, "contentType"));
     call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
     return CallWorker::Start(
-        env, {handle_.inflight(), Cancel::From(info[1])},
+        env, handle_.inflight(), Cancel::From(info[1]),
         [client, call](nh_cancel *t) {
             nh_request_options r = NH_REQUEST_OPTIONS_INIT;
             r.method = call->method.c_str();
@@ -117,12 +116,12 @@ Napi::Value Client::request(const Napi::CallbackInfo &info) {
             r.content_type = c_str_or_null(call->content_type);
             r.timeout_ms = call->timeout_ms;
             r.cancel = t;
-            return nh_client_request(&call->out, &call->status, client.get(), &r);
+            return nh_client_request(call->out.out(), &call->status, client.get(), &r);
         },
         [call](Napi::Env e) -> Napi::Value {
             Napi::Object result = Napi::Object::New(e);
             result.Set("status", Napi::Number::New(e, call->status));
-            result.Set("body", take_string(e, call->out));
+            result.Set("body", to_string(e, call->out));
             return result;
         });
 }
@@ -154,7 +153,7 @@ Napi::Value Client::watch(const Napi::CallbackInfo &info) {
     call->duration_ms = static_cast<long>(opt_int(option(o, "durationMs"), 0));
     if (!info[3].IsFunction()) throw_error(env, NH_EINVAL, "onEvent must be a function");
     return StreamCall::Start(
-        env, "nocalhost-watch", {handle_.inflight(), Cancel::From(info[2])}, info[3].As<Napi::Function>(), false,
+        env, "nocalhost-watch", handle_.inflight(), Cancel::From(info[2]), info[3].As<Napi::Function>(), false,
         [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
             nh_watch_options w = NH_WATCH_OPTIONS_INIT;
             w.path = call->path.c_str();

@@ -1,71 +1,22 @@
 // Versions, the error table, logging, cancellation and the call patterns.
 #include "common.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <thread>
 
 namespace nhnode {
 
-ErrorInfo ErrorInfo::last() {
-    const nh_error *e = nh_error_last();
-    return ErrorInfo{e->code, e->message, e->http_status, e->reason};
-}
-
-Napi::Error make_error(Napi::Env env, const ErrorInfo &e) {
+Napi::Error make_error(Napi::Env env, const Error &e) {
     Napi::FunctionReference &factory = data(env).error_factory;
-    if (factory.IsEmpty()) return Napi::Error::New(env, e.message);
-    Napi::Value v = factory.Call({Napi::Number::New(env, e.code), Napi::String::New(env, e.message),
-                                  Napi::Number::New(env, e.http_status), Napi::String::New(env, e.reason)});
+    if (factory.IsEmpty()) return Napi::Error::New(env, e.what());
+    Napi::Value v = factory.Call({Napi::Number::New(env, e.code()), Napi::String::New(env, e.what()),
+                                  Napi::Number::New(env, e.http_status()), Napi::String::New(env, e.reason())});
     return Napi::Error(env, v);
 }
 
-void throw_error(Napi::Env env, const ErrorInfo &e) { throw make_error(env, e); }
+void throw_error(Napi::Env env, const Error &e) { throw make_error(env, e); }
 
-void throw_error(Napi::Env env, int code, std::string message) {
-    throw_error(env, ErrorInfo{code, std::move(message), 0, ""});
-}
-
-void Canceller::trigger() {
-    std::lock_guard lock(mu_);
-    triggered_ = true;
-    for (nh_cancel *t : tokens_) nh_cancel_trigger(t);
-}
-
-bool Canceller::triggered() const {
-    std::lock_guard lock(mu_);
-    return triggered_;
-}
-
-void Canceller::reset() {
-    std::lock_guard lock(mu_);
-    triggered_ = false;
-}
-
-void Canceller::attach(nh_cancel *token) {
-    std::lock_guard lock(mu_);
-    tokens_.push_back(token);
-    if (triggered_) nh_cancel_trigger(token);
-}
-
-void Canceller::detach(nh_cancel *token) {
-    std::lock_guard lock(mu_);
-    tokens_.erase(std::remove(tokens_.begin(), tokens_.end(), token), tokens_.end());
-}
-
-CallToken::CallToken(const Cancellers &cancellers) {
-    if (nh_cancel_new(&token_) != NH_OK) throw std::bad_alloc();
-    for (const auto &c : cancellers)
-        if (c) {
-            c->attach(token_);
-            cancellers_.push_back(c);
-        }
-}
-
-CallToken::~CallToken() {
-    for (const auto &c : cancellers_) c->detach(token_);
-    nh_cancel_free(token_);
-}
+void throw_error(Napi::Env env, int code, const std::string &message) { throw_error(env, Error(code, message)); }
 
 void Cancel::Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(
@@ -81,7 +32,7 @@ void Cancel::Init(Napi::Env env, Napi::Object exports) {
 
 Cancel::Cancel(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Cancel>(info) {}
 
-std::shared_ptr<Canceller> Cancel::From(const Napi::Value &v) {
+CancellerPtr Cancel::From(const Napi::Value &v) {
     if (v.IsUndefined() || v.IsNull()) return nullptr;
     Napi::Env env = v.Env();
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data(env).cancel_class.Value()))
@@ -103,24 +54,25 @@ Napi::Value Cancel::triggered_js(const Napi::CallbackInfo &info) { return Napi::
 
 // -- CallWorker --------------------------------------------------------------
 
-CallWorker::CallWorker(Napi::Env env, Cancellers cancellers, Run run, Resolve resolve)
+CallWorker::CallWorker(Napi::Env env, CancellerPtr owner, CancellerPtr caller, Run run, Resolve resolve)
     : Napi::AsyncWorker(env, "nocalhost"),
       deferred_(Napi::Promise::Deferred::New(env)),
-      cancellers_(std::move(cancellers)),
+      owner_(std::move(owner)),
+      caller_(std::move(caller)),
       run_(std::move(run)),
       resolve_(std::move(resolve)) {}
 
-Napi::Promise CallWorker::Start(Napi::Env env, Cancellers cancellers, Run run, Resolve resolve) {
-    auto *w = new CallWorker(env, std::move(cancellers), std::move(run), std::move(resolve));
+Napi::Promise CallWorker::Start(Napi::Env env, CancellerPtr owner, CancellerPtr caller, Run run, Resolve resolve) {
+    auto *w = new CallWorker(env, std::move(owner), std::move(caller), std::move(run), std::move(resolve));
     Napi::Promise p = w->deferred_.Promise();
     w->Queue();
     return p;
 }
 
 void CallWorker::Execute() {
-    CallToken token(cancellers_);
+    CallToken token(owner_, caller_);
     rc_ = run_(token.get());
-    if (rc_ < 0) err_ = ErrorInfo::last();
+    if (rc_ < 0) err_ = Error::last();
 }
 
 void CallWorker::OnOK() {
@@ -146,7 +98,7 @@ struct StreamState {
     explicit StreamState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise::Deferred deferred;
     bool binary = false;
-    std::shared_ptr<Canceller> stop = std::make_shared<Canceller>();
+    CancellerPtr stop;  // the call's: a child of its owner
     Napi::ObjectReference listener_error;  // what a JS listener threw
     StreamCall::Resolve resolve;
 };
@@ -155,7 +107,7 @@ struct StreamItem {
     bool done = false;
     StreamEvent event;
     int rc = NH_OK;
-    ErrorInfo err;
+    Error err;
 };
 
 void stream_call_js(Napi::Env env, Napi::Function on_event, StreamState *state, StreamItem *raw) {
@@ -195,20 +147,20 @@ using StreamTsfn = Napi::TypedThreadSafeFunction<StreamState, StreamItem, stream
 
 }  // namespace
 
-Napi::Promise StreamCall::Start(Napi::Env env, const char *name, Cancellers cancellers, Napi::Function on_event,
-                                bool binary, Run run, Resolve resolve) {
+Napi::Promise StreamCall::Start(Napi::Env env, const char *name, CancellerPtr owner, CancellerPtr caller,
+                                Napi::Function on_event, bool binary, Run run, Resolve resolve) {
     auto *state = new StreamState(env);
     state->binary = binary;
     state->resolve = std::move(resolve);
+    state->stop = Canceller::make(std::move(owner));
     Napi::Promise promise = state->deferred.Promise();
-    cancellers.push_back(state->stop);
     StreamTsfn tsfn = StreamTsfn::New(env, on_event, name, 256, 1, state,
                                       [](Napi::Env, void *, StreamState *s) { delete s; }, static_cast<void *>(nullptr));
-    std::thread([tsfn, cancellers = std::move(cancellers), run = std::move(run)]() mutable {
+    std::thread([tsfn, stop = state->stop, caller = std::move(caller), run = std::move(run)]() mutable {
         int rc;
-        ErrorInfo err;
+        Error err;
         {
-            CallToken token(cancellers);
+            CallToken token(stop, caller);
             Emit emit = [&](StreamEvent ev) {
                 auto *item = new StreamItem();
                 item->event = std::move(ev);
@@ -219,7 +171,7 @@ Napi::Promise StreamCall::Start(Napi::Env env, const char *name, Cancellers canc
                 return true;
             };
             rc = run(token.get(), emit);
-            if (rc < 0) err = ErrorInfo::last();
+            if (rc < 0) err = Error::last();
         }
         auto *done = new StreamItem();
         done->done = true;
@@ -250,10 +202,13 @@ int64_t opt_int(const Napi::Value &v, int64_t fallback) {
     return v.As<Napi::Number>().Int64Value();
 }
 
-Napi::String take_string(Napi::Env env, nh_buf &buf) {
-    Napi::String s = Napi::String::New(env, buf.ptr ? buf.ptr : "", buf.size);
-    nh_buf_dispose(&buf);
-    return s;
+std::vector<std::string> strings(const Napi::Value &v, const char *what) {
+    std::vector<std::string> out;
+    if (v.IsUndefined() || v.IsNull()) return out;
+    if (!v.IsArray()) throw_error(v.Env(), NH_EINVAL, std::string(what) + " must be an array of strings");
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).ToString().Utf8Value());
+    return out;
 }
 
 // -- logging -----------------------------------------------------------------

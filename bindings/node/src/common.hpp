@@ -8,8 +8,8 @@
 //    through a ThreadSafeFunction and whose end settles a Promise;
 //  - every call gets a per-call nh_cancel token triggered by the caller's
 //    Cancel (wired to an AbortSignal in JS) and by the owning handle's close().
-// Handle<T> owns a C handle so that close() is idempotent, use after close
-// throws, and a handle is freed only once no call is using it any more.
+// What does not depend on Node (errors, handles, cancellation, options) is the
+// bindings' shared C++ layer, bindings/common/nocalhost.hpp.
 #pragma once
 
 #include <napi.h>
@@ -19,9 +19,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include <nocalhost.h>
+#include <nocalhost.hpp>  // bindings/common: errors, handles, cancellers, option builders
 
 namespace nhnode {
 
@@ -36,54 +37,18 @@ struct AddonData {
 
 inline AddonData &data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-// A copy of nh_error_last(), taken on the thread that made the failing call.
-struct ErrorInfo {
-    int code = NH_OK;
-    std::string message;
-    int http_status = 0;
-    std::string reason;
+using nocalhost::c_str_or_null;
+using nocalhost::CallToken;
+using nocalhost::Canceller;
+using nocalhost::CancellerPtr;
+using nocalhost::Error;
 
-    static ErrorInfo last();
-};
-
-Napi::Error make_error(Napi::Env env, const ErrorInfo &e);
-[[noreturn]] void throw_error(Napi::Env env, const ErrorInfo &e);
-[[noreturn]] void throw_error(Napi::Env env, int code, std::string message);
+Napi::Error make_error(Napi::Env env, const Error &e);
+[[noreturn]] void throw_error(Napi::Env env, const Error &e);
+[[noreturn]] void throw_error(Napi::Env env, int code, const std::string &message);
 inline void check(Napi::Env env, int rc) {
-    if (rc < 0) throw_error(env, ErrorInfo::last());
+    if (rc < 0) throw_error(env, Error::last());
 }
-
-// A set of nh_cancel tokens triggered together. A token attached after
-// trigger() is triggered at once. Thread-safe.
-class Canceller {
-public:
-    void trigger();
-    bool triggered() const;
-    void reset();
-    void attach(nh_cancel *token);
-    void detach(nh_cancel *token);
-
-private:
-    mutable std::mutex mu_;
-    bool triggered_ = false;
-    std::vector<nh_cancel *> tokens_;
-};
-
-using Cancellers = std::vector<std::shared_ptr<Canceller>>;
-
-// A per-call token attached to the cancellers that may stop the call.
-class CallToken {
-public:
-    explicit CallToken(const Cancellers &cancellers);
-    ~CallToken();
-    CallToken(const CallToken &) = delete;
-    CallToken &operator=(const CallToken &) = delete;
-    nh_cancel *get() const { return token_; }
-
-private:
-    nh_cancel *token_ = nullptr;
-    Cancellers cancellers_;
-};
 
 // The JS-visible cancellation token (the facade triggers it from an AbortSignal).
 class Cancel : public Napi::ObjectWrap<Cancel> {
@@ -91,54 +56,29 @@ public:
     static void Init(Napi::Env env, Napi::Object exports);
     explicit Cancel(const Napi::CallbackInfo &info);
     // The Canceller of a JS value that is a Cancel, or null for undefined/null.
-    static std::shared_ptr<Canceller> From(const Napi::Value &v);
+    static CancellerPtr From(const Napi::Value &v);
 
 private:
     Napi::Value trigger_js(const Napi::CallbackInfo &info);
     Napi::Value reset_js(const Napi::CallbackInfo &info);
     Napi::Value triggered_js(const Napi::CallbackInfo &info);
 
-    std::shared_ptr<Canceller> impl_ = std::make_shared<Canceller>();
+    CancellerPtr impl_ = Canceller::make();
 };
 
-// A C handle shared by the JS object and the calls using it: close() drops
-// the object's reference and cancels the in-flight calls; the handle is freed
-// (and its nh_init() reference dropped) when the last call finishes.
+// nocalhost::Shared whose handle holds an nh_init() reference until it is
+// freed, and whose use after close() throws InvalidStateError.
 template <class T, void (*Free)(T *)>
-class Handle {
+class Handle : public nocalhost::Shared<T, Free> {
 public:
-    // Takes ownership of `raw`; `parent` is kept alive until `raw` is freed.
-    void set(T *raw, std::shared_ptr<void> parent = {}) {
-        nh_init();
-        std::lock_guard lock(mu_);
-        ptr_ = std::shared_ptr<T>(raw, [parent](T *p) {
-            Free(p);
-            nh_shutdown();
-        });
-    }
+    void set(T *raw) { this->reset(raw, std::make_shared<nocalhost::Library>()); }
     std::shared_ptr<T> get(Napi::Env env, const char *what) const {
-        std::lock_guard lock(mu_);
-        if (!ptr_) throw_error(env, NH_ESTATE, std::string(what) + " is closed");
-        return ptr_;
-    }
-    void close() {
-        std::shared_ptr<T> p;
-        {
-            std::lock_guard lock(mu_);
-            p.swap(ptr_);
+        try {
+            return nocalhost::Shared<T, Free>::get(what);
+        } catch (const Error &e) {
+            throw_error(env, e);
         }
-        inflight_->trigger();
     }
-    bool closed() const {
-        std::lock_guard lock(mu_);
-        return !ptr_;
-    }
-    const std::shared_ptr<Canceller> &inflight() const { return inflight_; }
-
-private:
-    mutable std::mutex mu_;
-    std::shared_ptr<T> ptr_;
-    std::shared_ptr<Canceller> inflight_ = std::make_shared<Canceller>();
 };
 
 // A short blocking call on the libuv pool; its Promise resolves with
@@ -148,20 +88,21 @@ public:
     using Run = std::function<int(nh_cancel *)>;
     using Resolve = std::function<Napi::Value(Napi::Env)>;
 
-    static Napi::Promise Start(Napi::Env env, Cancellers cancellers, Run run, Resolve resolve);
+    // The call's token is a child of `owner` (a handle's in-flight canceller), also triggered by `caller`.
+    static Napi::Promise Start(Napi::Env env, CancellerPtr owner, CancellerPtr caller, Run run, Resolve resolve);
 
 private:
-    CallWorker(Napi::Env env, Cancellers cancellers, Run run, Resolve resolve);
+    CallWorker(Napi::Env env, CancellerPtr owner, CancellerPtr caller, Run run, Resolve resolve);
     void Execute() override;
     void OnOK() override;
     void OnError(const Napi::Error &e) override;
 
     Napi::Promise::Deferred deferred_;
-    Cancellers cancellers_;
+    CancellerPtr owner_, caller_;
     Run run_;
     Resolve resolve_;
     int rc_ = NH_OK;
-    ErrorInfo err_;
+    Error err_;
 };
 
 // One event of a stream: a kind (watch event type, output stream, ...) and
@@ -172,7 +113,8 @@ struct StreamEvent {
     std::vector<std::optional<std::string>> more;  // further string arguments (null when absent)
 };
 
-// A long-running call on its own thread. run(token, emit) makes the C call;
+// A long-running call on its own thread, its token a child of `owner`, also
+// triggered by `caller` and by a listener that throws. run(token, emit) makes the C call;
 // emit(event) hands an event to JS (waiting while too many are queued) and
 // returns false once JS can no longer take events (the environment is
 // shutting down), which should stop the call. The Promise settles when run()
@@ -183,19 +125,48 @@ public:
     using Run = std::function<int(nh_cancel *, const Emit &)>;
     using Resolve = std::function<Napi::Value(Napi::Env)>;
 
-    static Napi::Promise Start(Napi::Env env, const char *name, Cancellers cancellers, Napi::Function on_event,
-                               bool binary, Run run, Resolve resolve = nullptr);
+    static Napi::Promise Start(Napi::Env env, const char *name, CancellerPtr owner, CancellerPtr caller,
+                               Napi::Function on_event, bool binary, Run run, Resolve resolve = nullptr);
 };
 
 // Argument helpers: undefined/null -> nullopt.
 std::optional<std::string> opt_string(const Napi::Value &v);
-inline const char *c_str_or_null(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
 // A property of an options object (or undefined when `options` is not an object).
 Napi::Value option(const Napi::Value &options, const char *name);
 int64_t opt_int(const Napi::Value &v, int64_t fallback);
+// A JS array of strings (undefined/null: empty; anything else: InvalidArgument naming `what`).
+std::vector<std::string> strings(const Napi::Value &v, const char *what);
 
-// Copies an nh_buf into a JS string / Buffer and disposes of it.
-Napi::String take_string(Napi::Env env, nh_buf &buf);
+// Reads a builder's options (nocalhost::DevStartOptions::visit() ...) from a JS
+// options object, each under the camelCase of its name: undefined keeps the default.
+struct ObjectReader {
+    Napi::Value options;
+    template <class T>
+    void operator()(const char *key, T &field) const {
+        Napi::Value v = option(options, nocalhost::camel_case(key).c_str());
+        if constexpr (std::is_same_v<T, std::optional<std::string>>)
+            field = opt_string(v);
+        else if constexpr (std::is_same_v<T, nocalhost::Strings>)
+            field = strings(v, key);
+        else if constexpr (std::is_same_v<T, bool>)
+            field = v.IsUndefined() ? field : v.ToBoolean().Value();
+        else
+            field = static_cast<T>(opt_int(v, field));
+    }
+};
+
+// A sync's options: {mode, ignore, include, useGitignore, stateDir, compression,
+// connectTimeoutMs, maxBackoffMs, deleteProtection}.
+inline nocalhost::SyncOptions sync_options(const Napi::Value &o) {
+    nocalhost::SyncOptions s;
+    s.visit(ObjectReader{o});
+    return s;
+}
+
+// Copies a Buffer into a JS string.
+inline Napi::String to_string(Napi::Env env, const nocalhost::Buffer &b) {
+    return Napi::String::New(env, b.data(), b.size());
+}
 
 // Versions, errors, logging and Cancel (each area of the C ABI has a file and an Init).
 void init_common(Napi::Env env, Napi::Object exports);

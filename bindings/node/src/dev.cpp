@@ -2,7 +2,6 @@
 #include "dev.hpp"
 
 #include "client.hpp"
-#include "sync_spec.hpp"
 
 namespace nhnode {
 namespace {
@@ -14,100 +13,22 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
 }
 
 // The options of a start (and of nh_dev_config_resolve), read from the JS options object
-// (lib/index.js has turned resources, patches and persistentDirs into JSON text), kept for
-// the whole call: the nh_dev_start_options point into it.
-struct DevStartArgs {
-    std::optional<std::string> ns, container, image, workdir, resources_json, sidecar_image, owner;
-    std::optional<std::string> developer, api_version, pod_template_path, replicas_path, config_path, app_name,
-        image_pull_policy, patches_json, persistent_dirs_json;
-    std::vector<std::string> env;
-    std::vector<const char *> env_ptrs;
-    int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
-    long timeout_ms = 0;
-    bool rollback = true, ignore_cluster_config = false, patch_errors_fatal = false;
-
-    DevStartArgs() = default;
-    explicit DevStartArgs(const Napi::Value &o) {
-        image = opt_string(option(o, "image"));
-        ns = opt_string(option(o, "namespace"));
-        container = opt_string(option(o, "container"));
-        workdir = opt_string(option(o, "workdir"));
-        resources_json = opt_string(option(o, "resourcesJson"));
-        sidecar_image = opt_string(option(o, "sidecarImage"));
-        owner = opt_string(option(o, "owner"));
-        sync_port = static_cast<int>(opt_int(option(o, "syncPort"), 0));
-        timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
-        lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
-        Napi::Value rollback_v = option(o, "rollbackOnFailure");
-        rollback = rollback_v.IsUndefined() ? true : rollback_v.ToBoolean().Value();
-        Napi::Value env_list = option(o, "env");
-        if (env_list.IsArray()) {
-            auto a = env_list.As<Napi::Array>();
-            for (uint32_t i = 0; i < a.Length(); ++i) env.push_back(a.Get(i).ToString().Utf8Value());
-        }
-        mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
-        developer = opt_string(option(o, "developer"));
-        api_version = opt_string(option(o, "apiVersion"));
-        pod_template_path = opt_string(option(o, "podTemplatePath"));
-        replicas_path = opt_string(option(o, "replicasPath"));
-        config_path = opt_string(option(o, "configPath"));
-        app_name = opt_string(option(o, "appName"));
-        ignore_cluster_config = option(o, "ignoreClusterConfig").ToBoolean().Value();
-        image_pull_policy = opt_string(option(o, "imagePullPolicy"));
-        patches_json = opt_string(option(o, "patchesJson"));
-        persistent_dirs_json = opt_string(option(o, "persistentDirsJson"));
-        patch_errors_fatal = option(o, "patchErrorsFatal").ToBoolean().Value();
-    }
-
-    // Options made with NH_DEV_START_OPTIONS_INIT pointing into this object (off the main thread).
-    nh_dev_start_options build() {
-        env_ptrs.clear();
-        for (auto &e : env) env_ptrs.push_back(e.c_str());
-        env_ptrs.push_back(nullptr);
-        nh_dev_start_options d = NH_DEV_START_OPTIONS_INIT;
-        d.namespace_name = c_str_or_null(ns);
-        d.container = c_str_or_null(container);
-        d.image = c_str_or_null(image);
-        d.workdir = c_str_or_null(workdir);
-        d.env = env.empty() ? nullptr : env_ptrs.data();
-        d.env_count = env.size();
-        d.resources_json = c_str_or_null(resources_json);
-        d.sidecar_image = c_str_or_null(sidecar_image);
-        d.sync_port = sync_port;
-        d.timeout_ms = timeout_ms;
-        d.rollback_on_failure = rollback ? 1 : 0;
-        d.owner = c_str_or_null(owner);
-        d.lease_duration_s = lease_duration_s;
-        d.mode = mode;
-        d.developer = c_str_or_null(developer);
-        d.api_version = c_str_or_null(api_version);
-        d.pod_template_path = c_str_or_null(pod_template_path);
-        d.replicas_path = c_str_or_null(replicas_path);
-        d.config_path = c_str_or_null(config_path);
-        d.app_name = c_str_or_null(app_name);
-        d.ignore_cluster_config = ignore_cluster_config ? 1 : 0;
-        d.image_pull_policy = c_str_or_null(image_pull_policy);
-        d.patches_json = c_str_or_null(patches_json);
-        d.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
-        d.patch_errors_fatal = patch_errors_fatal ? 1 : 0;
-        return d;
-    }
-};
+// (lib/index.js has turned resources, patches and persistentDirs into JSON text).
+nocalhost::DevStartOptions dev_start_options(const Napi::Value &o) {
+    nocalhost::DevStartOptions d;
+    d.visit(ObjectReader{o});
+    return d;
+}
 
 struct DevStartCall {
     std::string kind, name;
-    DevStartArgs args;
-    std::optional<std::string> local_dir;
-    SyncSpec sync;
+    nocalhost::DevStartOptions options;
     nh_session *result = nullptr;
 };
 
 struct DevEndCall {
     std::string kind, name;
-    std::optional<std::string> ns, owner, developer;
-    long timeout_ms = 0;
-    int lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
-    bool force = false;
+    nocalhost::DevEndOptions options;
     int result = 0;
 };
 
@@ -129,22 +50,18 @@ Napi::Value dev_start(const Napi::CallbackInfo &info) {
     call->kind = opt_string(info[1]).value_or("");
     call->name = opt_string(info[2]).value_or("");
     Napi::Value o = info[3];
-    call->args = DevStartArgs(o);
-    call->local_dir = opt_string(option(o, "localDir"));
-    call->sync = SyncSpec(option(o, "sync"));
+    call->options = dev_start_options(o);
+    call->options.local_dir = opt_string(option(o, "localDir"));
+    call->options.sync = sync_options(option(o, "sync"));
     return StreamCall::Start(
-        env, "nocalhost-dev-start", {c->handle().inflight(), Cancel::From(info[4])}, on_event_or_noop(env, info[5]),
+        env, "nocalhost-dev-start", c->handle().inflight(), Cancel::From(info[4]), on_event_or_noop(env, info[5]),
         false,
         [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
-            nh_dev_start_options d = call->args.build();
-            d.events = dev_event_trampoline;
-            d.payload = const_cast<StreamCall::Emit *>(&emit);
-            d.cancel = t;
+            call->options.events = dev_event_trampoline;
+            call->options.payload = const_cast<StreamCall::Emit *>(&emit);
             // The session's sync reports no events here: they would outlive this call (see Session.startSync).
-            nh_sync_options so = call->sync.build();
-            d.local_dir = c_str_or_null(call->local_dir);
-            d.sync_options = call->local_dir ? &so : nullptr;
-            return nh_dev_start(&call->result, client.get(), call->kind.c_str(), call->name.c_str(), &d);
+            return nh_dev_start(&call->result, client.get(), call->kind.c_str(), call->name.c_str(),
+                                &call->options.c(t));
         },
         [call](Napi::Env e) -> Napi::Value {
             nh_session *raw = call->result;
@@ -161,45 +78,25 @@ Napi::Value dev_end(const Napi::CallbackInfo &info) {
     auto call = std::make_shared<DevEndCall>();
     call->kind = opt_string(info[1]).value_or("");
     call->name = opt_string(info[2]).value_or("");
-    Napi::Value o = info[3];
-    call->ns = opt_string(option(o, "namespace"));
-    call->owner = opt_string(option(o, "owner"));
-    call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
-    call->lease_duration_s = static_cast<int>(opt_int(option(o, "leaseDurationS"), 0));
-    call->mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
-    call->developer = opt_string(option(o, "developer"));
-    call->force = option(o, "force").ToBoolean().Value();
+    call->options.visit(ObjectReader{info[3]});
     return StreamCall::Start(
-        env, "nocalhost-dev-end", {c->handle().inflight(), Cancel::From(info[4])}, on_event_or_noop(env, info[5]),
+        env, "nocalhost-dev-end", c->handle().inflight(), Cancel::From(info[4]), on_event_or_noop(env, info[5]),
         false,
         [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
-            nh_dev_end_options d = NH_DEV_END_OPTIONS_INIT;
-            d.namespace_name = c_str_or_null(call->ns);
-            d.owner = c_str_or_null(call->owner);
-            d.timeout_ms = call->timeout_ms;
-            d.lease_duration_s = call->lease_duration_s;
-            d.mode = call->mode;
-            d.developer = c_str_or_null(call->developer);
-            d.force = call->force ? 1 : 0;
-            d.events = dev_event_trampoline;
-            d.payload = const_cast<StreamCall::Emit *>(&emit);
-            d.cancel = t;
-            return nh_dev_end(&call->result, client.get(), call->kind.c_str(), call->name.c_str(), &d);
+            call->options.events = dev_event_trampoline;
+            call->options.payload = const_cast<StreamCall::Emit *>(&emit);
+            return nh_dev_end(&call->result, client.get(), call->kind.c_str(), call->name.c_str(),
+                              &call->options.c(t));
         },
         [call](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, call->result); });
 }
 
 struct QueryCall {
     std::string kind, name;
-    std::optional<std::string> ns, developer, claim;
-    bool all = false;
-    int mode = NH_DEV_MODE_REPLACE;
-    nh_buf out = NH_BUF_INIT;
-    nh_session *session = nullptr;
-    ~QueryCall() {
-        nh_buf_dispose(&out);
-        nh_session_free(session);
-    }
+    nocalhost::DevQueryOptions options;
+    std::optional<std::string> claim;
+    nocalhost::Buffer out;
+    nocalhost::SessionHandle session;
 };
 
 std::shared_ptr<QueryCall> query(const Napi::CallbackInfo &info, bool named) {
@@ -210,23 +107,9 @@ std::shared_ptr<QueryCall> query(const Napi::CallbackInfo &info, bool named) {
         call->name = opt_string(info[2]).value_or("");
         i = 3;
     }
-    call->ns = opt_string(option(info[i], "namespace"));
-    Napi::Value all = option(info[i], "allNamespaces");
-    call->all = !all.IsUndefined() && all.ToBoolean().Value();
-    call->mode = static_cast<int>(opt_int(option(info[i], "mode"), NH_DEV_MODE_REPLACE));
-    call->developer = opt_string(option(info[i], "developer"));
+    call->options.visit(ObjectReader{info[i]});
     call->claim = opt_string(option(info[i], "claim"));
     return call;
-}
-
-nh_dev_query_options query_options(const QueryCall &call, nh_cancel *t) {
-    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
-    q.namespace_name = c_str_or_null(call.ns);
-    q.all_namespaces = call.all ? 1 : 0;
-    q.mode = call.mode;
-    q.developer = c_str_or_null(call.developer);
-    q.cancel = t;
-    return q;
 }
 
 // devStatus(client, kind, name, {namespace}, cancel?) -> Promise<string>
@@ -236,12 +119,11 @@ Napi::Value dev_status(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = query(info, true);
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[4])},
+        env, c->handle().inflight(), Cancel::From(info[4]),
         [client, call](nh_cancel *t) {
-            auto q = query_options(*call, t);
-            return nh_dev_status(&call->out, client.get(), call->kind.c_str(), call->name.c_str(), &q);
+            return nh_dev_status(call->out.out(), client.get(), call->kind.c_str(), call->name.c_str(), &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 // devList(client, {namespace, allNamespaces}, cancel?) -> Promise<string>
@@ -251,12 +133,11 @@ Napi::Value dev_list(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = query(info, false);
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[2])},
+        env, c->handle().inflight(), Cancel::From(info[2]),
         [client, call](nh_cancel *t) {
-            auto q = query_options(*call, t);
-            return nh_dev_list(&call->out, client.get(), &q);
+            return nh_dev_list(call->out.out(), client.get(), &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 // devAttach(client, kind, name, {namespace}, cancel?) -> Promise<Session>
@@ -266,16 +147,12 @@ Napi::Value dev_attach(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = query(info, true);
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[4])},
+        env, c->handle().inflight(), Cancel::From(info[4]),
         [client, call](nh_cancel *t) {
-            auto q = query_options(*call, t);
-            return nh_dev_attach(&call->session, client.get(), call->kind.c_str(), call->name.c_str(), &q);
+            return nh_dev_attach(call->session.out(), client.get(), call->kind.c_str(), call->name.c_str(),
+                                 &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value {
-            nh_session *raw = call->session;
-            call->session = nullptr;
-            return new_session(e, raw);
-        });
+        [call](Napi::Env e) -> Napi::Value { return new_session(e, call->session.release()); });
 }
 
 // devConfigResolve(client, kind, name, options, cancel?) -> Promise<string>
@@ -285,22 +162,20 @@ Napi::Value dev_config_resolve(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     struct ResolveCall {
         std::string kind, name;
-        DevStartArgs args;
-        nh_buf out = NH_BUF_INIT;
-        ~ResolveCall() { nh_buf_dispose(&out); }
+        nocalhost::DevStartOptions options;
+        nocalhost::Buffer out;
     };
     auto call = std::make_shared<ResolveCall>();
     call->kind = opt_string(info[1]).value_or("");
     call->name = opt_string(info[2]).value_or("");
-    call->args = DevStartArgs(info[3]);
+    call->options = dev_start_options(info[3]);
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[4])},
+        env, c->handle().inflight(), Cancel::From(info[4]),
         [client, call](nh_cancel *t) {
-            nh_dev_start_options d = call->args.build();
-            d.cancel = t;
-            return nh_dev_config_resolve(&call->out, client.get(), call->kind.c_str(), call->name.c_str(), &d);
+            return nh_dev_config_resolve(call->out.out(), client.get(), call->kind.c_str(), call->name.c_str(),
+                                         &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 // devPvcList(client, kind|null, name|null, {namespace}, cancel?) -> Promise<string>
@@ -311,13 +186,12 @@ Napi::Value dev_pvc_list(const Napi::CallbackInfo &info) {
     auto call = query(info, true);
     bool named = !info[1].IsUndefined() && !info[1].IsNull();
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[4])},
+        env, c->handle().inflight(), Cancel::From(info[4]),
         [client, call, named](nh_cancel *t) {
-            auto q = query_options(*call, t);
-            return nh_dev_pvc_list(&call->out, client.get(), named ? call->kind.c_str() : nullptr,
-                                   named ? call->name.c_str() : nullptr, &q);
+            return nh_dev_pvc_list(call->out.out(), client.get(), named ? call->kind.c_str() : nullptr,
+                                   named ? call->name.c_str() : nullptr, &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 // devPvcDelete(client, kind, name, {namespace, claim}, cancel?) -> Promise<string>
@@ -327,13 +201,12 @@ Napi::Value dev_pvc_delete(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = query(info, true);
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[4])},
+        env, c->handle().inflight(), Cancel::From(info[4]),
         [client, call](nh_cancel *t) {
-            auto q = query_options(*call, t);
-            return nh_dev_pvc_delete(&call->out, client.get(), call->kind.c_str(), call->name.c_str(),
-                                     c_str_or_null(call->claim), &q);
+            return nh_dev_pvc_delete(call->out.out(), client.get(), call->kind.c_str(), call->name.c_str(),
+                                     c_str_or_null(call->claim), &call->options.c(t));
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 }  // namespace
@@ -409,17 +282,14 @@ Napi::Value Session::mode(const Napi::CallbackInfo &info) {
 Napi::Value Session::status(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     auto s = handle_.get(env, "session");
-    nh_buf out = NH_BUF_INIT;
+    nocalhost::Buffer out;
     int rc;
     {
         std::lock_guard lock(*mu_);
-        rc = nh_session_status(&out, s.get());
+        rc = nh_session_status(out.out(), s.get());
     }
-    if (rc < 0) {
-        nh_buf_dispose(&out);
-        throw_error(env, ErrorInfo::last());
-    }
-    return take_string(env, out);
+    check(env, rc);
+    return to_string(env, out);
 }
 
 Napi::Value Session::refresh(const Napi::CallbackInfo &info) {
@@ -427,7 +297,7 @@ Napi::Value Session::refresh(const Napi::CallbackInfo &info) {
     auto s = handle_.get(env, "session");
     auto mu = mu_;
     return CallWorker::Start(
-        env, {handle_.inflight(), Cancel::From(info[0])},
+        env, handle_.inflight(), Cancel::From(info[0]),
         [s, mu](nh_cancel *t) {
             std::lock_guard lock(*mu);
             return nh_session_refresh(s.get(), t);

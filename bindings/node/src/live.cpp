@@ -8,7 +8,6 @@
 
 #include "client.hpp"
 #include "dev.hpp"
-#include "sync_spec.hpp"
 
 namespace nhnode {
 namespace {
@@ -20,7 +19,9 @@ struct Live {
     nh_exec *exec = nullptr;        // while the command runs
     std::shared_ptr<nh_sync> sync;  // while the sync runs
     bool stop = false;              // stop() was called
-    std::shared_ptr<Canceller> canceller = std::make_shared<Canceller>();
+    // Stops the stream's call; a child of its client's or session's close().
+    CancellerPtr canceller;
+    explicit Live(CancellerPtr parent = nullptr) : canceller(Canceller::make(std::move(parent))) {}
 };
 
 using LivePtr = std::shared_ptr<Live>;
@@ -35,22 +36,11 @@ LivePtr unwrap(const Napi::Value &v) {
     return *v.As<Napi::External<LivePtr>>().Data();
 }
 
-std::vector<std::string> strings(Napi::Env, const Napi::Value &v, const char *what) {
-    return SyncSpec::strings(v, what);
-}
-
-std::vector<const char *> ptrs(const std::vector<std::string> &v) {
-    std::vector<const char *> p;
-    for (auto &s : v) p.push_back(s.c_str());
-    p.push_back(nullptr);
-    return p;
-}
-
 // -- exec --------------------------------------------------------------------
 
 struct ExecStart {
     std::string target;
-    std::vector<std::string> argv;
+    nocalhost::Strings argv;
     std::optional<std::string> ns, container;
     bool tty = false, stdin_enabled = true;
     long timeout_ms = 0;
@@ -70,7 +60,7 @@ Napi::Value exec_start(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = std::make_shared<ExecStart>();
     call->target = opt_string(info[1]).value_or("");
-    call->argv = strings(env, info[2], "argv");
+    call->argv = strings(info[2], "argv");
     if (call->argv.empty()) throw_error(env, NH_EINVAL, "exec: argv must name a program");
     Napi::Value o = info[3];
     call->ns = opt_string(option(o, "namespace"));
@@ -79,12 +69,11 @@ Napi::Value exec_start(const Napi::CallbackInfo &info) {
     Napi::Value in = option(o, "stdin");
     call->stdin_enabled = in.IsUndefined() ? true : in.ToBoolean().Value();
     call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
-    auto live = std::make_shared<Live>();
+    auto live = std::make_shared<Live>(c->handle().inflight());
     Napi::Promise done = StreamCall::Start(
-        env, "nocalhost-exec-start", {c->handle().inflight(), Cancel::From(info[4]), live->canceller},
+        env, "nocalhost-exec-start", live->canceller, Cancel::From(info[4]),
         info[5].As<Napi::Function>(), true,
         [client, call, live](nh_cancel *t, const StreamCall::Emit &emit) {
-            auto args = ptrs(call->argv);
             nh_exec_options x = NH_EXEC_OPTIONS_INIT;
             x.namespace_name = c_str_or_null(call->ns);
             x.container = c_str_or_null(call->container);
@@ -95,7 +84,7 @@ Napi::Value exec_start(const Napi::CallbackInfo &info) {
             x.output = exec_output;
             x.payload = const_cast<StreamCall::Emit *>(&emit);
             nh_exec *e = nullptr;
-            if (int rc = nh_exec_start(&e, client.get(), call->target.c_str(), args.data(), &x); rc < 0) return rc;
+            if (int rc = nh_exec_start(&e, client.get(), call->target.c_str(), call->argv.argv(), &x); rc < 0) return rc;
             {
                 std::lock_guard lock(live->mu);
                 live->exec = e;
@@ -168,7 +157,7 @@ Napi::Value live_stop(const Napi::CallbackInfo &info) {
 
 struct ForwardStart {
     std::string target;
-    std::vector<std::string> ports;
+    nocalhost::Strings ports;
     std::optional<std::string> ns, address;
     long timeout_ms = 0;
     bool follow = true;
@@ -188,7 +177,7 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
     auto client = c->get(env);
     auto call = std::make_shared<ForwardStart>();
     call->target = opt_string(info[1]).value_or("");
-    call->ports = strings(env, info[2], "ports");
+    call->ports = strings(info[2], "ports");
     if (call->ports.empty()) throw_error(env, NH_EINVAL, "port-forward: no ports given");
     Napi::Value o = info[3];
     call->ns = opt_string(option(o, "namespace"));
@@ -196,12 +185,11 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
     call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
     Napi::Value follow = option(o, "follow");
     call->follow = follow.IsUndefined() ? true : follow.ToBoolean().Value();
-    auto live = std::make_shared<Live>();
+    auto live = std::make_shared<Live>(c->handle().inflight());
     Napi::Promise done = StreamCall::Start(
-        env, "nocalhost-port-forward", {c->handle().inflight(), Cancel::From(info[4]), live->canceller},
+        env, "nocalhost-port-forward", live->canceller, Cancel::From(info[4]),
         info[5].As<Napi::Function>(), false,
         [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
-            auto ports = ptrs(call->ports);
             nh_forward_options x = NH_FORWARD_OPTIONS_INIT;
             x.namespace_name = c_str_or_null(call->ns);
             x.address = c_str_or_null(call->address);
@@ -211,17 +199,16 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
             x.on_event = forward_event;
             x.payload = const_cast<StreamCall::Emit *>(&emit);
             nh_forward *f = nullptr;
-            if (int rc = nh_forward_start(&f, client.get(), call->target.c_str(), ports.data(), &x); rc < 0)
+            if (int rc = nh_forward_start(&f, client.get(), call->target.c_str(), call->ports.argv(), &x); rc < 0)
                 return rc;
             std::string local;
             for (size_t i = 0; i < call->ports.size(); ++i) {
                 if (i) local += ',';
                 local += std::to_string(nh_forward_local_port(f, i));
             }
-            nh_buf pod = NH_BUF_INIT;
-            nh_forward_pod(&pod, f);
-            emit(StreamEvent{0, local, {std::string(pod.ptr ? pod.ptr : "")}});
-            nh_buf_dispose(&pod);
+            nocalhost::Buffer pod;
+            nh_forward_pod(pod.out(), f);
+            emit(StreamEvent{0, local, {pod.str()}});
             int rc = nh_forward_wait(f, -1);
             nh_forward_free(f);
             return rc;
@@ -236,7 +223,7 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
 
 struct SyncStart {
     std::string local_dir, address, token;
-    SyncSpec spec;
+    nocalhost::SyncOptions spec;
 };
 
 std::string status_text(const nh_sync_status &s) {
@@ -263,16 +250,16 @@ Napi::Value sync_start(const Napi::CallbackInfo &info) {
     call->local_dir = opt_string(info[0]).value_or("");
     call->address = opt_string(info[1]).value_or("");
     call->token = opt_string(info[2]).value_or("");
-    call->spec = SyncSpec(info[3]);
+    call->spec = sync_options(info[3]);
     auto live = std::make_shared<Live>();
     Napi::Promise done = StreamCall::Start(
-        env, "nocalhost-sync", {live->canceller}, info[4].As<Napi::Function>(), false,
+        env, "nocalhost-sync", live->canceller, nullptr, info[4].As<Napi::Function>(), false,
         [call, live](nh_cancel *, const StreamCall::Emit &emit) {
-            nh_sync_options x = call->spec.build();
-            x.callback = sync_event;
-            x.payload = const_cast<StreamCall::Emit *>(&emit);
+            call->spec.callback = sync_event;
+            call->spec.payload = const_cast<StreamCall::Emit *>(&emit);
             nh_sync *raw = nullptr;
-            if (int rc = nh_sync_start(&raw, call->local_dir.c_str(), call->address.c_str(), call->token.c_str(), &x);
+            if (int rc = nh_sync_start(&raw, call->local_dir.c_str(), call->address.c_str(), call->token.c_str(),
+                                       &call->spec.c());
                 rc < 0)
                 return rc;
             // Flushes may still hold the handle after the stop: it is freed with the last reference.
@@ -350,20 +337,19 @@ Napi::Value session_sync_start(const Napi::CallbackInfo &info) {
     Client *c = Client::From(info[1]);
     auto client = c->get(env);
     auto dir = std::make_shared<std::string>(opt_string(info[2]).value_or(""));
-    auto spec = std::make_shared<SyncSpec>(info[3]);
+    auto spec = std::make_shared<nocalhost::SyncOptions>(sync_options(info[3]));
     long timeout_ms = static_cast<long>(opt_int(info[4], 0));
-    auto live = std::make_shared<Live>();
+    auto live = std::make_shared<Live>(session->handle().inflight());
     Napi::Promise done = StreamCall::Start(
-        env, "nocalhost-session-sync", {session->handle().inflight(), Cancel::From(info[5]), live->canceller},
+        env, "nocalhost-session-sync", live->canceller, Cancel::From(info[5]),
         info[6].As<Napi::Function>(), false,
         [s, mu, client, dir, spec, timeout_ms, live](nh_cancel *t, const StreamCall::Emit &emit) {
-            nh_sync_options x = spec->build();
-            x.callback = sync_event;
-            x.payload = const_cast<StreamCall::Emit *>(&emit);
+            spec->callback = sync_event;
+            spec->payload = const_cast<StreamCall::Emit *>(&emit);
             nh_sync *raw = nullptr;
             {
                 std::lock_guard lock(*mu);
-                int rc = nh_session_sync_start(s.get(), client.get(), dir->c_str(), &x, timeout_ms, t,
+                int rc = nh_session_sync_start(s.get(), client.get(), dir->c_str(), &spec->c(), timeout_ms, t,
                                                dev_event_as_sync_event, const_cast<StreamCall::Emit *>(&emit));
                 if (rc < 0) return rc;
                 raw = nh_session_sync(s.get());
@@ -392,7 +378,7 @@ Napi::Value session_sync(const Napi::CallbackInfo &info) {
     auto live = std::make_shared<Live>();
     Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo &i) { return i.Env().Undefined(); });
     Napi::Promise done = StreamCall::Start(
-        env, "nocalhost-session-sync", {live->canceller}, info[1].IsFunction() ? info[1].As<Napi::Function>() : noop,
+        env, "nocalhost-session-sync", live->canceller, nullptr, info[1].IsFunction() ? info[1].As<Napi::Function>() : noop,
         false, [s, mu, raw, live](nh_cancel *, const StreamCall::Emit &emit) {
             return lend_session_sync(live, s, mu, raw, emit);
         });
@@ -418,12 +404,9 @@ Napi::Value sync_status(const Napi::CallbackInfo &info) {
 
 Napi::Value sync_last_error(const Napi::CallbackInfo &info) {
     auto sync = running_sync(info.Env(), unwrap(info[0]));
-    nh_buf out = NH_BUF_INIT;
-    if (nh_sync_last_error(&out, sync.get()) < 0) {
-        nh_buf_dispose(&out);
-        throw_error(info.Env(), ErrorInfo::last());
-    }
-    return take_string(info.Env(), out);
+    nocalhost::Buffer out;
+    check(info.Env(), nh_sync_last_error(out.out(), sync.get()));
+    return to_string(info.Env(), out);
 }
 
 Napi::Value sync_pause(const Napi::CallbackInfo &info) {
@@ -442,7 +425,7 @@ Napi::Value sync_flush(const Napi::CallbackInfo &info) {
     auto sync = running_sync(info.Env(), live);
     long timeout_ms = static_cast<long>(opt_int(info[1], -1));
     return CallWorker::Start(
-        info.Env(), {live->canceller, Cancel::From(info[2])},
+        info.Env(), live->canceller, Cancel::From(info[2]),
         [sync, timeout_ms](nh_cancel *t) { return nh_sync_flush(sync.get(), timeout_ms, t); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
 }

@@ -6,22 +6,16 @@ namespace {
 
 struct ExecCall {
     std::string target;
-    std::vector<std::string> argv;
+    nocalhost::Strings argv;
     std::optional<std::string> stdin_data, ns, container;
     bool tty = false;
     long timeout_ms = 0;
-    nh_buf out = NH_BUF_INIT, err = NH_BUF_INIT;
+    nocalhost::Buffer out, err;
     int exit_code = 0;
-    ~ExecCall() {
-        nh_buf_dispose(&out);
-        nh_buf_dispose(&err);
-    }
 };
 
-Napi::Buffer<char> take_buffer(Napi::Env env, nh_buf &buf) {
-    auto b = Napi::Buffer<char>::Copy(env, buf.ptr ? buf.ptr : "", buf.size);
-    nh_buf_dispose(&buf);
-    return b;
+Napi::Buffer<char> to_buffer(Napi::Env env, const nocalhost::Buffer &b) {
+    return Napi::Buffer<char>::Copy(env, b.data(), b.size());
 }
 
 // execRun(client, target, argv, {stdin, namespace, container, tty, timeoutMs}, cancel?)
@@ -34,8 +28,7 @@ Napi::Value exec_run(const Napi::CallbackInfo &info) {
     auto call = std::make_shared<ExecCall>();
     call->target = opt_string(info[1]).value_or("");
     if (!info[2].IsArray()) throw_error(env, NH_EINVAL, "argv must be an array of strings");
-    auto a = info[2].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) call->argv.push_back(a.Get(i).ToString().Utf8Value());
+    call->argv = strings(info[2], "argv");
     if (call->argv.empty()) throw_error(env, NH_EINVAL, "exec: argv must name a program");
     Napi::Value o = info[3];
     Napi::Value in = option(o, "stdin");
@@ -51,11 +44,8 @@ Napi::Value exec_run(const Napi::CallbackInfo &info) {
     call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
     Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo &i) { return i.Env().Undefined(); });
     return StreamCall::Start(
-        env, "nocalhost-exec", {c->handle().inflight(), Cancel::From(info[4])}, noop, true,
+        env, "nocalhost-exec", c->handle().inflight(), Cancel::From(info[4]), noop, true,
         [client, call](nh_cancel *t, const StreamCall::Emit &) {
-            std::vector<const char *> args;
-            for (auto &s : call->argv) args.push_back(s.c_str());
-            args.push_back(nullptr);
             nh_exec_options x = NH_EXEC_OPTIONS_INIT;
             x.namespace_name = c_str_or_null(call->ns);
             x.container = c_str_or_null(call->container);
@@ -63,14 +53,14 @@ Napi::Value exec_run(const Napi::CallbackInfo &info) {
             x.timeout_ms = call->timeout_ms;
             x.cancel = t;
             const std::optional<std::string> &in = call->stdin_data;
-            return nh_exec_run(&call->out, &call->err, &call->exit_code, client.get(), call->target.c_str(),
-                               args.data(), in ? in->data() : nullptr, in ? in->size() : 0, &x);
+            return nh_exec_run(call->out.out(), call->err.out(), &call->exit_code, client.get(), call->target.c_str(),
+                               call->argv.argv(), in ? in->data() : nullptr, in ? in->size() : 0, &x);
         },
         [call](Napi::Env e) -> Napi::Value {
             Napi::Object r = Napi::Object::New(e);
             r.Set("exitCode", Napi::Number::New(e, call->exit_code));
-            r.Set("stdout", take_buffer(e, call->out));
-            r.Set("stderr", take_buffer(e, call->err));
+            r.Set("stdout", to_buffer(e, call->out));
+            r.Set("stderr", to_buffer(e, call->err));
             return r;
         });
 }
@@ -78,8 +68,7 @@ Napi::Value exec_run(const Napi::CallbackInfo &info) {
 struct ResolveCall {
     std::optional<std::string> ns;
     std::string target;
-    nh_buf out = NH_BUF_INIT;
-    ~ResolveCall() { nh_buf_dispose(&out); }
+    nocalhost::Buffer out;
 };
 
 // targetResolve(client, target, {namespace}, cancel?) -> Promise<string>
@@ -91,11 +80,11 @@ Napi::Value target_resolve(const Napi::CallbackInfo &info) {
     call->target = opt_string(info[1]).value_or("");
     call->ns = opt_string(option(info[2], "namespace"));
     return CallWorker::Start(
-        env, {c->handle().inflight(), Cancel::From(info[3])},
+        env, c->handle().inflight(), Cancel::From(info[3]),
         [client, call](nh_cancel *t) {
-            return nh_target_resolve(&call->out, client.get(), c_str_or_null(call->ns), call->target.c_str(), t);
+            return nh_target_resolve(call->out.out(), client.get(), c_str_or_null(call->ns), call->target.c_str(), t);
         },
-        [call](Napi::Env e) -> Napi::Value { return take_string(e, call->out); });
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
 }  // namespace

@@ -116,16 +116,11 @@ def _json_or_none(value: Any) -> Optional[str]:
 
 
 def _patches_json(patches: Union[None, str, Sequence[Mapping[str, Any]]]) -> Optional[str]:
-    """``[{"type": ..., "patch": <dict, list or JSON text>}]`` as the C ABI's JSON (each patch as text)."""
+    """``[{"type": ..., "patch": <dict, list or JSON text>}]`` as JSON text, serialised once: the C ABI
+    takes each patch as a JSON value or as JSON text."""
     if patches is None or isinstance(patches, str):
         return patches
-    out = []
-    for p in patches:
-        p = dict(p)
-        if "patch" in p and not isinstance(p["patch"], str):
-            p["patch"] = json.dumps(p["patch"])
-        out.append(p)
-    return json.dumps(out)
+    return json.dumps([dict(p) for p in patches])
 
 
 def _env_list(env: Union[None, Mapping[str, str], Sequence[str]]) -> List[str]:
@@ -187,11 +182,10 @@ class Session:
     """
 
     def __init__(
-        self, client: "Client", native: Any, developer: Optional[str] = None, end_on_exit: bool = False
+        self, client: "Client", native: Any, end_on_exit: bool = False
     ) -> None:
         self._client = client
         self._native = native
-        self._developer = developer  # as given to dev_start / dev_attach
         self._end_on_exit = end_on_exit
         self._ended = False
         # What ending needs, kept so that the scope still ends dev mode after close().
@@ -219,10 +213,7 @@ class Session:
     def developer(self) -> str:
         """Duplicate mode: the developer whose copy this is (what :meth:`end` and
         :meth:`Client.dev_attach` find it by); otherwise ''."""
-        developer = self._native.developer
-        if not developer and self.mode is DevMode.DUPLICATE:
-            developer = self._developer or ""
-        return developer
+        return self._native.developer
 
     @property
     def client(self) -> "Client":
@@ -574,7 +565,7 @@ class DevModeMixin:
             sync_options=None if local_dir is None else sync_options(on_event=sync_events, **dict(sync or {})),
             cancel=cancel,
         )
-        return Session(self, native, developer, end_on_exit)  # type: ignore[arg-type]
+        return Session(self, native, end_on_exit)  # type: ignore[arg-type]
 
     def dev_config_resolve(
         self,
@@ -694,7 +685,7 @@ class DevModeMixin:
         """
         kind, name = workload(kind, name)
         native = _native.dev_attach(self._native, kind, name, namespace, _mode(mode), developer, cancel)
-        return Session(self, native, developer, end_on_exit)  # type: ignore[arg-type]
+        return Session(self, native, end_on_exit)  # type: ignore[arg-type]
 
     def dev_run(
         self,

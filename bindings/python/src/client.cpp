@@ -20,14 +20,14 @@ Client::Client(const std::optional<std::string> &kubeconfig, const std::optional
     o.timeout_ms = timeout_ms;
     o.max_retries = max_retries;
     o.user_agent = c_str_or_null(user_agent);
-    nh_client *raw = nullptr;
+    nocalhost::ClientHandle raw;
     int rc;
     {
         py::gil_scoped_release nogil;  // may read files and log
-        rc = nh_client_new(&raw, &o);
+        rc = nh_client_new(raw.out(), &o);
     }
     check(rc);
-    handle.set(raw);
+    handle.reset(std::move(raw));
 }
 
 void init_client(py::module_ &m) {
@@ -45,10 +45,10 @@ void init_client(py::module_ &m) {
             "server_version",
             [](Client &c, const Cancel *cancel) {
                 auto client = c.get();
-                nh_buf out = NH_BUF_INIT;
-                call_blocking(cancel, c.handle.inflight().get(),
-                              [&](nh_cancel *t) { return nh_client_server_version(&out, client.get(), t); });
-                return take_str(out);
+                nocalhost::Buffer out;
+                call_blocking(cancel, c.handle.inflight(),
+                              [&](nh_cancel *t) { return nh_client_server_version(out.out(), client.get(), t); });
+                return to_str(out);
             },
             py::arg("cancel") = nullptr)
         .def(
@@ -67,16 +67,16 @@ void init_client(py::module_ &m) {
                 }
                 r.content_type = c_str_or_null(content_type);
                 r.timeout_ms = timeout_ms;
-                nh_buf out = NH_BUF_INIT;
+                nocalhost::Buffer out;
                 int status = 0;
-                ErrorInfo err;
-                int rc = run_blocking(cancel, c.handle.inflight().get(),
+                Error err;
+                int rc = run_blocking(cancel, c.handle.inflight(),
                                       [&](nh_cancel *t) {
                                           r.cancel = t;
-                                          return nh_client_request(&out, &status, client.get(), &r);
+                                          return nh_client_request(out.out(), &status, client.get(), &r);
                                       },
                                       err);
-                py::bytes answer = take_bytes(out);
+                py::bytes answer = to_bytes(out);
                 if (rc < 0) raise_error(err);
                 return py::make_tuple(status, answer);
             },
@@ -97,8 +97,8 @@ void init_client(py::module_ &m) {
                 w.duration_ms = duration_ms;
                 w.callback = watch_trampoline;
                 w.payload = &cb;
-                ErrorInfo err;
-                int rc = run_blocking(cancel, c.handle.inflight().get(),
+                Error err;
+                int rc = run_blocking(cancel, c.handle.inflight(),
                                       [&](nh_cancel *t) {
                                           w.cancel = t;
                                           return nh_client_watch(client.get(), &w);

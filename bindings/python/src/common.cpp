@@ -3,8 +3,9 @@
 
 #include <pybind11/functional.h>
 
-#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <utility>
 
 namespace nhpy {
 namespace {
@@ -33,100 +34,63 @@ void log_trampoline(int level, const char *message, void *) {
     }
 }
 
-void set_log_handler(py::object handler, int max_level) {
-    PyObject *old = g_log_handler;
-    if (handler.is_none()) {
-        nh_log_set_callback(nullptr, 0, nullptr);
-        g_log_handler = nullptr;
-    } else {
-        g_log_handler = handler.inc_ref().ptr();
-        nh_log_set_callback(log_trampoline, max_level, nullptr);
+std::mutex g_log_mu;  // one replacement at a time
+
+// Replacing waits until no line is being delivered (nh_log_set_callback's
+// promise), and a line being delivered may be waiting for the GIL: replace
+// without it.
+void replace_log_handler(PyObject *handler, int max_level) {
+    PyObject *old;
+    {
+        py::gil_scoped_release nogil;
+        std::lock_guard lock(g_log_mu);
+        {
+            py::gil_scoped_acquire gil;
+            old = std::exchange(g_log_handler, handler);
+        }
+        if (handler)
+            nh_log_set_callback(log_trampoline, max_level, nullptr);
+        else
+            nh_log_set_callback(nullptr, 0, nullptr);
     }
     Py_XDECREF(old);
 }
 
-}  // namespace
-
-ErrorInfo ErrorInfo::last() {
-    const nh_error *e = nh_error_last();
-    return ErrorInfo{e->code, e->message, e->http_status, e->reason};
+void set_log_handler(py::object handler, int max_level) {
+    replace_log_handler(handler.is_none() ? nullptr : handler.inc_ref().ptr(), max_level);
 }
 
-void raise_error(const ErrorInfo &e) {
-    if (!g_error_table) throw std::runtime_error(e.message);
+}  // namespace
+
+void raise_error(const Error &e) {
+    if (!g_error_table) throw std::runtime_error(e.what());
     py::handle table(g_error_table);
     py::object cls = py::reinterpret_borrow<py::object>(g_error_base);
-    py::int_ code(e.code);
+    py::int_ code(e.code());
     if (PyObject *c = PyDict_GetItemWithError(table.ptr(), code.ptr())) cls = py::reinterpret_borrow<py::object>(c);
-    py::object exc = cls(py::str(e.message), e.code, e.http_status, py::str(e.reason));
+    py::object exc = cls(py::str(e.what()), e.code(), e.http_status(), py::str(e.reason()));
     PyErr_SetObject(cls.ptr(), exc.ptr());
     throw py::error_already_set();
 }
 
-void raise_error(int code, std::string message) { raise_error(ErrorInfo{code, std::move(message), 0, ""}); }
-
-void Canceller::trigger() {
-    std::lock_guard lock(mu_);
-    triggered_ = true;
-    for (nh_cancel *t : tokens_) nh_cancel_trigger(t);
-}
-
-bool Canceller::triggered() const {
-    std::lock_guard lock(mu_);
-    return triggered_;
-}
-
-void Canceller::reset() {
-    std::lock_guard lock(mu_);
-    triggered_ = false;
-}
-
-void Canceller::attach(nh_cancel *token) {
-    std::lock_guard lock(mu_);
-    tokens_.push_back(token);
-    if (triggered_) nh_cancel_trigger(token);
-}
-
-void Canceller::detach(nh_cancel *token) {
-    std::lock_guard lock(mu_);
-    tokens_.erase(std::remove(tokens_.begin(), tokens_.end(), token), tokens_.end());
-}
-
-CallToken::CallToken(std::initializer_list<Canceller *> cancellers, nh_cancel *external) {
-    if (external) {
-        token_ = external;
-        owned_ = false;
-    } else {
-        check(nh_cancel_new(&token_));
-    }
-    for (Canceller *c : cancellers)
-        if (c) {
-            c->attach(token_);
-            cancellers_.push_back(c);
-        }
-}
-
-CallToken::~CallToken() {
-    for (Canceller *c : cancellers_) c->detach(token_);
-    if (owned_) nh_cancel_free(token_);
-}
+void raise_error(int code, const std::string &message) { raise_error(Error(code, message)); }
 
 bool on_main_thread() { return PyThread_get_thread_ident() == g_main_thread; }
 
-py::bytes take_bytes(nh_buf &buf) {
-    py::bytes b(buf.ptr ? buf.ptr : "", buf.size);
-    nh_buf_dispose(&buf);
-    return b;
-}
-
-py::str take_str(nh_buf &buf) {
-    py::str s(buf.ptr ? buf.ptr : "", buf.size);
-    nh_buf_dispose(&buf);
-    return s;
-}
-
 void init_common(py::module_ &m) {
     if (int rc = nh_init(); rc < 0) throw std::runtime_error(nh_error_last()->message);
+    // A nocalhost::Error thrown by the shared layer (a closed handle, a failed check()) raises through the table.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const Error &e) {
+            try {
+                raise_error(e);
+            } catch (py::error_already_set &set) {
+                set.restore();
+            }
+        }
+    });
     g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
     int major = 0, minor = 0, patch = 0;
@@ -149,7 +113,7 @@ void init_common(py::module_ &m) {
     m.def("_set_log_handler", &set_log_handler, py::arg("handler"), py::arg("max_level"));
     m.def("_finalize", [] {
         g_finalizing = true;
-        nh_log_set_callback(nullptr, 0, nullptr);
+        replace_log_handler(nullptr, 0);
     });
 
     py::class_<Cancel>(m, "Cancel", R"doc(

@@ -6,8 +6,8 @@
 //    close() and Ctrl-C all trigger;
 //  - Callback: a Python callable invoked from C (any thread) that stores the
 //    exception it raises and stops the operation, to be re-raised afterwards.
-// Handle<T> owns a C handle so that close() is idempotent, use after close
-// raises, and a handle is freed only once no call is using it any more.
+// What does not depend on Python (errors, handles, cancellation, options) is
+// the bindings' shared C++ layer, bindings/common/nocalhost.hpp.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -21,120 +21,48 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
-#include <nocalhost.h>
+#include <nocalhost.hpp>  // bindings/common: errors, handles, cancellers, option builders
 
 namespace nhpy {
 
 namespace py = pybind11;
 
-// A copy of nh_error_last(), taken on the thread that made the failing call.
-struct ErrorInfo {
-    int code = NH_OK;
-    std::string message;
-    int http_status = 0;
-    std::string reason;
-
-    static ErrorInfo last();
-};
+using nocalhost::c_str_or_null;
+using nocalhost::CallToken;
+using nocalhost::Canceller;
+using nocalhost::CancellerPtr;
+using nocalhost::Error;
 
 // Sets the Python error for `e` through the registered table and throws
-// py::error_already_set. Needs the GIL.
-[[noreturn]] void raise_error(const ErrorInfo &e);
-[[noreturn]] void raise_error(int code, std::string message);
-inline void check(int rc) {
-    if (rc < 0) raise_error(ErrorInfo::last());
-}
-
-// A set of nh_cancel tokens triggered together: the binding's Cancel object
-// and every handle's in-flight calls. A token attached after trigger() is
-// triggered at once. Thread-safe.
-class Canceller {
-public:
-    void trigger();
-    bool triggered() const;
-    void reset();
-    void attach(nh_cancel *token);
-    void detach(nh_cancel *token);
-
-private:
-    mutable std::mutex mu_;
-    bool triggered_ = false;
-    std::vector<nh_cancel *> tokens_;
-};
+// py::error_already_set. Needs the GIL. A nocalhost::Error thrown through
+// pybind11 is raised the same way (init_common registers the translator).
+[[noreturn]] void raise_error(const Error &e);
+[[noreturn]] void raise_error(int code, const std::string &message);
+using nocalhost::check;
 
 // The Python-visible cancellation token (nocalhost.Cancel).
 struct Cancel {
-    std::shared_ptr<Canceller> impl = std::make_shared<Canceller>();
+    CancellerPtr impl = Canceller::make();
 };
 
-// A C handle shared by the Python object and the calls using it: close()
-// drops the object's reference and cancels the in-flight calls; the handle is
-// freed when the last call returns.
+// nocalhost::Shared, freeing without the GIL (freeing may join threads that log).
 template <class T, void (*Free)(T *)>
-class Handle {
+class Handle : public nocalhost::Shared<T, Free> {
 public:
-    // Takes ownership of `raw`; `parent` is kept alive until `raw` is freed.
-    void set(T *raw, std::shared_ptr<void> parent = {}) {
-        std::lock_guard lock(mu_);
-        ptr_ = std::shared_ptr<T>(raw, [parent](T *p) { Free(p); });
-    }
-
-    // The handle for a call; raises InvalidState after close().
-    std::shared_ptr<T> get(const char *what) const {
-        std::lock_guard lock(mu_);
-        if (!ptr_) raise_error(NH_ESTATE, std::string(what) + " is closed");
-        return ptr_;
-    }
-    // For children that must keep this handle alive (type-erased).
-    std::shared_ptr<void> keep_alive(const char *what) const { return get(what); }
-
     void close() {
-        std::shared_ptr<T> p;
-        {
-            std::lock_guard lock(mu_);
-            p.swap(ptr_);
-        }
-        inflight_->trigger();
-        if (p) {
-            py::gil_scoped_release nogil;  // freeing may join threads that log
+        if (auto p = nocalhost::Shared<T, Free>::close()) {
+            py::gil_scoped_release nogil;
             p.reset();
         }
     }
-    bool closed() const {
-        std::lock_guard lock(mu_);
-        return !ptr_;
-    }
-    const std::shared_ptr<Canceller> &inflight() const { return inflight_; }
-
-private:
-    mutable std::mutex mu_;
-    std::shared_ptr<T> ptr_;
-    std::shared_ptr<Canceller> inflight_ = std::make_shared<Canceller>();
 };
 
 // Whether the calling thread is the interpreter's main thread (the one that
 // receives KeyboardInterrupt).
 bool on_main_thread();
-
-// A per-call token attached to the cancellers that may stop the call.
-class CallToken {
-public:
-    // `external` (optional): use that token (owned by the caller, e.g. a
-    // handle whose C object keeps it) instead of a new one.
-    CallToken(std::initializer_list<Canceller *> cancellers, nh_cancel *external = nullptr);
-    ~CallToken();
-    CallToken(const CallToken &) = delete;
-    CallToken &operator=(const CallToken &) = delete;
-    nh_cancel *get() const { return token_; }
-    void trigger() { nh_cancel_trigger(token_); }
-
-private:
-    nh_cancel *token_ = nullptr;
-    bool owned_ = true;
-    std::vector<Canceller *> cancellers_;
-};
 
 // Runs `call(nh_cancel *)` (returning an nh_* code) without the GIL. `call`
 // must not touch Python objects (callbacks re-acquire the GIL themselves).
@@ -144,11 +72,11 @@ private:
 // failure `err` holds the error.
 // `external`: see CallToken.
 template <class F>
-int run_blocking(const Cancel *cancel, Canceller *owner, F &&call, ErrorInfo &err, nh_cancel *external = nullptr) {
-    CallToken token({owner, cancel ? cancel->impl.get() : nullptr}, external);
+int run_blocking(const Cancel *cancel, const CancellerPtr &owner, F &&call, Error &err, nh_cancel *external = nullptr) {
+    CallToken token(owner, cancel ? cancel->impl : nullptr, external);
     auto run = [&]() {
         int rc = call(token.get());
-        if (rc < 0) err = ErrorInfo::last();
+        if (rc < 0) err = Error::last();
         return rc;
     };
     if (!on_main_thread()) {
@@ -192,20 +120,20 @@ int run_blocking(const Cancel *cancel, Canceller *owner, F &&call, ErrorInfo &er
 
 // run_blocking() that raises on failure.
 template <class F>
-void call_blocking(const Cancel *cancel, Canceller *owner, F &&call) {
-    ErrorInfo err;
+void call_blocking(const Cancel *cancel, const CancellerPtr &owner, F &&call) {
+    Error err;
     if (run_blocking(cancel, owner, std::forward<F>(call), err) < 0) raise_error(err);
 }
 
 // The error of a wait_sliced() that its token ended (the C wait itself only timed out).
-inline void fix_cancelled_wait(int rc, ErrorInfo &err, const char *what) {
-    if (rc == NH_ECANCELLED && err.code != NH_ECANCELLED) err = ErrorInfo{NH_ECANCELLED, std::string(what) + " cancelled", 0, ""};
+inline void fix_cancelled_wait(int rc, Error &err, const char *what) {
+    if (rc == NH_ECANCELLED && err.code() != NH_ECANCELLED) err = Error(NH_ECANCELLED, std::string(what) + " cancelled");
 }
 
 // call_blocking() whose call uses `external` (see CallToken) as its token.
 template <class F>
-void call_blocking_with(const Cancel *cancel, Canceller *owner, nh_cancel *external, F &&call) {
-    ErrorInfo err;
+void call_blocking_with(const Cancel *cancel, const CancellerPtr &owner, nh_cancel *external, F &&call) {
+    Error err;
     if (run_blocking(cancel, owner, std::forward<F>(call), err, external) < 0) raise_error(err);
 }
 
@@ -289,12 +217,25 @@ private:
     bool stopped_ = false;
 };
 
-// Optional string arguments: None -> NULL.
-inline const char *c_str_or_null(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+// Reads a builder's options (nocalhost::DevStartOptions::visit() ...) from the
+// dict nocalhost/*.py builds: a missing key or None keeps the default.
+struct DictReader {
+    const py::dict &d;
+    template <class T>
+    void operator()(const char *key, T &field) const {
+        if (!d.contains(key) || d[key].is_none()) return;
+        if constexpr (std::is_same_v<T, nocalhost::Strings>)
+            field = d[key].cast<std::vector<std::string>>();
+        else if constexpr (std::is_same_v<T, std::optional<std::string>>)
+            field = d[key].cast<std::string>();
+        else
+            field = d[key].cast<T>();
+    }
+};
 
-// Copies an nh_buf into Python bytes / str and disposes of it.
-py::bytes take_bytes(nh_buf &buf);
-py::str take_str(nh_buf &buf);
+// Copies a Buffer into Python bytes / str.
+inline py::bytes to_bytes(const nocalhost::Buffer &b) { return py::bytes(b.data(), b.size()); }
+inline py::str to_str(const nocalhost::Buffer &b) { return py::str(b.data(), b.size()); }
 
 // Registration of each area of the C ABI (one file each).
 void init_common(py::module_ &m);

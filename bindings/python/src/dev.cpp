@@ -1,6 +1,4 @@
 // nh_dev_* and nh_session_*: dev mode start/end/status/list/attach and sessions.
-#include <vector>
-
 #include "client.hpp"
 #include "sync.hpp"
 
@@ -29,9 +27,8 @@ struct Session {
         std::shared_ptr<nh_session> h;
         try {
             h = handle.get("session");
-        } catch (py::error_already_set &) {
-            PyErr_Clear();
-            return;
+        } catch (const Error &) {
+            return;  // closed
         }
         sync->inflight->trigger();  // flushes in progress return
         std::shared_ptr<Callback> cb;
@@ -69,99 +66,26 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
     });
 }
 
-// The options of a start (and of nh_dev_config_resolve) from the dict nocalhost/dev.py
-// builds, holding every string the nh_dev_start_options points to for the whole call.
-struct DevStartArgs {
-    std::optional<std::string> ns, container, image, workdir, resources_json, sidecar_image, owner;
-    std::optional<std::string> developer, api_version, pod_template_path, replicas_path, config_path, app_name,
-        image_pull_policy, patches_json, persistent_dirs_json;
-    std::vector<std::string> env;
-    std::vector<const char *> env_ptrs;
-    int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
-    long timeout_ms = 0;
-    bool rollback_on_failure = true, ignore_cluster_config = false, patch_errors_fatal = false;
+// The options of a start (and of nh_dev_config_resolve) from the dict nocalhost/dev.py builds.
+nocalhost::DevStartOptions dev_start_options(const py::dict &d) {
+    nocalhost::DevStartOptions o;
+    o.visit(DictReader{d});
+    return o;
+}
 
-    // Needs the GIL (reads Python objects).
-    explicit DevStartArgs(const py::dict &d) {
-        auto text = [&](const char *k) -> std::optional<std::string> {
-            if (!d.contains(k) || d[k].is_none()) return std::nullopt;
-            return d[k].cast<std::string>();
-        };
-        auto number = [&](const char *k) { return d.contains(k) && !d[k].is_none() ? d[k].cast<long>() : 0L; };
-        auto flag = [&](const char *k, bool dflt) { return d.contains(k) && !d[k].is_none() ? d[k].cast<bool>() : dflt; };
-        ns = text("namespace");
-        container = text("container");
-        image = text("image");
-        workdir = text("workdir");
-        resources_json = text("resources_json");
-        sidecar_image = text("sidecar_image");
-        owner = text("owner");
-        developer = text("developer");
-        api_version = text("api_version");
-        pod_template_path = text("pod_template_path");
-        replicas_path = text("replicas_path");
-        config_path = text("config_path");
-        app_name = text("app_name");
-        image_pull_policy = text("image_pull_policy");
-        patches_json = text("patches_json");
-        persistent_dirs_json = text("persistent_dirs_json");
-        if (d.contains("env") && !d["env"].is_none()) env = d["env"].cast<std::vector<std::string>>();
-        for (auto &e : env) env_ptrs.push_back(e.c_str());
-        env_ptrs.push_back(nullptr);
-        sync_port = static_cast<int>(number("sync_port"));
-        lease_duration_s = static_cast<int>(number("lease_duration_s"));
-        mode = static_cast<int>(number("mode"));
-        timeout_ms = number("timeout_ms");
-        rollback_on_failure = flag("rollback_on_failure", true);
-        ignore_cluster_config = flag("ignore_cluster_config", false);
-        patch_errors_fatal = flag("patch_errors_fatal", false);
-    }
-    DevStartArgs(const DevStartArgs &) = delete;
-    DevStartArgs &operator=(const DevStartArgs &) = delete;
-
-    // Points `o` (made with NH_DEV_START_OPTIONS_INIT) at these values.
-    void fill(nh_dev_start_options &o) const {
-        o.namespace_name = c_str_or_null(ns);
-        o.container = c_str_or_null(container);
-        o.image = c_str_or_null(image);
-        o.workdir = c_str_or_null(workdir);
-        o.env = env.empty() ? nullptr : env_ptrs.data();
-        o.env_count = env.size();
-        o.resources_json = c_str_or_null(resources_json);
-        o.sidecar_image = c_str_or_null(sidecar_image);
-        o.sync_port = sync_port;
-        o.timeout_ms = timeout_ms;
-        o.rollback_on_failure = rollback_on_failure ? 1 : 0;
-        o.owner = c_str_or_null(owner);
-        o.lease_duration_s = lease_duration_s;
-        o.mode = mode;
-        o.developer = c_str_or_null(developer);
-        o.api_version = c_str_or_null(api_version);
-        o.pod_template_path = c_str_or_null(pod_template_path);
-        o.replicas_path = c_str_or_null(replicas_path);
-        o.config_path = c_str_or_null(config_path);
-        o.app_name = c_str_or_null(app_name);
-        o.ignore_cluster_config = ignore_cluster_config ? 1 : 0;
-        o.image_pull_policy = c_str_or_null(image_pull_policy);
-        o.patches_json = c_str_or_null(patches_json);
-        o.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
-        o.patch_errors_fatal = patch_errors_fatal ? 1 : 0;
-    }
-};
-
-// nh_dev_query_options for one session (mode and developer); the strings must outlive the call.
-nh_dev_query_options query_options(const std::optional<std::string> &ns, int mode,
-                                   const std::optional<std::string> &developer) {
-    nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
-    o.namespace_name = c_str_or_null(ns);
+// nh_dev_query_options for one session (mode and developer).
+nocalhost::DevQueryOptions query_options(const std::optional<std::string> &ns, int mode,
+                                         const std::optional<std::string> &developer) {
+    nocalhost::DevQueryOptions o;
+    o.namespace_name = ns;
     o.mode = mode;
-    o.developer = c_str_or_null(developer);
+    o.developer = developer;
     return o;
 }
 
 std::unique_ptr<Session> make_session(nh_session *raw) {
     auto s = std::make_unique<Session>();
-    s->handle.set(raw);
+    s->handle.reset(raw);
     return s;
 }
 
@@ -193,12 +117,12 @@ void init_dev(py::module_ &m) {
                 SyncOptions so(spec);
                 std::optional<Callback> events;
                 if (!on_event.is_none()) events.emplace(on_event);
-                ErrorInfo err;
-                int rc = run_blocking(cancel, s.handle.inflight().get(),
+                Error err;
+                int rc = run_blocking(cancel, s.handle.inflight(),
                                       [&](nh_cancel *t) {
                                           std::lock_guard lock(s.mu);
                                           return nh_session_sync_start(h.get(), client.get(), local_dir.c_str(),
-                                                                       &so.opts, timeout_ms, t,
+                                                                       &so.options.c(), timeout_ms, t,
                                                                        events ? dev_event_trampoline : nullptr,
                                                                        events ? &*events : nullptr);
                                       },
@@ -234,23 +158,18 @@ void init_dev(py::module_ &m) {
         })
         .def("status", [](Session &s) {
             auto h = s.get();
-            nh_buf out = NH_BUF_INIT;
-            int rc;
+            nocalhost::Buffer out;
             {
                 std::lock_guard lock(s.mu);
-                rc = nh_session_status(&out, h.get());
+                check(nh_session_status(out.out(), h.get()));
             }
-            if (rc < 0) {
-                nh_buf_dispose(&out);
-                raise_error(ErrorInfo::last());
-            }
-            return take_str(out);
+            return to_str(out);
         })
         .def(
             "refresh",
             [](Session &s, const Cancel *cancel) {
                 auto h = s.get();
-                call_blocking(cancel, s.handle.inflight().get(), [&](nh_cancel *t) {
+                call_blocking(cancel, s.handle.inflight(), [&](nh_cancel *t) {
                     std::lock_guard lock(s.mu);
                     return nh_session_refresh(h.get(), t);
                 });
@@ -262,26 +181,23 @@ void init_dev(py::module_ &m) {
         [](Client &c, const std::string &kind, const std::string &name, const py::dict &args, py::object on_event,
            const std::optional<std::string> &local_dir, py::object sync_spec, const Cancel *cancel) {
             auto client = c.get();
-            DevStartArgs a(args);
+            auto o = dev_start_options(args);
             std::optional<SyncOptions> sync_opts;
-            if (local_dir) sync_opts.emplace(sync_spec);
+            if (local_dir) {
+                sync_opts.emplace(sync_spec);
+                o.local_dir = local_dir;
+                o.sync = sync_opts->options;
+            }
             std::optional<Callback> cb;
-            nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-            a.fill(o);
-            o.local_dir = c_str_or_null(local_dir);
-            o.sync_options = sync_opts ? &sync_opts->opts : nullptr;
             if (!on_event.is_none()) {
                 cb.emplace(on_event);
                 o.events = dev_event_trampoline;
                 o.payload = &*cb;
             }
             nh_session *raw = nullptr;
-            ErrorInfo err;
-            int rc = run_blocking(cancel, c.handle.inflight().get(),
-                                  [&](nh_cancel *t) {
-                                      o.cancel = t;
-                                      return nh_dev_start(&raw, client.get(), kind.c_str(), name.c_str(), &o);
-                                  },
+            Error err;
+            int rc = run_blocking(cancel, c.handle.inflight(),
+                                  [&](nh_cancel *t) { return nh_dev_start(&raw, client.get(), kind.c_str(), name.c_str(), &o.c(t)); },
                                   err);
             if (cb) cb->rethrow();
             if (rc < 0) raise_error(err);
@@ -296,15 +212,12 @@ void init_dev(py::module_ &m) {
         "dev_config_resolve",
         [](Client &c, const std::string &kind, const std::string &name, const py::dict &args, const Cancel *cancel) {
             auto client = c.get();
-            DevStartArgs a(args);
-            nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
-            a.fill(o);
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_config_resolve(&out, client.get(), kind.c_str(), name.c_str(), &o);
+            auto o = dev_start_options(args);
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_dev_config_resolve(out.out(), client.get(), kind.c_str(), name.c_str(), &o.c(t));
             });
-            return take_str(out);
+            return to_str(out);
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("args"), py::arg("cancel") = nullptr);
 
@@ -314,27 +227,24 @@ void init_dev(py::module_ &m) {
            const std::optional<std::string> &owner, long timeout_ms, int lease_duration_s, py::object on_event,
            int mode, const std::optional<std::string> &developer, bool force, const Cancel *cancel) {
             auto client = c.get();
-            std::optional<Callback> cb;
-            nh_dev_end_options o = NH_DEV_END_OPTIONS_INIT;
-            o.namespace_name = c_str_or_null(ns);
-            o.owner = c_str_or_null(owner);
+            nocalhost::DevEndOptions o;
+            o.namespace_name = ns;
+            o.owner = owner;
             o.timeout_ms = timeout_ms;
             o.lease_duration_s = lease_duration_s;
             o.mode = mode;
-            o.developer = c_str_or_null(developer);
-            o.force = force ? 1 : 0;
+            o.developer = developer;
+            o.force = force;
+            std::optional<Callback> cb;
             if (!on_event.is_none()) {
                 cb.emplace(on_event);
                 o.events = dev_event_trampoline;
                 o.payload = &*cb;
             }
             int result = 0;
-            ErrorInfo err;
-            int rc = run_blocking(cancel, c.handle.inflight().get(),
-                                  [&](nh_cancel *t) {
-                                      o.cancel = t;
-                                      return nh_dev_end(&result, client.get(), kind.c_str(), name.c_str(), &o);
-                                  },
+            Error err;
+            int rc = run_blocking(cancel, c.handle.inflight(),
+                                  [&](nh_cancel *t) { return nh_dev_end(&result, client.get(), kind.c_str(), name.c_str(), &o.c(t)); },
                                   err);
             if (cb) cb->rethrow();
             if (rc < 0) raise_error(err);
@@ -349,13 +259,12 @@ void init_dev(py::module_ &m) {
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
            int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = query_options(ns, mode, developer);
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_status(&out, client.get(), kind.c_str(), name.c_str(), &o);
+            auto o = query_options(ns, mode, developer);
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_dev_status(out.out(), client.get(), kind.c_str(), name.c_str(), &o.c(t));
             });
-            return take_str(out);
+            return to_str(out);
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("mode") = 0,
         py::arg("developer") = py::none(), py::arg("cancel") = nullptr);
@@ -364,15 +273,12 @@ void init_dev(py::module_ &m) {
         "dev_list",
         [](Client &c, const std::optional<std::string> &ns, bool all_namespaces, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = NH_DEV_QUERY_OPTIONS_INIT;
-            o.namespace_name = c_str_or_null(ns);
-            o.all_namespaces = all_namespaces ? 1 : 0;
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_list(&out, client.get(), &o);
-            });
-            return take_str(out);
+            auto o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
+            o.all_namespaces = all_namespaces;
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(),
+                          [&](nh_cancel *t) { return nh_dev_list(out.out(), client.get(), &o.c(t)); });
+            return to_str(out);
         },
         py::arg("client"), py::arg("namespace"), py::arg("all_namespaces"), py::arg("cancel") = nullptr);
 
@@ -381,11 +287,10 @@ void init_dev(py::module_ &m) {
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
            int mode, const std::optional<std::string> &developer, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = query_options(ns, mode, developer);
+            auto o = query_options(ns, mode, developer);
             nh_session *raw = nullptr;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_attach(&raw, client.get(), kind.c_str(), name.c_str(), &o);
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_dev_attach(&raw, client.get(), kind.c_str(), name.c_str(), &o.c(t));
             });
             return make_session(raw);
         },
@@ -397,13 +302,12 @@ void init_dev(py::module_ &m) {
         [](Client &c, const std::optional<std::string> &kind, const std::optional<std::string> &name,
            const std::optional<std::string> &ns, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_pvc_list(&out, client.get(), c_str_or_null(kind), c_str_or_null(name), &o);
+            auto o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_dev_pvc_list(out.out(), client.get(), c_str_or_null(kind), c_str_or_null(name), &o.c(t));
             });
-            return take_str(out);
+            return to_str(out);
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
 
@@ -412,13 +316,13 @@ void init_dev(py::module_ &m) {
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &claim,
            const std::optional<std::string> &ns, const Cancel *cancel) {
             auto client = c.get();
-            nh_dev_query_options o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                o.cancel = t;
-                return nh_dev_pvc_delete(&out, client.get(), kind.c_str(), name.c_str(), c_str_or_null(claim), &o);
+            auto o = query_options(ns, NH_DEV_MODE_REPLACE, std::nullopt);
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_dev_pvc_delete(out.out(), client.get(), kind.c_str(), name.c_str(), c_str_or_null(claim),
+                                         &o.c(t));
             });
-            return take_str(out);
+            return to_str(out);
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("claim"), py::arg("namespace"),
         py::arg("cancel") = nullptr);

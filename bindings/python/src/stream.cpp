@@ -1,24 +1,15 @@
 // Streams: target resolution, commands run to completion (nh_exec_run),
 // interactive commands (nh_exec_start/write/close_stdin/resize/wait) and
 // port-forwards (nh_forward_*).
-#include <vector>
-
 #include "client.hpp"
 
 namespace nhpy {
 namespace {
 
 std::shared_ptr<nh_cancel> new_token() {
-    nh_cancel *t = nullptr;
-    check(nh_cancel_new(&t));
-    return std::shared_ptr<nh_cancel>(t, nh_cancel_free);
-}
-
-std::vector<const char *> c_argv(const std::vector<std::string> &argv) {
-    std::vector<const char *> args;
-    for (auto &a : argv) args.push_back(a.c_str());
-    args.push_back(nullptr);
-    return args;
+    nocalhost::CancelHandle t;
+    check(nh_cancel_new(t.out()));
+    return t.share();
 }
 
 // What the C callbacks of an exec or a forward point to; freed after the C handle.
@@ -54,8 +45,8 @@ struct Exec {
     int wait(long timeout_ms, const Cancel *cancel) {
         auto h = handle.get("exec");
         int code = 0;
-        ErrorInfo err;
-        int rc = run_blocking(cancel, handle.inflight().get(),
+        Error err;
+        int rc = run_blocking(cancel, handle.inflight(),
                               [&](nh_cancel *t) {
                                   return wait_sliced([&](long ms) { return nh_exec_wait(&code, h.get(), ms); },
                                                      timeout_ms, t);
@@ -82,11 +73,11 @@ void init_stream(py::module_ &m) {
         "target_resolve",
         [](Client &c, const std::optional<std::string> &ns, const std::string &target, const Cancel *cancel) {
             auto client = c.get();
-            nh_buf out = NH_BUF_INIT;
-            call_blocking(cancel, c.handle.inflight().get(), [&](nh_cancel *t) {
-                return nh_target_resolve(&out, client.get(), c_str_or_null(ns), target.c_str(), t);
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                return nh_target_resolve(out.out(), client.get(), c_str_or_null(ns), target.c_str(), t);
             });
-            return take_str(out);
+            return to_str(out);
         },
         py::arg("client"), py::arg("namespace"), py::arg("target"), py::arg("cancel") = nullptr);
 
@@ -97,9 +88,7 @@ void init_stream(py::module_ &m) {
            const std::optional<std::string> &container, bool tty, long timeout_ms, const Cancel *cancel) {
             auto client = c.get();
             if (argv.empty()) raise_error(NH_EINVAL, "exec: argv must name a program");
-            std::vector<const char *> args;
-            for (auto &a : argv) args.push_back(a.c_str());
-            args.push_back(nullptr);
+            nocalhost::Strings args(argv);
             std::optional<std::string> input;
             if (stdin_data) input = std::string(*stdin_data);
             nh_exec_options o = NH_EXEC_OPTIONS_INIT;
@@ -107,18 +96,18 @@ void init_stream(py::module_ &m) {
             o.container = c_str_or_null(container);
             o.tty = tty ? 1 : 0;
             o.timeout_ms = timeout_ms;
-            nh_buf out = NH_BUF_INIT, err_out = NH_BUF_INIT;
+            nocalhost::Buffer out, err_out;
             int exit_code = 0;
-            ErrorInfo err;
-            int rc = run_blocking(cancel, c.handle.inflight().get(),
+            Error err;
+            int rc = run_blocking(cancel, c.handle.inflight(),
                                   [&](nh_cancel *t) {
                                       o.cancel = t;
-                                      return nh_exec_run(&out, &err_out, &exit_code, client.get(), target.c_str(),
-                                                         args.data(), input ? input->data() : nullptr,
+                                      return nh_exec_run(out.out(), err_out.out(), &exit_code, client.get(),
+                                                         target.c_str(), args.argv(), input ? input->data() : nullptr,
                                                          input ? input->size() : 0, &o);
                                   },
                                   err);
-            py::bytes stdout_bytes = take_bytes(out), stderr_bytes = take_bytes(err_out);
+            py::bytes stdout_bytes = to_bytes(out), stderr_bytes = to_bytes(err_out);
             if (rc < 0) raise_error(err);
             return py::make_tuple(exit_code, stdout_bytes, stderr_bytes);
         },
@@ -138,7 +127,7 @@ void init_stream(py::module_ &m) {
                 py::gil_scoped_release nogil;  // blocks while several MiB wait to be sent
                 rc = nh_exec_write(h.get(), bytes.data(), bytes.size());
             }
-            if (rc < 0) raise_error(ErrorInfo::last());
+            if (rc < 0) raise_error(Error::last());
         })
         .def("close_stdin", [](Exec &e) { check(nh_exec_close_stdin(e.handle.get("exec").get())); })
         .def("resize", [](Exec &e, unsigned width, unsigned height) {
@@ -153,7 +142,7 @@ void init_stream(py::module_ &m) {
            long timeout_ms, py::object on_output, const Cancel *cancel) {
             auto client = c.get();
             if (argv.empty()) raise_error(NH_EINVAL, "exec: argv must name a program");
-            auto args = c_argv(argv);
+            nocalhost::Strings args(argv);
             auto ctx = std::make_shared<StreamContext>();
             ctx->token = new_token();
             nh_exec_options o = NH_EXEC_OPTIONS_INIT;
@@ -171,14 +160,14 @@ void init_stream(py::module_ &m) {
             nh_exec *raw = nullptr;
             // The exec's own token serves the connection (Cancel, client close, Ctrl-C)
             // and then the whole command, until close().
-            call_blocking_with(cancel, c.handle.inflight().get(), ctx->token.get(), [&](nh_cancel *) {
-                return nh_exec_start(&raw, client.get(), target.c_str(), args.data(), &o);
+            call_blocking_with(cancel, c.handle.inflight(), ctx->token.get(), [&](nh_cancel *) {
+                return nh_exec_start(&raw, client.get(), target.c_str(), args.argv(), &o);
             });
             auto e = std::make_unique<Exec>();
             e->protocol = nh_exec_protocol(raw);
             e->pod = nh_exec_pod(raw);
             e->ctx = ctx;
-            e->handle.set(raw, ctx);
+            e->handle.reset(raw, ctx);
             return e;
         },
         py::arg("client"), py::arg("target"), py::arg("argv"), py::arg("namespace"), py::arg("container"),
@@ -190,19 +179,16 @@ void init_stream(py::module_ &m) {
         .def_readonly("local_ports", &Forward::local_ports)
         .def("pod", [](Forward &f) {
             auto h = f.handle.get("port-forward");
-            nh_buf out = NH_BUF_INIT;
-            if (nh_forward_pod(&out, h.get()) < 0) {
-                nh_buf_dispose(&out);
-                raise_error(ErrorInfo::last());
-            }
-            return take_str(out);
+            nocalhost::Buffer out;
+            check(nh_forward_pod(out.out(), h.get()));
+            return to_str(out);
         })
         .def(
             "wait",
             [](Forward &f, long timeout_ms, const Cancel *cancel) {
                 auto h = f.handle.get("port-forward");
-                ErrorInfo err;
-                int rc = run_blocking(cancel, f.handle.inflight().get(),
+                Error err;
+                int rc = run_blocking(cancel, f.handle.inflight(),
                                       [&](nh_cancel *t) {
                                           return wait_sliced([&](long ms) { return nh_forward_wait(h.get(), ms); },
                                                              timeout_ms, t);
@@ -221,7 +207,7 @@ void init_stream(py::module_ &m) {
            bool follow, py::object on_event, const Cancel *cancel) {
             auto client = c.get();
             if (ports.empty()) raise_error(NH_EINVAL, "port-forward: no ports given");
-            auto port_ptrs = c_argv(ports);
+            nocalhost::Strings port_ptrs(ports);
             auto ctx = std::make_shared<StreamContext>();
             ctx->token = new_token();
             nh_forward_options o = NH_FORWARD_OPTIONS_INIT;
@@ -236,13 +222,13 @@ void init_stream(py::module_ &m) {
                 o.payload = ctx.get();
             }
             nh_forward *raw = nullptr;
-            call_blocking_with(cancel, c.handle.inflight().get(), ctx->token.get(), [&](nh_cancel *) {
-                return nh_forward_start(&raw, client.get(), target.c_str(), port_ptrs.data(), &o);
+            call_blocking_with(cancel, c.handle.inflight(), ctx->token.get(), [&](nh_cancel *) {
+                return nh_forward_start(&raw, client.get(), target.c_str(), port_ptrs.argv(), &o);
             });
             auto f = std::make_unique<Forward>();
             for (size_t i = 0; i < ports.size(); ++i) f->local_ports.push_back(nh_forward_local_port(raw, i));
             f->ctx = ctx;
-            f->handle.set(raw, ctx);
+            f->handle.reset(raw, ctx);
             return f;
         },
         py::arg("client"), py::arg("target"), py::arg("ports"), py::arg("namespace"), py::arg("address"),

@@ -17,11 +17,6 @@ void sync_event_trampoline(const nh_sync_event *e, void *payload) {
     });
 }
 
-std::vector<std::string> strings(const py::dict &d, const char *key) {
-    if (!d.contains(key) || d[key].is_none()) return {};
-    return d[key].cast<std::vector<std::string>>();
-}
-
 // A sync: owned, or borrowed from a session (then `borrowed` is set).
 struct Sync {
     Handle<nh_sync, nh_sync_free> owned;
@@ -34,7 +29,7 @@ struct Sync {
         if (!borrowed) owned.close();
     }
 
-    // Runs f(nh_sync *, Canceller *in_flight) with the sync, or raises InvalidState.
+    // Runs f(nh_sync *, in-flight canceller) with the sync, or raises InvalidState.
     template <class F>
     auto with(F &&f) {
         if (borrowed) {
@@ -44,10 +39,10 @@ struct Sync {
                 lock.lock();
             }
             if (!borrowed->sync) raise_error(NH_ESTATE, "the session's sync was stopped");
-            return f(borrowed->sync, borrowed->inflight.get());
+            return f(borrowed->sync, borrowed->inflight);
         }
         auto h = owned.get("sync");
-        return f(h.get(), owned.inflight().get());
+        return f(h.get(), owned.inflight());
     }
 
     void rethrow_callback() {
@@ -65,27 +60,11 @@ py::tuple status_tuple(const nh_sync_status &s) {
 SyncOptions::SyncOptions(const py::object &spec) {
     if (spec.is_none()) return;
     py::dict d = spec.cast<py::dict>();
-    auto get_long = [&](const char *k) { return d.contains(k) && !d[k].is_none() ? d[k].cast<long>() : 0L; };
-    opts.mode = static_cast<int>(get_long("mode"));
-    ignore_ = strings(d, "ignore");
-    include_ = strings(d, "include");
-    for (auto &s : ignore_) ignore_ptrs_.push_back(s.c_str());
-    for (auto &s : include_) include_ptrs_.push_back(s.c_str());
-    opts.ignore_patterns = ignore_ptrs_.empty() ? nullptr : ignore_ptrs_.data();
-    opts.ignore_patterns_count = ignore_ptrs_.size();
-    opts.include_patterns = include_ptrs_.empty() ? nullptr : include_ptrs_.data();
-    opts.include_patterns_count = include_ptrs_.size();
-    opts.use_gitignore = d.contains("use_gitignore") && d["use_gitignore"].cast<bool>() ? 1 : 0;
-    if (d.contains("state_dir") && !d["state_dir"].is_none()) state_dir_ = d["state_dir"].cast<std::string>();
-    opts.state_dir = c_str_or_null(state_dir_);
-    opts.compression = static_cast<int>(get_long("compression"));
-    opts.connect_timeout_ms = get_long("connect_timeout_ms");
-    opts.max_backoff_ms = get_long("max_backoff_ms");
-    opts.delete_protection = d.contains("delete_protection") && d["delete_protection"].cast<bool>() ? 1 : 0;
+    options.visit(DictReader{d});
     if (d.contains("on_event") && !d["on_event"].is_none()) {
         callback = std::make_shared<Callback>(d["on_event"]);
-        opts.callback = sync_event_trampoline;
-        opts.payload = callback.get();
+        options.callback = sync_event_trampoline;
+        options.payload = callback.get();
     }
 }
 
@@ -108,27 +87,24 @@ void init_sync(py::module_ &m) {
             return s.borrowed->sync == nullptr;
         })
         .def("status", [](Sync &s) {
-            return s.with([](nh_sync *sync, Canceller *) {
+            return s.with([](nh_sync *sync, const CancellerPtr &) {
                 nh_sync_status st = NH_SYNC_STATUS_INIT;
                 check(nh_sync_status_get(&st, sync));
                 return status_tuple(st);
             });
         })
         .def("last_error", [](Sync &s) {
-            return s.with([](nh_sync *sync, Canceller *) {
-                nh_buf out = NH_BUF_INIT;
-                if (nh_sync_last_error(&out, sync) < 0) {
-                    nh_buf_dispose(&out);
-                    raise_error(ErrorInfo::last());
-                }
-                return take_str(out);
+            return s.with([](nh_sync *sync, const CancellerPtr &) {
+                nocalhost::Buffer out;
+                check(nh_sync_last_error(out.out(), sync));
+                return to_str(out);
             });
         })
         .def(
             "flush",
             [](Sync &s, long timeout_ms, const Cancel *cancel) {
-                s.with([&](nh_sync *sync, Canceller *inflight) {
-                    ErrorInfo err;
+                s.with([&](nh_sync *sync, const CancellerPtr &inflight) {
+                    Error err;
                     int rc = run_blocking(cancel, inflight,
                                           [&](nh_cancel *t) { return nh_sync_flush(sync, timeout_ms, t); }, err);
                     s.rethrow_callback();
@@ -137,8 +113,8 @@ void init_sync(py::module_ &m) {
                 });
             },
             py::arg("timeout_ms"), py::arg("cancel") = nullptr)
-        .def("pause", [](Sync &s) { s.with([](nh_sync *sync, Canceller *) { check(nh_sync_pause(sync)); return 0; }); })
-        .def("resume", [](Sync &s) { s.with([](nh_sync *sync, Canceller *) { check(nh_sync_resume(sync)); return 0; }); })
+        .def("pause", [](Sync &s) { s.with([](nh_sync *sync, const CancellerPtr &) { return check(nh_sync_pause(sync)); }); })
+        .def("resume", [](Sync &s) { s.with([](nh_sync *sync, const CancellerPtr &) { return check(nh_sync_resume(sync)); }); })
         .def("stop", [](Sync &s) {
             // A session's sync is stopped through the session (nh_session_sync_stop).
             if (s.borrowed) raise_error(NH_ESTATE, "stop the session's sync with Session.stop_sync()");
@@ -148,7 +124,7 @@ void init_sync(py::module_ &m) {
                 py::gil_scoped_release nogil;  // joins the thread that calls back into Python
                 rc = nh_sync_stop(h.get());
             }
-            if (rc < 0) raise_error(ErrorInfo::last());
+            if (rc < 0) raise_error(Error::last());
             s.rethrow_callback();
         });
 
@@ -156,13 +132,12 @@ void init_sync(py::module_ &m) {
         "sync_start",
         [](const std::string &local_dir, const std::string &address, const std::string &token, py::object spec) {
             SyncOptions so(spec);
-            nh_sync *raw = nullptr;
-            if (nh_sync_start(&raw, local_dir.c_str(), address.c_str(), token.c_str(), &so.opts) < 0)
-                raise_error(ErrorInfo::last());
+            nocalhost::SyncHandle raw;
+            check(nh_sync_start(raw.out(), local_dir.c_str(), address.c_str(), token.c_str(), &so.options.c()));
             auto s = std::make_unique<Sync>();
             s->callback = so.callback;
             // The callback is released only after nh_sync_free().
-            s->owned.set(raw, so.callback);
+            s->owned.reset(std::move(raw), so.callback);
             return s;
         },
         py::arg("local_dir"), py::arg("address"), py::arg("token"), py::arg("options"));

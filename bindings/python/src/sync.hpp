@@ -8,23 +8,16 @@
 
 namespace nhpy {
 
-// An nh_sync_options and what it points to. The event callback must outlive
-// the sync: whoever keeps the sync keeps `callback`.
+// The options of a sync (the shared layer's builder) and its event callback,
+// which must outlive the sync: whoever keeps the sync keeps `callback`.
 struct SyncOptions {
     // `spec`: None or the dict nocalhost/sync.py builds (mode, ignore, include,
     // use_gitignore, state_dir, compression, connect_timeout_ms,
     // max_backoff_ms, delete_protection, on_event).
     explicit SyncOptions(const py::object &spec);
-    SyncOptions(const SyncOptions &) = delete;
-    SyncOptions &operator=(const SyncOptions &) = delete;
 
-    nh_sync_options opts = NH_SYNC_OPTIONS_INIT;
+    nocalhost::SyncOptions options;
     std::shared_ptr<Callback> callback;
-
-private:
-    std::vector<std::string> ignore_, include_;
-    std::vector<const char *> ignore_ptrs_, include_ptrs_;
-    std::optional<std::string> state_dir_;
 };
 
 // The sync a dev session owns (nh_session_sync()): valid until the session
@@ -34,7 +27,7 @@ struct SessionSyncState {
     std::shared_mutex mu;
     nh_sync *sync = nullptr;
     std::shared_ptr<Callback> callback;
-    std::shared_ptr<Canceller> inflight = std::make_shared<Canceller>();
+    CancellerPtr inflight = Canceller::make();
 };
 
 // nocalhost._native.Sync for a session's sync.

@@ -3,6 +3,8 @@
 import gc
 import json
 import os
+import subprocess
+import sys
 import threading
 import weakref
 
@@ -154,6 +156,41 @@ def test_log_handler_receives_lines_from_other_threads(tmp_path):
     assert not any("secret-token" in msg for _, msg, _ in lines)
 
 
+def test_replacing_the_log_handler_while_another_thread_logs_does_not_hang(tmp_path):
+    # A line on its way to the handler waits for the GIL; replacing the handler
+    # waits until no line is being delivered: it must do so without the GIL.
+    script = f"""
+import threading, time, nocalhost
+stop = threading.Event()
+def busy():
+    with nocalhost.Client({str(write_kubeconfig(tmp_path))!r}, timeout=2, max_retries=0) as c:
+        while not stop.is_set():
+            try:
+                c.server_version()
+            except nocalhost.NocalhostError:
+                pass
+t = threading.Thread(target=busy)
+t.start()
+lines = []
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    nocalhost.set_log_handler(lambda level, msg: lines.append(msg), nocalhost.LogLevel.TRACE)
+    nocalhost.set_log_handler(None)
+nocalhost.set_log_handler(lambda level, msg: lines.append(msg), nocalhost.LogLevel.TRACE)
+time.sleep(0.5)
+stop.set()
+t.join()
+nocalhost.set_log_handler(None)
+print(len(lines) > 0)
+"""
+    try:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail("replacing the log handler hung while another thread was logging")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True", r.stdout  # lines did arrive
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_log_handler_exceptions_do_not_break_calls(tmp_path):
     def bad(level, msg):
@@ -180,8 +217,9 @@ def test_dev_options_become_the_c_abi_json():
     patches = dev._patches_json(
         [{"type": "json", "patch": [{"op": "add", "path": "/metadata/labels/x", "value": "y"}]}, {"patch": '{"spec":{}}'}]
     )
+    # Serialised once: a patch given as a list or dict stays a JSON value, text stays text.
     assert json.loads(patches) == [
-        {"type": "json", "patch": '[{"op": "add", "path": "/metadata/labels/x", "value": "y"}]'},
+        {"type": "json", "patch": [{"op": "add", "path": "/metadata/labels/x", "value": "y"}]},
         {"patch": '{"spec":{}}'},
     ]
     assert dev._patches_json('[{"patch":"{}"}]') == '[{"patch":"{}"}]'
