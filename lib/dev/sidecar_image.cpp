@@ -6,7 +6,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "common/error.hpp"
 #include "dev/sidecar_upload.hpp"
@@ -25,14 +24,6 @@ constexpr size_t kBlock = 512;
 void octal(char *field, size_t width, unsigned long long value) {
     field[width - 1] = '\0';
     for (size_t i = width - 1; i-- > 0; value >>= 3) field[i] = static_cast<char>('0' + (value & 7));
-}
-
-std::string read_binary(const std::string &path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(NH_EIO, "cannot read " + path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 const char *kIndexType = "application/vnd.oci.image.index.v1+json";
@@ -131,7 +122,7 @@ json write_sidecar_image(const std::string &path, const std::string &name, const
         if (arch != "amd64" && arch != "arm64")
             fail(NH_EINVAL, "sidecar image: unknown architecture '" + arch + "' (amd64, arm64)");
         const std::string bin = syncd_binary(dir, arch);
-        const std::string data = read_binary(bin);
+        const std::string data = file_bytes(bin);
         TarWriter layer;
         layer.dir("usr/");
         layer.dir("usr/local/");

@@ -1,7 +1,6 @@
 #include "dev/sidecar_upload.hpp"
 
 #include <dlfcn.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -11,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "dev/sidecar_image.hpp"
 #include "dev/workload.hpp"
 #include "nocalhost.h"
 #include "stream/exec.hpp"
@@ -20,27 +20,6 @@ namespace nh::dev {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const std::string &path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(NH_EIO, "cannot read " + path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::string sha256_hex(const std::string &data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) fail(NH_ERROR, "sha256 failed");
-    static const char *hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
-}
 
 // Kubernetes' architecture names of `uname -m`'s.
 std::string arch_of_machine(std::string m) {
@@ -88,6 +67,14 @@ std::string node_architecture(kube::Client &c, const std::string &ns, const std:
 
 }  // namespace
 
+std::string file_bytes(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(NH_EIO, "cannot read " + path);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
 std::string syncd_dir(const std::string &option) {
     if (!option.empty()) return option;
     if (const char *e = std::getenv("NH_SYNCD_DIR"); e && *e) return e;
@@ -134,8 +121,8 @@ UploadResult ensure_sidecar_binary(kube::Client &c, const std::string &ns, const
     r.pod = pod;
     r.arch = node_architecture(c, ns, pod, cancel);
     r.binary = syncd_binary(dir, r.arch);
-    const std::string data = read_file(r.binary);
-    const std::string hash = sha256_hex(data);
+    const std::string data = file_bytes(r.binary);
+    const std::string hash = sha256_digest(data).substr(7);
     const std::string bin = kSidecarBinary;
     const std::string bin_dir = fs::path(bin).parent_path().string();
 

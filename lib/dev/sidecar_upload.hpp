@@ -22,6 +22,9 @@ std::string syncd_dir(const std::string &option);
 // (another architecture's binary, or not an ELF executable).
 std::string syncd_binary(const std::string &dir, const std::string &arch);
 
+// The whole content of a file; throws NH_EIO.
+std::string file_bytes(const std::string &path);
+
 // The Kubernetes architecture ("amd64", "arm64", ...) of an ELF file's machine, or "" when the
 // file is no ELF file of a known machine.
 std::string elf_architecture(const std::string &path);

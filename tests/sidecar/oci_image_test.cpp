@@ -175,3 +175,32 @@ TEST_F(OciImage, TheCliWritesTheArchive) {
 }
 
 }  // namespace
+
+namespace {
+
+// nhsyncd run by hand keeps its state outside the root it serves.
+TEST(NhsyncdState, OutsideTheRootByDefaultAndARootInsideIsRefused) {
+    nh::test::TempDir tmp;
+    fs::path root = fs::path(tmp.path()) / "root", home = fs::path(tmp.path()) / "home";
+    fs::create_directories(root);
+    int rc = 0;
+    // Port 0 and a SIGTERM once it listens: it has made its state by then.
+    std::string out = sh("cd '" + tmp.path() + "' && (HOME='" + home.string() + "' XDG_STATE_HOME= NH_SYNC_TOKEN=t '" +
+                             NHSYNCD_PATH + "' --root '" + root.string() + "' --listen 127.0.0.1:0 & p=$!; " +
+                             "for i in $(seq 100); do [ -n \"$(ls -A '" + (home / ".local/state/nhsyncd").string() +
+                             "' 2>/dev/null)\" ] && break; sleep 0.05; done; sleep 0.2; kill $p; wait $p)", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_TRUE(fs::is_empty(root)) << "nhsyncd wrote into the root it serves";
+    size_t states = 0;
+    for (auto &e : fs::directory_iterator(home / ".local/state/nhsyncd")) {
+        EXPECT_TRUE(fs::exists(e.path() / "server-id")) << e.path();
+        ++states;
+    }
+    EXPECT_EQ(states, 1u);
+    out = sh("NH_SYNC_TOKEN=t '" NHSYNCD_PATH "' --root '" + root.string() + "' --state-dir '" + root.string() + "/s'", &rc);
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_NE(out.find("inside the root"), std::string::npos) << out;
+    EXPECT_TRUE(fs::is_empty(root));
+}
+
+}  // namespace
