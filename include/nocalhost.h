@@ -535,7 +535,9 @@ typedef struct nh_dev_start_options {
      * port-forwards 127.0.0.1 to the sync sidecar (following the dev pod if
      * it is replaced), starts a sync (see nh_sync_start) and returns only
      * when the first full sync is acknowledged; events report the phases
-     * "forward", "sync" and "synced". The session then owns the sync:
+     * "upload" (without a sidecar image: nhsyncd uploaded into the sidecar,
+     * detail {"pod","arch","bytes","seconds","version","checked"}), "forward",
+     * "sync" and "synced". The session then owns the sync:
      * nh_session_sync(). The Nocalhost dev config's sync settings fill what
      * sync_options leaves at its defaults, and its portForward entries are
      * forwarded from 127.0.0.1 to the dev pod for as long as the sync runs
@@ -811,8 +813,10 @@ NH_EXTERN void nh_session_free(nh_session *session);
  * local directory, or resumed with nh_dev_attach()): port-forward to its
  * sync sidecar, sync `local_dir` into the work dir, and wait until the first
  * full sync is acknowledged (timeout_ms <= 0: 5 minutes); then forward the
- * ports of the session's Nocalhost dev config (portForward). `events` and
- * `payload` receive the phases "forward", "sync", "synced" and
+ * ports of the session's Nocalhost dev config (portForward). Without a
+ * sidecar image, nhsyncd is first uploaded into the dev pod's sidecar, and
+ * into each new dev pod while the sync runs (docs/sidecar.md). `events` and
+ * `payload` receive the phases "upload", "forward", "sync", "synced" and
  * "port-forward"; either may be NULL.
  *
  * The session's Nocalhost config (sync.*, recorded at start) fills what

@@ -51,6 +51,7 @@ YAML
 start() {
   local name="$1" log="$WORK/$1.log" t0 pid
   shift
+  : >"$log"
   t0=$(now_ms)
   "$NH" --kubeconfig "$KC" -n "$NS" dev start "deployment/$name" --image "$NH_TEST_IMAGE_DEV" \
     --local-dir "$WORK/src" --timeout 3m "$@" >"$log" 2>&1 &
