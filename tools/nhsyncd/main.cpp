@@ -59,7 +59,7 @@ std::filesystem::path absolute_of(const std::string &p) {
 
 // The state dir of the server of `root`: base/ROOT-HASH (FNV-1a of the root's absolute path),
 // so that servers of several roots may share a base. The base: `given`, else the user's state
-// home, else /tmp (also when that home is inside the root).
+// home, else /tmp (also when that home is inside the root or cannot be written).
 std::string state_dir_of(const std::string &root, std::string base) {
     namespace fs = std::filesystem;
     fs::path abs = absolute_of(root);
@@ -71,7 +71,15 @@ std::string state_dir_of(const std::string &root, std::string base) {
         if (const char *x = std::getenv("XDG_STATE_HOME"); x && *x == '/') base = fs::path(x) / "nhsyncd";
         else if (const char *home = std::getenv("HOME"); home && *home == '/' && std::string(home) != "/")
             base = (fs::path(home) / ".local" / "state" / "nhsyncd").string();
-        if (base.empty() || inside(absolute_of(base), abs)) base = "/tmp/nhsyncd-" + std::to_string(::getuid());
+        // (A home that is inside the root, or not this user's to write: a server run as another
+        // user with the caller's environment.)
+        if (!base.empty() && !inside(absolute_of(base), abs)) {
+            std::error_code ec;
+            fs::path dir = fs::path(base) / name;
+            fs::create_directories(dir, ec);
+            if (fs::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0) return dir.string();
+        }
+        base = "/tmp/nhsyncd-" + std::to_string(::getuid());
     }
     return (fs::path(base) / name).string();
 }
