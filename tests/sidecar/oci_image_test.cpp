@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nocalhost.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -118,8 +119,9 @@ TEST_F(OciImage, AMultiArchitectureIndexWhoseBlobsMatchTheirDigests) {
 }
 
 TEST_F(OciImage, TheSameBinariesGiveTheSameArchive) {
+    // No directory given: share/nocalhost beside the library's lib/ (in the build tree too).
+    unsetenv("NH_SYNCD_DIR");
     nh_sidecar_image_options o = NH_SIDECAR_IMAGE_OPTIONS_INIT;
-    o.syncd_dir = NH_SHARE_DIR;
     const char *amd64[] = {"amd64"};
     o.architectures = amd64;
     o.architectures_count = 1;
@@ -131,6 +133,9 @@ TEST_F(OciImage, TheSameBinariesGiveTheSameArchive) {
     EXPECT_EQ(first["name"], std::string("nhsyncd:") + NH_VERSION_STRING);
     ASSERT_EQ(first["images"].size(), 1u);
     EXPECT_EQ(first["images"][0]["architecture"], "amd64");
+    EXPECT_TRUE(fs::equivalent(first["images"][0]["binary"].get<std::string>(),
+                               fs::path(NH_SHARE_DIR) / "nhsyncd-linux-amd64"))
+        << first["images"][0]["binary"];
 }
 
 TEST_F(OciImage, BadInputIsAClearErrorAndWritesNothing) {
