@@ -444,12 +444,16 @@ typedef enum nh_dev_mode {
 
 /** The default work dir in the dev container (Nocalhost's). */
 #define NH_DEV_DEFAULT_WORKDIR "/home/nocalhost-dev"
-/** The default port of the sync sidecar. */
+/** The port of the sync sidecar: the library's default, nhsyncd's and the sidecar image's. */
 #define NH_DEV_DEFAULT_SYNC_PORT 7710
 
 /**
- * The sync sidecar's image used when none is given, a static string such
- * as "ghcr.io/libnocalhost/nhsyncd:0.1.0" (the nhsyncd of this release).
+ * The sync sidecar's image used when none is given: "" (a static string).
+ * No image of ours is needed: the sidecar runs from the dev image (or
+ * sidecar_base_image) as a small /bin/sh bootstrap that waits in its own
+ * emptyDir for nhsyncd, and the library uploads the static nhsyncd for the
+ * node's architecture through exec when the session's sync starts, and
+ * again into each new dev pod while it runs (see docs/sidecar.md).
  */
 NH_EXTERN const char *nh_dev_default_sidecar_image(void);
 
@@ -507,7 +511,8 @@ typedef struct nh_dev_start_options {
     /** The dev container's resources as a JSON ResourceRequirements object, e.g.
         {"limits":{"memory":"2Gi"}}; NULL: unchanged. */
     const char *resources_json;
-    /** The sync sidecar's image; NULL: nh_dev_default_sidecar_image(). */
+    /** The sync sidecar's image, whose command is "nhsyncd" (e.g. one written by
+        nh_sidecar_image_write()); NULL: nh_dev_default_sidecar_image(), the uploaded nhsyncd. */
     const char *sidecar_image;
     /** The sidecar's sync port; 0: NH_DEV_DEFAULT_SYNC_PORT. */
     int sync_port;
@@ -530,7 +535,9 @@ typedef struct nh_dev_start_options {
      * port-forwards 127.0.0.1 to the sync sidecar (following the dev pod if
      * it is replaced), starts a sync (see nh_sync_start) and returns only
      * when the first full sync is acknowledged; events report the phases
-     * "forward", "sync" and "synced". The session then owns the sync:
+     * "upload" (without a sidecar image: nhsyncd uploaded into the sidecar,
+     * detail {"pod","arch","bytes","seconds","version","checked"}), "forward",
+     * "sync" and "synced". The session then owns the sync:
      * nh_session_sync(). The Nocalhost dev config's sync settings fill what
      * sync_options leaves at its defaults, and its portForward entries are
      * forwarded from 127.0.0.1 to the dev pod for as long as the sync runs
@@ -572,12 +579,20 @@ typedef struct nh_dev_start_options {
         is rolled back. Either way a patch naming Nocalhost's containers "nocalhost-dev" and
         "nocalhost-sidecar" applies to the dev container and to the sync sidecar. */
     int patch_errors_fatal;
+    /* Since options version 4: the sidecar without an image of ours. */
+    /** Without a sidecar image: the image the sidecar's bootstrap runs from, which needs /bin/sh
+        (for a dev image without a shell); NULL: the dev image. */
+    const char *sidecar_base_image;
+    /** The directory holding the static nhsyncd-linux-<arch> binaries to upload; NULL:
+        $NH_SYNCD_DIR, else share/nocalhost beside the library (<prefix>/share/nocalhost for
+        <prefix>/lib/libnocalhost.so), where they are installed. */
+    const char *syncd_dir;
 } nh_dev_start_options;
 
-#define NH_DEV_START_OPTIONS_VERSION 3
+#define NH_DEV_START_OPTIONS_VERSION 4
 #define NH_DEV_START_OPTIONS_INIT \
     {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, \
-     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0}
+     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}
 
 NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
 
@@ -798,8 +813,10 @@ NH_EXTERN void nh_session_free(nh_session *session);
  * local directory, or resumed with nh_dev_attach()): port-forward to its
  * sync sidecar, sync `local_dir` into the work dir, and wait until the first
  * full sync is acknowledged (timeout_ms <= 0: 5 minutes); then forward the
- * ports of the session's Nocalhost dev config (portForward). `events` and
- * `payload` receive the phases "forward", "sync", "synced" and
+ * ports of the session's Nocalhost dev config (portForward). Without a
+ * sidecar image, nhsyncd is first uploaded into the dev pod's sidecar, and
+ * into each new dev pod while the sync runs (docs/sidecar.md). `events` and
+ * `payload` receive the phases "upload", "forward", "sync", "synced" and
  * "port-forward"; either may be NULL.
  *
  * The session's Nocalhost config (sync.*, recorded at start) fills what
@@ -883,6 +900,47 @@ NH_EXTERN int nh_session_status(nh_buf *out, const nh_session *session);
  */
 NH_EXTERN int nh_session_refresh(nh_session *session, nh_cancel *cancel);
 
+
+/* ==== the sync sidecar's image ==== */
+
+/*
+ * Dev mode needs no image of ours (see nh_dev_default_sidecar_image()). For
+ * clusters that should pull the sidecar rather than get nhsyncd uploaded, the
+ * library writes the sidecar image itself, without Docker and without a base
+ * image: an OCI image archive holding an image index with one image per
+ * architecture, each a single layer with the static nhsyncd at
+ * /usr/local/bin/nhsyncd (entrypoint; port NH_DEV_DEFAULT_SYNC_PORT). Push it
+ * with `skopeo copy --all oci-archive:FILE.tar docker://REGISTRY/nhsyncd:TAG`,
+ * or load it into a node with `ctr -n k8s.io images import FILE.tar`, and give
+ * it as nh_dev_start_options.sidecar_image (docs/sidecar.md).
+ */
+typedef struct nh_sidecar_image_options {
+    unsigned int version;
+    /** The image's name with its tag, as containerd names it on import
+        (io.containerd.image.name; the tag is org.opencontainers.image.ref.name);
+        NULL: "nhsyncd:" NH_VERSION_STRING. */
+    const char *name;
+    /** The architectures, "amd64" and/or "arm64"; NULL (count 0): every nhsyncd-linux-<arch> found. */
+    const char *const *architectures;
+    size_t architectures_count;
+    /** Where the nhsyncd-linux-<arch> binaries are; NULL: as nh_dev_start_options.syncd_dir. */
+    const char *syncd_dir;
+} nh_sidecar_image_options;
+
+#define NH_SIDECAR_IMAGE_OPTIONS_VERSION 1
+#define NH_SIDECAR_IMAGE_OPTIONS_INIT {NH_SIDECAR_IMAGE_OPTIONS_VERSION, NULL, NULL, 0, NULL}
+
+NH_EXTERN int nh_sidecar_image_options_init(nh_sidecar_image_options *opts, unsigned int version);
+
+/**
+ * Write the sidecar's OCI image archive to `path` (replaced whole: written
+ * aside, then renamed). `out_json` (may be NULL) gets {"path","name","digest"
+ * (the image index's),"size","images":[{"architecture","digest","binary",
+ * "bytes"}]}. `opts` may be NULL. Errors: NH_EINVAL (a name without a tag, an
+ * unknown architecture, a binary of another architecture), NH_ENOTFOUND (no
+ * binary), NH_EIO.
+ */
+NH_EXTERN int nh_sidecar_image_write(nh_buf *out_json, const char *path, const nh_sidecar_image_options *opts);
 
 /* ==== streams (exec, terminal, port-forward) ==== */
 

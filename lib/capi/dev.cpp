@@ -18,6 +18,7 @@ struct nh_session {
     std::string kind;
     std::string status_text;
     std::unique_ptr<nh::capi::SessionLoop> loop;  // the whole loop, when a local dir syncs
+    std::string syncd_dir;  // the start's option: where the nhsyncd binaries to upload are ("": the default)
 };
 
 namespace {
@@ -95,6 +96,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         src.app_name = str(opts->app_name);
         src.use_cluster = opts->ignore_cluster_config == 0;
         if (opts->version >= 3) o.patch_errors_fatal = opts->patch_errors_fatal != 0;
+        if (opts->version >= 4) o.sidecar_base_image = str(opts->sidecar_base_image);
     } else {
         src.use_cluster = false;
     }
@@ -125,6 +127,13 @@ nh::dev::Query query_of(const char *kind, const char *name, const nh_dev_query_o
 }
 
 std::string loop_key_of(const nh::dev::Session &s) { return nh::capi::loop_key(s.ns, s.object_name); }
+
+// What the loop needs to upload nhsyncd into the session's sidecar, unless it runs an image.
+std::optional<nh::capi::SidecarUpload> upload_of(const nh_session *session) {
+    if (!session->s.sidecar_image.empty()) return std::nullopt;
+    return nh::capi::SidecarUpload{session->client, session->s.ns, session->s.pod_selector, session->s.session_id,
+                                   session->syncd_dir};
+}
 
 nh_session *make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
@@ -157,6 +166,7 @@ int nh_dev_default_identity(nh_buf *out) {
 
 static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir),
                                                          offsetof(nh_dev_start_options, patch_errors_fatal),
+                                                         offsetof(nh_dev_start_options, sidecar_base_image),
                                                          sizeof(nh_dev_start_options)};
 static_assert(std::size(kDevStartOptionsSizes) == NH_DEV_START_OPTIONS_VERSION, "one size per version of nh_dev_start_options");
 
@@ -196,13 +206,21 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
             return set_error(NH_EINVAL, "no dev image: give one, or a Nocalhost dev config with containers[].dev.image");
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
-        nh::dev::Session s = nh::dev::start(*client->impl, o);
+        nh::dev::Session s;
+        try {
+            s = nh::dev::start(*client->impl, o);
+        } catch (const nh::Error &e) {
+            std::string hint = nh::dev::missing_shell_hint(e.what());
+            if (hint.empty()) throw;
+            throw nh::Error(e.code(), std::string(e.what()) + "; " + hint, e.http_status(), e.reason());
+        }
         std::unique_ptr<nh_session> session(make_session(client->impl, std::move(s)));
+        if (opts->version >= 4) session->syncd_dir = str(opts->syncd_dir);
         if (opts->version >= 2 && opts->local_dir) {
             try {
                 session->loop = nh::capi::start_loop(client, session.get(), loop_key_of(session->s), session->s.extra,
                                                      opts->local_dir, opts->sync_options, opts->timeout_ms,
-                                                     opts->cancel, opts->events, opts->payload);
+                                                     opts->cancel, opts->events, opts->payload, upload_of(session.get()));
             } catch (const nh::Error &e) {
                 if (!o.rollback_on_failure) throw;
                 // The workload must not stay in dev mode when the start as a whole failed.
@@ -380,7 +398,7 @@ int nh_session_sync_start(nh_session *session, nh_client *client, const char *lo
     if (session->loop) return set_error(NH_ESTATE, "this session already syncs a local directory");
     return guard([&]() -> int {
         session->loop = nh::capi::start_loop(client, session, loop_key_of(session->s), session->s.extra, local_dir,
-                                             sync_options, timeout_ms, cancel, events, payload);
+                                             sync_options, timeout_ms, cancel, events, payload, upload_of(session));
         return NH_OK;
     });
 }

@@ -8,6 +8,7 @@
 
 #include "capi/capi.hpp"
 #include "common/log.hpp"
+#include "dev/sidecar_upload.hpp"
 
 namespace nh::capi {
 namespace {
@@ -28,6 +29,40 @@ void emit(nh_dev_event_cb cb, void *payload, int type, const char *phase, const 
 
 void emit(nh_dev_event_cb cb, void *payload, const char *phase, const std::string &message) {
     emit(cb, payload, NH_DEV_EVENT_PHASE, phase, message);
+}
+
+void emit(nh_dev_event_cb cb, void *payload, const char *phase, const std::string &message,
+          const nlohmann::json &detail) {
+    std::string d = detail.dump();
+    if (cb && cb(NH_DEV_EVENT_PHASE, phase, message.c_str(), d.c_str(), payload) != 0)
+        throw Error(NH_ECANCELLED, "dev start stopped by its events callback");
+}
+
+// Waits (up to `limit`) for a dev pod whose sidecar runs and uploads nhsyncd into it; returns its UID.
+std::string first_upload(const SidecarUpload &u, const std::string &dir, std::chrono::milliseconds limit,
+                         nh_cancel *cancel, nh_dev_event_cb events, void *payload) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    bool said = false;
+    for (;;) {
+        auto pods = nh::dev::running_sidecars(*u.client, u.ns, u.selector, u.session_id, token_of(cancel));
+        if (!pods.empty()) {
+            nh::dev::ensure_sidecar_binary(
+                *u.client, u.ns, pods.front().name, dir,
+                [&](const std::string &m, const nlohmann::json &d) { emit(events, payload, "upload", m, d); },
+                token_of(cancel));
+            return pods.front().uid;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw Error(NH_ETIMEOUT, "no dev pod of the session runs its sync sidecar yet; nhsyncd was not uploaded");
+        if (!said) emit(events, payload, "upload", "waiting for the sync sidecar to run");
+        said = true;
+        if (nh::CancelToken *t = token_of(cancel)) {
+            t->sleep_for(std::chrono::milliseconds(500));
+            t->check("waiting for the sync sidecar");
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+    }
 }
 
 // A Nocalhost sync pattern as a gitignore pattern: "./src" is anchored at the root ("/src").
@@ -137,7 +172,24 @@ nlohmann::json SessionLoop::forwards() const {
     return out;
 }
 
+void SessionLoop::follow(std::function<void()> round, std::chrono::milliseconds every) {
+    follower_ = std::thread([this, round = std::move(round), every] {
+        std::unique_lock lock(follow_mu_);
+        while (!follow_cv_.wait_for(lock, every, [this] { return follow_stop_; })) {
+            lock.unlock();
+            round();
+            lock.lock();
+        }
+    });
+}
+
 void SessionLoop::stop() {
+    {
+        std::lock_guard lock(follow_mu_);
+        follow_stop_ = true;
+    }
+    follow_cv_.notify_all();
+    if (follower_.joinable() && follower_.get_id() != std::this_thread::get_id()) follower_.join();
     std::lock_guard lock(mu_);
     for (auto &f : app_) {
         nh_forward_free(f.fwd);
@@ -154,7 +206,8 @@ void SessionLoop::stop() {
 std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const std::string &key,
                                         const nlohmann::json &config, const char *local_dir,
                                         const nh_sync_options *sync_opts, long timeout_ms, nh_cancel *cancel,
-                                        nh_dev_event_cb events, void *payload) {
+                                        nh_dev_event_cb events, void *payload,
+                                        const std::optional<SidecarUpload> &upload) {
     std::string ns = nh_session_namespace(session);
     std::string kind = nh_session_kind(session);
     std::string name = nh_session_name(session);
@@ -162,6 +215,13 @@ std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *ses
     int port = nh_session_sync_port(session);
     const char *token = nh_session_token(session);
     if (!token || !*token) throw Error(NH_ESTATE, "the session has no sync token; is its Secret intact?");
+
+    std::string uploaded_uid;
+    const std::string syncd_dir = upload ? nh::dev::syncd_dir(upload->syncd_dir) : std::string();
+    if (upload)
+        uploaded_uid = first_upload(*upload, syncd_dir,
+                                    std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 300000), cancel, events,
+                                    payload);
 
     // Forward to the workload that runs the dev pod rather than to today's pod, so the
     // forward follows the dev pod when it is replaced. Duplicate mode and kinds run from a
@@ -188,6 +248,24 @@ std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *ses
         rethrow_last("cannot start the sync");
     }
     auto loop = std::make_unique<SessionLoop>(key, fwd, sync);
+    if (upload) {
+        // A new dev pod (the old one deleted, evicted, rescheduled) has an empty sidecar volume:
+        // upload into it too. A restarted sidecar container keeps its volume and needs nothing.
+        auto done = std::make_shared<std::set<std::string>>(std::set<std::string>{uploaded_uid});
+        loop->follow(
+            [u = *upload, syncd_dir, done] {
+                try {
+                    for (const auto &p : nh::dev::running_sidecars(*u.client, u.ns, u.selector, u.session_id, nullptr)) {
+                        if (done->count(p.uid)) continue;
+                        nh::dev::ensure_sidecar_binary(*u.client, u.ns, p.name, syncd_dir, {}, nullptr);
+                        done->insert(p.uid);
+                    }
+                } catch (const std::exception &e) {
+                    log::warn(std::string("uploading nhsyncd into a new dev pod: ") + e.what() + " (retrying)");
+                }
+            },
+            std::chrono::seconds(2));
+    }
     long wait = timeout_ms > 0 ? timeout_ms : 300000;
     int rc = nh_sync_flush(sync, wait, cancel);
     if (rc != NH_OK) {

@@ -4,12 +4,18 @@
 // one loop; ending dev mode in this process stops its loops first.
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "kube/client.hpp"
 #include "nocalhost.h"
 
 namespace nh::capi {
@@ -33,6 +39,8 @@ public:
     void add_forward(AppForward f);
     // [{"spec","local_port","remote_port"}] of the running config port-forwards.
     nlohmann::json forwards() const;
+    // Runs `round` every `every` on a thread of its own until stop().
+    void follow(std::function<void()> round, std::chrono::milliseconds every);
     // Stops the sync (saving its index) and every forward. Idempotent.
     void stop();
 
@@ -42,6 +50,18 @@ private:
     nh_forward *fwd_;
     nh_sync *sync_;
     std::vector<AppForward> app_;
+    std::mutex follow_mu_;
+    std::condition_variable follow_cv_;
+    bool follow_stop_ = false;
+    std::thread follower_;
+};
+
+// A session whose sidecar runs the uploaded nhsyncd (no sidecar image): what finding its dev
+// pods and uploading into them needs.
+struct SidecarUpload {
+    std::shared_ptr<kube::Client> client;
+    std::string ns, selector, session_id;
+    std::string syncd_dir;  // the option; "" for the default (dev/sidecar_upload.hpp)
 };
 
 // The sync options of the whole loop: the caller's (or the defaults), with the session's
@@ -64,6 +84,8 @@ private:
 // The key of a session's loops: its namespace and session object (one per mode and developer).
 std::string loop_key(const std::string &ns, const std::string &session_object);
 
+// With `upload`: first waits for the dev pod's sidecar and uploads nhsyncd into it (phase
+// "upload"), and while the loop runs uploads it into every new dev pod (a replaced pod).
 // Starts forward + sync for `session` and waits for the first full sync
 // (timeout_ms <= 0: 5 minutes), then the port-forwards of `config` (a busy
 // local port is a warning event, not an error). Events go to `events` as
@@ -72,7 +94,8 @@ std::string loop_key(const std::string &ns, const std::string &session_object);
 std::unique_ptr<SessionLoop> start_loop(nh_client *client, const nh_session *session, const std::string &key,
                                         const nlohmann::json &config, const char *local_dir,
                                         const nh_sync_options *sync_opts, long timeout_ms, nh_cancel *cancel,
-                                        nh_dev_event_cb events, void *payload);
+                                        nh_dev_event_cb events, void *payload,
+                                        const std::optional<SidecarUpload> &upload = std::nullopt);
 
 // Stops every loop of this process with the given key.
 void stop_loops_for(const std::string &key);

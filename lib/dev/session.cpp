@@ -615,7 +615,7 @@ void resolve_kind(kube::Client &c, WorkloadKind &k, CancelToken *cancel) {
     fail(NH_ENOTFOUND, "the API " + k.group_version + " has no resource '" + k.resource + "'");
 }
 
-std::string default_sidecar_image() { return std::string("ghcr.io/libnocalhost/nhsyncd:") + NH_VERSION_STRING; }
+std::string default_sidecar_image() { return {}; }
 
 json Session::to_json() const {
     json j = {{"kind", wk.name.empty() ? kind_info(kind).name : wk.name},
@@ -630,7 +630,8 @@ json Session::to_json() const {
               {"container", container},
               {"image", image},
               {"workdir", workdir},
-              {"sidecar_image", sidecar_image},
+              {"sidecar_image", sidecar_image.empty() ? image : sidecar_image},
+              {"sidecar_upload", sidecar_image.empty()},
               {"sidecar_container", kSidecarName},
               {"sync_port", sync_port},
               {"session_object", object_name}};
@@ -895,6 +896,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         spec.env = o.env;
         spec.resources = o.resources;
         spec.sidecar_image = o.sidecar_image.empty() ? default_sidecar_image() : o.sidecar_image;
+        spec.sidecar_base_image = o.sidecar_base_image;
         spec.sync_port = o.sync_port;
         spec.secret_name = object_name;
         spec.image_pull_policy = o.image_pull_policy;

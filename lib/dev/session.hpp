@@ -23,8 +23,9 @@
 namespace nh::dev {
 
 inline constexpr const char *kDefaultWorkdir = "/home/nocalhost-dev";
-inline constexpr int kDefaultSyncPort = 7710;
-// The sync sidecar's image unless the caller names one: nhsyncd of this release.
+inline constexpr int kDefaultSyncPort = NH_DEV_DEFAULT_SYNC_PORT;
+// The sync sidecar's image unless the caller names one: "", the sidecar runs from the dev
+// image and the library uploads nhsyncd into it (dev/sidecar_upload.hpp).
 std::string default_sidecar_image();
 
 enum class EventType { Phase = 1, Pod = 2, Warning = 3, Info = 4 };
@@ -71,7 +72,8 @@ struct StartOptions {
     std::string workdir = kDefaultWorkdir;
     std::vector<std::pair<std::string, std::string>> env;
     json resources;  // a ResourceRequirements object for the dev container, or null
-    std::string sidecar_image;  // empty: default_sidecar_image()
+    std::string sidecar_image;  // empty: default_sidecar_image(), the uploaded nhsyncd
+    std::string sidecar_base_image;  // the bootstrap's image without a sidecar image; empty: the dev image
     int sync_port = kDefaultSyncPort;
     std::chrono::milliseconds timeout{300000};
     bool rollback_on_failure = true;

@@ -300,6 +300,24 @@ const std::vector<std::string> &keep_alive_command() {
     return cmd;
 }
 
+const std::string &sidecar_bootstrap() {
+    // Polls with a backgrounded sleep so that TERM ends the wait at once.
+    static const std::string script = std::string("trap 'exit 0' TERM INT; b=") + kSidecarBinary +
+                                      "; while [ ! -x \"$b\" ]; do sleep 1 & wait $!; done; exec \"$b\" \"$@\"";
+    return script;
+}
+
+std::string missing_shell_hint(const std::string &message) {
+    bool shell = message.find("/bin/sh") != std::string::npos;
+    bool missing = message.find("no such file") != std::string::npos ||
+                   message.find("not found") != std::string::npos;
+    if (!shell || !missing) return "";
+    return "the image has no shell (/bin/sh): dev mode keeps the dev container alive with it and, without a "
+           "sidecar image, runs the sync sidecar's bootstrap with it. Use a dev image with a shell, and for the "
+           "sidecar either a sidecar image (--sidecar-image, sidecar_image; see `nh sidecar image`) or a base image "
+           "with a shell for the bootstrap (--sidecar-base-image, sidecar_base_image)";
+}
+
 json apply_dev_spec(const json &original, Kind k, const DevSpec &spec) {
     return apply_dev_spec(original, WorkloadKind(k), spec);
 }
@@ -372,18 +390,31 @@ json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &
     if (shared_volume == kSharedVolumeName)
         ps["volumes"].push_back({{"name", shared_volume}, {"emptyDir", json::object()}});
 
+    std::vector<std::string> args = {"--root", spec.workdir, "--listen", "0.0.0.0:" + std::to_string(spec.sync_port),
+                                     "--state-dir", kSidecarStateDir};
+    std::vector<std::string> command;
+    if (spec.sidecar_image.empty())
+        command = {"/bin/sh", "-c", sidecar_bootstrap(), "nh-sidecar"};
+    else
+        command = {"nhsyncd"};
+    command.insert(command.end(), args.begin(), args.end());
     json sidecar = {
         {"name", kSidecarName},
-        {"image", spec.sidecar_image},
-        {"command",
-         {"nhsyncd", "--root", spec.workdir, "--listen", "0.0.0.0:" + std::to_string(spec.sync_port)}},
+        {"image", !spec.sidecar_image.empty()      ? spec.sidecar_image
+                  : !spec.sidecar_base_image.empty() ? spec.sidecar_base_image
+                                                     : spec.image},
+        {"command", command},
         {"env",
          {{{"name", kTokenEnv},
            {"valueFrom", {{"secretKeyRef", {{"name", spec.secret_name}, {"key", "token"}}}}}}}},
         {"ports", {{{"name", kSidecarName}, {"containerPort", spec.sync_port}, {"protocol", "TCP"}}}},
-        {"volumeMounts", {{{"name", shared_volume}, {"mountPath", spec.workdir}}}},
+        {"volumeMounts",
+         {{{"name", shared_volume}, {"mountPath", spec.workdir}}, {{"name", kSidecarVolumeName}, {"mountPath", kSidecarMount}}}},
         {"resources", {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}}}},
     };
+    if (spec.sidecar_image.empty() && spec.sidecar_base_image.empty() && !spec.image_pull_policy.empty())
+        sidecar["imagePullPolicy"] = spec.image_pull_policy;
+    ps["volumes"].push_back({{"name", kSidecarVolumeName}, {"emptyDir", json::object()}});
     ps["containers"].push_back(sidecar);
     return w;
 }
@@ -449,7 +480,9 @@ std::vector<std::string> strip_dev_marks(json &tpl) {
     auto erase_if_empty = [](json &obj, const char *key) {
         if (obj.contains(key) && obj[key].empty()) obj.erase(key);
     };
-    auto ours = [](const std::string &volume) { return volume == kSharedVolumeName || volume.rfind("nh-pvc-", 0) == 0; };
+    auto ours = [](const std::string &volume) {
+        return volume == kSharedVolumeName || volume == kSidecarVolumeName || volume.rfind("nh-pvc-", 0) == 0;
+    };
     if (tpl.contains("metadata") && tpl["metadata"].contains("annotations")) {
         tpl["metadata"]["annotations"].erase(kSessionIdAnnotation);
         erase_if_empty(tpl["metadata"], "annotations");

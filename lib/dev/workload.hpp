@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/random.hpp"
+#include "nocalhost.h"
 
 namespace nh::dev {
 
@@ -99,6 +100,12 @@ inline constexpr const char *kNhctlOriginAnnotation = "dev.nocalhost/origin-work
 inline constexpr const char *kSidecarName = "nh-sync";
 inline constexpr const char *kSharedVolumeName = "nh-dev-workdir";
 inline constexpr const char *kTokenEnv = "NH_SYNC_TOKEN";
+// The sidecar's own volume (an emptyDir mounted in the sidecar only): nhsyncd's state under
+// state/, and the uploaded nhsyncd under bin/ when the sidecar runs from the dev image.
+inline constexpr const char *kSidecarVolumeName = "nh-sidecar";
+inline constexpr const char *kSidecarMount = "/nh-sidecar";
+inline constexpr const char *kSidecarStateDir = "/nh-sidecar/state";
+inline constexpr const char *kSidecarBinary = "/nh-sidecar/bin/nhsyncd";
 
 // The name of the session Secret and Lease of a workload: "nh-dev-deployment-web",
 // shortened with a hash when the workload's name is long.
@@ -130,14 +137,27 @@ struct DevSpec {
     std::string workdir;
     std::vector<std::pair<std::string, std::string>> env;
     json resources;  // a ResourceRequirements object, or null
+    // Empty: the sidecar runs from the dev image, a shell bootstrap waiting for the nhsyncd
+    // that the library uploads (sidecar_bootstrap()).
     std::string sidecar_image;
-    int sync_port = 7710;
+    std::string sidecar_base_image;  // the bootstrap's image; empty: the dev image
+    int sync_port = NH_DEV_DEFAULT_SYNC_PORT;
     std::string session_id;
     std::string secret_name;  // holds the sync token under key "token"
     std::string image_pull_policy;  // "" unchanged
     // PersistentVolumeClaims mounted in the dev container: claim name, mount path.
     std::vector<std::pair<std::string, std::string>> pvc_mounts;
 };
+
+// The sidecar's shell bootstrap (`sh -c SCRIPT nh-sidecar NHSYNCD-ARGS...`): waits for the
+// uploaded nhsyncd at kSidecarBinary and execs it with its arguments; a restarted container
+// finds it there at once.
+const std::string &sidecar_bootstrap();
+
+// A hint for a start that failed because an image has no /bin/sh (a distroless dev image: the
+// dev container's keep-alive and the sidecar's bootstrap both need one), naming the ways out;
+// "" when `message` is about something else.
+std::string missing_shell_hint(const std::string &message);
 
 // The command that keeps the dev container alive without starting the app. Unlike
 // `tail -f /dev/null` as PID 1 it exits at once on SIGTERM, so pods stop promptly.

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -96,8 +97,12 @@ struct Server::Impl {
     void init() {
         if (opt.token.empty()) throw Error(NH_EINVAL, "the sync server needs a token");
         tree = std::make_unique<ConfinedTree>(opt.root);
-        state_dir = opt.root + "/" + std::string(local::kStatePrefix);
-        ::mkdir(state_dir.c_str(), 0700);
+        state_dir = opt.state_dir.empty() ? opt.root + "/" + std::string(local::kStatePrefix) : opt.state_dir;
+        std::error_code ec;
+        std::filesystem::create_directories(state_dir, ec);
+        if (!std::filesystem::is_directory(state_dir, ec))
+            throw Error(NH_EIO, "cannot create the sync server's state dir " + loggable(state_dir));
+        ::chmod(state_dir.c_str(), 0700);
         index_file = state_dir + "/server.index";
         server_id = read_small_file(state_dir + "/server-id");
         while (!server_id.empty() && (server_id.back() == '\n' || server_id.back() == ' ')) server_id.pop_back();

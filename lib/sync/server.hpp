@@ -8,11 +8,17 @@
 #include <memory>
 #include <string>
 
+#include "nocalhost.h"
+
 namespace nh::sync {
 
 struct ServerOptions {
     std::string root;
-    std::string listen = "127.0.0.1:7070";
+    std::string listen = "127.0.0.1:" + std::to_string(NH_DEV_DEFAULT_SYNC_PORT);
+    // Where the server keeps its own state (index, server id), created if missing; it
+    // should be outside the root, where the app's tools never see it. Empty: the
+    // root's ".nocalhost-sync" (in-process servers of tests).
+    std::string state_dir;
     std::string token;  // required, never logged
     // One syncfs() per batch before acknowledging it; false acknowledges at once.
     bool durable = true;

@@ -41,7 +41,7 @@ std::vector<OptionsType> options_types() {
          call_init<nh_watch_options, nh_watch_options_init>},
         {"nh_dev_start_options",
          {offsetof(nh_dev_start_options, local_dir), offsetof(nh_dev_start_options, patch_errors_fatal),
-          sizeof(nh_dev_start_options)},
+          offsetof(nh_dev_start_options, sidecar_base_image), sizeof(nh_dev_start_options)},
          call_init<nh_dev_start_options, nh_dev_start_options_init>},
         {"nh_dev_end_options",
          {offsetof(nh_dev_end_options, mode), offsetof(nh_dev_end_options, force), sizeof(nh_dev_end_options)},
@@ -53,6 +53,8 @@ std::vector<OptionsType> options_types() {
          call_init<nh_forward_options, nh_forward_options_init>},
         {"nh_sync_options", {offsetof(nh_sync_options, delete_protection), sizeof(nh_sync_options)},
          call_init<nh_sync_options, nh_sync_options_init>},
+        {"nh_sidecar_image_options", {sizeof(nh_sidecar_image_options)},
+         call_init<nh_sidecar_image_options, nh_sidecar_image_options_init>},
     };
 }
 

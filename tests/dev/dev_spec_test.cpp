@@ -65,7 +65,49 @@ TEST(DevSpec, ReusesAnExistingMountAtTheWorkDir) {
     s.session_id = "id";
     s.secret_name = "sec";
     json w = apply_dev_spec(d, Kind::Deployment, s);
-    EXPECT_EQ(w["spec"]["template"]["spec"]["volumes"].size(), 1u);
+    // The existing volume is shared; the only one added is the sidecar's own.
+    ASSERT_EQ(w["spec"]["template"]["spec"]["volumes"].size(), 2u);
+    EXPECT_EQ(w["spec"]["template"]["spec"]["volumes"][1]["name"], "nh-sidecar");
     EXPECT_EQ(w["spec"]["template"]["spec"]["containers"][2]["volumeMounts"][0]["name"], "src");
     EXPECT_EQ(nh::kube::workload_selector(w), "app=web");
+}
+
+TEST(DevSpec, WithoutASidecarImageTheSidecarRunsTheBootstrapOfTheDevImage) {
+    json d = sample_deployment("web", 3);
+    DevSpec s;
+    s.container = "app";
+    s.image = "dev";
+    s.workdir = "/home/nocalhost-dev";
+    s.session_id = "id";
+    s.secret_name = "sec";
+    json w = apply_dev_spec(d, Kind::Deployment, s);
+    const json &ps = w["spec"]["template"]["spec"];
+    const json &side = ps["containers"].back();
+    ASSERT_EQ(side["name"], "nh-sync");
+    EXPECT_EQ(side["image"], "dev");
+    std::vector<std::string> cmd = side["command"];
+    ASSERT_GE(cmd.size(), 4u);
+    EXPECT_EQ(cmd[0], "/bin/sh");
+    EXPECT_EQ(cmd[2], sidecar_bootstrap());
+    EXPECT_EQ(std::vector<std::string>(cmd.begin() + 3, cmd.end()),
+              (std::vector<std::string>{"nh-sidecar", "--root", "/home/nocalhost-dev", "--listen", "0.0.0.0:7710",
+                                        "--state-dir", "/nh-sidecar/state"}));
+    // The sidecar's own volume is mounted in the sidecar only.
+    EXPECT_EQ(side["volumeMounts"][1], json({{"name", "nh-sidecar"}, {"mountPath", "/nh-sidecar"}}));
+    for (const auto &m : ps["containers"][0]["volumeMounts"]) EXPECT_NE(m["name"], "nh-sidecar");
+    // A base image with a shell replaces the dev image for the bootstrap only.
+    s.sidecar_base_image = "busybox";
+    EXPECT_EQ(apply_dev_spec(d, Kind::Deployment, s)["spec"]["template"]["spec"]["containers"].back()["image"], "busybox");
+    // What dev mode added goes with its marks.
+    json tpl = w["spec"]["template"];
+    strip_dev_marks(tpl);
+    EXPECT_FALSE(tpl["spec"].contains("volumes")) << tpl.dump();
+}
+
+TEST(DevSpec, AMissingShellGetsAHintNamingTheWaysOut) {
+    std::string hint = missing_shell_hint(
+        "container app: RunContainerError: ... exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown");
+    EXPECT_NE(hint.find("--sidecar-image"), std::string::npos) << hint;
+    EXPECT_NE(hint.find("--sidecar-base-image"), std::string::npos) << hint;
+    EXPECT_EQ(missing_shell_hint("container app: ImagePullBackOff: not found"), "");
 }

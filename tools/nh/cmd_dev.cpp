@@ -261,8 +261,8 @@ void print_status(const json &s) {
         std::printf("  pod:        none running\n");
     std::printf("  container:  %s, image %s\n", s.value("container", "").c_str(), s.value("image", "").c_str());
     std::printf("  workdir:    %s\n", s.value("workdir", "").c_str());
-    std::printf("  sync:       %s:%d (image %s)\n", s.value("sidecar_container", "").c_str(), s.value("sync_port", 0),
-                s.value("sidecar_image", "").c_str());
+    std::printf("  sync:       %s:%d (image %s%s)\n", s.value("sidecar_container", "").c_str(), s.value("sync_port", 0),
+                s.value("sidecar_image", "").c_str(), s.value("sidecar_upload", false) ? ", nhsyncd uploaded" : "");
     if (s.contains("lock") && s["lock"].is_object())
         std::printf("  locked by:  %s\n", s["lock"].value("holder", "").c_str());
 }
@@ -497,7 +497,8 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
 
     // nh dev start
     struct StartArgs {
-        std::string target, image, container, workdir, sidecar_image, timeout = "5m", owner, resources;
+        std::string target, image, container, workdir, sidecar_image, sidecar_base_image, syncd_dir, timeout = "5m",
+            owner, resources;
         std::vector<std::string> env;
         int sync_port = 0;
         bool no_rollback = false;
@@ -513,8 +514,15 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("--image", sa.image, "the dev image (compilers, tools); required unless the dev config has one");
     start->add_option("-c,--container", sa.container, "the container to develop in (default: the only one)");
     start->add_option("--workdir", sa.workdir, "work dir shared with the sync sidecar (default " NH_DEV_DEFAULT_WORKDIR ")");
-    start->add_option("--sidecar-image", sa.sidecar_image, "image of the sync sidecar (default: nhsyncd of this release)");
-    start->add_option("--sync-port", sa.sync_port, "port of the sync sidecar (default 7710)");
+    start->add_option("--sidecar-image", sa.sidecar_image,
+                      "image of the sync sidecar, running nhsyncd (default: none; the sidecar runs the dev image's "
+                      "shell and nhsyncd is uploaded into it; see nh sidecar image)");
+    start->add_option("--sidecar-base-image", sa.sidecar_base_image,
+                      "image with /bin/sh for the sidecar's bootstrap when the dev image has no shell (default: the dev image)");
+    start->add_option("--syncd-dir", sa.syncd_dir,
+                      "directory of the nhsyncd-linux-ARCH binaries to upload (default: $NH_SYNCD_DIR, else "
+                      "share/nocalhost of the library's installation)");
+    start->add_option("--sync-port", sa.sync_port, "port of the sync sidecar (default " + std::to_string(NH_DEV_DEFAULT_SYNC_PORT) + ")");
     start->add_option("-e,--env", sa.env, "extra environment of the dev container, NAME=VALUE (repeatable)")
         ->allow_extra_args(false);
     start->add_option("--resources", sa.resources, "resources of the dev container as JSON, e.g. '{\"limits\":{\"memory\":\"2Gi\"}}'");
@@ -548,6 +556,8 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         if (!sa.container.empty()) o.container = sa.container.c_str();
         if (!sa.workdir.empty()) o.workdir = sa.workdir.c_str();
         if (!sa.sidecar_image.empty()) o.sidecar_image = sa.sidecar_image.c_str();
+        if (!sa.sidecar_base_image.empty()) o.sidecar_base_image = sa.sidecar_base_image.c_str();
+        if (!sa.syncd_dir.empty()) o.syncd_dir = sa.syncd_dir.c_str();
         if (!sa.resources.empty()) o.resources_json = sa.resources.c_str();
         if (!sa.owner.empty()) o.owner = sa.owner.c_str();
         o.env = env.empty() ? nullptr : env.data();
