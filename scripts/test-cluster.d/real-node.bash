@@ -260,6 +260,9 @@ real_node_up() {
   t0="$(now_s)"
   if real_node_healthy; then
     log "real node $(cat "$REAL/node-name") is already up"
+    # Images of a changed tree (a new nhsyncd, say) get new keys: build and import what is missing.
+    "$ROOT/scripts/images/build" --import "$CTR_SOCK" > "$REAL/images.new" || die "importing the images failed"
+    mv "$REAL/images.new" "$REAL/images"
     return 0
   fi
   real_node_down

@@ -335,6 +335,7 @@ describe('dev session sync (the whole loop)', clusterSuite(test), () => {
     for (let i = 1; i + 1 < argv.length; i++) {
       if (argv[i] === '--root') argv[i + 1] = root;
       if (argv[i] === '--listen') argv[i + 1] = `127.0.0.1:${port}`;
+      if (argv[i] === '--state-dir') argv[i + 1] = `${root}.state`;
     }
     const env = { ...process.env };
     for (const e of spec.env || []) {
@@ -353,6 +354,7 @@ describe('dev session sync (the whole loop)', clusterSuite(test), () => {
     const phases = [];
     const starting = client.devStart('deployment', 'web', {
       image: 'registry.example/dev:1',
+      sidecarImage: 'registry.example/nhsyncd:test',
       timeoutMs: 120000,
       localDir: src,
       sync: { stateDir: path.join(dir, 'state'), ignore: ['*.log'], deleteProtection: true },

@@ -155,6 +155,8 @@ def start_sidecar(client, ns, port, root):
             argv[i + 1] = str(root)
         if a == "--listen":
             argv[i + 1] = f"127.0.0.1:{port}"
+        if a == "--state-dir":
+            argv[i + 1] = str(root) + ".state"
     env = dict(os.environ)
     for e in spec.get("env", []):
         ref = e["valueFrom"]["secretKeyRef"]
@@ -174,6 +176,7 @@ def test_dev_start_with_local_dir_syncs_and_session_owns_the_sync(kubeconfig, lo
             try:
                 result["session"] = client.dev_start(
                     "deployment", "web", image="registry.example/dev:1", timeout=120, local_dir=src,
+                    sidecar_image="registry.example/nhsyncd:test",
                     sync={"state_dir": state, "ignore": ["*.log"], "delete_protection": True},
                     on_event=lambda e: phases.append(e.phase),
                 )
