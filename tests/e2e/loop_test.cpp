@@ -73,14 +73,19 @@ protected:
 }  // namespace
 
 TEST_F(Loop, AFirstSyncThatNeverCompletesFailsTheStartAndRollsBack) {
+    // From a settled rollout: the start's one timeout covers the dev pod's rollout and the
+    // first sync, and only the sync is to run out of it.
+    int rc = 0;
+    std::string out = kubectl("-n " + ns_ + " rollout status deployment/web --timeout=60s", &rc);
+    ASSERT_EQ(rc, 0) << out;
     json before = json::parse(kubectl("-n " + ns_ + " get deployment web -o json"));
     nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
     o.image = "registry.example/dev:latest";
     std::string src = src_.string();
     o.local_dir = src.c_str();
-    o.timeout_ms = 4000;
+    o.timeout_ms = 8000;
     nh_session *session = nullptr;
-    int rc = nh_dev_start(&session, client_, "deployment", "web", &o);
+    rc = nh_dev_start(&session, client_, "deployment", "web", &o);
     EXPECT_NE(rc, NH_OK);
     EXPECT_EQ(session, nullptr);
     std::string msg = nh_error_last()->message;

@@ -102,7 +102,7 @@ TEST_F(RealLoop, DevStartReportsThePhasesAndSyncsNestedPathsEditsAndDeletes) {
     ASSERT_NE(sync, nullptr);
     auto t0 = std::chrono::steady_clock::now();
     std::ofstream(src_ / "hello.txt") << "hello v2, edited\n";
-    EXPECT_TRUE(eventually([&] { return exec_cat("deployment/web", "hello.txt") == "hello v2, edited\n"; }, 10s))
+    EXPECT_TRUE(eventually([&] { return exec_cat("deployment/web", "hello.txt") == "hello v2, edited\n"; }, 20s))
         << exec_cat("deployment/web", "hello.txt");
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     RecordProperty("edit_to_visible_in_container_ms", std::to_string(ms));
