@@ -132,7 +132,8 @@ TEST_F(RealLoop, ASidecarThatNeverAnswersFailsTheStartAndRollsBack) {
     // The sidecar image given is the dev image: it has no nhsyncd, so the sidecar
     // container never runs and nothing ever listens on the sync port.
     apply(workload_yaml("deployment", "web", 1));
-    ASSERT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s)) << kubectl("-n " + ns_ + " get pods -o wide");
+    ASSERT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s))
+        << kubectl("-n " + ns_ + " get pods -o wide");
     json original = deployment("web");
 
     nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
@@ -164,7 +165,8 @@ TEST_F(RealLoop, ASidecarThatNeverAnswersFailsTheStartAndRollsBack) {
     nh_buf_dispose(&buf);
     EXPECT_EQ(status.find("\"in_dev_mode\":true"), std::string::npos) << status;
     // The app serves again.
-    EXPECT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s)) << kubectl("-n " + ns_ + " get pods -o wide");
+    EXPECT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s))
+        << kubectl("-n " + ns_ + " get pods -o wide");
     Forward app(client_, "deployment/web", ":8080");
     ASSERT_GT(app.port, 0) << nh_error_last()->message;
     EXPECT_EQ(http_get(app.port, "/"), "<h1>the app image</h1>\n");
@@ -251,7 +253,8 @@ TEST_F(RealLoop, TheNocalhostConfigDrivesTheSyncThePortForwardsAndTheCommands) {
     // sync.deleteProtection: a delete in the container does not delete the local
     // file, which is sent back.
     EXPECT_EQ(exec_code({"rm", "/srv/app/hello.txt"}), 0);
-    EXPECT_TRUE(eventually([&] { return exec_cat("deployment/web", "/srv/app/hello.txt") == "hello v2, served\n"; }, 20s))
+    EXPECT_TRUE(eventually(
+        [&] { return exec_cat("deployment/web", "/srv/app/hello.txt") == "hello v2, served\n"; }, 20s))
         << "the local copy was not sent back after a delete in the container";
     EXPECT_EQ(nh::test::read_file(src_ / "hello.txt"), "hello v2, served\n");
 
@@ -317,9 +320,10 @@ TEST_F(RealLoop, TheSyncReconnectsAfterTheApiServerCameBackAndLosesNoEdit) {
     auto on_node = [&](const std::string &path) {
         static std::atomic<int> n{0};
         int rc = 0;
-        std::string out = nh::test::shell("ctr --address '" + containerd_ + "' -n k8s.io tasks exec --exec-id nh-look-" +
-                                              std::to_string(getpid()) + "-" + std::to_string(++n) + " " + id +
-                                              " cat '/home/nocalhost-dev/" + path + "' 2>/dev/null",
+        std::string exec_id = "nh-look-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+        std::string out = nh::test::shell("ctr --address '" + containerd_ + "' -n k8s.io tasks exec --exec-id " +
+                                              exec_id + " " + id + " cat '/home/nocalhost-dev/" + path +
+                                              "' 2>/dev/null",
                                           &rc);
         return rc == 0 ? out : std::string("<missing>");
     };
@@ -346,7 +350,9 @@ TEST_F(RealLoop, TheSyncReconnectsAfterTheApiServerCameBackAndLosesNoEdit) {
         auto limit = std::chrono::steady_clock::now() + 90s;
         while (!arrived() && std::chrono::steady_clock::now() < limit) std::this_thread::sleep_for(100ms);
         double took = outage.after_back(std::chrono::steady_clock::now());
-        std::fprintf(stderr, "[faults] sync on real pods: down %.1f s; edits arrived %.1f s after the server listened again\n",
+        std::fprintf(stderr,
+                     "[faults] sync on real pods: down %.1f s; edits arrived %.1f s after the server "
+                     "listened again\n",
                      outage.down_seconds(), took);
         RecordProperty("sync_caught_up_after_back_s", std::to_string(took));
         ASSERT_TRUE(arrived()) << "the edits made while the API server was down never arrived";
@@ -368,5 +374,6 @@ TEST_F(RealLoop, TheSyncReconnectsAfterTheApiServerCameBackAndLosesNoEdit) {
     nh_session_free(session);
     expect_restored_exactly("web", original);
     // The node came through the outage too: the original pod runs and is Ready again.
-    EXPECT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s)) << kubectl("-n " + ns_ + " get pods -o wide");
+    EXPECT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s))
+        << kubectl("-n " + ns_ + " get pods -o wide");
 }
