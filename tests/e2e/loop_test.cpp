@@ -81,6 +81,8 @@ TEST_F(Loop, AFirstSyncThatNeverCompletesFailsTheStartAndRollsBack) {
     json before = json::parse(kubectl("-n " + ns_ + " get deployment web -o json"));
     nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
     o.image = "registry.example/dev:latest";
+    // An image's own nhsyncd (kwok runs none): the default sidecar would wait for an upload first.
+    o.sidecar_image = "registry.example/nhsyncd:test";
     std::string src = src_.string();
     o.local_dir = src.c_str();
     o.timeout_ms = 8000;
