@@ -375,6 +375,10 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
         }
     }
 
+    // The HPAs right after the workload: while they stay pinned to one replica, their controller
+    // scales the restored workload back down to one.
+    if (!parked_at_zero) restore_hpas();
+
     // A StatefulSet does not replace a pod that never became ready, nor any pod under
     // OnDelete, and a ReplicaSet never replaces pods for a new template: remove the dev
     // pods so the controller recreates them from the original.
@@ -398,8 +402,6 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
                      "): a rollback cannot return to it");
         }
     }
-
-    if (!parked_at_zero) restore_hpas();
 
     emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
     remove_optional(c, secret_path(ns, secret_name), cancel);
