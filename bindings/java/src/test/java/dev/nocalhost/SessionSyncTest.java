@@ -64,8 +64,10 @@ class SessionSyncTest {
         Files.createDirectories(root);
         Files.writeString(src.resolve("hello.txt"), "hello v1\n");
         Files.writeString(src.resolve("skip.log"), "ignored\n");
-        Session session = client.devStart("deployment", "web",
-            new Client.DevStartOptions().image("registry.example/dev:1").timeoutMs(120000));
+        // kwok runs no containers: the test plays a sidecar running an image's nhsyncd (the default
+        // sidecar would wait for an upload through exec).
+        Session session = client.devStart("deployment", "web", new Client.DevStartOptions()
+            .image("registry.example/dev:1").sidecarImage("registry.example/nhsyncd:test").timeoutMs(120000));
         Files.writeString(dir.resolve("token"), session.token());
         Process nhsyncd = new ProcessBuilder(SyncTest.nhsyncdPath(), "--root", root.toString(), "--listen",
             "127.0.0.1:" + port, "--token-file", dir.resolve("token").toString())
