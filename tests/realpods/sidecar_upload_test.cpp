@@ -19,26 +19,11 @@
 #include <thread>
 #include <vector>
 
-#include "cluster_env.hpp"
-#include "test_support.hpp"
+#include "realpods_fixture.hpp"
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
+using namespace nh::test;
 
 namespace {
-
-std::string sh(const std::string &cmd, int *rc = nullptr) { return nh::test::shell(cmd + " 2>&1", rc); }
-
-template <class F>
-bool eventually(F f, std::chrono::milliseconds limit) {
-    auto t0 = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - t0 < limit) {
-        if (f()) return true;
-        std::this_thread::sleep_for(200ms);
-    }
-    return f();
-}
 
 // The events of a start, kept for the assertions.
 struct Events {
@@ -65,28 +50,15 @@ int on_event(int, const char *phase, const char *message, const char *detail, vo
     return 0;
 }
 
-class SidecarUpload : public ::testing::Test {
+// The real-pod fixture with a Deployment "web" of the app image, and the session of the test.
+class SidecarUpload : public RealPods {
 protected:
     void SetUp() override {
-        NH_REQUIRE_CLUSTER("NH_TEST_KUBECONFIG");
-        kubeconfig_ = nh::test::cluster_env("NH_TEST_KUBECONFIG");
-        node_ = nh::test::cluster_env("NH_TEST_REAL_NODE");
-        ASSERT_FALSE(node_.empty()) << "NH_TEST_REAL_NODE is not set: start the cluster with scripts/test-cluster up "
-                                       "--real-node and source <(scripts/test-cluster env)";
-        taint_ = nh::test::cluster_env("NH_TEST_REAL_TAINT");
-        app_image_ = nh::test::cluster_env("NH_TEST_IMAGE_APP");
-        dev_image_ = nh::test::cluster_env("NH_TEST_IMAGE_DEV");
+        RealPods::SetUp();
+        if (HasFatalFailure() || IsSkipped()) return;
         pause_image_ = nh::test::cluster_env("NH_TEST_IMAGE_PAUSE");
-        containerd_ = nh::test::cluster_env("NH_TEST_CONTAINERD_ADDRESS");
-        ASSERT_FALSE(app_image_.empty() || dev_image_.empty() || pause_image_.empty() || containerd_.empty());
-        ASSERT_GE(nh_init(), 1);
-        static int counter = 0;
-        ns_ = "nh-upload-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-        src_ = fs::path(local_.path()) / "src";
-        fs::create_directories(src_);
-        std::ofstream(src_ / "hello.txt") << "hello v1\n";
-        apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns_ + "}\n---\n"
-              "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns_ + "}\n"
+        ASSERT_FALSE(pause_image_.empty());
+        apply("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns_ + "}\n"
               "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
               "    metadata: {labels: {app: web}}\n    spec:\n"
               "      nodeSelector: {" + taint_ + ": \"true\"}\n"
@@ -94,10 +66,6 @@ protected:
               "      terminationGracePeriodSeconds: 1\n"
               "      containers:\n      - name: app\n        image: " + app_image_ + "\n"
               "        ports: [{containerPort: 8080}]\n");
-        nh_client_options o = NH_CLIENT_OPTIONS_INIT;
-        o.kubeconfig = kubeconfig_.c_str();
-        o.namespace_name = ns_.c_str();
-        ASSERT_EQ(nh_client_new(&client_, &o), NH_OK) << nh_error_last()->message;
     }
 
     void TearDown() override {
@@ -105,55 +73,12 @@ protected:
             nh_session_sync_stop(session_);
             nh_session_free(session_);
         }
-        nh_client_free(client_);
-        if (!ns_.empty() && !kubeconfig_.empty()) kubectl("delete namespace " + ns_ + " --wait=false");
-        nh_shutdown();
-    }
-
-    std::string kubectl(const std::string &args, int *rc = nullptr) {
-        return sh("kubectl --kubeconfig '" + kubeconfig_ + "' --request-timeout=30s " + args, rc);
-    }
-    void apply(const std::string &yaml) {
-        std::string file = local_ / "objects.yaml";
-        nh::test::write_file(file, yaml);
-        int rc = 0;
-        std::string out = kubectl("apply -f '" + file + "'", &rc);
-        ASSERT_EQ(rc, 0) << out;
-    }
-
-    // The dev pod (not terminating), or null.
-    json dev_pod() {
-        auto j = json::parse(kubectl("-n " + ns_ + " get pods -l app=web -o json"), nullptr, false);
-        if (!j.is_object()) return json();
-        for (auto &p : j["items"]) {
-            if (p["metadata"].contains("deletionTimestamp")) continue;
-            for (auto &c : p["spec"]["containers"])
-                if (c.value("name", "") == "nh-sync") return p;
-        }
-        return json();
-    }
-    static json container_status(const json &pod, const std::string &name) {
-        for (auto &c : pod["status"].value("containerStatuses", json::array()))
-            if (c.value("name", "") == name) return c;
-        return json();
+        RealPods::TearDown();
     }
 
     // `argv` in a container of the dev pod: {exit code, stdout}; -1 when it could not run.
     std::pair<int, std::string> exec(const std::string &container, std::vector<const char *> argv) {
-        argv.push_back(nullptr);
-        nh_buf out = NH_BUF_INIT, err = NH_BUF_INIT;
-        int code = -1;
-        nh_exec_options o = NH_EXEC_OPTIONS_INIT;
-        o.container = container.c_str();
-        int rc = nh_exec_run(&out, &err, &code, client_, "deployment/web", argv.data(), nullptr, 0, &o);
-        std::string s = out.ptr ? std::string(out.ptr, out.size) : "";
-        if (rc != NH_OK) {
-            s = std::string("<exec failed: ") + nh_error_last()->message + ">";
-            code = -1;
-        }
-        nh_buf_dispose(&out);
-        nh_buf_dispose(&err);
-        return {code, s};
+        return RealPods::exec("deployment/web", std::move(argv), "", container.c_str());
     }
     std::string cat(const std::string &path) {
         auto [code, out] = exec("app", {"cat", path.c_str()});
@@ -178,10 +103,7 @@ protected:
         return json::parse(kubectl("-n " + ns_ + " get deployment web -o json"), nullptr, false)["spec"]["template"];
     }
 
-    nh::test::TempDir local_;
-    fs::path src_;
-    std::string kubeconfig_, node_, taint_, app_image_, dev_image_, pause_image_, containerd_, ns_;
-    nh_client *client_ = nullptr;
+    std::string pause_image_;
     nh_session *session_ = nullptr;
 };
 
