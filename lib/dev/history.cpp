@@ -34,6 +34,13 @@ bool observed(kube::Client &c, const std::string &path, long generation, CancelT
     }
 }
 
+// Removes the labels the controllers add to the templates they record.
+void drop_controller_labels(json &tpl) {
+    if (!tpl.contains("metadata") || !tpl["metadata"].contains("labels")) return;
+    for (const char *l : {"pod-template-hash", "controller-revision-hash"}) tpl["metadata"]["labels"].erase(l);
+    if (tpl["metadata"]["labels"].empty()) tpl["metadata"].erase("labels");
+}
+
 }  // namespace
 
 bool dev_template(const json &tpl) {
@@ -131,11 +138,7 @@ json recorded_template(kube::Client &c, const WorkloadKind &k, const std::string
         if (revision <= best_revision) continue;
         best_revision = revision;
         tpl.erase("$patch");
-        // The labels the controllers add to the templates they record.
-        if (tpl.contains("metadata") && tpl["metadata"].contains("labels")) {
-            for (const char *l : {"pod-template-hash", "controller-revision-hash"}) tpl["metadata"]["labels"].erase(l);
-            if (tpl["metadata"]["labels"].empty()) tpl["metadata"].erase("labels");
-        }
+        drop_controller_labels(tpl);
         best = tpl;
         from = std::string(rs ? "replicaset/" : "controllerrevision/") + item["metadata"].value("name", "") +
                " (revision " + std::to_string(revision) + ")";
@@ -167,13 +170,11 @@ std::string unstall_rollout(kube::Client &c, const std::string &ns, const std::s
     const std::string desired =
         (*active)["metadata"].value("annotations", json::object()).value(kDesired, "");
     if (desired.empty() || desired == std::to_string(replicas)) return "";
-    // The template of the active set, without the hash label the controller adds, against the Deployment's.
+    // The template of the active set against the Deployment's, both without the controllers' labels.
     json tpl = active->value("spec", json::object()).value("template", json::object());
-    if (tpl.contains("metadata") && tpl["metadata"].contains("labels")) {
-        tpl["metadata"]["labels"].erase("pod-template-hash");
-        if (tpl["metadata"]["labels"].empty()) tpl["metadata"].erase("labels");
-    }
     json want = d.value("spec", json::object()).value("template", json::object());
+    drop_controller_labels(tpl);
+    drop_controller_labels(want);
     if (tpl == want) return "";  // the active set is the current template's: nothing to roll out
     const std::string name = (*active)["metadata"].value("name", "");
     json patch = {{"metadata",
