@@ -26,6 +26,15 @@ real_ctr() { ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 
 # --- the machine's state ------------------------------------------------------
 
+# A ruleset as it compares: without the values that move on their own (packet
+# and byte counters, quota use, set elements' remaining time) and with runs of
+# spaces made one (rules added by iptables-nft list with two spaces where the
+# same rule loaded by nft lists one).
+nft_comparable() {
+  sed -E -e 's/counter packets [0-9]+ bytes [0-9]+/counter/g' \
+         -e 's/ used [0-9]+ bytes//g' -e 's/ expires [0-9hms.]+//g' -e 's/ {2,}/ /g' -e 's/ +$//'
+}
+
 # Everything the real node may change, one file per kind, into DIR. Values
 # that move on their own (entropy, counters, the last pid) are left out.
 machine_snapshot() {
@@ -33,7 +42,7 @@ machine_snapshot() {
   mkdir -p "$d"
   sysctl -a 2>/dev/null | grep -v -E '^(kernel\.random\.|kernel\.ns_last_pid|kernel\.pty\.nr|fs\.(dentry-state|inode-nr|inode-state|file-nr|aio-nr)|net\.netfilter\.nf_conntrack_count|kernel\.sched_|fs\.quota\.|net\.ipv[46]\.conf\.(veth|cni|'"$REAL_BRIDGE"')|net\.ipv[46]\.neigh\.(veth|cni|'"$REAL_BRIDGE"')|.*stable_secret)' \
     | LC_ALL=C sort > "$d/sysctl"
-  nft list ruleset > "$d/nft" 2>/dev/null || true
+  nft list ruleset 2>/dev/null | nft_comparable > "$d/nft" || true
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | LC_ALL=C sort > "$d/links"
   { ip -o addr show; ip route show; ip -6 route show; } | sed 's/ *valid_lft.*//' | LC_ALL=C sort > "$d/addresses"
   awk '{print $5, $9}' /proc/self/mountinfo | LC_ALL=C sort > "$d/mounts"
@@ -276,6 +285,7 @@ real_node_up() {
 
   mkdir -p "$REAL"
   machine_snapshot "$REAL/machine-before"
+  nft list ruleset > "$REAL/nft-before.rules" 2>/dev/null || true
   echo "$node" > "$REAL/node-name"
 
   local images
@@ -364,9 +374,16 @@ real_node_down() {
     while read -r l; do
       [[ -n "$l" ]] && ip link delete "$l" 2>/dev/null
     done < <(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | LC_ALL=C sort | comm -13 "$before/links" -)
-    # Firewall rules: the whole ruleset as it was.
-    nft flush ruleset 2>/dev/null || true
-    [[ -s "$before/nft" ]] && nft -f "$before/nft"
+    # Firewall rules: when they changed, the whole ruleset as it was, in one
+    # transaction (a ruleset that fails to load leaves the current one).
+    if ! nft list ruleset 2>/dev/null | nft_comparable | cmp -s - "$before/nft"; then
+      if [[ -f "$REAL/nft-before.rules" ]]; then
+        { echo "flush ruleset"; cat "$REAL/nft-before.rules"; } | nft -f - \
+          || log "cannot restore the nftables ruleset from $REAL/nft-before.rules"
+      else
+        log "the nftables ruleset changed and no copy of it as it was is left ($REAL/nft-before.rules): not touching it"
+      fi
+    fi
     # Kernel parameters whose value changed.
     local key val line
     while IFS= read -r line; do
