@@ -476,7 +476,7 @@ typedef struct nh_session nh_session;
 
 /** Kinds of dev-mode events. */
 typedef enum nh_dev_event_type {
-    NH_DEV_EVENT_PHASE = 1,   /**< a step begins: phase is "lock", "read", "record", "hpa", "patch",
+    NH_DEV_EVENT_PHASE = 1,   /**< a step begins: phase is "lock", "read", "image", "record", "hpa", "patch",
                                    "wait", "ready", "rollback", "restore", "cleanup" or "done" */
     NH_DEV_EVENT_POD = 2,     /**< the dev pod changed: its phase and container states */
     NH_DEV_EVENT_WARNING = 3, /**< a warning Event of the dev pod, or a change being overwritten */
@@ -600,7 +600,11 @@ NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int
  * Put a workload into dev mode and wait until its dev pod is Running and
  * Ready, with no other pod of the workload left. In order: take the lock
  * (NH_EBUSY naming the holder if another client holds it; an expired lock
- * is taken over); record the original and its HPAs in the session Secret;
+ * is taken over); check in a short-lived pod, placed as the dev pod will
+ * be, that the node can pull and start each image the dev pod runs (the dev
+ * image's /bin/sh; nhsyncd in a sidecar image: NH_EINVAL or NH_ERROR with
+ * nothing changed, see docs/sidecar.md); record the original and its HPAs in
+ * the session Secret;
  * pin the HPAs to 1; update the workload in place (1 replica, Recreate /
  * RollingUpdate, the dev image with a keep-alive command, work dir, env,
  * resources, no probes, the sidecar and a shared emptyDir at the work dir);

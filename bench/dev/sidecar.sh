@@ -5,8 +5,9 @@
 # --sidecar-image (the test sidecar image, already in the node's containerd).
 #   bench/dev/sidecar.sh [RUNS]   (the test cluster with its real node; its env sourced, or
 #                                  scripts/test-cluster env of this tree is used)
-# Prints the median wall time of each, and the upload's bytes and time as the library reports
-# them (phase "upload").
+# Prints the median wall time of each, the upload's bytes and time as the library reports them
+# (phase "upload"), and the time of the image check that runs before anything changes (phase
+# "image").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUNS="${1:-3}"
@@ -66,13 +67,14 @@ start() {
   "$NH" --kubeconfig "$KC" -n "$NS" dev end "deployment/$name" >/dev/null 2>&1
 }
 
-upload=() image=() bytes="" secs=()
+upload=() image=() bytes="" secs=() checks=()
 for i in $(seq "$RUNS"); do
   deploy "u$i"
   upload+=("$(start "u$i")")
   line="$(tr '\r' '\n' < "$WORK/u$i.log" | grep -o 'uploaded [0-9]* bytes in [0-9.]* s' | tail -n1)"
   bytes="$(awk '{print $2}' <<<"$line")"
   secs+=("$(awk '{print $5}' <<<"$line")")
+  checks+=("$(tr '\r' '\n' < "$WORK/u$i.log" | grep -o 'pulled and started .* in [0-9.]* s' | tail -n1 | awk '{print $(NF-1)}')")
   deploy "i$i"
   image+=("$(start "i$i" --sidecar-image "$NH_TEST_IMAGE_SIDECAR")")
 done
@@ -81,4 +83,5 @@ printf '\n%-40s %10s\n' "dev start --local-dir to first sync" "median ms"
 printf '%-40s %10s\n' "default sidecar (nhsyncd uploaded)" "$(printf '%s\n' "${upload[@]}" | median)"
 printf '%-40s %10s\n' "preloaded sidecar image" "$(printf '%s\n' "${image[@]}" | median)"
 printf 'upload: %s bytes, median %s s (runs: %s)\n' "$bytes" "$(printf '%s\n' "${secs[@]}" | median)" "${secs[*]}"
+printf 'image check before the start: median %s s (runs: %s)\n' "$(printf '%s\n' "${checks[@]}" | median)" "${checks[*]}"
 printf 'runs: upload %s ms; image %s ms\n' "${upload[*]}" "${image[*]}"

@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "dev/config.hpp"
 #include "dev/history.hpp"
+#include "dev/image_check.hpp"
 #include "kube/objects.hpp"
 #include "dev/lease.hpp"
 #include "dev/wait.hpp"
@@ -910,12 +911,11 @@ Session start(kube::Client &c, const StartOptions &o) {
             if (dup) g["metadata"]["labels"][kDeveloperLabel] = label_value(developer.substr(0, developer.find('@')));
             return apply_dev_spec(g, Kind::Deployment, spec);
         };
-        // Validates before anything changes.
-        if (generated.empty())
-            apply_dev_spec(original, k, spec);
-        else
-            build_generated();
+        // Validates before anything changes, and then checks that the node can run its images.
+        json dev_pod_spec = generated.empty() ? pod_template(apply_dev_spec(original, k, spec), k)["spec"]
+                                              : pod_template(build_generated(), WorkloadKind(Kind::Deployment))["spec"];
         spec.pvc_mounts.clear();
+        if (!secret) check_images(c, ns, dev_pod_spec, spec, what, deadline, o.events, cancel);
         const std::string pod_selector =
             generated.empty() ? kube::workload_selector(original) : std::string(kGeneratedLabel) + "=" + label_value(generated);
 

@@ -18,7 +18,10 @@ json ghost_deployment(const std::string &name, const std::string &ns) {
     return d;
 }
 
-// Plays the kubelet of the ghost node: reports the dev pod's container as unable to pull.
+// Plays the kubelet of the ghost node: the pod of the image check that runs before the start
+// changes anything starts (the images are fine); the dev pod's container "app" then reports
+// `reason` (a pull or crash-loop failure), or, when `reason` is empty, nothing ever, as a silent
+// kubelet would.
 class FakeKubelet {
 public:
     FakeKubelet(std::shared_ptr<nh::kube::Client> kube, std::string ns, std::string reason)
@@ -36,7 +39,20 @@ private:
                 const json pods = kube_->get(nh::dev::pods_path(ns_))["items"];
                 for (const auto &p : pods) {
                     std::string name = p["metadata"]["name"];
-                    if (done.count(name) ||
+                    if (done.count(name)) continue;
+                    if (p["metadata"].value("labels", json::object()).value(nh::dev::kRoleLabel, "") == "image-check") {
+                        json statuses = json::array();
+                        for (const auto &c : p["spec"]["containers"])
+                            statuses.push_back({{"name", c["name"]}, {"image", c["image"]}, {"imageID", ""},
+                                                {"ready", false}, {"restartCount", 0},
+                                                {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}});
+                        json patch = {{"status", {{"phase", "Succeeded"}, {"containerStatuses", statuses}}}};
+                        kube_->patch(nh::dev::pods_path(ns_) + "/" + name + "/status",
+                                     nh::kube::PatchType::StrategicMerge, patch.dump());
+                        done.insert(name);
+                        continue;
+                    }
+                    if (reason_.empty() ||
                         !p["metadata"].value("annotations", json::object()).contains(nh::dev::kSessionIdAnnotation))
                         continue;
                     json statuses = json::array();
@@ -122,9 +138,10 @@ TEST_F(DevTest, CrashLoopRollsBack) {
 TEST_F(DevTest, TimeoutRollsBack) {
     create(ghost_deployment("slow", ns));
     json original = get(Kind::Deployment, "slow");
+    FakeKubelet kubelet(kube, ns, "");  // silent on the dev pod
     EventLog log;
     auto o = start_options();
-    o.timeout_ms = 2000;
+    o.timeout_ms = 5000;  // past the image check and the patch on a loaded machine, then the wait times out
     o.events = EventLog::cb;
     o.payload = &log;
     nh_session *s = nullptr;
@@ -137,6 +154,7 @@ TEST_F(DevTest, TimeoutRollsBack) {
 TEST_F(DevTest, NoRollbackLeavesTheWorkloadForEnd) {
     create(ghost_deployment("keep", ns));
     json original = get(Kind::Deployment, "keep");
+    FakeKubelet kubelet(kube, ns, "");  // silent on the dev pod
     auto o = start_options();
     o.timeout_ms = 4000;  // the pods never become ready; long enough to get past the patch on a loaded machine
     o.rollback_on_failure = 0;
@@ -156,6 +174,7 @@ TEST_F(DevTest, NoRollbackLeavesTheWorkloadForEnd) {
 TEST_F(DevTest, CancelledByTheEventsCallbackRollsBack) {
     create(ghost_deployment("stop", ns));
     json original = get(Kind::Deployment, "stop");
+    FakeKubelet kubelet(kube, ns, "");  // silent on the dev pod
     EventLog log;
     log.stop_at = "wait";
     auto o = start_options();
@@ -169,6 +188,7 @@ TEST_F(DevTest, CancelledByTheEventsCallbackRollsBack) {
 TEST_F(DevTest, CancelTokenStopsTheWaitAndRollsBack) {
     create(ghost_deployment("cancel", ns));
     json original = get(Kind::Deployment, "cancel");
+    FakeKubelet kubelet(kube, ns, "");  // silent on the dev pod
     nh_cancel *cancel = nullptr;
     ASSERT_EQ(nh_cancel_new(&cancel), NH_OK);
     auto o = start_options();

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "dev/image_check.hpp"
 #include "dev/session.hpp"
 #include "dev/workload.hpp"
 #include "kube/objects.hpp"
@@ -110,4 +111,93 @@ TEST(DevSpec, AMissingShellGetsAHintNamingTheWaysOut) {
     EXPECT_NE(hint.find("--sidecar-image"), std::string::npos) << hint;
     EXPECT_NE(hint.find("--sidecar-base-image"), std::string::npos) << hint;
     EXPECT_EQ(missing_shell_hint("container app: ImagePullBackOff: not found"), "");
+}
+
+TEST(DevSpec, TheImageCheckPodRunsTheDevPodsImagesWhereAndAsTheDevPodWould) {
+    json d = sample_deployment("web", 2);
+    auto &tpl = d["spec"]["template"]["spec"];
+    tpl["nodeSelector"] = {{"disk", "ssd"}};
+    tpl["tolerations"] = json::array({{{"key", "dedicated"}, {"operator", "Exists"}}});
+    tpl["imagePullSecrets"] = json::array({{{"name", "regcred"}}});
+    tpl["serviceAccountName"] = "builder";
+    tpl["securityContext"] = {{"runAsNonRoot", true}};
+    tpl["containers"][0]["securityContext"] = {{"allowPrivilegeEscalation", false}};
+    tpl["containers"][0]["env"] = json::array({{{"name", "PASSWORD"}, {"value", "hunter2"}}});
+    DevSpec s;
+    s.container = "app";
+    s.image = "registry.example/dev:1";
+    s.workdir = "/work";
+    s.session_id = "abc";
+    s.secret_name = "nh-dev-deployment-web";
+    s.image_pull_policy = "Always";
+    json dev = apply_dev_spec(d, Kind::Deployment, s)["spec"]["template"]["spec"];
+
+    // The dev image also runs the sidecar's bootstrap: one container checks it.
+    json pod = image_check_pod(dev, s, "ns1", "deployment/web", 90);
+    const json &ps = pod["spec"];
+    EXPECT_EQ(pod["metadata"]["namespace"], "ns1");
+    EXPECT_EQ(pod["metadata"]["labels"][kRoleLabel], "image-check");
+    EXPECT_EQ(ps["restartPolicy"], "Never");
+    EXPECT_EQ(ps["activeDeadlineSeconds"], 90);
+    EXPECT_EQ(ps["automountServiceAccountToken"], false);
+    for (const char *key : {"nodeSelector", "tolerations", "imagePullSecrets", "serviceAccountName", "securityContext"})
+        EXPECT_EQ(ps[key], tpl[key]) << key;
+    ASSERT_EQ(ps["containers"].size(), 1u) << ps.dump();
+    const json &c = ps["containers"][0];
+    EXPECT_EQ(c["image"], "registry.example/dev:1");
+    EXPECT_EQ(c["command"], json({"/bin/sh", "-c", "exit 0"}));
+    EXPECT_EQ(c["imagePullPolicy"], "Always");
+    EXPECT_EQ(c["securityContext"], tpl["containers"][0]["securityContext"]);
+    // Nothing the check does not need: no env (values may be secrets), no volumes, no ports.
+    EXPECT_FALSE(c.contains("env"));
+    EXPECT_FALSE(ps.contains("volumes"));
+    EXPECT_EQ(pod.dump().find("hunter2"), std::string::npos);
+
+    // A base image for the bootstrap is checked too.
+    s.sidecar_base_image = "busybox:1";
+    dev = apply_dev_spec(d, Kind::Deployment, s)["spec"]["template"]["spec"];
+    pod = image_check_pod(dev, s, "ns1", "deployment/web", 90);
+    ASSERT_EQ(pod["spec"]["containers"].size(), 2u);
+    EXPECT_EQ(pod["spec"]["containers"][1]["image"], "busybox:1");
+    EXPECT_EQ(pod["spec"]["containers"][1]["command"], json({"/bin/sh", "-c", "exit 0"}));
+
+    // A sidecar image must run nhsyncd.
+    s.sidecar_base_image.clear();
+    s.sidecar_image = "registry.example/nhsyncd:1";
+    dev = apply_dev_spec(d, Kind::Deployment, s)["spec"]["template"]["spec"];
+    pod = image_check_pod(dev, s, "ns1", "deployment/web", 90);
+    ASSERT_EQ(pod["spec"]["containers"].size(), 2u);
+    EXPECT_EQ(pod["spec"]["containers"][1]["command"], json({"nhsyncd", "--version"}));
+}
+
+TEST(DevSpec, TheImageCheckTellsAPullFailureANoShellAndASidecarWithoutNhsyncd) {
+    DevSpec s;
+    s.image = "registry.example/dev:1";
+    auto status = [](json state) { return json{{"name", "app"}, {"state", std::move(state)}}; };
+    EXPECT_EQ(image_check_failure(status({{"waiting", {{"reason", "ContainerCreating"}}}}), s, false), "");
+    EXPECT_EQ(image_check_failure(status({{"running", json::object()}}), s, false), "");
+    EXPECT_EQ(image_check_failure(status({{"terminated", {{"exitCode", 0}}}}), s, false), "");
+
+    std::string pull = image_check_failure(
+        status({{"waiting", {{"reason", "ErrImagePull"}, {"message", "dial tcp: lookup registry.example"}}}}), s, false);
+    EXPECT_NE(pull.find("cannot pull the dev image registry.example/dev:1 (ErrImagePull: dial tcp"), std::string::npos)
+        << pull;
+
+    std::string shell = image_check_failure(
+        status({{"terminated",
+                 {{"exitCode", 128},
+                  {"reason", "StartError"},
+                  {"message", "exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown"}}}}),
+        s, false);
+    EXPECT_NE(shell.find("the dev image registry.example/dev:1 cannot start: the image has no shell"), std::string::npos)
+        << shell;
+    EXPECT_NE(shell.find("--sidecar-base-image"), std::string::npos) << shell;
+
+    s.sidecar_image = "registry.example/nhsyncd:1";
+    std::string side = image_check_failure(
+        status({{"terminated", {{"exitCode", 128}, {"reason", "StartError"}, {"message", "exec: \"nhsyncd\": not found"}}}}),
+        s, true);
+    EXPECT_NE(side.find("the sidecar image registry.example/nhsyncd:1 does not run `nhsyncd --version`"), std::string::npos)
+        << side;
+    EXPECT_EQ(image_check_failure(status({{"terminated", {{"exitCode", 0}}}}), s, true), "");
 }

@@ -128,9 +128,10 @@ TEST_F(RealLoop, DevStartReportsThePhasesAndSyncsNestedPathsEditsAndDeletes) {
     EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], app_image_);
 }
 
-TEST_F(RealLoop, ASidecarThatNeverAnswersFailsTheStartAndRollsBack) {
-    // The sidecar image given is the dev image: it has no nhsyncd, so the sidecar
-    // container never runs and nothing ever listens on the sync port.
+TEST_F(RealLoop, ASidecarImageWithoutNhsyncdFailsTheStartBeforeAnythingChanges) {
+    // The sidecar image given is the dev image: it has no nhsyncd, so the sidecar container
+    // would never run and nothing would ever listen on the sync port. The image check finds it
+    // before the workload changes.
     apply(workload_yaml("deployment", "web", 1));
     ASSERT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s))
         << kubectl("-n " + ns_ + " get pods -o wide");
@@ -149,11 +150,13 @@ TEST_F(RealLoop, ASidecarThatNeverAnswersFailsTheStartAndRollsBack) {
     EXPECT_NE(rc, NH_OK);
     EXPECT_EQ(session, nullptr);
     std::string msg = nh_error_last()->message;
-    // Clear: it names the sidecar container, what the kubelet reported, and says the
-    // workload was put back.
-    EXPECT_NE(msg.find("cannot start: container nh-sync"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("nhsyncd"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("rolled back"), std::string::npos) << msg;
+    // Clear: it names the sidecar image, what it could not run and the ways out, and says the
+    // workload was not touched.
+    EXPECT_EQ(rc, NH_EINVAL) << msg;
+    EXPECT_NE(msg.find("the sidecar image " + dev_image_ + " does not run `nhsyncd --version`"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("nh sidecar image"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("nothing was changed"), std::string::npos) << msg;
     // And it says so as soon as the kubelet reports the failure, not at the timeout.
     EXPECT_LT(took, 90.0) << msg;
     RecordProperty("failed_start_s", std::to_string(took));

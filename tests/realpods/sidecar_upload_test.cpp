@@ -189,21 +189,58 @@ TEST_F(SidecarUpload, DefaultSidecarRunsTheUploadedNhsyncdAcrossRestartsAndNewPo
     ASSERT_EQ(nh_dev_end(&result, client_, "deployment", "web", nullptr), NH_OK) << nh_error_last()->message;
 }
 
-TEST_F(SidecarUpload, AnImageWithoutAShellIsAClearErrorAndTheWorkloadIsUnchanged) {
-    json before = template_of();
-    std::string uid = kubectl("-n " + ns_ + " get deployment web -o jsonpath='{.metadata.uid}'");
+// An image the dev pod could not run fails the start before the session record or the
+// workload changes: the workload keeps its generation and template, no record is left, and the check's
+// pod goes away.
+class SidecarUploadPrecheck : public SidecarUpload {
+protected:
+    // What a change would move (the status moves on its own as the pod comes up).
+    std::string version_of_web() {
+        return kubectl("-n " + ns_ + " get deployment web -o jsonpath='{.metadata.generation}'") + " " +
+               template_of().dump();
+    }
+    void expect_nothing_changed(const std::string &version, const Events &events) {
+        EXPECT_EQ(version_of_web(), version);
+        EXPECT_EQ(events.count("record"), 0u) << events.all();
+        EXPECT_EQ(events.count("patch"), 0u) << events.all();
+        EXPECT_EQ(events.count("rollback"), 0u) << events.all();
+        EXPECT_GE(events.count("image"), 1u) << events.all();
+        EXPECT_EQ(kubectl("-n " + ns_ + " get secrets -l dev.nocalhost.io/role=dev-session -o name"), "");
+        std::string left = "?";
+        for (int i = 0; i < 100 && !left.empty(); ++i) {
+            left = kubectl("-n " + ns_ + " get pods -l dev.nocalhost.io/role=image-check -o name");
+            if (!left.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        EXPECT_EQ(left, "") << "the image check pod was not deleted";
+    }
+};
+
+TEST_F(SidecarUploadPrecheck, AnImageWithoutAShellFailsBeforeAnythingChanges) {
+    std::string version = version_of_web();
     Events events;
     int rc = start(pause_image_, events);
     ASSERT_NE(rc, NH_OK);
     std::string msg = nh_error_last()->message;
-    EXPECT_EQ(rc, NH_ERROR) << msg;
+    EXPECT_EQ(rc, NH_EINVAL) << msg;
     EXPECT_NE(msg.find("no shell"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--sidecar-image"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--sidecar-base-image"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("rolled back"), std::string::npos) << msg;
-    EXPECT_EQ(kubectl("-n " + ns_ + " get deployment web -o jsonpath='{.metadata.uid}'"), uid);
-    EXPECT_EQ(template_of(), before);
+    EXPECT_NE(msg.find("nothing was changed"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("rolled back"), std::string::npos) << msg;
+    expect_nothing_changed(version, events);
     EXPECT_EQ(events.uploads.size(), 0u);
+}
+
+TEST_F(SidecarUploadPrecheck, AnImageTheNodeCannotPullFailsBeforeAnythingChanges) {
+    std::string version = version_of_web();
+    Events events;
+    int rc = start("registry.nh-test.invalid/no-such-image:1", events);
+    ASSERT_NE(rc, NH_OK);
+    std::string msg = nh_error_last()->message;
+    EXPECT_EQ(rc, NH_ERROR) << msg;
+    EXPECT_NE(msg.find("cannot pull the dev image registry.nh-test.invalid/no-such-image:1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("nothing was changed"), std::string::npos) << msg;
+    expect_nothing_changed(version, events);
 }
 
 TEST_F(SidecarUpload, ABinaryOfAnotherArchitectureIsAClearError) {
