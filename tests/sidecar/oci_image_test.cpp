@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -164,6 +165,56 @@ TEST_F(OciImage, BadInputIsAClearErrorAndWritesNothing) {
     o.architectures_count = 0;
     EXPECT_EQ(nh_sidecar_image_write(nullptr, archive_.c_str(), &o), NH_ENOTFOUND);
     EXPECT_FALSE(fs::exists(archive_));
+}
+
+// skopeo, the tool the notes show for pushing the archive to a registry, reads it and copies
+// each architecture's image out of it (into OCI layouts: this machine has no registry); the
+// copied layer holds this build's nhsyncd for that architecture.
+TEST_F(OciImage, SkopeoCopiesEachArchitectureOutOfTheArchive) {
+    int rc = 0;
+    std::string version = sh("skopeo --version", &rc);
+    ASSERT_EQ(rc, 0) << "skopeo is missing (scripts/setup installs it, scripts/apt-packages.d/sidecar.txt): " << version;
+    nh_sidecar_image_options o = NH_SIDECAR_IMAGE_OPTIONS_INIT;
+    o.syncd_dir = NH_SHARE_DIR;
+    write(o);
+    const std::string src = "oci-archive:" + archive_.string();
+    std::string raw = sh("skopeo inspect --raw '" + src + "'", &rc);
+    ASSERT_EQ(rc, 0) << raw;
+    json index = json::parse(raw, nullptr, false);
+    ASSERT_TRUE(index.is_object()) << raw;
+    std::vector<std::string> arches;
+    for (const auto &m : index["manifests"]) arches.push_back(m["platform"]["architecture"]);
+    ASSERT_FALSE(arches.empty()) << raw;
+    for (const auto &arch : arches) {
+        fs::path binary = fs::path(NH_SHARE_DIR) / ("nhsyncd-linux-" + arch);
+        fs::path layout = fs::path(tmp_.path()) / ("copy-" + arch);
+        std::string out = sh("skopeo --override-os linux --override-arch " + arch + " copy '" + src + "' 'oci:" +
+                                 layout.string() + ":nhsyncd'",
+                             &rc);
+        ASSERT_EQ(rc, 0) << arch << ": " << out;
+        json top = json::parse(slurp(layout / "index.json"));
+        ASSERT_EQ(top["manifests"].size(), 1u) << top.dump();
+        auto blob_of = [&](const json &desc) {
+            return slurp(layout / "blobs" / "sha256" / desc["digest"].get<std::string>().substr(7));
+        };
+        json manifest = json::parse(blob_of(top["manifests"][0]));
+        json config = json::parse(blob_of(manifest["config"]));
+        EXPECT_EQ(config["architecture"], arch);
+        EXPECT_EQ(config["os"], "linux");
+        ASSERT_EQ(manifest["layers"].size(), 1u) << manifest.dump();
+        fs::path layer = layout / "blobs" / "sha256" / manifest["layers"][0]["digest"].get<std::string>().substr(7);
+        fs::path unpacked = fs::path(tmp_.path()) / ("layer-" + arch);
+        fs::create_directories(unpacked);
+        out = sh("tar -xf '" + layer.string() + "' -C '" + unpacked.string() + "' && find '" + unpacked.string() +
+                     "' -type f -name nhsyncd -exec sha256sum {} + && sha256sum '" + binary.string() + "'",
+                 &rc);
+        ASSERT_EQ(rc, 0) << out;
+        std::istringstream lines(out);
+        std::string first, second;
+        std::getline(lines, first);
+        std::getline(lines, second);
+        EXPECT_EQ(first.substr(0, 64), second.substr(0, 64)) << arch << ": " << out;
+    }
 }
 
 TEST_F(OciImage, TheCliWritesTheArchive) {
