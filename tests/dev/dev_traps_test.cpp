@@ -214,6 +214,12 @@ TEST_F(DevTrapsTest, KillNineMidStartThenStartAndEndAtOnce) {
     CliRun st = cli("dev status deployment/web -o json");
     ASSERT_EQ(st.code, 0) << st.out;
     EXPECT_TRUE(json::parse(st.out)["lock"].is_null()) << "a dead holder holds nothing: " << st.out;
+    // Said as it is: the start is gone, and the two ways on.
+    st = cli("dev status deployment/web");
+    ASSERT_EQ(st.code, 0) << st.out;
+    EXPECT_NE(st.out.find("interrupted"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("`nh dev end deployment/web -n " + ns + "` restores"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("nh dev start"), std::string::npos) << st.out;
 
     auto t0 = Clock::now();
     CliRun r = cli("dev start deployment/web --image registry.example/dev:2 -c app --timeout 60s");

@@ -248,8 +248,16 @@ void print_status(const json &s) {
             std::printf("  locked by %s (a start or end in progress)\n", s["lock"].value("holder", "").c_str());
         return;
     }
+    // A start nobody holds the lock of any more died half-way.
+    const bool interrupted = s.value("phase", "") == "starting" && !(s.contains("lock") && s["lock"].is_object());
     std::printf("%s (namespace %s): dev mode %s, %s\n", target.c_str(), s.value("namespace", "").c_str(),
-                s.value("mode", "").c_str(), s.value("phase", "").c_str());
+                s.value("mode", "").c_str(), interrupted ? "starting, interrupted" : s.value("phase", "").c_str());
+    if (interrupted) {
+        nh_cli::SessionPick pick{s.value("mode", "replace"), s.value("developer", ""), nullptr};
+        std::printf("  the start that began it is gone: `nh dev end %s%s -n %s` restores the original, and a new "
+                    "`nh dev start` takes it over\n",
+                    target.c_str(), pick.flags().c_str(), s.value("namespace", "").c_str());
+    }
     if (s.contains("copy") && s["copy"].is_string())
         std::printf("  copy:       deployment/%s (developer %s)\n", s["copy"].get<std::string>().c_str(),
                     s.value("developer", "").c_str());
