@@ -62,6 +62,11 @@ out=$(bash_complete "nh de")
 [[ "$out" == "dev" ]] || fail "nh de<TAB>: '$out'"
 out=$(bash_complete "nh dev ")
 expect "nh dev <TAB>" "$out" start end status list run
+# A flag takes no value: what follows it is completed as usual.
+out=$(bash_complete "nh -v de")
+[[ "$out" == "dev" ]] || fail "nh -v de<TAB>: '$out'"
+out=$(bash_complete "nh dev end --force deploy")
+[[ "$out" == "deployment/" ]] || fail "nh dev end --force deploy<TAB>: '$out'"
 out=$(bash_complete "nh dev start --ima")
 [[ "$out" == "--image" ]] || fail "nh dev start --ima<TAB>: '$out'"
 out=$(bash_complete "nh dev start --")

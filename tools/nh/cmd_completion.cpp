@@ -83,7 +83,8 @@ complete -c nh -f -a '(__nh_complete)'
 
 bool starts_with(const std::string &s, const std::string &prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
-bool takes_value(const CLI::Option *o) { return o->get_type_size_max() > 0; }
+// Flags (-v, --force, --help) expect no value; options expect at least one.
+bool takes_value(const CLI::Option *o) { return o->get_items_expected_max() > 0; }
 
 bool hidden(const CLI::App *a) { return a->get_group().empty(); }
 
