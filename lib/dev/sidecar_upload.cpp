@@ -75,15 +75,23 @@ std::string file_bytes(const std::string &path) {
     return ss.str();
 }
 
+#ifndef NH_LIBDIR_TO_SYNCD_DIR
+#define NH_LIBDIR_TO_SYNCD_DIR "../share/nocalhost"
+#endif
+
 std::string syncd_dir(const std::string &option) {
     if (!option.empty()) return option;
     if (const char *e = std::getenv("NH_SYNCD_DIR"); e && *e) return e;
     Dl_info info{};
-    // The object this code is linked into: libnocalhost.so (<prefix>/lib) in an installation.
+    // The object this code is linked into: libnocalhost.so, in <prefix>/lib or
+    // <prefix>/lib/<multiarch> when installed, in build/lib beside build/share in the build tree.
     if (dladdr(reinterpret_cast<void *>(&syncd_dir), &info) && info.dli_fname) {
         std::error_code ec;
-        fs::path lib = fs::weakly_canonical(fs::path(info.dli_fname), ec);
-        return (lib.parent_path().parent_path() / "share" / "nocalhost").string();
+        fs::path dir = fs::weakly_canonical(fs::path(info.dli_fname), ec).parent_path();
+        fs::path installed = (dir / NH_LIBDIR_TO_SYNCD_DIR).lexically_normal();
+        fs::path build_tree = (dir / ".." / "share" / "nocalhost").lexically_normal();
+        if (!fs::is_directory(installed, ec) && fs::is_directory(build_tree, ec)) return build_tree.string();
+        return installed.string();
     }
     return "share/nocalhost";
 }
