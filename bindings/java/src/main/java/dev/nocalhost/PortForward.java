@@ -35,7 +35,15 @@ public final class PortForward extends NativeHandle {
         super("port-forward", free);
         this.handle = h;
         this.localPorts = new int[count];
-        for (int i = 0; i < count; i++) localPorts[i] = NH.nh_forward_local_port(h, i);
+        SWIGTYPE_p_int port = NH.new_IntOut();
+        try {
+            for (int i = 0; i < count; i++) {
+                Native.check(NH.nh_forward_local_port_v2(port, h, i));
+                localPorts[i] = NH.IntOut_value(port);
+            }
+        } finally {
+            NH.delete_IntOut(port);
+        }
     }
 
     /** The local port of each requested port. */
