@@ -1,6 +1,7 @@
 package dev.nocalhost;
 
 import dev.nocalhost.jni.NH;
+import dev.nocalhost.jni.SWIGTYPE_p_int;
 import dev.nocalhost.jni.SWIGTYPE_p_nh_forward;
 import dev.nocalhost.jni.Utf8;
 import dev.nocalhost.jni.nh_buf;
