@@ -403,11 +403,13 @@ NH_EXTERN int nh_client_watch(nh_client *client, const nh_watch_options *opts);
 /* ==== dev mode (sessions) ==== */
 
 /*
- * Dev mode (replace) puts a Deployment or StatefulSet into dev mode: one
- * replica, the chosen container running a dev image kept alive without the
- * app, probes removed, a sync sidecar (nhsyncd) sharing the work dir, HPAs
- * pinned to one replica. Ending it restores the original in place (same
- * UID), from any process. The state lives in the cluster (see
+ * Dev mode puts a workload (of any kind below) into dev mode: one dev pod,
+ * the chosen container running a dev image kept alive without the app,
+ * probes removed, a sync sidecar (nhsyncd) sharing the work dir, HPAs
+ * pinned to one replica. Ending it restores the original in place (the same
+ * object, same UID; a bare Pod, which cannot be changed that way, is
+ * created again from its record), from any process. Two modes (below):
+ * replace the workload itself, or develop on a duplicate. The state lives in the cluster (see
  * docs/dev-mode.md): a Lease "nh-dev-<kind>-<name>" while a start or an end
  * runs, and a Secret of the same name holding the original, the HPAs and
  * the sync token, created before anything is changed.
@@ -466,6 +468,16 @@ NH_EXTERN const char *nh_dev_default_sidecar_image(void);
 NH_EXTERN int nh_dev_default_identity(nh_buf *out);
 
 /**
+ * The built-in kind `text` names, spelled as "KIND/NAME" takes it: the
+ * lower-case singular ("deployment" for "deploy", "Deployments",
+ * "deployments.apps"; kubectl's short names po, deploy, sts, ds, rs, cj and
+ * the singular and plural forms, in any case, optionally qualified by group
+ * and version), or NULL when it names none (a custom "<resource>.<group>",
+ * a misspelling). A static string; needs no nh_init(). Since 0.1.
+ */
+NH_EXTERN const char *nh_kind_name(const char *text);
+
+/**
  * A workload in dev mode, as seen when the handle was made or refreshed.
  * Strings returned by its getters belong to the handle and stay valid until
  * nh_session_refresh() or nh_session_free(). The handle keeps what it needs
@@ -476,12 +488,48 @@ typedef struct nh_session nh_session;
 
 /** Kinds of dev-mode events. */
 typedef enum nh_dev_event_type {
-    NH_DEV_EVENT_PHASE = 1,   /**< a step begins: phase is "lock", "read", "image", "record", "hpa", "patch",
-                                   "wait", "ready", "rollback", "restore", "cleanup" or "done" */
+    NH_DEV_EVENT_PHASE = 1,   /**< a step begins (its phase: nh_dev_phase) */
     NH_DEV_EVENT_POD = 2,     /**< the dev pod changed: its phase and container states */
     NH_DEV_EVENT_WARNING = 3, /**< a warning Event of the dev pod, or a change being overwritten */
     NH_DEV_EVENT_INFO = 4     /**< anything else worth telling (e.g. taking over a dead start) */
 } nh_dev_event_type;
+
+/**
+ * The phases dev-mode events report: an event's `phase` is the name of one
+ * (nh_dev_phase_name()), the string after each value below. No other phase
+ * is ever reported; new phases are only appended.
+ */
+typedef enum nh_dev_phase {
+    NH_DEV_PHASE_LOCK = 1,      /**< "lock": taking the dev-mode lock, waiting for its holder */
+    NH_DEV_PHASE_READ = 2,      /**< "read": reading the workload */
+    NH_DEV_PHASE_RECORD = 3,    /**< "record": writing the session record (the original) */
+    NH_DEV_PHASE_HPA = 4,       /**< "hpa": pinning the HorizontalPodAutoscalers to one replica */
+    NH_DEV_PHASE_PVC = 5,       /**< "pvc": claims of the persistent dirs */
+    NH_DEV_PHASE_PARK = 6,      /**< "park": parking the original (DaemonSet off every node, Job
+                                     suspended, custom kind scaled to 0, bare Pod deleted) */
+    NH_DEV_PHASE_PATCH = 7,     /**< "patch": switching the workload to its dev form, the config's patches */
+    NH_DEV_PHASE_WAIT = 8,      /**< "wait": waiting for the dev pod (also its pod and warning events) */
+    NH_DEV_PHASE_READY = 9,     /**< "ready": the dev pod runs and is Ready */
+    NH_DEV_PHASE_ROLLBACK = 10, /**< "rollback": a failed start is undone */
+    NH_DEV_PHASE_RESTORE = 11,  /**< "restore": putting the original back */
+    NH_DEV_PHASE_HISTORY = 12,  /**< "history": dropping dev mode's revisions from the rollout history */
+    NH_DEV_PHASE_CLEANUP = 13,  /**< "cleanup": removing the session record, lock and dev pods */
+    NH_DEV_PHASE_FORCE = 14,    /**< "force": an end with force and no record (see nh_dev_end_options) */
+    NH_DEV_PHASE_DONE = 15,     /**< "done": the operation completed */
+    NH_DEV_PHASE_UPLOAD = 16,   /**< "upload": nhsyncd uploaded into the sync sidecar */
+    NH_DEV_PHASE_FORWARD = 17,  /**< "forward": forwarding a local port to the sync sidecar */
+    NH_DEV_PHASE_SYNC = 18,     /**< "sync": the sync of the local directory starts */
+    NH_DEV_PHASE_SYNCED = 19,   /**< "synced": the first full sync is acknowledged */
+    NH_DEV_PHASE_PORT_FORWARD = 20, /**< "port-forward": a port-forward of the Nocalhost dev config */
+    NH_DEV_PHASE_IMAGE = 21     /**< "image": before anything changes, a short-lived pod checks that
+                                     the node can pull and start the dev pod's images (docs/sidecar.md) */
+} nh_dev_phase;
+
+/**
+ * The name of an nh_dev_phase as events carry it ("lock", "port-forward"),
+ * or "unknown". A static string; needs no nh_init(). Since 0.1.
+ */
+NH_EXTERN const char *nh_dev_phase_name(int phase);
 
 /**
  * Receives dev-mode events on the thread that called nh_dev_start() or
@@ -542,7 +590,7 @@ typedef struct nh_dev_start_options {
      * sync_options leaves at its defaults, and its portForward entries are
      * forwarded from 127.0.0.1 to the dev pod for as long as the sync runs
      * (phase "port-forward"; a local port that is taken is a warning event,
-     * not an error). See nh_session_sync_start(). NULL: no sync.
+     * not an error). See nh_session_sync_start_v2(). NULL: no sync.
      */
     const char *local_dir;
     /** Options of that sync (mode, ignore patterns, events); NULL: defaults. */
@@ -681,7 +729,9 @@ typedef enum nh_dev_end_result {
 /**
  * End dev mode: put the original back by updating the same object (same UID;
  * replicas, strategy, pod template, labels and annotations exactly as they
- * were), restore the HPAs, and delete the session Secret, the lock and the
+ * were; a bare Pod is created again from its record, under a new UID; in
+ * duplicate mode the copy is deleted and the original was never changed),
+ * restore the HPAs, and delete the session Secret, the lock and the
  * annotations. Works from any process; idempotent; safe on a workload that
  * is not in dev mode (*out = NH_DEV_END_NOT_IN_DEV_MODE, NH_OK). Waits for a
  * start or end in progress elsewhere (up to timeout_ms). `out` may be NULL.
@@ -812,28 +862,56 @@ NH_EXTERN int nh_dev_pvc_delete(nh_buf *out, nh_client *client, const char *kind
 /** Release a session handle (dev mode stays on: end it with nh_dev_end()). NULL-safe. */
 NH_EXTERN void nh_session_free(nh_session *session);
 
+/** Options of nh_session_sync_start_v2(). */
+typedef struct nh_session_sync_options {
+    unsigned int version;
+    /** Options of the sync (mode, ignore patterns, events); NULL: defaults. */
+    const struct nh_sync_options *sync_options;
+    /** How long to wait for the sidecar (when nhsyncd is uploaded) and for the first full sync,
+        each; <= 0: 300000 (5 minutes). */
+    long timeout_ms;
+    /** Stops the start of the loop from another thread; may be NULL. */
+    nh_cancel *cancel;
+    /** The loop's phases (see below); NULL: none. */
+    nh_dev_event_cb events;
+    void *payload;
+} nh_session_sync_options;
+
+#define NH_SESSION_SYNC_OPTIONS_VERSION 1
+#define NH_SESSION_SYNC_OPTIONS_INIT {NH_SESSION_SYNC_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_session_sync_options_init(nh_session_sync_options *opts, unsigned int version);
+
 /**
  * Start the whole loop on a session (one from nh_dev_start() without a
  * local directory, or resumed with nh_dev_attach()): port-forward to its
  * sync sidecar, sync `local_dir` into the work dir, and wait until the first
- * full sync is acknowledged (timeout_ms <= 0: 5 minutes); then forward the
- * ports of the session's Nocalhost dev config (portForward). Without a
- * sidecar image, nhsyncd is first uploaded into the dev pod's sidecar, and
- * into each new dev pod while the sync runs (docs/sidecar.md). `events` and
- * `payload` receive the phases "upload", "forward", "sync", "synced" and
- * "port-forward"; either may be NULL.
+ * full sync is acknowledged; then forward the ports of the session's
+ * Nocalhost dev config (portForward). Without a sidecar image, nhsyncd is
+ * first uploaded into the dev pod's sidecar, and into each new dev pod while
+ * the sync runs (docs/sidecar.md). opts->events receive the phases
+ * NH_DEV_PHASE_UPLOAD, _FORWARD, _SYNC, _SYNCED and _PORT_FORWARD. `opts`
+ * may be NULL (all defaults).
  *
  * The session's Nocalhost config (sync.*, recorded at start) fills what
- * `sync_options` leaves at its defaults: type sendReceive makes a
+ * opts->sync_options leaves at its defaults: type sendReceive makes a
  * NH_SYNC_MODE_SEND sync NH_SYNC_MODE_TWO_WAY; mode gitIgnore sets
  * use_gitignore; ignoreFilePattern and (mode pattern) filePattern become
  * the ignore and include patterns when none are given ("./src" is
  * anchored, "/src"; "." means everything); deleteProtection (true unless
- * the config says false) sets delete_protection. The session owns the sync from then on. Errors: NH_ESTATE (the
- * session already syncs, or has no token), those of nh_forward_start() and
- * nh_sync_start(), NH_ETIMEOUT, NH_ECANCELLED, NH_EUNAUTHORIZED (the
- * sidecar refused the token); after an error nothing keeps running.
- * nh_dev_end() in this process stops the session's sync and forward first.
+ * the config says false) sets delete_protection. The session owns the sync
+ * from then on. Errors: NH_ESTATE (the session already syncs, or has no
+ * token), those of nh_forward_start() and nh_sync_start(), NH_ETIMEOUT,
+ * NH_ECANCELLED, NH_EUNAUTHORIZED (the sidecar refused the token); after an
+ * error nothing keeps running. nh_dev_end() in this process stops the
+ * session's sync and forward first. Since 0.1.
+ */
+NH_EXTERN int nh_session_sync_start_v2(nh_session *session, nh_client *client, const char *local_dir,
+                                       const nh_session_sync_options *opts);
+
+/**
+ * Deprecated: nh_session_sync_start_v2() with its options given one by one
+ * (timeout_ms <= 0: 5 minutes; any of the pointers may be NULL).
  */
 NH_EXTERN int nh_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
                                     const struct nh_sync_options *sync_options, long timeout_ms,
@@ -877,6 +955,15 @@ NH_EXTERN int nh_session_mode(const nh_session *session);
 /** Duplicate mode: the copy's (Deployment's) name; kinds run from a generated Deployment: its
     name; otherwise "". */
 NH_EXTERN const char *nh_session_workload(const nh_session *session);
+
+/**
+ * The target of streams to the dev pod (nh_exec_start(), nh_forward_start(),
+ * nh_target_resolve()): the workload that runs the dev pod, so that a stream
+ * follows a replaced dev pod: "deployment/<nh_session_workload()>" when dev
+ * mode runs it from a Deployment of its own, else "<kind>/<name>"
+ * ("statefulset/db"). "" for NULL. Since 0.1.
+ */
+NH_EXTERN const char *nh_session_target(const nh_session *session);
 
 /** Duplicate mode: the developer whose copy this is (as given to nh_dev_end() and
     nh_dev_attach() to find it again); otherwise "". Since 0.1. */
@@ -1132,7 +1219,7 @@ NH_EXTERN int nh_forward_options_init(nh_forward_options *opts, unsigned int ver
  * Forward local ports to the target's pod. `ports` is a NULL-terminated
  * list of "LOCAL:REMOTE" ("8080:80"), ":REMOTE" or "0:REMOTE" (pick a free
  * local port) or "PORT" (the same on both sides). Resolves the target and
- * binds every port before returning (nh_forward_local_port() tells the
+ * binds every port before returning (nh_forward_local_port_v2() tells the
  * ports picked), then serves connections on its own threads until freed or
  * cancelled: each connection gets its own WebSocket stream. When a local
  * client half-closes, the pod's answer keeps flowing until the pod side
@@ -1143,7 +1230,17 @@ NH_EXTERN int nh_forward_options_init(nh_forward_options *opts, unsigned int ver
 NH_EXTERN int nh_forward_start(nh_forward **out, nh_client *client, const char *target,
                                const char *const *ports, const nh_forward_options *opts);
 
-/** The local port of ports[index], or NH_EINVAL for a bad index. Thread-safe. */
+/**
+ * The local port of ports[index] into *out. Errors: NH_EINVAL (NULL, or an
+ * index out of range; *out is then 0). Thread-safe. Since 0.1.
+ */
+NH_EXTERN int nh_forward_local_port_v2(int *out, const nh_forward *fwd, size_t index);
+
+/**
+ * Deprecated: use nh_forward_local_port_v2(), which does not return a port
+ * and an error code in the same int. The local port of ports[index], or
+ * NH_EINVAL for a bad index. Thread-safe.
+ */
 NH_EXTERN int nh_forward_local_port(const nh_forward *fwd, size_t index);
 
 /** The name of the pod connections currently go to, into *out. Thread-safe. */

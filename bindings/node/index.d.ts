@@ -648,6 +648,11 @@ export class Session implements AsyncDisposable {
    * mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom kinds; else ''.
    */
   readonly workload: string;
+  /**
+   * Where streams to the dev pod go (exec, portForward, resolveTarget): the workload that runs it,
+   * 'deployment/<workload>' or '<kind>/<name>', so that they follow a replaced dev pod.
+   */
+  readonly target: string;
   /** Duplicate mode: the developer whose copy this is; otherwise ''. */
   readonly developer: string;
   readonly closed: boolean;

@@ -6,10 +6,17 @@
 
 #include "capi/capi.hpp"
 #include "kube/errors.hpp"
+#include "kube/kinds.hpp"
 
 using namespace nh::capi;
 
 extern "C" {
+
+const char *nh_kind_name(const char *text) {
+    if (!text) return nullptr;
+    const nh::kube::BuiltinKind *k = nh::kube::find_builtin_kind(text);
+    return k ? k->singular : nullptr;
+}
 
 static constexpr std::size_t kClientOptionsSizes[] = {sizeof(nh_client_options)};
 static_assert(std::size(kClientOptionsSizes) == NH_CLIENT_OPTIONS_VERSION, "one size per version of nh_client_options");

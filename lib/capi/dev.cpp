@@ -1,14 +1,15 @@
-// nh_dev_* and nh_session_*: dev mode (replace) through the C ABI.
+// nh_dev_* and nh_session_*: dev mode through the C ABI (the policy is in lib/dev and lib/loop).
 #include <cstring>
 #include <iterator>
 #include <optional>
 
 #include "capi/capi.hpp"
 #include "capi/client.hpp"
-#include "capi/dev_loop.hpp"
+#include "capi/sync.hpp"
 #include "dev/config.hpp"
 #include "dev/lease.hpp"
 #include "dev/session.hpp"
+#include "loop/loop.hpp"
 
 using namespace nh::capi;
 
@@ -16,9 +17,15 @@ struct nh_session {
     std::shared_ptr<nh::kube::Client> client;
     nh::dev::Session s;
     std::string kind;
-    std::string status_text;
-    std::unique_ptr<nh::capi::SessionLoop> loop;  // the whole loop, when a local dir syncs
+    std::string target;  // nh_session_target()
+    std::unique_ptr<nh::loop::Loop> loop;  // the whole loop, when a local dir syncs
+    nh_sync sync;                          // lends the loop's sync to nh_session_sync()
     std::string syncd_dir;  // the start's option: where the nhsyncd binaries to upload are ("": the default)
+
+    void set_loop(std::unique_ptr<nh::loop::Loop> l) {
+        loop = std::move(l);
+        sync.client = loop ? loop->sync() : nullptr;
+    }
 };
 
 namespace {
@@ -29,7 +36,7 @@ nh::dev::EventSink sink_of(nh_dev_event_cb cb, void *payload) {
     if (!cb) return {};
     return [cb, payload](const nh::dev::Event &e) {
         std::string detail = e.detail.is_null() ? std::string() : e.detail.dump();
-        return cb(static_cast<int>(e.type), e.phase.c_str(), e.message.c_str(),
+        return cb(static_cast<int>(e.type), nh::dev::phase_name(e.phase), e.message.c_str(),
                   e.detail.is_null() ? nullptr : detail.c_str(), payload) == 0;
     };
 }
@@ -126,21 +133,27 @@ nh::dev::Query query_of(const char *kind, const char *name, const nh_dev_query_o
     return q;
 }
 
-std::string loop_key_of(const nh::dev::Session &s) { return nh::capi::loop_key(s.ns, s.object_name); }
-
-// What the loop needs to upload nhsyncd into the session's sidecar, unless it runs an image.
-std::optional<nh::capi::SidecarUpload> upload_of(const nh_session *session) {
-    if (!session->s.sidecar_image.empty()) return std::nullopt;
-    return nh::capi::SidecarUpload{session->client, session->s.ns, session->s.pod_selector, session->s.session_id,
-                                   session->syncd_dir};
+// The loop's options of the C arguments (sync_options already checked).
+nh::loop::Options loop_options_of(const char *local_dir, const nh_sync_options *sync_options, long timeout_ms,
+                                  nh_cancel *cancel, nh_dev_event_cb events, void *payload,
+                                  const std::string &syncd_dir) {
+    nh::loop::Options o;
+    o.local_dir = local_dir;
+    o.sync = sync_options_of(sync_options, &o.sync_events);
+    if (timeout_ms > 0) o.timeout = std::chrono::milliseconds(timeout_ms);
+    o.cancel = token_of(cancel);
+    o.events = sink_of(events, payload);
+    o.syncd_dir = syncd_dir;
+    return o;
 }
 
-nh_session *make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
+std::unique_ptr<nh_session> make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
     out->client = client;
     out->kind = s.wk.name.empty() ? nh::dev::kind_info(s.kind).name : s.wk.name;
+    out->target = s.target();
     out->s = std::move(s);
-    return out.release();
+    return out;
 }
 
 const char *cstr(const nh_session *s, const std::string nh::dev::Session::*field) {
@@ -150,6 +163,11 @@ const char *cstr(const nh_session *s, const std::string nh::dev::Session::*field
 }  // namespace
 
 extern "C" {
+
+const char *nh_dev_phase_name(int phase) {
+    if (phase < 1 || phase > static_cast<int>(nh::dev::kLastPhase)) return "unknown";
+    return nh::dev::phase_name(static_cast<nh::dev::Phase>(phase));
+}
 
 const char *nh_dev_default_sidecar_image(void) {
     static const std::string image = nh::dev::default_sidecar_image();
@@ -200,49 +218,23 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
     if (int rc = check_version(opts->version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc;
     NH_CHECK_ARG(opts->version >= 2 || (opts->image && *opts->image));
     NH_CHECK_ARG(opts->env_count == 0 || opts->env);
+    if (opts->version >= 2 && opts->local_dir)
+        if (int rc = check_sync_options(opts->sync_options)) return rc;
     return guard([&]() -> int {
         nh::dev::StartOptions o = start_options_of(client, kind, name, opts, nullptr);
         if (o.image.empty())
             return set_error(NH_EINVAL, "no dev image: give one, or a Nocalhost dev config with containers[].dev.image");
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
-        nh::dev::Session s;
-        try {
-            s = nh::dev::start(*client->impl, o);
-        } catch (const nh::Error &e) {
-            std::string hint = nh::dev::missing_shell_hint(e.what());
-            if (hint.empty()) throw;
-            throw nh::Error(e.code(), std::string(e.what()) + "; " + hint, e.http_status(), e.reason());
-        }
-        std::unique_ptr<nh_session> session(make_session(client->impl, std::move(s)));
-        if (opts->version >= 4) session->syncd_dir = str(opts->syncd_dir);
-        if (opts->version >= 2 && opts->local_dir) {
-            try {
-                session->loop = nh::capi::start_loop(client, session.get(), loop_key_of(session->s), session->s.extra,
-                                                     opts->local_dir, opts->sync_options, opts->timeout_ms,
-                                                     opts->cancel, opts->events, opts->payload, upload_of(session.get()));
-            } catch (const nh::Error &e) {
-                if (!o.rollback_on_failure) throw;
-                // The workload must not stay in dev mode when the start as a whole failed.
-                nh::dev::EndOptions eo;
-                eo.kind = o.kind;
-                eo.name = o.name;
-                eo.ns = session->s.ns;
-                eo.owner = o.owner;
-                eo.events = o.events;
-                eo.custom_kind = o.custom_kind;
-                eo.mode = o.mode;
-                eo.developer = o.developer;
-                try {
-                    nh::dev::end(*client->impl, eo);
-                } catch (const nh::Error &re) {
-                    throw nh::Error(e.code(), std::string(e.what()) + "; rolling back failed too: " + re.what(),
-                                    e.http_status(), e.reason());
-                }
-                throw nh::Error(e.code(), std::string(e.what()) + " (dev mode was rolled back)", e.http_status(),
-                                e.reason());
-            }
-        }
+        const std::string syncd_dir = opts->version >= 4 ? str(opts->syncd_dir) : std::string();
+        std::optional<nh::loop::Options> lo;
+        if (opts->version >= 2 && opts->local_dir)
+            lo = loop_options_of(opts->local_dir, opts->sync_options, opts->timeout_ms, opts->cancel, opts->events,
+                                 opts->payload, syncd_dir);
+        nh::loop::Started started = nh::loop::start_dev(client->impl, o, std::move(lo));
+        std::unique_ptr<nh_session> session = make_session(client->impl, std::move(started.session));
+        session->syncd_dir = syncd_dir;
+        session->set_loop(std::move(started.loop));
         *out = session.release();
         return NH_OK;
     });
@@ -267,16 +259,13 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
         if (opts->version >= 3) o.force = opts->force != 0;
         o.name = name;
         o.ns = str(opts->namespace_name);
-        // Stop this process's sync and forwards of this session before restoring the workload.
-        nh::capi::stop_loops_for(nh::capi::loop_key(
-            o.ns.empty() ? client->impl->ns() : o.ns,
-            nh::dev::session_object_name(nh::dev::parse_workload_kind(kind), name, o.mode, o.developer)));
         o.owner = str(opts->owner);
         if (opts->timeout_ms > 0) o.timeout = std::chrono::milliseconds(opts->timeout_ms);
         if (opts->lease_duration_s > 0) o.lease_duration = std::chrono::seconds(opts->lease_duration_s);
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
-        nh::dev::EndResult r = nh::dev::end(*client->impl, o);
+        // This process's sync and forwards of the session stop before the workload is restored.
+        nh::dev::EndResult r = nh::loop::end_dev(*client->impl, o);
         if (out) {
             if (!r.was_in_dev_mode)
                 *out = NH_DEV_END_NOT_IN_DEV_MODE;
@@ -335,7 +324,7 @@ int nh_dev_attach(nh_session **out, nh_client *client, const char *kind, const c
             return set_error(NH_ENOTFOUND, q.kind.lower + "/" + name + " in namespace " + q.ns +
                                                (q.mode == nh::dev::Mode::Duplicate ? " has no duplicate of this developer"
                                                                                    : " is not in dev mode"));
-        *out = make_session(client->impl, std::move(*s));
+        *out = make_session(client->impl, std::move(*s)).release();
         return NH_OK;
     });
 }
@@ -389,26 +378,51 @@ int nh_dev_pvc_delete(nh_buf *out, nh_client *client, const char *kind, const ch
 
 void nh_session_free(nh_session *session) { delete session; }
 
-int nh_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
-                          const struct nh_sync_options *sync_options, long timeout_ms, nh_cancel *cancel,
-                          nh_dev_event_cb events, void *payload) {
+static constexpr std::size_t kSessionSyncOptionsSizes[] = {sizeof(nh_session_sync_options)};
+static_assert(std::size(kSessionSyncOptionsSizes) == NH_SESSION_SYNC_OPTIONS_VERSION,
+              "one size per version of nh_session_sync_options");
+
+int nh_session_sync_options_init(nh_session_sync_options *opts, unsigned int version) {
+    return init_options(opts, version, nh_session_sync_options NH_SESSION_SYNC_OPTIONS_INIT, kSessionSyncOptionsSizes,
+                        "nh_session_sync_options");
+}
+
+int nh_session_sync_start_v2(nh_session *session, nh_client *client, const char *local_dir,
+                             const nh_session_sync_options *opts) {
     NH_CHECK_ARG(session);
     NH_CHECK_ARG(client);
     NH_CHECK_ARG(local_dir && *local_dir);
+    const nh_session_sync_options defaults = NH_SESSION_SYNC_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    if (int rc = check_version(opts->version, NH_SESSION_SYNC_OPTIONS_VERSION, "nh_session_sync_options")) return rc;
     if (session->loop) return set_error(NH_ESTATE, "this session already syncs a local directory");
+    if (int rc = check_sync_options(opts->sync_options)) return rc;
     return guard([&]() -> int {
-        session->loop = nh::capi::start_loop(client, session, loop_key_of(session->s), session->s.extra, local_dir,
-                                             sync_options, timeout_ms, cancel, events, payload, upload_of(session));
+        session->set_loop(nh::loop::start(session->client, session->s,
+                                          loop_options_of(local_dir, opts->sync_options, opts->timeout_ms, opts->cancel,
+                                                          opts->events, opts->payload, session->syncd_dir)));
         return NH_OK;
     });
 }
 
+int nh_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
+                          const struct nh_sync_options *sync_options, long timeout_ms, nh_cancel *cancel,
+                          nh_dev_event_cb events, void *payload) {
+    nh_session_sync_options o = NH_SESSION_SYNC_OPTIONS_INIT;
+    o.sync_options = sync_options;
+    o.timeout_ms = timeout_ms;
+    o.cancel = cancel;
+    o.events = events;
+    o.payload = payload;
+    return nh_session_sync_start_v2(session, client, local_dir, &o);
+}
+
 struct nh_sync *nh_session_sync(nh_session *session) {
-    return session && session->loop ? session->loop->sync() : nullptr;
+    return session && session->loop ? &session->sync : nullptr;
 }
 
 void nh_session_sync_stop(nh_session *session) {
-    if (session) session->loop.reset();
+    if (session) session->set_loop(nullptr);
 }
 
 const char *nh_session_kind(const nh_session *session) { return session ? session->kind.c_str() : ""; }
@@ -428,6 +442,7 @@ int nh_session_mode(const nh_session *session) {
     return session && session->s.mode == nh::dev::Mode::Duplicate ? NH_DEV_MODE_DUPLICATE : NH_DEV_MODE_REPLACE;
 }
 const char *nh_session_workload(const nh_session *session) { return cstr(session, &nh::dev::Session::generated); }
+const char *nh_session_target(const nh_session *session) { return session ? session->target.c_str() : ""; }
 const char *nh_session_developer(const nh_session *session) {
     return session && session->s.mode == nh::dev::Mode::Duplicate ? session->s.developer.c_str() : "";
 }

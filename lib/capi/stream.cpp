@@ -214,11 +214,20 @@ int nh_forward_start(nh_forward **out, nh_client *client, const char *target, co
     });
 }
 
-int nh_forward_local_port(const nh_forward *fwd, size_t index) {
+int nh_forward_local_port_v2(int *out, const nh_forward *fwd, size_t index) {
+    NH_CHECK_ARG(out);
+    *out = 0;
     NH_CHECK_ARG(fwd);
     if (index >= fwd->impl->port_count())
         return set_error(NH_EINVAL, "invalid argument: port index " + std::to_string(index) + " out of range");
-    return fwd->impl->local_port(index);
+    *out = fwd->impl->local_port(index);
+    return NH_OK;
+}
+
+int nh_forward_local_port(const nh_forward *fwd, size_t index) {
+    int port = 0;
+    int rc = nh_forward_local_port_v2(&port, fwd, index);
+    return rc == NH_OK ? port : rc;
 }
 
 int nh_forward_pod(nh_buf *out, nh_forward *fwd) {

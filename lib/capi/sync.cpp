@@ -3,12 +3,9 @@
 #include <iterator>
 #include <memory>
 
-#include "capi/capi.hpp"
-#include "sync/client.hpp"
+#include "capi/sync.hpp"
 
-struct nh_sync {
-    std::unique_ptr<nh::sync::Client> client;
-};
+#include "capi/capi.hpp"
 
 using namespace nh::capi;
 
@@ -37,6 +34,50 @@ std::vector<std::string> copy_list(const char *const *items, size_t n) {
 
 }  // namespace
 
+namespace nh::capi {
+
+int check_sync_options(const nh_sync_options *opts) {
+    if (!opts) return NH_OK;
+    if (int rc = check_version(opts->version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
+    NH_CHECK_ARG(opts->mode == NH_SYNC_MODE_SEND || opts->mode == NH_SYNC_MODE_TWO_WAY);
+    NH_CHECK_ARG(opts->compression >= NH_SYNC_COMPRESS_AUTO && opts->compression <= NH_SYNC_COMPRESS_OFF);
+    return NH_OK;
+}
+
+nh::sync::ClientOptions sync_options_of(const nh_sync_options *opts, nh::sync::EventFn *events) {
+    static const nh_sync_options kDefaults = NH_SYNC_OPTIONS_INIT;
+    if (!opts) opts = &kDefaults;
+    nh::sync::ClientOptions o;
+    o.mode = static_cast<nh::sync::SyncMode>(opts->mode);
+    o.ignore.patterns = copy_list(opts->ignore_patterns, opts->ignore_patterns_count);
+    o.ignore.include_patterns = copy_list(opts->include_patterns, opts->include_patterns_count);
+    o.ignore.use_gitignore = opts->use_gitignore != 0;
+    if (opts->state_dir) o.state_dir = opts->state_dir;
+    o.compression = static_cast<nh::sync::Compression>(opts->compression);
+    if (opts->connect_timeout_ms > 0) o.connect_timeout_ms = static_cast<int>(opts->connect_timeout_ms);
+    if (opts->max_backoff_ms > 0) o.max_backoff_ms = static_cast<int>(opts->max_backoff_ms);
+    if (opts->version >= 2) o.delete_protection = opts->delete_protection != 0;
+    if (opts->callback && events) {
+        auto cb = opts->callback;
+        void *payload = opts->payload;
+        *events = [cb, payload](const nh::sync::Event &ev) {
+            nh_sync_status st = NH_SYNC_STATUS_INIT;
+            fill_status(&st, ev.status);
+            nh_sync_event e;
+            e.version = NH_SYNC_EVENT_VERSION;
+            e.type = static_cast<int>(ev.type);
+            e.path = ev.path.c_str();
+            e.message = ev.detail.c_str();
+            e.code = ev.code;
+            e.status = &st;
+            cb(&e, payload);
+        };
+    }
+    return o;
+}
+
+}  // namespace nh::capi
+
 extern "C" {
 
 const char *nh_sync_state_name(int state) {
@@ -58,46 +99,17 @@ int nh_sync_start(nh_sync **out, const char *local_dir, const char *address, con
     NH_CHECK_ARG(local_dir && *local_dir);
     NH_CHECK_ARG(address && *address);
     NH_CHECK_ARG(token && *token);
-    nh_sync_options def = NH_SYNC_OPTIONS_INIT;
-    if (!opts) opts = &def;
-    if (int rc = check_version(opts->version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
-    NH_CHECK_ARG(opts->mode == NH_SYNC_MODE_SEND || opts->mode == NH_SYNC_MODE_TWO_WAY);
-    NH_CHECK_ARG(opts->compression >= NH_SYNC_COMPRESS_AUTO && opts->compression <= NH_SYNC_COMPRESS_OFF);
+    if (int rc = check_sync_options(opts)) return rc;
     return guard([&] {
-        nh::sync::ClientOptions o;
+        nh::sync::EventFn fn;
+        nh::sync::ClientOptions o = sync_options_of(opts, &fn);
         o.local_dir = local_dir;
         o.address = address;
         o.token = token;
-        o.mode = static_cast<nh::sync::SyncMode>(opts->mode);
-        o.ignore.patterns = copy_list(opts->ignore_patterns, opts->ignore_patterns_count);
-        o.ignore.include_patterns = copy_list(opts->include_patterns, opts->include_patterns_count);
-        o.ignore.use_gitignore = opts->use_gitignore != 0;
-        if (opts->state_dir) o.state_dir = opts->state_dir;
-        o.compression = static_cast<nh::sync::Compression>(opts->compression);
-        if (opts->connect_timeout_ms > 0) o.connect_timeout_ms = static_cast<int>(opts->connect_timeout_ms);
-        if (opts->max_backoff_ms > 0) o.max_backoff_ms = static_cast<int>(opts->max_backoff_ms);
-        if (opts->version >= 2) o.delete_protection = opts->delete_protection != 0;
         // Validate the patterns now, so a bad one is an error of this call.
         (void)nh::sync::local::IgnoreRules::build(o.local_dir, o.ignore);
-        nh::sync::EventFn fn;
-        if (opts->callback) {
-            auto cb = opts->callback;
-            void *payload = opts->payload;
-            fn = [cb, payload](const nh::sync::Event &ev) {
-                nh_sync_status st = NH_SYNC_STATUS_INIT;
-                fill_status(&st, ev.status);
-                nh_sync_event e;
-                e.version = NH_SYNC_EVENT_VERSION;
-                e.type = static_cast<int>(ev.type);
-                e.path = ev.path.c_str();
-                e.message = ev.detail.c_str();
-                e.code = ev.code;
-                e.status = &st;
-                cb(&e, payload);
-            };
-        }
         auto handle = std::make_unique<nh_sync>();
-        handle->client = std::make_unique<nh::sync::Client>(std::move(o), std::move(fn));
+        handle->client = std::make_shared<nh::sync::Client>(std::move(o), std::move(fn));
         *out = handle.release();
         return NH_OK;
     });

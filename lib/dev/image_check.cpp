@@ -143,7 +143,7 @@ std::string image_check_failure(const json &cs, const DevSpec &spec, bool sideca
 void check_images(kube::Client &c, const std::string &ns, const json &dev_pod_spec, const DevSpec &spec,
                   const std::string &what, Clock::time_point deadline, const EventSink &events, CancelToken *cancel) {
     auto emit = [&](EventType type, const std::string &message, json detail = nullptr) {
-        if (events && !events(Event{type, "image", message, std::move(detail)}))
+        if (events && !events(Event{type, Phase::Image, message, std::move(detail)}))
             throw Error(NH_ECANCELLED, "dev start cancelled by the event callback");
     };
     long left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now()).count();

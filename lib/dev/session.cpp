@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -74,9 +75,9 @@ json secret_json(const json &secret, const char *key) {
     return j;
 }
 
-void emit(const EventSink &sink, EventType type, const char *phase, const std::string &message,
+void emit(const EventSink &sink, EventType type, Phase phase, const std::string &message,
           json detail = nullptr) {
-    log::debug(std::string("dev: ") + phase + ": " + message);
+    log::debug(std::string("dev: ") + phase_name(phase) + ": " + message);
     if (!sink) return;
     if (!sink(Event{type, phase, message, std::move(detail)}))
         throw Error(NH_ECANCELLED, "dev mode operation stopped by the events callback");
@@ -86,7 +87,7 @@ void emit(const EventSink &sink, EventType type, const char *phase, const std::s
 // that the lock of a dead process was taken over.
 std::function<void(const std::string &, bool)> lock_progress(const EventSink &sink) {
     return [&sink](const std::string &message, bool waiting) {
-        emit(sink, waiting ? EventType::Phase : EventType::Info, "lock", message);
+        emit(sink, waiting ? EventType::Phase : EventType::Info, Phase::Lock, message);
     };
 }
 
@@ -292,13 +293,13 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
     const std::string secret_name = secret["metadata"].value("name", "");
 
     if (!generated.empty()) {
-        emit(sink, EventType::Phase, "restore",
+        emit(sink, EventType::Phase, Phase::Restore,
              std::string(mode == Mode::Duplicate ? "deleting the copy " : "deleting the generated Deployment ") +
                  generated);
         remove_optional(c, workload_path(Kind::Deployment, ns, generated) + "?propagationPolicy=Background", cancel);
     }
     if (mode == Mode::Duplicate) {
-        emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
+        emit(sink, EventType::Phase, Phase::Cleanup, "removing the session record of " + what);
         remove_optional(c, secret_path(ns, secret_name), cancel);
         return r;
     }
@@ -337,7 +338,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
     const bool parked_at_zero = k.kind == Kind::Custom;
     if (parked_at_zero) restore_hpas();
 
-    emit(sink, EventType::Phase, "restore",
+    emit(sink, EventType::Phase, Phase::Restore,
          k.kind == Kind::Pod ? "re-creating " + what + " from its record" : "restoring " + what + " in place");
     json restored;  // the workload as restored in place
     if (k.kind == Kind::Pod) {
@@ -356,7 +357,7 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
                 r.overwrote = true;
                 r.notes.push_back(what + " was changed while in dev mode (generation " + generation +
                                   ", dev mode left " + dev_generation + "); the change was overwritten by the original");
-                emit(sink, EventType::Warning, "restore", r.notes.back());
+                emit(sink, EventType::Warning, Phase::Restore, r.notes.back());
             }
             json next = original;
             next["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", "");
@@ -394,17 +395,17 @@ RestoreReport restore(kube::Client &c, Kind k_in, const std::string &ns, const s
     if (restored.is_object()) {
         const size_t noted = r.notes.size();
         std::vector<std::string> forgotten = forget_dev_revisions(c, k, ns, restored, r.notes, cancel);
-        for (size_t i = noted; i < r.notes.size(); ++i) emit(sink, EventType::Warning, "history", r.notes[i]);
+        for (size_t i = noted; i < r.notes.size(); ++i) emit(sink, EventType::Warning, Phase::History, r.notes[i]);
         if (!forgotten.empty()) {
             std::string list;
             for (const auto &f : forgotten) list += (list.empty() ? "" : ", ") + f;
-            emit(sink, EventType::Info, "history",
+            emit(sink, EventType::Info, Phase::History,
                  "removed dev mode from the rollout history of " + what + " (" + list +
                      "): a rollback cannot return to it");
         }
     }
 
-    emit(sink, EventType::Phase, "cleanup", "removing the session record of " + what);
+    emit(sink, EventType::Phase, Phase::Cleanup, "removing the session record of " + what);
     remove_optional(c, secret_path(ns, secret_name), cancel);
     return r;
 }
@@ -472,7 +473,7 @@ void remove_nhctl_objects(kube::Client &c, const WorkloadKind &k, const std::str
         syncthing_secrets_of(d.value("spec", json::object()).value("template", json::object()), mounted);
         remove_optional(c, workload_path(Kind::Deployment, ns, dname) + "?propagationPolicy=Background", cancel);
         notes.push_back("deleted Nocalhost's dev-mode Deployment " + dname);
-        emit(sink, EventType::Info, "cleanup", notes.back());
+        emit(sink, EventType::Info, Phase::Cleanup, notes.back());
     }
     std::vector<std::string> secrets = {name + "-" + type + "-" + kNhctlSyncthingSecretSuffix};
     const std::string legacy = name + "-" + kNhctlSyncthingSecretSuffix;
@@ -481,7 +482,7 @@ void remove_nhctl_objects(kube::Client &c, const WorkloadKind &k, const std::str
         if (!get_optional(c, secret_path(ns, sname), cancel)) continue;
         remove_optional(c, secret_path(ns, sname), cancel);
         notes.push_back("deleted Nocalhost's syncthing Secret " + sname);
-        emit(sink, EventType::Info, "cleanup", notes.back());
+        emit(sink, EventType::Info, Phase::Cleanup, notes.back());
     }
 }
 
@@ -523,12 +524,12 @@ void restore_nhctl_hpas(kube::Client &c, const WorkloadKind &k, const std::strin
             if (max_v) bounds += (bounds.empty() ? "" : ", ") + std::string("maxReplicas ") + std::to_string(*max_v);
             notes.push_back("restored HorizontalPodAutoscaler " + hname + " (" + bounds +
                             ") from the bounds Nocalhost kept in its annotations");
-            emit(sink, EventType::Info, "cleanup", notes.back());
+            emit(sink, EventType::Info, Phase::Cleanup, notes.back());
         }
     } catch (const Error &e) {
         if (e.code() == NH_ECANCELLED) throw;
         notes.push_back(std::string("could not restore the HorizontalPodAutoscalers Nocalhost pinned: ") + e.what());
-        emit(sink, EventType::Warning, "cleanup", notes.back());
+        emit(sink, EventType::Warning, Phase::Cleanup, notes.back());
     }
 }
 
@@ -619,6 +620,21 @@ void resolve_kind(kube::Client &c, WorkloadKind &k, CancelToken *cancel) {
 }
 
 std::string default_sidecar_image() { return {}; }
+
+const char *phase_name(Phase p) {
+    static constexpr const char *names[] = {"lock",     "read",    "record",  "hpa",   "pvc",    "park",  "patch",
+                                            "wait",     "ready",   "rollback", "restore", "history", "cleanup",
+                                            "force",    "done",    "upload",  "forward", "sync",   "synced",
+                                            "port-forward", "image"};
+    static_assert(std::size(names) == static_cast<size_t>(kLastPhase), "one name per phase");
+    auto i = static_cast<size_t>(p);
+    return i >= 1 && i <= std::size(names) ? names[i - 1] : "unknown";
+}
+
+std::string Session::target() const {
+    if (!generated.empty()) return std::string(kind_info(Kind::Deployment).lower) + "/" + generated;
+    return (wk.lower.empty() ? std::string(kind_info(kind).lower) : wk.lower) + "/" + name;
+}
 
 json Session::to_json() const {
     json j = {{"kind", wk.name.empty() ? kind_info(kind).name : wk.name},
@@ -715,10 +731,10 @@ json ensure_pvcs(kube::Client &c, const std::string &ns, const WorkloadKind &k, 
                             {kPvcKindAnnotation, k.lower},
                             {kNameAnnotation, name}}}}},
                         {"spec", spec}};
-            emit(sink, EventType::Phase, "pvc", "creating PersistentVolumeClaim " + claim + " for " + d.path);
+            emit(sink, EventType::Phase, Phase::Pvc, "creating PersistentVolumeClaim " + claim + " for " + d.path);
             pvc = c.create(pvc_path(ns), obj, cancel);
         } else {
-            emit(sink, EventType::Info, "pvc",
+            emit(sink, EventType::Info, Phase::Pvc,
                  "reusing PersistentVolumeClaim " + pvc["metadata"].value("name", "") + " for " + d.path);
         }
         std::string claim = pvc["metadata"].value("name", "");
@@ -773,7 +789,7 @@ void apply_patches(kube::Client &c, const std::string &path, const StartOptions 
             bool refused = e.http_status() >= 400 && e.http_status() < 500;
             if (!refused || o.patch_errors_fatal)
                 throw Error(e.code(), what + " failed: " + e.what(), e.http_status(), e.reason());
-            emit(o.events, EventType::Warning, "patch", what + " was refused and skipped: " + e.what(),
+            emit(o.events, EventType::Warning, Phase::Patch, what + " was refused and skipped: " + e.what(),
                  {{"patch", i + 1}, {"status", e.http_status()}});
         }
     }
@@ -803,7 +819,7 @@ Session start(kube::Client &c, const StartOptions &o) {
     const std::string generated = dup ? duplicate_copy_name(o.name, developer) : k.in_place() ? "" : object_name;
     const auto deadline = Clock::now() + o.timeout;
 
-    emit(o.events, EventType::Phase, "lock", "locking " + what);
+    emit(o.events, EventType::Phase, Phase::Lock, "locking " + what);
     if (auto s = get_optional(c, secret_path(ns, object_name), cancel);
         s && annotation(*s, kPhaseAnnotation) == "active")
         throw busy_active(what, *s);
@@ -828,7 +844,7 @@ Session start(kube::Client &c, const StartOptions &o) {
             return with_suffix(e, "; " + what + " was left in its partial dev-mode state (rollback disabled): end dev mode to restore it");
         }
         try {
-            emit(o.events, EventType::Phase, "rollback", "start failed, rolling back " + what + ": " + e.what());
+            emit(o.events, EventType::Phase, Phase::Rollback, "start failed, rolling back " + what + ": " + e.what());
         } catch (const Error &) {
         }
         try {
@@ -846,7 +862,7 @@ Session start(kube::Client &c, const StartOptions &o) {
 
     try {
         step("lock");
-        emit(o.events, EventType::Phase, "read", "reading " + what);
+        emit(o.events, EventType::Phase, Phase::Read, "reading " + what);
         auto secret = get_optional(c, secret_path(ns, object_name), cancel);
         std::optional<json> wl;
         // A bare Pod is deleted by the start: a start taken over may find it gone.
@@ -861,7 +877,7 @@ Session start(kube::Client &c, const StartOptions &o) {
             if (annotation(*secret, kPhaseAnnotation) == "active") throw busy_active(what, *secret);
             // A start that died half-way: continue from its record, never from the changed workload.
             changed = true;
-            emit(o.events, EventType::Info, "read",
+            emit(o.events, EventType::Info, Phase::Read,
                  "taking over the unfinished start of " + what + " by " + annotation(*secret, kOwnerAnnotation));
             original = secret_json(*secret, "original");
             hpas = secret_json(*secret, "hpas");
@@ -934,7 +950,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         json annotations = {{kKindAnnotation, k.name},    {kNameAnnotation, o.name},  {kPhaseAnnotation, "starting"},
                             {kOwnerAnnotation, owner},    {kSinceAnnotation, since}, {kModeAnnotation, mode_name(o.mode)},
                             {kDeveloperAnnotation, developer}};
-        emit(o.events, EventType::Phase, "record",
+        emit(o.events, EventType::Phase, Phase::Record,
              dup ? "recording the session of " + what : "recording the original of " + what);
         if (secret) {
             json patch = {{"metadata", {{"annotations", annotations}}},
@@ -952,7 +968,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         step("record");
 
         if (!hpas.empty()) {
-            emit(o.events, EventType::Phase, "hpa", "pinning " + std::to_string(hpas.size()) +
+            emit(o.events, EventType::Phase, Phase::Hpa, "pinning " + std::to_string(hpas.size()) +
                                                         " HorizontalPodAutoscaler(s) to 1 replica");
             for (const auto &h : hpas)
                 c.patch(hpa_path(ns, h["metadata"].value("name", "")), kube::PatchType::Merge,
@@ -973,10 +989,10 @@ Session start(kube::Client &c, const StartOptions &o) {
         std::string dev_generation;
         if (!dup && !generated.empty()) {
             if (k.kind == Kind::Pod) {
-                emit(o.events, EventType::Phase, "park", "deleting " + what + " (its definition is recorded)");
+                emit(o.events, EventType::Phase, Phase::Park, "deleting " + what + " (its definition is recorded)");
                 if (wl && !deleting(*wl)) remove_optional(c, path, cancel);
             } else {
-                emit(o.events, EventType::Phase, "park",
+                emit(o.events, EventType::Phase, Phase::Park,
                      k.kind == Kind::DaemonSet ? "keeping the pods of " + what + " off every node"
                      : k.kind == Kind::Custom  ? "scaling " + what + " to 0"
                                                : "suspending " + what);
@@ -987,7 +1003,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         }
         step("park");
 
-        emit(o.events, EventType::Phase, "patch",
+        emit(o.events, EventType::Phase, Phase::Patch,
              generated.empty()
                  ? "switching " + what + " to dev mode (image " + spec.image + ", 1 replica, sync sidecar)"
                  : std::string(dup ? "creating the copy " : "creating the dev Deployment ") + generated + " (image " +
@@ -1026,7 +1042,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         }
         step("patch");
 
-        emit(o.events, EventType::Phase, "wait", "waiting for the dev pod of " + what);
+        emit(o.events, EventType::Phase, Phase::Wait, "waiting for the dev pod of " + what);
         // No dev pod a while after the switch: the Deployment controller may have stalled the rollout.
         auto next_look = Clock::now() + std::chrono::seconds(3);
         std::function<void()> idle;
@@ -1035,11 +1051,11 @@ Session start(kube::Client &c, const StartOptions &o) {
                 if (Clock::now() < next_look) return;
                 next_look = Clock::now() + std::chrono::seconds(3);
                 std::string repaired = unstall_rollout(c, ns, path, cancel);
-                if (!repaired.empty()) emit(o.events, EventType::Warning, "wait", repaired);
+                if (!repaired.empty()) emit(o.events, EventType::Warning, Phase::Wait, repaired);
             };
         PodState pod = wait_for_dev_pod(
             c, ns, pod_selector, spec.session_id, what, deadline,
-            [&](const Event &e) { emit(o.events, e.type, e.phase.c_str(), e.message, e.detail); }, cancel, idle);
+            [&](const Event &e) { emit(o.events, e.type, e.phase, e.message, e.detail); }, cancel, idle);
         step("wait");
 
         json mark_ann = {{kPhaseAnnotation, "active"}};
@@ -1074,7 +1090,7 @@ Session start(kube::Client &c, const StartOptions &o) {
         s.pod_selector = pod_selector;
         s.pvcs = pvcs;
         s.extra = o.extra;
-        emit(o.events, EventType::Phase, "ready", what + " is in dev mode: pod " + pod.name,
+        emit(o.events, EventType::Phase, Phase::Ready, what + " is in dev mode: pod " + pod.name,
              {{"pod", pod.name}, {"container", spec.container}, {"sync_port", spec.sync_port}});
         return s;
     } catch (const Error &e) {
@@ -1113,9 +1129,9 @@ EndResult end_without_record(kube::Client &c, const WorkloadKind &k, const std::
     const std::string what = what_of(k, ns, name);
     auto note = [&](const std::string &text, bool warning) {
         result.notes.push_back(text);
-        emit(sink, warning ? EventType::Warning : EventType::Info, "force", text);
+        emit(sink, warning ? EventType::Warning : EventType::Info, Phase::Force, text);
     };
-    emit(sink, EventType::Phase, "force", "removing the marks of dev mode from " + what + " (no session record)");
+    emit(sink, EventType::Phase, Phase::Force, "removing the marks of dev mode from " + what + " (no session record)");
     if (get_optional(c, secret_path(ns, object_name), cancel)) {
         remove_optional(c, secret_path(ns, object_name), cancel);
         note("deleted the unreadable session record, Secret " + object_name, false);
@@ -1281,7 +1297,7 @@ EndResult end(kube::Client &c, const EndOptions &o) {
         }
     }
 
-    emit(o.events, EventType::Phase, "lock", "locking " + what);
+    emit(o.events, EventType::Phase, Phase::Lock, "locking " + what);
     LeaseLock lock(c, ns, object_name, owner, o.lease_duration);
     lock.acquire(what, o.timeout, o.cancel, lock_progress(o.events));
     lock.start_renewing();
@@ -1294,7 +1310,7 @@ EndResult end(kube::Client &c, const EndOptions &o) {
             } catch (const Error &e) {
                 // An unreadable record: forced, dev mode's marks go without it.
                 if (e.code() != NH_EPROTOCOL || !o.force || dup) throw;
-                emit(o.events, EventType::Warning, "force", e.what());
+                emit(o.events, EventType::Warning, Phase::Force, e.what());
             }
         }
         std::optional<json> wl;
@@ -1312,7 +1328,7 @@ EndResult end(kube::Client &c, const EndOptions &o) {
             result = end_without_record(c, k, ns, o.name, object_name, o.events, o.cancel);
         } else if (!nhctl.is_null()) {
             // Nocalhost's own dev mode: put back the original its CLI saved on the workload.
-            emit(o.events, EventType::Phase, "restore",
+            emit(o.events, EventType::Phase, Phase::Restore,
                  (k.kind == Kind::Pod ? "re-creating " + what + " from Nocalhost's annotation "
                                       : "restoring " + what + " in place from Nocalhost's annotation ") +
                      kNhctlOriginAnnotation);
@@ -1352,7 +1368,7 @@ EndResult end(kube::Client &c, const EndOptions &o) {
         throw;
     }
     lock.release();
-    emit(o.events, EventType::Phase, "done",
+    emit(o.events, EventType::Phase, Phase::Done,
          result.was_in_dev_mode ? what + " restored" : what + " is not in dev mode; nothing to do");
     return result;
 }

@@ -1,5 +1,5 @@
-// Dev mode (replace) for Deployments and StatefulSets: start, end, status,
-// list and resume. Everything a later process needs lives in the cluster:
+// Dev mode (replace or duplicate) for every workload kind (dev/workload.hpp): start, end,
+// status, list and resume. Everything a later process needs lives in the cluster:
 //
 //  - a Lease "nh-dev-<kind>-<name>" while a start or an end runs (the lock);
 //  - a Secret of the same name, created before anything is changed, holding
@@ -30,9 +30,18 @@ std::string default_sidecar_image();
 
 enum class EventType { Phase = 1, Pod = 2, Warning = 3, Info = 4 };
 
+// The phases events report: values equal to the C ABI's nh_dev_phase, names (phase_name()) the
+// strings its events carry. Dev mode's own, then the dev loop's (lib/loop).
+enum class Phase {
+    Lock = 1, Read, Record, Hpa, Pvc, Park, Patch, Wait, Ready, Rollback, Restore, History, Cleanup, Force, Done,
+    Upload, Forward, Sync, Synced, PortForward, Image
+};
+inline constexpr Phase kLastPhase = Phase::Image;
+const char *phase_name(Phase p);  // "lock", ..., "port-forward"
+
 struct Event {
     EventType type;
-    std::string phase;    // "lock", "read", "record", "hpa", "patch", "wait", "rollback", "restore", ...
+    Phase phase;
     std::string message;  // one human-readable line, never a secret
     json detail;          // a JSON object with the facts, or null
 };
@@ -127,6 +136,10 @@ struct Session {
 
     // The status object of nh_dev_status(); never contains the token.
     json to_json() const;
+    // Where streams to the dev pod go, as stream::parse_target() takes it: the workload that
+    // runs the dev pod ("deployment/web"), so that a stream follows a replaced dev pod; the
+    // generated Deployment when there is one (duplicate mode, kinds not run in place).
+    std::string target() const;
 };
 
 Session start(kube::Client &client, const StartOptions &opts);
@@ -156,7 +169,8 @@ struct EndResult {
     std::vector<std::string> notes;
 };
 
-// Restores the original in place (same UID). Idempotent; any process may call it.
+// Restores the original in place (same UID; a bare Pod is created again from its record).
+// Idempotent; any process may call it.
 // NH_ESTATE when the workload is marked as in dev mode but its record is gone, unless
 // opts.force: then, with no record to restore from, it removes every mark of dev mode it
 // finds: the session annotation; the sidecar, work-dir volume and session-id annotation of the

@@ -140,7 +140,7 @@ PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std
         }
         if (others > 0) summary += " (" + std::to_string(others) + " old pod(s) still running)";
         if (summary != last_summary) {
-            emit(Event{EventType::Pod, "wait", summary, dev ? pod_detail(*dev) : json(nullptr)});
+            emit(Event{EventType::Pod, Phase::Wait, summary, dev ? pod_detail(*dev) : json(nullptr)});
             last_summary = summary;
         }
 
@@ -156,7 +156,7 @@ PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std
                     std::string key = e["metadata"].value("uid", "") + "/" + std::to_string(e.value("count", 0));
                     if (!seen_events.insert(key).second) continue;
                     std::string msg = e.value("reason", "") + ": " + e.value("message", "");
-                    emit(Event{EventType::Warning, "wait", msg,
+                    emit(Event{EventType::Warning, Phase::Wait, msg,
                                {{"pod", pod_name}, {"reason", e.value("reason", "")}, {"message", e.value("message", "")}}});
                 }
             }

@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "dev/lease.hpp"
+#include "kube/kinds.hpp"
 
 namespace nh::dev {
 
@@ -65,34 +66,12 @@ void erase_probes(json &container) {
 const KindInfo &kind_info(Kind k) { return kKinds[static_cast<int>(k)]; }
 
 Kind parse_kind(std::string_view text) {
-    std::string k = lower(text);
-    std::string group;
-    auto dot = k.find('.');  // "deployments.apps"
-    if (dot != std::string::npos) {
-        group = k.substr(dot + 1);
-        k.resize(dot);
-    }
-    struct Alias {
-        const char *text;
-        Kind kind;
-    };
-    static const Alias aliases[] = {
-        {"deployment", Kind::Deployment}, {"deployments", Kind::Deployment}, {"deploy", Kind::Deployment},
-        {"statefulset", Kind::StatefulSet}, {"statefulsets", Kind::StatefulSet}, {"sts", Kind::StatefulSet},
-        {"replicaset", Kind::ReplicaSet}, {"replicasets", Kind::ReplicaSet}, {"rs", Kind::ReplicaSet},
-        {"daemonset", Kind::DaemonSet}, {"daemonsets", Kind::DaemonSet}, {"ds", Kind::DaemonSet},
-        {"job", Kind::Job}, {"jobs", Kind::Job}, {"cronjob", Kind::CronJob}, {"cronjobs", Kind::CronJob},
-        {"cj", Kind::CronJob}, {"pod", Kind::Pod}, {"pods", Kind::Pod}, {"po", Kind::Pod}};
-    for (const auto &a : aliases)
-        if (k == a.text) {
-            const std::string want = std::string(kind_info(a.kind).group_version);
-            const std::string want_group = want.find('/') == std::string::npos ? "" : want.substr(0, want.find('/'));
-            if (group.empty() || group == want_group || group == "v1" ||
-                (!want_group.empty() && group.size() > want_group.size() &&
-                 group.compare(group.size() - want_group.size() - 1, std::string::npos, "." + want_group) == 0))
-                return a.kind;
-        }
-    if (!group.empty() && !k.empty()) return Kind::Custom;
+    if (const kube::BuiltinKind *b = kube::find_builtin_kind(text))
+        for (const auto &k : kKinds)
+            if (std::string_view(k.name) == b->kind) return k.kind;
+    // "<resource>.<group>" of another group: a custom kind.
+    auto dot = text.find('.');
+    if (dot != std::string_view::npos && dot > 0 && dot + 1 < text.size()) return Kind::Custom;
     fail(NH_EINVAL, "unknown workload kind '" + std::string(text) + "' (" + kSupported + ")");
 }
 

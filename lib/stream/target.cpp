@@ -1,40 +1,27 @@
 #include "stream/target.hpp"
 
 #include <algorithm>
+#include <iterator>
 
+#include "kube/kinds.hpp"
 #include "kube/objects.hpp"
 
 namespace nh::stream {
 
 namespace {
 
-struct KindInfo {
-    const char *kind;
-    const char *path;  // collection path under /namespaces/NS
-    std::vector<std::string> aliases;
-};
+// The kinds a stream resolves to a pod (kube/kinds.hpp names them).
+constexpr const char *kStreamKinds[] = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"};
 
-const std::vector<KindInfo> &kinds() {
-    static const std::vector<KindInfo> k{
-        {"Pod", "/api/v1/namespaces/%s/pods/", {"pod", "pods", "po"}},
-        {"Deployment", "/apis/apps/v1/namespaces/%s/deployments/", {"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"}},
-        {"StatefulSet", "/apis/apps/v1/namespaces/%s/statefulsets/", {"statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps"}},
-        {"DaemonSet", "/apis/apps/v1/namespaces/%s/daemonsets/", {"daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps"}},
-        {"ReplicaSet", "/apis/apps/v1/namespaces/%s/replicasets/", {"replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps"}},
-    };
-    return k;
-}
-
-const KindInfo &info_of(const std::string &kind) {
-    for (auto &k : kinds())
+const kube::BuiltinKind &info_of(const std::string &kind) {
+    for (const auto &k : kube::builtin_kinds())
         if (kind == k.kind) return k;
     throw Error(NH_EINVAL, "unsupported workload kind '" + kind + "'");
 }
 
-std::string object_path(const KindInfo &k, const std::string &ns, const std::string &name) {
-    std::string p = k.path;
-    p.replace(p.find("%s"), 2, kube::url_escape(ns));
-    return p + kube::url_escape(name);
+std::string object_path(const kube::BuiltinKind &k, const std::string &ns, const std::string &name) {
+    std::string group_version = *k.group ? std::string("/apis/") + k.group + "/" + k.version : std::string("/api/") + k.version;
+    return group_version + "/namespaces/" + kube::url_escape(ns) + "/" + k.resource + "/" + kube::url_escape(name);
 }
 
 }  // namespace
@@ -44,12 +31,12 @@ Target parse_target(const std::string &text) {
     size_t slash = text.find('/');
     if (slash == std::string::npos) return {"Pod", text};
     std::string kind = text.substr(0, slash), name = text.substr(slash + 1);
-    std::string lk = kind;
-    for (auto &c : lk) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (name.empty() || name.find('/') != std::string::npos)
         throw Error(NH_EINVAL, "bad target '" + text + "': use KIND/NAME (e.g. deployment/web)");
-    for (auto &k : kinds())
-        if (std::find(k.aliases.begin(), k.aliases.end(), lk) != k.aliases.end()) return {k.kind, name};
+    if (const kube::BuiltinKind *k = kube::find_builtin_kind(kind))
+        if (std::find_if(std::begin(kStreamKinds), std::end(kStreamKinds),
+                         [&](const char *s) { return std::string_view(s) == k->kind; }) != std::end(kStreamKinds))
+            return {k->kind, name};
     throw Error(NH_EINVAL, "unsupported kind '" + kind + "' in '" + text +
                                "': use pod, deployment, statefulset, daemonset or replicaset");
 }
@@ -88,7 +75,7 @@ ResolvedPod describe_pod(const kube::json &pod) {
 }
 
 ResolvedPod resolve_pod(kube::Client &client, const std::string &ns, const Target &target, CancelToken *cancel) {
-    const KindInfo &k = info_of(target.kind);
+    const kube::BuiltinKind &k = info_of(target.kind);
     kube::json obj = client.get(object_path(k, ns, target.name), cancel);
     if (target.kind == "Pod") {
         if (!kube::pod_running(obj)) {

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <set>
 #include <thread>
 
 TEST(CApi, VersionMatchesHeader) {
@@ -161,4 +163,72 @@ TEST(CApi, ReplacedLogCallbackIsNeverRunningAfterwards) {
     unlink(kc.c_str());
     EXPECT_GT(calls.load(), 0);
     EXPECT_FALSE(g_overlap.load());
+}
+
+// Every phase dev-mode events report is a value of nh_dev_phase, documented in the header with
+// the name events carry: the library names exactly the header's values, no more.
+TEST(CApi, EveryDevPhaseIsDocumentedInTheHeader) {
+    FILE *f = std::fopen(NH_HEADER_PATH, "r");
+    ASSERT_NE(f, nullptr) << NH_HEADER_PATH;
+    std::string header;
+    char chunk[4096];
+    for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) header.append(chunk, n);
+    std::fclose(f);
+    const std::pair<int, const char *> values[] = {
+        {NH_DEV_PHASE_LOCK, "NH_DEV_PHASE_LOCK"},         {NH_DEV_PHASE_READ, "NH_DEV_PHASE_READ"},
+        {NH_DEV_PHASE_RECORD, "NH_DEV_PHASE_RECORD"},     {NH_DEV_PHASE_HPA, "NH_DEV_PHASE_HPA"},
+        {NH_DEV_PHASE_PVC, "NH_DEV_PHASE_PVC"},           {NH_DEV_PHASE_PARK, "NH_DEV_PHASE_PARK"},
+        {NH_DEV_PHASE_PATCH, "NH_DEV_PHASE_PATCH"},       {NH_DEV_PHASE_WAIT, "NH_DEV_PHASE_WAIT"},
+        {NH_DEV_PHASE_READY, "NH_DEV_PHASE_READY"},       {NH_DEV_PHASE_ROLLBACK, "NH_DEV_PHASE_ROLLBACK"},
+        {NH_DEV_PHASE_RESTORE, "NH_DEV_PHASE_RESTORE"},   {NH_DEV_PHASE_HISTORY, "NH_DEV_PHASE_HISTORY"},
+        {NH_DEV_PHASE_CLEANUP, "NH_DEV_PHASE_CLEANUP"},   {NH_DEV_PHASE_FORCE, "NH_DEV_PHASE_FORCE"},
+        {NH_DEV_PHASE_DONE, "NH_DEV_PHASE_DONE"},         {NH_DEV_PHASE_UPLOAD, "NH_DEV_PHASE_UPLOAD"},
+        {NH_DEV_PHASE_FORWARD, "NH_DEV_PHASE_FORWARD"},   {NH_DEV_PHASE_SYNC, "NH_DEV_PHASE_SYNC"},
+        {NH_DEV_PHASE_SYNCED, "NH_DEV_PHASE_SYNCED"},     {NH_DEV_PHASE_PORT_FORWARD, "NH_DEV_PHASE_PORT_FORWARD"}};
+    int last = 0;
+    std::set<std::string> names;
+    for (const auto &[value, constant] : values) {
+        EXPECT_EQ(value, last + 1) << constant << ": the phases are numbered from 1 without gaps";
+        last = value;
+        std::string name = nh_dev_phase_name(value);
+        EXPECT_NE(name, "unknown") << constant;
+        EXPECT_TRUE(names.insert(name).second) << name << " twice";
+        // "NH_DEV_PHASE_X = N, /**< "name": ..." in the header.
+        auto at = header.find(std::string(constant) + " = " + std::to_string(value));
+        ASSERT_NE(at, std::string::npos) << constant << " is not in the header";
+        auto line_end = header.find('\n', at);
+        EXPECT_NE(header.substr(at, line_end - at).find("/**< \"" + name + "\""), std::string::npos)
+            << constant << " is not documented as \"" << name << "\"";
+    }
+    // The library reports no phase the header does not list.
+    EXPECT_STREQ(nh_dev_phase_name(last + 1), "unknown");
+    EXPECT_STREQ(nh_dev_phase_name(0), "unknown");
+    EXPECT_STREQ(nh_dev_phase_name(-1), "unknown");
+}
+
+TEST(CApi, KindNamesAreKubectls) {
+    EXPECT_STREQ(nh_kind_name("deploy"), "deployment");
+    EXPECT_STREQ(nh_kind_name("Deployments"), "deployment");
+    EXPECT_STREQ(nh_kind_name("deployments.apps"), "deployment");
+    EXPECT_STREQ(nh_kind_name("sts"), "statefulset");
+    EXPECT_STREQ(nh_kind_name("cj"), "cronjob");
+    EXPECT_STREQ(nh_kind_name("po"), "pod");
+    EXPECT_EQ(nh_kind_name("rollouts.argoproj.io"), nullptr);
+    EXPECT_EQ(nh_kind_name("deploymnet"), nullptr);
+    EXPECT_EQ(nh_kind_name(nullptr), nullptr);
+}
+
+TEST(CApi, ForwardLocalPortV2RefusesBadArgumentsWithoutAPortInTheCode) {
+    int port = 7;
+    EXPECT_EQ(nh_forward_local_port_v2(&port, nullptr, 0), NH_EINVAL);
+    EXPECT_EQ(port, 0);
+    EXPECT_EQ(nh_forward_local_port_v2(nullptr, nullptr, 0), NH_EINVAL);
+}
+
+TEST(CApi, SessionCallsRefuseMissingArguments) {
+    EXPECT_STREQ(nh_session_target(nullptr), "");
+    nh_session_sync_options o;
+    ASSERT_EQ(nh_session_sync_options_init(&o, NH_SESSION_SYNC_OPTIONS_VERSION), NH_OK);
+    EXPECT_EQ(o.timeout_ms, 0);
+    EXPECT_EQ(nh_session_sync_start_v2(nullptr, nullptr, "/tmp", &o), NH_EINVAL);
 }

@@ -55,6 +55,8 @@ std::vector<OptionsType> options_types() {
          call_init<nh_sync_options, nh_sync_options_init>},
         {"nh_sidecar_image_options", {sizeof(nh_sidecar_image_options)},
          call_init<nh_sidecar_image_options, nh_sidecar_image_options_init>},
+        {"nh_session_sync_options", {sizeof(nh_session_sync_options)},
+         call_init<nh_session_sync_options, nh_session_sync_options_init>},
     };
 }
 

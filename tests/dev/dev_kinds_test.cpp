@@ -99,6 +99,7 @@ TEST_F(DevKindsTest, ReplicaSetRoundTrip) {
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(wl(Kind::ReplicaSet, "rs")["spec"]["replicas"], 1);
     EXPECT_EQ(pods_of("rs").size(), 1u) << "only the dev pod runs";
+    EXPECT_STREQ(nh_session_target(s), "replicaset/rs") << "a kind run in place: streams go to the workload";
     nh_session_free(s);
     EXPECT_EQ(end("replicaset", "rs"), NH_DEV_END_RESTORED);
     expect_same(Kind::ReplicaSet, "rs", original);
@@ -115,6 +116,12 @@ TEST_F(DevKindsTest, DaemonSetRoundTripKeepsItsPodsOffTheNodes) {
     json parked = wl(Kind::DaemonSet, "agent");
     EXPECT_EQ(parked["spec"]["template"]["spec"]["nodeSelector"][nh::dev::kParkedNodeLabel], "true");
     EXPECT_STREQ(nh_session_workload(s), "nh-dev-daemonset-agent");
+    EXPECT_STREQ(nh_session_target(s), "deployment/nh-dev-daemonset-agent");
+    nh_buf target_pod = NH_BUF_INIT;
+    ASSERT_EQ(nh_target_resolve(&target_pod, client, ns.c_str(), nh_session_target(s), nullptr), NH_OK)
+        << nh_error_last()->message;
+    EXPECT_STREQ(target_pod.ptr, nh_session_pod_name(s)) << "the target leads to the dev pod";
+    nh_buf_dispose(&target_pod);
     json dev_pod = kube->get(nh::dev::pods_path(ns) + "/" + nh_session_pod_name(s));
     EXPECT_EQ(dev_pod["metadata"]["labels"]["app"], "agent") << "replace mode keeps the labels (Services reach the dev pod)";
     nh_session_free(s);

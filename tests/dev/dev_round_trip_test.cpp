@@ -182,6 +182,8 @@ TEST_F(DevTest, ResumeStatusAndListFromAnotherClient) {
     EXPECT_EQ(nh_session_sync_port(r), 7710);
     EXPECT_STREQ(nh_session_owner(r), "alice@laptop");
     EXPECT_STREQ(nh_session_since(r), nh_session_since(s));
+    EXPECT_STREQ(nh_session_target(r), "deployment/api");
+    EXPECT_STREQ(nh_session_target(r), nh_session_target(s));
     ASSERT_EQ(nh_session_refresh(r, nullptr), NH_OK);
     EXPECT_STREQ(nh_session_pod_name(r), nh_session_pod_name(s));
 

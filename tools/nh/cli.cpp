@@ -349,14 +349,8 @@ nh_cancel *interrupt_token() {
 }
 
 std::string canonical_kind(std::string kind) {
+    if (const char *k = nh_kind_name(kind.c_str())) return k;
     for (auto &c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    static const std::pair<const char *, const char *> aliases[] = {
-        {"deploy", "deployment"}, {"deployments", "deployment"}, {"sts", "statefulset"},
-        {"statefulsets", "statefulset"}, {"ds", "daemonset"}, {"daemonsets", "daemonset"},
-        {"rs", "replicaset"}, {"replicasets", "replicaset"}, {"jobs", "job"}, {"cj", "cronjob"},
-        {"cronjobs", "cronjob"}, {"po", "pod"}, {"pods", "pod"}};
-    for (auto &[a, k] : aliases)
-        if (kind == a) return k;
     return kind;
 }
 

@@ -480,8 +480,10 @@ void run_dev_command(const nh_cli::Globals &g, const std::string &which, const s
                 nh_session_free(s);
                 fail_with_last_error(c);
             }
-            std::fprintf(stderr, "debugger: attach to 127.0.0.1:%d (port %d of %s)\n", nh_forward_local_port(fwd, 0),
-                         remote, nh_session_pod_name(s));
+            int local = 0;
+            nh_forward_local_port_v2(&local, fwd, 0);
+            std::fprintf(stderr, "debugger: attach to 127.0.0.1:%d (port %d of %s)\n", local, remote,
+                         nh_session_pod_name(s));
         } else {
             std::fprintf(stderr, "note: no debug.remoteDebugPort in the dev config; no port is forwarded\n");
         }
@@ -600,8 +602,12 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         if (rc != NH_OK) {
             s = reattach_own(c, g, t, pick, sa.owner);
             attached = true;
-            if (!sa.local_dir.empty() && nh_session_sync_start(s, c, o.local_dir, &so, timeout_ms, o.cancel, on_event,
-                                                               nullptr) != NH_OK) {
+            nh_session_sync_options sso = NH_SESSION_SYNC_OPTIONS_INIT;
+            sso.sync_options = &so;
+            sso.timeout_ms = timeout_ms;
+            sso.cancel = o.cancel;
+            sso.events = on_event;
+            if (!sa.local_dir.empty() && nh_session_sync_start_v2(s, c, o.local_dir, &sso) != NH_OK) {
                 nh_session_free(s);
                 fail_with_last_error(c);
             }

@@ -323,8 +323,10 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
             for (size_t i = 0; i < f->ports.size(); ++i) {
                 std::string spec = f->ports[i];
                 std::string remote = spec.substr(spec.find(':') == std::string::npos ? 0 : spec.find(':') + 1);
-                std::printf("Forwarding from %s:%d -> %s (pod %s)\n", f->address.c_str(), nh_forward_local_port(fwd, i),
-                            remote.c_str(), pod.ptr ? pod.ptr : "");
+                int local = 0;
+                nh_forward_local_port_v2(&local, fwd, i);
+                std::printf("Forwarding from %s:%d -> %s (pod %s)\n", f->address.c_str(), local, remote.c_str(),
+                            pod.ptr ? pod.ptr : "");
             }
             std::fflush(stdout);
             nh_buf_dispose(&pod);

@@ -536,6 +536,12 @@ class Session {
    */
   get workload() { return this._native.workload; }
   /**
+   * Where streams to the dev pod go (exec, portForward, resolveTarget): the
+   * workload that runs it, 'deployment/<workload>' or '<kind>/<name>', so
+   * that they follow a replaced dev pod.
+   */
+  get target() { return this._native.target; }
+  /**
    * Duplicate mode: the developer whose copy this is (what end() and
    * devAttach() find it by); otherwise ''.
    */
@@ -609,14 +615,9 @@ class Session {
     this._sync = null;
   }
 
-  _target() {
-    const workload = this.workload;
-    return workload ? `deployment/${workload}` : `${this.kind.toLowerCase()}/${this.name}`;
-  }
-
   /** Run a command in the dev container (see Client.exec). */
   async exec(argv, options = {}) {
-    return this.client.exec(this._target(), argv, {
+    return this.client.exec(this.target, argv, {
       container: this.container,
       namespace: this.namespace,
       ...options,
@@ -683,7 +684,7 @@ class Session {
       const configured = (this.status().config || {}).shell;
       if (typeof configured === 'string' && configured) shell = configured;
     }
-    return this.client.terminal(this._target(), { container: this.container, namespace: this.namespace, ...options, shell });
+    return this.client.terminal(this.target, { container: this.container, namespace: this.namespace, ...options, shell });
   }
 
   /** End dev mode for this workload (this session: its mode and developer) and close the handle. Works after close(). */

@@ -228,6 +228,7 @@ void Session::Init(Napi::Env env, Napi::Object exports) {
             InstanceAccessor<&Session::getter<nh_session_since>>("since"),
             InstanceAccessor<&Session::getter<nh_session_token>>("token"),
             InstanceAccessor<&Session::getter<nh_session_workload>>("workload"),
+            InstanceAccessor<&Session::getter<nh_session_target>>("target"),
             InstanceAccessor<&Session::getter<nh_session_developer>>("developer"),
             InstanceAccessor<&Session::mode>("mode"),
             InstanceAccessor<&Session::sync_port>("syncPort"),

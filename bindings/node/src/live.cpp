@@ -203,8 +203,13 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
                 return rc;
             std::string local;
             for (size_t i = 0; i < call->ports.size(); ++i) {
+                int port = 0;
+                if (int rc = nh_forward_local_port_v2(&port, f, i); rc < 0) {
+                    nh_forward_free(f);
+                    return rc;
+                }
                 if (i) local += ',';
-                local += std::to_string(nh_forward_local_port(f, i));
+                local += std::to_string(port);
             }
             nocalhost::Buffer pod;
             nh_forward_pod(pod.out(), f);

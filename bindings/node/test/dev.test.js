@@ -67,6 +67,7 @@ describe('dev mode', clusterSuite(test), () => {
     assert.ok(session.pod);
     assert.equal(session.workdir, nh.devDefaults.workdir);
     assert.equal(session.syncPort, nh.devDefaults.syncPort);
+    assert.equal(session.target, `deployment/${name}`);
     assert.ok(session.token);
     const phases = events.filter((e) => e.type === 'PHASE').map((e) => e.phase);
     assert.ok(phases.includes('lock') && phases.includes('ready'), phases.join());
@@ -167,6 +168,7 @@ describe('dev mode', clusterSuite(test), () => {
         assert.ok(session.workload.startsWith(`${name}-dup-${who}-`), session.workload);
         assert.ok(session.pod);
         assert.ok(await deploymentExists(session.workload));
+        assert.equal(session.target, `deployment/${session.workload}`);
       }
       assert.notEqual(alice.workload, bob.workload);
       assert.equal((await client.get(path)).metadata.resourceVersion, original.metadata.resourceVersion);

@@ -80,6 +80,7 @@ class Session:
     sync_port: int
     mode: int
     workload: str
+    target: str
     developer: str
     def status(self) -> str: ...
     def refresh(self, cancel: Optional[Cancel] = None) -> None: ...

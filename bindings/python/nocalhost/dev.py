@@ -208,6 +208,11 @@ class Session:
         doc="The Deployment the dev pod runs from when it is not the workload itself: the copy's name in "
         "duplicate mode, the generated Deployment of DaemonSets, Jobs, CronJobs, Pods and custom kinds; else ''.",
     )
+    target = property(
+        lambda self: self._native.target,
+        doc="Where streams to the dev pod go (Client.exec, port_forward, resolve_target): the workload that "
+        "runs it, 'deployment/<workload>' or '<kind>/<name>', so that they follow a replaced dev pod.",
+    )
 
     @property
     def developer(self) -> str:
@@ -270,14 +275,10 @@ class Session:
         """Look for the dev pod again (e.g. after it restarted)."""
         self._native.refresh(cancel)
 
-    def _target(self) -> str:
-        workload = self.workload
-        return f"deployment/{workload}" if workload else f"{self.kind.lower()}/{self.name}"
-
     def exec(self, argv: Sequence[str], **kwargs: Any):
         """Run a command in the dev container (see :meth:`Client.exec`)."""
         kwargs.setdefault("container", self.container)
-        return self._client.exec(self._target(), argv, namespace=self.namespace, **kwargs)
+        return self._client.exec(self.target, argv, namespace=self.namespace, **kwargs)
 
     def end(self, **kwargs: Any) -> DevEndResult:
         """End dev mode for this workload (this session: its mode and developer) and close the handle.
@@ -369,7 +370,7 @@ class Session:
             configured = (self.status().get("config") or {}).get("shell")
             shell = configured if isinstance(configured, str) and configured else None
         kwargs.setdefault("container", self.container)
-        return self._client.terminal(self._target(), shell=shell, namespace=self.namespace, **kwargs)
+        return self._client.terminal(self.target, shell=shell, namespace=self.namespace, **kwargs)
 
     def close(self) -> None:
         """Stop the session's sync, if any, and release the handle (dev mode stays on). Idempotent."""

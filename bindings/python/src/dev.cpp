@@ -145,6 +145,7 @@ void init_dev(py::module_ &m) {
         .def_property_readonly("since", [](Session &s) { return s.text(nh_session_since); })
         .def_property_readonly("token", [](Session &s) { return s.text(nh_session_token); })
         .def_property_readonly("workload", [](Session &s) { return s.text(nh_session_workload); })
+        .def_property_readonly("target", [](Session &s) { return s.text(nh_session_target); })
         .def_property_readonly("developer", [](Session &s) { return s.text(nh_session_developer); })
         .def_property_readonly("mode", [](Session &s) {
             auto h = s.get();

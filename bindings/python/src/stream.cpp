@@ -226,9 +226,10 @@ void init_stream(py::module_ &m) {
                 return nh_forward_start(&raw, client.get(), target.c_str(), port_ptrs.argv(), &o);
             });
             auto f = std::make_unique<Forward>();
-            for (size_t i = 0; i < ports.size(); ++i) f->local_ports.push_back(nh_forward_local_port(raw, i));
             f->ctx = ctx;
             f->handle.reset(raw, ctx);
+            f->local_ports.resize(ports.size());
+            for (size_t i = 0; i < ports.size(); ++i) nocalhost::check(nh_forward_local_port_v2(&f->local_ports[i], raw, i));
             return f;
         },
         py::arg("client"), py::arg("target"), py::arg("ports"), py::arg("namespace"), py::arg("address"),

@@ -90,7 +90,8 @@ def test_dev_mode_round_trip_start_exec_end(dev_client, dev_ns):
         assert any(s["name"] == name for s in dev_client.dev_list())
         assert session.status()["dev_mode"] is True
 
-        assert dev_client.resolve_target(f"deployment/{name}") == session.pod
+        assert session.target == f"deployment/{name}"
+        assert dev_client.resolve_target(session.target) == session.pod
         result = session.exec(["cat", "hello.txt"])
         assert (result.exit_code, result.text) == (0, "hello from the dev pod\n")
         result = dev_client.exec(f"deployment/{name}", ["sh", "-c", "echo out; echo err >&2"], container="app")
@@ -210,7 +211,8 @@ def test_duplicate_mode_for_two_developers_leaves_the_original_untouched(dev_cli
         # Exec goes to the developer's copy, whose dev pod runs the command (locally, by kwok).
         result = alice.exec(["cat", "hello.txt"])
         assert (result.exit_code, result.text) == (0, "hello from the dev pod\n")
-        assert dev_client.resolve_target(f"deployment/{alice.workload}") == alice.pod
+        assert alice.target == f"deployment/{alice.workload}"
+        assert dev_client.resolve_target(alice.target) == alice.pod
 
         # Session.end() ends this developer's copy only.
         alice_copy = alice.workload

@@ -1,6 +1,7 @@
 package dev.nocalhost;
 
 import dev.nocalhost.jni.NH;
+import dev.nocalhost.jni.SWIGTYPE_p_int;
 import dev.nocalhost.jni.SWIGTYPE_p_nh_forward;
 import dev.nocalhost.jni.Utf8;
 import dev.nocalhost.jni.nh_buf;
@@ -35,7 +36,15 @@ public final class PortForward extends NativeHandle {
         super("port-forward", free);
         this.handle = h;
         this.localPorts = new int[count];
-        for (int i = 0; i < count; i++) localPorts[i] = NH.nh_forward_local_port(h, i);
+        SWIGTYPE_p_int port = NH.new_IntOut();
+        try {
+            for (int i = 0; i < count; i++) {
+                Native.check(NH.nh_forward_local_port_v2(port, h, i));
+                localPorts[i] = NH.IntOut_value(port);
+            }
+        } finally {
+            NH.delete_IntOut(port);
+        }
     }
 
     /** The local port of each requested port. */

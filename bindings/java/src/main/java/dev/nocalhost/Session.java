@@ -91,6 +91,12 @@ public final class Session extends NativeHandle {
     public String workload() { return text(NH::nh_session_workload); }
 
     /**
+     * Where streams to the dev pod go ({@link Client#exec}, port-forwards): the workload that runs
+     * it, "deployment/&lt;workload&gt;" or "&lt;kind&gt;/&lt;name&gt;", so that they follow a replaced dev pod.
+     */
+    public String target() { return text(NH::nh_session_target); }
+
+    /**
      * Duplicate mode: the developer whose copy this is (what {@link #end()} and
      * {@link Client#devAttach} find it by); otherwise "".
      */
@@ -148,9 +154,7 @@ public final class Session extends NativeHandle {
 
     /** Run a command in the dev container (see {@link Client#exec}). */
     public ExecResult exec(String... argv) {
-        String workload = workload();
-        String target = workload.isEmpty() ? kind().toLowerCase() + "/" + name() : "deployment/" + workload;
-        return client.exec(target, argv,
+        return client.exec(target(), argv,
             new Client.ExecOptions().namespace(namespace()).container(container()));
     }
 
@@ -231,9 +235,7 @@ public final class Session extends NativeHandle {
      */
     public ExecSession terminal(String shell, Client.ExecStartOptions options) {
         Client.ExecStartOptions o = options == null ? new Client.ExecStartOptions() : options;
-        String w = workload();
-        String target = w.isEmpty() ? kind().toLowerCase() + "/" + name() : "deployment/" + w;
-        return client.terminal(target, shell != null ? shell : configShell(), o.namespace(namespace).container(container()));
+        return client.terminal(target(), shell != null ? shell : configShell(), o.namespace(namespace).container(container()));
     }
 
     /** End dev mode for this workload (this session: its mode and developer) and close the handle. */
