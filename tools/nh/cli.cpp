@@ -404,4 +404,20 @@ nlohmann::json session_config(const nh_session *s) {
     return j["config"];
 }
 
+// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
+void print_table(const std::vector<std::vector<std::string>> &rows) {
+    std::vector<size_t> width;
+    for (const auto &r : rows)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto &r : rows) {
+        std::string line;
+        for (size_t i = 0; i < r.size(); ++i)
+            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] + 3 - r[i].size(), ' ');
+        std::printf("%s\n", line.c_str());
+    }
+}
+
 }  // namespace nh_cli

@@ -121,4 +121,7 @@ bool interactive();
 void progress(const std::string &line);
 void progress_done();
 
+// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
+void print_table(const std::vector<std::vector<std::string>> &rows);
+
 }  // namespace nh_cli

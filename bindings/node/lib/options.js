@@ -38,6 +38,9 @@ const KEYS = {
   sessionRun: ['args', 'configPath', 'appName', 'localPort', 'stdin', 'timeoutMs', ...SIGNAL],
   terminal: [...EXEC, 'shell'],
   flush: ['timeoutMs', ...SIGNAL],
+  tree: ['kinds', 'namespace', 'allNamespaces', 'labelSelector', ...SIGNAL],
+  logPod: ['namespace', 'container', ...SIGNAL],
+  logs: ['namespace', 'container', 'follow', 'tail', 'since', 'previous', 'timestamps', ...SIGNAL],
 };
 
 /** Levenshtein distance, for the suggestion. */
