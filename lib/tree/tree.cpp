@@ -357,6 +357,7 @@ json Tree::dev_overlay(const std::string &ns, dev::Kind kind, const std::string 
 std::optional<json> Tree::render(const EntryKey &key) const {
     const auto &[ns, order, name] = key;
     const dev::Kind kind = default_kinds()[static_cast<size_t>(order)];
+    if (std::find(opts_.kinds.begin(), opts_.kinds.end(), kind) == opts_.kinds.end()) return std::nullopt;
     const json *obj = nullptr;
     for (size_t i = 0; i < sources_.size() && !obj; ++i) {
         const Source &s = sources_[i];
@@ -373,7 +374,7 @@ std::optional<json> Tree::render(const EntryKey &key) const {
         if (labels.contains(dev::kGeneratedLabel)) return std::nullopt;
         if ((kind == dev::Kind::Pod || kind == dev::Kind::ReplicaSet) && has_controller(*obj)) return std::nullopt;
         if (kind == dev::Kind::Pod && !pod_selector_.matches(*obj)) return std::nullopt;
-    } else {
+    } else if (kind == dev::Kind::Pod) {  // the only kind dev mode deletes
         for (auto it = sessions_.lower_bound({ns, ""}); it != sessions_.end() && it->first.first == ns; ++it) {
             const dev::Session &s = it->second;
             if (s.kind != kind || s.name != name || s.mode != dev::Mode::Replace) continue;
@@ -388,8 +389,10 @@ std::optional<json> Tree::render(const EntryKey &key) const {
             original = json::parse(*text, nullptr, false);
             if (original.is_discarded() || !original.is_object()) original = nullptr;
         }
-        if (original.is_null() || (kind == dev::Kind::Pod && !pod_selector_.matches(original))) return std::nullopt;
+        if (original.is_null() || !pod_selector_.matches(original)) return std::nullopt;
         obj = &original;
+    } else {
+        return std::nullopt;
     }
     const json &md = metadata(*obj);
     json e = {{"kind", dev::kind_info(kind).name},

@@ -179,7 +179,7 @@ TEST_F(TreeTest, EveryKindWithApplicationsAndBothDevModes) {
             EXPECT_EQ(x["name"], "x-replicaset");
         }
     }
-    EXPECT_EQ(all.size(), 9u) << all.dump(2);
+    EXPECT_EQ(all.size(), 8u) << all.dump(2);
 
     // Kinds and a label selector narrow it, as kubectl's.
     nh_tree_options o = NH_TREE_OPTIONS_INIT;
