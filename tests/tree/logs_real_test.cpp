@@ -152,10 +152,8 @@ TEST_F(LogsRealTest, FollowTailContainerAndWorkloads) {
     out = sh("timeout -s INT 4 " + nh_cli() + "logs -f deployment/chatty", &code);
     EXPECT_NE(out.find("Found 2 pods, using pod/" + pick["pod"].get<std::string>()), std::string::npos) << out;
     EXPECT_NE(out.find("Defaulted container \"app\" out of: app, quiet"), std::string::npos) << out;
-    std::smatch m;
-    long ticks = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), std::regex("tick [0-9]+")); it != std::sregex_iterator(); ++it)
-        ++ticks;
+    const std::regex tick("tick [0-9]+");
+    auto ticks = std::distance(std::sregex_iterator(out.begin(), out.end(), tick), std::sregex_iterator());
     EXPECT_GT(ticks, 10) << out;
     out = sh(nh_cli() + "logs --since 5x talker", &code);
     EXPECT_EQ(code, 2) << out;
