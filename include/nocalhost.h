@@ -1508,6 +1508,40 @@ NH_EXTERN int nh_pod_logs_resolve(nh_buf *out, nh_client *client, const char *ta
  */
 NH_EXTERN int nh_pod_logs(nh_buf *out_pod, nh_client *client, const char *target, const nh_pod_logs_options *opts);
 
+/* ==== kubeconfig in memory, and the cluster check ==== */
+
+/**
+ * Open a client from kubeconfig text held in memory (`len` bytes of
+ * `kubeconfig_data`; (size_t)-1: strlen) rather than a file, e.g. one an
+ * editor received from a cloud console or a secret store. Read as one
+ * kubeconfig file would be (relative paths in it resolve against the current
+ * directory); errors name "kubeconfig data" with the line and field.
+ * opts->kubeconfig must be NULL; its other fields (context, namespace,
+ * timeouts, retries, user agent) apply as in nh_client_new(). The text is not
+ * kept beyond what the client needs. Errors: those of nh_client_new(),
+ * NH_EINVAL (no data, or opts->kubeconfig given too). Since 0.1.
+ */
+NH_EXTERN int nh_client_new_from_data(nh_client **out, const char *kubeconfig_data, size_t len,
+                                      const nh_client_options *opts);
+
+/**
+ * Whether the cluster answers and who we are, as a JSON object into *out:
+ *   "server"         the URL asked
+ *   "version"        GET /version's object (its "gitVersion" ...)
+ *   "authenticated"  true when the server accepted our credentials
+ *   "user"           {"username","uid","groups":[...],"extra":{...}} from a
+ *                    SelfSubjectReview (authentication.k8s.io v1, else v1beta1,
+ *                    v1alpha1), or null where the server serves none
+ *   "error"          null, or {"code","name","message"} of what refused us
+ *                    (NH_EUNAUTHORIZED: credentials refused; NH_EFORBIDDEN: no
+ *                    right to ask who we are, yet authenticated)
+ * Returns NH_OK whenever the server answered /version, even when it refused
+ * our credentials; without an answer the error that kept it (NH_ECONNECT,
+ * NH_ETLS, NH_ETIMEOUT, NH_ECANCELLED ...), with a message naming the server.
+ * Since 0.1.
+ */
+NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel);
+
 #ifdef __cplusplus
 }
 #endif

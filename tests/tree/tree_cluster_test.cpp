@@ -290,3 +290,68 @@ TEST_F(TreeTest, WatchStopsWhenItsCallbackSaysSo) {
     o.callback = nullptr;
     EXPECT_EQ(nh_tree_watch(client, &o), NH_EINVAL);
 }
+
+// A kubeconfig held in memory opens a client as its file would; the check says whether the
+// cluster answers and who we are.
+TEST_F(TreeTest, KubeconfigFromMemoryAndTheClusterCheck) {
+    const std::string text = nh::test::read_file(kubeconfig);
+    nh_client_options o = NH_CLIENT_OPTIONS_INIT;
+    o.namespace_name = ns.c_str();
+    nh_client *mem = nullptr;
+    ASSERT_EQ(nh_client_new_from_data(&mem, text.data(), text.size(), &o), NH_OK) << nh_error_last()->message;
+    create(simple("Deployment", "from-memory"));
+    nh_buf b = NH_BUF_INIT;
+    ASSERT_EQ(nh_tree_list(&b, mem, nullptr), NH_OK) << nh_error_last()->message;
+    EXPECT_TRUE(find(json::parse(b.ptr), "Deployment", "from-memory").is_object()) << b.ptr;
+    EXPECT_STREQ(nh_client_namespace(mem), ns.c_str());
+
+    ASSERT_EQ(nh_client_check(&b, mem, nullptr), NH_OK) << nh_error_last()->message;
+    json check = json::parse(b.ptr);
+    EXPECT_EQ(check["authenticated"], true) << check.dump();
+    EXPECT_EQ(check["error"], nullptr) << check.dump();
+    EXPECT_NE(check["version"].value("gitVersion", ""), "") << check.dump();
+    ASSERT_TRUE(check["user"].is_object()) << "the test cluster serves SelfSubjectReview: " << check.dump();
+    EXPECT_EQ(check["user"]["username"], "kubernetes-admin") << check.dump();
+    EXPECT_NE(check["user"]["groups"].dump().find("system:masters"), std::string::npos) << check.dump();
+    nh_client_free(mem);
+
+    // Another identity, and a token the server refuses: both answers.
+    std::string nobody = nh::test::read_file(env_or_empty("NH_TEST_NOBODY_TOKEN_KUBECONFIG"));
+    ASSERT_EQ(nh_client_new_from_data(&mem, nobody.c_str(), static_cast<size_t>(-1), nullptr), NH_OK)
+        << nh_error_last()->message;
+    ASSERT_EQ(nh_client_check(&b, mem, nullptr), NH_OK) << nh_error_last()->message;
+    check = json::parse(b.ptr);
+    EXPECT_EQ(check["authenticated"], true);
+    EXPECT_NE(check["user"].value("username", ""), "kubernetes-admin") << check.dump();
+    nh_client_free(mem);
+    auto at = nobody.find("token: ");
+    ASSERT_NE(at, std::string::npos);
+    std::string bad = nobody.substr(0, at) + "token: not-a-valid-token\n" + nobody.substr(nobody.find('\n', at) + 1);
+    ASSERT_EQ(nh_client_new_from_data(&mem, bad.c_str(), static_cast<size_t>(-1), nullptr), NH_OK);
+    ASSERT_EQ(nh_client_check(&b, mem, nullptr), NH_OK) << nh_error_last()->message;
+    check = json::parse(b.ptr);
+    EXPECT_EQ(check["authenticated"], false) << check.dump();
+    EXPECT_EQ(check["error"]["code"], NH_EUNAUTHORIZED) << check.dump();
+    EXPECT_EQ(check.dump().find("not-a-valid-token"), std::string::npos) << "the token never shows";
+    nh_client_free(mem);
+    nh_buf_dispose(&b);
+
+    // A server that does not answer is the check's error.
+    std::string gone = text;
+    auto server = gone.find("server: ");
+    ASSERT_NE(server, std::string::npos);
+    gone = gone.substr(0, server) + "server: https://127.0.0.1:1\n" + gone.substr(gone.find('\n', server) + 1);
+    ASSERT_EQ(nh_client_new_from_data(&mem, gone.c_str(), static_cast<size_t>(-1), nullptr), NH_OK);
+    EXPECT_EQ(nh_client_check(&b, mem, nullptr), NH_ECONNECT);
+    EXPECT_NE(std::string(nh_error_last()->message).find("127.0.0.1:1"), std::string::npos) << nh_error_last()->message;
+    nh_client_free(mem);
+
+    // Bad text names where; a path and data at once is refused.
+    const char *broken = "apiVersion: v1\nclusters: [\n";
+    EXPECT_EQ(nh_client_new_from_data(&mem, broken, static_cast<size_t>(-1), nullptr), NH_ECONFIG);
+    EXPECT_NE(std::string(nh_error_last()->message).find("kubeconfig data:"), std::string::npos) << nh_error_last()->message;
+    o.kubeconfig = kubeconfig.c_str();
+    EXPECT_EQ(nh_client_new_from_data(&mem, text.c_str(), text.size(), &o), NH_EINVAL);
+    EXPECT_EQ(nh_client_new_from_data(&mem, nullptr, 0, nullptr), NH_EINVAL);
+    EXPECT_EQ(mem, nullptr);
+}

@@ -128,7 +128,7 @@ def test_the_tree_watch_reports_add_scale_dev_mode_and_delete(tree_client, tree_
         until(TreeEventType.MODIFIED, "late", lambda e: e["replicas"] == 3)
         with c.dev_start("deployment/late", image=DEV_IMAGE, sidecar_image=SIDECAR_IMAGE, owner="py@host/1",
                          timeout=90) as session:
-            pod = session.pod_name
+            pod = session.pod
         entry = until(TreeEventType.MODIFIED, "late",
                       lambda e: e["dev_mode"] and (e["dev"][0]["pod"] or {}).get("name") == pod)
         assert entry["dev"][0]["owner"] == "py@host/1" and entry["replicas"] == 1
