@@ -39,6 +39,15 @@ long num(const json &obj, const char *key, long dflt = 0) {
 
 bool deleting(const json &obj) { return metadata(obj).contains("deletionTimestamp"); }
 
+// What the tree keeps of an object: all but its managedFields (the bulk of most objects, and
+// nothing the tree shows), as an informer's transform would drop them.
+json kept(const json &obj) {
+    json o = obj;
+    auto md = o.find("metadata");
+    if (md != o.end() && md->is_object()) md->erase("managedFields");
+    return o;
+}
+
 bool has_controller(const json &obj) {
     for (const auto &ref : metadata(obj).value("ownerReferences", json::array()))
         if (ref.value("controller", false)) return true;
@@ -450,7 +459,7 @@ std::vector<Change> Tree::reset(size_t i, const json &items) {
                 continue;  // an unreadable record shows no overlay, as nh_dev_list skips it
             }
         }
-        objs[k] = obj;
+        objs[k] = kept(obj);
     }
     for (const auto &[k, obj] : objs) affected(i, obj, keys);
     return refresh(keys);
@@ -468,7 +477,7 @@ std::vector<Change> Tree::apply(size_t i, kube::WatchEvent type, const json &obj
         objs.erase(k);
         if (sources_[i].type == Source::Sessions) sessions_.erase(k);
     } else {
-        objs[k] = object;
+        objs[k] = kept(object);
         if (sources_[i].type == Source::Sessions) {
             try {
                 sessions_[k] = dev::session_from_record(object);
