@@ -420,4 +420,16 @@ void print_table(const std::vector<std::vector<std::string>> &rows) {
     }
 }
 
+void fail_with_last_error(nh_client *c) {
+    int code = report_error();
+    nh_client_free(c);
+    throw CLI::RuntimeError(code);
+}
+
+nh_client *client_or_fail(const Globals &g) {
+    nh_client *c = open_client(g);
+    if (!c) throw CLI::RuntimeError(report_error());
+    return c;
+}
+
 }  // namespace nh_cli

@@ -155,17 +155,8 @@ void add_session_flags(CLI::App *cmd, std::string &mode, std::string &developer)
     cmd->add_option("--developer", developer, "duplicate mode: whose copy (default: yours, user@host)");
 }
 
-[[noreturn]] void fail_with_last_error(nh_client *c) {
-    int code = nh_cli::report_error();
-    nh_client_free(c);
-    throw CLI::RuntimeError(code);
-}
-
-nh_client *client_or_fail(const nh_cli::Globals &g) {
-    nh_client *c = nh_cli::open_client(g);
-    if (!c) throw CLI::RuntimeError(nh_cli::report_error());
-    return c;
-}
+using nh_cli::client_or_fail;
+using nh_cli::fail_with_last_error;
 
 // nh_cli::pick_session(), freeing the client when it refuses.
 nh_cli::SessionPick pick_or_fail(nh_client *c, const nh_cli::Globals &g, const std::string &verb, const Target &t,

@@ -28,17 +28,8 @@ struct LogsFlags {
     bool timestamps = false;
 };
 
-[[noreturn]] void fail_with_last_error(nh_client *c) {
-    int code = nh_cli::report_error();
-    nh_client_free(c);
-    throw CLI::RuntimeError(code);
-}
-
-nh_client *client_or_fail(const nh_cli::Globals &g) {
-    nh_client *c = nh_cli::open_client(g);
-    if (!c) throw CLI::RuntimeError(nh_cli::report_error());
-    return c;
-}
+using nh_cli::client_or_fail;
+using nh_cli::fail_with_last_error;
 
 std::vector<std::string> split_kinds(const std::string &text) {
     std::vector<std::string> out;
