@@ -10,8 +10,9 @@ RUNS="${1:-5}"
 N="${2:-500}"
 IDLE="${3:-60}"
 NH="${NH:-$ROOT/build/tools/nh/nh}"
+# The cluster of this tree, unless the environment names one already.
 # shellcheck disable=SC1090
-source <("$ROOT/scripts/test-cluster" env)
+[[ -n "${NH_TEST_KUBECONFIG:-}" ]] || source <("$ROOT/scripts/test-cluster" env)
 KC="$NH_TEST_KUBECONFIG"
 NS=nh-bench-t1
 kc() { kubectl --kubeconfig "$KC" --request-timeout=120s "$@"; }
