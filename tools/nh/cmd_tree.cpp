@@ -161,7 +161,9 @@ void run_get(const nh_cli::Globals &g, const GetFlags &f) {
         }
         o.callback = print_event;
         o.payload = &w;
-        if (nh_tree_watch(c, &o) != NH_OK) fail_with_last_error(c);
+        // Ctrl-C ends a watch, as kubectl's: not an error.
+        if (nh_tree_watch(c, &o) != NH_OK && !(nh_error_last()->code == NH_ECANCELLED && nh_cancel_is_triggered(o.cancel)))
+            fail_with_last_error(c);
         nh_client_free(c);
         return;
     }
@@ -243,7 +245,7 @@ void run_logs(const nh_cli::Globals &g, const LogsFlags &f) {
     }
     std::string pod_target = "pod/" + pick.value("pod", "");
     if (nh_pod_logs(nullptr, c, pod_target.c_str(), &o) != NH_OK) {
-        if (nh_error_last()->code == NH_ECANCELLED && f.follow) {  // Ctrl-C ends a follow, as kubectl
+        if (nh_error_last()->code == NH_ECANCELLED && nh_cancel_is_triggered(o.cancel)) {  // Ctrl-C, as kubectl
             nh_client_free(c);
             return;
         }
