@@ -113,6 +113,8 @@ export interface CallOptions {
 export interface ClientOptions {
   /** A kubeconfig path or paths (merged like KUBECONFIG); default: kubectl's rules. */
   kubeconfig?: string | string[];
+  /** The kubeconfig as text held in memory (instead of kubeconfig). */
+  kubeconfigData?: string;
   /** The context; default: the kubeconfig's current-context. */
   context?: string;
   /** The default namespace; default: the context's, else "default". */
@@ -192,6 +194,8 @@ export class Client {
   logPod(target: string, options?: LogPodOptions): Promise<LogPod>;
   /** The log lines of `target`, followed if asked (nh_pod_logs). */
   logs(target: string, options?: LogsOptions): LogStream;
+  /** Whether the cluster answers and who we are (nh_client_check); rejects when it does not answer. */
+  check(options?: CallOptions): Promise<ClusterCheck>;
 
   /**
    * Put a workload into dev mode and wait until its dev pod is ready. The workload is the CLI's
@@ -851,4 +855,13 @@ export class LogStream extends EventEmitter implements AsyncIterable<string> {
   once(event: 'error', listener: (error: NocalhostError) => void): this;
   once(event: 'end', listener: () => void): this;
   [Symbol.asyncIterator](): AsyncIterator<string>;
+}
+
+/** What nh_client_check says. */
+export interface ClusterCheck {
+  server: string;
+  version: { gitVersion: string; [key: string]: unknown } | null;
+  authenticated: boolean;
+  user: { username: string; uid: string; groups: string[]; extra: Record<string, string[]> } | null;
+  error: { code: number; name: string; message: string } | null;
 }

@@ -79,11 +79,15 @@ class Client {
    * @param {object} [options] kubeconfig (path or array of paths; default:
    *   kubectl's rules), context, namespace, timeoutMs (per request, default
    *   30000), maxRetries, userAgent. Throws ConfigError/TLSError at once when
-   *   the kubeconfig is unusable; makes no request.
+   *   the kubeconfig is unusable; makes no request. kubeconfigData: the
+   *   kubeconfig as text held in memory instead of a path.
    */
   constructor(options = {}) {
     checkOptions('Client', options);
     let { kubeconfig } = options;
+    if (options.kubeconfigData != null && kubeconfig != null) {
+      throw new InvalidArgumentError('give the kubeconfig as a path (kubeconfig) or as text (kubeconfigData), not both', -2);
+    }
     if (Array.isArray(kubeconfig)) kubeconfig = kubeconfig.join(':');
     this._native = new native.Client({ ...options, kubeconfig });
   }
@@ -474,6 +478,17 @@ class Client {
    */
   logs(target, options = {}) {
     return new tree.LogStream(this, target, checkOptions('logs', options));
+  }
+
+  /**
+   * Whether the cluster answers and who we are (nh_client_check): {server,
+   * version, authenticated, user: {username, uid, groups, extra} | null,
+   * error: {code, name, message} | null}. Rejects when the server does not
+   * answer (ConnectError, TLSError, ...). Options: signal.
+   */
+  async check(options = {}) {
+    const { signal } = checkOptions('call', options);
+    return JSON.parse(await withSignal(signal, (cancel) => native.clientCheck(this._native, cancel)));
   }
 }
 

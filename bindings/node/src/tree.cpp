@@ -90,6 +90,18 @@ Napi::Value pod_logs(const Napi::CallbackInfo &info) {
                              });
 }
 
+// clientCheck(client, cancel?) -> Promise<string> (JSON)
+Napi::Value client_check(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    auto out = std::make_shared<nocalhost::Buffer>();
+    return CallWorker::Start(
+        env, c->handle().inflight(), Cancel::From(info[1]),
+        [client, out](nh_cancel *t) { return nh_client_check(out->out(), client.get(), t); },
+        [out](Napi::Env e) -> Napi::Value { return to_string(e, *out); });
+}
+
 }  // namespace
 
 void init_tree(Napi::Env env, Napi::Object exports) {
@@ -97,6 +109,7 @@ void init_tree(Napi::Env env, Napi::Object exports) {
     exports.Set("treeWatch", Napi::Function::New(env, tree_watch));
     exports.Set("podLogsResolve", Napi::Function::New(env, pod_logs_resolve));
     exports.Set("podLogs", Napi::Function::New(env, pod_logs));
+    exports.Set("clientCheck", Napi::Function::New(env, client_check));
 }
 
 }  // namespace nhnode

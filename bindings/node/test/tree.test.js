@@ -163,4 +163,25 @@ describe('workload tree', clusterSuite(test), () => {
     await assert.rejects(client.logPod('talker', { container: 'nope' }), (e) => e instanceof nh.NotFoundError);
     assert.throws(() => client.logs('talker', { tail: -1 }), nh.InvalidArgumentError);
   });
+
+  it('opens a client from a kubeconfig in memory, and checks the cluster', async () => {
+    const fs = require('node:fs');
+    const text = fs.readFileSync(env.kubeconfig, 'utf8');
+    const mem = new nh.Client({ kubeconfigData: text, namespace: env.ns });
+    try {
+      assert.equal(mem.namespace, env.ns);
+      const check = await mem.check();
+      assert.equal(check.authenticated, true);
+      assert.equal(check.error, null);
+      assert.ok(check.version.gitVersion);
+      assert.ok(check.user.username);
+    } finally {
+      mem.close();
+    }
+    assert.throws(() => new nh.Client({ kubeconfigData: 'apiVersion: v1\nclusters: [\n' }), (e) => e instanceof nh.ConfigError && /kubeconfig data:/.test(e.message));
+    assert.throws(() => new nh.Client({ kubeconfig: env.kubeconfig, kubeconfigData: text }), nh.InvalidArgumentError);
+    const gone = new nh.Client({ kubeconfigData: text.replace(/server: .*/, 'server: https://127.0.0.1:1'), maxRetries: 0 });
+    await assert.rejects(gone.check(), nh.ConnectError);
+    gone.close();
+  });
 });

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 from . import _native
 from ._enum import NamedIntEnum
 from .dev import DevModeMixin
+from .errors import InvalidArgument
 from .stream import StreamMixin
 from .tree import Feed, TreeMixin
 
@@ -75,6 +76,7 @@ class Client(DevModeMixin, StreamMixin, TreeMixin):
 
     ``kubeconfig`` is a path or a list of paths (merged like ``KUBECONFIG``);
     ``None`` follows kubectl's rules ($KUBECONFIG, ~/.kube/config, in-cluster).
+    ``kubeconfig_data`` is the kubeconfig as text held in memory instead.
     ``context`` and ``namespace`` default to the kubeconfig's. ``timeout`` is
     the per-request timeout in seconds (default 30; watches are not bound by
     it). Loading errors raise :class:`ConfigError` or :class:`TLSError`; no
@@ -94,13 +96,17 @@ class Client(DevModeMixin, StreamMixin, TreeMixin):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         user_agent: Optional[str] = None,
+        kubeconfig_data: Optional[str] = None,
     ) -> None:
         if kubeconfig is not None and not isinstance(kubeconfig, (str, os.PathLike)):
             kubeconfig = os.pathsep.join(os.fspath(p) for p in kubeconfig)
         elif kubeconfig is not None:
             kubeconfig = os.fspath(kubeconfig)
+        if kubeconfig_data is not None and kubeconfig is not None:
+            raise InvalidArgument("give the kubeconfig as a path or as kubeconfig_data, not both")
         self._native = _native.Client(
-            kubeconfig, context, namespace, _ms(timeout), -1 if max_retries is None else max_retries, user_agent
+            kubeconfig, context, namespace, _ms(timeout), -1 if max_retries is None else max_retries, user_agent,
+            kubeconfig_data,
         )
 
     # -- lifetime -----------------------------------------------------------

@@ -216,6 +216,12 @@ class TreeMixin:
 
         return Feed(run, "nocalhost-tree-watch")
 
+    def check(self, *, cancel: Optional["Cancel"] = None) -> Dict[str, Any]:
+        """Whether the cluster answers and who we are (``nh_client_check``): {"server", "version",
+        "authenticated", "user": {"username","uid","groups","extra"} or None, "error"}. Raises when
+        the server does not answer (:class:`ConnectError`, :class:`TLSError` ...)."""
+        return json.loads(_native.client_check(self._native, cancel))
+
     def log_pod(
         self,
         target: str,

@@ -86,6 +86,16 @@ void init_tree(py::module_ &m) {
             });
         },
         py::arg("client"), py::arg("target"), py::arg("args"), py::arg("callback"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "client_check",
+        [](Client &c, const Cancel *cancel) {
+            auto client = c.get();
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) { return nh_client_check(out.out(), client.get(), t); });
+            return to_str(out);
+        },
+        py::arg("client"), py::arg("cancel") = nullptr);
 }
 
 }  // namespace nhpy

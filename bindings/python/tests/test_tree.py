@@ -200,3 +200,22 @@ def test_logs_are_followed_while_a_real_pod_writes(tree_client, real_pod):
         tree_client.stream_logs(real_pod, got.append, follow=True, cancel=cancel)
     timer.join()
     assert len(got) >= 5
+
+
+def test_a_kubeconfig_from_memory_and_the_cluster_check(kubeconfig, tree_ns):
+    with open(kubeconfig) as f:
+        text = f.read()
+    with nocalhost.Client(kubeconfig_data=text, namespace=tree_ns) as c:
+        assert c.namespace == tree_ns
+        assert c.tree() == []
+        check = c.check()
+        assert check["authenticated"] is True and check["error"] is None
+        assert check["version"]["gitVersion"] and check["user"]["username"]
+    with pytest.raises(nocalhost.ConfigError, match="kubeconfig data:"):
+        nocalhost.Client(kubeconfig_data="apiVersion: v1\nclusters: [\n")
+    with pytest.raises(nocalhost.InvalidArgument):
+        nocalhost.Client(kubeconfig, kubeconfig_data=text)
+    gone = re.sub(r"server: .*", "server: https://127.0.0.1:1", text)
+    with nocalhost.Client(kubeconfig_data=gone, max_retries=0) as c:
+        with pytest.raises(nocalhost.ConnectError):
+            c.check()
