@@ -1446,6 +1446,203 @@ NH_EXTERN int nh_sync_stop(nh_sync *sync);
 /** Stop (if needed) and release a sync. NULL-safe. */
 NH_EXTERN void nh_sync_free(nh_sync *sync);
 
+/* ==== the workload tree, its watch, and pod logs ==== */
+
+/*
+ * What an IDE's tree view shows: the workloads of a namespace (or of every
+ * namespace) with a dev-mode overlay, read with one list per kind, one of the
+ * pods and one of the session records, never one request per workload; and
+ * kept current from one watch per kind.
+ *
+ * An entry is a JSON object:
+ *   "kind"         "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"
+ *   "name", "namespace"
+ *   "application"  Nocalhost's application: the annotation (or label)
+ *                  dev.nocalhost/application-name, else the Helm release
+ *                  (annotation meta.helm.sh/release-name), else "default.application"
+ *   "created"      creationTimestamp (RFC 3339), or null
+ *   "replicas", "ready"   as kubectl's READY column: desired and ready pods
+ *                  (DaemonSet: desired and ready scheduled; Job: completions (or
+ *                  null) and ready; CronJob: null and 0; Pod: its containers and
+ *                  those ready)
+ *   Job and CronJob also "active", "suspended" (Job: "succeeded", "failed";
+ *   CronJob: "schedule", "last_schedule"); Pod also "phase" ("Terminating" while
+ *   deleted) and "node"
+ *   "containers"   [{"name","image"}] of its pod template (in dev mode: the dev ones)
+ *   "dev_mode"     true when "dev" is not empty
+ *   "dev"          one object per dev-mode session of the workload (replace, and a
+ *                  duplicate per developer): {"tool":"libnocalhost","mode":"replace"|
+ *                  "duplicate","phase":"starting"|"active","owner","developer" (duplicate
+ *                  only, else null),"since","container","image","copy" (duplicate: the
+ *                  copy's Deployment, else null),"generated_deployment","session_object",
+ *                  "pod":{"name","phase","ready"} or null (no dev pod yet),
+ *                  "sync":{"port","container","workdir"}}; a workload in the dev mode of
+ *                  Nocalhost's nhctl has {"tool":"nhctl","mode":"replace","phase":"active",
+ *                  "container":"nocalhost-dev","image"} with the rest null (nhctl keeps no
+ *                  owner in the cluster)
+ * ReplicaSets and Pods that a controller owns are not entries, nor are the
+ * Deployments dev mode generates (duplicates, the home of the dev pod of a
+ * DaemonSet, Job, CronJob or Pod): they show as the "dev" of their original. A
+ * bare Pod in dev mode (deleted while its dev pod runs) stays an entry, built
+ * from its recorded original. Entries are sorted by namespace, kind (in the
+ * order above) and name. Needs list (and watch) on the kinds, pods and Secrets.
+ */
+
+typedef enum nh_tree_event_type {
+    NH_TREE_ADDED = 1,    /**< an entry appeared (first the whole tree, one by one) */
+    NH_TREE_MODIFIED = 2, /**< an entry changed: scaled, became ready, entered or left dev mode... */
+    NH_TREE_DELETED = 3,  /**< an entry went away; `entry` is its last state */
+    NH_TREE_SYNCED = 4    /**< the first list was delivered; `entry` is the whole tree (a JSON array) */
+} nh_tree_event_type;
+
+/**
+ * Receives one tree event: `entry` (`len` bytes, NUL-terminated JSON) is valid
+ * only during the call. Called on the thread of nh_tree_watch(). Return
+ * non-zero to stop the watch.
+ */
+typedef int (*nh_tree_event_cb)(int type, const char *entry, size_t len, void *payload);
+
+typedef struct nh_tree_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. Ignored with all_namespaces. */
+    const char *namespace_name;
+    /** Non-zero: every namespace (needs cluster-wide list rights). */
+    int all_namespaces;
+    /** Kinds to list, as dev mode spells them ("deploy", "statefulset", "pod"...); NULL (count 0):
+        every kind above. */
+    const char *const *kinds;
+    size_t kinds_count;
+    /** A label selector the workloads (and bare pods) must match, as kubectl -l; NULL: none. */
+    const char *label_selector;
+    nh_cancel *cancel;
+    /** nh_tree_watch() only: receives the events. */
+    nh_tree_event_cb callback;
+    void *payload;
+} nh_tree_options;
+
+#define NH_TREE_OPTIONS_VERSION 1
+#define NH_TREE_OPTIONS_INIT {NH_TREE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL}
+
+NH_EXTERN int nh_tree_options_init(nh_tree_options *opts, unsigned int version);
+
+/**
+ * The workload tree as a JSON array of entries (see above) into *out.
+ * Errors: NH_EINVAL (an unknown kind, a kind the tree does not list, a label
+ * selector it cannot read), NH_EFORBIDDEN, NH_ECANCELLED, client errors.
+ * Since 0.1.
+ */
+NH_EXTERN int nh_tree_list(nh_buf *out, nh_client *client, const nh_tree_options *opts);
+
+/**
+ * The tree kept current: lists as nh_tree_list(), delivers every entry as
+ * NH_TREE_ADDED and then NH_TREE_SYNCED, then watches each source from its
+ * list's resourceVersion and delivers what each change does to the tree
+ * (a change of a pod or of a session record shows as NH_TREE_MODIFIED of the
+ * workload it belongs to). A dropped watch resumes from the last
+ * resourceVersion seen; one that is too old (410 Gone) lists again and
+ * delivers only the difference, as client-go's reflector. Events come in
+ * order on the calling thread; the watches run on threads of their own.
+ * Blocks until opts->cancel is triggered or the callback returns non-zero
+ * (both: NH_ECANCELLED), or a watch fails for good (NH_EFORBIDDEN, ...).
+ * opts->callback is required. Since 0.1.
+ */
+NH_EXTERN int nh_tree_watch(nh_client *client, const nh_tree_options *opts);
+
+/**
+ * Receives one log line (`len` bytes, without its newline, NUL-terminated),
+ * valid only during the call, on the calling thread. Return non-zero to stop.
+ */
+typedef int (*nh_pod_logs_cb)(const char *line, size_t len, void *payload);
+
+typedef struct nh_pod_logs_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** The container; NULL: the pod's kubectl.kubernetes.io/default-container, else its first. */
+    const char *container;
+    /** Non-zero: keep streaming new lines until the container ends (kubectl logs -f). */
+    int follow;
+    /** The last this many lines only; < 0 (the default): every line. */
+    long tail_lines;
+    /** Only lines newer than this many seconds; 0: every line. */
+    long since_seconds;
+    /** Non-zero: the previous (terminated) instance of the container. */
+    int previous;
+    /** Non-zero: each line starts with its RFC 3339 timestamp. */
+    int timestamps;
+    nh_cancel *cancel;
+    /** nh_pod_logs() only: receives the lines. */
+    nh_pod_logs_cb callback;
+    void *payload;
+} nh_pod_logs_options;
+
+#define NH_POD_LOGS_OPTIONS_VERSION 1
+#define NH_POD_LOGS_OPTIONS_INIT {NH_POD_LOGS_OPTIONS_VERSION, NULL, NULL, 0, -1, 0, 0, 0, NULL, NULL, NULL}
+
+NH_EXTERN int nh_pod_logs_options_init(nh_pod_logs_options *opts, unsigned int version);
+
+/**
+ * The pod whose logs `target` means, as `kubectl logs` picks it, as JSON
+ * {"pod","namespace","container","containers":[...],"pods"} into *out: "NAME"
+ * or "pod/NAME" is that pod; "KIND/NAME" for deployment, statefulset,
+ * daemonset, replicaset and job (kubectl's short names too) is the first of
+ * the pods its selector matches, in kubectl's order for logs (scheduled first;
+ * Running, then Unknown, then Pending; Ready; Ready for longer; more
+ * restarts; older), "pods" how many matched; "container" the one
+ * opts->container or the default picks. Errors: NH_EINVAL (bad target, a kind
+ * without logs such as cronjob), NH_ENOTFOUND (no such workload or pod, no pod
+ * matches, no such container), client errors. Since 0.1.
+ */
+NH_EXTERN int nh_pod_logs_resolve(nh_buf *out, nh_client *client, const char *target,
+                                  const nh_pod_logs_options *opts);
+
+/**
+ * Stream the logs of the pod nh_pod_logs_resolve() picks for `target` to
+ * opts->callback, one line per call, on the calling thread. Without follow it
+ * returns once every line was delivered; with follow, when the container ends,
+ * opts->cancel is triggered or the callback returns non-zero (both:
+ * NH_ECANCELLED). `out_pod` (may be NULL) gets the pod's name, also when
+ * the stream fails after it was picked. Errors: those of nh_pod_logs_resolve(), NH_EINVALID (the
+ * server's refusal, e.g. `previous` without a previous instance, or a
+ * container still waiting to start: the API's message), client errors.
+ * Since 0.1.
+ */
+NH_EXTERN int nh_pod_logs(nh_buf *out_pod, nh_client *client, const char *target, const nh_pod_logs_options *opts);
+
+/* ==== kubeconfig in memory, and the cluster check ==== */
+
+/**
+ * Open a client from kubeconfig text held in memory (`len` bytes of
+ * `kubeconfig_data`; (size_t)-1: strlen) rather than a file, e.g. one an
+ * editor received from a cloud console or a secret store. Read as one
+ * kubeconfig file would be (relative paths in it resolve against the current
+ * directory); errors name "kubeconfig data" with the line and field.
+ * opts->kubeconfig must be NULL; its other fields (context, namespace,
+ * timeouts, retries, user agent) apply as in nh_client_new(). The text is not
+ * kept beyond what the client needs. Errors: those of nh_client_new(),
+ * NH_EINVAL (no data, or opts->kubeconfig given too). Since 0.1.
+ */
+NH_EXTERN int nh_client_new_from_data(nh_client **out, const char *kubeconfig_data, size_t len,
+                                      const nh_client_options *opts);
+
+/**
+ * Whether the cluster answers and who we are, as a JSON object into *out:
+ *   "server"         the URL asked
+ *   "version"        GET /version's object (its "gitVersion" ...)
+ *   "authenticated"  true when the server accepted our credentials
+ *   "user"           {"username","uid","groups":[...],"extra":{...}} from a
+ *                    SelfSubjectReview (authentication.k8s.io v1, else v1beta1,
+ *                    v1alpha1), or null where the server serves none
+ *   "error"          null, or {"code","name","message"} of what refused us
+ *                    (NH_EUNAUTHORIZED: credentials refused; NH_EFORBIDDEN: no
+ *                    right to ask who we are, yet authenticated)
+ * Returns NH_OK whenever the server answered /version, even when it refused
+ * our credentials; without an answer the error that kept it (NH_ECONNECT,
+ * NH_ETLS, NH_ETIMEOUT, NH_ECANCELLED ...), with a message naming the server.
+ * Since 0.1.
+ */
+NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel);
+
 #ifdef __cplusplus
 }
 #endif

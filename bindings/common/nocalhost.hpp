@@ -529,4 +529,71 @@ inline std::string camel_case(std::string_view snake) {
     return out;
 }
 
+// nh_tree_options and what it points to; the callback and cancel token are per call.
+struct TreeOptions {
+    std::optional<std::string> namespace_name, label_selector;
+    bool all_namespaces = false;
+    Strings kinds;
+
+    template <class V>
+    void visit(V &&v) {
+        v("namespace", namespace_name);
+        v("all_namespaces", all_namespaces);
+        v("kinds", kinds);
+        v("label_selector", label_selector);
+    }
+
+    nh_tree_options &c(nh_cancel *cancel, nh_tree_event_cb callback = nullptr, void *payload = nullptr) {
+        c_ = nh_tree_options NH_TREE_OPTIONS_INIT;
+        c_.namespace_name = c_str_or_null(namespace_name);
+        c_.all_namespaces = all_namespaces ? 1 : 0;
+        c_.kinds = kinds.data_or_null();
+        c_.kinds_count = kinds.size();
+        c_.label_selector = c_str_or_null(label_selector);
+        c_.cancel = cancel;
+        c_.callback = callback;
+        c_.payload = payload;
+        return c_;
+    }
+
+private:
+    nh_tree_options c_ = NH_TREE_OPTIONS_INIT;
+};
+
+// nh_pod_logs_options and what it points to; the callback and cancel token are per call.
+struct PodLogsOptions {
+    std::optional<std::string> namespace_name, container;
+    bool follow = false, previous = false, timestamps = false;
+    long tail_lines = -1, since_seconds = 0;
+
+    template <class V>
+    void visit(V &&v) {
+        v("namespace", namespace_name);
+        v("container", container);
+        v("follow", follow);
+        v("tail_lines", tail_lines);
+        v("since_seconds", since_seconds);
+        v("previous", previous);
+        v("timestamps", timestamps);
+    }
+
+    nh_pod_logs_options &c(nh_cancel *cancel, nh_pod_logs_cb callback = nullptr, void *payload = nullptr) {
+        c_ = nh_pod_logs_options NH_POD_LOGS_OPTIONS_INIT;
+        c_.namespace_name = c_str_or_null(namespace_name);
+        c_.container = c_str_or_null(container);
+        c_.follow = follow ? 1 : 0;
+        c_.tail_lines = tail_lines;
+        c_.since_seconds = since_seconds;
+        c_.previous = previous ? 1 : 0;
+        c_.timestamps = timestamps ? 1 : 0;
+        c_.cancel = cancel;
+        c_.callback = callback;
+        c_.payload = payload;
+        return c_;
+    }
+
+private:
+    nh_pod_logs_options c_ = NH_POD_LOGS_OPTIONS_INIT;
+};
+
 }  // namespace nocalhost

@@ -113,6 +113,8 @@ export interface CallOptions {
 export interface ClientOptions {
   /** A kubeconfig path or paths (merged like KUBECONFIG); default: kubectl's rules. */
   kubeconfig?: string | string[];
+  /** The kubeconfig as text held in memory (instead of kubeconfig). */
+  kubeconfigData?: string;
   /** The context; default: the kubeconfig's current-context. */
   context?: string;
   /** The default namespace; default: the context's, else "default". */
@@ -184,6 +186,16 @@ export class Client {
   delete<T = any>(path: string, options?: CallOptions & { timeoutMs?: number }): Promise<T>;
   /** Watch a collection; the returned Watch is running already. */
   watch<T = any>(path: string, options?: WatchOptions): Watch<T>;
+  /** The workloads with their application, replicas, containers and dev mode (nh_tree_list). */
+  tree(options?: TreeOptions): Promise<TreeEntry[]>;
+  /** The tree kept current: every entry as ADDED, then SYNCED, then each change (nh_tree_watch). */
+  watchTree(options?: TreeOptions): TreeWatch;
+  /** The pod and container whose logs `target` (a pod name or KIND/NAME) means, as kubectl picks it. */
+  logPod(target: string, options?: LogPodOptions): Promise<LogPod>;
+  /** The log lines of `target`, followed if asked (nh_pod_logs). */
+  logs(target: string, options?: LogsOptions): LogStream;
+  /** Whether the cluster answers and who we are (nh_client_check); rejects when it does not answer. */
+  check(options?: CallOptions): Promise<ClusterCheck>;
 
   /**
    * Put a workload into dev mode and wait until its dev pod is ready. The workload is the CLI's
@@ -721,4 +733,140 @@ export class Watch<T = any> extends EventEmitter implements AsyncIterable<WatchE
   once(event: 'error', listener: (error: NocalhostError) => void): this;
   once(event: 'end', listener: () => void): this;
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent<T>>;
+}
+
+// -- the workload tree and logs ------------------------------------------------
+
+export interface TreeOptions extends CallOptions {
+  /** 'deploy,sts' or ['deployment', 'pod']; default every kind. */
+  kinds?: string | string[];
+  namespace?: string;
+  allNamespaces?: boolean;
+  /** A label selector the workloads must match, as kubectl's -l. */
+  labelSelector?: string;
+}
+
+/** One dev-mode session of a workload (or Nocalhost's nhctl dev mode: tool 'nhctl', owner and pod null). */
+export interface TreeDevSession {
+  tool: 'libnocalhost' | 'nhctl';
+  mode: 'replace' | 'duplicate';
+  phase: 'starting' | 'active';
+  owner: string | null;
+  developer: string | null;
+  since: string | null;
+  container: string;
+  image: string;
+  copy: string | null;
+  generated_deployment: string | null;
+  session_object: string | null;
+  pod: { name: string; phase: string; ready: boolean } | null;
+  sync: { port: number; container: string; workdir: string } | null;
+}
+
+/** A workload of the tree (see nh_tree_list in nocalhost.h). */
+export interface TreeEntry {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet' | 'Job' | 'CronJob' | 'Pod';
+  name: string;
+  namespace: string;
+  /** dev.nocalhost/application-name, else the Helm release, else 'default.application'. */
+  application: string;
+  created: string | null;
+  /** Desired pods (Pod: containers; Job: completions; CronJob: null). */
+  replicas: number | null;
+  ready: number;
+  containers: { name: string; image: string }[];
+  dev_mode: boolean;
+  dev: TreeDevSession[];
+  /** Job and CronJob. */
+  active?: number;
+  suspended?: boolean;
+  /** Job. */
+  succeeded?: number;
+  failed?: number;
+  /** CronJob. */
+  schedule?: string;
+  last_schedule?: string | null;
+  /** Pod. */
+  phase?: string;
+  node?: string;
+}
+
+export type TreeEventTypeName = 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNCED';
+export const TreeEventType: { readonly [K in TreeEventTypeName]: K };
+
+export type TreeEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; entry: TreeEntry }
+  | { type: 'SYNCED'; entry: TreeEntry[] };
+
+/** The tree kept current: an EventEmitter and an async iterable of events. */
+export class TreeWatch extends EventEmitter implements AsyncIterable<TreeEvent> {
+  readonly client: Client;
+  /** Settles when the watch ends: resolves after close(), rejects with the error that ended it. */
+  readonly done: Promise<void>;
+  readonly closed: boolean;
+  /** Stop the watch; resolves once it has ended. Idempotent. */
+  close(): Promise<void>;
+
+  on(event: 'event', listener: (event: TreeEvent) => void): this;
+  on(event: 'error', listener: (error: NocalhostError) => void): this;
+  on(event: 'end', listener: () => void): this;
+  once(event: 'event', listener: (event: TreeEvent) => void): this;
+  once(event: 'error', listener: (error: NocalhostError) => void): this;
+  once(event: 'end', listener: () => void): this;
+  [Symbol.asyncIterator](): AsyncIterator<TreeEvent>;
+}
+
+export interface LogPodOptions extends CallOptions {
+  namespace?: string;
+  /** Default: the pod's kubectl.kubernetes.io/default-container, else its first. */
+  container?: string;
+}
+
+export interface LogPod {
+  pod: string;
+  namespace: string;
+  container: string;
+  containers: string[];
+  /** How many pods the workload's selector matched. */
+  pods: number;
+}
+
+export interface LogsOptions extends LogPodOptions {
+  /** Keep streaming until the container ends (or close()). */
+  follow?: boolean;
+  /** Only the last this many lines. */
+  tail?: number;
+  /** Only lines newer than this many seconds. */
+  since?: number;
+  /** The previous (terminated) instance of the container. */
+  previous?: boolean;
+  /** Each line starts with its RFC 3339 timestamp. */
+  timestamps?: boolean;
+}
+
+/** A pod's log lines: an EventEmitter ('line') and an async iterable of lines. */
+export class LogStream extends EventEmitter implements AsyncIterable<string> {
+  readonly client: Client;
+  /** Settles when the lines end: resolves once all were read (or after close()), rejects with the error. */
+  readonly done: Promise<void>;
+  readonly closed: boolean;
+  /** Stop reading; resolves once it has ended. Idempotent. */
+  close(): Promise<void>;
+
+  on(event: 'line', listener: (line: string) => void): this;
+  on(event: 'error', listener: (error: NocalhostError) => void): this;
+  on(event: 'end', listener: () => void): this;
+  once(event: 'line', listener: (line: string) => void): this;
+  once(event: 'error', listener: (error: NocalhostError) => void): this;
+  once(event: 'end', listener: () => void): this;
+  [Symbol.asyncIterator](): AsyncIterator<string>;
+}
+
+/** What nh_client_check says. */
+export interface ClusterCheck {
+  server: string;
+  version: { gitVersion: string; [key: string]: unknown } | null;
+  authenticated: boolean;
+  user: { username: string; uid: string; groups: string[]; extra: Record<string, string[]> } | null;
+  error: { code: number; name: string; message: string } | null;
 }

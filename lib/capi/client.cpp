@@ -10,6 +10,17 @@
 
 using namespace nh::capi;
 
+std::unique_ptr<nh_client> nh::capi::make_client(nh::kube::RestConfig cfg, const nh_client_options &opts) {
+    nh::kube::ClientOptions co;
+    if (opts.timeout_ms > 0) co.timeout = std::chrono::milliseconds(opts.timeout_ms);
+    if (opts.max_retries >= 0) co.max_retries = opts.max_retries;
+    if (opts.user_agent) co.user_agent = opts.user_agent;
+    auto c = std::make_unique<nh_client>();
+    c->impl = std::make_shared<nh::kube::Client>(std::move(cfg), co);
+    c->server = c->impl->config().server;
+    return c;
+}
+
 extern "C" {
 
 const char *nh_kind_name(const char *text) {
@@ -36,14 +47,7 @@ int nh_client_new(nh_client **out, const nh_client_options *opts) {
         if (opts->kubeconfig) lo.paths = opts->kubeconfig;
         if (opts->context) lo.context = opts->context;
         if (opts->namespace_name) lo.ns = opts->namespace_name;
-        nh::kube::ClientOptions co;
-        if (opts->timeout_ms > 0) co.timeout = std::chrono::milliseconds(opts->timeout_ms);
-        if (opts->max_retries >= 0) co.max_retries = opts->max_retries;
-        if (opts->user_agent) co.user_agent = opts->user_agent;
-        auto c = std::make_unique<nh_client>();
-        c->impl = std::make_shared<nh::kube::Client>(nh::kube::load_config(lo), co);
-        c->server = c->impl->config().server;
-        *out = c.release();
+        *out = nh::capi::make_client(nh::kube::load_config(lo), *opts).release();
         return NH_OK;
     });
 }

@@ -4,8 +4,14 @@
 #include <memory>
 
 #include "kube/client.hpp"
+#include "nocalhost.h"
 
 struct nh_client {
     std::shared_ptr<nh::kube::Client> impl;
     std::string server;  // kept for nh_client_server()'s lifetime guarantee
 };
+
+namespace nh::capi {
+// A client of `cfg` with the request settings of `opts` (timeouts, retries, user agent).
+std::unique_ptr<nh_client> make_client(nh::kube::RestConfig cfg, const nh_client_options &opts);
+}  // namespace nh::capi

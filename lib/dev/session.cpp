@@ -1531,4 +1531,6 @@ std::vector<std::string> pvc_delete(kube::Client &c, const std::string &ns_in, c
     return deleted;
 }
 
+Session session_from_record(const json &secret) { return session_from_secret(secret); }
+
 }  // namespace nh::dev

@@ -220,4 +220,8 @@ json status(kube::Client &client, Kind kind, const std::string &ns, const std::s
 // Every session in `ns` ("" for all namespaces), as an array of status objects.
 json list(kube::Client &client, const std::string &ns, CancelToken *cancel);
 
+// The session a session Secret (one of dev mode's, labelled kRoleLabel=kRoleSession) records,
+// without its dev pod or lock state (no request). Throws NH_EPROTOCOL for an unreadable record.
+Session session_from_record(const json &secret);
+
 }  // namespace nh::dev

@@ -556,4 +556,28 @@ void Client::watch(const WatchParams &p, const WatchCallback &cb) {
     }
 }
 
+void Client::stream(const Request &req, const std::function<bool(const char *, size_t)> &sink) {
+    for (int attempt = 0;; ++attempt) {
+        bool stopped = false;
+        std::function<bool(const char *, size_t)> wrapped = [&](const char *data, size_t n) {
+            if (sink(data, n)) return true;
+            stopped = true;
+            return false;
+        };
+        auto conn = acquire();
+        Response resp;
+        bool sent = false;
+        CURLcode rc = perform(*conn, req, resp, sent, &wrapped);
+        std::string errbuf = conn->errbuf;
+        release(std::move(conn));
+        if (stopped) return;
+        if (rc == CURLE_ABORTED_BY_CALLBACK && cancelled(req.cancel))
+            throw Error(NH_ECANCELLED, req.method + " " + req.path + " cancelled");
+        if (rc != CURLE_OK) throw transport_error(rc, errbuf.c_str(), req.method, req.path);
+        if (resp.status == 401 && attempt == 0 && creds_.invalidate()) continue;
+        if (resp.status < 200 || resp.status >= 300) throw status_error(resp.status, resp.body, req.method, req.path);
+        return;
+    }
+}
+
 }  // namespace nh::kube

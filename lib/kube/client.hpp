@@ -108,6 +108,11 @@ public:
     // elapsed or the callback stopped it; throws NH_ECANCELLED when cancelled.
     void watch(const WatchParams &params, const WatchCallback &cb);
 
+    // One streamed GET (pod logs): the body of a 2xx answer goes to `sink` as it arrives (false
+    // stops it and returns normally); no retries, no overall timeout unless req.timeout is set.
+    // Other answers throw their typed error; cancellation throws NH_ECANCELLED.
+    void stream(const Request &req, const std::function<bool(const char *, size_t)> &sink);
+
     // Sets on `h` the URL for `path` (scheme from `scheme_override` if non-empty, e.g.
     // "wss" is not needed: curl speaks https), TLS, proxy, auth and User-Agent, so that
     // other transports (WebSocket streams) reach the API server exactly as requests do.

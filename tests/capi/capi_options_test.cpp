@@ -57,6 +57,9 @@ std::vector<OptionsType> options_types() {
          call_init<nh_sidecar_image_options, nh_sidecar_image_options_init>},
         {"nh_session_sync_options", {sizeof(nh_session_sync_options)},
          call_init<nh_session_sync_options, nh_session_sync_options_init>},
+        {"nh_tree_options", {sizeof(nh_tree_options)}, call_init<nh_tree_options, nh_tree_options_init>},
+        {"nh_pod_logs_options", {sizeof(nh_pod_logs_options)},
+         call_init<nh_pod_logs_options, nh_pod_logs_options_init>},
     };
 }
 

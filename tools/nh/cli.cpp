@@ -398,4 +398,32 @@ nlohmann::json session_config(const nh_session *s) {
     return j["config"];
 }
 
+// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
+void print_table(const std::vector<std::vector<std::string>> &rows) {
+    std::vector<size_t> width;
+    for (const auto &r : rows)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto &r : rows) {
+        std::string line;
+        for (size_t i = 0; i < r.size(); ++i)
+            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] + 3 - r[i].size(), ' ');
+        std::printf("%s\n", line.c_str());
+    }
+}
+
+void fail_with_last_error(nh_client *c) {
+    int code = report_error();
+    nh_client_free(c);
+    throw CLI::RuntimeError(code);
+}
+
+nh_client *client_or_fail(const Globals &g) {
+    nh_client *c = open_client(g);
+    if (!c) throw CLI::RuntimeError(report_error());
+    return c;
+}
+
 }  // namespace nh_cli

@@ -121,4 +121,13 @@ bool interactive();
 void progress(const std::string &line);
 void progress_done();
 
+// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
+void print_table(const std::vector<std::vector<std::string>> &rows);
+
+// Prints the last error, frees `c` and leaves the command with the error's exit code.
+[[noreturn]] void fail_with_last_error(nh_client *c);
+
+// open_client(), or leaves the command with the error's exit code.
+nh_client *client_or_fail(const Globals &g);
+
 }  // namespace nh_cli

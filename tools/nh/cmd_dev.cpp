@@ -155,17 +155,8 @@ void add_session_flags(CLI::App *cmd, std::string &mode, std::string &developer)
     cmd->add_option("--developer", developer, "duplicate mode: whose copy (default: yours, user@host)");
 }
 
-[[noreturn]] void fail_with_last_error(nh_client *c) {
-    int code = nh_cli::report_error();
-    nh_client_free(c);
-    throw CLI::RuntimeError(code);
-}
-
-nh_client *client_or_fail(const nh_cli::Globals &g) {
-    nh_client *c = nh_cli::open_client(g);
-    if (!c) throw CLI::RuntimeError(nh_cli::report_error());
-    return c;
-}
+using nh_cli::client_or_fail;
+using nh_cli::fail_with_last_error;
 
 // nh_cli::pick_session(), freeing the client when it refuses.
 nh_cli::SessionPick pick_or_fail(nh_client *c, const nh_cli::Globals &g, const std::string &verb, const Target &t,
@@ -275,21 +266,7 @@ void print_status(const json &s) {
         std::printf("  locked by:  %s\n", s["lock"].value("holder", "").c_str());
 }
 
-// Rows under a header, each column as wide as its widest cell plus 3 (kubectl's tables).
-void print_table(const std::vector<std::vector<std::string>> &rows) {
-    std::vector<size_t> width;
-    for (const auto &r : rows)
-        for (size_t i = 0; i < r.size(); ++i) {
-            if (width.size() <= i) width.push_back(0);
-            width[i] = std::max(width[i], r[i].size());
-        }
-    for (const auto &r : rows) {
-        std::string line;
-        for (size_t i = 0; i < r.size(); ++i)
-            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] + 3 - r[i].size(), ' ');
-        std::printf("%s\n", line.c_str());
-    }
-}
+using nh_cli::print_table;
 
 std::string text_or_dash(const json &s, const char *key) {
     return s.contains(key) && s[key].is_string() && !s[key].get<std::string>().empty() ? s[key].get<std::string>() : "-";

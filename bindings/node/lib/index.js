@@ -6,14 +6,15 @@
 // such call accepts `{ signal }` (an AbortSignal) to cancel it; long-running
 // streams are EventEmitters; handles have an explicit close().
 
-const { EventEmitter } = require('node:events');
 const native = require('./native');
 const nativeLib = native;
 const errors = require('./errors');
 const live = require('./live');
+const { Feed } = require('./feed');
+const tree = require('./tree');
 
 const { checkOptions, KEYS } = require('./options');
-const { withSignal, abortError } = require('./signal');
+const { withSignal } = require('./signal');
 
 const { CancelledError, ConfigError, InvalidArgumentError, InvalidStateError, NotFoundError } = errors;
 
@@ -78,11 +79,15 @@ class Client {
    * @param {object} [options] kubeconfig (path or array of paths; default:
    *   kubectl's rules), context, namespace, timeoutMs (per request, default
    *   30000), maxRetries, userAgent. Throws ConfigError/TLSError at once when
-   *   the kubeconfig is unusable; makes no request.
+   *   the kubeconfig is unusable; makes no request. kubeconfigData: the
+   *   kubeconfig as text held in memory instead of a path.
    */
   constructor(options = {}) {
     checkOptions('Client', options);
     let { kubeconfig } = options;
+    if (options.kubeconfigData != null && kubeconfig != null) {
+      throw new InvalidArgumentError('give the kubeconfig as a path (kubeconfig) or as text (kubeconfigData), not both', -2);
+    }
     if (Array.isArray(kubeconfig)) kubeconfig = kubeconfig.join(':');
     this._native = new native.Client({ ...options, kubeconfig });
   }
@@ -432,6 +437,59 @@ class Client {
   watch(path, options = {}) {
     return new Watch(this, path, checkOptions('watch', options));
   }
+
+  /**
+   * The workloads of the namespace (or of all) with their application,
+   * replicas, containers and dev mode: an array of entries (see nh_tree_list
+   * in nocalhost.h). Options: kinds ('deploy,sts' or an array; default every
+   * kind), namespace, allNamespaces, labelSelector, signal.
+   */
+  async tree(options = {}) {
+    const { signal, ...rest } = checkOptions('tree', options);
+    const o = tree.treeOptions(rest);
+    return JSON.parse(await withSignal(signal, (cancel) => native.treeList(this._native, o, cancel)));
+  }
+
+  /**
+   * The tree kept current (a TreeWatch, running already): every entry as
+   * ADDED, then SYNCED, then ADDED / MODIFIED / DELETED as workloads, their
+   * pods and dev mode change. Options as tree().
+   */
+  watchTree(options = {}) {
+    return new tree.TreeWatch(this, checkOptions('tree', options));
+  }
+
+  /**
+   * The pod (and container) whose logs `target` (a pod name or KIND/NAME)
+   * means, as `kubectl logs` picks it: {pod, namespace, container, containers,
+   * pods}. Options: namespace, container, signal.
+   */
+  async logPod(target, options = {}) {
+    const { signal, ...rest } = checkOptions('logPod', options);
+    const o = tree.logOptions(rest);
+    return JSON.parse(await withSignal(signal, (cancel) => native.podLogsResolve(this._native, String(target), o, cancel)));
+  }
+
+  /**
+   * The log lines of `target` (a LogStream, running already): 'line' events
+   * and `for await (const line of client.logs(...))`. Options: namespace,
+   * container, follow, tail (lines), since (seconds), previous, timestamps,
+   * signal.
+   */
+  logs(target, options = {}) {
+    return new tree.LogStream(this, target, checkOptions('logs', options));
+  }
+
+  /**
+   * Whether the cluster answers and who we are (nh_client_check): {server,
+   * version, authenticated, user: {username, uid, groups, extra} | null,
+   * error: {code, name, message} | null}. Rejects when the server does not
+   * answer (ConnectError, TLSError, ...). Options: signal.
+   */
+  async check(options = {}) {
+    const { signal } = checkOptions('call', options);
+    return JSON.parse(await withSignal(signal, (cancel) => native.clientCheck(this._native, cancel)));
+  }
 }
 
 const DEV_EVENT_NAMES = Object.freeze({ 1: 'PHASE', 2: 'POD', 3: 'WARNING', 4: 'INFO' });
@@ -735,93 +793,20 @@ class Session {
  * ended it; only emitted when someone listens), 'end'. `done` settles when the
  * watch ends. close() stops it. Also `for await (const event of watch)`.
  */
-class Watch extends EventEmitter {
+class Watch extends Feed {
   constructor(client, path, { signal, ...options } = {}) {
-    super();
+    super((cancel, onEvent) => client._native.watch(path, options, cancel, onEvent), signal);
     this.client = client; // kept alive while the watch runs
-    this._cancel = new native.Cancel();
-    this._closed = false;
-    // Throws at once on a closed client or bad arguments.
-    const started = client._native.watch(path, options, this._cancel, (type, raw) => this._event(type, raw));
-    const onAbort = () => this._cancel.trigger();
-    if (signal) {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    }
-    this.done = started.then(
-      () => this._end(),
-      (error) => {
-        if (this._closed && error instanceof CancelledError) return this._end();
-        if (signal && signal.aborted && error instanceof CancelledError) error = abortError(signal);
-        if (this.listenerCount('error') > 0) this.emit('error', error);
-        this._end();
-        throw error;
-      },
-    );
-    this.done.catch(() => {}); // rejections are for those who await `done`
-    this.done.finally(() => signal && signal.removeEventListener('abort', onAbort)).catch(() => {});
   }
 
-  _event(type, raw) {
-    const event = {
+  _convert(type, raw) {
+    return {
       type: WATCH_EVENT_NAMES[type] || String(type),
       raw,
       get object() {
         return JSON.parse(raw);
       },
     };
-    this.emit('event', event);
-  }
-
-  _end() {
-    this._closed = true;
-    this.emit('end');
-  }
-
-  /** Stop the watch; resolves once it has ended. Idempotent. */
-  close() {
-    this._closed = true;
-    this._cancel.trigger();
-    return this.done.then(
-      () => undefined,
-      () => undefined,
-    );
-  }
-
-  get closed() {
-    return this._closed;
-  }
-
-  async *[Symbol.asyncIterator]() {
-    const queue = [];
-    let wake = null;
-    let finished = false;
-    const onEvent = (e) => {
-      queue.push(e);
-      if (wake) wake();
-    };
-    const onEnd = () => {
-      finished = true;
-      if (wake) wake();
-    };
-    this.on('event', onEvent);
-    this.once('end', onEnd);
-    try {
-      for (;;) {
-        if (queue.length) {
-          yield queue.shift();
-          continue;
-        }
-        if (finished) break;
-        await new Promise((resolve) => (wake = resolve));
-        wake = null;
-      }
-      await this.done; // rethrows the error that ended the watch
-    } finally {
-      this.off('event', onEvent);
-      this.off('end', onEnd);
-      if (!finished) await this.close();
-    }
   }
 }
 
@@ -846,6 +831,9 @@ module.exports = {
   SyncCompression: live.SyncCompression,
   Session,
   Watch,
+  TreeWatch: tree.TreeWatch,
+  LogStream: tree.LogStream,
+  TreeEventType: tree.TreeEventType,
   DevEventType,
   DevEndResult,
   DevMode,

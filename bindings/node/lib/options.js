@@ -13,7 +13,7 @@ const DEV_QUERY = ['namespace', 'mode', 'developer', ...SIGNAL];
 const EXEC = ['stdin', 'namespace', 'container', 'tty', 'timeoutMs', ...SIGNAL];
 
 const KEYS = {
-  Client: ['kubeconfig', 'context', 'namespace', 'timeoutMs', 'maxRetries', 'userAgent'],
+  Client: ['kubeconfig', 'kubeconfigData', 'context', 'namespace', 'timeoutMs', 'maxRetries', 'userAgent'],
   call: SIGNAL,
   request: ['method', 'path', 'body', 'contentType', 'timeoutMs', ...SIGNAL],
   // get, create, replace, delete: method, path and body are their arguments.
@@ -38,6 +38,9 @@ const KEYS = {
   sessionRun: ['args', 'configPath', 'appName', 'localPort', 'stdin', 'timeoutMs', ...SIGNAL],
   terminal: [...EXEC, 'shell'],
   flush: ['timeoutMs', ...SIGNAL],
+  tree: ['kinds', 'namespace', 'allNamespaces', 'labelSelector', ...SIGNAL],
+  logPod: ['namespace', 'container', ...SIGNAL],
+  logs: ['namespace', 'container', 'follow', 'tail', 'since', 'previous', 'timestamps', ...SIGNAL],
 };
 
 /** Levenshtein distance, for the suggestion. */

@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     nhnode::Session::Init(env, exports);
     nhnode::init_stream(env, exports);
     nhnode::init_live(env, exports);
+    nhnode::init_tree(env, exports);
     return exports;
 }
 

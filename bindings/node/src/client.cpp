@@ -42,7 +42,12 @@ Client::Client(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Client>(info) 
     opts.max_retries = static_cast<int>(opt_int(option(o, "maxRetries"), -1));
     opts.user_agent = c_str_or_null(user_agent);
     nocalhost::ClientHandle raw;
-    check(env, nh_client_new(raw.out(), &opts));  // reads files only: no need to leave the thread
+    // A kubeconfig held in memory (kubeconfigData) or files; either reads files only: no need to leave the thread.
+    auto data = opt_string(option(o, "kubeconfigData"));
+    if (data)
+        check(env, nh_client_new_from_data(raw.out(), data->data(), data->size(), &opts));
+    else
+        check(env, nh_client_new(raw.out(), &opts));
     handle_.set(raw.release());
 }
 

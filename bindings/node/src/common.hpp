@@ -172,5 +172,6 @@ inline Napi::String to_string(Napi::Env env, const nocalhost::Buffer &b) {
 void init_common(Napi::Env env, Napi::Object exports);
 void init_stream(Napi::Env env, Napi::Object exports);
 void init_live(Napi::Env env, Napi::Object exports);
+void init_tree(Napi::Env env, Napi::Object exports);
 
 }  // namespace nhnode

@@ -19,6 +19,7 @@ from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
 from .dev import DevEndResult, DevEvent, DevEventType, DevMode, Session, default_sidecar_image
 from .log import LogLevel, log_to_logging, set_log_handler
 from .stream import Exec, ExecResult, ExecStream, ForwardEvent, ForwardEventType, PortForward
+from .tree import Feed, TreeEvent, TreeEventType
 from .sync import Sync, SyncCompression, SyncEvent, SyncEventType, SyncMode, SyncState, SyncStatus, start_sync
 
 #: The version of the libnocalhost this package was built against.
@@ -38,6 +39,7 @@ __all__ = [
     "DevEventType",
     "DevMode",
     "Exec",
+    "Feed",
     "ExecResult",
     "ExecStream",
     "ForwardEvent",
@@ -55,6 +57,8 @@ __all__ = [
     "default_sidecar_image",
     "LogLevel",
     "Response",
+    "TreeEvent",
+    "TreeEventType",
     "Watch",
     "WatchEvent",
     "WatchEventType",

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from . import _native
 from ._enum import NamedIntEnum
 from .dev import DevModeMixin
-from .errors import Cancelled
+from .errors import InvalidArgument
 from .stream import StreamMixin
+from .tree import Feed, TreeMixin
 
 Cancel = _native.Cancel
 
@@ -72,11 +71,12 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-class Client(DevModeMixin, StreamMixin):
+class Client(DevModeMixin, StreamMixin, TreeMixin):
     """A connection to one cluster, as a kubeconfig context describes it.
 
     ``kubeconfig`` is a path or a list of paths (merged like ``KUBECONFIG``);
     ``None`` follows kubectl's rules ($KUBECONFIG, ~/.kube/config, in-cluster).
+    ``kubeconfig_data`` is the kubeconfig as text held in memory instead.
     ``context`` and ``namespace`` default to the kubeconfig's. ``timeout`` is
     the per-request timeout in seconds (default 30; watches are not bound by
     it). Loading errors raise :class:`ConfigError` or :class:`TLSError`; no
@@ -96,13 +96,17 @@ class Client(DevModeMixin, StreamMixin):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         user_agent: Optional[str] = None,
+        kubeconfig_data: Optional[str] = None,
     ) -> None:
         if kubeconfig is not None and not isinstance(kubeconfig, (str, os.PathLike)):
             kubeconfig = os.pathsep.join(os.fspath(p) for p in kubeconfig)
         elif kubeconfig is not None:
             kubeconfig = os.fspath(kubeconfig)
+        if kubeconfig_data is not None and kubeconfig is not None:
+            raise InvalidArgument("give the kubeconfig as a path or as kubeconfig_data, not both")
         self._native = _native.Client(
-            kubeconfig, context, namespace, _ms(timeout), -1 if max_retries is None else max_retries, user_agent
+            kubeconfig, context, namespace, _ms(timeout), -1 if max_retries is None else max_retries, user_agent,
+            kubeconfig_data,
         )
 
     # -- lifetime -----------------------------------------------------------
@@ -251,10 +255,7 @@ class Client(DevModeMixin, StreamMixin):
         return Watch(self, path, resource_version, label_selector, field_selector, timeout)
 
 
-_END = object()
-
-
-class Watch:
+class Watch(Feed):
     """An iterator of watch events fed by a background thread; close() stops it."""
 
     def __init__(
@@ -268,77 +269,25 @@ class Watch:
         max_pending: int = 1024,
     ) -> None:
         self._client = client  # kept alive while the watch runs
-        self._cancel = Cancel()
-        self._queue: "queue.Queue[Any]" = queue.Queue(max_pending)
-        self._closed = False
-        self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(path, resource_version, label_selector, field_selector, timeout),
-            name=f"nocalhost-watch {path}",
-            daemon=True,
-        )
-        self._thread.start()
 
-    def _put(self, item: Any) -> bool:
-        while not self._closed:
-            try:
-                self._queue.put(item, timeout=0.1)
-                return False
-            except queue.Full:
-                continue
-        return True  # closed: stop the watch
-
-    def _run(self, path, resource_version, label_selector, field_selector, timeout) -> None:
-        try:
-            self._client.watch(
+        def run(put: Callable[[Any], bool], cancel: Cancel) -> None:
+            client.watch(
                 path,
-                self._put,
+                put,
                 resource_version=resource_version,
                 label_selector=label_selector,
                 field_selector=field_selector,
                 timeout=timeout,
-                cancel=self._cancel,
+                cancel=cancel,
             )
-        except BaseException as e:  # handed to the iterating thread
-            if not (isinstance(e, Cancelled) and self._closed):
-                self._error = e
-        finally:
-            self._put(_END)
+
+        super().__init__(run, f"nocalhost-watch {path}", max_pending)
 
     def __iter__(self) -> Iterator[WatchEvent]:
         return self
 
     def __next__(self) -> WatchEvent:
-        if self._closed:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END:
-            self._closed = True
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
-            raise StopIteration
-        return item
-
-    def close(self) -> None:
-        """Stop the watch and wait for its thread. Idempotent."""
-        self._closed = True
-        self._cancel.trigger()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+        return super().__next__()
 
     def __enter__(self) -> "Watch":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self._closed = True
-            self._cancel.trigger()

@@ -12,7 +12,7 @@ int watch_trampoline(int type, const char *object, size_t len, void *payload) {
 
 Client::Client(const std::optional<std::string> &kubeconfig, const std::optional<std::string> &context,
                const std::optional<std::string> &ns, long timeout_ms, int max_retries,
-               const std::optional<std::string> &user_agent) {
+               const std::optional<std::string> &user_agent, const std::optional<std::string> &kubeconfig_data) {
     nh_client_options o = NH_CLIENT_OPTIONS_INIT;
     o.kubeconfig = c_str_or_null(kubeconfig);
     o.context = c_str_or_null(context);
@@ -24,7 +24,8 @@ Client::Client(const std::optional<std::string> &kubeconfig, const std::optional
     int rc;
     {
         py::gil_scoped_release nogil;  // may read files and log
-        rc = nh_client_new(raw.out(), &o);
+        rc = kubeconfig_data ? nh_client_new_from_data(raw.out(), kubeconfig_data->data(), kubeconfig_data->size(), &o)
+                             : nh_client_new(raw.out(), &o);
     }
     check(rc);
     handle.reset(std::move(raw));
@@ -33,9 +34,10 @@ Client::Client(const std::optional<std::string> &kubeconfig, const std::optional
 void init_client(py::module_ &m) {
     py::class_<Client>(m, "Client")
         .def(py::init<const std::optional<std::string> &, const std::optional<std::string> &,
-                      const std::optional<std::string> &, long, int, const std::optional<std::string> &>(),
+                      const std::optional<std::string> &, long, int, const std::optional<std::string> &,
+                      const std::optional<std::string> &>(),
              py::arg("kubeconfig"), py::arg("context"), py::arg("namespace"), py::arg("timeout_ms"),
-             py::arg("max_retries"), py::arg("user_agent"))
+             py::arg("max_retries"), py::arg("user_agent"), py::arg("kubeconfig_data") = py::none())
         .def("close", [](Client &c) { c.handle.close(); })
         .def_property_readonly("closed", [](const Client &c) { return c.handle.closed(); })
         .def_property_readonly("namespace", [](const Client &c) { return std::string(nh_client_namespace(c.get().get())); })

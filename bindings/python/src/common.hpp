@@ -243,5 +243,6 @@ void init_client(py::module_ &m);
 void init_dev(py::module_ &m);
 void init_stream(py::module_ &m);
 void init_sync(py::module_ &m);
+void init_tree(py::module_ &m);
 
 }  // namespace nhpy

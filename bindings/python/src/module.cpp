@@ -8,4 +8,5 @@ PYBIND11_MODULE(_native, m) {
     nhpy::init_dev(m);
     nhpy::init_stream(m);
     nhpy::init_sync(m);
+    nhpy::init_tree(m);
 }
