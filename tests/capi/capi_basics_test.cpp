@@ -184,7 +184,8 @@ TEST(CApi, EveryDevPhaseIsDocumentedInTheHeader) {
         {NH_DEV_PHASE_CLEANUP, "NH_DEV_PHASE_CLEANUP"},   {NH_DEV_PHASE_FORCE, "NH_DEV_PHASE_FORCE"},
         {NH_DEV_PHASE_DONE, "NH_DEV_PHASE_DONE"},         {NH_DEV_PHASE_UPLOAD, "NH_DEV_PHASE_UPLOAD"},
         {NH_DEV_PHASE_FORWARD, "NH_DEV_PHASE_FORWARD"},   {NH_DEV_PHASE_SYNC, "NH_DEV_PHASE_SYNC"},
-        {NH_DEV_PHASE_SYNCED, "NH_DEV_PHASE_SYNCED"},     {NH_DEV_PHASE_PORT_FORWARD, "NH_DEV_PHASE_PORT_FORWARD"}};
+        {NH_DEV_PHASE_SYNCED, "NH_DEV_PHASE_SYNCED"},     {NH_DEV_PHASE_PORT_FORWARD, "NH_DEV_PHASE_PORT_FORWARD"},
+        {NH_DEV_PHASE_IMAGE, "NH_DEV_PHASE_IMAGE"}};
     int last = 0;
     std::set<std::string> names;
     for (const auto &[value, constant] : values) {
