@@ -220,7 +220,13 @@ TEST_F(RealLoop, TheNocalhostConfigDrivesTheSyncThePortForwardsAndTheCommands) {
         << phases.all();
     json pod = dev_pod();
     ASSERT_TRUE(pod.is_object());
-    EXPECT_EQ(container_status(pod, "nh-sync")["image"], sidecar_image_) << pod["status"].dump();
+    // The spec names the config's image; the status may name another tag of the same content
+    // (the node reports an image by its ID), so the spec is what shows the config was used.
+    std::string sidecar_spec_image;
+    for (const auto &c : pod["spec"]["containers"])
+        if (c.value("name", "") == "nh-sync") sidecar_spec_image = c.value("image", "");
+    EXPECT_EQ(sidecar_spec_image, sidecar_image_) << pod["spec"].dump();
+    EXPECT_TRUE(container_status(pod, "nh-sync").value("ready", false)) << pod["status"].dump();
 
     // The work dir is the config's; ignored files stay local.
     EXPECT_EQ(exec_cat("deployment/web", "/srv/app/hello.txt"), "hello v1\n");
