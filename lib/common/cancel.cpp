@@ -1,5 +1,6 @@
 #include "common/cancel.hpp"
 
+#include <thread>
 #include <vector>
 
 #include "common/error.hpp"
@@ -41,6 +42,13 @@ bool CancelToken::sleep_for(std::chrono::milliseconds d) {
 
 void CancelToken::check(const char *what) const {
     if (triggered()) throw Error(NH_ECANCELLED, std::string(what) + " cancelled");
+}
+
+void sleep_or_cancel(CancelToken *token, std::chrono::milliseconds d, const char *what) {
+    if (!token)
+        std::this_thread::sleep_for(d);
+    else if (token->sleep_for(d))
+        token->check(what);
 }
 
 }  // namespace nh

@@ -39,6 +39,10 @@ private:
     int next_id_ = 1;
 };
 
+// Sleeps `d`, ending early and throwing nh::Error(NH_ECANCELLED) ("<what> cancelled") when
+// `token` is triggered; with a null token just sleeps.
+void sleep_or_cancel(CancelToken *token, std::chrono::milliseconds d, const char *what);
+
 // Registers a waker for the lifetime of the scope (no-op with a null token).
 class CancelScope {
 public:

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -41,14 +40,6 @@ std::string role_of(const DevSpec &spec, bool sidecar) {
 std::string with_detail(std::string text, const std::string &reason, const std::string &message) {
     if (!reason.empty()) text += " (" + reason + (message.empty() ? "" : ": " + message) + ")";
     return text;
-}
-
-void pause(CancelToken *cancel, std::chrono::milliseconds d) {
-    if (!cancel) {
-        std::this_thread::sleep_for(d);
-    } else if (cancel->sleep_for(d)) {
-        cancel->check("checking the images");
-    }
 }
 
 // Deletes the check pod at once, whatever ended the check.
@@ -106,7 +97,7 @@ json image_check_pod(const json &dev_pod_spec, const DevSpec &spec, const std::s
             {"spec", ps}};
 }
 
-std::string image_check_failure(const json &cs, const DevSpec &spec, bool sidecar) {
+ImageCheckFailure image_check_failure(const json &cs, const DevSpec &spec, bool sidecar) {
     const json st = cs.value("state", json::object());
     std::string reason, message;
     bool exited = false;
@@ -121,23 +112,21 @@ std::string image_check_failure(const json &cs, const DevSpec &spec, bool sideca
         exited = true;
     }
     if (pull_failure(reason))
-        return with_detail("the node cannot pull " + role_of(spec, sidecar), reason, message) +
-               "; check the image's name and tag, the pull secrets of the workload or its service account, and that "
-               "the node can reach the registry";
+        return {NH_ERROR, with_detail("the node cannot pull " + role_of(spec, sidecar), reason, message) +
+                              "; check the image's name and tag, the pull secrets of the workload or its service "
+                              "account, and that the node can reach the registry"};
+    const bool did_not_run = start_failure(reason) || (exited && exit_code != 0);
+    const std::string detail = message.empty() && exited ? "exit code " + std::to_string(exit_code) : message;
     if (sidecar && !spec.sidecar_image.empty()) {
-        if (start_failure(reason) || (exited && exit_code != 0))
-            return with_detail(role_of(spec, true) + " does not run `nhsyncd --version`", reason,
-                               message.empty() && exited ? "exit code " + std::to_string(exit_code) : message) +
-                   "; build one with `nh sidecar image`, or leave the sidecar image out to upload nhsyncd into the "
-                   "dev image";
-        return "";
+        if (!did_not_run) return {};
+        return {NH_EINVAL, with_detail(role_of(spec, true) + " does not run `nhsyncd --version`", reason, detail) +
+                               "; build one with `nh sidecar image`, or leave the sidecar image out to upload nhsyncd "
+                               "into the dev image"};
     }
     std::string hint = missing_shell_hint(message);
-    if (!hint.empty()) return role_of(spec, sidecar) + " cannot start: " + hint;
-    if (start_failure(reason) || (exited && exit_code != 0))
-        return with_detail(role_of(spec, sidecar) + " cannot run /bin/sh", reason,
-                           message.empty() && exited ? "exit code " + std::to_string(exit_code) : message);
-    return "";
+    if (!hint.empty()) return {NH_EINVAL, role_of(spec, sidecar) + " cannot start: " + hint};
+    if (did_not_run) return {NH_EINVAL, with_detail(role_of(spec, sidecar) + " cannot run /bin/sh", reason, detail)};
+    return {};
 }
 
 void check_images(kube::Client &c, const std::string &ns, const json &dev_pod_spec, const DevSpec &spec,
@@ -174,10 +163,9 @@ void check_images(kube::Client &c, const std::string &ns, const json &dev_pod_sp
         size_t started = 0;
         for (const auto &cs : status.value("containerStatuses", json::array())) {
             const bool sidecar = cs.value("name", "") == kSidecarName;
-            std::string failure = image_check_failure(cs, spec, sidecar);
-            if (!failure.empty())
-                fail(failure.find("cannot pull") != std::string::npos ? NH_ERROR : NH_EINVAL,
-                     "dev start of " + what + ": " + failure + "; nothing was changed");
+            ImageCheckFailure failure = image_check_failure(cs, spec, sidecar);
+            if (failure.code != NH_OK)
+                fail(failure.code, "dev start of " + what + ": " + failure.message + "; nothing was changed");
             const json st = cs.value("state", json::object());
             if (st.contains("running") || (st.contains("terminated") && st["terminated"].value("exitCode", 1) == 0))
                 ++started;
@@ -213,7 +201,7 @@ void check_images(kube::Client &c, const std::string &ns, const json &dev_pod_sp
         if (Clock::now() >= deadline)
             fail(NH_ETIMEOUT, "dev start of " + what + ": timed out checking the images (" + summary +
                                   "); nothing was changed");
-        pause(cancel, interval);
+        sleep_or_cancel(cancel, interval, "checking the images");
         interval = std::min(interval * 2, std::chrono::milliseconds(500));
     }
 }

@@ -21,9 +21,15 @@ namespace nh::dev {
 json image_check_pod(const json &dev_pod_spec, const DevSpec &spec, const std::string &ns, const std::string &what,
                      long deadline_s);
 
-// Why a container status of the check pod says its image is unusable, with the ways out; "" while
-// it is fine or not decided yet. `sidecar`: the status is the sidecar's.
-std::string image_check_failure(const json &container_status, const DevSpec &spec, bool sidecar);
+// Why a container status of the check pod says its image is unusable: NH_ERROR (the node cannot
+// pull it) or NH_EINVAL (it cannot run what dev mode runs), with a message naming the ways out;
+// code NH_OK and no message while it is fine or not decided yet. `sidecar`: the status is the
+// sidecar's.
+struct ImageCheckFailure {
+    int code = NH_OK;
+    std::string message;
+};
+ImageCheckFailure image_check_failure(const json &container_status, const DevSpec &spec, bool sidecar);
 
 // Runs the check pod in `ns` and waits for its verdict: returns when every container has started
 // (or, on a pod nothing can schedule, after a grace period, saying so in an info event); throws

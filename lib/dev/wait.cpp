@@ -1,7 +1,6 @@
 #include "dev/wait.hpp"
 
 #include <set>
-#include <thread>
 
 #include "common/error.hpp"
 #include "kube/objects.hpp"
@@ -64,14 +63,6 @@ json pod_detail(const json &pod) {
 
 PodState state_of(const json &pod) {
     return {pod["metadata"].value("name", ""), pod.value("status", json::object()).value("phase", ""), is_ready(pod)};
-}
-
-void pause(CancelToken *cancel, std::chrono::milliseconds d) {
-    if (cancel) {
-        if (cancel->sleep_for(d)) cancel->check("waiting for the dev pod");
-    } else {
-        std::this_thread::sleep_for(d);
-    }
 }
 
 }  // namespace
@@ -190,7 +181,8 @@ PodState wait_for_dev_pod(kube::Client &client, const std::string &ns, const std
             throw Error(NH_ETIMEOUT, "timed out waiting for the dev pod of " + what + " to be ready; last seen: " +
                                          summary);
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        pause(cancel, std::min(left + std::chrono::milliseconds(1), std::chrono::milliseconds(400)));
+        sleep_or_cancel(cancel, std::min(left + std::chrono::milliseconds(1), std::chrono::milliseconds(400)),
+                        "waiting for the dev pod");
     }
 }
 

@@ -174,30 +174,39 @@ TEST(DevSpec, TheImageCheckTellsAPullFailureANoShellAndASidecarWithoutNhsyncd) {
     DevSpec s;
     s.image = "registry.example/dev:1";
     auto status = [](json state) { return json{{"name", "app"}, {"state", std::move(state)}}; };
-    EXPECT_EQ(image_check_failure(status({{"waiting", {{"reason", "ContainerCreating"}}}}), s, false), "");
-    EXPECT_EQ(image_check_failure(status({{"running", json::object()}}), s, false), "");
-    EXPECT_EQ(image_check_failure(status({{"terminated", {{"exitCode", 0}}}}), s, false), "");
+    for (json fine : {json{{"waiting", {{"reason", "ContainerCreating"}}}}, json{{"running", json::object()}},
+                      json{{"terminated", {{"exitCode", 0}}}}}) {
+        ImageCheckFailure f = image_check_failure(status(fine), s, false);
+        EXPECT_EQ(f.code, NH_OK) << fine.dump();
+        EXPECT_EQ(f.message, "") << fine.dump();
+    }
 
-    std::string pull = image_check_failure(
+    ImageCheckFailure pull_failure = image_check_failure(
         status({{"waiting", {{"reason", "ErrImagePull"}, {"message", "dial tcp: lookup registry.example"}}}}), s, false);
+    EXPECT_EQ(pull_failure.code, NH_ERROR);
+    const std::string &pull = pull_failure.message;
     EXPECT_NE(pull.find("cannot pull the dev image registry.example/dev:1 (ErrImagePull: dial tcp"), std::string::npos)
         << pull;
 
-    std::string shell = image_check_failure(
+    ImageCheckFailure shell_failure = image_check_failure(
         status({{"terminated",
                  {{"exitCode", 128},
                   {"reason", "StartError"},
                   {"message", "exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown"}}}}),
         s, false);
+    EXPECT_EQ(shell_failure.code, NH_EINVAL);
+    const std::string &shell = shell_failure.message;
     EXPECT_NE(shell.find("the dev image registry.example/dev:1 cannot start: the image has no shell"), std::string::npos)
         << shell;
     EXPECT_NE(shell.find("--sidecar-base-image"), std::string::npos) << shell;
 
     s.sidecar_image = "registry.example/nhsyncd:1";
-    std::string side = image_check_failure(
+    ImageCheckFailure side_failure = image_check_failure(
         status({{"terminated", {{"exitCode", 128}, {"reason", "StartError"}, {"message", "exec: \"nhsyncd\": not found"}}}}),
         s, true);
+    EXPECT_EQ(side_failure.code, NH_EINVAL);
+    const std::string &side = side_failure.message;
     EXPECT_NE(side.find("the sidecar image registry.example/nhsyncd:1 does not run `nhsyncd --version`"), std::string::npos)
         << side;
-    EXPECT_EQ(image_check_failure(status({{"terminated", {{"exitCode", 0}}}}), s, true), "");
+    EXPECT_EQ(image_check_failure(status({{"terminated", {{"exitCode", 0}}}}), s, true).code, NH_OK);
 }
