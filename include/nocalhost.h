@@ -1643,6 +1643,153 @@ NH_EXTERN int nh_client_new_from_data(nh_client **out, const char *kubeconfig_da
  */
 NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel);
 
+/* ==== the agent: syncs and port-forwards that outlive their caller ==== */
+
+/*
+ * An editor window that reloads, a script that exits, a crashed plugin host:
+ * none of them should stop a sync or a forward. The library hands those to
+ * a per-user agent, the executable nh-agent shipped with it
+ * (<prefix>/libexec/nocalhost/nh-agent; $NH_AGENT_PATH overrides), which it
+ * starts on demand and which exits a few seconds after it holds nothing.
+ * It is reached on a Unix socket in a directory only its user can open
+ * ($XDG_RUNTIME_DIR/nocalhost, else /tmp/nocalhost-<uid>, mode 0700; the
+ * agent also checks each peer's uid) and saves what it holds there, so that
+ * after a crash the next call of any process starts it again and it resumes
+ * every sync from the index the sync saved, and every forward on the same
+ * local ports. Any process of the user lists, reads and stops what it holds.
+ * See docs/agent.md.
+ *
+ * Items are named by an id the agent gives ("s-" for syncs, "f-" for
+ * forwards, then hex). Their status is a JSON object:
+ *   "id", "type"           the id; "sync" or "forward"
+ *   "state"                syncs: "connecting", "syncing", "idle",
+ *                          "disconnected", "error"; forwards:
+ *                          "connecting", "forwarding", "waiting" (the pod
+ *                          went away; new connections wait for its
+ *                          replacement), "error"
+ *   "message"              one line for humans on the state (the reason of a
+ *                          disconnect or error), or ""
+ *   "since"                when the agent took it (RFC 3339)
+ *   "namespace", "context" where
+ *   syncs:    "kind", "name", "mode" ("replace"/"duplicate"), "developer",
+ *             "local_dir", "files_done", "files_total", "bytes_done",
+ *             "bytes_total" (the round in flight), "out_of_sync" (files
+ *             changed and not yet acknowledged: files_total - files_done),
+ *             "files_synced", "file_errors", "conflicts", "reconnects",
+ *             "last_sync" (when everything was last acknowledged, RFC 3339,
+ *             or null), "error_code"
+ *   forwards: "target", "ports" [{"spec","local_port","remote_port"}],
+ *             "pod" (connections go to it now, or ""), "connections",
+ *             "last_error" (the reason of the last failure, or ""),
+ *             "last_error_at" (RFC 3339, or null)
+ */
+
+typedef struct nh_agent_options {
+    unsigned int version;
+    /** The agent's directory (socket, locks, state, log); NULL: $NH_AGENT_DIR, else
+        $XDG_RUNTIME_DIR/nocalhost, else /tmp/nocalhost-<uid>. Created 0700; one that another
+        user owns or that is open to others is refused (NH_EFORBIDDEN). */
+    const char *dir;
+    /** The agent's executable; NULL: $NH_AGENT_PATH, else libexec/nocalhost/nh-agent beside
+        the library's lib/. */
+    const char *agent_path;
+    /** How long to wait for the agent's answer; 0: 60000, and for nh_agent_detach() 300000
+        (the agent answers once its first sync is acknowledged). */
+    long timeout_ms;
+    /** The kubeconfig text of a client made with nh_client_new_from_data(), which the agent
+        needs to make its own client (the library keeps no copy); NULL: the kubeconfig files the
+        client was made from. It is handed to the agent and kept in its 0700 directory while
+        the agent holds the item; never logged. */
+    const char *kubeconfig_data;
+    /** nh_agent_forward_start(): the target's namespace; NULL: the client's. */
+    const char *namespace_name;
+} nh_agent_options;
+
+#define NH_AGENT_OPTIONS_VERSION 1
+#define NH_AGENT_OPTIONS_INIT {NH_AGENT_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL}
+
+NH_EXTERN int nh_agent_options_init(nh_agent_options *opts, unsigned int version);
+
+/**
+ * Hand the session's running sync (nh_dev_start() with a local_dir, or
+ * nh_session_sync_start_v2(); or the last one it ran, stopped with
+ * nh_session_sync_stop()) to the agent, starting the agent if needed:
+ * the sync stops here (its index saved), the agent makes its own client of
+ * the same kubeconfig and context, attaches to the session and syncs the
+ * same local directory with the same settings, resuming from that index;
+ * the call returns once the agent's first sync is acknowledged, with the
+ * item's id in *out. The session handle stays valid, without a sync; dev
+ * mode is untouched. The agent's sync goes on after this process exits;
+ * its dev config's port-forwards run in the agent too.
+ * Errors: NH_EINVAL (arguments; a client from kubeconfig data without
+ * opts->kubeconfig_data), NH_ESTATE (the session never synced), NH_EBUSY
+ * (the agent already syncs this session: the message names its id),
+ * NH_ENOTFOUND (no agent executable), NH_EFORBIDDEN (the agent's directory
+ * is not private), NH_ETIMEOUT, and the agent's errors of attaching and
+ * syncing (those of nh_dev_attach() and nh_session_sync_start_v2()); after
+ * an error the sync is not running anywhere (start it again; nothing is
+ * lost: dev mode and the saved index stay). Since 0.1.
+ */
+NH_EXTERN int nh_agent_detach(nh_buf *out, nh_session *session, nh_client *client, const nh_agent_options *opts);
+
+/**
+ * Forward local ports to `target` ("pod/x", "deployment/web", as
+ * nh_forward_start() takes them) from the agent, so that the forward
+ * survives the caller; follows a replaced pod. `ports` is a NULL-terminated
+ * list as nh_forward_start() takes it; a local port below 1024 is refused
+ * with NH_EINVAL before anything starts (the message names it and suggests
+ * another), as the agent binds unprivileged ports only. Returns once the
+ * agent listens on every port, with the id in *out (its status names the
+ * ports picked for "0:REMOTE"). Errors: NH_EINVAL, those of
+ * nh_forward_start() (NH_EBUSY: a local port is taken), those of
+ * nh_agent_detach() about the agent. Since 0.1.
+ */
+NH_EXTERN int nh_agent_forward_start(nh_buf *out, nh_client *client, const char *target, const char *const *ports,
+                                     const nh_agent_options *opts);
+
+/**
+ * What the agent holds, as a JSON array of status objects (above), into
+ * *out; "[]" when no agent runs and none has anything to resume (the agent
+ * is not started for that). Since 0.1.
+ */
+NH_EXTERN int nh_agent_list(nh_buf *out, const nh_agent_options *opts);
+
+/**
+ * The status object (above) of item `id` into *out. Errors: NH_ENOTFOUND
+ * (the agent holds no such item), the agent's. Since 0.1.
+ */
+NH_EXTERN int nh_agent_status(nh_buf *out, const char *id, const nh_agent_options *opts);
+
+/**
+ * Stop item `id` in the agent: a sync stops (its index saved; dev mode
+ * stays on: end it with nh_dev_end()), a forward closes its ports. The
+ * agent forgets it and exits a few seconds after it holds nothing.
+ * Errors: NH_ENOTFOUND, the agent's. Since 0.1.
+ */
+NH_EXTERN int nh_agent_stop(const char *id, const nh_agent_options *opts);
+
+/**
+ * Take the sync `id` back from the agent into this process: the agent stops
+ * it (its index saved) and forgets it, and *out gets the session, attached
+ * with `client`, syncing the same local directory with the same settings in
+ * this process from that index (nh_session_sync() is its sync), as after
+ * nh_session_sync_start_v2() with `sync_opts` (NULL: defaults; its
+ * sync_options, when given, replace the recorded settings, e.g. to add an
+ * events callback). When the sync cannot start here, it is handed back to
+ * the agent and the error says so. Errors: NH_ENOTFOUND, NH_EINVAL (`id`
+ * is a forward), those of nh_dev_attach() and nh_session_sync_start_v2().
+ * Since 0.1.
+ */
+NH_EXTERN int nh_agent_reattach(nh_session **out, nh_client *client, const char *id,
+                                const nh_session_sync_options *sync_opts, const nh_agent_options *opts);
+
+/**
+ * Facts about the agent as a JSON object into *out, without starting it:
+ * {"running":true,"pid","dir","socket","version","items"} or
+ * {"running":false,"dir"}. Since 0.1.
+ */
+NH_EXTERN int nh_agent_info(nh_buf *out, const nh_agent_options *opts);
+
 #ifdef __cplusplus
 }
 #endif

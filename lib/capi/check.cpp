@@ -49,7 +49,9 @@ int nh_client_new_from_data(nh_client **out, const char *kubeconfig_data, size_t
         if (opts->context) lo.context = opts->context;
         if (opts->namespace_name) lo.ns = opts->namespace_name;
         std::string text(kubeconfig_data, len == static_cast<size_t>(-1) ? std::strlen(kubeconfig_data) : len);
-        *out = make_client(nh::kube::load_from_strings({{"kubeconfig data", text}}, lo), *opts).release();
+        auto c = make_client(nh::kube::load_from_strings({{"kubeconfig data", text}}, lo), *opts);
+        c->from_data = true;
+        *out = c.release();
         return NH_OK;
     });
 }

@@ -1,6 +1,7 @@
 // nh_client_*: kubeconfig loading, raw requests, the server version and watches.
 #include "capi/client.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 
@@ -47,7 +48,10 @@ int nh_client_new(nh_client **out, const nh_client_options *opts) {
         if (opts->kubeconfig) lo.paths = opts->kubeconfig;
         if (opts->context) lo.context = opts->context;
         if (opts->namespace_name) lo.ns = opts->namespace_name;
-        *out = nh::capi::make_client(nh::kube::load_config(lo), *opts).release();
+        auto c = nh::capi::make_client(nh::kube::load_config(lo), *opts);
+        const char *env = std::getenv("KUBECONFIG");
+        c->kubeconfig_paths = opts->kubeconfig ? opts->kubeconfig : (env ? env : "");
+        *out = c.release();
         return NH_OK;
     });
 }

@@ -9,6 +9,10 @@
 struct nh_client {
     std::shared_ptr<nh::kube::Client> impl;
     std::string server;  // kept for nh_client_server()'s lifetime guarantee
+    // Where its kubeconfig came from, for the agent to make a client of its own
+    // (nh_agent_detach()): the files ("" for kubectl's default rules), or none (from data).
+    std::string kubeconfig_paths;
+    bool from_data = false;
 };
 
 namespace nh::capi {

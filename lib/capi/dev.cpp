@@ -5,6 +5,7 @@
 
 #include "capi/capi.hpp"
 #include "capi/client.hpp"
+#include "capi/session.hpp"
 #include "capi/sync.hpp"
 #include "dev/config.hpp"
 #include "dev/lease.hpp"
@@ -22,7 +23,11 @@ struct nh_session {
     nh_sync sync;                          // lends the loop's sync to nh_session_sync()
     std::string syncd_dir;  // the start's option: where the nhsyncd binaries to upload are ("": the default)
 
+    // The settings of the last loop it ran, for nh_agent_detach() after nh_session_sync_stop().
+    std::optional<nh::sync::ClientOptions> last_sync;
+
     void set_loop(std::unique_ptr<nh::loop::Loop> l) {
+        if (loop) last_sync = loop->settings();
         loop = std::move(l);
         sync.client = loop ? loop->sync() : nullptr;
     }
@@ -467,3 +472,28 @@ int nh_session_refresh(nh_session *session, nh_cancel *cancel) {
 }
 
 }  // extern "C"
+
+nlohmann::json nh::capi::session_handoff(const nh_session *session) {
+    if (!session->loop && !session->last_sync)
+        throw nh::Error(NH_ESTATE, "the session has synced nothing: start its sync first (nh_session_sync_start_v2)");
+    const nh::sync::ClientOptions &o = session->loop ? session->loop->settings() : *session->last_sync;
+    return {{"kind", session->s.wk.lower},
+            {"name", session->s.name},
+            {"namespace", session->s.ns},
+            {"mode", static_cast<int>(session->s.mode)},
+            {"developer", session->s.developer},
+            {"local_dir", o.local_dir},
+            {"syncd_dir", session->syncd_dir},
+            {"sync",
+             {{"mode", static_cast<int>(o.mode)},
+              {"ignore", o.ignore.patterns},
+              {"include", o.ignore.include_patterns},
+              {"gitignore", o.ignore.use_gitignore},
+              {"delete_protection", o.delete_protection},
+              {"state_dir", o.state_dir},
+              {"compression", static_cast<int>(o.compression)},
+              {"connect_timeout_ms", o.connect_timeout_ms},
+              {"max_backoff_ms", o.max_backoff_ms}}}};
+}
+
+void nh::capi::session_stop_loop(nh_session *session) { session->set_loop(nullptr); }

@@ -211,6 +211,9 @@ std::unique_ptr<Loop> start(std::shared_ptr<kube::Client> client, const dev::Ses
                        (s.wk.name.empty() ? std::string(dev::kind_info(s.kind).name) : s.wk.name) + "/" + s.name;
     if (!summary.empty()) what += " (from the Nocalhost config: " + summary + ")";
     phase(events, dev::Phase::Sync, what);
+    sync::ClientOptions settings = so;
+    settings.address.clear();
+    settings.token.clear();
     std::shared_ptr<sync::Client> sync;
     try {
         // A bad pattern is an error of this start, not of the engine thread.
@@ -220,6 +223,7 @@ std::unique_ptr<Loop> start(std::shared_ptr<kube::Client> client, const dev::Ses
         throw Error(e.code(), std::string("cannot start the sync: ") + e.what(), e.http_status(), e.reason());
     }
     std::unique_ptr<Loop> loop(new Loop(key_of(s.ns, s.object_name)));
+    loop->settings_ = settings;
     loop->fwd_ = std::move(fwd);
     loop->sync_ = sync;
     if (upload) {

@@ -53,6 +53,11 @@ public:
     nlohmann::json forwards() const;
     // Stops the sync (saving its index), then every forward. Idempotent.
     void stop();
+    // The local directory it syncs, and the sync's settings as the loop started it (the
+    // session's Nocalhost config applied; no address or token): what another process needs to
+    // sync the same way (the agent, docs/agent.md).
+    const std::string &local_dir() const { return settings_.local_dir; }
+    const sync::ClientOptions &settings() const { return settings_; }
 
 private:
     friend std::unique_ptr<Loop> start(std::shared_ptr<kube::Client>, const dev::Session &, Options);
@@ -68,6 +73,7 @@ private:
     mutable std::mutex mu_;
     std::unique_ptr<stream::PortForwarder> fwd_;
     std::shared_ptr<sync::Client> sync_;
+    sync::ClientOptions settings_;
     std::vector<AppForward> app_;
     std::mutex follow_mu_;
     std::condition_variable follow_cv_;

@@ -492,7 +492,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         // The whole loop: sync a local directory into the work dir.
         std::string local_dir, sync_mode = "send";
         std::vector<std::string> ignore;
-        bool gitignore = false;
+        bool gitignore = false, detach = false;
         std::string mode = "replace", developer, config, app;
     };
     static StartArgs sa;
@@ -528,6 +528,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         ->check(CLI::IsMember({"send", "two-way"}));
     start->add_option("--ignore", sa.ignore, "gitignore-syntax pattern not to sync (repeatable)")->allow_extra_args(false);
     start->add_flag("--gitignore", sa.gitignore, "honour .gitignore files while syncing");
+    start->add_flag("--detach", sa.detach,
+                    "with --local-dir: once synced, hand the sync to your agent and return; it keeps syncing "
+                    "(nh agent list|status|stop)");
     start->callback([&g] {
         Target t = parse_target(sa.target);
         long timeout_ms = parse_duration_ms(sa.timeout);
@@ -612,7 +615,18 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             std::printf("end it with: %s\n", end_hint(g, sa.target, pick).c_str());
         }
         std::fflush(stdout);
-        if (!sa.local_dir.empty()) {
+        if (!sa.local_dir.empty() && sa.detach) {
+            nh_buf id = NH_BUF_INIT;
+            int detached = nh_agent_detach(&id, s, c, nullptr);
+            std::remove(g_sync_publisher.file.c_str());
+            if (detached != NH_OK) {
+                nh_session_free(s);
+                fail_with_last_error(c);
+            }
+            std::fprintf(stderr, "the sync runs in your agent as %s: nh agent status %s; nh agent stop %s stops it\n",
+                         id.ptr, id.ptr, id.ptr);
+            nh_buf_dispose(&id);
+        } else if (!sa.local_dir.empty()) {
             // Keep syncing until interrupted; the sync reports itself through on_sync_event.
             std::fprintf(stderr, "syncing; press Ctrl-C to stop syncing (dev mode stays on)\n");
             nh_sync_flush(nh_session_sync(s), -1, nh_cli::interrupt_token());

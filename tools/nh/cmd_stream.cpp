@@ -283,6 +283,10 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
     pf->add_option("target", f->target, "KIND/NAME or a pod name")->required();
     pf->add_option("ports", f->ports, "LOCAL:REMOTE, :REMOTE (pick a local port) or PORT")->required();
     pf->add_option("--address", f->address, "local IPv4 address to listen on");
+    static bool detach = false;
+    pf->add_flag("--detach", detach,
+                 "let your agent forward (local ports 1024 and up) and return; it keeps forwarding after nh exits "
+                 "(nh agent list|status|stop)");
     add_session_flags(pf, *f);
     pf->callback([f, &g] {
         nh_client *c = nh_cli::open_client(g);
@@ -292,6 +296,25 @@ void nh_cli_register_stream(CLI::App &app, nh_cli::Globals &g) {
         std::vector<const char *> ports;
         for (auto &p : f->ports) ports.push_back(p.c_str());
         ports.push_back(nullptr);
+        if (detach) {
+            if (f->address != "127.0.0.1") {
+                nh_client_free(c);
+                throw CLI::ValidationError("--address", "a detached port-forward listens on 127.0.0.1 only");
+            }
+            nh_buf id = NH_BUF_INIT, st = NH_BUF_INIT;
+            if (nh_agent_forward_start(&id, c, target.c_str(), ports.data(), nullptr) != NH_OK) nh_cli::fail_with_last_error(c);
+            if (nh_agent_status(&st, id.ptr, nullptr) == NH_OK) {
+                auto j = nlohmann::json::parse(std::string(st.ptr, st.size), nullptr, false);
+                for (auto &p : j.value("ports", nlohmann::json::array()))
+                    std::printf("Forwarding from 127.0.0.1:%d -> %d (in your agent as %s)\n", p.value("local_port", 0),
+                                p.value("remote_port", 0), id.ptr);
+            }
+            std::fprintf(stderr, "nh agent status %s shows it; nh agent stop %s stops it\n", id.ptr, id.ptr);
+            nh_buf_dispose(&id);
+            nh_buf_dispose(&st);
+            nh_client_free(c);
+            return;
+        }
         nh_forward_options o = NH_FORWARD_OPTIONS_INIT;
         o.address = f->address.c_str();
         o.cancel = nh_cli::interrupt_token();
