@@ -261,6 +261,13 @@ export class Client {
    * port), or a number (the same on both sides). Resolves once every port is bound.
    */
   portForward(target: string, ports: string | number | Array<string | number>, options?: PortForwardOptions): Promise<PortForward>;
+  /**
+   * Forward local ports from your agent, so that the forward outlives this process; resolves with its
+   * id (agent.status()). A local port below 1024 rejects with InvalidArgumentError.
+   */
+  agentForward(target: string, ports: string[], options?: AgentOptions & { namespace?: string }): Promise<string>;
+  /** Take the sync `id` back from your agent: the Session syncs here from the index the agent saved. */
+  agentReattach(id: string, options?: AgentOptions): Promise<Session>;
 }
 
 // -- interactive exec, port-forward, sync -------------------------------------
@@ -698,7 +705,68 @@ export class Session implements AsyncDisposable {
   startSync(localDir: string, options?: SyncOptions & CallOptions & { timeoutMs?: number; onEvent?: (event: DevEvent) => void }): Promise<Sync>;
   /** Stop the session's sync (its index is saved) and its port-forward; dev mode stays on. */
   stopSync(): Promise<void>;
+  /**
+   * Hand the session's sync to your agent, which keeps syncing after this process exits; resolves with
+   * the item's id once the agent's first sync is acknowledged. Dev mode is untouched.
+   */
+  detach(options?: AgentOptions): Promise<string>;
 }
+
+// -- the agent: syncs and forwards that outlive their caller (docs/agent.md) ---
+
+export interface AgentOptions {
+  /** The agent's directory; default $NH_AGENT_DIR, else $XDG_RUNTIME_DIR/nocalhost, else /tmp/nocalhost-<uid>. */
+  dir?: string;
+  /** The agent's executable; default $NH_AGENT_PATH, else libexec/nocalhost/nh-agent beside the library. */
+  agentPath?: string;
+  /** How long to wait for the agent's answer; default 60000 (detach: 300000). */
+  timeoutMs?: number;
+}
+
+/** One item the agent holds (nh_agent_status()). */
+export interface AgentItem {
+  id: string;
+  type: 'sync' | 'forward';
+  state: 'connecting' | 'syncing' | 'idle' | 'disconnected' | 'error' | 'forwarding' | 'waiting';
+  message: string;
+  since: string;
+  namespace: string;
+  context: string;
+  // syncs
+  kind?: string;
+  name?: string;
+  mode?: 'replace' | 'duplicate';
+  developer?: string;
+  local_dir?: string;
+  files_done?: number;
+  files_total?: number;
+  bytes_done?: number;
+  bytes_total?: number;
+  out_of_sync?: number;
+  files_synced?: number;
+  file_errors?: number;
+  conflicts?: number;
+  reconnects?: number;
+  last_sync?: string | null;
+  error_code?: number;
+  // forwards
+  target?: string;
+  ports?: Array<{ spec: string; local_port: number; remote_port: number }>;
+  pod?: string;
+  last_error?: string;
+  last_error_at?: string | null;
+}
+
+export const agent: {
+  /** Every item's status ([] when no agent runs and none is to be resumed). */
+  list(options?: AgentOptions): Promise<AgentItem[]>;
+  /** One item's status; rejects with NotFoundError. */
+  status(id: string, options?: AgentOptions): Promise<AgentItem>;
+  /** Stop an item: a sync stops (dev mode stays on), a forward closes its ports. */
+  stop(id: string, options?: AgentOptions): Promise<void>;
+  /** Whether the agent runs; never starts it. */
+  info(options?: AgentOptions): Promise<{ running: boolean; dir: string; pid?: number; socket?: string; version?: string; items?: number }>;
+};
 
 // -- streams ------------------------------------------------------------------
 

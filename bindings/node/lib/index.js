@@ -90,6 +90,8 @@ class Client {
     }
     if (Array.isArray(kubeconfig)) kubeconfig = kubeconfig.join(':');
     this._native = new native.Client({ ...options, kubeconfig });
+    // The agent makes a client of its own and needs the text again (the library keeps none).
+    this._kubeconfigData = options.kubeconfigData;
   }
 
   /** Release the client. Idempotent; Promises still pending reject with CancelledError. */
@@ -387,6 +389,28 @@ class Client {
   // -- streams --------------------------------------------------------------
 
   /** The pod that streams to `target` ('deployment/web', 'pod/p', 'p') would use. */
+  /**
+   * Forward local ports to `target` from your agent (docs/agent.md), so that
+   * the forward outlives this process; resolves with its id (see agent.status).
+   * Ports as portForward takes them; a local port below 1024 is refused with
+   * InvalidArgumentError before anything starts. Options: namespace, and the
+   * agent's (dir, agentPath, timeoutMs).
+   */
+  async agentForward(target, ports, options) {
+    const o = checkOptions('agentForward', options);
+    return nativeLib.agentForwardStart(this._native, target, ports, { ...o, kubeconfigData: this._kubeconfigData });
+  }
+
+  /**
+   * Take the sync `id` back from your agent into this process: resolves with
+   * the Session, syncing the same local directory here from the index the
+   * agent saved. Options: the agent's (dir, agentPath, timeoutMs).
+   */
+  async agentReattach(id, options) {
+    const o = checkOptions('agent', options);
+    return new Session(this, await nativeLib.agentReattach(this._native, id, o));
+  }
+
   async resolveTarget(target, options) {
     const { signal, namespace } = checkOptions('resolveTarget', options);
     return withSignal(signal, (cancel) => nativeLib.targetResolve(this._native, target, { namespace }, cancel));
@@ -673,6 +697,20 @@ class Session {
     this._sync = null;
   }
 
+  /**
+   * Hand this session's sync to your agent (docs/agent.md): it stops here
+   * (its index saved) and the agent syncs the same directory with the same
+   * settings from that index, also after this process exits; resolves with
+   * the item's id once the agent's first sync is acknowledged. Dev mode is
+   * untouched. Options: the agent's (dir, agentPath, timeoutMs). Rejects
+   * with InvalidStateError when the session never synced.
+   */
+  async detach(options) {
+    const o = checkOptions('agent', options);
+    await this.stopSync();
+    return nativeLib.agentDetach(this._native, this.client._native, { ...o, kubeconfigData: this.client._kubeconfigData });
+  }
+
   /** Run a command in the dev container (see Client.exec). */
   async exec(argv, options = {}) {
     return this.client.exec(this.target, argv, {
@@ -820,7 +858,38 @@ function setLogHandler(handler, level = LogLevel.INFO) {
   native.setLogHandler(handler ? (l, message) => handler(LOG_LEVEL_NAMES[l] || l, message) : null, value);
 }
 
+/**
+ * What your agent holds (docs/agent.md): syncs handed over with
+ * Session.detach() and forwards started with Client.agentForward(), from any
+ * process of yours. Each call takes the agent's options (dir, agentPath,
+ * timeoutMs).
+ */
+const agent = Object.freeze({
+  /** Every item's status: [{id, type, state, message, ...}] ([] when no agent runs). */
+  async list(options) {
+    return JSON.parse(await nativeLib.agentList(checkOptions('agent', options)));
+  },
+  /**
+   * One item's status: state ('connecting', 'syncing', 'idle', 'disconnected',
+   * 'error'; forwards 'forwarding', 'waiting'), message, files/bytes in flight,
+   * out_of_sync, last_sync, conflicts; forwards: ports, pod, last_error.
+   * Rejects with NotFoundError.
+   */
+  async status(id, options) {
+    return JSON.parse(await nativeLib.agentStatus(id, checkOptions('agent', options)));
+  },
+  /** Stop an item: a sync stops (dev mode stays on), a forward closes. */
+  async stop(id, options) {
+    await nativeLib.agentStop(id, checkOptions('agent', options));
+  },
+  /** {running, pid, dir, socket, version, items}; never starts the agent. */
+  async info(options) {
+    return JSON.parse(await nativeLib.agentInfo(checkOptions('agent', options)));
+  },
+});
+
 module.exports = {
+  agent,
   Client,
   Exec: live.Exec,
   PortForward: live.PortForward,

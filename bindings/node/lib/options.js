@@ -38,6 +38,9 @@ const KEYS = {
   sessionRun: ['args', 'configPath', 'appName', 'localPort', 'stdin', 'timeoutMs', ...SIGNAL],
   terminal: [...EXEC, 'shell'],
   flush: ['timeoutMs', ...SIGNAL],
+  // The per-user agent (docs/agent.md).
+  agent: ['dir', 'agentPath', 'timeoutMs'],
+  agentForward: ['namespace', 'dir', 'agentPath', 'timeoutMs'],
   tree: ['kinds', 'namespace', 'allNamespaces', 'labelSelector', ...SIGNAL],
   logPod: ['namespace', 'container', ...SIGNAL],
   logs: ['namespace', 'container', 'follow', 'tail', 'since', 'previous', 'timestamps', ...SIGNAL],

@@ -173,5 +173,6 @@ void init_common(Napi::Env env, Napi::Object exports);
 void init_stream(Napi::Env env, Napi::Object exports);
 void init_live(Napi::Env env, Napi::Object exports);
 void init_tree(Napi::Env env, Napi::Object exports);
+void init_agent(Napi::Env env, Napi::Object exports);
 
 }  // namespace nhnode

@@ -13,6 +13,7 @@ subclasses of :class:`NocalhostError` (see :mod:`nocalhost.errors`).
 """
 
 from . import _native
+from . import agent
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
@@ -32,6 +33,7 @@ def library_version() -> str:
 
 
 __all__ = [
+    "agent",
     "Cancel",
     "Client",
     "DevEndResult",

@@ -108,6 +108,8 @@ class Client(DevModeMixin, StreamMixin, TreeMixin):
             kubeconfig, context, namespace, _ms(timeout), -1 if max_retries is None else max_retries, user_agent,
             kubeconfig_data,
         )
+        # The agent makes a client of its own and needs the text again (the library keeps none).
+        self._kubeconfig_data = kubeconfig_data
 
     # -- lifetime -----------------------------------------------------------
 

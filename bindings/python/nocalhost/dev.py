@@ -267,6 +267,17 @@ class Session:
         assert sync is not None
         return sync
 
+    def detach(self, **agent: Any) -> str:
+        """Hand the session's sync to your agent (docs/agent.md): it stops here (its index saved)
+        and the agent syncs the same directory with the same settings from that index, also
+        after this process exits. Returns the item's id (see :mod:`nocalhost.agent`) once the
+        agent's first sync is acknowledged; dev mode is untouched. ``agent``: dir, agent_path,
+        timeout. Raises :class:`InvalidState` when the session never synced."""
+        from .agent import agent_options
+
+        opts = agent_options(kubeconfig_data=self._client._kubeconfig_data, **agent)
+        return _native.agent_detach(self._native, self._client._native, opts)
+
     def stop_sync(self) -> None:
         """Stop the session's sync (its index is saved) and its port-forward. Dev mode stays on. Idempotent."""
         self._native.stop_sync()
@@ -687,6 +698,22 @@ class DevModeMixin:
         kind, name = workload(kind, name)
         native = _native.dev_attach(self._native, kind, name, namespace, _mode(mode), developer, cancel)
         return Session(self, native, end_on_exit)  # type: ignore[arg-type]
+
+    def agent_forward(self, target: str, ports: Sequence[str], *, namespace: Optional[str] = None, **agent: Any) -> str:
+        """Forward local ports to ``target`` from your agent, so that the forward outlives this
+        process; returns its id (see :mod:`nocalhost.agent`). A local port below 1024 raises
+        :class:`InvalidArgument` before anything starts. ``agent``: dir, agent_path, timeout."""
+        from .agent import agent_options
+
+        opts = agent_options(kubeconfig_data=self._kubeconfig_data, namespace=namespace, **agent)  # type: ignore[attr-defined]
+        return _native.agent_forward_start(self._native, target, list(ports), opts)
+
+    def agent_reattach(self, item_id: str, **agent: Any) -> Session:
+        """Take the sync ``item_id`` back from your agent: the returned session syncs the same
+        directory here, from the index the agent saved."""
+        from .agent import agent_options
+
+        return Session(self, _native.agent_reattach(self._native, item_id, agent_options(**agent)))  # type: ignore[arg-type]
 
     def dev_run(
         self,

@@ -327,6 +327,102 @@ void init_dev(py::module_ &m) {
         },
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("claim"), py::arg("namespace"),
         py::arg("cancel") = nullptr);
+
+    // The per-user agent (docs/agent.md). `agent` is a dict of the agent's options: dir,
+    // agent_path, timeout_ms, kubeconfig_data, namespace.
+    struct AgentOpts {
+        std::optional<std::string> dir, agent_path, kubeconfig_data, ns;
+        long timeout_ms = 0;
+        explicit AgentOpts(const py::dict &d) {
+            auto str = [&](const char *k) -> std::optional<std::string> {
+                if (!d.contains(k) || d[k].is_none()) return std::nullopt;
+                return d[k].cast<std::string>();
+            };
+            dir = str("dir");
+            agent_path = str("agent_path");
+            kubeconfig_data = str("kubeconfig_data");
+            ns = str("namespace");
+            if (d.contains("timeout_ms") && !d["timeout_ms"].is_none()) timeout_ms = d["timeout_ms"].cast<long>();
+        }
+        nh_agent_options c() const {
+            nh_agent_options o = NH_AGENT_OPTIONS_INIT;
+            o.dir = dir ? dir->c_str() : nullptr;
+            o.agent_path = agent_path ? agent_path->c_str() : nullptr;
+            o.kubeconfig_data = kubeconfig_data ? kubeconfig_data->c_str() : nullptr;
+            o.namespace_name = ns ? ns->c_str() : nullptr;
+            o.timeout_ms = timeout_ms;
+            return o;
+        }
+    };
+    m.def(
+        "agent_detach",
+        [](Session &s, Client &c, const py::dict &agent) {
+            s.stop_sync();  // its index saved; the library hands over the settings it ran with
+            auto h = s.get();
+            auto client = c.get();
+            AgentOpts o(agent);
+            nocalhost::Buffer out;
+            call_blocking(nullptr, s.handle.inflight(), [&](nh_cancel *) {
+                std::lock_guard lock(s.mu);
+                nh_agent_options ao = o.c();
+                return nh_agent_detach(out.out(), h.get(), client.get(), &ao);
+            });
+            return to_str(out);
+        },
+        py::arg("session"), py::arg("client"), py::arg("agent"));
+    m.def(
+        "agent_forward_start",
+        [](Client &c, const std::string &target, const std::vector<std::string> &ports, const py::dict &agent) {
+            auto client = c.get();
+            AgentOpts o(agent);
+            std::vector<const char *> argv;
+            for (auto &p : ports) argv.push_back(p.c_str());
+            argv.push_back(nullptr);
+            nocalhost::Buffer out;
+            call_blocking(nullptr, c.handle.inflight(), [&](nh_cancel *) {
+                nh_agent_options ao = o.c();
+                return nh_agent_forward_start(out.out(), client.get(), target.c_str(), argv.data(), &ao);
+            });
+            return to_str(out);
+        },
+        py::arg("client"), py::arg("target"), py::arg("ports"), py::arg("agent"));
+    m.def(
+        "agent_reattach",
+        [](Client &c, const std::string &id, const py::dict &agent) {
+            auto client = c.get();
+            AgentOpts o(agent);
+            nh_session *raw = nullptr;
+            call_blocking(nullptr, c.handle.inflight(), [&](nh_cancel *) {
+                nh_agent_options ao = o.c();
+                return nh_agent_reattach(&raw, client.get(), id.c_str(), nullptr, &ao);
+            });
+            auto session = make_session(raw);
+            session->adopt_sync(raw, nullptr);
+            return session;
+        },
+        py::arg("client"), py::arg("id"), py::arg("agent"));
+    // list, status, stop and info need no handle.
+    auto agent_text = [](const py::dict &agent, auto call) {
+        AgentOpts o(agent);
+        nocalhost::Buffer out;
+        call_blocking(nullptr, Canceller::make(), [&](nh_cancel *) {
+            nh_agent_options ao = o.c();
+            return call(out.out(), &ao);
+        });
+        return to_str(out);
+    };
+    m.def("agent_list", [agent_text](const py::dict &agent) {
+        return agent_text(agent, [](nh_buf *out, const nh_agent_options *o) { return nh_agent_list(out, o); });
+    }, py::arg("agent"));
+    m.def("agent_info", [agent_text](const py::dict &agent) {
+        return agent_text(agent, [](nh_buf *out, const nh_agent_options *o) { return nh_agent_info(out, o); });
+    }, py::arg("agent"));
+    m.def("agent_status", [agent_text](const std::string &id, const py::dict &agent) {
+        return agent_text(agent, [&id](nh_buf *out, const nh_agent_options *o) { return nh_agent_status(out, id.c_str(), o); });
+    }, py::arg("id"), py::arg("agent"));
+    m.def("agent_stop", [agent_text](const std::string &id, const py::dict &agent) {
+        agent_text(agent, [&id](nh_buf *, const nh_agent_options *o) { return nh_agent_stop(id.c_str(), o); });
+    }, py::arg("id"), py::arg("agent"));
 }
 
 }  // namespace nhpy
