@@ -26,6 +26,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "agent/proto.hpp"
@@ -237,13 +238,19 @@ void stop_item(Item &it) {
     }
     if (worker.joinable()) worker.join();
     if (waiter.joinable()) waiter.join();
-    std::lock_guard lock(it.mu);
-    nh_session_free(it.session);  // stops the sync, which saves its index
-    nh_forward_free(it.fwd);
-    nh_client_free(it.client);
-    it.session = nullptr;
-    it.fwd = nullptr;
-    it.client = nullptr;
+    nh_session *session;
+    nh_forward *fwd;
+    nh_client *client;
+    {
+        std::lock_guard lock(it.mu);
+        session = std::exchange(it.session, nullptr);
+        fwd = std::exchange(it.fwd, nullptr);
+        client = std::exchange(it.client, nullptr);
+    }
+    // Without the item's lock: these join threads whose events take it.
+    nh_session_free(session);  // stops the sync, which saves its index
+    nh_forward_free(fwd);
+    nh_client_free(client);
 }
 
 json status_of(Item &it) {
