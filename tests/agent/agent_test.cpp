@@ -232,6 +232,8 @@ TEST(Agent, TheSocketIsRefusedToAnotherUser) {
     // Start the agent itself, as the library would, and wait for its socket.
     pid_t agent = ::fork();
     if (agent == 0) {
+        int log = ::open((a.tmp / "agent.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        ::dup2(log, 2);
         ::execl(NH_AGENT_EXE, NH_AGENT_EXE, "--dir", a.tmp.path().c_str(), nullptr);
         ::_exit(127);
     }
