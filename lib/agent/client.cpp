@@ -126,8 +126,11 @@ std::string agent_executable(const std::string &option) {
         std::error_code ec;
         fs::path dir = fs::weakly_canonical(fs::path(info.dli_fname), ec).parent_path();
         fs::path installed = (dir / NH_LIBDIR_TO_AGENT).lexically_normal();
+        // The Python and Node packages ship the library and the agent side by side.
+        fs::path beside = dir / "nh-agent";
         fs::path build_tree = (dir / ".." / "libexec" / "nocalhost" / "nh-agent").lexically_normal();
-        if (!fs::exists(installed, ec) && fs::exists(build_tree, ec)) return build_tree.string();
+        for (const fs::path &p : {installed, beside, build_tree})
+            if (fs::exists(p, ec)) return p.string();
         return installed.string();
     }
     return "nh-agent";

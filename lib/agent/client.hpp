@@ -15,8 +15,9 @@ struct ClientOptions {
 };
 
 // The agent's executable: `option` when not empty, else $NH_AGENT_PATH, else
-// libexec/nocalhost/nh-agent beside the library's lib/ (found with dladdr; in the build tree
-// build/libexec/nocalhost/nh-agent).
+// libexec/nocalhost/nh-agent beside the library's lib/ (found with dladdr), else nh-agent in
+// the library's own directory (the Python and Node packages), else, in the build tree,
+// build/libexec/nocalhost/nh-agent.
 std::string agent_executable(const std::string &option);
 
 // Whether the agent has anything to hold when started: its state file lists items (a crashed
