@@ -48,6 +48,7 @@ async function main() {
   const tree = new Map(); // "Kind/name" -> entry
   const watch = client.watchTree();
   let agentTimer;
+  let endTimer;
   let synced = false;
   try {
     // The whole tree first (ADDED ... SYNCED), then each change as it happens.
@@ -71,7 +72,7 @@ async function main() {
     });
 
     // The agent's items: every process of yours sees the same ones.
-    let last = '';
+    let last = null;
     const showAgent = async () => {
       const items = await nh.agent.list();
       const text = items.map(describeItem).join('\n');
@@ -84,11 +85,12 @@ async function main() {
     const stop = new Promise((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
-      if (args.seconds > 0) setTimeout(resolve, args.seconds * 1000);
+      if (args.seconds > 0) endTimer = setTimeout(resolve, args.seconds * 1000);
     });
     await Promise.race([stop, watch.done]);
   } finally {
     clearInterval(agentTimer);
+    clearTimeout(endTimer);
     await watch.close();
     client.close();
   }
