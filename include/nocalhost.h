@@ -1679,7 +1679,7 @@ NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel)
  *             "last_sync" (when everything was last acknowledged, RFC 3339,
  *             or null), "error_code"
  *   forwards: "target", "ports" [{"spec","local_port","remote_port"}],
- *             "pod" (connections go to it now, or ""), "connections",
+ *             "pod" (connections go to it now, or ""),
  *             "last_error" (the reason of the last failure, or ""),
  *             "last_error_at" (RFC 3339, or null)
  */
