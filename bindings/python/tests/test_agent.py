@@ -31,8 +31,9 @@ def agent_dir(tmp_path, monkeypatch):
 
 def other_process(code: str) -> str:
     """`code` run by another Python process (the agent is per user, not per process)."""
+    # (From /, so that the installed package is imported, not this checkout's sources.)
     out = subprocess.run([sys.executable, "-c", "import json, sys, nocalhost\n" + code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd="/")
     assert out.returncode == 0, out.stderr
     return out.stdout
 
