@@ -1,5 +1,7 @@
 // nh_agent_*: syncs and port-forwards held by the per-user agent (lib/agent, tools/nhagent).
+#include <filesystem>
 #include <iterator>
+#include <string_view>
 
 #include "agent/client.hpp"
 #include "agent/proto.hpp"
@@ -31,7 +33,20 @@ json client_spec(const nh_client *client, const nh_agent_options *o, const std::
         throw nh::Error(NH_EINVAL, "invalid argument: the client was made from kubeconfig data, which the library "
                                    "does not keep; give it again as opts->kubeconfig_data for the agent");
     } else {
-        spec["kubeconfig"] = client->kubeconfig_paths;
+        // Absolute: the agent runs from another directory than this process.
+        std::string paths;
+        std::string_view rest = client->kubeconfig_paths;
+        while (!rest.empty()) {
+            size_t colon = rest.find(':');
+            std::string_view one = rest.substr(0, colon);
+            if (!one.empty()) {
+                std::error_code ec;
+                auto abs = std::filesystem::absolute(std::filesystem::path(one), ec);
+                paths += (paths.empty() ? "" : ":") + (ec ? std::string(one) : abs.string());
+            }
+            rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+        }
+        spec["kubeconfig"] = paths;
     }
     return spec;
 }
