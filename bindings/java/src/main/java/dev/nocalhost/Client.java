@@ -68,7 +68,19 @@ public final class Client extends NativeHandle {
         this.handle = h;
     }
 
-    private static SWIGTYPE_p_nh_client open(Options o) {
+    /**
+     * Opens a client from kubeconfig text held in memory (nh_client_new_from_data); the
+     * options' other fields (context, namespace, timeouts) apply, their kubeconfig must be unset.
+     * @throws NocalhostException.ConfigError naming "kubeconfig data" with the line and field
+     */
+    public static Client fromKubeconfigData(String kubeconfigData, Options o) {
+        Options opts = o == null ? new Options() : o;
+        return new Client(open(opts, kubeconfigData));
+    }
+
+    private static SWIGTYPE_p_nh_client open(Options o) { return open(o, null); }
+
+    private static SWIGTYPE_p_nh_client open(Options o, String data) {
         Nocalhost.init();
         nh_client_options opts = new nh_client_options();
         SWIGTYPE_p_p_nh_client out = NH.new_ClientOut();
@@ -80,7 +92,8 @@ public final class Client extends NativeHandle {
             opts.setTimeout_ms((int) o.timeoutMs);
             opts.setMax_retries(o.maxRetries);
             opts.setUser_agent(o.userAgent);
-            Native.check(NH.nh_client_new(out, opts));
+            Native.check(data == null ? NH.nh_client_new(out, opts)
+                                      : NH.nh_client_new_from_data(out, data, Utf8.encode(data).length, opts));
             return NH.ClientOut_value(out);
         } finally {
             NH.delete_ClientOut(out);
@@ -948,5 +961,132 @@ public final class Client extends NativeHandle {
         if (e instanceof RuntimeException) throw (RuntimeException) e;
         if (e instanceof Error) throw (Error) e;
         throw new RuntimeException(e);
+    }
+
+    // ---- what an IDE asks beside dev mode (JSON text, as the other dev-mode calls) ----
+
+    /** The result of a call filling an nh_buf, as text. */
+    private interface BufCall {
+        int run(nh_buf out, dev.nocalhost.jni.SWIGTYPE_p_nh_cancel token);
+    }
+
+    private String bufCall(Cancel cancel, BufCall call) {
+        acquire();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(call.run(out, t.token));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            release();
+        }
+    }
+
+    /**
+     * Whether the cluster answers and who we are (nh_client_check), as JSON: {"server", "version",
+     * "authenticated", "user", "error"}.
+     */
+    public String check(Cancel cancel) {
+        return bufCall(cancel, (out, token) -> NH.nh_client_check(out, handle, token));
+    }
+
+    /**
+     * The workload tree of the client's namespace (nh_tree_list) as a JSON array, of `kinds`
+     * ("deploy", "sts", ...; none: every kind).
+     */
+    public String tree(Cancel cancel, String... kinds) {
+        dev.nocalhost.jni.nh_tree_options o = new dev.nocalhost.jni.nh_tree_options();
+        try {
+            Native.check(NH.nh_tree_options_init(o, NH.NH_TREE_OPTIONS_VERSION));
+            if (kinds.length > 0) {
+                o.setKinds(kinds);
+                o.setKinds_count(kinds.length);
+            }
+            return bufCall(cancel, (out, token) -> {
+                o.setCancel(token);
+                return NH.nh_tree_list(out, handle, o);
+            });
+        } finally {
+            o.delete();
+        }
+    }
+
+    private String rights(String target, DevStartOptions options, boolean check) {
+        String[] w = workload(target);
+        DevStartOptions o = options == null ? new DevStartOptions() : options;
+        dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
+        try {
+            Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
+            o.fill(d);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return check ? NH.nh_dev_access_check(out, handle, w[0], w[1], d)
+                             : NH.nh_dev_required_rights(out, handle, w[0], w[1], d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /**
+     * The rights {@link #devStart} of "KIND/NAME" with these options and its end need, as the
+     * rules of an RBAC Role (nh_dev_required_rights): a JSON array of {"apiGroups", "resources", "verbs"}.
+     */
+    public String devRequiredRights(String target, DevStartOptions o) { return rights(target, o, false); }
+
+    /**
+     * Which of {@link #devRequiredRights} the caller lacks, as the API server says
+     * (nh_dev_access_check): JSON {"checked", "reason", "missing": [...], "rules"}.
+     */
+    public String devAccessCheck(String target, DevStartOptions o) { return rights(target, o, true); }
+
+    /** Where {@link #devConfigRead} and {@link #devConfigWrite} read and write, and over which version. */
+    public static final class DevConfigOptions {
+        String namespace, app, resourceVersion;
+        Cancel cancel;
+
+        public DevConfigOptions namespace(String v) { namespace = v; return this; }
+        /** The application whose ConfigMap dev.nocalhost.config.APP holds it; default: the workload's annotation. */
+        public DevConfigOptions app(String v) { app = v; return this; }
+        /** devConfigWrite: the resourceVersion read; default: only where there is no config yet. */
+        public DevConfigOptions resourceVersion(String v) { resourceVersion = v; return this; }
+        public DevConfigOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    private String devConfig(String target, String config, DevConfigOptions options) {
+        String[] w = workload(target);
+        DevConfigOptions o = options == null ? new DevConfigOptions() : options;
+        dev.nocalhost.jni.nh_dev_config_options d = new dev.nocalhost.jni.nh_dev_config_options();
+        try {
+            Native.check(NH.nh_dev_config_options_init(d, NH.NH_DEV_CONFIG_OPTIONS_VERSION));
+            d.setNamespace_name(o.namespace);
+            d.setApp_name(o.app);
+            d.setResource_version(o.resourceVersion);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return config == null ? NH.nh_dev_config_read(out, handle, w[0], w[1], d)
+                                      : NH.nh_dev_config_write(out, handle, w[0], w[1], config, d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /**
+     * The dev config kept in the cluster (nh_dev_config_read): JSON {"config" (text or null),
+     * "resource_version", "source"}.
+     */
+    public String devConfigRead(String target, DevConfigOptions o) { return devConfig(target, null, o); }
+
+    /**
+     * Writes a dev config (YAML) back (nh_dev_config_write), validated, only over the
+     * resourceVersion read; returns what devConfigRead now gives.
+     * @throws NocalhostException.Conflict when it changed since it was read (nothing overwritten)
+     * @throws NocalhostException.InvalidArgument for an invalid config
+     */
+    public String devConfigWrite(String target, String config, DevConfigOptions o) {
+        if (config == null) throw NocalhostException.of(ErrorCode.EINVAL, "devConfigWrite: config is null");
+        return devConfig(target, config, o);
     }
 }
