@@ -1,6 +1,7 @@
-// A folder associated with a workload on real containers: `nh dev start` run with no KIND/NAME
-// and no --local-dir, from a subdirectory of the associated folder, puts the associated workload
-// into dev mode and syncs the associated folder into the dev container.
+// What an editor relies on, on real containers: `nh dev start` with no KIND/NAME and no
+// --local-dir, run from a subdirectory of a folder associated with a workload, puts that workload
+// into dev mode and syncs the folder into the dev container; `nh logs` of a workload developed on
+// a copy (duplicate mode) follows the session to the copy's dev pod.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -32,5 +33,24 @@ TEST_F(RealPods, DevStartWithNoArgumentsSyncsTheAssociatedFolder) {
         << started;
     EXPECT_TRUE(eventually([&] { return kill(pid, 0) != 0; }, 30s)) << "nh dev start did not stop on Ctrl-C";
     out = sh(nh_cli() + "dev end deployment/web", &rc);
+    EXPECT_EQ(rc, 0) << out;
+}
+
+TEST_F(RealPods, LogsOfAWorkloadDevelopedOnACopyComeFromTheCopy) {
+    apply(workload_yaml("deployment", "web", 1));
+    ASSERT_TRUE(eventually([&] { return pods_ready("app=web", 1); }, 120s)) << kubectl("-n " + ns_ + " get pods -o wide");
+    nh_session *s = dev_start("deployment", "web", NH_DEV_MODE_DUPLICATE);
+    ASSERT_NE(s, nullptr);
+    const std::string copy = nh_session_workload(s);
+    nh_session_free(s);
+    // Only the copy's dev pod has the sync sidecar: its logs are found through the original's name.
+    int rc = -1;
+    std::string out = sh(nh_cli() + "logs deployment/web -c nh-sync --developer real@test --tail 5", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    out = sh(nh_cli() + "logs deployment/web -c nh-sync --mode replace", &rc);
+    EXPECT_EQ(rc, 3) << "the original has no sync sidecar, yet: " << out;
+    out = sh(nh_cli() + "logs deployment/" + copy + " -c nh-sync --tail 5", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    out = sh(nh_cli() + "dev end deployment/web --mode duplicate --developer real@test", &rc);
     EXPECT_EQ(rc, 0) << out;
 }
