@@ -1089,4 +1089,115 @@ public final class Client extends NativeHandle {
         if (config == null) throw NocalhostException.of(ErrorCode.EINVAL, "devConfigWrite: config is null");
         return devConfig(target, config, o);
     }
+
+    /** Receives tree events (nh_tree_watch): "ADDED", "MODIFIED", "DELETED", then "SYNCED" with the whole tree. */
+    @FunctionalInterface
+    public interface TreeListener {
+        void onEvent(String type, String entryJson) throws Exception;
+    }
+
+    private static final String[] TREE_EVENT_NAMES = {"", "ADDED", "MODIFIED", "DELETED", "SYNCED"};
+
+    /**
+     * Keeps the tree of the client's namespace current (nh_tree_watch): every entry as ADDED, then
+     * SYNCED, then each change, on this thread, until `cancel` is triggered or the client closed
+     * ({@link NocalhostException.Cancelled}), or the listener throws (rethrown).
+     */
+    public void watchTree(Cancel cancel, TreeListener listener, String... kinds) {
+        acquire();
+        dev.nocalhost.jni.nh_tree_options o = new dev.nocalhost.jni.nh_tree_options();
+        Throwable[] thrown = new Throwable[1];
+        dev.nocalhost.jni.WatchCallback cb = (type, entry) -> {
+            try {
+                listener.onEvent(type >= 1 && type <= 4 ? TREE_EVENT_NAMES[type] : String.valueOf(type), Utf8.decode(entry));
+                return false;
+            } catch (Throwable e) {
+                thrown[0] = e;
+                return true;
+            }
+        };
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(NH.nh_tree_options_init(o, NH.NH_TREE_OPTIONS_VERSION));
+            if (kinds.length > 0) {
+                o.setKinds(kinds);
+                o.setKinds_count(kinds.length);
+            }
+            o.setCancel(t.token);
+            NH.nhj_tree_options_set_listener(o, cb);
+            int rc = NH.nh_tree_watch(handle, o);
+            if (thrown[0] != null) rethrow(thrown[0]);
+            Native.check(rc);
+        } finally {
+            NH.nhj_tree_options_clear_listener(o);
+            o.delete();
+            release();
+        }
+    }
+
+    /** Options of {@link #logs}. */
+    public static final class LogsOptions {
+        String container;
+        boolean follow, previous, timestamps;
+        long tailLines = -1, sinceSeconds;
+        Cancel cancel;
+
+        public LogsOptions container(String v) { container = v; return this; }
+        /** Keep streaming until the container ends or the cancel is triggered. */
+        public LogsOptions follow(boolean v) { follow = v; return this; }
+        public LogsOptions tailLines(long v) { tailLines = v; return this; }
+        public LogsOptions sinceSeconds(long v) { sinceSeconds = v; return this; }
+        public LogsOptions previous(boolean v) { previous = v; return this; }
+        public LogsOptions timestamps(boolean v) { timestamps = v; return this; }
+        public LogsOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** Receives one log line (without its newline). */
+    @FunctionalInterface
+    public interface LineListener {
+        void onLine(String line) throws Exception;
+    }
+
+    /**
+     * Streams the logs of the pod `target` means ("pod/NAME", or "KIND/NAME" as kubectl logs picks
+     * its pod) to the listener on this thread (nh_pod_logs); returns the pod's name. With follow,
+     * until the container ends, the cancel is triggered ({@link NocalhostException.Cancelled}) or
+     * the listener throws (rethrown).
+     */
+    public String logs(String target, LogsOptions options, LineListener listener) {
+        acquire();
+        LogsOptions lo = options == null ? new LogsOptions() : options;
+        dev.nocalhost.jni.nh_pod_logs_options o = new dev.nocalhost.jni.nh_pod_logs_options();
+        nh_buf pod = new nh_buf();
+        Throwable[] thrown = new Throwable[1];
+        dev.nocalhost.jni.WatchCallback cb = (type, line) -> {
+            try {
+                listener.onLine(Utf8.decode(line));
+                return false;
+            } catch (Throwable e) {
+                thrown[0] = e;
+                return true;
+            }
+        };
+        try (Native.CallToken t = new Native.CallToken(inflight, lo.cancel)) {
+            Native.check(NH.nh_pod_logs_options_init(o, NH.NH_POD_LOGS_OPTIONS_VERSION));
+            o.setContainer(lo.container);
+            o.setFollow(lo.follow ? 1 : 0);
+            o.setTail_lines((int) lo.tailLines);
+            o.setSince_seconds((int) lo.sinceSeconds);
+            o.setPrevious(lo.previous ? 1 : 0);
+            o.setTimestamps(lo.timestamps ? 1 : 0);
+            o.setCancel(t.token);
+            NH.nhj_pod_logs_options_set_listener(o, cb);
+            int rc = NH.nh_pod_logs(pod, handle, target, o);
+            if (thrown[0] != null) rethrow(thrown[0]);
+            Native.check(rc);
+            return Utf8.decode(pod.bytes());
+        } finally {
+            NH.nhj_pod_logs_options_clear_listener(o);
+            NH.nh_buf_dispose(pod);
+            pod.delete();
+            o.delete();
+            release();
+        }
+    }
 }

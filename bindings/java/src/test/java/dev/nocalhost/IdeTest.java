@@ -160,4 +160,69 @@ class IdeTest {
             () -> client.devConfigWrite("deployment/web", "name: [web\n", new Client.DevConfigOptions().resourceVersion((String) written.get("resource_version"))));
         assertEquals(config, object(client.devConfigRead("deployment/web", null)).get("config"));
     }
+
+    @Test
+    void theTreeWatchReportsAWorkloadAdded() throws Exception {
+        java.util.concurrent.BlockingQueue<String> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        Cancel stop = new Cancel();
+        Throwable[] failed = new Throwable[1];
+        Thread watcher = new Thread(() -> {
+            try {
+                client.watchTree(stop, (type, entry) -> events.add(type + " " + entry), "deploy");
+            } catch (NocalhostException.Cancelled expected) {
+                // stopped below
+            } catch (Throwable e) {
+                failed[0] = e;
+            }
+        });
+        watcher.start();
+        try {
+            String e;
+            while ((e = events.poll(60, java.util.concurrent.TimeUnit.SECONDS)) != null && !e.startsWith("SYNCED")) {}
+            assertNotNull(e, "no SYNCED event");
+            client.create("/apis/apps/v1/namespaces/" + ns + "/deployments", "{\"metadata\":{\"name\":\"api\"},"
+                + "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"api\"}},\"template\":{\"metadata\":"
+                + "{\"labels\":{\"app\":\"api\"}},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"registry.example/app:1\"}]}}}}");
+            boolean added = false;
+            while (!added && (e = events.poll(60, java.util.concurrent.TimeUnit.SECONDS)) != null)
+                added = e.startsWith("ADDED ") && "api".equals(object(e.substring(6)).get("name"));
+            assertTrue(added, "no ADDED event for the new Deployment");
+        } finally {
+            stop.trigger();
+            watcher.join(30000);
+        }
+        assertFalse(watcher.isAlive(), "the watch did not stop when cancelled");
+        assertNull(failed[0]);
+    }
+
+    @Test
+    void logsOfARealPodAreFollowedWhileItWrites() throws Exception {
+        TestCluster.env("NH_TEST_REAL_NODE");
+        String taint = TestCluster.env("NH_TEST_REAL_TAINT");
+        String image = TestCluster.env("NH_TEST_IMAGE_APP");
+        client.create("/api/v1/namespaces/" + ns + "/pods", "{\"metadata\":{\"name\":\"talker\"},\"spec\":{"
+            + "\"nodeSelector\":{\"" + taint + "\":\"true\"},\"tolerations\":[{\"key\":\"" + taint
+            + "\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}],\"terminationGracePeriodSeconds\":1,"
+            + "\"containers\":[{\"name\":\"app\",\"image\":\"" + image + "\",\"command\":[\"/bin/sh\",\"-c\","
+            + "\"n=0; while true; do echo tick $n; n=$((n+1)); sleep 0.2; done\"]}]}}");
+        List<String> lines = new ArrayList<>();
+        long deadline = System.currentTimeMillis() + 120000;
+        Cancel stop = new Cancel();
+        while (lines.size() < 5) {
+            assertTrue(System.currentTimeMillis() < deadline, "no log lines from the real pod: " + lines);
+            try {
+                client.logs("pod/talker", new Client.LogsOptions().follow(true).cancel(stop), line -> {
+                    lines.add(line);
+                    if (lines.size() >= 5) stop.trigger();
+                });
+            } catch (NocalhostException.Cancelled stopped) {
+                break;
+            } catch (NocalhostException.Invalid notYet) {
+                Thread.sleep(500);  // the container is still starting
+            }
+        }
+        assertTrue(lines.size() >= 5, lines.toString());
+        for (String l : lines) assertTrue(l.startsWith("tick "), l);
+        assertThrows(NocalhostException.NotFound.class, () -> client.logs("deployment/nope", null, line -> {}));
+    }
 }
