@@ -56,7 +56,8 @@ std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persis
     if (!dup && (k.in_place() || (k.kind == Kind::Custom && !k.replicas_path.empty())))
         add(r, "autoscaling", "horizontalpodautoscalers", "", {"list", "get", "update", "patch"},
             "pinning the HPAs to one replica and restoring them");
-    add(r, "", "pods", "", {"get", "list", "delete"}, "waiting for the dev pod, removing old pods");
+    add(r, "", "pods", "", {"get", "list", "watch", "delete"},
+        "waiting for the dev pod, following it for the sync's port-forward, removing old pods");
     add(r, "", "pods", "", {"create"}, "the image check's short-lived pod", k.kind == Kind::Pod && !dup);
     add(r, "", "events", "", {"list"}, "the dev pod's warnings");
     add(r, "", "pods", "exec", {"create"}, "uploading nhsyncd into the sync sidecar, exec and terminals");
