@@ -472,7 +472,18 @@ namespace {
 // The rights of a start with `opts` (NULL: defaults), and its namespace.
 std::vector<nh::dev::Right> rights_of(nh_client *client, const char *kind, const char *name,
                                       const nh_dev_start_options *opts, std::string *ns) {
-    nh::dev::StartOptions o = start_options_of(client, kind, name, opts, nullptr);
+    nh::dev::StartOptions o;
+    try {
+        o = start_options_of(client, kind, name, opts, nullptr);
+    } catch (const nh::Error &e) {
+        // An identity that may not read the workload still learns what it lacks: the rights
+        // are then worked out without the dev config kept in the cluster.
+        if (e.code() != NH_EFORBIDDEN || opts->version < 2 || opts->ignore_cluster_config) throw;
+        nh_dev_start_options local = NH_DEV_START_OPTIONS_INIT;  // the caller's version only: never read past it
+        std::memcpy(static_cast<void *>(&local), opts, kDevStartOptionsSizes[opts->version - 1]);
+        local.ignore_cluster_config = 1;
+        o = start_options_of(client, kind, name, &local, nullptr);
+    }
     nh::dev::WorkloadKind k = o.kind == nh::dev::Kind::Custom ? o.custom_kind : nh::dev::WorkloadKind(o.kind);
     if (ns) *ns = o.ns.empty() ? client->impl->ns() : o.ns;
     return nh::dev::required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());

@@ -95,7 +95,16 @@ AccessReport review_access(kube::Client &c, const std::string &ns, const std::ve
                            {"kind", "SelfSubjectAccessReview"},
                            {"spec", {{"resourceAttributes", attrs}}}};
             try {
-                json answer = c.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, cancel);
+                json answer;
+                // A review changes nothing: a connection lost on the way is asked again, once.
+                for (int attempt = 1;; ++attempt) {
+                    try {
+                        answer = c.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, cancel);
+                        break;
+                    } catch (const Error &e) {
+                        if (e.code() != NH_ECONNECT || attempt == 2) throw;
+                    }
+                }
                 allowed = answer.value("status", json::object()).value("allowed", false);
             } catch (const Error &e) {
                 if (e.code() != NH_EFORBIDDEN && e.code() != NH_ENOTFOUND) throw;

@@ -169,7 +169,7 @@ TEST_F(Associations, FindByWorkloadInAnySpellingOfTheKind) {
 
 TEST_F(Associations, AFileThatIsNotAStoreIsRefusedAndKept) {
     fs::create_directories(root / "config");
-    for (const std::string text : {std::string("{\"associations\": [ {\"dir\": \"/x\"}, "),  // cut short
+    for (const std::string &text : {std::string("{\"associations\": [ {\"dir\": \"/x\"}, "),  // cut short
                                    std::string("{\"workspaces\": {\"a\": 1}}\n"),             // someone else's
                                    std::string("[1, 2, 3]\n")}) {
         nh::test::write_file(store, text);
