@@ -27,7 +27,8 @@ def test_processes_writing_the_store_at_once_lose_no_entry(tmp_path, store):
         "for i in range(each):\n"
         "    nocalhost.associate(f'{dirs}/{p}-{i}', f'deployment/web-{p}-{i}', namespace='demo', store=store)\n"
     )
-    runs = [subprocess.Popen([sys.executable, "-c", script, str(p), str(each), str(dirs), str(store)])
+    # Run from elsewhere: the source folder must not shadow the installed package.
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(p), str(each), str(dirs), str(store)], cwd=tmp_path)
             for p in range(procs)]
     assert [r.wait(timeout=120) for r in runs] == [0] * procs
     names = {e["name"] for e in nocalhost.associations(store=store)}
