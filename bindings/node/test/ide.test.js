@@ -90,6 +90,28 @@ describe('the rights of dev mode', clusterSuite(test), () => {
     }
   });
 
+  it('writes the dev config back only over the version read, and remembers the dev profile', async () => {
+    const { client, ns } = env;
+    const config = 'application:\n  name: shop\n  services:\n    - name: web\n      serviceType: deployment\n      containers:\n        - name: app\n          dev:\n            image: registry.example/dev:cm\n';
+    const read = await client.devConfigRead('deployment/web', { app: 'shop' });
+    assert.equal(read.config, null);
+    const written = await client.devConfigWrite('deployment/web', { app: 'shop', config });
+    assert.equal(written.config, config);
+    await assert.rejects(client.devConfigWrite('deployment/web', { app: 'shop', config }), nh.ConflictError);
+    await assert.rejects(client.devConfigWrite('deployment/web', { app: 'shop', config: 'application: [', resourceVersion: written.resource_version }),
+      nh.InvalidArgumentError);
+    const again = await client.devConfigWrite('deployment/web', { app: 'shop', config: config + '\n', resourceVersion: written.resource_version });
+    assert.equal(again.config, config + '\n');
+    await assert.rejects(client.devConfigWrite('deployment/web', { app: 'shop', config, resourceVersion: written.resource_version }), nh.ConflictError);
+
+    const store = path.join(scratch(), 'profiles.json');
+    assert.equal(client.devProfile('deployment/web', { store }), null);
+    client.rememberDevProfile('deployment/web', { image: 'golang:1.22', container: 'app', store });
+    client.rememberDevProfile('deploy', 'web', { workdir: '/src', store });
+    const p = client.devProfile('deployment/web', { store });
+    assert.deepEqual([p.image, p.container, p.workdir, p.namespace], ['golang:1.22', 'app', '/src', ns]);
+  });
+
   it('associates a folder with the client\'s namespace and context', () => {
     const { client, ns } = env;
     const root = scratch();

@@ -95,3 +95,29 @@ def test_the_rights_of_dev_mode_and_what_an_identity_lacks(client, kubeconfig, n
     assert ("create", "pods", "exec") in missing
     assert ("create", "secrets", "") in missing
     assert report["rules"] == rules
+
+
+def test_the_dev_config_is_written_back_only_over_the_version_read(client, namespace, tmp_path):
+    config = ("application:\n  name: shop\n  services:\n    - name: web\n      serviceType: deployment\n"
+              "      containers:\n        - name: app\n          dev:\n            image: registry.example/dev:cm\n")
+    assert client.dev_config_read("deployment/web", app="shop")["config"] is None
+    written = client.dev_config_write("deployment/web", app="shop", config=config)
+    assert written["config"] == config
+    with pytest.raises(nocalhost.Conflict):
+        client.dev_config_write("deployment/web", app="shop", config=config)
+    with pytest.raises(nocalhost.InvalidArgument):
+        client.dev_config_write("deployment/web", app="shop", config="application: [",
+                                resource_version=written["resource_version"])
+    again = client.dev_config_write("deployment/web", app="shop", config=config + "\n",
+                                    resource_version=written["resource_version"])
+    assert again["config"] == config + "\n"
+    with pytest.raises(nocalhost.Conflict):
+        client.dev_config_write("deployment/web", app="shop", config=config,
+                                resource_version=written["resource_version"])
+
+    store = tmp_path / "profiles.json"
+    assert client.dev_profile("deployment/web", store=store) is None
+    client.remember_dev_profile("deployment/web", image="golang:1.22", container="app", store=store)
+    client.remember_dev_profile("deploy", "web", workdir="/src", store=store)
+    p = client.dev_profile("deployment/web", store=store)
+    assert (p["image"], p["container"], p["workdir"], p["namespace"]) == ("golang:1.22", "app", "/src", namespace)
