@@ -148,17 +148,24 @@ class IdeTest {
 
     @Test
     void theDevConfigIsWrittenBackOnlyOverTheVersionRead() {
-        String config = "name: web\nserviceType: deployment\ncontainers:\n  - name: app\n    dev:\n      image: registry.example/dev:2\n";
-        Map<?, ?> read = object(client.devConfigRead("deployment/web", null));
+        // The application's ConfigMap: nothing but its writers change it (a workload's controller
+        // keeps changing the workload's resourceVersion, which a write over it counts too).
+        String config = "application:\n  name: shop\n  services:\n    - name: web\n      serviceType: deployment\n"
+            + "      containers:\n        - name: app\n          dev:\n            image: registry.example/dev:cm\n";
+        Client.DevConfigOptions shop = new Client.DevConfigOptions().app("shop");
+        Map<?, ?> read = object(client.devConfigRead("deployment/web", shop));
         assertNull(read.get("config"));
-        String rv = (String) read.get("resource_version");
-        Map<?, ?> written = object(client.devConfigWrite("deployment/web", config, new Client.DevConfigOptions().resourceVersion(rv)));
+        Map<?, ?> written = object(client.devConfigWrite("deployment/web", config, new Client.DevConfigOptions().app("shop")));
         assertEquals(config, written.get("config"));
+        String rv = (String) written.get("resource_version");
         assertThrows(NocalhostException.Conflict.class,
-            () -> client.devConfigWrite("deployment/web", config.replace("dev:2", "dev:3"), new Client.DevConfigOptions().resourceVersion(rv)));
+            () -> client.devConfigWrite("deployment/web", config, new Client.DevConfigOptions().app("shop")));
         assertThrows(NocalhostException.InvalidArgument.class,
-            () -> client.devConfigWrite("deployment/web", "name: [web\n", new Client.DevConfigOptions().resourceVersion((String) written.get("resource_version"))));
-        assertEquals(config, object(client.devConfigRead("deployment/web", null)).get("config"));
+            () -> client.devConfigWrite("deployment/web", "application: [", new Client.DevConfigOptions().app("shop").resourceVersion(rv)));
+        client.devConfigWrite("deployment/web", config + "\n", new Client.DevConfigOptions().app("shop").resourceVersion(rv));
+        assertThrows(NocalhostException.Conflict.class,
+            () -> client.devConfigWrite("deployment/web", config, new Client.DevConfigOptions().app("shop").resourceVersion(rv)));
+        assertEquals(config + "\n", object(client.devConfigRead("deployment/web", shop)).get("config"));
     }
 
     @Test
