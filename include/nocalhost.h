@@ -521,8 +521,11 @@ typedef enum nh_dev_phase {
     NH_DEV_PHASE_SYNC = 18,     /**< "sync": the sync of the local directory starts */
     NH_DEV_PHASE_SYNCED = 19,   /**< "synced": the first full sync is acknowledged */
     NH_DEV_PHASE_PORT_FORWARD = 20, /**< "port-forward": a port-forward of the Nocalhost dev config */
-    NH_DEV_PHASE_IMAGE = 21     /**< "image": before anything changes, a short-lived pod checks that
+    NH_DEV_PHASE_IMAGE = 21,    /**< "image": before anything changes, a short-lived pod checks that
                                      the node can pull and start the dev pod's images (docs/sidecar.md) */
+    NH_DEV_PHASE_ACCESS = 22    /**< "access": before anything changes, the API server is asked
+                                     (SelfSubjectAccessReview) for every right the start and the end
+                                     need (nh_dev_required_rights()) */
 } nh_dev_phase;
 
 /**
@@ -646,7 +649,10 @@ NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int
 
 /**
  * Put a workload into dev mode and wait until its dev pod is Running and
- * Ready, with no other pod of the workload left. In order: take the lock
+ * Ready, with no other pod of the workload left. In order: ask the API
+ * server for every right the start and the later end need (SelfSubjectAccessReview,
+ * see nh_dev_access_check(); NH_EFORBIDDEN naming every missing right, nothing
+ * changed; where the server will not say, an info event and on); take the lock
  * (NH_EBUSY naming the holder if another client holds it; an expired lock
  * is taken over); check in a short-lived pod, placed as the dev pod will
  * be, that the node can pull and start each image the dev pod runs (the dev
@@ -674,6 +680,35 @@ NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int
  */
 NH_EXTERN int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const char *name,
                            const nh_dev_start_options *opts);
+
+/**
+ * The rights nh_dev_start() of KIND/NAME with `opts` (NULL: defaults; its mode,
+ * persistent dirs and patches, and the Nocalhost dev config it reads, count) and
+ * the later nh_dev_end() need in the workload's namespace, as the rules of an RBAC
+ * Role, a JSON array into *out: [{"apiGroups":["apps"],"resources":["deployments"],
+ * "verbs":["get","update"]}, {"apiGroups":[""],"resources":["pods/exec"],
+ * "verbs":["create"]}...]: the lock's Lease, the session Secret, the workload
+ * (a duplicate's or a generated Deployment), ReplicaSets (a Deployment's rollout
+ * history), HPAs, pods, pods/exec, pods/portforward, events, PersistentVolumeClaims
+ * (persistent dirs). Makes no request but the dev config's. Errors: those of
+ * reading the options (NH_EINVAL ...). Since 0.1.
+ */
+NH_EXTERN int nh_dev_required_rights(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                     const nh_dev_start_options *opts);
+
+/**
+ * Ask the API server (one SelfSubjectAccessReview per right) whether the caller
+ * has each right nh_dev_required_rights() lists, as a JSON object into *out:
+ *   "checked"  false when the server would not say (SelfSubjectAccessReview
+ *              forbidden or not served), "reason" then says why (else null)
+ *   "missing"  [{"verb","group","resource","subresource","why","needed"}...]: the
+ *              rights refused; "needed" false for one dev mode works around (the
+ *              image check's pod)
+ *   "rules"    what nh_dev_required_rights() gives
+ * Returns NH_OK whatever is missing. Errors: client errors. Since 0.1.
+ */
+NH_EXTERN int nh_dev_access_check(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                  const nh_dev_start_options *opts);
 
 typedef struct nh_dev_end_options {
     unsigned int version;
@@ -1789,6 +1824,158 @@ NH_EXTERN int nh_agent_reattach(nh_session **out, nh_client *client, const char 
  * {"running":false,"dir"}. Since 0.1.
  */
 NH_EXTERN int nh_agent_info(nh_buf *out, const nh_agent_options *opts);
+/* ==== folder associations ==== */
+
+/*
+ * Which workload a local directory belongs to, in a store every process of the
+ * user shares (the CLI and every editor agree): the file
+ * $XDG_CONFIG_HOME/nocalhost/associations.json ($XDG_CONFIG_HOME when
+ * absolute, else ~/.config), read under a shared and changed under an
+ * exclusive lock (flock on "<file>.lock"), written whole to a temporary file
+ * renamed over it. A file that is not such a store (corrupt, or someone
+ * else's) is refused with NH_ECONFIG naming it and is never overwritten.
+ * Needs no client and no cluster.
+ *
+ * An association is a JSON object:
+ *   "dir"         absolute, with symlinks, "." and ".." resolved; one entry per dir
+ *   "namespace", "kind" (as dev mode spells it: "deployment", "statefulset", ...,
+ *                 or "<resource>.<group>"), "name", "container" ("" for none),
+ *   "kubeconfig", "context"   as given ("" for none)
+ *   "updated"     when it was written (RFC 3339)
+ */
+
+typedef struct nh_association_options {
+    unsigned int version;
+    /** The store's file; NULL: the user's (above). */
+    const char *store_path;
+    /** nh_association_set(): the workload's namespace, its container, the kubeconfig path and
+        context that reach it; each NULL: "". nh_association_find(): when not NULL, entries must
+        have this value too. */
+    const char *namespace_name;
+    const char *container;
+    const char *kubeconfig;
+    const char *context;
+} nh_association_options;
+
+#define NH_ASSOCIATION_OPTIONS_VERSION 1
+#define NH_ASSOCIATION_OPTIONS_INIT {NH_ASSOCIATION_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
+
+NH_EXTERN int nh_association_options_init(nh_association_options *opts, unsigned int version);
+
+/**
+ * Associate `dir` (an existing directory, relative to the current one or
+ * absolute) with the workload `kind`/`name`; replaces an earlier association of
+ * the same directory. `out` (may be NULL) gets the entry stored. Errors:
+ * NH_EINVAL (an unknown kind, an empty name), NH_ENOTFOUND (no such
+ * directory), NH_ECONFIG (the store is not one), NH_EIO. Since 0.1.
+ */
+NH_EXTERN int nh_association_set(nh_buf *out, const char *dir, const char *kind, const char *name,
+                                 const nh_association_options *opts);
+
+/**
+ * The association of `dir` or of its nearest associated ancestor (`dir` need
+ * not exist), as a JSON object into *out. Errors: NH_ENOTFOUND (neither `dir`
+ * nor any ancestor is associated), NH_ECONFIG, NH_EIO. Since 0.1.
+ */
+NH_EXTERN int nh_association_get(nh_buf *out, const char *dir, const nh_association_options *opts);
+
+/**
+ * The associations of the workload `kind`/`name` (and of opts' namespace,
+ * context and kubeconfig, those given), as a JSON array (maybe empty) into
+ * *out. Errors: NH_EINVAL (an unknown kind), NH_ECONFIG, NH_EIO. Since 0.1.
+ */
+NH_EXTERN int nh_association_find(nh_buf *out, const char *kind, const char *name,
+                                  const nh_association_options *opts);
+
+/** Every association, as a JSON array into *out. Errors: NH_ECONFIG, NH_EIO. Since 0.1. */
+NH_EXTERN int nh_association_list(nh_buf *out, const nh_association_options *opts);
+
+/**
+ * Remove the association of exactly `dir` (resolved as nh_association_set()
+ * does; it need not exist any more). Errors: NH_ENOTFOUND (it has none),
+ * NH_ECONFIG, NH_EIO. Since 0.1.
+ */
+NH_EXTERN int nh_association_remove(const char *dir, const nh_association_options *opts);
+
+/* ==== dev config write-back, and the dev profile ==== */
+
+typedef struct nh_dev_config_options {
+    unsigned int version;
+    /** The workload's namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** NULL: the workload's `dev.nocalhost` annotation; else the application's ConfigMap
+        "dev.nocalhost.config.<app_name>" (its data key "config"), where nhctl keeps it. */
+    const char *app_name;
+    /** nh_dev_config_write(): the resourceVersion nh_dev_config_read() gave (of the workload, or
+        of the ConfigMap); NULL or "": write only where there is no config yet. */
+    const char *resource_version;
+    nh_cancel *cancel;
+} nh_dev_config_options;
+
+#define NH_DEV_CONFIG_OPTIONS_VERSION 1
+#define NH_DEV_CONFIG_OPTIONS_INIT {NH_DEV_CONFIG_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+
+NH_EXTERN int nh_dev_config_options_init(nh_dev_config_options *opts, unsigned int version);
+
+/**
+ * The dev config kept in the cluster for KIND/NAME, where opts->app_name says,
+ * as JSON into *out: {"config": the text or null (none yet), "resource_version"
+ * (the workload's, or the ConfigMap's: "" when it does not exist), "source"}.
+ * Errors: NH_EINVAL (kind), NH_ENOTFOUND (the workload), client errors. Since 0.1.
+ */
+NH_EXTERN int nh_dev_config_read(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                 const nh_dev_config_options *opts);
+
+/**
+ * Write a Nocalhost dev config (YAML, as .nocalhost/config.yaml or the
+ * annotation holds it) where opts->app_name says, with optimistic concurrency:
+ * only over opts->resource_version (the version read), or, without one, only
+ * where there is no config yet. Validated first with the parser dev start uses;
+ * for the annotation it must configure this workload. Nothing is written on any
+ * error. `out` (may be NULL) gets what nh_dev_config_read() now gives. Errors:
+ * NH_EINVAL (an invalid config: line and field), NH_ECONFLICT (changed since
+ * it was read, or exists and no version was given), NH_ESTATE (the workload is in
+ * our dev mode: its end puts the recorded annotations back), NH_ENOTFOUND,
+ * client errors. Since 0.1.
+ */
+NH_EXTERN int nh_dev_config_write(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                                  const char *config, const nh_dev_config_options *opts);
+
+/*
+ * The dev profile: what the user chose per workload for dev mode (the dev image,
+ * container and work dir), remembered for the next start, in a store shared by
+ * every process of the user like the folder associations:
+ * $XDG_CONFIG_HOME/nocalhost/profiles.json. An entry: {"context","namespace",
+ * "kind","name","image","container","workdir","updated"}. `nh dev start` records
+ * what a start used and takes it when neither its flags nor the dev config say.
+ */
+typedef struct nh_dev_profile_options {
+    unsigned int version;
+    /** The store's file; NULL: the user's. */
+    const char *store_path;
+    /** Which workload: its namespace and kubeconfig context (NULL: ""). */
+    const char *namespace_name;
+    const char *context;
+    /** nh_dev_profile_set(): the values to remember; NULL keeps the remembered one. */
+    const char *image;
+    const char *container;
+    const char *workdir;
+} nh_dev_profile_options;
+
+#define NH_DEV_PROFILE_OPTIONS_VERSION 1
+#define NH_DEV_PROFILE_OPTIONS_INIT {NH_DEV_PROFILE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL}
+
+NH_EXTERN int nh_dev_profile_options_init(nh_dev_profile_options *opts, unsigned int version);
+
+/**
+ * Remember image, container and work dir (those given) for KIND/NAME; `out`
+ * (may be NULL) gets the entry. Errors: NH_EINVAL (kind, a relative work dir),
+ * NH_ECONFIG (the store is not one; left as it is), NH_EIO. Since 0.1.
+ */
+NH_EXTERN int nh_dev_profile_set(nh_buf *out, const char *kind, const char *name, const nh_dev_profile_options *opts);
+
+/** The entry of KIND/NAME as JSON into *out. Errors: NH_ENOTFOUND (none), NH_EINVAL, NH_ECONFIG, NH_EIO. Since 0.1. */
+NH_EXTERN int nh_dev_profile_get(nh_buf *out, const char *kind, const char *name, const nh_dev_profile_options *opts);
 
 #ifdef __cplusplus
 }

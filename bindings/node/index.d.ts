@@ -196,6 +196,27 @@ export class Client {
   logs(target: string, options?: LogsOptions): LogStream;
   /** Whether the cluster answers and who we are (nh_client_check); rejects when it does not answer. */
   check(options?: CallOptions): Promise<ClusterCheck>;
+  /** The rights devStart with these options and its end need, as RBAC Role rules (nh_dev_required_rights). */
+  devRequiredRights(kind: WorkloadKind, name: string, options?: DevConfigOptions): Promise<RbacRule[]>;
+  devRequiredRights(target: string, options?: DevConfigOptions): Promise<RbacRule[]>;
+  /** Which of devRequiredRights the caller lacks, as the API server says (nh_dev_access_check). */
+  devAccessCheck(kind: WorkloadKind, name: string, options?: DevConfigOptions): Promise<AccessCheck>;
+  devAccessCheck(target: string, options?: DevConfigOptions): Promise<AccessCheck>;
+  /** The dev config kept in the cluster: the dev.nocalhost annotation, or the ConfigMap of `app` (nh_dev_config_read). */
+  devConfigRead(kind: WorkloadKind, name: string, options?: DevConfigLocation): Promise<StoredDevConfig>;
+  devConfigRead(target: string, options?: DevConfigLocation): Promise<StoredDevConfig>;
+  /** Write a dev config back, validated, only over the resourceVersion read (nh_dev_config_write). */
+  devConfigWrite(kind: WorkloadKind, name: string, options: DevConfigWriteOptions): Promise<StoredDevConfig>;
+  devConfigWrite(target: string, options: DevConfigWriteOptions): Promise<StoredDevConfig>;
+  /** What the user chose for this workload's dev mode last (nh_dev_profile_get), or null. Synchronous. */
+  devProfile(kind: WorkloadKind, name: string, options?: DevProfileOptions): DevProfile | null;
+  devProfile(target: string, options?: DevProfileOptions): DevProfile | null;
+  /** Remember the dev image, container and work dir (those given) for this workload (nh_dev_profile_set). */
+  rememberDevProfile(kind: WorkloadKind, name: string, options: RememberDevProfileOptions): DevProfile;
+  rememberDevProfile(target: string, options: RememberDevProfileOptions): DevProfile;
+  /** associate() with this client's namespace (unless given), context and kubeconfig path. Synchronous. */
+  associate(dir: string, kind: WorkloadKind, name: string, options?: ClientAssociateOptions): Association;
+  associate(dir: string, target: string, options?: ClientAssociateOptions): Association;
 
   /**
    * Put a workload into dev mode and wait until its dev pod is ready. The workload is the CLI's
@@ -937,4 +958,113 @@ export interface ClusterCheck {
   authenticated: boolean;
   user: { username: string; uid: string; groups: string[]; extra: Record<string, string[]> } | null;
   error: { code: number; name: string; message: string } | null;
+}
+
+/* ==== folder associations and the rights of dev mode ==== */
+
+/** A rule of an RBAC Role. */
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** What Client.devAccessCheck found. */
+export interface AccessCheck {
+  /** false when the server would not say (SelfSubjectAccessReview forbidden or not served). */
+  checked: boolean;
+  reason: string | null;
+  missing: { verb: string; group: string; resource: string; subresource: string; why: string; needed: boolean }[];
+  rules: RbacRule[];
+}
+
+/** A local directory associated with a workload (nocalhost/associations.json under the user's config dir). */
+export interface Association {
+  /** Absolute, symlinks resolved. */
+  dir: string;
+  namespace: string;
+  /** As dev mode spells it: 'deployment', 'statefulset', ..., or '<resource>.<group>'. */
+  kind: string;
+  name: string;
+  container: string;
+  kubeconfig: string;
+  context: string;
+  /** RFC 3339. */
+  updated: string;
+}
+
+export interface AssociationStoreOptions {
+  /** The store's file; default: the user's. */
+  store?: string;
+}
+
+export interface AssociateOptions extends AssociationStoreOptions {
+  namespace?: string;
+  container?: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface ClientAssociateOptions extends AssociationStoreOptions {
+  namespace?: string;
+  container?: string;
+}
+
+export interface FindAssociationsOptions extends AssociationStoreOptions {
+  namespace?: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** Associate an existing directory with a workload; replaces its earlier association. Synchronous. */
+export function associate(dir: string, kind: WorkloadKind, name: string, options?: AssociateOptions): Association;
+export function associate(dir: string, target: string, options?: AssociateOptions): Association;
+/** The association of `dir` or of its nearest associated ancestor, or null. */
+export function association(dir: string, options?: AssociationStoreOptions): Association | null;
+/** The associations of a workload (and of namespace, context, kubeconfig, those given). */
+export function findAssociations(kind: WorkloadKind, name: string, options?: FindAssociationsOptions): Association[];
+export function findAssociations(target: string, options?: FindAssociationsOptions): Association[];
+/** Every association. */
+export function associations(options?: AssociationStoreOptions): Association[];
+/** Remove the association of exactly `dir`; false when it had none. */
+export function dissociate(dir: string, options?: AssociationStoreOptions): boolean;
+
+export interface DevConfigLocation extends CallOptions {
+  namespace?: string;
+  /** The application whose ConfigMap dev.nocalhost.config.<app> holds it; default: the workload's annotation. */
+  app?: string;
+}
+
+export interface DevConfigWriteOptions extends DevConfigLocation {
+  /** The config (YAML). */
+  config: string;
+  /** The resourceVersion devConfigRead gave; without it, written only where there is none yet. */
+  resourceVersion?: string;
+}
+
+export interface StoredDevConfig {
+  config: string | null;
+  resource_version: string;
+  source: string;
+}
+
+export interface DevProfileOptions extends AssociationStoreOptions {
+  namespace?: string;
+}
+
+export interface RememberDevProfileOptions extends DevProfileOptions {
+  image?: string;
+  container?: string;
+  workdir?: string;
+}
+
+export interface DevProfile {
+  context: string;
+  namespace: string;
+  kind: string;
+  name: string;
+  image: string;
+  container: string;
+  workdir: string;
+  updated: string;
 }

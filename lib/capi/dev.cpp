@@ -7,6 +7,7 @@
 #include "capi/client.hpp"
 #include "capi/session.hpp"
 #include "capi/sync.hpp"
+#include "dev/access_check.hpp"
 #include "dev/config.hpp"
 #include "dev/lease.hpp"
 #include "dev/session.hpp"
@@ -467,6 +468,64 @@ int nh_session_refresh(nh_session *session, nh_cancel *cancel) {
     NH_CHECK_ARG(session);
     return guard([&]() -> int {
         nh::dev::refresh_pod(*session->client, session->s, token_of(cancel));
+        return NH_OK;
+    });
+}
+
+namespace {
+
+// The rights of a start with `opts` (NULL: defaults), and its namespace.
+std::vector<nh::dev::Right> rights_of(nh_client *client, const char *kind, const char *name,
+                                      const nh_dev_start_options *opts, std::string *ns) {
+    nh::dev::StartOptions o;
+    try {
+        o = start_options_of(client, kind, name, opts, nullptr);
+    } catch (const nh::Error &e) {
+        // An identity that may not read the workload still learns what it lacks: the rights
+        // are then worked out without the dev config kept in the cluster.
+        if (e.code() != NH_EFORBIDDEN || opts->version < 2 || opts->ignore_cluster_config) throw;
+        nh_dev_start_options local = NH_DEV_START_OPTIONS_INIT;  // the caller's version only: never read past it
+        std::memcpy(static_cast<void *>(&local), opts, kDevStartOptionsSizes[opts->version - 1]);
+        local.ignore_cluster_config = 1;
+        o = start_options_of(client, kind, name, &local, nullptr);
+    }
+    nh::dev::WorkloadKind k = o.kind == nh::dev::Kind::Custom ? o.custom_kind : nh::dev::WorkloadKind(o.kind);
+    if (ns) *ns = o.ns.empty() ? client->impl->ns() : o.ns;
+    return nh::dev::required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());
+}
+
+}  // namespace
+
+#define NH_DEV_RIGHTS_ARGS(opts)                                                                         \
+    NH_CHECK_ARG(out);                                                                                    \
+    NH_CHECK_ARG(client);                                                                                 \
+    NH_CHECK_ARG(kind && *kind);                                                                          \
+    NH_CHECK_ARG(name && *name);                                                                          \
+    nh_dev_start_options defaults_ = NH_DEV_START_OPTIONS_INIT;                                           \
+    if (!(opts)) (opts) = &defaults_;                                                                     \
+    if (int rc = check_version((opts)->version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc
+
+int nh_dev_required_rights(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                           const nh_dev_start_options *opts) {
+    NH_DEV_RIGHTS_ARGS(opts);
+    return guard([&]() -> int {
+        buf_set(out, nh::dev::rights_rules(rights_of(client, kind, name, opts, nullptr)).dump());
+        return NH_OK;
+    });
+}
+
+int nh_dev_access_check(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                        const nh_dev_start_options *opts) {
+    NH_DEV_RIGHTS_ARGS(opts);
+    return guard([&]() -> int {
+        std::string ns;
+        auto rights = rights_of(client, kind, name, opts, &ns);
+        nh::dev::AccessReport r = nh::dev::review_access(*client->impl, ns, rights, token_of(opts->cancel));
+        nlohmann::json result = {{"checked", r.checked},
+                       {"reason", r.checked ? nlohmann::json(nullptr) : nlohmann::json(r.unchecked_reason)},
+                       {"missing", r.missing},
+                       {"rules", nh::dev::rights_rules(rights)}};
+        buf_set(out, result.dump());
         return NH_OK;
     });
 }

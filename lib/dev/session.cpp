@@ -10,6 +10,7 @@
 #include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "dev/access_check.hpp"
 #include "dev/config.hpp"
 #include "dev/history.hpp"
 #include "dev/image_check.hpp"
@@ -625,7 +626,7 @@ const char *phase_name(Phase p) {
     static constexpr const char *names[] = {"lock",     "read",    "record",  "hpa",   "pvc",    "park",  "patch",
                                             "wait",     "ready",   "rollback", "restore", "history", "cleanup",
                                             "force",    "done",    "upload",  "forward", "sync",   "synced",
-                                            "port-forward", "image"};
+                                            "port-forward", "image", "access"};
     static_assert(std::size(names) == static_cast<size_t>(kLastPhase), "one name per phase");
     auto i = static_cast<size_t>(p);
     return i >= 1 && i <= std::size(names) ? names[i - 1] : "unknown";
@@ -819,6 +820,7 @@ Session start(kube::Client &c, const StartOptions &o) {
     const std::string generated = dup ? duplicate_copy_name(o.name, developer) : k.in_place() ? "" : object_name;
     const auto deadline = Clock::now() + o.timeout;
 
+    check_access(c, k, ns, o, what);
     emit(o.events, EventType::Phase, Phase::Lock, "locking " + what);
     if (auto s = get_optional(c, secret_path(ns, object_name), cancel);
         s && annotation(*s, kPhaseAnnotation) == "active")

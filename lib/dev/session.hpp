@@ -34,9 +34,9 @@ enum class EventType { Phase = 1, Pod = 2, Warning = 3, Info = 4 };
 // strings its events carry. Dev mode's own, then the dev loop's (lib/loop).
 enum class Phase {
     Lock = 1, Read, Record, Hpa, Pvc, Park, Patch, Wait, Ready, Rollback, Restore, History, Cleanup, Force, Done,
-    Upload, Forward, Sync, Synced, PortForward, Image
+    Upload, Forward, Sync, Synced, PortForward, Image, Access
 };
-inline constexpr Phase kLastPhase = Phase::Image;
+inline constexpr Phase kLastPhase = Phase::Access;
 const char *phase_name(Phase p);  // "lock", ..., "port-forward"
 
 struct Event {

@@ -185,7 +185,7 @@ TEST(CApi, EveryDevPhaseIsDocumentedInTheHeader) {
         {NH_DEV_PHASE_DONE, "NH_DEV_PHASE_DONE"},         {NH_DEV_PHASE_UPLOAD, "NH_DEV_PHASE_UPLOAD"},
         {NH_DEV_PHASE_FORWARD, "NH_DEV_PHASE_FORWARD"},   {NH_DEV_PHASE_SYNC, "NH_DEV_PHASE_SYNC"},
         {NH_DEV_PHASE_SYNCED, "NH_DEV_PHASE_SYNCED"},     {NH_DEV_PHASE_PORT_FORWARD, "NH_DEV_PHASE_PORT_FORWARD"},
-        {NH_DEV_PHASE_IMAGE, "NH_DEV_PHASE_IMAGE"}};
+        {NH_DEV_PHASE_IMAGE, "NH_DEV_PHASE_IMAGE"},       {NH_DEV_PHASE_ACCESS, "NH_DEV_PHASE_ACCESS"}};
     int last = 0;
     std::set<std::string> names;
     for (const auto &[value, constant] : values) {

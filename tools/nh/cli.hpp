@@ -127,6 +127,21 @@ void print_table(const std::vector<std::vector<std::string>> &rows);
 // Prints the last error, frees `c` and leaves the command with the error's exit code.
 [[noreturn]] void fail_with_last_error(nh_client *c);
 
+// The directory associated with KIND/NAME in `ns` and the client's context (`nh dev associate`),
+// as its association object, or null when none is; several: prints them and leaves the command
+// (EXIT_USAGE).
+nlohmann::json associated_workload_dir(nh_client *c, const std::string &kind, const std::string &name,
+                                       const std::string &ns);
+// The association of the current directory (or its nearest associated ancestor), or null.
+nlohmann::json associated_here();
+// Fills the dev image, container and work dir that neither the flags nor the dev config give
+// from the dev profile of KIND/NAME (what the last start used), saying so on stderr.
+void apply_profile(nh_client *c, const std::string &kind, const std::string &name, const std::string &ns,
+                   nh_dev_start_options &o, std::string &image, std::string &container, std::string &workdir);
+// Remembers in the dev profile what the session `s` of KIND/NAME uses.
+void remember_profile(nh_client *c, const std::string &kind, const std::string &name, const std::string &ns,
+                      const nh_session *s);
+
 // open_client(), or leaves the command with the error's exit code.
 nh_client *client_or_fail(const Globals &g);
 

@@ -497,7 +497,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     };
     static StartArgs sa;
     auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
-    start->add_option("target", sa.target, "KIND/NAME, e.g. deployment/web or statefulset/db")->required();
+    start->add_option("target", sa.target,
+                      "KIND/NAME, e.g. deployment/web or statefulset/db (default: the workload the current directory "
+                      "is associated with, see nh dev associate)");
     start->add_option("--image", sa.image, "the dev image (compilers, tools); required unless the dev config has one");
     start->add_option("-c,--container", sa.container, "the container to develop in (default: the only one)");
     start->add_option("--workdir", sa.workdir, "work dir shared with the sync sidecar (default " NH_DEV_DEFAULT_WORKDIR ")");
@@ -532,9 +534,35 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                     "with --local-dir: once synced, hand the sync to your agent and return; it keeps syncing "
                     "(nh agent list|status|stop)");
     start->callback([&g] {
+        // No KIND/NAME: the workload the current directory is associated with, reached as associated.
+        json here = sa.target.empty() ? nh_cli::associated_here() : json();
+        if (sa.target.empty()) {
+            if (here.is_null())
+                throw CLI::ValidationError("KIND/NAME", "give KIND/NAME, or associate this directory with a workload "
+                                                         "(nh dev associate . KIND/NAME)");
+            sa.target = here.value("kind", "") + "/" + here.value("name", "");
+            if (g.ns.empty()) g.ns = here.value("namespace", "");
+            if (g.context.empty()) g.context = here.value("context", "");
+            if (g.kubeconfig.empty() && !std::getenv("KUBECONFIG")) g.kubeconfig = here.value("kubeconfig", "");
+        }
         Target t = parse_target(sa.target);
         long timeout_ms = parse_duration_ms(sa.timeout);
         nh_client *c = client_or_fail(g);
+        // No --local-dir: the directory associated with the workload, and its container.
+        if (sa.local_dir.empty()) {
+            json assoc = here.is_null() ? nh_cli::associated_workload_dir(c, t.kind, t.name, nh_client_namespace(c)) : here;
+            if (!assoc.is_null()) {
+                sa.local_dir = assoc.value("dir", "");
+                if (!std::filesystem::is_directory(sa.local_dir)) {
+                    std::fprintf(stderr, "error: the directory associated with %s, %s, does not exist (nh dev associate "
+                                         "--remove %s)\n", sa.target.c_str(), sa.local_dir.c_str(), sa.local_dir.c_str());
+                    nh_client_free(c);
+                    throw CLI::RuntimeError(nh_cli::EXIT_NOT_FOUND);
+                }
+                if (sa.container.empty()) sa.container = assoc.value("container", "");
+                std::fprintf(stderr, "syncing %s, associated with %s\n", sa.local_dir.c_str(), sa.target.c_str());
+            }
+        }
         std::vector<const char *> env;
         for (const auto &e : sa.env) env.push_back(e.c_str());
         nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
@@ -572,6 +600,11 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             g_sync_publisher.file = nh_cli::sync_status_file(ns, t.kind, t.name);
             g_sync_publisher.local_dir = std::filesystem::absolute(sa.local_dir).string();
         }
+        // What neither the flags nor the dev config say: what the last start used (the dev profile).
+        nh_cli::apply_profile(c, t.kind, t.name, nh_client_namespace(c), o, sa.image, sa.container, sa.workdir);
+        o.image = sa.image.empty() ? nullptr : sa.image.c_str();
+        o.container = sa.container.empty() ? nullptr : sa.container.c_str();
+        o.workdir = sa.workdir.empty() ? nullptr : sa.workdir.c_str();
         const nh_cli::SessionPick pick{sa.mode, sa.developer, nullptr};
         nh_session *s = nullptr;
         bool attached = false;
@@ -593,6 +626,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             }
         }
         nh_cli::progress_done();
+        nh_cli::remember_profile(c, t.kind, t.name, nh_client_namespace(c), s);
         if (g.output == "json" || g.output == "yaml") {
             nh_cli::print_structured(session_status(s), g.output);
         } else if (g.output == "name") {

@@ -26,6 +26,7 @@ struct LogsFlags {
     std::string since;
     bool previous = false;
     bool timestamps = false;
+    std::string mode, developer;  // which dev session of a workload
 };
 
 using nh_cli::client_or_fail;
@@ -231,8 +232,23 @@ void run_logs(const nh_cli::Globals &g, const LogsFlags &f) {
     o.cancel = nh_cli::interrupt_token();
     o.callback = print_line;
     nh_client *c = client_or_fail(g);
+    // A workload developed on a copy of the caller's (duplicate mode): the copy's dev pod, as exec.
+    std::string target = f.target;
+    auto slash = target.find('/');
+    if (slash != std::string::npos && nh_cli::canonical_kind(target.substr(0, slash)) != "pod") {
+        nh_cli::SessionPick pick;
+        try {
+            pick = nh_cli::pick_session(c, g, "logs", target.substr(0, slash), target.substr(slash + 1), f.mode, f.developer);
+        } catch (...) {
+            nh_client_free(c);
+            throw;
+        }
+        const json &st = pick.status;
+        if (pick.mode == "duplicate" && st.is_object() && st.value("dev_mode", false) && st["copy"].is_string())
+            target = "deployment/" + st["copy"].get<std::string>();
+    }
     nh_buf b = NH_BUF_INIT;
-    if (nh_pod_logs_resolve(&b, c, f.target.c_str(), &o) != NH_OK) fail_with_last_error(c);
+    if (nh_pod_logs_resolve(&b, c, target.c_str(), &o) != NH_OK) fail_with_last_error(c);
     json pick = json::parse(b.ptr ? b.ptr : "{}", nullptr, false);
     nh_buf_dispose(&b);
     // As kubectl: which pod of several, and which container of several when none was named.
@@ -277,5 +293,9 @@ void nh_cli_register_tree(CLI::App &app, nh_cli::Globals &g) {
     logs->add_option("-c,--container", lf.container, "the container (default: the pod's default, else its first)");
     logs->add_flag("-p,--previous", lf.previous, "the previous instance of the container");
     logs->add_flag("--timestamps", lf.timestamps, "each line starts with its timestamp");
+    logs->add_option("--mode", lf.mode, "replace or duplicate: which dev session (default: whichever of yours exists; "
+                                        "a copy of yours is logged instead of the original)")
+        ->check(CLI::IsMember({"replace", "duplicate"}));
+    logs->add_option("--developer", lf.developer, "duplicate mode: whose copy (default: yours, user@host)");
     logs->callback([&g] { run_logs(g, lf); });
 }

@@ -12,6 +12,7 @@ const errors = require('./errors');
 const live = require('./live');
 const { Feed } = require('./feed');
 const tree = require('./tree');
+const ide = require('./ide');
 
 const { checkOptions, KEYS } = require('./options');
 const { withSignal } = require('./signal');
@@ -92,6 +93,7 @@ class Client {
     this._native = new native.Client({ ...options, kubeconfig });
     // The agent makes a client of its own and needs the text again (the library keeps none).
     this._kubeconfigData = options.kubeconfigData;
+    this._kubeconfig = kubeconfig;
   }
 
   /** Release the client. Idempotent; Promises still pending reject with CancelledError. */
@@ -514,6 +516,87 @@ class Client {
     const { signal } = checkOptions('call', options);
     return JSON.parse(await withSignal(signal, (cancel) => native.clientCheck(this._native, cancel)));
   }
+
+  /**
+   * The rights devStart with these options and its end need, as the rules of an RBAC Role:
+   * [{apiGroups, resources, verbs}...] (nh_dev_required_rights). Options: those of
+   * devConfigResolve (mode, persistentDirs, patches, configPath ... count).
+   */
+  async devRequiredRights(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, ...options } = checkOptions('devConfigResolve', allOptions);
+    const args = devStartArgs(options);
+    return JSON.parse(await withSignal(signal, (cancel) => native.devRequiredRights(this._native, kind, name, args, cancel)));
+  }
+
+  /**
+   * Which of devRequiredRights the caller lacks, as the API server says (nh_dev_access_check):
+   * {checked, reason, missing: [{verb, group, resource, subresource, why, needed}...], rules}.
+   */
+  async devAccessCheck(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, ...options } = checkOptions('devConfigResolve', allOptions);
+    const args = devStartArgs(options);
+    return JSON.parse(await withSignal(signal, (cancel) => native.devAccessCheck(this._native, kind, name, args, cancel)));
+  }
+
+  /**
+   * The dev config kept in the cluster (nh_dev_config_read): the workload's dev.nocalhost
+   * annotation, or with app the ConfigMap dev.nocalhost.config.<app>: {config (text or null),
+   * resource_version, source}. Options: namespace, app, signal.
+   */
+  async devConfigRead(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, ...options } = checkOptions('devConfigRead', allOptions, ['namespace', 'app', 'signal']);
+    return JSON.parse(await withSignal(signal, (cancel) => native.devConfigRead(this._native, kind, name, options, cancel)));
+  }
+
+  /**
+   * Write a dev config (YAML) back where devConfigRead reads it (nh_dev_config_write), only over
+   * resourceVersion (the one read) or, without it, only where there is none yet. Rejects with
+   * InvalidArgumentError (invalid config), ConflictError (changed since read; nothing overwritten).
+   * Options: config (required), resourceVersion, namespace, app, signal.
+   */
+  async devConfigWrite(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, config, ...options } = checkOptions('devConfigWrite', allOptions,
+      ['config', 'resourceVersion', 'namespace', 'app', 'signal']);
+    if (typeof config !== 'string') throw new TypeError('devConfigWrite: config must be a string');
+    return JSON.parse(await withSignal(signal, (cancel) => native.devConfigWrite(this._native, kind, name, config, options, cancel)));
+  }
+
+  /**
+   * What the user chose for this workload's dev mode last, in this client's context and namespace
+   * (nh_dev_profile_get): {image, container, workdir, ...} or null. Synchronous. Options: namespace, store.
+   */
+  devProfile(kind, name, options) {
+    [kind, name, options] = workloadArgs(kind, name, options);
+    const o = checkOptions('devProfile', options, ['namespace', 'store']);
+    const text = native.devProfileGet(kind, name, { ...o, namespace: o.namespace || this.namespace, context: this.context });
+    return text === null ? null : JSON.parse(text);
+  }
+
+  /** Remember image, container and workdir (those given) for this workload (nh_dev_profile_set). Synchronous. */
+  rememberDevProfile(kind, name, options) {
+    [kind, name, options] = workloadArgs(kind, name, options);
+    const o = checkOptions('rememberDevProfile', options, ['image', 'container', 'workdir', 'namespace', 'store']);
+    return JSON.parse(native.devProfileSet(kind, name, { ...o, namespace: o.namespace || this.namespace, context: this.context }));
+  }
+
+  /**
+   * associate() with this client's namespace (unless given), context and kubeconfig path.
+   * Options: namespace, container, store.
+   */
+  associate(dir, kind, name, options) {
+    [kind, name, options] = workloadArgs(kind, name, options);
+    const o = checkOptions('associate', options, ['namespace', 'container', 'store']);
+    return ide.associate(dir, kind, name, {
+      ...o,
+      namespace: o.namespace || this.namespace,
+      context: this.context,
+      kubeconfig: this._kubeconfig || process.env.KUBECONFIG || '',
+    });
+  }
 }
 
 const DEV_EVENT_NAMES = Object.freeze({ 1: 'PHASE', 2: 'POD', 3: 'WARNING', 4: 'INFO' });
@@ -914,6 +997,7 @@ module.exports = {
   WatchEventType,
   LogLevel,
   setLogHandler,
+  ...ide,
   libraryVersion: native.libraryVersion,
   version: native.headerVersion,
   ...errors,

@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     nhnode::init_live(env, exports);
     nhnode::init_tree(env, exports);
     nhnode::init_agent(env, exports);
+    nhnode::init_ide(env, exports);
     return exports;
 }
 

@@ -4,6 +4,15 @@
 #include "client.hpp"
 
 namespace nhnode {
+
+// The options of a start (and of nh_dev_config_resolve, the rights), read from the JS options
+// object (lib/index.js has turned resources, patches and persistentDirs into JSON text).
+nocalhost::DevStartOptions dev_start_options(const Napi::Value &o) {
+    nocalhost::DevStartOptions d;
+    d.visit(ObjectReader{o});
+    return d;
+}
+
 namespace {
 
 int dev_event_trampoline(int type, const char *phase, const char *message, const char *detail, void *payload) {
@@ -12,13 +21,6 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
     return emit(std::move(ev)) ? 0 : 1;
 }
 
-// The options of a start (and of nh_dev_config_resolve), read from the JS options object
-// (lib/index.js has turned resources, patches and persistentDirs into JSON text).
-nocalhost::DevStartOptions dev_start_options(const Napi::Value &o) {
-    nocalhost::DevStartOptions d;
-    d.visit(ObjectReader{o});
-    return d;
-}
 
 struct DevStartCall {
     std::string kind, name;

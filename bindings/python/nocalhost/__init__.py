@@ -21,6 +21,7 @@ from .dev import DevEndResult, DevEvent, DevEventType, DevMode, Session, default
 from .log import LogLevel, log_to_logging, set_log_handler
 from .stream import Exec, ExecResult, ExecStream, ForwardEvent, ForwardEventType, PortForward
 from .tree import Feed, TreeEvent, TreeEventType
+from .ide import associate, association, associations, dissociate, find_associations
 from .sync import Sync, SyncCompression, SyncEvent, SyncEventType, SyncMode, SyncState, SyncStatus, start_sync
 
 #: The version of the libnocalhost this package was built against.
@@ -64,6 +65,11 @@ __all__ = [
     "Watch",
     "WatchEvent",
     "WatchEventType",
+    "associate",
+    "association",
+    "associations",
+    "dissociate",
+    "find_associations",
     "library_version",
     "log_to_logging",
     "set_log_handler",

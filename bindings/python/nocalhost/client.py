@@ -13,6 +13,7 @@ from .dev import DevModeMixin
 from .errors import InvalidArgument
 from .stream import StreamMixin
 from .tree import Feed, TreeMixin
+from .ide import IdeMixin
 
 Cancel = _native.Cancel
 
@@ -71,7 +72,7 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-class Client(DevModeMixin, StreamMixin, TreeMixin):
+class Client(DevModeMixin, StreamMixin, TreeMixin, IdeMixin):
     """A connection to one cluster, as a kubeconfig context describes it.
 
     ``kubeconfig`` is a path or a list of paths (merged like ``KUBECONFIG``);
@@ -110,6 +111,8 @@ class Client(DevModeMixin, StreamMixin, TreeMixin):
         )
         # The agent makes a client of its own and needs the text again (the library keeps none).
         self._kubeconfig_data = kubeconfig_data
+        #: The kubeconfig path(s) as given (None: the defaults, or kubeconfig_data), for associations.
+        self._kubeconfig = kubeconfig
 
     # -- lifetime -----------------------------------------------------------
 

@@ -244,5 +244,9 @@ void init_dev(py::module_ &m);
 void init_stream(py::module_ &m);
 void init_sync(py::module_ &m);
 void init_tree(py::module_ &m);
+void init_ide(py::module_ &m);
+
+// The options of a start from the dict nocalhost/dev.py builds (dev.cpp).
+nocalhost::DevStartOptions dev_start_options(const py::dict &d);
 
 }  // namespace nhpy

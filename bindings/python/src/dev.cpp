@@ -66,12 +66,6 @@ int dev_event_trampoline(int type, const char *phase, const char *message, const
     });
 }
 
-// The options of a start (and of nh_dev_config_resolve) from the dict nocalhost/dev.py builds.
-nocalhost::DevStartOptions dev_start_options(const py::dict &d) {
-    nocalhost::DevStartOptions o;
-    o.visit(DictReader{d});
-    return o;
-}
 
 // nh_dev_query_options for one session (mode and developer).
 nocalhost::DevQueryOptions query_options(const std::optional<std::string> &ns, int mode,
@@ -90,6 +84,13 @@ std::unique_ptr<Session> make_session(nh_session *raw) {
 }
 
 }  // namespace
+
+// The options of a start (and of nh_dev_config_resolve, the rights) from the dict nocalhost/dev.py builds.
+nocalhost::DevStartOptions dev_start_options(const py::dict &d) {
+    nocalhost::DevStartOptions o;
+    o.visit(DictReader{d});
+    return o;
+}
 
 void init_dev(py::module_ &m) {
     m.attr("DEV_DEFAULT_WORKDIR") = NH_DEV_DEFAULT_WORKDIR;

@@ -359,6 +359,38 @@ static void nhj_log_trampoline(int level, const char *message, void *payload) {
 }
 %}
 
+%{
+/* A log line to a dev.nocalhost.jni.WatchCallback (type 0); true stops the logs. */
+static int nhj_line_trampoline(const char *line, size_t len, void *payload) {
+    return nhj_watch_trampoline(0, line, len, payload);
+}
+%}
+
+%inline %{
+/* Tree events to `listener` (a dev.nocalhost.jni.WatchCallback: type, entry JSON). */
+void nhj_tree_options_set_listener(nh_tree_options *opts, jobject listener) {
+    JNIEnv *env = nhj_env();
+    opts->callback = nhj_watch_trampoline;
+    opts->payload = (*env)->NewGlobalRef(env, listener);
+}
+void nhj_tree_options_clear_listener(nh_tree_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->callback = NULL;
+}
+/* Log lines to `listener` (a dev.nocalhost.jni.WatchCallback, type 0). */
+void nhj_pod_logs_options_set_listener(nh_pod_logs_options *opts, jobject listener) {
+    JNIEnv *env = nhj_env();
+    opts->callback = nhj_line_trampoline;
+    opts->payload = (*env)->NewGlobalRef(env, listener);
+}
+void nhj_pod_logs_options_clear_listener(nh_pod_logs_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->callback = NULL;
+}
+%}
+
 %inline %{
 /* Makes `listener` (a dev.nocalhost.jni.WatchCallback) the options' callback.
  * Call nhj_watch_options_clear_listener() after the call. */

@@ -68,7 +68,19 @@ public final class Client extends NativeHandle {
         this.handle = h;
     }
 
-    private static SWIGTYPE_p_nh_client open(Options o) {
+    /**
+     * Opens a client from kubeconfig text held in memory (nh_client_new_from_data); the
+     * options' other fields (context, namespace, timeouts) apply, their kubeconfig must be unset.
+     * @throws NocalhostException.ConfigError naming "kubeconfig data" with the line and field
+     */
+    public static Client fromKubeconfigData(String kubeconfigData, Options o) {
+        Options opts = o == null ? new Options() : o;
+        return new Client(open(opts, kubeconfigData));
+    }
+
+    private static SWIGTYPE_p_nh_client open(Options o) { return open(o, null); }
+
+    private static SWIGTYPE_p_nh_client open(Options o, String data) {
         Nocalhost.init();
         nh_client_options opts = new nh_client_options();
         SWIGTYPE_p_p_nh_client out = NH.new_ClientOut();
@@ -80,7 +92,8 @@ public final class Client extends NativeHandle {
             opts.setTimeout_ms((int) o.timeoutMs);
             opts.setMax_retries(o.maxRetries);
             opts.setUser_agent(o.userAgent);
-            Native.check(NH.nh_client_new(out, opts));
+            Native.check(data == null ? NH.nh_client_new(out, opts)
+                                      : NH.nh_client_new_from_data(out, data, Utf8.encode(data).length, opts));
             return NH.ClientOut_value(out);
         } finally {
             NH.delete_ClientOut(out);
@@ -948,5 +961,243 @@ public final class Client extends NativeHandle {
         if (e instanceof RuntimeException) throw (RuntimeException) e;
         if (e instanceof Error) throw (Error) e;
         throw new RuntimeException(e);
+    }
+
+    // ---- what an IDE asks beside dev mode (JSON text, as the other dev-mode calls) ----
+
+    /** The result of a call filling an nh_buf, as text. */
+    private interface BufCall {
+        int run(nh_buf out, dev.nocalhost.jni.SWIGTYPE_p_nh_cancel token);
+    }
+
+    private String bufCall(Cancel cancel, BufCall call) {
+        acquire();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(call.run(out, t.token));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            release();
+        }
+    }
+
+    /**
+     * Whether the cluster answers and who we are (nh_client_check), as JSON: {"server", "version",
+     * "authenticated", "user", "error"}.
+     */
+    public String check(Cancel cancel) {
+        return bufCall(cancel, (out, token) -> NH.nh_client_check(out, handle, token));
+    }
+
+    /**
+     * The workload tree of the client's namespace (nh_tree_list) as a JSON array, of `kinds`
+     * ("deploy", "sts", ...; none: every kind).
+     */
+    public String tree(Cancel cancel, String... kinds) {
+        dev.nocalhost.jni.nh_tree_options o = new dev.nocalhost.jni.nh_tree_options();
+        try {
+            Native.check(NH.nh_tree_options_init(o, NH.NH_TREE_OPTIONS_VERSION));
+            if (kinds.length > 0) {
+                o.setKinds(kinds);
+                o.setKinds_count(kinds.length);
+            }
+            return bufCall(cancel, (out, token) -> {
+                o.setCancel(token);
+                return NH.nh_tree_list(out, handle, o);
+            });
+        } finally {
+            o.delete();
+        }
+    }
+
+    private String rights(String target, DevStartOptions options, boolean check) {
+        String[] w = workload(target);
+        DevStartOptions o = options == null ? new DevStartOptions() : options;
+        dev.nocalhost.jni.nh_dev_start_options d = new dev.nocalhost.jni.nh_dev_start_options();
+        try {
+            Native.check(NH.nh_dev_start_options_init(d, NH.NH_DEV_START_OPTIONS_VERSION));
+            o.fill(d);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return check ? NH.nh_dev_access_check(out, handle, w[0], w[1], d)
+                             : NH.nh_dev_required_rights(out, handle, w[0], w[1], d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /**
+     * The rights {@link #devStart} of "KIND/NAME" with these options and its end need, as the
+     * rules of an RBAC Role (nh_dev_required_rights): a JSON array of {"apiGroups", "resources", "verbs"}.
+     */
+    public String devRequiredRights(String target, DevStartOptions o) { return rights(target, o, false); }
+
+    /**
+     * Which of {@link #devRequiredRights} the caller lacks, as the API server says
+     * (nh_dev_access_check): JSON {"checked", "reason", "missing": [...], "rules"}.
+     */
+    public String devAccessCheck(String target, DevStartOptions o) { return rights(target, o, true); }
+
+    /** Where {@link #devConfigRead} and {@link #devConfigWrite} read and write, and over which version. */
+    public static final class DevConfigOptions {
+        String namespace, app, resourceVersion;
+        Cancel cancel;
+
+        public DevConfigOptions namespace(String v) { namespace = v; return this; }
+        /** The application whose ConfigMap dev.nocalhost.config.APP holds it; default: the workload's annotation. */
+        public DevConfigOptions app(String v) { app = v; return this; }
+        /** devConfigWrite: the resourceVersion read; default: only where there is no config yet. */
+        public DevConfigOptions resourceVersion(String v) { resourceVersion = v; return this; }
+        public DevConfigOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    private String devConfig(String target, String config, DevConfigOptions options) {
+        String[] w = workload(target);
+        DevConfigOptions o = options == null ? new DevConfigOptions() : options;
+        dev.nocalhost.jni.nh_dev_config_options d = new dev.nocalhost.jni.nh_dev_config_options();
+        try {
+            Native.check(NH.nh_dev_config_options_init(d, NH.NH_DEV_CONFIG_OPTIONS_VERSION));
+            d.setNamespace_name(o.namespace);
+            d.setApp_name(o.app);
+            d.setResource_version(o.resourceVersion);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return config == null ? NH.nh_dev_config_read(out, handle, w[0], w[1], d)
+                                      : NH.nh_dev_config_write(out, handle, w[0], w[1], config, d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /**
+     * The dev config kept in the cluster (nh_dev_config_read): JSON {"config" (text or null),
+     * "resource_version", "source"}.
+     */
+    public String devConfigRead(String target, DevConfigOptions o) { return devConfig(target, null, o); }
+
+    /**
+     * Writes a dev config (YAML) back (nh_dev_config_write), validated, only over the
+     * resourceVersion read; returns what devConfigRead now gives.
+     * @throws NocalhostException.Conflict when it changed since it was read (nothing overwritten)
+     * @throws NocalhostException.InvalidArgument for an invalid config
+     */
+    public String devConfigWrite(String target, String config, DevConfigOptions o) {
+        if (config == null) throw NocalhostException.of(ErrorCode.EINVAL, "devConfigWrite: config is null");
+        return devConfig(target, config, o);
+    }
+
+    /** Receives tree events (nh_tree_watch): "ADDED", "MODIFIED", "DELETED", then "SYNCED" with the whole tree. */
+    @FunctionalInterface
+    public interface TreeListener {
+        void onEvent(String type, String entryJson) throws Exception;
+    }
+
+    private static final String[] TREE_EVENT_NAMES = {"", "ADDED", "MODIFIED", "DELETED", "SYNCED"};
+
+    /**
+     * Keeps the tree of the client's namespace current (nh_tree_watch): every entry as ADDED, then
+     * SYNCED, then each change, on this thread, until `cancel` is triggered or the client closed
+     * ({@link NocalhostException.Cancelled}), or the listener throws (rethrown).
+     */
+    public void watchTree(Cancel cancel, TreeListener listener, String... kinds) {
+        acquire();
+        dev.nocalhost.jni.nh_tree_options o = new dev.nocalhost.jni.nh_tree_options();
+        Throwable[] thrown = new Throwable[1];
+        dev.nocalhost.jni.WatchCallback cb = (type, entry) -> {
+            try {
+                listener.onEvent(type >= 1 && type <= 4 ? TREE_EVENT_NAMES[type] : String.valueOf(type), Utf8.decode(entry));
+                return false;
+            } catch (Throwable e) {
+                thrown[0] = e;
+                return true;
+            }
+        };
+        try (Native.CallToken t = new Native.CallToken(inflight, cancel)) {
+            Native.check(NH.nh_tree_options_init(o, NH.NH_TREE_OPTIONS_VERSION));
+            if (kinds.length > 0) {
+                o.setKinds(kinds);
+                o.setKinds_count(kinds.length);
+            }
+            o.setCancel(t.token);
+            NH.nhj_tree_options_set_listener(o, cb);
+            int rc = NH.nh_tree_watch(handle, o);
+            if (thrown[0] != null) rethrow(thrown[0]);
+            Native.check(rc);
+        } finally {
+            NH.nhj_tree_options_clear_listener(o);
+            o.delete();
+            release();
+        }
+    }
+
+    /** Options of {@link #logs}. */
+    public static final class LogsOptions {
+        String container;
+        boolean follow, previous, timestamps;
+        long tailLines = -1, sinceSeconds;
+        Cancel cancel;
+
+        public LogsOptions container(String v) { container = v; return this; }
+        /** Keep streaming until the container ends or the cancel is triggered. */
+        public LogsOptions follow(boolean v) { follow = v; return this; }
+        public LogsOptions tailLines(long v) { tailLines = v; return this; }
+        public LogsOptions sinceSeconds(long v) { sinceSeconds = v; return this; }
+        public LogsOptions previous(boolean v) { previous = v; return this; }
+        public LogsOptions timestamps(boolean v) { timestamps = v; return this; }
+        public LogsOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /** Receives one log line (without its newline). */
+    @FunctionalInterface
+    public interface LineListener {
+        void onLine(String line) throws Exception;
+    }
+
+    /**
+     * Streams the logs of the pod `target` means ("pod/NAME", or "KIND/NAME" as kubectl logs picks
+     * its pod) to the listener on this thread (nh_pod_logs); returns the pod's name. With follow,
+     * until the container ends, the cancel is triggered ({@link NocalhostException.Cancelled}) or
+     * the listener throws (rethrown).
+     */
+    public String logs(String target, LogsOptions options, LineListener listener) {
+        acquire();
+        LogsOptions lo = options == null ? new LogsOptions() : options;
+        dev.nocalhost.jni.nh_pod_logs_options o = new dev.nocalhost.jni.nh_pod_logs_options();
+        nh_buf pod = new nh_buf();
+        Throwable[] thrown = new Throwable[1];
+        dev.nocalhost.jni.WatchCallback cb = (type, line) -> {
+            try {
+                listener.onLine(Utf8.decode(line));
+                return false;
+            } catch (Throwable e) {
+                thrown[0] = e;
+                return true;
+            }
+        };
+        try (Native.CallToken t = new Native.CallToken(inflight, lo.cancel)) {
+            Native.check(NH.nh_pod_logs_options_init(o, NH.NH_POD_LOGS_OPTIONS_VERSION));
+            o.setContainer(lo.container);
+            o.setFollow(lo.follow ? 1 : 0);
+            o.setTail_lines((int) lo.tailLines);
+            o.setSince_seconds((int) lo.sinceSeconds);
+            o.setPrevious(lo.previous ? 1 : 0);
+            o.setTimestamps(lo.timestamps ? 1 : 0);
+            o.setCancel(t.token);
+            NH.nhj_pod_logs_options_set_listener(o, cb);
+            int rc = NH.nh_pod_logs(pod, handle, target, o);
+            if (thrown[0] != null) rethrow(thrown[0]);
+            Native.check(rc);
+            return Utf8.decode(pod.bytes());
+        } finally {
+            NH.nhj_pod_logs_options_clear_listener(o);
+            NH.nh_buf_dispose(pod);
+            pod.delete();
+            o.delete();
+            release();
+        }
     }
 }

@@ -1,0 +1,163 @@
+#include "dev/access_check.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "common/error.hpp"
+
+namespace nh::dev {
+
+namespace {
+
+std::string group_of(const std::string &group_version) {
+    auto slash = group_version.find('/');
+    return slash == std::string::npos ? (group_version.find('.') == std::string::npos ? "" : group_version)
+                                      : group_version.substr(0, slash);
+}
+
+void add(std::vector<Right> &out, const std::string &group, const std::string &resource, const std::string &sub,
+         std::initializer_list<const char *> verbs, const std::string &why, bool needed = true) {
+    for (const char *v : verbs) out.push_back(Right{v, group, resource, sub, why, needed});
+}
+
+std::string resource_text(const json &r) {
+    std::string s = r.value("resource", "");
+    if (!r.value("subresource", "").empty()) s += "/" + r.value("subresource", "");
+    if (!r.value("group", "").empty()) s += "." + r.value("group", "");
+    return s;
+}
+
+}  // namespace
+
+std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persistent_dirs, bool patches) {
+    std::vector<Right> r;
+    const bool dup = mode == Mode::Duplicate;
+    const std::string group = group_of(k.group_version);
+    const std::string resource = k.resource;
+    add(r, "coordination.k8s.io", "leases", "", {"get", "create", "update", "delete"}, "the dev-mode lock");
+    add(r, "", "secrets", "", {"get", "create", "patch", "delete"}, "the session record (the original, the sync token)");
+    if (dup) {
+        add(r, group, resource, "", {"get"}, "reading the original the copy is made of");
+    } else if (k.kind == Kind::Pod) {
+        add(r, "", "pods", "", {"get", "delete", "create"}, "the bare Pod is deleted while in dev mode and created again at the end");
+    } else {
+        add(r, group, resource, "", {"get", "update"}, "switching the workload to dev mode and restoring it");
+        if (patches) add(r, group, resource, "", {"patch"}, "the dev config's patches");
+    }
+    const bool generated = dup || !k.in_place();
+    if (generated) {
+        add(r, "apps", "deployments", "", {"get", "list", "create", "update", "delete"},
+            dup ? "the copy (a Deployment)" : "the Deployment that runs the dev pod");
+        if (patches) add(r, "apps", "deployments", "", {"patch"}, "the dev config's patches");
+    }
+    if (!dup && k.kind == Kind::Deployment)
+        add(r, "apps", "replicasets", "", {"list", "patch", "delete"},
+            "dropping dev mode's revisions from the rollout history, and a stalled rollout");
+    if (!dup && (k.in_place() || (k.kind == Kind::Custom && !k.replicas_path.empty())))
+        add(r, "autoscaling", "horizontalpodautoscalers", "", {"list", "get", "update", "patch"},
+            "pinning the HPAs to one replica and restoring them");
+    add(r, "", "pods", "", {"get", "list", "watch", "delete"},
+        "waiting for the dev pod, following it for the sync's port-forward, removing old pods");
+    add(r, "", "pods", "", {"create"}, "the image check's short-lived pod", k.kind == Kind::Pod && !dup);
+    add(r, "", "events", "", {"list"}, "the dev pod's warnings");
+    add(r, "", "pods", "exec", {"create"}, "uploading nhsyncd into the sync sidecar, exec and terminals");
+    add(r, "", "pods", "portforward", {"create"}, "the sync and port-forwards");
+    if (persistent_dirs) add(r, "", "persistentvolumeclaims", "", {"get", "list", "create"}, "the persistent dirs' claims");
+    return r;
+}
+
+json rights_rules(const std::vector<Right> &rights) {
+    json rules = json::array();
+    std::map<std::pair<std::string, std::string>, size_t> index;
+    for (const auto &r : rights) {
+        std::string res = r.resource + (r.subresource.empty() ? "" : "/" + r.subresource);
+        auto [it, fresh] = index.emplace(std::make_pair(r.group, res), rules.size());
+        if (fresh) rules.push_back({{"apiGroups", {r.group}}, {"resources", {res}}, {"verbs", json::array()}});
+        json &verbs = rules[it->second]["verbs"];
+        if (std::find(verbs.begin(), verbs.end(), r.verb) == verbs.end()) verbs.push_back(r.verb);
+    }
+    return rules;
+}
+
+AccessReport review_access(kube::Client &c, const std::string &ns, const std::vector<Right> &rights, CancelToken *cancel) {
+    AccessReport report;
+    std::map<std::string, bool> asked;  // a right listed twice (two reasons) is asked once
+    for (const auto &r : rights) {
+        const std::string key = r.verb + " " + r.group + " " + r.resource + " " + r.subresource;
+        auto seen = asked.find(key);
+        bool allowed;
+        if (seen != asked.end()) {
+            allowed = seen->second;
+        } else {
+            json attrs = {{"namespace", ns}, {"verb", r.verb}, {"group", r.group}, {"resource", r.resource}};
+            if (!r.subresource.empty()) attrs["subresource"] = r.subresource;
+            json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                           {"kind", "SelfSubjectAccessReview"},
+                           {"spec", {{"resourceAttributes", attrs}}}};
+            try {
+                json answer;
+                // A review changes nothing: a connection lost on the way is asked again, once.
+                for (int attempt = 1;; ++attempt) {
+                    try {
+                        answer = c.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, cancel);
+                        break;
+                    } catch (const Error &e) {
+                        if (e.code() != NH_ECONNECT || attempt == 2) throw;
+                    }
+                }
+                allowed = answer.value("status", json::object()).value("allowed", false);
+            } catch (const Error &e) {
+                if (e.code() != NH_EFORBIDDEN && e.code() != NH_ENOTFOUND) throw;
+                report.checked = false;
+                report.unchecked_reason = e.what();
+                report.missing = json::array();
+                return report;
+            }
+            asked[key] = allowed;
+        }
+        if (allowed) continue;
+        bool listed = false;
+        for (const auto &m : report.missing)
+            if (m["verb"] == r.verb && m["group"] == r.group && m["resource"] == r.resource &&
+                m["subresource"] == r.subresource)
+                listed = true;
+        if (!listed)
+            report.missing.push_back({{"verb", r.verb},
+                                      {"group", r.group},
+                                      {"resource", r.resource},
+                                      {"subresource", r.subresource},
+                                      {"why", r.why},
+                                      {"needed", r.needed}});
+    }
+    return report;
+}
+
+void check_access(kube::Client &c, const WorkloadKind &k, const std::string &ns, const StartOptions &o,
+                  const std::string &what) {
+    auto emit = [&](EventType type, const std::string &message, json detail = nullptr) {
+        if (o.events && !o.events(Event{type, Phase::Access, message, std::move(detail)}))
+            throw Error(NH_ECANCELLED, "dev start cancelled by the event callback");
+    };
+    const auto rights = required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());
+    emit(EventType::Phase, "checking the rights the start and end of " + what + " need");
+    AccessReport report = review_access(c, ns, rights, o.cancel);
+    if (!report.checked) {
+        emit(EventType::Info, "cannot ask the API server which rights we have, going on without the check: " +
+                                  report.unchecked_reason);
+        return;
+    }
+    std::string needed, optional;
+    for (const auto &m : report.missing) {
+        std::string &list = m.value("needed", true) ? needed : optional;
+        list += (list.empty() ? "" : ", ") + m.value("verb", "") + " " + resource_text(m);
+    }
+    if (!optional.empty())
+        emit(EventType::Info, "missing rights dev mode can do without: " + optional, {{"missing", report.missing}});
+    if (!needed.empty())
+        throw Error(NH_EFORBIDDEN,
+                    "the start of " + what + " needs rights in namespace " + ns + " this identity lacks: " + needed +
+                        " (nothing was changed)",
+                    403, "Forbidden");
+}
+
+}  // namespace nh::dev
