@@ -60,6 +60,7 @@ std::vector<OptionsType> options_types() {
         {"nh_tree_options", {sizeof(nh_tree_options)}, call_init<nh_tree_options, nh_tree_options_init>},
         {"nh_pod_logs_options", {sizeof(nh_pod_logs_options)},
          call_init<nh_pod_logs_options, nh_pod_logs_options_init>},
+        {"nh_space_options", {sizeof(nh_space_options)}, call_init<nh_space_options, nh_space_options_init>},
     };
 }
 
