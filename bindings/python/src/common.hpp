@@ -244,5 +244,6 @@ void init_dev(py::module_ &m);
 void init_stream(py::module_ &m);
 void init_sync(py::module_ &m);
 void init_tree(py::module_ &m);
+void init_space(py::module_ &m);
 
 }  // namespace nhpy
