@@ -1976,6 +1976,93 @@ NH_EXTERN int nh_dev_profile_set(nh_buf *out, const char *kind, const char *name
 
 /** The entry of KIND/NAME as JSON into *out. Errors: NH_ENOTFOUND (none), NH_EINVAL, NH_ECONFIG, NH_EIO. Since 0.1. */
 NH_EXTERN int nh_dev_profile_get(nh_buf *out, const char *kind, const char *name, const nh_dev_profile_options *opts);
+/* ---------------------------------------------------------------------------
+ * Dev spaces: what an admin gives a developer, with Kubernetes as the only state
+ * ---------------------------------------------------------------------------
+ * A space is a namespace (made for it, or an existing one adopted) holding a
+ * Role "nocalhost-dev" with the rights dev mode needs (plus rules the admin
+ * adds), an optional ResourceQuota and LimitRange "nocalhost-space", and per
+ * developer a ServiceAccount "nh-<developer>" bound to the Role. Every object
+ * it makes carries the label dev.nocalhost.io/space=<name>; the namespace's
+ * annotations say whose it is and since when. A developer's access is a
+ * kubeconfig holding a token from the TokenRequest API, the cluster's server
+ * and CA, and the space as its namespace.
+ *
+ * Access, as the JSON object the create, share and renew calls put into *out:
+ *   "developer", "service_account", "namespace"
+ *   "kubeconfig"   the kubeconfig text (YAML); it holds the token: keep it secret
+ *   "expires"      the token's expiry, RFC 3339
+ *
+ * Lacking a right, a space call fails with NH_EFORBIDDEN before it changes
+ * anything, naming every right it lacks (asked with SelfSubjectAccessReview).
+ * A create that fails halfway removes what it made.
+ */
+typedef struct nh_space_options {
+    unsigned int version;
+    /** create, share, renew: the developer given access (a name or an e-mail
+        address; its ServiceAccount is "nh-" and the name made a DNS label).
+        nh_space_list(): only the spaces this developer can use; NULL: all.
+        nh_space_delete(): only this developer's access; NULL: the whole space. */
+    const char *developer;
+    /** create: non-zero adopts a namespace that exists (delete then leaves it as it was). */
+    int existing_namespace;
+    /** create: the quota, as Kubernetes quantities ("2", "500m"; "4Gi"); NULL: none.
+        cpu and memory bound requests and limits alike, and a LimitRange gives
+        containers that state none a default: a limit of a quarter of the quota
+        (at most 1 CPU, 1Gi) and a request of 100m CPU, 128Mi (at most the limit). */
+    const char *cpu;
+    const char *memory;
+    /** create: requests.storage of the space's claims; NULL: none. */
+    const char *storage;
+    /** create: at most this many pods; 0: no limit. */
+    int pods;
+    /** create: PolicyRules the Role grants besides dev mode's, as a JSON array; NULL: none. */
+    const char *extra_rules_json;
+    /** create, share, renew: the token's lifetime in seconds; 0: 24 hours. The
+        API server may shorten it (and refuses less than 10 minutes). */
+    long long token_seconds;
+    /** renew: non-zero revokes every token issued before (the ServiceAccount is made anew;
+        the API server caches a token's authentication for up to 10 s). */
+    int revoke;
+    nh_cancel *cancel;
+} nh_space_options;
+
+#define NH_SPACE_OPTIONS_VERSION 1
+#define NH_SPACE_OPTIONS_INIT {NH_SPACE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, NULL, 0, 0, NULL}
+
+NH_EXTERN int nh_space_options_init(nh_space_options *opts, unsigned int version);
+
+/**
+ * Creates space `name` for opts->developer and puts their access into *out.
+ * Errors: NH_EINVAL (a bad name, developer, quantity or rule), NH_EEXISTS (a
+ * space of that name, or a namespace without existing_namespace),
+ * NH_ENOTFOUND (existing_namespace and no such namespace), NH_EFORBIDDEN
+ * (every missing right named), client errors. Since 0.1.
+ */
+NH_EXTERN int nh_space_create(nh_buf *out, nh_client *client, const char *name, const nh_space_options *opts);
+
+/** Gives opts->developer access to space `name` too (kept if they have it) and their access into *out. Since 0.1. */
+NH_EXTERN int nh_space_share(nh_buf *out, nh_client *client, const char *name, const nh_space_options *opts);
+
+/**
+ * A new token for opts->developer's access to space `name` (with opts->revoke,
+ * every older token stops working). NH_ENOTFOUND when they have none. Since 0.1.
+ */
+NH_EXTERN int nh_space_renew(nh_buf *out, nh_client *client, const char *name, const nh_space_options *opts);
+
+/**
+ * The spaces as a JSON array into *out, each {"name", "owner", "since",
+ * "namespace": "created"|"adopted", "phase", "developers": [{"developer",
+ * "service_account"}], "quota": {hard quota} or null}. Since 0.1.
+ */
+NH_EXTERN int nh_space_list(nh_buf *out, nh_client *client, const nh_space_options *opts);
+
+/**
+ * Deletes space `name`: everything it made and nothing else (a namespace it
+ * made, and waits until it is gone; in an adopted one, its objects, labels and
+ * annotations). With opts->developer, only that developer's access. Since 0.1.
+ */
+NH_EXTERN int nh_space_delete(nh_client *client, const char *name, const nh_space_options *opts);
 
 #ifdef __cplusplus
 }

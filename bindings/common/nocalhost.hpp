@@ -560,6 +560,45 @@ private:
     nh_tree_options c_ = NH_TREE_OPTIONS_INIT;
 };
 
+// nh_space_options and what it points to; the cancel token is per call.
+struct SpaceOptions {
+    std::optional<std::string> developer, cpu, memory, storage, extra_rules_json;
+    bool existing_namespace = false, revoke = false;
+    int pods = 0;
+    long long token_seconds = 0;
+
+    template <class V>
+    void visit(V &&v) {
+        v("developer", developer);
+        v("existing_namespace", existing_namespace);
+        v("cpu", cpu);
+        v("memory", memory);
+        v("storage", storage);
+        v("pods", pods);
+        v("extra_rules_json", extra_rules_json);
+        v("token_seconds", token_seconds);
+        v("revoke", revoke);
+    }
+
+    nh_space_options &c(nh_cancel *cancel) {
+        c_ = nh_space_options NH_SPACE_OPTIONS_INIT;
+        c_.developer = c_str_or_null(developer);
+        c_.existing_namespace = existing_namespace ? 1 : 0;
+        c_.cpu = c_str_or_null(cpu);
+        c_.memory = c_str_or_null(memory);
+        c_.storage = c_str_or_null(storage);
+        c_.pods = pods;
+        c_.extra_rules_json = c_str_or_null(extra_rules_json);
+        c_.token_seconds = token_seconds;
+        c_.revoke = revoke ? 1 : 0;
+        c_.cancel = cancel;
+        return c_;
+    }
+
+private:
+    nh_space_options c_ = NH_SPACE_OPTIONS_INIT;
+};
+
 // nh_pod_logs_options and what it points to; the callback and cancel token are per call.
 struct PodLogsOptions {
     std::optional<std::string> namespace_name, container;

@@ -61,6 +61,13 @@ std::vector<OptionsType> options_types() {
         {"nh_pod_logs_options", {sizeof(nh_pod_logs_options)},
          call_init<nh_pod_logs_options, nh_pod_logs_options_init>},
         {"nh_agent_options", {sizeof(nh_agent_options)}, call_init<nh_agent_options, nh_agent_options_init>},
+        {"nh_space_options", {sizeof(nh_space_options)}, call_init<nh_space_options, nh_space_options_init>},
+        {"nh_association_options", {sizeof(nh_association_options)},
+         call_init<nh_association_options, nh_association_options_init>},
+        {"nh_dev_config_options", {sizeof(nh_dev_config_options)},
+         call_init<nh_dev_config_options, nh_dev_config_options_init>},
+        {"nh_dev_profile_options", {sizeof(nh_dev_profile_options)},
+         call_init<nh_dev_profile_options, nh_dev_profile_options_init>},
     };
 }
 

@@ -145,4 +145,10 @@ void remember_profile(nh_client *c, const std::string &kind, const std::string &
 // open_client(), or leaves the command with the error's exit code.
 nh_client *client_or_fail(const Globals &g);
 
+// kubectl's age of an RFC 3339 time: 42s, 5m, 3h, 12d (and 2y); "<unknown>" without one.
+std::string age(const nlohmann::json &created);
+
+// "30s", "5m", "2h", "1h30m" (kubectl's durations) as seconds; -1 when unreadable.
+long parse_duration(const std::string &text);
+
 }  // namespace nh_cli

@@ -29,7 +29,9 @@ struct LogsFlags {
     std::string mode, developer;  // which dev session of a workload
 };
 
+using nh_cli::age;
 using nh_cli::client_or_fail;
+using nh_cli::parse_duration;
 using nh_cli::fail_with_last_error;
 
 std::vector<std::string> split_kinds(const std::string &text) {
@@ -43,20 +45,6 @@ std::vector<std::string> split_kinds(const std::string &text) {
         pos = comma + 1;
     }
     return out;
-}
-
-// kubectl's age: 42s, 5m, 3h, 12d (and 2y), "<unknown>" without a time.
-std::string age(const json &created) {
-    if (!created.is_string()) return "<unknown>";
-    std::tm tm{};
-    if (!strptime(created.get<std::string>().c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return "<unknown>";
-    long s = static_cast<long>(std::difftime(std::time(nullptr), timegm(&tm)));
-    if (s < 0) s = 0;
-    if (s < 120) return std::to_string(s) + "s";
-    if (s < 3600 * 2) return std::to_string(s / 60) + "m";
-    if (s < 86400 * 2) return std::to_string(s / 3600) + "h";
-    if (s < 86400 * 365 * 2) return std::to_string(s / 86400) + "d";
-    return std::to_string(s / (86400 * 365)) + "y";
 }
 
 std::string lower(std::string s) {
@@ -187,25 +175,6 @@ void run_get(const nh_cli::Globals &g, const GetFlags &f) {
     std::vector<std::vector<std::string>> rows{header(f.all_namespaces, g.output == "wide")};
     for (const auto &e : list) rows.push_back(row(e, f.all_namespaces, with_kind, g.output == "wide"));
     nh_cli::print_table(rows);
-}
-
-// "30s", "5m", "2h", "1h30m" (kubectl's --since) as seconds; -1 when unreadable.
-long parse_duration(const std::string &text) {
-    long total = 0;
-    size_t i = 0;
-    if (text.empty()) return -1;
-    while (i < text.size()) {
-        size_t start = i;
-        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-        if (start == i || i == text.size()) return -1;
-        long n = std::stol(text.substr(start, i - start));
-        char unit = text[i++];
-        if (unit == 's') total += n;
-        else if (unit == 'm') total += n * 60;
-        else if (unit == 'h') total += n * 3600;
-        else return -1;
-    }
-    return total;
 }
 
 int print_line(const char *line, size_t len, void *) {

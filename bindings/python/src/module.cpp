@@ -10,4 +10,5 @@ PYBIND11_MODULE(_native, m) {
     nhpy::init_sync(m);
     nhpy::init_tree(m);
     nhpy::init_ide(m);
+    nhpy::init_space(m);
 }
