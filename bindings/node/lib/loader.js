@@ -9,16 +9,25 @@
 //      `abiNN`, `node`, `glibc`/`musl`, `armvN`; the most specific one that
 //      fits this process wins. The libraries it needs lie beside it under
 //      hashed names (scripts/package npm).
-// `resolve()` names the file without loading it (scripts/install.js).
+// NOCALHOST_PREBUILDS_ONLY=1 skips 1 (node-gyp-build's PREBUILDS_ONLY).
+// `resolve()` names the file without loading it; `prebuild()` the prebuilt
+// addon that fits (scripts/install.js tries it).
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 
+// 'glibc' or 'musl' (Node's report names the glibc it runs on), '' off Linux.
 function libc() {
   if (process.platform !== 'linux') return '';
-  const header = process.report && typeof process.report.getReport === 'function' ? process.report.getReport().header : {};
-  return header.glibcVersionRuntime ? 'glibc' : 'musl';
+  if (!process.report || typeof process.report.getReport !== 'function') return 'glibc';
+  const exclude = process.report.excludeNetwork;
+  process.report.excludeNetwork = true; // no reverse DNS lookups for the report's network part
+  try {
+    return process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+  } finally {
+    process.report.excludeNetwork = exclude;
+  }
 }
 
 function parseTags(file) {
