@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run by Maven (generate-sources): SWIG generates dev.nocalhost.jni from
 # include/nocalhost.h, CMake builds libnocalhost_jni.so (and libnocalhost
-# unless NOCALHOST_PREFIX names an installed one) into the jar's resources.
+# unless NOCALHOST_PREFIX names an installed one), and scripts/bundle-native
+# puts them with every library they need beyond glibc and libstdc++ into the
+# jar's resources, dev/nocalhost/native/<os>-<arch>/, with files.sha256, the
+# sums NativeLibrary checks them against.
 #   build-native.sh TARGET_DIR
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,5 +23,14 @@ if [[ -z "${JAVA_HOME:-}" ]]; then
 fi
 cmake -S "$HERE" -B "$NATIVE/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DJAVA_HOME="$JAVA_HOME" \
   -DNH_SWIG_WRAPPER="$NATIVE/nocalhost_wrap.c" \
-  -DNH_RESOURCE_DIR="$TARGET/generated-resources/native/dev/nocalhost/native/linux-x86_64" >/dev/null
+  -DNH_NATIVE_DIR="$NATIVE/lib" >/dev/null
 cmake --build "$NATIVE/build" >&2
+
+command -v patchelf >/dev/null || { echo "patchelf is missing: apt-get install patchelf" >&2; exit 1; }
+RESOURCES="$TARGET/generated-resources/native/dev/nocalhost/native/linux-$(uname -m)"
+rm -rf "$RESOURCES"
+mkdir -p "$RESOURCES"
+cp "$NATIVE/lib/"* "$RESOURCES/"
+strip --strip-unneeded "$RESOURCES/libnocalhost_jni.so"
+"$HERE/../../scripts/bundle-native" "$RESOURCES" libnocalhost_jni.so
+(cd "$RESOURCES" && sha256sum -- * >files.sha256)
