@@ -65,7 +65,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
                                        const nh_dev_start_options *opts, nlohmann::json *resolved) {
     nh::dev::StartOptions o;
     nh::dev::WorkloadKind wk = nh::dev::parse_workload_kind(kind);
-    o.kind = wk.kind;
+    o.kind = wk;
     o.name = name;
     o.ns = str(opts->namespace_name);
     o.container = str(opts->container);
@@ -94,7 +94,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         o.mode = mode_of(opts->mode);
         o.developer = str(opts->developer);
         if (wk.kind == nh::dev::Kind::Custom)
-            o.custom_kind = workload_kind_of(kind, opts->api_version, opts->pod_template_path, opts->replicas_path);
+            o.kind = workload_kind_of(kind, opts->api_version, opts->pod_template_path, opts->replicas_path);
         o.image_pull_policy = str(opts->image_pull_policy);
         if (opts->patches_json) o.patches = nh::dev::parse_patches(opts->patches_json, "patches_json");
         if (opts->persistent_dirs_json)
@@ -150,7 +150,7 @@ nh::loop::Options loop_options_of(const char *local_dir, const nh_sync_options *
 std::unique_ptr<nh_session> make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
     out->client = client;
-    out->kind = s.wk.name.empty() ? nh::dev::kind_info(s.kind).name : s.wk.name;
+    out->kind = s.kind.name;
     out->target = s.target();
     out->s = std::move(s);
     return out;
@@ -250,8 +250,7 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
     if (int rc = check_version(opts->version, NH_DEV_END_OPTIONS_VERSION, "nh_dev_end_options")) return rc;
     return guard([&]() -> int {
         nh::dev::EndOptions o;
-        o.kind = nh::dev::parse_kind(kind);
-        if (o.kind == nh::dev::Kind::Custom) o.custom_kind = nh::dev::parse_workload_kind(kind);
+        o.kind = nh::dev::parse_workload_kind(kind);
         if (opts->version >= 2) {
             o.mode = mode_of(opts->mode);
             o.developer = str(opts->developer);
