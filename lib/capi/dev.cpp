@@ -71,7 +71,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
                                        const nh_dev_start_options *opts, nlohmann::json *resolved) {
     nh::dev::StartOptions o;
     nh::dev::WorkloadKind wk = nh::dev::parse_workload_kind(kind);
-    o.kind = wk.kind;
+    o.kind = wk;
     o.name = name;
     o.ns = str(opts->namespace_name);
     o.container = str(opts->container);
@@ -100,7 +100,7 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         o.mode = mode_of(opts->mode);
         o.developer = str(opts->developer);
         if (wk.kind == nh::dev::Kind::Custom)
-            o.custom_kind = workload_kind_of(kind, opts->api_version, opts->pod_template_path, opts->replicas_path);
+            o.kind = workload_kind_of(kind, opts->api_version, opts->pod_template_path, opts->replicas_path);
         o.image_pull_policy = str(opts->image_pull_policy);
         if (opts->patches_json) o.patches = nh::dev::parse_patches(opts->patches_json, "patches_json");
         if (opts->persistent_dirs_json)
@@ -156,7 +156,7 @@ nh::loop::Options loop_options_of(const char *local_dir, const nh_sync_options *
 std::unique_ptr<nh_session> make_session(const std::shared_ptr<nh::kube::Client> &client, nh::dev::Session s) {
     auto out = std::make_unique<nh_session>();
     out->client = client;
-    out->kind = s.wk.name.empty() ? nh::dev::kind_info(s.kind).name : s.wk.name;
+    out->kind = s.kind.name;
     out->target = s.target();
     out->s = std::move(s);
     return out;
@@ -256,8 +256,7 @@ int nh_dev_end(int *out, nh_client *client, const char *kind, const char *name, 
     if (int rc = check_version(opts->version, NH_DEV_END_OPTIONS_VERSION, "nh_dev_end_options")) return rc;
     return guard([&]() -> int {
         nh::dev::EndOptions o;
-        o.kind = nh::dev::parse_kind(kind);
-        if (o.kind == nh::dev::Kind::Custom) o.custom_kind = nh::dev::parse_workload_kind(kind);
+        o.kind = nh::dev::parse_workload_kind(kind);
         if (opts->version >= 2) {
             o.mode = mode_of(opts->mode);
             o.developer = str(opts->developer);
@@ -489,7 +488,7 @@ std::vector<nh::dev::Right> rights_of(nh_client *client, const char *kind, const
         local.ignore_cluster_config = 1;
         o = start_options_of(client, kind, name, &local, nullptr);
     }
-    nh::dev::WorkloadKind k = o.kind == nh::dev::Kind::Custom ? o.custom_kind : nh::dev::WorkloadKind(o.kind);
+    const nh::dev::WorkloadKind &k = o.kind;
     if (ns) *ns = o.ns.empty() ? client->impl->ns() : o.ns;
     return nh::dev::required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());
 }
@@ -536,7 +535,7 @@ nlohmann::json nh::capi::session_handoff(const nh_session *session) {
     if (!session->loop && !session->last_sync)
         throw nh::Error(NH_ESTATE, "the session has synced nothing: start its sync first (nh_session_sync_start_v2)");
     const nh::sync::ClientOptions &o = session->loop ? session->loop->settings() : *session->last_sync;
-    return {{"kind", session->s.wk.lower},
+    return {{"kind", session->s.kind.lower},
             {"name", session->s.name},
             {"namespace", session->s.ns},
             {"mode", static_cast<int>(session->s.mode)},

@@ -581,7 +581,7 @@ std::vector<PersistentDir> parse_persistent_dirs(const std::string &text, const 
 }
 
 json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOptions &o, bool workdir_given) {
-    WorkloadKind k = o.kind == Kind::Custom ? o.custom_kind : WorkloadKind(o.kind);
+    WorkloadKind k = o.kind;
     const std::string ns = o.ns.empty() ? c.ns() : o.ns;
     json sources = json::array();
     json svc;

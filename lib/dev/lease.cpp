@@ -4,44 +4,14 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/log.hpp"
 #include "dev/workload.hpp"
+#include "platform/process.hpp"
 
 namespace nh::dev {
 
 namespace {
-
-std::string read_first_line(const std::string &path) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
-
-// The start time (field 22 of /proc/PID/stat, clock ticks since boot) of a running process,
-// "" when none runs with that pid; "zombie" for one that has exited but is not reaped yet.
-std::string process_start(long pid) {
-    std::string stat = read_first_line("/proc/" + std::to_string(pid) + "/stat");
-    auto paren = stat.rfind(')');
-    if (stat.empty() || paren == std::string::npos) return {};
-    std::istringstream fields(stat.substr(paren + 1));
-    std::string field;
-    for (int i = 3; i <= 22 && fields >> field; ++i) {
-        if (i == 3 && field == "Z") return "zombie";
-        if (i == 22) return field;
-    }
-    return {};
-}
-
-std::string pid_namespace() {
-    std::error_code ec;
-    auto target = std::filesystem::read_symlink("/proc/self/ns/pid", ec);
-    return ec ? std::string() : target.string();
-}
 
 std::string hostname() {
     char host[256] = {0};
@@ -64,10 +34,10 @@ std::string default_owner() { return default_identity() + "/" + std::to_string(g
 
 std::string this_process() {
     return json{{"host", hostname()},
-                {"boot", read_first_line("/proc/sys/kernel/random/boot_id")},
-                {"pidns", pid_namespace()},
+                {"boot", platform::boot_id()},
+                {"pidns", platform::pid_namespace()},
                 {"pid", static_cast<long>(getpid())},
-                {"start", process_start(getpid())}}
+                {"start", platform::process_start(getpid())}}
         .dump();
 }
 
@@ -86,7 +56,7 @@ std::string dead_holder(const json &lease) {
     if (boot.empty() || pidns.empty() || pid <= 0 || boot != me.value("boot", "") || pidns != me.value("pidns", ""))
         return {};
     if (pid == static_cast<long>(getpid())) return {};
-    const std::string now = process_start(pid);
+    const std::string now = platform::process_start(pid);
     const std::string where = "on this host (" + text_of("host") + ")";
     if (now.empty()) return "process " + std::to_string(pid) + " " + where + " no longer runs";
     if (now == "zombie") return "process " + std::to_string(pid) + " " + where + " has exited";

@@ -73,7 +73,9 @@ struct Patch {
 };
 
 struct StartOptions {
-    Kind kind = Kind::Deployment;
+    // A built-in kind (Kind::Deployment, ...), or a custom kind in full (parse_workload_kind():
+    // its resource, group/version, pod template and replicas paths).
+    WorkloadKind kind = Kind::Deployment;
     std::string ns;  // empty: the client's
     std::string name;
     std::string container;  // empty: the only container
@@ -90,12 +92,6 @@ struct StartOptions {
     std::chrono::seconds lease_duration{30};
     EventSink events;
     CancelToken *cancel = nullptr;
-    // Test hook: called after each completed step ("lock", "record", "hpa", "patch",
-    // "wait", "active"). Whatever it throws passes through without rollback.
-    std::function<void(const char *step)> after_step;
-
-    // Kind::Custom: the kind's resource, group/version, pod template and replicas paths.
-    WorkloadKind custom_kind;
     // Replace (the workload itself) or Duplicate (a private copy; the original is untouched).
     Mode mode = Mode::Replace;
     // Duplicate mode: who the copy belongs to (in its name); empty: default_developer().
@@ -113,7 +109,7 @@ struct StartOptions {
 
 // A workload in dev mode, as the cluster records it.
 struct Session {
-    Kind kind = Kind::Deployment;
+    WorkloadKind kind = Kind::Deployment;  // in full (custom kinds too)
     std::string ns, name;
     std::string object_name;  // of the session Secret and Lease
     std::string phase;        // "starting" or "active"
@@ -126,7 +122,6 @@ struct Session {
     bool pod_ready = false;
     std::string lock_holder;  // a start or end in progress, or ""
     double lock_expires_in = 0;
-    WorkloadKind wk;          // the kind in full (custom kinds too)
     Mode mode = Mode::Replace;
     std::string developer;    // duplicate mode
     std::string generated;    // the generated Deployment (the copy in duplicate mode), or ""
@@ -145,9 +140,8 @@ struct Session {
 Session start(kube::Client &client, const StartOptions &opts);
 
 struct EndOptions {
-    Kind kind = Kind::Deployment;
+    WorkloadKind kind = Kind::Deployment;  // as StartOptions::kind
     std::string ns, name;
-    WorkloadKind custom_kind;  // Kind::Custom
     Mode mode = Mode::Replace;
     std::string developer;     // duplicate mode; empty: default_developer()
     std::string owner;
@@ -181,11 +175,6 @@ struct EndResult {
 // warning events (phase "force").
 EndResult end(kube::Client &client, const EndOptions &opts);
 
-// The session of a workload from the cluster, with its current dev pod; nullopt
-// when the workload is not in dev mode.
-std::optional<Session> find_session(kube::Client &client, Kind kind, const std::string &ns,
-                                    const std::string &name, CancelToken *cancel);
-
 // Which session of a workload a query means.
 struct Query {
     WorkloadKind kind;
@@ -193,7 +182,11 @@ struct Query {
     Mode mode = Mode::Replace;
     std::string developer;  // duplicate: empty means default_developer()
 };
+// The session of a workload from the cluster, with its current dev pod; nullopt
+// when the workload is not in dev mode.
 std::optional<Session> find_session(kube::Client &client, const Query &q, CancelToken *cancel);
+// The status of one workload: the session's to_json(), or {"dev_mode": false, ...}.
+// NH_ENOTFOUND when neither the workload nor a session exists.
 json status(kube::Client &client, const Query &q, CancelToken *cancel);
 
 // Resolves a custom kind's version (from the API group's preferred version) and Kind name.
@@ -212,10 +205,6 @@ std::vector<std::string> pvc_delete(kube::Client &client, const std::string &ns,
 
 // Finds the session's current dev pod again (after a restart of the pod).
 void refresh_pod(kube::Client &client, Session &session, CancelToken *cancel);
-
-// The status of one workload: the session's to_json(), or {"dev_mode": false, ...}.
-// NH_ENOTFOUND when neither the workload nor a session exists.
-json status(kube::Client &client, Kind kind, const std::string &ns, const std::string &name, CancelToken *cancel);
 
 // Every session in `ns` ("" for all namespaces), as an array of status objects.
 json list(kube::Client &client, const std::string &ns, CancelToken *cancel);

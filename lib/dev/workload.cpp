@@ -118,17 +118,13 @@ WorkloadKind parse_workload_kind(std::string_view text) {
     return w;
 }
 
-std::string workload_path(Kind k, const std::string &ns, const std::string &name) {
-    if (k == Kind::Pod) return pods_path(ns) + (name.empty() ? "" : "/" + name);
-    if (k == Kind::Custom) fail(NH_EINVAL, "a custom kind needs its resource and group");
-    const auto &i = kind_info(k);
-    return std::string("/apis/") + i.group_version + "/namespaces/" + ns + "/" + i.resource +
-           (name.empty() ? "" : "/" + name);
-}
-
 std::string workload_path(const WorkloadKind &k, const std::string &ns, const std::string &name) {
     if (k.kind == Kind::Pod) return pods_path(ns) + (name.empty() ? "" : "/" + name);
-    if (k.builtin()) return workload_path(k.kind, ns, name);
+    if (k.builtin()) {
+        const auto &i = kind_info(k.kind);
+        return std::string("/apis/") + i.group_version + "/namespaces/" + ns + "/" + i.resource +
+               (name.empty() ? "" : "/" + name);
+    }
     if (k.group_version.find('/') == std::string::npos)
         fail(NH_EINVAL, "custom kind " + k.lower + ": its API version is not resolved");
     return "/apis/" + k.group_version + "/namespaces/" + ns + "/" + k.resource + (name.empty() ? "" : "/" + name);
@@ -180,8 +176,6 @@ std::string slug(const std::string &text, size_t max) {
 }
 
 }  // namespace
-
-std::string session_object_name(Kind k, const std::string &name) { return session_object_name(WorkloadKind(k), name); }
 
 std::string session_object_name(const WorkloadKind &k, const std::string &name) {
     return fit_name("nh-dev-" + k.lower + "-" + name, name, 253);
@@ -249,10 +243,6 @@ std::string controller_of(const json &workload) {
     return {};
 }
 
-std::string choose_container(const json &workload, const std::string &requested) {
-    return choose_container(workload, WorkloadKind(Kind::Deployment), requested);
-}
-
 std::string choose_container(const json &workload, const WorkloadKind &k, const std::string &requested) {
     const json *containers = nullptr;
     try {
@@ -295,10 +285,6 @@ std::string missing_shell_hint(const std::string &message) {
            "sidecar image, runs the sync sidecar's bootstrap with it. Use a dev image with a shell, and for the "
            "sidecar either a sidecar image (--sidecar-image, sidecar_image; see `nh sidecar image`) or a base image "
            "with a shell for the bootstrap (--sidecar-base-image, sidecar_base_image)";
-}
-
-json apply_dev_spec(const json &original, Kind k, const DevSpec &spec) {
-    return apply_dev_spec(original, WorkloadKind(k), spec);
 }
 
 json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec) {

@@ -50,6 +50,7 @@ struct WorkloadKind {
     WorkloadKind() = default;
     WorkloadKind(Kind k);  // NOLINT: implicit, a built-in kind
     bool builtin() const { return kind != Kind::Custom; }
+    bool operator==(Kind k) const { return kind == k; }
     // Where dev mode runs the dev pod: in the workload itself (Deployment, StatefulSet,
     // ReplicaSet), or in a generated Deployment built from its pod template.
     bool in_place() const { return kind == Kind::Deployment || kind == Kind::StatefulSet || kind == Kind::ReplicaSet; }
@@ -61,7 +62,6 @@ struct WorkloadKind {
 // version is resolved from the API server by resolve_kind() unless given).
 WorkloadKind parse_workload_kind(std::string_view text);
 
-std::string workload_path(Kind k, const std::string &ns, const std::string &name);
 std::string workload_path(const WorkloadKind &k, const std::string &ns, const std::string &name);
 std::string secret_path(const std::string &ns, const std::string &name = {});
 std::string lease_path(const std::string &ns, const std::string &name = {});
@@ -109,7 +109,6 @@ inline constexpr const char *kSidecarBinary = "/nh-sidecar/bin/nhsyncd";
 
 // The name of the session Secret and Lease of a workload: "nh-dev-deployment-web",
 // shortened with a hash when the workload's name is long.
-std::string session_object_name(Kind k, const std::string &name);
 std::string session_object_name(const WorkloadKind &k, const std::string &name);
 // Duplicate mode: one per developer, "nh-dev-<kind>-<name>-dup-<hash of the developer>".
 std::string duplicate_object_name(const WorkloadKind &k, const std::string &name, const std::string &developer);
@@ -127,7 +126,6 @@ json clean_object(const json &obj);
 
 // The container dev mode replaces: `requested`, or the only one. Throws
 // NH_ENOTFOUND (unknown name, listing the containers) or NH_EINVAL (several, none given).
-std::string choose_container(const json &workload, const std::string &requested);
 std::string choose_container(const json &workload, const WorkloadKind &k, const std::string &requested);
 
 // What dev mode changes.
@@ -166,7 +164,6 @@ const std::vector<std::string> &keep_alive_command();
 // `original` in dev mode: 1 replica, Recreate (Deployment) or RollingUpdate
 // (StatefulSet), the container swapped, probes removed, the sidecar and the
 // shared volume added, the session annotation set. `original` is not changed.
-json apply_dev_spec(const json &original, Kind k, const DevSpec &spec);
 json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec);
 
 // Removes from a pod template what dev mode adds and what needs no record to undo: the session-id

@@ -208,7 +208,7 @@ std::unique_ptr<Loop> start(std::shared_ptr<kube::Client> client, const dev::Ses
     so.address = address;
     so.token = s.token;
     std::string what = "syncing " + opts.local_dir + " to " +
-                       (s.wk.name.empty() ? std::string(dev::kind_info(s.kind).name) : s.wk.name) + "/" + s.name;
+                       s.kind.name + "/" + s.name;
     if (!summary.empty()) what += " (from the Nocalhost config: " + summary + ")";
     phase(events, dev::Phase::Sync, what);
     sync::ClientOptions settings = so;
@@ -292,7 +292,6 @@ Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions 
         eo.ns = out.session.ns;
         eo.owner = o.owner;
         eo.events = o.events;
-        eo.custom_kind = o.custom_kind;
         eo.mode = o.mode;
         eo.developer = o.developer;
         try {
@@ -307,7 +306,7 @@ Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions 
 }
 
 dev::EndResult end_dev(kube::Client &client, const dev::EndOptions &o) {
-    const dev::WorkloadKind kind = o.kind == dev::Kind::Custom ? o.custom_kind : dev::WorkloadKind(o.kind);
+    const dev::WorkloadKind &kind = o.kind;
     const std::string key =
         key_of(o.ns.empty() ? client.ns() : o.ns, dev::session_object_name(kind, o.name, o.mode, o.developer));
     {

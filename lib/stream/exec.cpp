@@ -1,7 +1,6 @@
 #include "stream/exec.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -73,8 +72,7 @@ ExecSession::ExecSession(kube::Client &client, const ExecRequest &req, OutputFn 
     ws_ = WebSocket::connect(client, exec_path(req), co);
     protocol_ = ws_->protocol();
     log::debug(what_ + ": connected with " + protocol_);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) throw Error(NH_EIO, std::string("eventfd: ") + std::strerror(errno));
+    wake_ = std::make_unique<platform::Wakeup>();
     ws_->set_handler([this](const uint8_t *data, size_t len) {
         if (len == 0) return;
         uint8_t ch = data[0];
@@ -105,12 +103,10 @@ ExecSession::~ExecSession() {
     }
     wake();
     if (io_.joinable()) io_.join();
-    if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void ExecSession::wake() {
-    uint64_t one = 1;
-    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+    if (wake_) wake_->signal();
 }
 
 void ExecSession::cancel() {
@@ -188,13 +184,10 @@ void ExecSession::run() {
             if (ws_->wants_write()) ws_->on_writable();
             if (ws_->closed()) break;
             pollfd fds[2] = {{ws_->fd(), static_cast<short>(POLLIN | (ws_->wants_write() ? POLLOUT : 0)), 0},
-                             {wake_fd_, POLLIN, 0}};
+                             {wake_->fd(), POLLIN, 0}};
             int n = ::poll(fds, 2, ws_->has_buffered_input() ? 0 : 1000);
             if (n < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));
-            if (fds[1].revents & POLLIN) {
-                uint64_t v;
-                (void)!::read(wake_fd_, &v, sizeof v);
-            }
+            if (fds[1].revents & POLLIN) wake_->drain();
             if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) || ws_->has_buffered_input()) ws_->on_readable();
             if (ws_->closed()) break;
             if (fds[0].revents & POLLOUT) ws_->on_writable();

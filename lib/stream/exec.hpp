@@ -18,6 +18,7 @@
 
 #include "common/cancel.hpp"
 #include "kube/client.hpp"
+#include "platform/wakeup.hpp"
 #include "stream/websocket.hpp"
 
 namespace nh::stream {
@@ -84,7 +85,7 @@ private:
     OutputFn output_;
     CancelToken *cancel_;
     int cancel_waker_ = 0;
-    int wake_fd_ = -1;
+    std::unique_ptr<platform::Wakeup> wake_;  // wakes the I/O thread
     std::string what_;
 
     std::mutex mu_;

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,11 +79,8 @@ PortForwarder::PortForwarder(std::shared_ptr<kube::Client> client, ForwardOption
                              CancelToken *cancel)
     : client_(std::move(client)), opts_(std::move(opts)), on_event_(std::move(on_event)), cancel_(cancel) {
     if (opts_.ports.empty()) throw Error(NH_EINVAL, "port-forward needs at least one port");
-    stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (stop_fd_ < 0) throw Error(NH_EIO, std::string("eventfd: ") + std::strerror(errno));
     auto cleanup = [&] {
         for (auto &l : listeners_) close(l.fd);
-        close(stop_fd_);
     };
     try {
         pod_ = resolve_pod(*client_, opts_.ns, opts_.target, cancel_).name;
@@ -136,7 +132,6 @@ PortForwarder::~PortForwarder() {
     for (auto &c : conns)
         if (c->thread.joinable()) c->thread.join();
     for (auto &l : listeners_) close(l.fd);
-    close(stop_fd_);
 }
 
 void PortForwarder::stop() {
@@ -146,8 +141,7 @@ void PortForwarder::stop() {
         stopped_ = true;
         if (cancelled(cancel_) && !fatal_) fatal_ = Error(NH_ECANCELLED, "port-forward cancelled");
     }
-    uint64_t one = 1;
-    (void)!::write(stop_fd_, &one, sizeof one);
+    stop_wake_.signal();
     stop_token_.trigger();
     cv_.notify_all();
 }
@@ -178,7 +172,7 @@ void PortForwarder::emit(ForwardEvent e, const std::string &pod, int local, int 
 void PortForwarder::accept_loop() {
     std::vector<pollfd> fds;
     for (auto &l : listeners_) fds.push_back({l.fd, POLLIN, 0});
-    fds.push_back({stop_fd_, POLLIN, 0});
+    fds.push_back({stop_wake_.fd(), POLLIN, 0});
     while (true) {
         int n = ::poll(fds.data(), fds.size(), 1000);
         if (fds.back().revents & POLLIN) return;
@@ -329,7 +323,7 @@ void PortForwarder::pump(int fd, WebSocket &ws, const Listener &l, const std::st
         fds[1] = {ws.fd(), 0, 0};
         if (pending_local() < kHighWater) fds[1].events |= POLLIN;
         if (ws.wants_write()) fds[1].events |= POLLOUT;
-        fds[2] = {stop_fd_, POLLIN, 0};
+        fds[2] = {stop_wake_.fd(), POLLIN, 0};
         bool buffered = ws.has_buffered_input() && pending_local() < kHighWater;
         int n = ::poll(fds, 3, buffered ? 0 : 1000);
         if (n < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));

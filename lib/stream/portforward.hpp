@@ -22,6 +22,7 @@
 
 #include "common/cancel.hpp"
 #include "kube/client.hpp"
+#include "platform/wakeup.hpp"
 #include "stream/target.hpp"
 #include "stream/websocket.hpp"
 
@@ -113,7 +114,7 @@ private:
     CancelToken *cancel_;
     int cancel_waker_ = 0;
     CancelToken stop_token_;
-    int stop_fd_ = -1;  // an eventfd written once on stop: readable forever after
+    platform::Wakeup stop_wake_;  // signalled once on stop: readable forever after
     std::vector<Listener> listeners_;
 
     mutable std::mutex mu_;

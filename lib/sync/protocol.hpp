@@ -9,6 +9,8 @@
 
 #include "sync/local/tree.hpp"
 
+struct ZSTD_DCtx_s;  // zstd.h's ZSTD_DCtx
+
 namespace nh::sync::proto {
 
 inline constexpr uint32_t kVersion = 1;
@@ -148,6 +150,11 @@ uint64_t fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL);
 
 // Constant-time equality of secrets.
 bool secret_equal(std::string_view a, std::string_view b);
+
+// A data block (its encoding, raw length and bytes) read from the rest of `r`, decoded.
+// ProtocolError for more than `max_raw` raw bytes, a length that does not match, an unknown
+// encoding (zstd is unknown without `dctx`: not negotiated) or corrupt compressed data.
+std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx);
 
 std::string msg_name(Msg m);
 

@@ -1,7 +1,13 @@
+// The sync server's engine (nhsyncd): one client at a time, authenticated by its token; the
+// index of the root and its durability thread; the client's operations applied under the root
+// only (ConfinedTree); in two-way mode, local changes sent back. Over 700 lines on purpose: it
+// is one connection's state machine over one struct (Impl), whose handlers share the session
+// state (expectations, the file being received, the index) at every step; the pieces that stand
+// alone already live elsewhere (protocol.cpp: frames and the block codec; fsops.cpp: the
+// confined writes; tracked_index.cpp: the index; local/: scan and watch).
 #include "sync/server.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +26,7 @@
 #include "common/error.hpp"
 #include "common/random.hpp"
 #include "common/log.hpp"
+#include "platform/wakeup.hpp"
 #include "sync/fsops.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
@@ -56,7 +63,7 @@ struct Server::Impl {
     TrackedIndex index;
     std::string state_dir, index_file, server_id;
     int listen_fd = -1;
-    int stop_fd = -1;
+    platform::Wakeup stop_wake;  // Server::stop()
 
     // Connections waiting for their HELLO, oldest first.
     struct Unauthenticated {
@@ -118,7 +125,6 @@ struct Server::Impl {
         index = TrackedIndex::load(index_file);
         listen_fd = net::listen_tcp(net::parse_host_port(opt.listen), 128);
         net::set_nonblocking(listen_fd, true);
-        stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         dctx = ZSTD_createDCtx();
         durability = std::thread([this] { durability_loop(); });
         log::info("nhsyncd: serving " + loggable(opt.root) + " on " + loggable(opt.listen) + " (server id " + server_id + ")");
@@ -134,7 +140,6 @@ struct Server::Impl {
         end_session();
         for (auto &u : waiting) ::close(u.fd);
         if (listen_fd >= 0) ::close(listen_fd);
-        if (stop_fd >= 0) ::close(stop_fd);
         if (dctx) ZSTD_freeDCtx(dctx);
     }
 
@@ -576,19 +581,7 @@ struct Server::Impl {
     }
 
     std::string decode(proto::Reader &r, size_t max_raw) {
-        auto enc = static_cast<proto::Encoding>(r.u8());
-        uint64_t raw_len = r.varint();
-        auto data = r.rest();
-        if (raw_len > max_raw) throw proto::ProtocolError("data block too large");
-        if (enc == proto::Encoding::Raw) {
-            if (data.size() != raw_len) throw proto::ProtocolError("data length mismatch");
-            return std::string(data);
-        }
-        if (enc != proto::Encoding::Zstd || !zstd) throw proto::ProtocolError("unknown encoding");
-        std::string out(raw_len, '\0');
-        size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), data.data(), data.size());
-        if (ZSTD_isError(n) || n != raw_len) throw proto::ProtocolError("corrupt compressed data");
-        return out;
+        return proto::decode_block(r, max_raw, zstd ? dctx : nullptr);
     }
 
     // Whether applying `incoming` over `cur` would lose a change the client has not seen.
@@ -869,7 +862,7 @@ struct Server::Impl {
         std::vector<pollfd> fds;
         for (;;) {
             fds.clear();
-            fds.push_back({stop_fd, POLLIN, 0});
+            fds.push_back({stop_wake.fd(), POLLIN, 0});
             fds.push_back({listen_fd, POLLIN, 0});
             int si = -1, wi = -1;
             if (sock >= 0) {
@@ -950,9 +943,7 @@ Server::~Server() = default;
 uint16_t Server::port() const { return net::local_port(impl_->listen_fd); }
 void Server::run() { impl_->run(); }
 void Server::stop() {
-    uint64_t one = 1;
-    ssize_t n = ::write(impl_->stop_fd, &one, sizeof one);
-    (void)n;
+    impl_->stop_wake.signal();
 }
 
 }  // namespace nh::sync

@@ -278,7 +278,7 @@ void Tree::affected(size_t i, const json &object, std::vector<EntryKey> &out) co
     const std::string ns = str(md, "namespace"), name = str(md, "name");
     const Source &src = sources_[i];
     auto session_key = [&](const dev::Session &s) {
-        int order = kind_order(s.kind);
+        int order = kind_order(s.kind.kind);
         if (order >= 0) out.emplace_back(s.ns, order, s.name);
     };
     switch (src.type) {

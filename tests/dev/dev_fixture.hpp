@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dev/session.hpp"
+#include "dev/start.hpp"
 #include "dev/workload.hpp"
 #include "kube/client.hpp"
 #include "nocalhost.h"

@@ -200,11 +200,11 @@ TEST_F(DevKindsTest, CrashAfterEachStepBarePodAndDaemonSet) {
             so.sidecar_image = "registry.example/nhsyncd:test";
             so.lease_duration = std::chrono::seconds(1);
             so.timeout = std::chrono::seconds(60);
-            so.after_step = [&](const char *s) {
+            auto crash = [&](const char *s) {
                 if (std::string(s) == step) throw std::runtime_error("simulated crash");
             };
             auto fresh = kube_client(kubeconfig);
-            EXPECT_THROW(nh::dev::start(*fresh, so), std::runtime_error);
+            EXPECT_THROW(nh::dev::start_observed(*fresh, so, crash), std::runtime_error);
             std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the lease expires
             nh::dev::EndOptions eo;
             eo.kind = k.kind;

@@ -17,7 +17,7 @@ using nh::dev::Kind;
 
 namespace {
 
-// Thrown by the test hook: passes through start() like a killed process, no rollback.
+// Thrown by the step hook (start_observed()): passes through start() like a killed process, no rollback.
 struct SimulatedCrash {
     std::string step;
 };
@@ -145,12 +145,12 @@ TEST_F(DevTest, CrashAfterEveryStepThenEndRestoresExactly) {
         o.owner = "doomed@host/1";
         o.lease_duration = std::chrono::seconds(2);
         o.timeout = std::chrono::seconds(60);
-        o.after_step = [&](const char *step) {
+        auto crash = [&](const char *step) {
             if (std::string(step) == crash_step) throw SimulatedCrash{step};
         };
         bool crashed = false;
         try {
-            nh::dev::start(*dying, o);
+            nh::dev::start_observed(*dying, o, crash);
         } catch (const SimulatedCrash &) {
             crashed = true;
         }
@@ -180,10 +180,10 @@ TEST_F(DevTest, NextStartTakesOverADeadStart) {
     o.image = "registry.example/dev:1";
     o.owner = "doomed@host/1";
     o.lease_duration = std::chrono::seconds(1);
-    o.after_step = [](const char *step) {
+    auto crash = [](const char *step) {
         if (std::string(step) == "patch") throw SimulatedCrash{step};
     };
-    EXPECT_THROW(nh::dev::start(*dying, o), SimulatedCrash);
+    EXPECT_THROW(nh::dev::start_observed(*dying, o, crash), SimulatedCrash);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
     EventLog log;

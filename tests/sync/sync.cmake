@@ -5,7 +5,7 @@ add_executable(nh_sync_tests
   ${CMAKE_CURRENT_LIST_DIR}/sync_test_util.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync_engine_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync_hostile_test.cpp)
-target_link_libraries(nh_sync_tests PRIVATE nocalhost_core PkgConfig::NH_TEST_XXHASH GTest::gtest_main)
+target_link_libraries(nh_sync_tests PRIVATE nh_sync PkgConfig::NH_TEST_XXHASH GTest::gtest_main)
 if(TARGET nhsyncd)
   add_dependencies(nh_sync_tests nhsyncd)
   target_compile_definitions(nh_sync_tests PRIVATE NH_SYNCD_PATH="$<TARGET_FILE:nhsyncd>")

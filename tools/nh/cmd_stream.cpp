@@ -47,9 +47,16 @@ std::string session_target(nh_client *c, const nh_cli::Globals &g, const std::st
         throw;
     }
     const auto &st = pick->status;
-    if (pick->mode == "duplicate" && st.is_object() && st.value("dev_mode", false) && st["copy"].is_string())
-        return "deployment/" + st["copy"].get<std::string>();
-    return f.target;
+    if (!st.is_object() || !st.value("dev_mode", false)) return f.target;
+    // In dev mode: where the library says streams to the dev pod go (the copy, or the
+    // Deployment dev mode runs the dev pod from).
+    nh_dev_query_options q = pick->query();
+    nh_session *s = nullptr;
+    if (nh_dev_attach(&s, c, f.target.substr(0, slash).c_str(), f.target.substr(slash + 1).c_str(), &q) != NH_OK)
+        return f.target;
+    std::string target = nh_session_target(s);
+    nh_session_free(s);
+    return target.empty() ? f.target : target;
 }
 
 void add_session_flags(CLI::App *cmd, StreamFlags &f) {

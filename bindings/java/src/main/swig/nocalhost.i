@@ -457,14 +457,19 @@ void nhj_sync_options_clear_listener(nh_sync_options *opts) {
     opts->callback = NULL;
 }
 
-/* nh_session_sync_start() with the dev-mode phases to `listener` (a
+/* nh_session_sync_start_v2() with the dev-mode phases to `listener` (a
  * dev.nocalhost.jni.DevEventCallback, or null) during the call. */
 int nhj_session_sync_start(nh_session *session, nh_client *client, const char *local_dir,
                            const nh_sync_options *sync_options, long timeout_ms, nh_cancel *cancel, jobject listener) {
     JNIEnv *env = nhj_env();
     jobject ref = listener ? (*env)->NewGlobalRef(env, listener) : NULL;
-    int rc = nh_session_sync_start(session, client, local_dir, sync_options, timeout_ms, cancel,
-                                   ref ? nhj_dev_event_trampoline : NULL, ref);
+    nh_session_sync_options opts = NH_SESSION_SYNC_OPTIONS_INIT;
+    opts.sync_options = sync_options;
+    opts.timeout_ms = timeout_ms;
+    opts.cancel = cancel;
+    opts.events = ref ? nhj_dev_event_trampoline : NULL;
+    opts.payload = ref;
+    int rc = nh_session_sync_start_v2(session, client, local_dir, &opts);
     if (ref) (*env)->DeleteGlobalRef(env, ref);
     return rc;
 }
@@ -486,6 +491,8 @@ void nhj_log_set_handler(jobject handler, int max_level) {
 
 /* Functions that take callbacks are used through the helpers above. */
 %ignore nh_log_set_callback;
+/* Deprecated: nhj_session_sync_start() calls nh_session_sync_start_v2(). */
+%ignore nh_session_sync_start;
 
 /* Macros become Java compile-time constants. */
 %javaconst(1);

@@ -1,0 +1,277 @@
+// The sync client's engine (internal to lib/sync): one struct, its state grouped by who touches
+// it, its methods in files along the lines the groups draw:
+//   client.cpp             the public API, events and status, the view and its persistence,
+//                          the engine loop
+//   client_connection.cpp  the connection: connect, handshake, the server's frames, ACKs
+//   client_queue.cpp       the outgoing queue: planning (diffs, reconciliation), encoding,
+//                          the local watcher's changes
+//   client_apply.cpp       the applier of the server's changes in two-way mode
+#pragma once
+
+#include "sync/client.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "platform/memory.hpp"
+#include "platform/wakeup.hpp"
+#include "sync/fsops.hpp"
+#include "sync/net.hpp"
+#include "sync/protocol.hpp"
+#include "sync/tracked_index.hpp"
+
+namespace nh::sync {
+
+using proto::Expect;
+using proto::Msg;
+using Clock = std::chrono::steady_clock;
+using Type = local::Entry::Type;
+
+// synced_state values in the view
+inline const std::string kConfirmed;           // the server has it (acknowledged)
+inline const std::string kPending = "p";       // sent, not acknowledged
+inline const std::string kRemoteOnly = "r";    // on the server, not ours to sync (ignored or kept)
+// Saved with the index only: "d" + the state the entry had when we deleted it
+// (a delete or the source of a rename sent but not acknowledged).
+inline constexpr char kUnackedDelete = 'd';
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+    ClientOptions opt;
+    EventFn on_event;
+    std::string root;
+
+    // ---- shared with API threads (mu) ----
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    Status status;
+    bool stop_req = false;
+    bool pause_req = false;
+    uint64_t flush_req = 0;        // requests made
+    uint64_t flush_resolved = 0;   // requests answered with a target
+    uint64_t flush_target = 0;     // seq that must be acknowledged
+    uint64_t flush_epoch = 0;      // connection the target belongs to
+    uint64_t epoch_pub = 0;        // current connection number
+    uint64_t acked_pub = 0;        // acknowledged seq on it
+    bool live_pub = false;
+    bool stopped = false;
+    int fatal_code = 0;
+    platform::Wakeup wakeup;  // wakes the engine thread
+    std::thread thread;
+
+    // ---- engine thread only ----
+    local::IgnoreRules rules;
+    std::unique_ptr<local::Watcher> watcher;
+    std::unique_ptr<ConfinedTree> tree;
+    TrackedIndex view;
+    // What deletes (and the sources of renames) sent but not yet acknowledged removed from
+    // the view: the record we had, and the seq of the operation. If the connection dies
+    // before the ACK, the server may still have these paths while the view no longer knows
+    // them; reconciling takes them as its base, so they are deleted there after all instead of
+    // being kept as the server's own. Saved with the index (state "d...").
+    struct UnackedDelete {
+        TrackedIndex::Record rec;
+        uint64_t seq;
+    };
+    std::map<std::string, UnackedDelete, std::less<>> unacked_deletes;
+    std::string server_id, state_file;
+    bool view_dirty = false;
+    Clock::time_point last_save = Clock::now();
+    bool paused = false;
+
+    enum class Conn { Down, Handshake, Manifest, Live } conn = Conn::Down;
+    int sock = -1;
+    uint64_t epoch = 0;
+    std::string wbuf;
+    size_t wpos = 0;
+    std::string rbuf;
+    size_t rpos = 0;
+    Clock::time_point next_connect = Clock::now();
+    // A server that accepts and never answers HELLO is given up on (and retried) after this.
+    Clock::time_point handshake_deadline;
+    int backoff_ms = 0;
+    bool use_zstd = false;
+    ZSTD_CCtx *cctx = nullptr;
+    ZSTD_DCtx *dctx = nullptr;
+    std::vector<local::Entry> manifest;
+    uint64_t welcome_digest = 0;
+    bool need_full = false;
+
+    struct Op {
+        enum Kind { File, Dir, Link, Delete, Rename, Meta } kind;
+        uint64_t seq;
+        local::Entry e;  // what is sent (path = target path)
+        std::string from;  // Rename
+        Expect expect;
+        bool recursive = true;
+    };
+    std::deque<Op> queue;
+    std::unordered_map<std::string, uint64_t> queued_files;  // path -> seq of its queued File op
+    uint64_t next_seq = 1;
+    uint64_t last_seq = 0;      // last seq assigned
+    uint64_t last_produced = 0; // last seq written to the wire (or skipped)
+    uint64_t acked = 0;
+    bool uncommitted = false;
+    size_t ops_since_commit = 0;
+    uint64_t bytes_since_commit = 0;
+    struct Inflight {
+        uint64_t seq;
+        std::string path;
+        uint64_t bytes;
+        bool file;
+    };
+    std::deque<Inflight> inflight;
+    std::unordered_map<std::string, uint64_t> pending_seq;  // path -> seq of the last op on it
+
+    // The file being streamed out.
+    struct OutStream {
+        int fd = -1;
+        uint64_t seq = 0;
+        uint64_t off = 0;
+        local::Entry e;
+    } out;
+    // A file being received (two-way).
+    std::optional<ConfinedTree::PendingFile> in;
+    bool in_skip = false;
+
+    Clock::time_point last_progress = Clock::now();
+    State last_state = State::Starting;
+
+    explicit Impl(ClientOptions o, EventFn fn) : opt(std::move(o)), on_event(std::move(fn)) {}
+
+    ~Impl() {
+        if (cctx) ZSTD_freeCCtx(cctx);
+        if (dctx) ZSTD_freeDCtx(dctx);
+    }
+
+    void wake() { wakeup.signal(); }
+
+    // ---- events and status (client.cpp) ----
+    Status snapshot();
+
+    void emit(EventType type, std::string path = {}, std::string detail = {}, int code = 0);
+
+    State compute_state();
+
+    void publish(bool force_progress = false);
+
+    // Idle: what a round of syncing grew (buffers, queues) goes back to the
+    // system, so watching a large tree costs little memory.
+    void release_memory();
+
+    // After a large round the view's nodes sit scattered between the pages the round's
+    // temporaries used, and the allocator cannot give those pages back. Saving the view,
+    // freeing it whole and loading it again packs it: a 100k-file tree then keeps about the
+    // view's own size resident instead of the round's peak.
+    uint64_t compacted_at_seq = 0;
+    bool release_pending = false;
+    void compact_view();
+
+    void file_error(const std::string &path, int code, const std::string &msg);
+
+    // ---- the view and its persistence (client.cpp) ----
+    void load_view(const std::string &id);
+
+    // Moves the records saved as unacknowledged deletes out of a freshly loaded view (those
+    // still known here, with the seq whose ACK settles them, stay as they are).
+    void take_unacked_deletes();
+
+    // Remembers what deleting path (and, if recursive, everything below it) removes from the view.
+    void remember_delete(const std::string &path, bool recursive, uint64_t seq);
+
+    void save_view();
+
+    // ---- connection (client_connection.cpp) ----
+    void disconnect(int code, const std::string &why);
+
+    void fatal(int code, const std::string &why);
+
+    void try_connect();
+
+    // ---- planning (client_queue.cpp) ----
+    Expect expect_of(std::string_view path) const;
+
+    void enqueue(Op op);
+
+    // Pushes l (a local entry) to the server.
+    void push_upsert(const local::Entry &l, bool force = false);
+
+    void push_delete(const std::string &path);
+
+    // Carries out a plan: renames detected between removed and new entries,
+    // then deletes, then upserts in path order (parents first).
+    void execute(std::vector<std::string> removed, std::vector<local::Entry> upserts, bool force = false);
+
+    std::vector<local::Entry> scan_local();
+
+    // Compares the whole local tree with the view (no remote changes known).
+    void full_local_diff();
+    std::vector<local::Entry> removed_ignored;
+
+    // Three-way reconciliation after connecting: local tree, the view (the
+    // base: what we last knew the server had) and the server's manifest.
+    void reconcile(const std::vector<local::Entry> &remote);
+
+    // ---- applying the server's changes locally (two-way) (client_apply.cpp) ----
+    bool local_unchanged(std::string_view path);
+
+    void apply_remote_entry(const local::Entry &m);
+
+    void apply_remote_delete(const std::string &path);
+
+    std::string decode(proto::Reader &r, size_t max_raw);
+
+    void handle_remote_op(const proto::Frame &fr);
+
+    // ---- input (client_connection.cpp) ----
+    void handle_frame(const proto::Frame &fr);
+
+    void finish_initial();
+
+    void on_ack(uint64_t seq);
+
+    void read_socket();
+
+    // ---- output (client_queue.cpp) ----
+    void put_data(Msg type, uint64_t seq, std::string_view data, proto::Writer &w);
+
+    void write_commit();
+
+    // Encodes the next op (or part of a streamed file) into wbuf.
+    void produce_one();
+
+    void pump_output();
+
+    bool want_write() const;
+
+    // ---- local changes (client_queue.cpp) ----
+    void process_changes(const std::vector<local::Change> &changes);
+
+    void resolve_flushes();
+
+    // ---- the engine loop (client.cpp) ----
+    void handle_commands(bool &stop);
+
+    void run();
+};
+
+}  // namespace nh::sync
