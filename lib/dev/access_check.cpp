@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "kube/access.hpp"
 
 namespace nh::dev {
 
@@ -81,41 +82,14 @@ json rights_rules(const std::vector<Right> &rights) {
 
 AccessReport review_access(kube::Client &c, const std::string &ns, const std::vector<Right> &rights, CancelToken *cancel) {
     AccessReport report;
-    std::map<std::string, bool> asked;  // a right listed twice (two reasons) is asked once
+    std::vector<kube::Right> wanted;
+    for (const auto &r : rights) wanted.push_back({r.verb, r.group, r.resource, r.subresource, ns, ""});
+    const std::vector<kube::Right> refused = kube::missing_rights(c, wanted, cancel, &report.checked, &report.unchecked_reason);
     for (const auto &r : rights) {
-        const std::string key = r.verb + " " + r.group + " " + r.resource + " " + r.subresource;
-        auto seen = asked.find(key);
-        bool allowed;
-        if (seen != asked.end()) {
-            allowed = seen->second;
-        } else {
-            json attrs = {{"namespace", ns}, {"verb", r.verb}, {"group", r.group}, {"resource", r.resource}};
-            if (!r.subresource.empty()) attrs["subresource"] = r.subresource;
-            json review = {{"apiVersion", "authorization.k8s.io/v1"},
-                           {"kind", "SelfSubjectAccessReview"},
-                           {"spec", {{"resourceAttributes", attrs}}}};
-            try {
-                json answer;
-                // A review changes nothing: a connection lost on the way is asked again, once.
-                for (int attempt = 1;; ++attempt) {
-                    try {
-                        answer = c.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, cancel);
-                        break;
-                    } catch (const Error &e) {
-                        if (e.code() != NH_ECONNECT || attempt == 2) throw;
-                    }
-                }
-                allowed = answer.value("status", json::object()).value("allowed", false);
-            } catch (const Error &e) {
-                if (e.code() != NH_EFORBIDDEN && e.code() != NH_ENOTFOUND) throw;
-                report.checked = false;
-                report.unchecked_reason = e.what();
-                report.missing = json::array();
-                return report;
-            }
-            asked[key] = allowed;
-        }
-        if (allowed) continue;
+        const bool is_refused = std::any_of(refused.begin(), refused.end(), [&](const kube::Right &m) {
+            return m.verb == r.verb && m.group == r.group && m.resource == r.resource && m.subresource == r.subresource;
+        });
+        if (!is_refused) continue;
         bool listed = false;
         for (const auto &m : report.missing)
             if (m["verb"] == r.verb && m["group"] == r.group && m["resource"] == r.resource &&

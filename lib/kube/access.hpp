@@ -23,11 +23,11 @@ struct Right {
     std::string describe() const;
 };
 
-// The rights of `wanted` the caller does not have, in their order. An API
-// server that does not serve SelfSubjectAccessReview (or refuses it) cannot
-// tell: then `answered` is false and nothing is reported missing.
+// The rights of `wanted` the caller does not have, in their order, each once. An API
+// server that does not serve SelfSubjectAccessReview (or refuses it) cannot tell: then
+// `answered` is false, `why` says what it answered, and nothing is reported missing.
 std::vector<Right> missing_rights(Client &c, const std::vector<Right> &wanted, CancelToken *cancel,
-                                  bool *answered = nullptr);
+                                  bool *answered = nullptr, std::string *why = nullptr);
 
 // Throws NH_EFORBIDDEN "<what>: missing rights: <each>" when any is missing.
 void require_rights(Client &c, const std::vector<Right> &wanted, const std::string &what, CancelToken *cancel);

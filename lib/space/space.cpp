@@ -9,6 +9,7 @@
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
+#include "dev/access_check.hpp"
 #include "dev/workload.hpp"
 #include "kube/access.hpp"
 
@@ -231,19 +232,22 @@ void wait_gone(kube::Client &c, const std::string &path, CancelToken *cancel) {
 }  // namespace
 
 json dev_rules() {
-    const json rw = {"get", "list", "watch", "create", "update", "patch", "delete"};
-    const json ro = {"get", "list", "watch"};
-    return json::array({
-        {{"apiGroups", {""}}, {"resources", {"pods", "secrets", "configmaps", "persistentvolumeclaims", "services"}}, {"verbs", rw}},
-        {{"apiGroups", {""}}, {"resources", {"pods/exec", "pods/portforward", "pods/attach"}}, {"verbs", {"get", "create"}}},
-        {{"apiGroups", {""}}, {"resources", {"pods/log", "events", "endpoints"}}, {"verbs", ro}},
-        {{"apiGroups", {"apps"}}, {"resources", {"deployments", "statefulsets", "daemonsets", "replicasets"}}, {"verbs", rw}},
-        {{"apiGroups", {"apps"}}, {"resources", {"deployments/scale", "statefulsets/scale", "replicasets/scale"}}, {"verbs", {"get", "update", "patch"}}},
-        {{"apiGroups", {"apps"}}, {"resources", {"controllerrevisions"}}, {"verbs", ro}},
-        {{"apiGroups", {"batch"}}, {"resources", {"jobs", "cronjobs"}}, {"verbs", rw}},
-        {{"apiGroups", {"coordination.k8s.io"}}, {"resources", {"leases"}}, {"verbs", rw}},
-        {{"apiGroups", {"autoscaling"}}, {"resources", {"horizontalpodautoscalers"}}, {"verbs", {"get", "list", "watch", "update", "patch"}}},
-    });
+    // What dev start and end need for every kind in either mode (the rights check's list)...
+    std::vector<dev::Right> rights;
+    for (dev::Kind k : {dev::Kind::Deployment, dev::Kind::StatefulSet, dev::Kind::DaemonSet, dev::Kind::ReplicaSet,
+                        dev::Kind::Job, dev::Kind::CronJob, dev::Kind::Pod})
+        for (dev::Mode m : {dev::Mode::Replace, dev::Mode::Duplicate})
+            for (auto &r : dev::required_rights(dev::WorkloadKind(k), m, true, true)) rights.push_back(std::move(r));
+    // ...and what the developer's tools read around it: the workload tree (every kind, its
+    // pods and the session records), logs, the application's dev config.
+    auto read = [&](const char *group, const char *resource) {
+        for (const char *verb : {"get", "list", "watch"}) rights.push_back({verb, group, resource, "", "the workload tree"});
+    };
+    for (const char *r : {"deployments", "statefulsets", "daemonsets", "replicasets"}) read("apps", r);
+    for (const char *r : {"jobs", "cronjobs"}) read("batch", r);
+    for (const char *r : {"pods", "secrets", "configmaps", "services"}) read("", r);
+    rights.push_back({"get", "", "pods", "log", "logs"});
+    return dev::rights_rules(rights);
 }
 
 std::string service_account_of(const std::string &developer) {

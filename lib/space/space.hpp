@@ -58,7 +58,8 @@ struct Access {
     std::string expires;  // RFC 3339, from the TokenRequest's status
 };
 
-// The Role's rules: the rights dev mode needs in a namespace.
+// The Role's rules: the rights dev start and end need for every kind and mode (dev/access_check),
+// and reading what the workload tree, logs and the dev config read.
 json dev_rules();
 
 // The ServiceAccount name of a developer ("nh-" + the name made a DNS label).

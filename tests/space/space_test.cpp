@@ -127,9 +127,17 @@ TEST_F(SpaceTest, ADevelopersKubeconfigWorksInTheSpaceAndIsRefusedEverywhereElse
     ASSERT_EQ(nh_client_check(&who, alice, nullptr), NH_OK) << nh_error_last()->message;
     EXPECT_EQ(parse(who)["user"]["username"], "system:serviceaccount:" + space + ":nh-alice-example-com");
 
-    // In the space: a workload, and dev mode started and ended with the developer's rights only.
+    // In the space: dev mode started and ended on the admin's workload with the developer's rights
+    // only. The space grants dev mode's rights and not more: a Deployment may be made (duplicate
+    // mode's copy is one), a StatefulSet or a Service may not.
     json web = sample_deployment("web", 2);
-    ASSERT_EQ(request(alice, "POST", "/apis/apps/v1/namespaces/" + space + "/deployments", web.dump()), 201);
+    kube->create("/apis/apps/v1/namespaces/" + space + "/deployments", web);
+    EXPECT_EQ(request(alice, "POST", "/apis/apps/v1/namespaces/" + space + "/statefulsets",
+                      sample_statefulset("db", 1).dump()),
+              403);
+    EXPECT_EQ(request(alice, "POST", "/api/v1/namespaces/" + space + "/services",
+                      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":80}]}})"),
+              403);
     const std::string web_path = "/apis/apps/v1/namespaces/" + space + "/deployments/web";
     for (int i = 0; i < 300; ++i) {
         json w = kube->get(web_path);

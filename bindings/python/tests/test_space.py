@@ -14,7 +14,9 @@ def test_a_space_round_trip(kubeconfig):
     name = unique(f"nh-pyspace-{os.getpid()}")
     with nocalhost.Client(kubeconfig, timeout=15) as admin:
         try:
-            access = admin.create_space(name, "alice", cpu="2", memory="2Gi", pods=10, token_seconds=3600)
+            more = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}]
+            access = admin.create_space(name, "alice", cpu="2", memory="2Gi", pods=10, token_seconds=3600,
+                                        extra_rules=more)
             assert access["service_account"] == "nh-alice"
             assert access["namespace"] == name
             with nocalhost.Client(kubeconfig_data=access["kubeconfig"], timeout=15) as alice:
