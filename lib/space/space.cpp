@@ -402,7 +402,16 @@ Access renew(kube::Client &c, const std::string &name, const Options &o) {
 }
 
 json list(kube::Client &c, const std::string &developer, CancelToken *cancel) {
-    json namespaces = c.get("/api/v1/namespaces?labelSelector=" + kube::url_escape(kSpaceLabel), cancel);
+    // Three lists whatever the number of spaces: the namespaces, and every space's accounts and
+    // quotas by the label the space puts on them.
+    const std::string selector = "?labelSelector=" + kube::url_escape(kSpaceLabel);
+    json namespaces = c.get("/api/v1/namespaces" + selector, cancel);
+    json accounts = c.get("/api/v1/serviceaccounts" + selector, cancel);
+    json quotas = c.get("/api/v1/resourcequotas" + selector, cancel);
+    auto in = [](const json &item, const std::string &ns) {
+        const json m = item.value("metadata", json::object());
+        return m.value("namespace", "") == ns && m.value("labels", json::object()).value(kSpaceLabel, "") == ns;
+    };
     json out = json::array();
     for (const auto &ns : namespaces.value("items", json::array())) {
         const json meta = ns.value("metadata", json::object());
@@ -410,11 +419,9 @@ json list(kube::Client &c, const std::string &developer, CancelToken *cancel) {
         if (meta.value("labels", json::object()).value(kSpaceLabel, "") != name) continue;
         const json ann = meta.value("annotations", json::object());
         json devs = json::array();
-        json accounts = c.get(core_path(name, "serviceaccounts") + "?labelSelector=" +
-                                  kube::url_escape(std::string(kSpaceLabel) + "=" + name),
-                              cancel);
         bool theirs = developer.empty();
         for (const auto &sa : accounts.value("items", json::array())) {
+            if (!in(sa, name)) continue;
             const json sm = sa.value("metadata", json::object());
             std::string who = sm.value("annotations", json::object()).value(kDeveloperLabel, "");
             if (who.empty()) continue;
@@ -423,11 +430,9 @@ json list(kube::Client &c, const std::string &developer, CancelToken *cancel) {
         }
         if (!theirs) continue;
         json quota = nullptr;
-        try {
-            quota = c.get(core_path(name, "resourcequotas/") + kQuotaName, cancel).value("spec", json::object()).value("hard", json::object());
-        } catch (const Error &e) {
-            if (e.code() != NH_ENOTFOUND) throw;
-        }
+        for (const auto &q : quotas.value("items", json::array()))
+            if (in(q, name) && q["metadata"].value("name", "") == kQuotaName)
+                quota = q.value("spec", json::object()).value("hard", json::object());
         out.push_back({{"name", name},
                        {"owner", ann.value(kOwnerAnnotation, "")},
                        {"since", ann.value(kSinceAnnotation, "")},
