@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "local_test_util.hpp"
+#include "platform/dir_watch.hpp"
 #include "sync/local/tree.hpp"
 
 namespace nh::sync::local {
@@ -227,7 +228,7 @@ TEST(LocalWatcher, RootRemovedAsksForARescan) {
 }
 
 TEST(LocalWatcher, WatchLimitMessageNamesTheSysctl) {
-    std::string m = detail::watch_error_message(ENOSPC, "/src/app");
+    std::string m = platform::DirWatch::error_message(ENOSPC, "/src/app");
     EXPECT_NE(m.find("fs.inotify.max_user_watches"), std::string::npos) << m;
     EXPECT_NE(m.find("sysctl"), std::string::npos) << m;
     EXPECT_NE(m.find("/src/app"), std::string::npos) << m;
@@ -243,9 +244,9 @@ TEST(LocalWatcher, WatchLimitIsAClearError) {
     TempDir dir;
     test::make_dirs(dir / "sub");
     struct Restore {
-        ~Restore() { detail::set_add_watch_for_testing(nullptr); }
+        ~Restore() { platform::set_add_watch_for_testing(nullptr); }
     } restore;
-    detail::set_add_watch_for_testing(fail_with_enospc);
+    platform::set_add_watch_for_testing(fail_with_enospc);
     try {
         Watcher w(dir.path(), IgnoreRules());
         FAIL() << "no exception";
@@ -254,9 +255,9 @@ TEST(LocalWatcher, WatchLimitIsAClearError) {
         EXPECT_NE(std::string(e.what()).find("fs.inotify.max_user_watches"), std::string::npos);
     }
     // The same when the limit is hit for a directory created later.
-    detail::set_add_watch_for_testing(nullptr);
+    platform::set_add_watch_for_testing(nullptr);
     Watcher w(dir.path(), IgnoreRules());
-    detail::set_add_watch_for_testing(fail_with_enospc);
+    platform::set_add_watch_for_testing(fail_with_enospc);
     test::make_dirs(dir / "new");
     struct pollfd p{w.fd(), POLLIN, 0};
     ASSERT_EQ(::poll(&p, 1, 5000), 1);

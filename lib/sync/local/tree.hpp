@@ -196,7 +196,8 @@ struct Change {
     bool operator==(const Change &) const = default;
 };
 
-// Recursive inotify watch of a root. Ignored directories are not watched,
+// Recursive watch of a root, over the platform's directory watches (platform/dir_watch.hpp:
+// inotify on Linux). Ignored directories are not watched,
 // nor those it has no permission to read (nothing of theirs can be synced).
 // Create the Watcher before the initial scan() so nothing changed during the
 // scan is missed. One inotify watch per directory (the kernel's limit is per
@@ -237,14 +238,5 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
 };
-
-namespace detail {
-// The message for a failed inotify_add_watch (errno err) on dir; for ENOSPC
-// it names fs.inotify.max_user_watches, the current value and how to raise it.
-std::string watch_error_message(int err, const std::string &dir);
-// Test seam: replaces inotify_add_watch; nullptr restores it.
-using AddWatchFn = int (*)(int fd, const char *path, uint32_t mask);
-void set_add_watch_for_testing(AddWatchFn fn);
-}  // namespace detail
 
 }  // namespace nh::sync::local

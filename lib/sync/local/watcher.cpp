@@ -1,68 +1,22 @@
-// The recursive inotify watcher. One watch per non-ignored directory; the
-// maps wd <-> relative path are kept in step with creates, deletes and moves.
+// The recursive watcher over the platform's directory watches (inotify on Linux). One watch
+// per non-ignored directory; the maps watch <-> relative path are kept in step with creates,
+// deletes and moves.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <unordered_map>
 
 #include "common/error.hpp"
-#include "common/log.hpp"
+#include "platform/dir_watch.hpp"
 #include "sync/local/tree.hpp"
 
 namespace nh::sync::local {
 
-namespace detail {
 namespace {
-std::atomic<AddWatchFn> g_add_watch{nullptr};
-
-std::string read_proc_value(const char *file) {
-    std::ifstream in(file);
-    std::string v;
-    if (!(in >> v)) v = "unknown";
-    return v;
-}
-}  // namespace
-
-void set_add_watch_for_testing(AddWatchFn fn) { g_add_watch.store(fn); }
-
-std::string watch_error_message(int err, const std::string &dir) {
-    if (err == ENOSPC) {
-        return "cannot watch " + dir +
-               ": the inotify watch limit is reached (fs.inotify.max_user_watches = " +
-               read_proc_value("/proc/sys/fs/inotify/max_user_watches") +
-               ", shared by every program of this user). Raise it with "
-               "'sudo sysctl fs.inotify.max_user_watches=524288' (make it permanent with "
-               "'echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-inotify.conf'), "
-               "or ignore large directories such as node_modules so they are not watched";
-    }
-    if (err == EMFILE) {
-        return "cannot create an inotify instance: the limit fs.inotify.max_user_instances = " +
-               read_proc_value("/proc/sys/fs/inotify/max_user_instances") +
-               " is reached, or the process is out of file descriptors. Raise it with "
-               "'sudo sysctl fs.inotify.max_user_instances=1024'";
-    }
-    return "cannot watch " + dir + ": " + std::strerror(err);
-}
-}  // namespace detail
-
-namespace {
-
-constexpr uint32_t kDirMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB |
-                              IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
-                              IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
-
-int add_watch(int fd, const char *path, uint32_t mask) {
-    if (auto fn = detail::g_add_watch.load()) return fn(fd, path, mask);
-    return ::inotify_add_watch(fd, path, mask);
-}
 
 std::string join(std::string_view dir, std::string_view name) {
     std::string p;
@@ -80,7 +34,7 @@ std::string join(std::string_view dir, std::string_view name) {
 struct Watcher::Impl {
     std::string root;
     IgnoreRules rules;
-    int fd = -1;
+    platform::DirWatch dirs;
     std::unordered_map<int, std::string> wd_to_path;
     std::map<std::string, int, std::less<>> path_to_wd;  // sorted: subtrees are ranges
 
@@ -109,7 +63,7 @@ struct Watcher::Impl {
     // would otherwise keep reporting under the old path).
     void forget_tree(const std::string &dir, bool remove) {
         auto drop = [&](auto it) {
-            if (remove) ::inotify_rm_watch(fd, it->second);
+            if (remove) dirs.remove(it->second);
             wd_to_path.erase(it->second);
             return path_to_wd.erase(it);
         };
@@ -125,12 +79,12 @@ struct Watcher::Impl {
     // and everything found in it is emitted as Modified.
     void add_tree(const std::string &dir, bool report) {
         std::string path = full(dir);
-        int wd = add_watch(fd, path.c_str(), kDirMask);
+        int wd = dirs.add(path);
         if (wd < 0) {
-            int err = errno;
+            int err = -wd;
             if (err == ENOENT || err == ENOTDIR || err == ELOOP) return;  // gone already
             if (err == EACCES || err == EPERM) return;  // unreadable: nothing in it can be synced
-            fail(NH_EIO, detail::watch_error_message(err, path));
+            fail(NH_EIO, platform::DirWatch::error_message(err, path));
         }
         if (auto old = path_to_wd.find(dir); old != path_to_wd.end() && old->second != wd)
             wd_to_path.erase(old->second);
@@ -164,40 +118,40 @@ struct Watcher::Impl {
     }
 
     void rewatch_everything() {
-        for (auto &[wd, path] : wd_to_path) ::inotify_rm_watch(fd, wd);
+        for (auto &[wd, path] : wd_to_path) dirs.remove(wd);
         wd_to_path.clear();
         path_to_wd.clear();
         add_tree("", false);
     }
 
-    void handle(const struct inotify_event &ev, bool &overflow) {
-        if (ev.mask & IN_Q_OVERFLOW) {
+    void handle(const platform::DirEvent &ev, bool &overflow) {
+        using K = platform::DirEvent::Kind;
+        if (ev.kind == K::Overflow) {
             overflow = true;
             return;
         }
-        auto it = wd_to_path.find(ev.wd);
+        auto it = wd_to_path.find(ev.watch);
         if (it == wd_to_path.end()) return;  // a watch we already dropped
-        if (ev.mask & IN_IGNORED) {
+        if (ev.kind == K::Dropped) {
             auto p = path_to_wd.find(it->second);
-            if (p != path_to_wd.end() && p->second == ev.wd) path_to_wd.erase(p);
+            if (p != path_to_wd.end() && p->second == ev.watch) path_to_wd.erase(p);
             wd_to_path.erase(it);
             return;
         }
-        if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
-            // The parent's IN_DELETE / IN_MOVED_FROM covers subdirectories;
-            // for the root itself there is no parent: everything must be rescanned.
+        if (ev.kind == K::SelfGone) {
+            // The parent's Deleted / MovedFrom covers subdirectories; for the root itself
+            // there is no parent: everything must be rescanned.
             if (it->second.empty()) overflow = true;
             return;
         }
-        if (ev.len == 0) return;
+        if (ev.name.empty()) return;
         std::string path = join(it->second, ev.name);
-        bool is_dir = ev.mask & IN_ISDIR;
-        if (rules.ignored_in_parent(path, is_dir)) return;
+        if (rules.ignored_in_parent(path, ev.is_dir)) return;
 
-        if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) {
-            if (is_dir) forget_tree(path, ev.mask & IN_MOVED_FROM);
+        if (ev.kind == K::Deleted || ev.kind == K::MovedFrom) {
+            if (ev.is_dir) forget_tree(path, ev.kind == K::MovedFrom);
             emit(std::move(path), Change::Kind::Removed);
-        } else if (is_dir && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
+        } else if (ev.is_dir && (ev.kind == K::Created || ev.kind == K::MovedTo)) {
             add_tree(path, true);
         } else {
             emit(std::move(path), Change::Kind::Modified);
@@ -209,37 +163,20 @@ Watcher::Watcher(std::string root, IgnoreRules rules) : impl_(std::make_unique<I
     while (root.size() > 1 && root.back() == '/') root.pop_back();
     impl_->root = std::move(root);
     impl_->rules = std::move(rules);
-    impl_->fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (impl_->fd < 0) fail(NH_EIO, detail::watch_error_message(errno, impl_->root));
     struct stat st;
     errno = 0;
     if (::stat(impl_->root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         std::string why = errno ? std::strerror(errno) : "not a directory";
-        ::close(impl_->fd);
         fail(NH_EIO, "cannot watch " + impl_->root + ": " + why);
     }
-    try {
-        impl_->add_tree("", false);
-    } catch (...) {
-        ::close(impl_->fd);
-        throw;
-    }
+    impl_->add_tree("", false);
 }
 
-Watcher::~Watcher() {
-    if (impl_ && impl_->fd >= 0) ::close(impl_->fd);
-}
-
+Watcher::~Watcher() = default;
 Watcher::Watcher(Watcher &&) noexcept = default;
-Watcher &Watcher::operator=(Watcher &&other) noexcept {
-    if (this != &other) {
-        if (impl_ && impl_->fd >= 0) ::close(impl_->fd);
-        impl_ = std::move(other.impl_);
-    }
-    return *this;
-}
+Watcher &Watcher::operator=(Watcher &&other) noexcept = default;
 
-int Watcher::fd() const { return impl_->fd; }
+int Watcher::fd() const { return impl_->dirs.fd(); }
 
 size_t Watcher::watch_count() const { return impl_->wd_to_path.size(); }
 
@@ -248,21 +185,9 @@ std::vector<Change> Watcher::read() {
     w.changes.clear();
     w.last_kind.clear();
     bool overflow = false;
-    alignas(struct inotify_event) char buf[64 * 1024];
-    for (;;) {
-        ssize_t n = ::read(w.fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) break;
-            fail(NH_EIO, std::string("reading inotify events: ") + std::strerror(errno));
-        }
-        if (n == 0) break;
-        for (char *p = buf; p < buf + n;) {
-            auto *ev = reinterpret_cast<struct inotify_event *>(p);
-            if (!overflow) w.handle(*ev, overflow);
-            p += sizeof(struct inotify_event) + ev->len;
-        }
-    }
+    w.dirs.read([&](const platform::DirEvent &ev) {
+        if (!overflow) w.handle(ev, overflow);
+    });
     if (overflow) {
         w.changes.clear();
         w.last_kind.clear();
