@@ -1,4 +1,5 @@
-// Random tokens from the kernel (getrandom): session ids, sync tokens, server ids.
+// Random tokens from the operating system (getentropy; rand_s on Windows): session ids, sync
+// tokens, server ids.
 #pragma once
 
 #include <cstddef>
