@@ -5,6 +5,7 @@ add_executable(nh_sync_local_tests
   ${CMAKE_CURRENT_LIST_DIR}/local_scan_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_index_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_ignore_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/local_wildmatch_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_watcher_test.cpp)
 target_link_libraries(nh_sync_local_tests PRIVATE nh_sync GTest::gtest_main)
 target_compile_definitions(nh_sync_local_tests PRIVATE
