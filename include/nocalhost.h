@@ -1698,7 +1698,11 @@ NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel)
  * forwards, then hex). Their status is a JSON object:
  *   "id", "type"           the id; "sync" or "forward"
  *   "state"                syncs: "connecting", "syncing", "idle",
- *                          "disconnected", "error"; forwards:
+ *                          "disconnected", "error", "ended" (its dev mode
+ *                          was ended elsewhere: by another process, nhctl
+ *                          or the workload restored; its loops stopped and
+ *                          the message says so; listed until stopped,
+ *                          not re-attachable); forwards:
  *                          "connecting", "forwarding", "waiting" (the pod
  *                          went away; new connections wait for its
  *                          replacement), "error"
@@ -1812,7 +1816,8 @@ NH_EXTERN int nh_agent_stop(const char *id, const nh_agent_options *opts);
  * sync_options, when given, replace the recorded settings, e.g. to add an
  * events callback). When the sync cannot start here, it is handed back to
  * the agent and the error says so. Errors: NH_ENOTFOUND, NH_EINVAL (`id`
- * is a forward), those of nh_dev_attach() and nh_session_sync_start_v2().
+ * is a forward), NH_ESTATE (its dev mode was ended elsewhere: state "ended"),
+ * those of nh_dev_attach() and nh_session_sync_start_v2().
  * Since 0.1.
  */
 NH_EXTERN int nh_agent_reattach(nh_session **out, nh_client *client, const char *id,
