@@ -36,7 +36,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AgentTest {
-    static final String KWOK = "/apis/kwok.x-k8s.io/v1alpha1";
+    static final String KWOK = TestCluster.KWOK;
     String kubeconfig, ns;
     Client client;
     int syncPort, echoPort;
@@ -53,38 +53,12 @@ class AgentTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             syncPort = s.getLocalPort();
         }
-        // The forward's server: answers each line with "echo: " and the line.
-        echo = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        echo = TestCluster.echoServer();  // the forward's far end
         echoPort = echo.getLocalPort();
-        Thread server = new Thread(() -> {
-            while (!echo.isClosed()) {
-                try {
-                    Socket c = echo.accept();
-                    new Thread(() -> {
-                        try (c; BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
-                            OutputStream out = c.getOutputStream();
-                            for (String line; (line = in.readLine()) != null; ) out.write(("echo: " + line + "\n").getBytes(StandardCharsets.UTF_8));
-                        } catch (Exception e) {
-                            // the connection went away
-                        }
-                    }).start();
-                } catch (Exception e) {
-                    return;
-                }
-            }
-        });
-        server.setDaemon(true);
-        server.start();
         client = new Client(new Client.Options().kubeconfig(kubeconfig).namespace(ns).timeoutMs(15000));
         client.create("/api/v1/namespaces", "{\"metadata\":{\"name\":\"" + ns + "\"}}");
-        client.create(KWOK + "/clusterportforwards", "{\"apiVersion\":\"kwok.x-k8s.io/v1alpha1\",\"kind\":\"ClusterPortForward\","
-            + "\"metadata\":{\"name\":\"" + ns + "\"},\"spec\":{\"selector\":{\"matchNamespaces\":[\"" + ns + "\"]},"
-            + "\"forwards\":[{\"ports\":[7710],\"target\":{\"address\":\"127.0.0.1\",\"port\":" + syncPort + "}},"
-            + "{\"ports\":[8080],\"target\":{\"address\":\"127.0.0.1\",\"port\":" + echoPort + "}}]}}");
-        client.create("/apis/apps/v1/namespaces/" + ns + "/deployments", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
-            + "\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
-            + "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"terminationGracePeriodSeconds\":0,"
-            + "\"containers\":[{\"name\":\"app\",\"image\":\"registry.example/web:1\"}]}}}}");
+        TestCluster.clusterPortForward(client, ns, 7710, syncPort, 8080, echoPort);
+        TestCluster.webDeployment(client, ns);
     }
 
     @AfterAll
@@ -265,7 +239,7 @@ class AgentTest {
             s.setSoTimeout(30000);
             s.getOutputStream().write("hello\n".getBytes(StandardCharsets.UTF_8));
             InputStream in = s.getInputStream();
-            assertEquals("echo: hello", new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)).readLine());
+            assertEquals("hello", new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)).readLine());
         }
 
         Agent.stop(id, agent);
