@@ -1698,7 +1698,11 @@ NH_EXTERN int nh_client_check(nh_buf *out, nh_client *client, nh_cancel *cancel)
  * forwards, then hex). Their status is a JSON object:
  *   "id", "type"           the id; "sync" or "forward"
  *   "state"                syncs: "connecting", "syncing", "idle",
- *                          "disconnected", "error"; forwards:
+ *                          "disconnected", "error", "ended" (its dev mode
+ *                          was ended elsewhere: by another process, nhctl
+ *                          or the workload restored; its loops stopped and
+ *                          the message says so; listed until stopped,
+ *                          not re-attachable); forwards:
  *                          "connecting", "forwarding", "waiting" (the pod
  *                          went away; new connections wait for its
  *                          replacement), "error"
@@ -1812,7 +1816,8 @@ NH_EXTERN int nh_agent_stop(const char *id, const nh_agent_options *opts);
  * sync_options, when given, replace the recorded settings, e.g. to add an
  * events callback). When the sync cannot start here, it is handed back to
  * the agent and the error says so. Errors: NH_ENOTFOUND, NH_EINVAL (`id`
- * is a forward), those of nh_dev_attach() and nh_session_sync_start_v2().
+ * is a forward), NH_ESTATE (its dev mode was ended elsewhere: state "ended"),
+ * those of nh_dev_attach() and nh_session_sync_start_v2().
  * Since 0.1.
  */
 NH_EXTERN int nh_agent_reattach(nh_session **out, nh_client *client, const char *id,
@@ -1906,8 +1911,9 @@ typedef struct nh_dev_config_options {
     /** NULL: the workload's `dev.nocalhost` annotation; else the application's ConfigMap
         "dev.nocalhost.config.<app_name>" (its data key "config"), where nhctl keeps it. */
     const char *app_name;
-    /** nh_dev_config_write(): the resourceVersion nh_dev_config_read() gave (of the workload, or
-        of the ConfigMap); NULL or "": write only where there is no config yet. */
+    /** nh_dev_config_write(): the "resource_version" nh_dev_config_read() gave (the annotation's
+        version, or the ConfigMap's resourceVersion); NULL or "": write only where there is no
+        config yet. */
     const char *resource_version;
     nh_cancel *cancel;
 } nh_dev_config_options;
@@ -1920,7 +1926,9 @@ NH_EXTERN int nh_dev_config_options_init(nh_dev_config_options *opts, unsigned i
 /**
  * The dev config kept in the cluster for KIND/NAME, where opts->app_name says,
  * as JSON into *out: {"config": the text or null (none yet), "resource_version"
- * (the workload's, or the ConfigMap's: "" when it does not exist), "source"}.
+ * (for the annotation a digest of its text, "sha256:" and 16 hex digits, so that
+ * only a change of the annotation makes it stale, not the workload's status or
+ * labels; for the ConfigMap its resourceVersion; "" when there is none), "source"}.
  * Errors: NH_EINVAL (kind), NH_ENOTFOUND (the workload), client errors. Since 0.1.
  */
 NH_EXTERN int nh_dev_config_read(nh_buf *out, nh_client *client, const char *kind, const char *name,
@@ -1933,8 +1941,8 @@ NH_EXTERN int nh_dev_config_read(nh_buf *out, nh_client *client, const char *kin
  * where there is no config yet. Validated first with the parser dev start uses;
  * for the annotation it must configure this workload. Nothing is written on any
  * error. `out` (may be NULL) gets what nh_dev_config_read() now gives. Errors:
- * NH_EINVAL (an invalid config: line and field), NH_ECONFLICT (changed since
- * it was read, or exists and no version was given), NH_ESTATE (the workload is in
+ * NH_EINVAL (an invalid config: line and field), NH_ECONFLICT (the annotation,
+ * or the ConfigMap, changed since it was read, or exists and no version was given), NH_ESTATE (the workload is in
  * our dev mode: its end puts the recorded annotations back), NH_ENOTFOUND,
  * client errors. Since 0.1.
  */

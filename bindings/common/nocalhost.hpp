@@ -315,10 +315,45 @@ private:
     std::vector<const char *> ptrs_;
 };
 
+// What every option builder below has: fields(f) names each option once, as
+// f(name, field, C member) (a list: f(name, field, pointer member, count
+// member)); visit() hands the bindings' readers (name, field), and fill() sets
+// the C members from the fields (strings and lists point into this object,
+// bools become 0/1). The rest of the C struct (callbacks, cancel) is per call.
+template <class Self>
+struct OptionFields {
+    template <class V>
+    void visit(V &&v) {
+        static_cast<Self *>(this)->fields([&](const char *name, auto &field, auto...) { v(name, field); });
+    }
+
+protected:
+    template <class C>
+    void fill(C &c) {
+        static_cast<Self *>(this)->fields(Fill<C>{c});
+    }
+
+private:
+    template <class C>
+    struct Fill {
+        C &c;
+        void operator()(const char *, const std::optional<std::string> &v, const char *C::*m) const { c.*m = c_str_or_null(v); }
+        void operator()(const char *, bool v, int C::*m) const { c.*m = v ? 1 : 0; }
+        template <class T, class M>
+        void operator()(const char *, const T &v, M C::*m) const {
+            c.*m = v;
+        }
+        void operator()(const char *, const Strings &v, const char *const *C::*m, size_t C::*count) const {
+            c.*m = v.data_or_null();
+            c.*count = v.size();
+        }
+    };
+};
+
 // nh_sync_options and what it points to. c() rebuilds the C struct on each
 // call; it stays valid while this object lives unchanged. The event callback
 // and payload are the binding's (they must outlive the sync).
-struct SyncOptions {
+struct SyncOptions : OptionFields<SyncOptions> {
     int mode = 0, compression = 0;
     Strings ignore, include;
     bool use_gitignore = false, delete_protection = false;
@@ -327,33 +362,23 @@ struct SyncOptions {
     nh_sync_event_cb callback = nullptr;
     void *payload = nullptr;
 
-    // Each option a binding reads, by its snake_case name.
-    template <class V>
-    void visit(V &&v) {
-        v("mode", mode);
-        v("ignore", ignore);
-        v("include", include);
-        v("use_gitignore", use_gitignore);
-        v("state_dir", state_dir);
-        v("compression", compression);
-        v("connect_timeout_ms", connect_timeout_ms);
-        v("max_backoff_ms", max_backoff_ms);
-        v("delete_protection", delete_protection);
+    // Each option a binding reads, by its snake_case name, and the C member it sets.
+    template <class F>
+    void fields(F &&f) {
+        f("mode", mode, &nh_sync_options::mode);
+        f("ignore", ignore, &nh_sync_options::ignore_patterns, &nh_sync_options::ignore_patterns_count);
+        f("include", include, &nh_sync_options::include_patterns, &nh_sync_options::include_patterns_count);
+        f("use_gitignore", use_gitignore, &nh_sync_options::use_gitignore);
+        f("state_dir", state_dir, &nh_sync_options::state_dir);
+        f("compression", compression, &nh_sync_options::compression);
+        f("connect_timeout_ms", connect_timeout_ms, &nh_sync_options::connect_timeout_ms);
+        f("max_backoff_ms", max_backoff_ms, &nh_sync_options::max_backoff_ms);
+        f("delete_protection", delete_protection, &nh_sync_options::delete_protection);
     }
 
     nh_sync_options &c() {
         c_ = nh_sync_options NH_SYNC_OPTIONS_INIT;
-        c_.mode = mode;
-        c_.ignore_patterns = ignore.data_or_null();
-        c_.ignore_patterns_count = ignore.size();
-        c_.include_patterns = include.data_or_null();
-        c_.include_patterns_count = include.size();
-        c_.use_gitignore = use_gitignore ? 1 : 0;
-        c_.state_dir = c_str_or_null(state_dir);
-        c_.compression = compression;
-        c_.connect_timeout_ms = connect_timeout_ms;
-        c_.max_backoff_ms = max_backoff_ms;
-        c_.delete_protection = delete_protection ? 1 : 0;
+        fill(c_);
         c_.callback = callback;
         c_.payload = payload;
         return c_;
@@ -366,7 +391,7 @@ private:
 // nh_dev_start_options (also what nh_dev_config_resolve() takes) and what it
 // points to; the local dir and its sync options are set apart from visit().
 // The events callback and cancel token are the caller's, per call.
-struct DevStartOptions {
+struct DevStartOptions : OptionFields<DevStartOptions> {
     std::optional<std::string> namespace_name, container, image, workdir, resources_json, sidecar_image, owner,
         developer, api_version, pod_template_path, replicas_path, config_path, app_name, image_pull_policy,
         patches_json, persistent_dirs_json;
@@ -379,62 +404,38 @@ struct DevStartOptions {
     nh_dev_event_cb events = nullptr;
     void *payload = nullptr;
 
-    template <class V>
-    void visit(V &&v) {
-        v("namespace", namespace_name);
-        v("container", container);
-        v("image", image);
-        v("workdir", workdir);
-        v("env", env);
-        v("resources_json", resources_json);
-        v("sidecar_image", sidecar_image);
-        v("sync_port", sync_port);
-        v("timeout_ms", timeout_ms);
-        v("rollback_on_failure", rollback_on_failure);
-        v("owner", owner);
-        v("lease_duration_s", lease_duration_s);
-        v("mode", mode);
-        v("developer", developer);
-        v("api_version", api_version);
-        v("pod_template_path", pod_template_path);
-        v("replicas_path", replicas_path);
-        v("config_path", config_path);
-        v("app_name", app_name);
-        v("ignore_cluster_config", ignore_cluster_config);
-        v("image_pull_policy", image_pull_policy);
-        v("patches_json", patches_json);
-        v("persistent_dirs_json", persistent_dirs_json);
-        v("patch_errors_fatal", patch_errors_fatal);
+    template <class F>
+    void fields(F &&f) {
+        f("namespace", namespace_name, &nh_dev_start_options::namespace_name);
+        f("container", container, &nh_dev_start_options::container);
+        f("image", image, &nh_dev_start_options::image);
+        f("workdir", workdir, &nh_dev_start_options::workdir);
+        f("env", env, &nh_dev_start_options::env, &nh_dev_start_options::env_count);
+        f("resources_json", resources_json, &nh_dev_start_options::resources_json);
+        f("sidecar_image", sidecar_image, &nh_dev_start_options::sidecar_image);
+        f("sync_port", sync_port, &nh_dev_start_options::sync_port);
+        f("timeout_ms", timeout_ms, &nh_dev_start_options::timeout_ms);
+        f("rollback_on_failure", rollback_on_failure, &nh_dev_start_options::rollback_on_failure);
+        f("owner", owner, &nh_dev_start_options::owner);
+        f("lease_duration_s", lease_duration_s, &nh_dev_start_options::lease_duration_s);
+        f("mode", mode, &nh_dev_start_options::mode);
+        f("developer", developer, &nh_dev_start_options::developer);
+        f("api_version", api_version, &nh_dev_start_options::api_version);
+        f("pod_template_path", pod_template_path, &nh_dev_start_options::pod_template_path);
+        f("replicas_path", replicas_path, &nh_dev_start_options::replicas_path);
+        f("config_path", config_path, &nh_dev_start_options::config_path);
+        f("app_name", app_name, &nh_dev_start_options::app_name);
+        f("ignore_cluster_config", ignore_cluster_config, &nh_dev_start_options::ignore_cluster_config);
+        f("image_pull_policy", image_pull_policy, &nh_dev_start_options::image_pull_policy);
+        f("patches_json", patches_json, &nh_dev_start_options::patches_json);
+        f("persistent_dirs_json", persistent_dirs_json, &nh_dev_start_options::persistent_dirs_json);
+        f("patch_errors_fatal", patch_errors_fatal, &nh_dev_start_options::patch_errors_fatal);
     }
 
     // The C options, `cancel` the call's token.
     nh_dev_start_options &c(nh_cancel *cancel) {
         c_ = nh_dev_start_options NH_DEV_START_OPTIONS_INIT;
-        c_.namespace_name = c_str_or_null(namespace_name);
-        c_.container = c_str_or_null(container);
-        c_.image = c_str_or_null(image);
-        c_.workdir = c_str_or_null(workdir);
-        c_.env = env.data_or_null();
-        c_.env_count = env.size();
-        c_.resources_json = c_str_or_null(resources_json);
-        c_.sidecar_image = c_str_or_null(sidecar_image);
-        c_.sync_port = sync_port;
-        c_.timeout_ms = timeout_ms;
-        c_.rollback_on_failure = rollback_on_failure ? 1 : 0;
-        c_.owner = c_str_or_null(owner);
-        c_.lease_duration_s = lease_duration_s;
-        c_.mode = mode;
-        c_.developer = c_str_or_null(developer);
-        c_.api_version = c_str_or_null(api_version);
-        c_.pod_template_path = c_str_or_null(pod_template_path);
-        c_.replicas_path = c_str_or_null(replicas_path);
-        c_.config_path = c_str_or_null(config_path);
-        c_.app_name = c_str_or_null(app_name);
-        c_.ignore_cluster_config = ignore_cluster_config ? 1 : 0;
-        c_.image_pull_policy = c_str_or_null(image_pull_policy);
-        c_.patches_json = c_str_or_null(patches_json);
-        c_.persistent_dirs_json = c_str_or_null(persistent_dirs_json);
-        c_.patch_errors_fatal = patch_errors_fatal ? 1 : 0;
+        fill(c_);
         c_.local_dir = c_str_or_null(local_dir);
         c_.sync_options = local_dir && sync ? &sync->c() : nullptr;
         c_.events = events;
@@ -448,7 +449,7 @@ private:
 };
 
 // nh_dev_end_options and what it points to.
-struct DevEndOptions {
+struct DevEndOptions : OptionFields<DevEndOptions> {
     std::optional<std::string> namespace_name, owner, developer;
     long timeout_ms = 0;
     int lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
@@ -456,26 +457,20 @@ struct DevEndOptions {
     nh_dev_event_cb events = nullptr;
     void *payload = nullptr;
 
-    template <class V>
-    void visit(V &&v) {
-        v("namespace", namespace_name);
-        v("owner", owner);
-        v("timeout_ms", timeout_ms);
-        v("lease_duration_s", lease_duration_s);
-        v("mode", mode);
-        v("developer", developer);
-        v("force", force);
+    template <class F>
+    void fields(F &&f) {
+        f("namespace", namespace_name, &nh_dev_end_options::namespace_name);
+        f("owner", owner, &nh_dev_end_options::owner);
+        f("timeout_ms", timeout_ms, &nh_dev_end_options::timeout_ms);
+        f("lease_duration_s", lease_duration_s, &nh_dev_end_options::lease_duration_s);
+        f("mode", mode, &nh_dev_end_options::mode);
+        f("developer", developer, &nh_dev_end_options::developer);
+        f("force", force, &nh_dev_end_options::force);
     }
 
     nh_dev_end_options &c(nh_cancel *cancel) {
         c_ = nh_dev_end_options NH_DEV_END_OPTIONS_INIT;
-        c_.namespace_name = c_str_or_null(namespace_name);
-        c_.owner = c_str_or_null(owner);
-        c_.timeout_ms = timeout_ms;
-        c_.lease_duration_s = lease_duration_s;
-        c_.mode = mode;
-        c_.developer = c_str_or_null(developer);
-        c_.force = force ? 1 : 0;
+        fill(c_);
         c_.events = events;
         c_.payload = payload;
         c_.cancel = cancel;
@@ -487,25 +482,22 @@ private:
 };
 
 // nh_dev_query_options (status, list, attach, PVCs) and what it points to.
-struct DevQueryOptions {
+struct DevQueryOptions : OptionFields<DevQueryOptions> {
     std::optional<std::string> namespace_name, developer;
     bool all_namespaces = false;
     int mode = NH_DEV_MODE_REPLACE;
 
-    template <class V>
-    void visit(V &&v) {
-        v("namespace", namespace_name);
-        v("all_namespaces", all_namespaces);
-        v("mode", mode);
-        v("developer", developer);
+    template <class F>
+    void fields(F &&f) {
+        f("namespace", namespace_name, &nh_dev_query_options::namespace_name);
+        f("all_namespaces", all_namespaces, &nh_dev_query_options::all_namespaces);
+        f("mode", mode, &nh_dev_query_options::mode);
+        f("developer", developer, &nh_dev_query_options::developer);
     }
 
     nh_dev_query_options &c(nh_cancel *cancel) {
         c_ = nh_dev_query_options NH_DEV_QUERY_OPTIONS_INIT;
-        c_.namespace_name = c_str_or_null(namespace_name);
-        c_.all_namespaces = all_namespaces ? 1 : 0;
-        c_.mode = mode;
-        c_.developer = c_str_or_null(developer);
+        fill(c_);
         c_.cancel = cancel;
         return c_;
     }
@@ -530,26 +522,22 @@ inline std::string camel_case(std::string_view snake) {
 }
 
 // nh_tree_options and what it points to; the callback and cancel token are per call.
-struct TreeOptions {
+struct TreeOptions : OptionFields<TreeOptions> {
     std::optional<std::string> namespace_name, label_selector;
     bool all_namespaces = false;
     Strings kinds;
 
-    template <class V>
-    void visit(V &&v) {
-        v("namespace", namespace_name);
-        v("all_namespaces", all_namespaces);
-        v("kinds", kinds);
-        v("label_selector", label_selector);
+    template <class F>
+    void fields(F &&f) {
+        f("namespace", namespace_name, &nh_tree_options::namespace_name);
+        f("all_namespaces", all_namespaces, &nh_tree_options::all_namespaces);
+        f("kinds", kinds, &nh_tree_options::kinds, &nh_tree_options::kinds_count);
+        f("label_selector", label_selector, &nh_tree_options::label_selector);
     }
 
     nh_tree_options &c(nh_cancel *cancel, nh_tree_event_cb callback = nullptr, void *payload = nullptr) {
         c_ = nh_tree_options NH_TREE_OPTIONS_INIT;
-        c_.namespace_name = c_str_or_null(namespace_name);
-        c_.all_namespaces = all_namespaces ? 1 : 0;
-        c_.kinds = kinds.data_or_null();
-        c_.kinds_count = kinds.size();
-        c_.label_selector = c_str_or_null(label_selector);
+        fill(c_);
         c_.cancel = cancel;
         c_.callback = callback;
         c_.payload = payload;
@@ -561,36 +549,28 @@ private:
 };
 
 // nh_space_options and what it points to; the cancel token is per call.
-struct SpaceOptions {
+struct SpaceOptions : OptionFields<SpaceOptions> {
     std::optional<std::string> developer, cpu, memory, storage, extra_rules_json;
     bool existing_namespace = false, revoke = false;
     int pods = 0;
     long long token_seconds = 0;
 
-    template <class V>
-    void visit(V &&v) {
-        v("developer", developer);
-        v("existing_namespace", existing_namespace);
-        v("cpu", cpu);
-        v("memory", memory);
-        v("storage", storage);
-        v("pods", pods);
-        v("extra_rules_json", extra_rules_json);
-        v("token_seconds", token_seconds);
-        v("revoke", revoke);
+    template <class F>
+    void fields(F &&f) {
+        f("developer", developer, &nh_space_options::developer);
+        f("existing_namespace", existing_namespace, &nh_space_options::existing_namespace);
+        f("cpu", cpu, &nh_space_options::cpu);
+        f("memory", memory, &nh_space_options::memory);
+        f("storage", storage, &nh_space_options::storage);
+        f("pods", pods, &nh_space_options::pods);
+        f("extra_rules_json", extra_rules_json, &nh_space_options::extra_rules_json);
+        f("token_seconds", token_seconds, &nh_space_options::token_seconds);
+        f("revoke", revoke, &nh_space_options::revoke);
     }
 
     nh_space_options &c(nh_cancel *cancel) {
         c_ = nh_space_options NH_SPACE_OPTIONS_INIT;
-        c_.developer = c_str_or_null(developer);
-        c_.existing_namespace = existing_namespace ? 1 : 0;
-        c_.cpu = c_str_or_null(cpu);
-        c_.memory = c_str_or_null(memory);
-        c_.storage = c_str_or_null(storage);
-        c_.pods = pods;
-        c_.extra_rules_json = c_str_or_null(extra_rules_json);
-        c_.token_seconds = token_seconds;
-        c_.revoke = revoke ? 1 : 0;
+        fill(c_);
         c_.cancel = cancel;
         return c_;
     }
@@ -600,31 +580,25 @@ private:
 };
 
 // nh_pod_logs_options and what it points to; the callback and cancel token are per call.
-struct PodLogsOptions {
+struct PodLogsOptions : OptionFields<PodLogsOptions> {
     std::optional<std::string> namespace_name, container;
     bool follow = false, previous = false, timestamps = false;
     long tail_lines = -1, since_seconds = 0;
 
-    template <class V>
-    void visit(V &&v) {
-        v("namespace", namespace_name);
-        v("container", container);
-        v("follow", follow);
-        v("tail_lines", tail_lines);
-        v("since_seconds", since_seconds);
-        v("previous", previous);
-        v("timestamps", timestamps);
+    template <class F>
+    void fields(F &&f) {
+        f("namespace", namespace_name, &nh_pod_logs_options::namespace_name);
+        f("container", container, &nh_pod_logs_options::container);
+        f("follow", follow, &nh_pod_logs_options::follow);
+        f("tail_lines", tail_lines, &nh_pod_logs_options::tail_lines);
+        f("since_seconds", since_seconds, &nh_pod_logs_options::since_seconds);
+        f("previous", previous, &nh_pod_logs_options::previous);
+        f("timestamps", timestamps, &nh_pod_logs_options::timestamps);
     }
 
     nh_pod_logs_options &c(nh_cancel *cancel, nh_pod_logs_cb callback = nullptr, void *payload = nullptr) {
         c_ = nh_pod_logs_options NH_POD_LOGS_OPTIONS_INIT;
-        c_.namespace_name = c_str_or_null(namespace_name);
-        c_.container = c_str_or_null(container);
-        c_.follow = follow ? 1 : 0;
-        c_.tail_lines = tail_lines;
-        c_.since_seconds = since_seconds;
-        c_.previous = previous ? 1 : 0;
-        c_.timestamps = timestamps ? 1 : 0;
+        fill(c_);
         c_.cancel = cancel;
         c_.callback = callback;
         c_.payload = payload;

@@ -4,7 +4,9 @@
 # unless NOCALHOST_PREFIX names an installed one), and scripts/bundle-native
 # puts them with every library they need beyond glibc and libstdc++ into the
 # jar's resources, dev/nocalhost/native/<os>-<arch>/, with files.sha256, the
-# sums NativeLibrary checks them against.
+# sums NativeLibrary checks them against. The per-user agent nh-agent goes
+# there too (NativeLibrary extracts it beside libnocalhost, where the library
+# looks for it; docs/agent.md).
 #   build-native.sh TARGET_DIR
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +33,6 @@ RESOURCES="$TARGET/generated-resources/native/dev/nocalhost/native/linux-$(uname
 rm -rf "$RESOURCES"
 mkdir -p "$RESOURCES"
 cp "$NATIVE/lib/"* "$RESOURCES/"
-strip --strip-unneeded "$RESOURCES/libnocalhost_jni.so"
-"$HERE/../../scripts/bundle-native" "$RESOURCES" libnocalhost_jni.so
+strip --strip-unneeded "$RESOURCES/libnocalhost_jni.so" "$RESOURCES/nh-agent"
+"$HERE/../../scripts/bundle-native" "$RESOURCES" libnocalhost_jni.so nh-agent
 (cd "$RESOURCES" && sha256sum -- * >files.sha256)

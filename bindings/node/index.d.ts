@@ -748,7 +748,8 @@ export interface AgentOptions {
 export interface AgentItem {
   id: string;
   type: 'sync' | 'forward';
-  state: 'connecting' | 'syncing' | 'idle' | 'disconnected' | 'error' | 'forwarding' | 'waiting';
+  /** 'ended': a sync whose dev mode was ended elsewhere (its loops stopped; the message says why). */
+  state: 'connecting' | 'syncing' | 'idle' | 'disconnected' | 'error' | 'ended' | 'forwarding' | 'waiting';
   message: string;
   since: string;
   namespace: string;

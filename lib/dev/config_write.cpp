@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "dev/config.hpp"
 #include "dev/session.hpp"
+#include "dev/sidecar_image.hpp"
 #include "kube/client.hpp"
 
 namespace nh::dev {
@@ -31,6 +32,13 @@ json text_or_null(const json &map, const std::string &key) {
                 409, "Conflict");
 }
 
+// The version of the annotation's text that a write must find again: "" when there is none,
+// else a digest of the text. Not the workload's resourceVersion, which every unrelated change
+// of the workload (its status, a label, a scale) moves on.
+std::string annotation_version(const json &text) {
+    return text.is_string() ? sha256_digest(text.get<std::string>()).substr(0, 7 + 16) : "";
+}
+
 }  // namespace
 
 json read_dev_config(kube::Client &c, const ConfigTarget &t, CancelToken *cancel) {
@@ -38,7 +46,7 @@ json read_dev_config(kube::Client &c, const ConfigTarget &t, CancelToken *cancel
     if (t.app.empty()) {
         json wl = c.get(workload_path(t.kind, t.ns, t.name), cancel);
         out["config"] = text_or_null(wl["metadata"].value("annotations", json::object()), kAnnotation);
-        out["resource_version"] = wl["metadata"].value("resourceVersion", "");
+        out["resource_version"] = annotation_version(out["config"]);
         return out;
     }
     try {
@@ -67,21 +75,34 @@ json write_dev_config(kube::Client &c, const ConfigTarget &t, const std::string 
         fail(NH_EINVAL, "invalid dev config (nothing was written): it configures no " + t.kind.lower + " named " + t.name);
 
     if (t.app.empty()) {
+        // Compare and swap on the annotation alone: the workload as it is now must still hold the
+        // text read, and the patch carries this fresh read's resourceVersion, so that nothing
+        // can change the annotation between the comparison and the write. A workload changed by
+        // someone else in between (its status, a label) is read again, not refused.
         const std::string path = workload_path(t.kind, t.ns, t.name);
-        json wl = c.get(path, cancel);
-        const json ann = wl["metadata"].value("annotations", json::object());
-        if (ann.contains(kSessionAnnotation))
-            fail(NH_ESTATE, t.kind.lower + "/" + t.name +
-                                " is in dev mode: its end restores the recorded original, annotations too; write the "
-                                "dev config after the end (nothing was written)");
-        std::string rv = resource_version;
-        if (rv.empty()) {
-            if (!text_or_null(ann, kAnnotation).is_null()) stale(t, "exists and no resourceVersion was given");
-            rv = wl["metadata"].value("resourceVersion", "");
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            json wl = c.get(path, cancel);
+            const json ann = wl["metadata"].value("annotations", json::object());
+            if (ann.contains(kSessionAnnotation))
+                fail(NH_ESTATE, t.kind.lower + "/" + t.name +
+                                    " is in dev mode: its end restores the recorded original, annotations too; write "
+                                    "the dev config after the end (nothing was written)");
+            const std::string now = annotation_version(text_or_null(ann, kAnnotation));
+            if (now != resource_version)
+                stale(t, resource_version.empty() ? "exists and no version was given"
+                         : now.empty()            ? "was removed since it was read"
+                                                  : "was changed since it was read");
+            json patch = {{"metadata",
+                           {{"resourceVersion", wl["metadata"].value("resourceVersion", "")},
+                            {"annotations", {{kAnnotation, text}}}}}};
+            try {
+                c.patch(path, kube::PatchType::Merge, patch.dump(), cancel);
+                return read_dev_config(c, t, cancel);
+            } catch (const Error &e) {
+                if (e.code() != NH_ECONFLICT) throw;  // the workload moved on since this read: compare again
+            }
         }
-        json patch = {{"metadata", {{"resourceVersion", rv}, {"annotations", {{kAnnotation, text}}}}}};
-        c.patch(path, kube::PatchType::Merge, patch.dump(), cancel);
-        return read_dev_config(c, t, cancel);
+        stale(t, "could not be compared: the workload kept changing");
     }
     if (resource_version.empty()) {
         json cm = {{"apiVersion", "v1"},

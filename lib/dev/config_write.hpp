@@ -1,8 +1,10 @@
 // Writing a Nocalhost dev config back where nhctl and dev start read it: the workload's
 // `dev.nocalhost` annotation, or the application's ConfigMap `dev.nocalhost.config.<app>`
 // (its data key "config"). Validated with the config parser first; written only over the
-// version the caller read (optimistic concurrency: a stale resourceVersion is NH_ECONFLICT and
-// nothing is overwritten).
+// version the caller read (optimistic concurrency: a stale version is NH_ECONFLICT and nothing
+// is overwritten). The annotation's version is a digest of its text, compared with the
+// workload as it is at the write, so that only a change of the annotation is a conflict, not
+// one of the workload's status, labels or replicas; the ConfigMap's is its resourceVersion.
 #pragma once
 
 #include <string>
@@ -24,8 +26,9 @@ struct ConfigTarget {
     std::string app;  // "": the workload's annotation; else the ConfigMap of this application
 };
 
-// {"config": the text or null (none yet), "resource_version": of the workload or the ConfigMap
-// ("" when the ConfigMap does not exist), "source": "annotation dev.nocalhost of KIND/NAME" or
+// {"config": the text or null (none yet), "resource_version": the annotation's version
+// ("sha256:" and 16 hex digits of its text) or the ConfigMap's resourceVersion, "" when there is
+// no annotation or no ConfigMap, "source": "annotation dev.nocalhost of KIND/NAME" or
 // "ConfigMap dev.nocalhost.config.APP"}.
 json read_dev_config(kube::Client &c, const ConfigTarget &t, CancelToken *cancel);
 

@@ -437,6 +437,43 @@ TEST_F(AgentReal, AnAgentKilledWithSigkillResumesFromTheSavedIndexAndReattachTak
     ASSERT_EQ(nh_dev_end(nullptr, client_, "deployment", "web", nullptr), NH_OK) << nh_error_last()->message;
 }
 
+TEST_F(AgentReal, ASyncWhoseDevModeIsEndedByAnotherProcessStopsAndSaysSo) {
+    ::setenv("NH_AGENT_CHECK_MS", "1000", 1);  // the agent started below inherits it
+    nh_session *s = dev_start("deployment", "web");
+    ASSERT_NE(s, nullptr);
+    nh_buf idb = NH_BUF_INIT;
+    int rc = nh_agent_detach(&idb, s, client_, &agent_.opts);
+    ::unsetenv("NH_AGENT_CHECK_MS");
+    ASSERT_EQ(rc, NH_OK) << nh_error_last()->message << agent_.log();
+    std::string id = take(idb);
+    nh_session_free(s);
+    EXPECT_TRUE(eventually([&] { return agent_.status(id).value("state", "") == "idle"; }, 30s)) << agent_.status(id).dump();
+
+    // Another process (the CLI) ends dev mode under the agent's sync.
+    std::string out = sh(std::string(NH_CLI_PATH) + " " + kubeconfig_flag() + " dev end deployment/web", &rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_TRUE(eventually([&] { return agent_.status(id).value("state", "") == "ended"; }, 60s))
+        << agent_.status(id).dump() << agent_.log();
+    json st = agent_.status(id);
+    const std::string msg = st.value("message", "");
+    EXPECT_NE(msg.find("dev mode of deployment/web in " + ns_ + " was ended elsewhere"), std::string::npos) << st.dump();
+    EXPECT_NE(msg.find("sync stopped"), std::string::npos) << st.dump();
+    // It stays ended: no reconnecting to a dev pod that will not come back.
+    std::this_thread::sleep_for(4s);
+    EXPECT_EQ(agent_.status(id).value("state", ""), "ended") << agent_.status(id).dump();
+    const std::string log = agent_.log();
+    EXPECT_NE(log.find(id + ": dev mode of deployment/web"), std::string::npos) << log;
+    // Nothing to take back; stopping it forgets it, and the agent, holding nothing, exits.
+    nh_session *back = nullptr;
+    EXPECT_EQ(nh_agent_reattach(&back, client_, id.c_str(), nullptr, &agent_.opts), NH_ESTATE);
+    EXPECT_NE(std::string(nh_error_last()->message).find("ended elsewhere"), std::string::npos) << nh_error_last()->message;
+    EXPECT_EQ(back, nullptr);
+    long pid = agent_.info().value("pid", 0L);
+    ASSERT_EQ(nh_agent_stop(id.c_str(), &agent_.opts), NH_OK) << nh_error_last()->message;
+    EXPECT_EQ(agent_.list(), json::array());
+    EXPECT_TRUE(eventually([&] { return !pid_alive(pid); }, 10s)) << agent_.log();
+}
+
 // The helper of the start race: asks the agent in `dir` for a forward through a dead server.
 static int helper_forward(const std::string &kubeconfig, const std::string &dir) {
     nh_init();

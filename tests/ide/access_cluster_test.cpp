@@ -5,25 +5,12 @@
 // `nh dev associate` as a user runs it.
 #include <set>
 
-#include "dev_fixture.hpp"
+#include "ide_fixture.hpp"
 
 using namespace nh::test;
 using nh::dev::Kind;
 
 namespace {
-
-json take(nh_buf &b) {
-    json j = json::parse(b.ptr ? b.ptr : "null");
-    nh_buf_dispose(&b);
-    return j;
-}
-
-json web_deployment() {
-    return {{"apiVersion", "apps/v1"},
-            {"kind", "Deployment"},
-            {"metadata", {{"name", "web"}}},
-            {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "web"}}}}}, {"template", simple_template("web")}}}};
-}
 
 // Events of a start: phases in order, and the info events.
 struct Seen {
@@ -115,7 +102,7 @@ protected:
         nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
         o.ignore_cluster_config = 1;
         EXPECT_EQ(nh_dev_required_rights(&b, client, "deployment", "web", &o), NH_OK) << nh_error_last()->message;
-        return take(b);
+        return take_json(b);
     }
 
     void start_and_end_as(nh_client *c) {
@@ -176,7 +163,7 @@ TEST_F(AccessCheck, APartialIdentityGetsEveryMissingRightAndNothingChanges) {
     nh_dev_start_options co = NH_DEV_START_OPTIONS_INIT;
     co.ignore_cluster_config = 1;
     ASSERT_EQ(nh_dev_access_check(&b, partial, "deployment", "web", &co), NH_OK) << nh_error_last()->message;
-    json report = take(b);
+    json report = take_json(b);
     EXPECT_EQ(report["checked"], true);
     std::set<std::string> want, missing;
     std::set<std::string> held = expand(granted);
@@ -198,7 +185,7 @@ TEST_F(AccessCheck, ARoleMadeFromTheRequiredRightsStartsAndEnds) {
     nh_dev_start_options co = NH_DEV_START_OPTIONS_INIT;
     co.ignore_cluster_config = 1;
     ASSERT_EQ(nh_dev_access_check(&b, sa, "deployment", "web", &co), NH_OK);
-    json report = take(b);
+    json report = take_json(b);
     EXPECT_EQ(report["checked"], true);
     EXPECT_EQ(report["missing"], json::array()) << report.dump(2);
     start_and_end_as(sa);
@@ -213,7 +200,7 @@ TEST_F(AccessCheck, WhereTheServerWillNotSayTheStartGoesOnWithAnInfoEvent) {
     ASSERT_NE(anon, nullptr);
     nh_buf b = NH_BUF_INIT;
     ASSERT_EQ(nh_dev_access_check(&b, anon, "deployment", "web", nullptr), NH_OK) << nh_error_last()->message;
-    json report = take(b);
+    json report = take_json(b);
     EXPECT_EQ(report["checked"], false);
     EXPECT_TRUE(report["reason"].is_string());
 
@@ -242,7 +229,7 @@ TEST_F(AccessCheck, RightsDependOnTheKindAndMode) {
         o.mode = mode;
         o.persistent_dirs_json = pvcs;
         EXPECT_EQ(nh_dev_required_rights(&b, client, kind, "x", &o), NH_OK) << nh_error_last()->message;
-        return expand(take(b));
+        return expand(take_json(b));
     };
     auto dep = rights("deployment", NH_DEV_MODE_REPLACE);
     EXPECT_TRUE(dep.count("update apps deployments "));

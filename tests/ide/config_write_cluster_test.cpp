@@ -1,27 +1,15 @@
 // Writing the dev config back on the test cluster, through the C ABI: to the workload's
 // dev.nocalhost annotation and to an application's ConfigMap, read back and used by the next
-// start's config; refused when the object changed since it was read, when it exists and no
-// version was given, and when the config is invalid, with nothing written. And the dev profile:
+// start's config; refused when the config changed since it was read (for the annotation: the
+// annotation, not the rest of the workload), when it exists and no version was given, and when
+// the config is invalid, with nothing written. And the dev profile:
 // `nh dev start` with no --image takes the image the last start used.
-#include "dev_fixture.hpp"
+#include "ide_fixture.hpp"
 
 using namespace nh::test;
 using nh::dev::Kind;
 
 namespace {
-
-json take(nh_buf &b) {
-    json j = json::parse(b.ptr ? b.ptr : "null");
-    nh_buf_dispose(&b);
-    return j;
-}
-
-json web() {
-    return {{"apiVersion", "apps/v1"},
-            {"kind", "Deployment"},
-            {"metadata", {{"name", "web"}}},
-            {"spec", {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "web"}}}}}, {"template", simple_template("web")}}}};
-}
 
 std::string config_with_image(const std::string &image, const std::string &service = "web") {
     return "name: " + service + "\nserviceType: deployment\ncontainers:\n  - name: app\n    dev:\n      image: " + image +
@@ -37,7 +25,7 @@ protected:
         o.app_name = app;
         nh_buf b = NH_BUF_INIT;
         EXPECT_EQ(nh_dev_config_read(&b, client, "deployment", "web", &o), NH_OK) << nh_error_last()->message;
-        return take(b);
+        return take_json(b);
     }
     int write(const std::string &text, const std::string &rv, const char *app = nullptr) {
         nh_dev_config_options o = NH_DEV_CONFIG_OPTIONS_INIT;
@@ -45,37 +33,24 @@ protected:
         o.resource_version = rv.empty() ? nullptr : rv.c_str();
         return nh_dev_config_write(nullptr, client, "deployment", "web", text.c_str(), &o);
     }
-    // read() once the workload's controller has stopped updating it (its status changes the
-    // resourceVersion too, which a write over the version read counts as a change).
-    json settled_read() {
-        json r = read();
-        for (int i = 0; i < 40; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
-            json again = read();
-            if (again["resource_version"] == r["resource_version"]) return again;
-            r = again;
-        }
-        return r;
-    }
     // The image the next start's config resolution takes.
     std::string resolved_image(const char *app = nullptr) {
         nh_dev_start_options o = NH_DEV_START_OPTIONS_INIT;
         o.app_name = app;
         nh_buf b = NH_BUF_INIT;
         EXPECT_EQ(nh_dev_config_resolve(&b, client, "deployment", "web", &o), NH_OK) << nh_error_last()->message;
-        return take(b).value("image", "");
+        return take_json(b).value("image", "");
     }
 };
 
 TEST_F(ConfigWrite, TheAnnotationRoundTripsAndTheNextStartReadsIt) {
-    create(web());
-    wait_ready(Kind::Deployment, "web", 1);  // the controller's status updates change the resourceVersion too
-    json r = settled_read();
+    create(web_deployment());
+    json r = read();  // while the controller still updates the workload's status: no matter
     EXPECT_TRUE(r["config"].is_null());
     EXPECT_EQ(r["source"], "annotation dev.nocalhost of deployment/web");
     const std::string text = config_with_image("registry.example/dev:2");
     ASSERT_EQ(write(text, r["resource_version"]), NH_OK) << nh_error_last()->message;
-    json again = settled_read();
+    json again = read();
     EXPECT_EQ(again["config"], text);
     EXPECT_NE(again["resource_version"], r["resource_version"]);
     EXPECT_EQ(get(Kind::Deployment, "web")["metadata"]["annotations"]["dev.nocalhost"], text);
@@ -86,25 +61,52 @@ TEST_F(ConfigWrite, TheAnnotationRoundTripsAndTheNextStartReadsIt) {
     EXPECT_EQ(resolved_image(), "registry.example/dev:3");
 }
 
-TEST_F(ConfigWrite, AStaleVersionIsAConflictAndNothingIsOverwritten) {
-    create(web());
-    wait_ready(Kind::Deployment, "web", 1);
-    json r = settled_read();
-    ASSERT_EQ(write(config_with_image("registry.example/dev:2"), r["resource_version"]), NH_OK);
-    json mine = settled_read();
-    // Someone else changes the workload after we read it.
+TEST_F(ConfigWrite, OfTwoWritersWhoReadTheSameTheSecondIsRefusedAndNothingIsOverwritten) {
+    create(web_deployment());
+    const std::string first = config_with_image("registry.example/dev:1");
+    ASSERT_EQ(write(first, ""), NH_OK) << nh_error_last()->message;
+    // Two editors read the same config.
+    json a = read(), b = read();
+    ASSERT_EQ(a["resource_version"], b["resource_version"]);
+    const std::string mine = config_with_image("registry.example/dev:a");
+    ASSERT_EQ(write(mine, a["resource_version"]), NH_OK) << nh_error_last()->message;
+    // The second writes over what it read, which is no longer there.
+    EXPECT_EQ(write(config_with_image("registry.example/dev:b"), b["resource_version"]), NH_ECONFLICT);
+    const std::string msg = nh_error_last()->message;
+    EXPECT_NE(msg.find("annotation dev.nocalhost of deployment/web was changed since it was read"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("nothing was overwritten"), std::string::npos) << msg;
+    EXPECT_EQ(read()["config"], mine) << "the second writer overwrote the first";
+    EXPECT_EQ(get(Kind::Deployment, "web")["metadata"]["annotations"]["dev.nocalhost"], mine);
+    // Removed since it was read: refused too.
+    json c = read();
     kube->patch(path(Kind::Deployment, "web"), nh::kube::PatchType::Merge,
-                json{{"metadata", {{"labels", {{"touched", "yes"}}}}}}.dump());
-    EXPECT_EQ(write(config_with_image("registry.example/dev:9"), mine["resource_version"]), NH_ECONFLICT);
-    EXPECT_EQ(read()["config"], mine["config"]) << "a stale write overwrote the config";
+                json{{"metadata", {{"annotations", {{"dev.nocalhost", nullptr}}}}}}.dump());
+    EXPECT_EQ(write(mine, c["resource_version"]), NH_ECONFLICT);
+    EXPECT_TRUE(read()["config"].is_null());
+}
+
+TEST_F(ConfigWrite, AnUnrelatedChangeOfTheWorkloadDoesNotRefuseAWrite) {
+    create(web_deployment());
+    ASSERT_EQ(write(config_with_image("registry.example/dev:1"), ""), NH_OK) << nh_error_last()->message;
+    json r = read();
+    // Someone else changes the workload after we read its config: a label, the replicas (and
+    // the controller its status), none of them the annotation.
+    kube->patch(path(Kind::Deployment, "web"), nh::kube::PatchType::Merge,
+                json{{"metadata", {{"labels", {{"touched", "yes"}}}}}, {"spec", {{"replicas", 2}}}}.dump());
+    const std::string text = config_with_image("registry.example/dev:2");
+    ASSERT_EQ(write(text, r["resource_version"]), NH_OK) << nh_error_last()->message;
+    json wl = get(Kind::Deployment, "web");
+    EXPECT_EQ(wl["metadata"]["annotations"]["dev.nocalhost"], text);
+    EXPECT_EQ(wl["metadata"]["labels"]["touched"], "yes") << "the other change was lost";
+    EXPECT_EQ(wl["spec"]["replicas"], 2) << "the other change was lost";
     // With no version, only where there is none yet.
     EXPECT_EQ(write(config_with_image("registry.example/dev:9"), ""), NH_ECONFLICT);
     EXPECT_NE(std::string(nh_error_last()->message).find("nothing was overwritten"), std::string::npos);
-    EXPECT_EQ(read()["config"], mine["config"]);
+    EXPECT_EQ(read()["config"], text);
 }
 
 TEST_F(ConfigWrite, AnInvalidConfigIsRefusedAndNothingIsWritten) {
-    create(web());
+    create(web_deployment());
     wait_ready(Kind::Deployment, "web", 1);
     json r = read();
     const json before = nh::dev::clean_object(get(Kind::Deployment, "web"));
@@ -118,7 +120,7 @@ TEST_F(ConfigWrite, AnInvalidConfigIsRefusedAndNothingIsWritten) {
 }
 
 TEST_F(ConfigWrite, TheApplicationsConfigMapRoundTripsWithTheSameRules) {
-    create(web());
+    create(web_deployment());
     json r = read("shop");
     EXPECT_TRUE(r["config"].is_null());
     EXPECT_EQ(r["resource_version"], "");
@@ -151,7 +153,7 @@ TEST_F(ConfigWrite, NhDevStartTakesTheImageTheLastStartUsed) {
     auto nh = [&](const std::string &args) {
         return run_shell(env + "CI=1 '" NH_CLI_PATH "' --kubeconfig '" + kubeconfig + "' -n " + ns + " " + args + " 2>&1");
     };
-    create(web());
+    create(web_deployment());
     wait_ready(Kind::Deployment, "web", 1);
     const std::string sidecar = " --sidecar-image registry.example/nhsyncd:test --timeout 90s";
     CliRun r = nh("dev start deployment/web --image registry.example/dev:remembered -c app --workdir /src" + sidecar);
@@ -175,7 +177,7 @@ TEST_F(ConfigWrite, NhDevStartTakesTheImageTheLastStartUsed) {
     po.context = nh_client_context(client);
     nh_buf b = NH_BUF_INIT;
     ASSERT_EQ(nh_dev_profile_get(&b, "deploy", "web", &po), NH_OK) << nh_error_last()->message;
-    json p = take(b);
+    json p = take_json(b);
     EXPECT_EQ(p["image"], "registry.example/dev:remembered");
     EXPECT_EQ(p["container"], "app");
     EXPECT_EQ(p["workdir"], "/src");

@@ -275,7 +275,7 @@ void nh_cli_register_ide(CLI::App &app, nh_cli::Globals &g) {
     cset->add_option("file", ca.file, "the config (YAML), or - for stdin")->required();
     cset->add_option("--app", ca.app, "write to the ConfigMap dev.nocalhost.config.APP instead of the annotation");
     cset->add_option("--resource-version", ca.resource_version,
-                     "the resourceVersion read (nh dev config get -o json); refused if it changed since");
+                     "the resource_version read (nh dev config get -o json); refused if the config changed since");
     nh_cli::add_output_flag(cset, g, {"json", "yaml"});
     cset->callback([&g] {
         auto [kind, name] = split_target(ca.target);
@@ -298,7 +298,7 @@ void nh_cli_register_ide(CLI::App &app, nh_cli::Globals &g) {
         nh_client_free(c);
         json result = take_json(b);
         if (!g.output.empty()) return nh_cli::print_structured(result, g.output);
-        std::printf("wrote the dev config of %s to the %s (resourceVersion %s)\n", ca.target.c_str(),
+        std::printf("wrote the dev config of %s to the %s (version %s)\n", ca.target.c_str(),
                     result.value("source", "").c_str(), result.value("resource_version", "").c_str());
     });
 }

@@ -72,6 +72,7 @@ struct Item {
     std::mutex mu;
     std::string state = "connecting", message;
     std::string last_sync, last_error, last_error_at;
+    std::string ended;  // a sync whose dev mode ended elsewhere: why (its loops are stopped)
     nh_client *client = nullptr;
     nh_session *session = nullptr;
     nh_forward *fwd = nullptr;
@@ -83,7 +84,11 @@ struct Item {
     Item() { nh_cancel_new(&cancel); }
     ~Item() { nh_cancel_free(cancel); }
 
-    json persisted() const { return {{"id", id}, {"type", type}, {"spec", spec}, {"since", since}}; }
+    json persisted() const {
+        json j = {{"id", id}, {"type", type}, {"spec", spec}, {"since", since}};
+        if (!ended.empty()) j["ended"] = ended;
+        return j;
+    }
 };
 
 const char *sync_state(int s) {
@@ -143,6 +148,39 @@ nh_client *make_client(const json &spec) {
     return c;
 }
 
+// Why the dev mode a sync item attached to is over ("" while it goes on, or while the cluster
+// cannot tell): ended by another process, by nhctl or by restoring the workload (no dev mode
+// any more), ended and started again (another session since), or the workload deleted.
+std::string dev_mode_gone(const json &spec, nh_cancel *cancel) {
+    const std::string kind = spec.value("kind", ""), name = spec.value("name", ""), ns = spec.value("namespace", "");
+    const std::string developer = spec.value("developer", ""), since = spec.value("session_since", "");
+    const std::string what = "dev mode of " + kind + "/" + name + " in " + ns;
+    nh_client *client = nullptr;
+    try {
+        client = make_client(spec);
+    } catch (const std::exception &) {
+        return "";
+    }
+    nh_dev_query_options q = NH_DEV_QUERY_OPTIONS_INIT;
+    q.namespace_name = ns.c_str();
+    q.mode = spec.value("mode", 0);
+    q.developer = developer.empty() ? nullptr : developer.c_str();
+    q.cancel = cancel;
+    nh_buf b = NH_BUF_INIT;
+    int rc = nh_dev_status(&b, client, kind.c_str(), name.c_str(), &q);
+    nh_client_free(client);
+    json st = rc == NH_OK && b.ptr ? json::parse(std::string(b.ptr, b.size), nullptr, false) : json();
+    nh_buf_dispose(&b);
+    if (rc == NH_ENOTFOUND) return kind + "/" + name + " in " + ns + " is gone, and its dev mode with it";
+    if (rc != NH_OK || !st.is_object()) return "";
+    if (!st.value("dev_mode", false))
+        return what + " was ended elsewhere (another process, nhctl, or the workload restored)";
+    if (!since.empty() && st.value("since", "") != since)
+        return what + " was ended elsewhere and started again (by " + st.value("owner", std::string("someone")) +
+               " at " + st.value("since", std::string("?")) + ")";
+    return "";
+}
+
 // Starts what the item holds; throws nh::Error. On success the item runs.
 void start_item(Item &it) {
     nh_client *client = make_client(it.spec);
@@ -177,6 +215,9 @@ void start_item(Item &it) {
         std::lock_guard lock(it.mu);
         it.client = client;
         it.session = session;
+        // Which dev mode this is: one ended and started again is another session.
+        const char *since = nh_session_since(session);
+        it.spec["session_since"] = since ? since : "";
         it.last_sync = agent::now_rfc3339();  // the start returned once everything was acknowledged
         it.message.clear();
         return;
@@ -253,6 +294,15 @@ void stop_item(Item &it) {
     nh_client_free(client);
 }
 
+// Marks a sync whose dev mode ended elsewhere: nothing of it runs any more (its loops are
+// stopped, or never started), and its status says why until a caller stops it.
+void mark_ended(Item &it, const std::string &why) {
+    std::lock_guard lock(it.mu);
+    it.ended = why;
+    it.state = "ended";
+    it.message = why + "; its sync stopped (stop " + it.id + " to forget it)";
+}
+
 json status_of(Item &it) {
     std::lock_guard lock(it.mu);
     const json &s = it.spec;
@@ -322,6 +372,7 @@ json error_reply(int code, const std::string &message) { return {{"ok", false}, 
 class Agent {
 public:
     explicit Agent(std::string dir) : dir_(std::move(dir)) {}
+    ~Agent() { stop_watching(); }
 
     // Resumes what a previous agent held (it crashed or was killed): each item starts again on
     // a thread of its own, retrying while the cluster or the dev pod is not there.
@@ -337,17 +388,32 @@ public:
             it->spec = p.value("spec", json::object());
             it->since = p.value("since", agent::now_rfc3339());
             if (it->id.empty() || (it->type != "sync" && it->type != "forward")) continue;
+            {
+                std::lock_guard lock(mu_);  // a resumed item's worker may save already
+                items_[it->id] = it;
+            }
+            if (std::string ended = p.value("ended", ""); !ended.empty()) {
+                mark_ended(*it, ended);
+                continue;
+            }
             it->message = "resuming after the agent restarted";
-            items_[it->id] = it;
             log_line("resuming " + it->id + " (" + it->type + ")");
             Item *raw = it.get();
-            it->worker = std::thread([raw] {
+            it->worker = std::thread([this, raw] {
                 for (int attempt = 0; !raw->stopping; ++attempt) {
                     try {
                         start_item(*raw);
                         log_line("resumed " + raw->id);
                         return;
                     } catch (const std::exception &e) {
+                        // Its dev mode ended while no agent ran: nothing to resume, ever.
+                        if (std::string why = raw->type == "sync" ? dev_mode_gone(raw->spec, raw->cancel) : "";
+                            !why.empty() && !raw->stopping) {
+                            log_line(raw->id + ": " + why + "; not resuming it");
+                            mark_ended(*raw, why);
+                            save();
+                            return;
+                        }
                         std::lock_guard lock(raw->mu);
                         raw->state = raw->stopping ? "connecting" : "error";
                         raw->message = std::string("resuming failed (retrying): ") + e.what();
@@ -376,6 +442,13 @@ public:
         if (op == "status") {
             auto it = find(req.value("id", ""));
             return it ? ok(status_of(*it)) : not_found(req);
+        }
+        if (op == "release") {
+            if (auto it = find(req.value("id", ""))) {
+                std::lock_guard lock(it->mu);
+                if (!it->ended.empty())
+                    return error_reply(NH_ESTATE, it->id + ": " + it->ended + "; there is no sync to take back (stop it)");
+            }
         }
         if (op == "stop" || op == "release") {
             std::shared_ptr<Item> it;
@@ -407,10 +480,60 @@ public:
         for (auto &it : snapshot()) stop_item(*it);
     }
 
+    // Notices the syncs whose dev mode was ended elsewhere (another process's end, nhctl,
+    // `kubectl` restoring the workload): a sync that is not connected asks the cluster every
+    // NH_AGENT_CHECK_MS (3 s), a connected one every ten times that. One whose dev mode is over
+    // stops its loops and says so in its status, instead of reconnecting to a dev pod that will
+    // not come back.
+    void watch_dev_modes() {
+        long every_ms = 3000;
+        if (const char *e = std::getenv("NH_AGENT_CHECK_MS"); e && std::atol(e) > 0) every_ms = std::atol(e);
+        watcher_ = std::thread([this, every_ms] {
+            std::map<std::string, int> skipped;
+            while (!quit_) {
+                for (long waited = 0; waited < every_ms && !quit_; waited += 100) std::this_thread::sleep_for(100ms);
+                for (auto &it : snapshot()) {
+                    if (quit_) return;
+                    if (it->type != "sync" || it->stopping) continue;
+                    bool connected;
+                    json spec;
+                    {
+                        std::lock_guard lock(it->mu);
+                        if (!it->session || !it->ended.empty()) continue;
+                        nh_sync *sync = nh_session_sync(it->session);
+                        nh_sync_status st = NH_SYNC_STATUS_INIT;
+                        connected = sync && nh_sync_status_get(&st, sync) == NH_OK &&
+                                    (st.state == NH_SYNC_IDLE || st.state == NH_SYNC_SYNCING || st.state == NH_SYNC_PAUSED);
+                        spec = it->spec;
+                    }
+                    if (connected && ++skipped[it->id] < 10) continue;
+                    skipped[it->id] = 0;
+                    std::string why = dev_mode_gone(spec, it->cancel);
+                    if (why.empty() || it->stopping) continue;
+                    log_line(it->id + ": " + why + "; stopping its sync");
+                    stop_item(*it);
+                    mark_ended(*it, why);
+                    save();
+                }
+            }
+        });
+    }
+
+    // Before the library shuts down: the watcher calls it.
+    void stop_watching() {
+        quit_ = true;
+        if (watcher_.joinable()) watcher_.join();
+    }
+
 private:
     static json ok(json result) { return {{"ok", true}, {"result", std::move(result)}}; }
     static json not_found(const json &req) {
         return error_reply(NH_ENOTFOUND, "the agent holds no item " + req.value("id", std::string("(none given)")));
+    }
+
+    void save() {
+        std::lock_guard lock(mu_);
+        save_locked();
     }
 
     std::shared_ptr<Item> find(const std::string &id) {
@@ -490,6 +613,8 @@ private:
     std::string dir_;
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<Item>> items_;
+    std::thread watcher_;
+    std::atomic<bool> quit_{false};
 };
 
 void serve(Agent &agent, int fd) {
@@ -577,6 +702,7 @@ int main(int argc, char **argv) {
     }
     Agent agent(dir);
     agent.restore();
+    agent.watch_dev_modes();
     log_line("listening on " + sock + " (" + std::to_string(agent.count()) + " items resumed)");
 
     std::atomic<int> active{0};
@@ -604,6 +730,7 @@ int main(int argc, char **argv) {
             ::unlink(sock.c_str());
             if (active == 0 && agent.count() == 0) {
                 log_line("holding nothing; exiting");
+                agent.stop_watching();
                 nh_shutdown();
                 return 0;
             }
@@ -613,6 +740,7 @@ int main(int argc, char **argv) {
     log_line("terminated by a signal; stopping every item (they resume with the next agent)");
     ::close(lfd);
     ::unlink(sock.c_str());
+    agent.stop_watching();
     agent.stop_all();
     ::_exit(0);
 }

@@ -8,26 +8,8 @@ const { test, describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
-const { nh, clusterSuite, unique } = require('./helpers');
-
-const REPO = path.resolve(__dirname, '../../..');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  const s = net.createServer();
-  const port = await new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s.address().port)));
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function nhsyncdPath() {
-  const p = process.env.NH_NHSYNCD || path.join(REPO, 'build/tools/nhsyncd/nhsyncd');
-  assert.ok(fs.existsSync(p), `nhsyncd not found at ${p}: build it (ninja -C build) or set NH_NHSYNCD`);
-  return p;
-}
+const { nh, REPO, sleep, clusterSuite, setupSyncLoop } = require('./helpers');
 
 /** The example's output, line by line, and a way to wait for a line. */
 class Output {
@@ -60,69 +42,24 @@ class Output {
 }
 
 describe('examples/node/workload_tree.js', clusterSuite(test), () => {
+  let loop;
   let client;
   let ns;
-  let port;
   let dir;
-  const kwok = '/apis/kwok.x-k8s.io/v1alpha1';
+  const startSidecar = (root) => loop.startSidecar(root);
   before(async () => {
-    nhsyncdPath();
-    ns = unique(`nh-nodeexample-${process.pid}`);
-    port = await freePort();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-example-'));
+    loop = await setupSyncLoop('nodeexample');
+    ({ client, ns, dir } = loop);
     fs.mkdirSync(path.join(dir, 'src'));
     fs.mkdirSync(path.join(dir, 'agent'), { mode: 0o700 });
     fs.writeFileSync(path.join(dir, 'src/hello.txt'), 'hello\n');
     // require('nocalhost') in the example finds this checkout's binding.
     fs.mkdirSync(path.join(dir, 'modules'));
     fs.symlinkSync(path.resolve(__dirname, '..'), path.join(dir, 'modules/nocalhost'));
-    client = new nh.Client({ kubeconfig: process.env.NH_TEST_KUBECONFIG, namespace: ns, timeoutMs: 15000 });
-    await client.create('/api/v1/namespaces', { metadata: { name: ns } });
-    await client.create(`${kwok}/clusterportforwards`, {
-      apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: ns },
-      spec: { selector: { matchNamespaces: [ns] }, forwards: [{ ports: [7710], target: { address: '127.0.0.1', port } }] },
-    });
-    await client.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
-      spec: {
-        replicas: 1, selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'registry.example/web:1' }] } },
-      },
-    });
   });
   after(async () => {
-    if (!client) return;
-    await client.delete(`${kwok}/clusterportforwards/${ns}`);
-    await client.delete(`/api/v1/namespaces/${ns}`);
-    client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (loop) await loop.cleanup();
   });
-
-  /** nhsyncd with the dev spec's sidecar command and the token from the session Secret. */
-  async function startSidecar(root) {
-    let spec;
-    for (let i = 0; i < 600 && !spec; i++) {
-      const d = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
-      spec = d.spec.template.spec.containers.find((c) => c.name === 'nh-sync');
-      if (!spec) await sleep(100);
-    }
-    assert.ok(spec, 'the sync sidecar in the dev spec');
-    const argv = [...(spec.command || []), ...(spec.args || [])];
-    for (let i = 1; i + 1 < argv.length; i++) {
-      if (argv[i] === '--root') argv[i + 1] = root;
-      if (argv[i] === '--listen') argv[i + 1] = `127.0.0.1:${port}`;
-      if (argv[i] === '--state-dir') argv[i + 1] = `${root}.state`;
-    }
-    const env = { ...process.env };
-    for (const e of spec.env || []) {
-      const ref = e.valueFrom.secretKeyRef;
-      const secret = await client.get(`/api/v1/namespaces/${ns}/secrets/${ref.name}`);
-      env[e.name] = Buffer.from(secret.data[ref.key], 'base64').toString();
-    }
-    fs.mkdirSync(root, { recursive: true });
-    const proc = spawn(nhsyncdPath(), argv.slice(1), { env, stdio: 'ignore' });
-    return () => proc.kill('SIGTERM');
-  }
 
   it('prints the tree, follows dev mode started and ended elsewhere, and shows the detached sync', async () => {
     const agentDir = path.join(dir, 'agent');

@@ -11,30 +11,10 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { nh, clusterSuite, unique } = require('./helpers');
-
-const REPO = path.resolve(__dirname, '../../..');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const { nh, sleep, clusterSuite, unique, waitFor, freePort, nhsyncdPath, setupSyncLoop } = require('./helpers');
 
 function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-}
-
-async function freePort() {
-  const s = net.createServer();
-  const port = await listen(s);
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Collects one stream's output until `expected` appears. */
@@ -52,12 +32,6 @@ function readUntil(emitter, event, expected, ms = 30000) {
     };
     emitter.on(event, on);
   });
-}
-
-function nhsyncdPath() {
-  const p = process.env.NH_NHSYNCD || path.join(REPO, 'build/tools/nhsyncd/nhsyncd');
-  assert.ok(fs.existsSync(p), `nhsyncd not found at ${p}: build it (ninja -C build) or set NH_NHSYNCD`);
-  return p;
 }
 
 async function startNhsyncd(root, token) {
@@ -289,64 +263,21 @@ describe('sync to a local nhsyncd', () => {
 // starting nhsyncd with the command and token the library put into the pod
 // spec; a ClusterPortForward sends the pod's sync port to it.
 describe('dev session sync (the whole loop)', clusterSuite(test), () => {
+  let loop;
   let client;
   let ns;
-  let port;
   let dir;
-  const kwok = '/apis/kwok.x-k8s.io/v1alpha1';
+  const startSidecar = (root) => loop.startSidecar(root);
   before(async () => {
-    nhsyncdPath();
-    ns = unique(`nh-nodeloop-${process.pid}`);
-    port = await freePort();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nh-node-loop-'));
+    loop = await setupSyncLoop('nodeloop');
+    ({ client, ns, dir } = loop);
     fs.mkdirSync(path.join(dir, 'src'));
     fs.writeFileSync(path.join(dir, 'src/hello.txt'), 'hello v1\n');
     fs.writeFileSync(path.join(dir, 'src/skip.log'), 'ignored\n');
-    client = new nh.Client({ kubeconfig: process.env.NH_TEST_KUBECONFIG, namespace: ns, timeoutMs: 15000 });
-    await client.create('/api/v1/namespaces', { metadata: { name: ns } });
-    await client.create(`${kwok}/clusterportforwards`, {
-      apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: ns },
-      spec: { selector: { matchNamespaces: [ns] }, forwards: [{ ports: [7710], target: { address: '127.0.0.1', port } }] },
-    });
-    await client.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
-      spec: {
-        replicas: 1, selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'registry.example/web:1' }] } },
-      },
-    });
   });
   after(async () => {
-    if (!client) return;
-    await client.delete(`${kwok}/clusterportforwards/${ns}`);
-    await client.delete(`/api/v1/namespaces/${ns}`);
-    client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (loop) await loop.cleanup();
   });
-
-  /** nhsyncd with the dev spec's sidecar command and the token from the session Secret. */
-  async function startSidecar(root) {
-    const spec = await waitFor(async () => {
-      const d = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
-      return d.spec.template.spec.containers.find((c) => c.name === 'nh-sync');
-    }, 60000, 'the sync sidecar in the dev spec');
-    const argv = [...(spec.command || []), ...(spec.args || [])];
-    assert.equal(argv[0], 'nhsyncd');
-    for (let i = 1; i + 1 < argv.length; i++) {
-      if (argv[i] === '--root') argv[i + 1] = root;
-      if (argv[i] === '--listen') argv[i + 1] = `127.0.0.1:${port}`;
-      if (argv[i] === '--state-dir') argv[i + 1] = `${root}.state`;
-    }
-    const env = { ...process.env };
-    for (const e of spec.env || []) {
-      const ref = e.valueFrom.secretKeyRef;
-      const secret = await client.get(`/api/v1/namespaces/${ns}/secrets/${ref.name}`);
-      env[e.name] = Buffer.from(secret.data[ref.key], 'base64').toString();
-    }
-    fs.mkdirSync(root, { recursive: true });
-    const proc = spawn(nhsyncdPath(), argv.slice(1), { env, stdio: 'ignore' });
-    return () => proc.kill('SIGTERM');
-  }
 
   it('devStart with localDir syncs; session.sync(), stopSync() and startSync()', async () => {
     const src = path.join(dir, 'src');

@@ -44,8 +44,8 @@ def list(**options: Any) -> List[Dict[str, Any]]:  # noqa: A001 - nocalhost.agen
 
 
 def status(item_id: str, **options: Any) -> Dict[str, Any]:
-    """One item's status: ``state`` ('connecting', 'syncing', 'idle', 'disconnected', 'error';
-    forwards 'forwarding', 'waiting'), ``message``, ``files_done``/``files_total``,
+    """One item's status: ``state`` ('connecting', 'syncing', 'idle', 'disconnected', 'error',
+    'ended' when its dev mode was ended elsewhere; forwards 'forwarding', 'waiting'), ``message``, ``files_done``/``files_total``,
     ``bytes_done``/``bytes_total``, ``out_of_sync``, ``last_sync``, ``conflicts``; forwards
     ``ports``, ``pod``, ``last_error``. Raises :class:`NotFound`."""
     return json.loads(_native.agent_status(item_id, agent_options(**options)))

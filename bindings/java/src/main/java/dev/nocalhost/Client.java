@@ -51,6 +51,8 @@ public final class Client extends NativeHandle {
     }
 
     final SWIGTYPE_p_nh_client handle;
+    /** The kubeconfig text of {@link #fromKubeconfigData}, which the agent needs again (the library keeps none). */
+    String kubeconfigData;
 
     /** A client with kubectl's kubeconfig rules. */
     public Client() { this(new Options()); }
@@ -75,7 +77,9 @@ public final class Client extends NativeHandle {
      */
     public static Client fromKubeconfigData(String kubeconfigData, Options o) {
         Options opts = o == null ? new Options() : o;
-        return new Client(open(opts, kubeconfigData));
+        Client c = new Client(open(opts, kubeconfigData));
+        c.kubeconfigData = kubeconfigData;
+        return c;
     }
 
     private static SWIGTYPE_p_nh_client open(Options o) { return open(o, null); }
@@ -1088,6 +1092,48 @@ public final class Client extends NativeHandle {
     public String devConfigWrite(String target, String config, DevConfigOptions o) {
         if (config == null) throw NocalhostException.of(ErrorCode.EINVAL, "devConfigWrite: config is null");
         return devConfig(target, config, o);
+    }
+
+    // ---- your agent: forwards and syncs that outlive this JVM (docs/agent.md) ----
+
+    /**
+     * Forwards local ports to "KIND/NAME" (or "pod/NAME", ...) from your {@link Agent}
+     * (nh_agent_forward_start), so that the forward outlives this JVM and follows a replaced pod;
+     * ports as nh_forward_start takes them ("8080:80", "0:80", "80"). Returns the item's id once
+     * the agent listens on every port ({@link Agent#status} names the local ports).
+     * @throws NocalhostException.InvalidArgument for a local port below 1024 (nothing starts)
+     */
+    public String agentForward(String target, String[] ports, Agent.Options o) {
+        acquire();
+        try {
+            return Agent.call(o, kubeconfigData, (out, opts) -> NH.nh_agent_forward_start(out, handle, target, ports, opts));
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Takes the sync `id` back from your {@link Agent} (nh_agent_reattach): the returned session
+     * syncs the same directory here, from the index the agent saved ({@link Session#sync()}).
+     * When it cannot start here, the agent syncs it again and the error says so.
+     * @throws NocalhostException.NotFound when the agent holds no such item
+     * @throws NocalhostException.InvalidState when its dev mode was ended elsewhere (state "ended")
+     */
+    public Session agentReattach(String id, Agent.Options o) {
+        acquire();
+        try {
+            dev.nocalhost.jni.nh_agent_options opts = Agent.toNative(o, kubeconfigData);
+            dev.nocalhost.jni.SWIGTYPE_p_p_nh_session out = NH.new_SessionOut();
+            try {
+                Native.check(NH.nh_agent_reattach(out, handle, id, null, opts));
+                return new Session(this, NH.SessionOut_value(out), null, false);
+            } finally {
+                NH.delete_SessionOut(out);
+                opts.delete();
+            }
+        } finally {
+            release();
+        }
     }
 
     /** Receives tree events (nh_tree_watch): "ADDED", "MODIFIED", "DELETED", then "SYNCED" with the whole tree. */

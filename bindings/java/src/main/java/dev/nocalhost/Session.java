@@ -329,6 +329,42 @@ public final class Session extends NativeHandle {
     }
 
     /**
+     * Hands the session's sync to your {@link Agent} (nh_agent_detach): it stops here (its index
+     * saved) and the agent syncs the same directory with the same settings from that index, also
+     * after this JVM exits. Returns the item's id once the agent's first sync is acknowledged;
+     * dev mode is untouched, and {@link #sync()} is null afterwards.
+     * @throws NocalhostException.InvalidState when the session has no running sync
+     * @throws NocalhostException.Busy when the agent already syncs this session
+     */
+    public String detach(Agent.Options options) {
+        synchronized (this) {
+            acquire();
+            client.acquire();
+            try {
+                if (syncView != null) {
+                    syncView.close();  // flushes in progress return first
+                    try {
+                        syncReturned.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    syncView = null;
+                }
+                String id = Agent.call(options, client.kubeconfigData, (out, o) -> NH.nh_agent_detach(out, handle, client.handle, o));
+                if (syncOptions != null) {
+                    NH.nhj_sync_options_clear_listener(syncOptions);
+                    syncOptions.delete();
+                    syncOptions = null;
+                }
+                return id;
+            } finally {
+                client.release();
+                release();
+            }
+        }
+    }
+
+    /**
      * Stops the session's sync, if any, and releases the handle; dev mode stays on, unless the
      * session is scoped ({@link #endOnClose()}): then it ends dev mode first (once). Idempotent.
      */

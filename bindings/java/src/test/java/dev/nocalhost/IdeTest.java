@@ -148,8 +148,7 @@ class IdeTest {
 
     @Test
     void theDevConfigIsWrittenBackOnlyOverTheVersionRead() {
-        // The application's ConfigMap: nothing but its writers change it (a workload's controller
-        // keeps changing the workload's resourceVersion, which a write over it counts too).
+        // The application's ConfigMap, whose resourceVersion is its version: any change of it counts.
         String config = "application:\n  name: shop\n  services:\n    - name: web\n      serviceType: deployment\n"
             + "      containers:\n        - name: app\n          dev:\n            image: registry.example/dev:cm\n";
         Client.DevConfigOptions shop = new Client.DevConfigOptions().app("shop");

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LiveTest {
-    static final String KWOK = "/apis/kwok.x-k8s.io/v1alpha1";
+    static final String KWOK = TestCluster.KWOK;
     String ns;
     Client client;
     ServerSocket echo;
@@ -38,35 +38,13 @@ class LiveTest {
         String kubeconfig = TestCluster.env("NH_TEST_KUBECONFIG");
         ns = TestCluster.unique("nh-javalive-" + ProcessHandle.current().pid());
         Path workdir = Files.createTempDirectory("nh-java-exec");
-        echo = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
-        Thread acceptor = new Thread(() -> {
-            while (true) {
-                try {
-                    Socket c = echo.accept();
-                    Thread t = new Thread(() -> {
-                        try (c) {
-                            c.getInputStream().transferTo(c.getOutputStream());
-                        } catch (Exception e) {
-                            // connection gone
-                        }
-                    });
-                    t.setDaemon(true);
-                    t.start();
-                } catch (Exception e) {
-                    return;
-                }
-            }
-        });
-        acceptor.setDaemon(true);
-        acceptor.start();
+        echo = TestCluster.echoServer();
         client = new Client(new Client.Options().kubeconfig(kubeconfig).namespace(ns).timeoutMs(15000));
         client.create("/api/v1/namespaces", "{\"metadata\":{\"name\":\"" + ns + "\"}}");
         client.create(KWOK + "/clusterexecs", "{\"apiVersion\":\"kwok.x-k8s.io/v1alpha1\",\"kind\":\"ClusterExec\","
             + "\"metadata\":{\"name\":\"" + ns + "\"},\"spec\":{\"selector\":{\"matchNamespaces\":[\"" + ns + "\"]},"
             + "\"execs\":[{\"local\":{\"workDir\":\"" + workdir + "\"}}]}}");
-        client.create(KWOK + "/clusterportforwards", "{\"apiVersion\":\"kwok.x-k8s.io/v1alpha1\",\"kind\":\"ClusterPortForward\","
-            + "\"metadata\":{\"name\":\"" + ns + "\"},\"spec\":{\"selector\":{\"matchNamespaces\":[\"" + ns + "\"]},"
-            + "\"forwards\":[{\"ports\":[8080],\"target\":{\"address\":\"127.0.0.1\",\"port\":" + echo.getLocalPort() + "}}]}}");
+        TestCluster.clusterPortForward(client, ns, 8080, echo.getLocalPort());
         client.create("/api/v1/namespaces/" + ns + "/pods", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\","
             + "\"labels\":{\"app\":\"p1\"}},\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"busybox\"}]}}");
         long deadline = System.currentTimeMillis() + 60000;

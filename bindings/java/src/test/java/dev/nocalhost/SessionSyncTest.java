@@ -23,7 +23,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SessionSyncTest {
-    static final String KWOK = "/apis/kwok.x-k8s.io/v1alpha1";
+    static final String KWOK = TestCluster.KWOK;
     String ns;
     Client client;
     int port;
@@ -40,13 +40,8 @@ class SessionSyncTest {
         }
         client = new Client(new Client.Options().kubeconfig(kubeconfig).namespace(ns).timeoutMs(15000));
         client.create("/api/v1/namespaces", "{\"metadata\":{\"name\":\"" + ns + "\"}}");
-        client.create(KWOK + "/clusterportforwards", "{\"apiVersion\":\"kwok.x-k8s.io/v1alpha1\",\"kind\":\"ClusterPortForward\","
-            + "\"metadata\":{\"name\":\"" + ns + "\"},\"spec\":{\"selector\":{\"matchNamespaces\":[\"" + ns + "\"]},"
-            + "\"forwards\":[{\"ports\":[7710],\"target\":{\"address\":\"127.0.0.1\",\"port\":" + port + "}}]}}");
-        client.create("/apis/apps/v1/namespaces/" + ns + "/deployments", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
-            + "\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
-            + "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"terminationGracePeriodSeconds\":0,"
-            + "\"containers\":[{\"name\":\"app\",\"image\":\"registry.example/web:1\"}]}}}}");
+        TestCluster.clusterPortForward(client, ns, 7710, port);
+        TestCluster.webDeployment(client, ns);
     }
 
     @AfterAll
