@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <nocalhost.h>
 #include <poll.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <mutex>
@@ -268,4 +271,35 @@ TEST_F(ReverseForward, TheSidecarRefusesAWrongOrMissingToken) {
     // Nothing listens on 9200 in the pod; the real tunnel is untouched.
     EXPECT_EQ(get_in_pod(9200).rfind("<exit ", 0), 0u);
     EXPECT_EQ(get_in_pod(9100), "answered on the developer's machine\n");
+}
+
+TEST_F(ReverseForward, TheCliListensInThePodUntilInterrupted) {
+    std::string spec = "9100:" + std::to_string(local_.http.port());
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execl(NH_CLI_PATH, "nh", "--kubeconfig", kubeconfig_.c_str(), "-n", ns_.c_str(), "reverse-forward",
+              "deployment/web", spec.c_str(), "--syncd-dir", NH_SHARE_DIR, static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char c;
+    while (line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1) line += c;
+    EXPECT_EQ(line.rfind("Reverse forwarding from 127.0.0.1:9100 in pod ", 0), 0u) << line;
+    EXPECT_NE(line.find("-> 127.0.0.1:" + std::to_string(local_.http.port())), std::string::npos) << line;
+    EXPECT_EQ(get_in_pod(9100), "answered on the developer's machine\n");
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(out[0]);
+    EXPECT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "Ctrl-C is how it normally ends";
+    // The listener went with the tunnel.
+    EXPECT_EQ(get_in_pod(9100).rfind("<exit ", 0), 0u);
 }
