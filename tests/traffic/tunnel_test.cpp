@@ -315,10 +315,13 @@ TEST(TunnelMux, NothingListeningLocallyResetsThatConnectionAndTheTunnelStaysUp) 
     for (int i = 0; i < 3; ++i) {
         int fd = nh::test::connect_loopback(remote);
         ASSERT_GE(fd, 0);
-        write_all(fd, "hello");
+        // (The reset may come before the write: then the write sees it.)
+        ssize_t w = ::send(fd, "hello", 5, MSG_NOSIGNAL);
+        int write_err = w < 0 ? errno : 0;
         int err = 0;
         EXPECT_EQ(read_to_end(fd, 5s, &err), "");
-        EXPECT_EQ(err, ECONNRESET) << "the pod's connection is reset, not ended";
+        EXPECT_TRUE(err == ECONNRESET || write_err == ECONNRESET || write_err == EPIPE)
+            << "the pod's connection is reset, not ended: " << err << " " << write_err;
         ::close(fd);
     }
     ASSERT_TRUE(eventually([&] { return laptop.count(t::StreamEvent::Failed) == 3; }, 5s));
