@@ -1291,6 +1291,97 @@ NH_EXTERN int nh_forward_wait(nh_forward *fwd, long timeout_ms);
 /** Stop forwarding, close every connection and release the handle. NULL-safe. */
 NH_EXTERN void nh_forward_free(nh_forward *fwd);
 
+/* ==== reverse forwarding (docs/traffic.md) ==== */
+
+/**
+ * Listeners in a dev pod whose connections come back to local ports on this
+ * machine: the sidecar's nhsyncd listens in the pod and carries every
+ * connection it accepts to 127.0.0.1:LOCAL here, all of them multiplexed over
+ * one tunnel (a port-forward to the sidecar's tunnel port, the sync port + 1,
+ * authenticated with the session's sync token) with a window per connection.
+ */
+typedef struct nh_reverse nh_reverse;
+
+/** What an nh_reverse_event_cb reports. */
+typedef enum nh_reverse_event_type {
+    /** A connection in the pod reached its local port. */
+    NH_REVERSE_CONNECTED = 1,
+    /** A connection ended; `message` says why when it was not a normal end. */
+    NH_REVERSE_CLOSED = 2,
+    /** A connection could not be carried (nothing listens on the local port, ...): the pod's
+        side of it is reset and `message` says why; the tunnel stays up. */
+    NH_REVERSE_ERROR = 3,
+    /** The tunnel ended (the dev pod went away, the forward broke); it is being opened again. */
+    NH_REVERSE_POD_LOST = 4,
+    /** The tunnel is open again, to `pod`, with every listener bound there again. */
+    NH_REVERSE_RECONNECTED = 5
+} nh_reverse_event_type;
+
+/**
+ * Receives reverse-forward events. Strings are valid only during the call;
+ * `pod` is "" when unknown, the ports are 0 for events about the tunnel.
+ * Called from the tunnel's thread.
+ */
+typedef void (*nh_reverse_event_cb)(int type, const char *pod, int remote_port, int local_port,
+                                    const char *message, void *payload);
+
+typedef struct nh_reverse_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** Which session of the workload: NH_DEV_MODE_REPLACE (0) or NH_DEV_MODE_DUPLICATE. */
+    int mode;
+    /** Duplicate mode: the developer whose copy; NULL: the default developer. */
+    const char *developer;
+    /** The IPv4 address the listeners bind in the pod; NULL: "127.0.0.1" (the pod's own
+        containers only); "0.0.0.0" lets other pods connect through the pod's IP. */
+    const char *remote_address;
+    /** Limit for the first tunnel (nhsyncd's upload included), in ms; 0: 120000. */
+    long timeout_ms;
+    /** Without a sidecar image: where the nhsyncd binaries are (as nh_dev_start_options'). */
+    const char *syncd_dir;
+    /** Stops forwarding: nh_reverse_wait() returns NH_ECANCELLED. May be NULL. */
+    nh_cancel *cancel;
+    nh_reverse_event_cb on_event;
+    void *payload;
+} nh_reverse_options;
+
+#define NH_REVERSE_OPTIONS_VERSION 1
+#define NH_REVERSE_OPTIONS_INIT {NH_REVERSE_OPTIONS_VERSION, NULL, NH_DEV_MODE_REPLACE, NULL, NULL, 0, NULL, NULL, NULL, NULL}
+
+NH_EXTERN int nh_reverse_options_init(nh_reverse_options *opts, unsigned int version);
+
+/**
+ * Reverse-forward ports of the workload `kind`/`name`, which must be in dev
+ * mode. `ports` is a NULL-terminated list of "REMOTE:LOCAL" ("5005:5005": the
+ * pod's port 5005 to 127.0.0.1:5005 here) or "PORT" (the same on both sides).
+ * Without a sidecar image, uploads nhsyncd into the dev pod first (as the
+ * sync does); returns once every listener is bound in the pod, then keeps the
+ * tunnel up on its own thread until freed or cancelled, opening it again to
+ * the new dev pod when the pod is replaced. A local port with nothing
+ * listening resets that connection in the pod (NH_REVERSE_ERROR says why);
+ * the tunnel stays up.
+ * Errors: NH_EINVAL (bad port text or address), NH_ESTATE (not in dev mode),
+ * NH_EBUSY (a port in the pod is taken), NH_EUNAUTHORIZED (the sidecar refused
+ * the session's token), NH_ETIMEOUT (the sidecar did not answer in time), those
+ * of nh_forward_start(). Since 0.1.
+ */
+NH_EXTERN int nh_reverse_start(nh_reverse **out, nh_client *client, const char *kind, const char *name,
+                               const char *const *ports, const nh_reverse_options *opts);
+
+/** The dev pod the tunnel goes to now ("" while it is opened again), into *out. Thread-safe. */
+NH_EXTERN int nh_reverse_pod(nh_buf *out, nh_reverse *rev);
+
+/**
+ * Block until reverse forwarding ends: NH_ECANCELLED once opts->cancel was
+ * triggered, or the error that ended it (NH_EUNAUTHORIZED, ...). With
+ * `timeout_ms` >= 0, NH_ETIMEOUT when that passes first (forwarding goes on).
+ */
+NH_EXTERN int nh_reverse_wait(nh_reverse *rev, long timeout_ms);
+
+/** Stop: close the tunnel (the pod's listeners and connections with it) and release the handle. NULL-safe. */
+NH_EXTERN void nh_reverse_free(nh_reverse *rev);
+
 /* ==== sync ==== */
 
 /*

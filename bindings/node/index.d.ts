@@ -283,6 +283,12 @@ export class Client {
    */
   portForward(target: string, ports: string | number | Array<string | number>, options?: PortForwardOptions): Promise<PortForward>;
   /**
+   * Listen in the dev pod of kind/name (in dev mode) and carry each connection back to a local port
+   * ('REMOTE:LOCAL' or a number); resolves once every listener is bound in the pod.
+   */
+  reverseForward(kind: string, name: string, ports: string | number | Array<string | number>,
+                 options?: ReverseForwardOptions): Promise<ReverseForward>;
+  /**
    * Forward local ports from your agent, so that the forward outlives this process; resolves with its
    * id (agent.status()). A local port below 1024 rejects with InvalidArgumentError.
    */
@@ -367,6 +373,41 @@ export class PortForward extends EventEmitter {
   /** Stop forwarding and close every connection; resolves once stopped. Idempotent. */
   close(): Promise<void>;
   on(event: 'connection', listener: (event: ForwardEvent) => void): this;
+}
+
+export interface ReverseForwardOptions extends CallOptions {
+  namespace?: string;
+  /** Which session: DevMode.REPLACE (default) or DevMode.DUPLICATE. */
+  mode?: number;
+  /** Duplicate mode: whose copy (default: yours). */
+  developer?: string;
+  /** The IPv4 address the listeners bind in the pod; default 127.0.0.1. */
+  address?: string;
+  /** Limit for the first tunnel (nhsyncd's upload included), in ms; default 120000. */
+  timeoutMs?: number;
+  /** Without a sidecar image: where the nhsyncd binaries are. */
+  syncdDir?: string;
+}
+
+export interface ReverseEvent {
+  type: ForwardEventTypeName;
+  /** '' when unknown. */
+  pod: string;
+  /** 0 for events about the tunnel. */
+  remotePort: number;
+  localPort: number;
+  message: string;
+}
+
+/** Listeners in a dev pod carried back to local ports. Event 'connection' (ReverseEvent), from the tunnel's thread. */
+export class ReverseForward extends EventEmitter {
+  /** The dev pod the tunnel goes to. */
+  readonly pod: string;
+  /** Settles when it ends: rejects with the error that ended it (CancelledError after close()). */
+  readonly done: Promise<void>;
+  /** Close the tunnel, the pod's listeners and every connection; resolves once stopped. Idempotent. */
+  close(): Promise<void>;
+  on(event: 'connection', listener: (event: ReverseEvent) => void): this;
 }
 
 export const SyncMode: Readonly<{ SEND: 0; TWO_WAY: 1 }>;

@@ -1,5 +1,6 @@
 // nhsyncd: the sync server the dev-mode sidecar runs.
 //   nhsyncd --root DIR [--listen ADDR:PORT] [--state-dir DIR] [--token-file FILE] [--no-fsync]
+//           [--tunnel-listen ADDR:PORT|off]
 // The token comes from --token-file or the environment variable
 // NH_SYNC_TOKEN; it is never printed. Listens on 127.0.0.1:NH_DEV_DEFAULT_SYNC_PORT
 // by default. Its own state (index, server id) lives outside the root.
@@ -20,13 +21,14 @@
 #include "nocalhost.h"
 #include "sync/protocol.hpp"
 #include "sync/server.hpp"
+#include "tunnel.hpp"
 
 namespace {
 
 void usage(FILE *f) {
     std::fprintf(f,
                  "usage: nhsyncd --root DIR [--listen ADDR:PORT] [--state-dir DIR] [--token-file FILE]\n"
-                 "               [--no-fsync]\n"
+                 "               [--no-fsync] [--tunnel-listen ADDR:PORT|off]\n"
                  "  --root DIR          the directory to sync into (created if missing)\n"
                  "  --listen ADDR:PORT  where to listen (default 127.0.0.1:%d; port 0: any,\n"
                  "                      printed on stderr)\n"
@@ -36,6 +38,8 @@ void usage(FILE *f) {
                  "                      else /tmp/nhsyncd-UID\n"
                  "  --token-file FILE   the client's secret token (else $NH_SYNC_TOKEN)\n"
                  "  --no-fsync          acknowledge batches without syncfs()\n"
+                 "  --tunnel-listen A:P reverse tunnels for the same token (default 127.0.0.1 on\n"
+                 "                      the sync port + 1; none when that is 0); off: none\n"
                  "Set NH_LOG=info or NH_LOG=debug for logs on stderr.\n",
                  NH_DEV_DEFAULT_SYNC_PORT);
 }
@@ -88,7 +92,7 @@ std::string state_dir_of(const std::string &root, std::string base) {
 
 int main(int argc, char **argv) {
     nh::sync::ServerOptions opt;
-    std::string token_file;
+    std::string token_file, tunnel_listen;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&](const char *name) -> std::string {
@@ -106,6 +110,8 @@ int main(int argc, char **argv) {
             opt.state_dir = value("--state-dir");
         } else if (a == "--token-file") {
             token_file = value("--token-file");
+        } else if (a == "--tunnel-listen") {
+            tunnel_listen = value("--tunnel-listen");
         } else if (a == "--no-fsync") {
             opt.durable = false;
         } else if (a == "-h" || a == "--help") {
@@ -160,6 +166,8 @@ int main(int argc, char **argv) {
     try {
         nh::sync::Server server(opt);
         std::fprintf(stderr, "nhsyncd: listening on port %u\n", static_cast<unsigned>(server.port()));
+        auto tunnel = nhsyncd::Tunnel::start(tunnel_listen, opt.listen, opt.token);
+        if (tunnel) std::fprintf(stderr, "nhsyncd: reverse tunnels on port %d\n", tunnel->port());
         std::thread sig([&server, set] {
             int s = 0;
             sigwait(&set, &s);

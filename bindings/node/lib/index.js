@@ -454,6 +454,20 @@ class Client {
   }
 
   /**
+   * Listen in the dev pod of kind/name (in dev mode) and carry each connection
+   * back to a local port. `ports`: 'REMOTE:LOCAL' or a number (the same both
+   * sides). Options: namespace, mode (DevMode; default REPLACE), developer,
+   * address (where the listeners bind in the pod; default 127.0.0.1),
+   * timeoutMs (the first tunnel), syncdDir, signal. Resolves with a
+   * ReverseForward once every listener is bound in the pod.
+   */
+  async reverseForward(kind, name, ports, allOptions) {
+    const { signal, ...options } = checkOptions('reverseForward', allOptions);
+    const list = (Array.isArray(ports) ? ports : [ports]).map(String);
+    return withSignal(signal, (cancel) => new live.ReverseForward(this._native, kind, name, list, options, cancel).ready);
+  }
+
+  /**
    * Watch a collection. Returns a Watch (an EventEmitter and async iterable)
    * that is running already. Without resourceVersion the existing objects
    * come first as ADDED. Options: resourceVersion, labelSelector,
@@ -976,6 +990,7 @@ module.exports = {
   Client,
   Exec: live.Exec,
   PortForward: live.PortForward,
+  ReverseForward: live.ReverseForward,
   Sync: live.Sync,
   startSync: live.startSync,
   ForwardEventType: live.ForwardEventType,

@@ -131,6 +131,46 @@ class PortForward extends EventEmitter {
   }
 }
 
+/**
+ * Listeners in a dev pod whose connections come back to local ports
+ * (nh_reverse). Event 'connection' with {type, pod, remotePort, localPort,
+ * message}. `ready` resolves once every listener is bound in the pod (then
+ * `pod` is set); `done` settles when it ends (rejects with CancelledError after
+ * close()).
+ */
+class ReverseForward extends EventEmitter {
+  constructor(client, kind, name, ports, options, cancel) {
+    super();
+    this.pod = '';
+    const [live, done] = native.reverseStart(client, kind, name, ports, options, cancel, (type, message, pod, remote, local) => {
+      if (type === 0) {
+        this.pod = pod;
+        started.resolve(this);
+        return;
+      }
+      if (type === 5) this.pod = pod;
+      this.emit('connection', {
+        type: FORWARD_EVENT_NAMES[type] || String(type),
+        pod,
+        remotePort: Number(remote),
+        localPort: Number(local),
+        message,
+      });
+    });
+    this._live = live;
+    this.done = done;
+    this.done.catch(() => {});
+    const started = readiness(done);
+    this.ready = started.ready;
+  }
+
+  /** Close the tunnel, the pod's listeners and every connection. Idempotent. */
+  close() {
+    native.liveStop(this._live);
+    return this.done.catch(() => {});
+  }
+}
+
 function parseStatus(text) {
   const n = text.split(',').map(Number);
   return {
@@ -238,4 +278,4 @@ async function startSync(localDir, address, token, options = {}) {
   return sync;
 }
 
-module.exports = { Exec, PortForward, Sync, startSync, ForwardEventType, SyncMode, SyncCompression };
+module.exports = { Exec, PortForward, ReverseForward, Sync, startSync, ForwardEventType, SyncMode, SyncCompression };

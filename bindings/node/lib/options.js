@@ -24,6 +24,7 @@ const KEYS = {
   exec: EXEC,
   execStart: EXEC,
   portForward: ['namespace', 'address', 'follow', 'timeoutMs', ...SIGNAL],
+  reverseForward: ['namespace', 'mode', 'developer', 'address', 'timeoutMs', 'syncdDir', ...SIGNAL],
   startSync: SYNC,
   sessionStartSync: [...SYNC, 'timeoutMs', 'onEvent', ...SIGNAL],
   devConfigResolve: DEV_CONFIG,

@@ -224,6 +224,72 @@ Napi::Value forward_start(const Napi::CallbackInfo &info) {
     return r;
 }
 
+// -- reverse forward ------------------------------------------------------------
+
+struct ReverseStart {
+    std::string kind, name;
+    nocalhost::Strings ports;
+    std::optional<std::string> ns, developer, address, syncd_dir;
+    int mode = NH_DEV_MODE_REPLACE;
+    long timeout_ms = 0;
+};
+
+void reverse_event(int type, const char *pod, int remote_port, int local_port, const char *message, void *payload) {
+    const auto &emit = *static_cast<const StreamCall::Emit *>(payload);
+    emit(StreamEvent{type, message, {std::string(pod), std::to_string(remote_port), std::to_string(local_port)}});
+}
+
+// reverseStart(client, kind, name, ports, {namespace, mode, developer, address, timeoutMs, syncdDir}, cancel, onEvent)
+//   -> [live, Promise<void>]; onEvent(0, "", pod) once every listener is bound, then (type, message, pod, remote, local).
+// The Promise settles when reverse forwarding ends: rejects with CancelledError after stop().
+Napi::Value reverse_start(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    auto call = std::make_shared<ReverseStart>();
+    call->kind = opt_string(info[1]).value_or("");
+    call->name = opt_string(info[2]).value_or("");
+    call->ports = strings(info[3], "ports");
+    if (call->ports.empty()) throw_error(env, NH_EINVAL, "reverse forward: no ports given");
+    Napi::Value o = info[4];
+    call->ns = opt_string(option(o, "namespace"));
+    call->developer = opt_string(option(o, "developer"));
+    call->address = opt_string(option(o, "address"));
+    call->syncd_dir = opt_string(option(o, "syncdDir"));
+    call->mode = static_cast<int>(opt_int(option(o, "mode"), NH_DEV_MODE_REPLACE));
+    call->timeout_ms = static_cast<long>(opt_int(option(o, "timeoutMs"), 0));
+    auto live = std::make_shared<Live>(c->handle().inflight());
+    Napi::Promise done = StreamCall::Start(
+        env, "nocalhost-reverse-forward", live->canceller, Cancel::From(info[5]),
+        info[6].As<Napi::Function>(), false,
+        [client, call](nh_cancel *t, const StreamCall::Emit &emit) {
+            nh_reverse_options x = NH_REVERSE_OPTIONS_INIT;
+            x.namespace_name = c_str_or_null(call->ns);
+            x.mode = call->mode;
+            x.developer = c_str_or_null(call->developer);
+            x.remote_address = c_str_or_null(call->address);
+            x.syncd_dir = c_str_or_null(call->syncd_dir);
+            x.timeout_ms = call->timeout_ms;
+            x.cancel = t;
+            x.on_event = reverse_event;
+            x.payload = const_cast<StreamCall::Emit *>(&emit);
+            nh_reverse *r = nullptr;
+            if (int rc = nh_reverse_start(&r, client.get(), call->kind.c_str(), call->name.c_str(), call->ports.argv(), &x);
+                rc < 0)
+                return rc;
+            nocalhost::Buffer pod;
+            nh_reverse_pod(pod.out(), r);
+            emit(StreamEvent{0, "", {pod.str()}});
+            int rc = nh_reverse_wait(r, -1);
+            nh_reverse_free(r);
+            return rc;
+        });
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, wrap(env, live));
+    r.Set(1u, done);
+    return r;
+}
+
 // -- sync ----------------------------------------------------------------------
 
 struct SyncStart {
@@ -444,6 +510,7 @@ void init_live(Napi::Env env, Napi::Object exports) {
     exports.Set("execResize", Napi::Function::New(env, exec_resize));
     exports.Set("liveStop", Napi::Function::New(env, live_stop));
     exports.Set("forwardStart", Napi::Function::New(env, forward_start));
+    exports.Set("reverseStart", Napi::Function::New(env, reverse_start));
     exports.Set("syncStart", Napi::Function::New(env, sync_start));
     exports.Set("syncStatus", Napi::Function::New(env, sync_status));
     exports.Set("syncLastError", Napi::Function::New(env, sync_last_error));

@@ -169,6 +169,12 @@ describe('interactive exec and port-forward', clusterSuite(test), () => {
     await assert.rejects(fwd.done, nh.CancelledError);
     await assert.rejects(client.portForward('pod/p1', 'not-a-port'), nh.InvalidArgumentError);
   });
+
+  it('reverseForward needs a workload in dev mode and valid ports', async () => {
+    await assert.rejects(client.reverseForward('pod', 'p1', '5678:5678', { timeoutMs: 5000 }), (e) =>
+      e instanceof nh.InvalidStateError && /not in dev mode/.test(e.message));
+    await assert.rejects(client.reverseForward('pod', 'p1', '5678:x'), nh.InvalidArgumentError);
+  });
 });
 
 describe('sync to a local nhsyncd', () => {

@@ -19,7 +19,17 @@ from .errors import __all__ as _errors_all
 from .client import Cancel, Client, Response, Watch, WatchEvent, WatchEventType
 from .dev import DevEndResult, DevEvent, DevEventType, DevMode, Session, default_sidecar_image
 from .log import LogLevel, log_to_logging, set_log_handler
-from .stream import Exec, ExecResult, ExecStream, ForwardEvent, ForwardEventType, PortForward
+from .stream import (
+    Exec,
+    ExecResult,
+    ExecStream,
+    ForwardEvent,
+    ForwardEventType,
+    PortForward,
+    ReverseEvent,
+    ReverseEventType,
+    ReverseForward,
+)
 from .tree import Feed, TreeEvent, TreeEventType
 from .ide import associate, association, associations, dissociate, find_associations
 from .sync import Sync, SyncCompression, SyncEvent, SyncEventType, SyncMode, SyncState, SyncStatus, start_sync
@@ -48,6 +58,9 @@ __all__ = [
     "ForwardEvent",
     "ForwardEventType",
     "PortForward",
+    "ReverseEvent",
+    "ReverseEventType",
+    "ReverseForward",
     "Sync",
     "SyncCompression",
     "SyncEvent",

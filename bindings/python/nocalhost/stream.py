@@ -277,6 +277,66 @@ class PortForward:
         return f"<nocalhost.PortForward local_ports={self.local_ports}>"
 
 
+class ReverseEventType(NamedIntEnum):
+    """The values of ``nh_reverse_event_type``."""
+
+    CONNECTED = 1
+    CLOSED = 2
+    ERROR = 3
+    POD_LOST = 4
+    RECONNECTED = 5
+
+
+@dataclass(frozen=True)
+class ReverseEvent:
+    """What happened to a reverse-forwarded connection (ports are 0 for events about the tunnel)."""
+
+    type: ReverseEventType
+    pod: str
+    remote_port: int
+    local_port: int
+    message: str
+
+
+class ReverseForward:
+    """Listeners in a dev pod carried back to local ports (``nh_reverse``), from
+    :meth:`Client.reverse_forward`. Keeps its tunnel up until closed, following the
+    workload to its new dev pod."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    @property
+    def pod(self) -> str:
+        """The dev pod the tunnel goes to now ("" while it is opened again)."""
+        return self._native.pod()
+
+    def wait(self, timeout: Optional[float] = None, *, cancel: Optional["Cancel"] = None) -> None:
+        """Block until reverse forwarding ends and raise what ended it.
+
+        Raises :class:`Timeout` when ``timeout`` seconds pass first (it goes
+        on), :class:`Cancelled` (``cancel``, Ctrl-C), or what ``on_event`` raised.
+        """
+        self._native.wait(_wait_ms(timeout), cancel)
+
+    def close(self) -> None:
+        """Close the tunnel, the pod's listeners and every connection. Idempotent."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def __enter__(self) -> "ReverseForward":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<nocalhost.ReverseForward{' closed' if self.closed else ''}>"
+
+
 class StreamMixin:
     """Stream methods of :class:`Client`."""
 
@@ -378,3 +438,40 @@ class StreamMixin:
             self._native, target, [str(p) for p in ports], namespace, address, _ms(timeout), follow, callback, cancel
         )
         return PortForward(native)
+
+    def reverse_forward(
+        self,
+        kind: str,
+        name: str,
+        ports: Union[str, int, Sequence[Union[str, int]]],
+        *,
+        namespace: Optional[str] = None,
+        mode: int = 0,
+        developer: Optional[str] = None,
+        address: Optional[str] = None,
+        syncd_dir: Optional[str] = None,
+        on_event: Optional[Callable[[ReverseEvent], Any]] = None,
+        timeout: Optional[float] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> ReverseForward:
+        """Listen in the dev pod of ``kind``/``name`` (in dev mode) and carry each
+        connection back to a local port, like ``nh reverse-forward``.
+
+        ``ports``: "REMOTE:LOCAL" ("5678:5678") or a port number (the same on
+        both sides). The listeners bind ``address`` in the pod (default
+        127.0.0.1). ``mode`` and ``developer`` pick the session (``DevMode``).
+        ``on_event(ReverseEvent)`` is called from the tunnel's thread; raising
+        in it stops forwarding. Returns once every listener is bound in the pod.
+        """
+        if isinstance(ports, (str, int)):
+            ports = [ports]
+        callback = None
+        if on_event is not None:
+            callback = lambda t, pod, rp, lp, msg: on_event(  # noqa: E731
+                ReverseEvent(ReverseEventType(t), pod, rp, lp, msg)
+            )
+        native = _native.reverse_start(
+            self._native, kind, name, [str(p) for p in ports], namespace, int(mode), developer, address,
+            _ms(timeout), syncd_dir, callback, cancel,
+        )
+        return ReverseForward(native)

@@ -1,6 +1,6 @@
 // Streams: target resolution, commands run to completion (nh_exec_run),
 // interactive commands (nh_exec_start/write/close_stdin/resize/wait) and
-// port-forwards (nh_forward_*).
+// port-forwards (nh_forward_*) and reverse forwards (nh_reverse_*).
 #include "client.hpp"
 
 namespace nhpy {
@@ -64,6 +64,12 @@ struct Forward {
     std::shared_ptr<StreamContext> ctx;
     std::vector<int> local_ports;
     ~Forward() { handle.close(); }
+};
+
+struct Reverse {
+    Handle<nh_reverse, nh_reverse_free> handle;
+    std::shared_ptr<StreamContext> ctx;
+    ~Reverse() { handle.close(); }
 };
 
 }  // namespace
@@ -234,6 +240,69 @@ void init_stream(py::module_ &m) {
         },
         py::arg("client"), py::arg("target"), py::arg("ports"), py::arg("namespace"), py::arg("address"),
         py::arg("timeout_ms"), py::arg("follow"), py::arg("on_event"), py::arg("cancel") = nullptr);
+
+    py::class_<Reverse>(m, "Reverse")
+        .def("close", [](Reverse &r) { r.handle.close(); })
+        .def_property_readonly("closed", [](const Reverse &r) { return r.handle.closed(); })
+        .def("pod", [](Reverse &r) {
+            auto h = r.handle.get("reverse forward");
+            nocalhost::Buffer out;
+            check(nh_reverse_pod(out.out(), h.get()));
+            return to_str(out);
+        })
+        .def(
+            "wait",
+            [](Reverse &r, long timeout_ms, const Cancel *cancel) {
+                auto h = r.handle.get("reverse forward");
+                Error err;
+                int rc = run_blocking(cancel, r.handle.inflight(),
+                                      [&](nh_cancel *t) {
+                                          return wait_sliced([&](long ms) { return nh_reverse_wait(h.get(), ms); },
+                                                             timeout_ms, t);
+                                      },
+                                      err);
+                fix_cancelled_wait(rc, err, "waiting for the reverse forward");
+                if (r.ctx->callback) r.ctx->callback->rethrow();
+                if (rc < 0) raise_error(err);
+            },
+            py::arg("timeout_ms"), py::arg("cancel") = nullptr);
+
+    m.def(
+        "reverse_start",
+        [](Client &c, const std::string &kind, const std::string &name, const std::vector<std::string> &ports,
+           const std::optional<std::string> &ns, int mode, const std::optional<std::string> &developer,
+           const std::optional<std::string> &address, long timeout_ms, const std::optional<std::string> &syncd_dir,
+           py::object on_event, const Cancel *cancel) {
+            auto client = c.get();
+            if (ports.empty()) raise_error(NH_EINVAL, "reverse forward: no ports given");
+            nocalhost::Strings port_ptrs(ports);
+            auto ctx = std::make_shared<StreamContext>();
+            ctx->token = new_token();
+            nh_reverse_options o = NH_REVERSE_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(ns);
+            o.mode = mode;
+            o.developer = c_str_or_null(developer);
+            o.remote_address = c_str_or_null(address);
+            o.timeout_ms = timeout_ms;
+            o.syncd_dir = c_str_or_null(syncd_dir);
+            o.cancel = ctx->token.get();
+            if (!on_event.is_none()) {
+                ctx->callback.emplace(on_event);
+                o.on_event = forward_event_trampoline;  // (same signature: type, pod, port, port, message)
+                o.payload = ctx.get();
+            }
+            nh_reverse *raw = nullptr;
+            call_blocking_with(cancel, c.handle.inflight(), ctx->token.get(), [&](nh_cancel *) {
+                return nh_reverse_start(&raw, client.get(), kind.c_str(), name.c_str(), port_ptrs.argv(), &o);
+            });
+            auto r = std::make_unique<Reverse>();
+            r->ctx = ctx;
+            r->handle.reset(raw, ctx);
+            return r;
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("ports"), py::arg("namespace"), py::arg("mode"),
+        py::arg("developer"), py::arg("address"), py::arg("timeout_ms"), py::arg("syncd_dir"), py::arg("on_event"),
+        py::arg("cancel") = nullptr);
 }
 
 }  // namespace nhpy

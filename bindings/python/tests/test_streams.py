@@ -136,3 +136,11 @@ def test_port_forward_bad_port_and_busy_port(sclient):
     with sclient.port_forward("pod/p1", ":8080") as fwd:
         with pytest.raises(nocalhost.Busy):
             sclient.port_forward("pod/p1", f"{fwd.local_port}:8080")
+
+
+def test_reverse_forward_needs_dev_mode_and_valid_ports(sclient, stream_ns):
+    # p1 is no workload in dev mode: the sidecar that would serve the listener is missing.
+    with pytest.raises(nocalhost.InvalidState, match="not in dev mode"):
+        sclient.reverse_forward("pod", "p1", "5678:5678", timeout=5)
+    with pytest.raises(nocalhost.InvalidArgument, match="REMOTE:LOCAL"):
+        sclient.reverse_forward("pod", "p1", "5678:x")
