@@ -67,8 +67,13 @@ void Client::Impl::try_connect() {
         disconnect(e.code(), e.what());
         return;
     }
-    bool zstd = opt.compression == Compression::On ||
-                (opt.compression == Compression::Auto && !net::is_loopback_peer(sock));
+    // Auto offers zstd always and compresses as the link's measured speed says (LinkMeter);
+    // until it is measured, a server on a loopback address is taken as fast.
+    bool zstd = opt.compression != Compression::Off;
+    compress_now = opt.compression == Compression::On ||
+                   (opt.compression == Compression::Auto && link.compress(!net::is_loopback_peer(sock)));
+    link.restart();
+    written = 0;
     int buf = 4 << 20;
     ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     net::set_nonblocking(sock, true);
