@@ -6,7 +6,7 @@ usage: bench/shaped_bench.py --build BUILD_DIR [--files 20000] [--profiles 100:2
                              [--no-syncthing] [--work DIR]
 
 A profile is MBIT:RTT_MS: Toxiproxy's bandwidth toxic (both directions) and half the round trip
-as a latency toxic on each direction. BUILD_DIR as for bench/sync_bench.py (nhsyncd,
+as a latency toxic on each direction; 0:0 is loopback without Toxiproxy. BUILD_DIR as for bench/sync_bench.py (nhsyncd,
 nh-sync-client); Toxiproxy is built by bench/toxiproxy.sh into a cache outside the repository.
 Peers over the same proxy: `rsync -az` to an rsync daemon, and syncthing configured as Nocalhost
 configures it (both devices dial each other only through the proxy).
@@ -37,7 +37,10 @@ class Toxiproxy:
         return urllib.request.urlopen(req, timeout=10).read()
 
     def link(self, name, upstream_port, mbit, rtt_ms):
-        """A proxy 127.0.0.1:PORT -> 127.0.0.1:upstream_port shaped both ways; returns PORT."""
+        """A proxy 127.0.0.1:PORT -> 127.0.0.1:upstream_port shaped both ways; returns PORT.
+        Profile 0:0 is no proxy at all (loopback, for the figures without a shaper)."""
+        if not mbit:
+            return upstream_port
         port = sb.free_port()
         try:
             self._call("DELETE", f"/proxies/{name}")
@@ -148,7 +151,7 @@ def main():
     try:
         for prof in a.profiles.split(","):
             mbit, rtt = (int(x) for x in prof.split(":"))
-            tag = f"{mbit} Mbit/s, {rtt} ms RTT"
+            tag = f"{mbit} Mbit/s, {rtt} ms RTT" if mbit else "loopback, no shaper"
             if "S1" in only:
                 t_o, t_r = [], []
                 for r in range(a.runs):

@@ -226,13 +226,14 @@ TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
 
 namespace {
 
-// 32 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files.
+// 64 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files:
+// much more than what the client queues in its socket before it has measured the link.
 uint64_t compressible_tree(const std::string &root) {
     static const char *const words[] = {"return", "const", "std::string", "if", "else", "for", "auto", "int",
                                         "value", "path", "size", "error", "buffer", "(", ")", "{", "}", ";"};
     std::mt19937 rng(11);
     uint64_t total = 0;
-    for (int f = 0; f < 32; ++f) {
+    for (int f = 0; f < 64; ++f) {
         std::string text;
         while (text.size() < (1u << 20)) {
             text += "    ";

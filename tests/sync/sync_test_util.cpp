@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <cstdlib>
@@ -297,8 +298,8 @@ void CuttingProxy::loop() {
             continue;
         }
         uint64_t budget = max_ ? std::uniform_int_distribution<uint64_t>(min_, max_)(rng) : UINT64_MAX;
-        uint64_t moved = 0, up = 0;
-        auto began = std::chrono::steady_clock::now();
+        uint64_t moved = 0;
+        auto next = std::chrono::steady_clock::now();  // when the link may take more
         std::vector<char> buf(rate_ ? 16 << 10 : 64 << 10);
         bool done = false;
         while (!done) {
@@ -335,9 +336,13 @@ void CuttingProxy::loop() {
                 moved += len;
                 if (k == 1) {
                     upstream_ += len;
-                    up += len;
-                    // A slow link: what went up may not have taken less than up / rate.
-                    if (rate_) std::this_thread::sleep_until(began + std::chrono::microseconds(up * 1000000 / rate_));
+                    // A slow link: len bytes take len / rate. A proxy thread that fell behind
+                    // (a loaded machine) catches up by at most 20 ms, not in one burst.
+                    if (rate_) {
+                        next = std::max(next, std::chrono::steady_clock::now() - std::chrono::milliseconds(20)) +
+                               std::chrono::microseconds(len * 1000000 / rate_);
+                        std::this_thread::sleep_until(next);
+                    }
                 }
             }
         }
