@@ -111,10 +111,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Clock::time_point handshake_deadline;
     int backoff_ms = 0;
     bool use_zstd = false;      // the server takes zstd blocks (negotiated)
+    bool use_stream = false;    // ... and one zstd stream across the session (negotiated)
     bool compress_now = false;  // and data blocks are compressed now (the option, or the link)
     LinkMeter link;             // how fast the connection drains (Compression::Auto)
     uint64_t written = 0;       // bytes handed to the socket on this connection
     ZSTD_CCtx *cctx = nullptr;
+    ZSTD_CCtx *scctx = nullptr;  // the connection's zstd stream
     ZSTD_DCtx *dctx = nullptr;
     std::vector<local::Entry> manifest;
     uint64_t welcome_digest = 0;
@@ -164,6 +166,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     ~Impl() {
         if (cctx) ZSTD_freeCCtx(cctx);
+        if (scctx) ZSTD_freeCCtx(scctx);
         if (dctx) ZSTD_freeDCtx(dctx);
     }
 

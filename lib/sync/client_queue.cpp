@@ -328,6 +328,28 @@ void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
 
 void Client::Impl::put_data(Msg type, uint64_t seq, std::string_view data, proto::Writer &w) {
     (void)type;
+    if (use_stream && compress_now && data.size() >= 512) {
+        // One stream across the connection: a small file compresses against those before
+        // it. What went into the stream is sent compressed whatever it saved, or the
+        // server's decoder would fall out of step.
+        std::string z(ZSTD_compressBound(data.size()) + 64, '\0');
+        ZSTD_inBuffer src{data.data(), data.size(), 0};
+        ZSTD_outBuffer o{z.data(), z.size(), 0};
+        size_t left;
+        do {
+            left = ZSTD_compressStream2(scctx, &o, &src, ZSTD_e_flush);
+            if (ZSTD_isError(left)) throw Error(NH_ERROR, std::string("zstd: ") + ZSTD_getErrorName(left));
+            if (left && o.pos == o.size) {
+                z.resize(z.size() * 2);
+                o.dst = z.data();
+                o.size = z.size();
+            }
+        } while (left);
+        w.u8(static_cast<uint8_t>(proto::Encoding::ZstdStream));
+        w.varint(data.size());
+        w.raw(std::string_view(z.data(), o.pos));
+        return;
+    }
     if (use_zstd && compress_now && data.size() >= 512) {
         std::string z(ZSTD_compressBound(data.size()), '\0');
         size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), data.data(), data.size(), 1);
