@@ -92,6 +92,8 @@ def main():
     rows = []
     for case, mb, edit, changed in (("200 MB file, 1 MiB changed in 4 places", a.big_mb, change_in_place, 1 << 20),
                                      ("1 GB file, 64 KiB appended", a.huge_mb, append, 64 << 10)):
+        if not mb:
+            continue  # --big-mb 0 / --huge-mb 0: that case is left out
         src = os.path.join(work, "src"); dst = os.path.join(work, "dst")
         for d in (src, dst):
             sb.rmtree(d); os.makedirs(d)

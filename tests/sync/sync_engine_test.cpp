@@ -277,7 +277,9 @@ TEST_F(SyncFixture, AutoCompressionFollowsTheLinkNotTheAddress) {
     uint64_t fast = bytes_up(*this, ns::Compression::Auto, 0);
     std::printf("auto over loopback: %llu of %llu bytes\n", static_cast<unsigned long long>(fast),
                 static_cast<unsigned long long>(raw));
-    EXPECT_GE(fast, raw * 9 / 10) << "a fast link is compressed (CPU spent for nothing)";
+    // Mostly raw (compressed throughout it would be a quarter): a loaded machine (sanitizers,
+    // other builds) may see the odd window below the threshold and compress for a while.
+    EXPECT_GE(fast, raw / 2) << "a fast link is compressed (CPU spent for nothing)";
 }
 
 TEST_F(SyncFixture, CompressionOnAndOffOverrideTheLink) {
