@@ -136,6 +136,9 @@ class Syncthing:
                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
         return home, out
 
+    def peer_address(self, name, port):
+        return f"tcp://127.0.0.1:{port}"
+
     def start(self, src, dst):
         (h1, id1), (h2, id2) = self._home("laptop"), self._home("container")
         p1, p2, g1, g2 = free_port(), free_port(), free_port(), free_port()
@@ -149,7 +152,7 @@ class Syncthing:
     <minDiskFreePct>1</minDiskFreePct><order>random</order><maxConflicts>-1</maxConflicts><markerName>.stfolder</markerName>
   </folder>
   <device id="{me}" name="self" compression="metadata"><address>dynamic</address></device>
-  <device id="{oid}" name="{other}" compression="metadata"><address>tcp://127.0.0.1:{other_port}</address></device>
+  <device id="{oid}" name="{other}" compression="metadata"><address>{self.peer_address(other, other_port)}</address></device>
   <gui enabled="true" tls="false"><address>127.0.0.1:{gport}</address><apikey>{key}</apikey></gui>
   <options><listenAddress>tcp://127.0.0.1:{port}</listenAddress><globalAnnounceEnabled>false</globalAnnounceEnabled>
     <localAnnounceEnabled>false</localAnnounceEnabled><relaysEnabled>false</relaysEnabled><natEnabled>false</natEnabled>

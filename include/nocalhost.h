@@ -1416,9 +1416,15 @@ typedef enum nh_sync_mode {
 } nh_sync_mode;
 
 typedef enum nh_sync_compression {
-    NH_SYNC_COMPRESS_AUTO = 0, /**< zstd unless the server is on a loopback address */
-    NH_SYNC_COMPRESS_ON = 1,
-    NH_SYNC_COMPRESS_OFF = 2
+    /**
+     * zstd while the link is measured slow: the client measures how fast the connection
+     * takes its data (through a port-forward: the tunnel behind it) and compresses while
+     * that is below 64 MiB/s; before the first measurement, unless the server's address is
+     * loopback.
+     */
+    NH_SYNC_COMPRESS_AUTO = 0,
+    NH_SYNC_COMPRESS_ON = 1, /**< always (when the server supports it) */
+    NH_SYNC_COMPRESS_OFF = 2 /**< never */
 } nh_sync_compression;
 
 typedef enum nh_sync_state {

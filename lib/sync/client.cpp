@@ -354,8 +354,9 @@ Client::Client(ClientOptions options, EventFn on_event)
     impl_->root = o.local_dir;
     while (impl_->root.size() > 1 && impl_->root.back() == '/') impl_->root.pop_back();
     impl_->cctx = ZSTD_createCCtx();
+    impl_->scctx = ZSTD_createCCtx();
     impl_->dctx = ZSTD_createDCtx();
-    if (!impl_->cctx || !impl_->dctx) throw Error(NH_ENOMEM, "cannot create the sync engine");
+    if (!impl_->cctx || !impl_->scctx || !impl_->dctx) throw Error(NH_ENOMEM, "cannot create the sync engine");
     auto self = impl_;
     impl_->thread = std::thread([self] { self->run(); });
 }

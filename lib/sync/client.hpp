@@ -16,7 +16,9 @@
 namespace nh::sync {
 
 enum class SyncMode { Send = 0, TwoWay = 1 };
-enum class Compression { Auto = 0, On = 1, Off = 2 };  // Auto: on unless the peer is loopback
+// Auto: on while the link measured below LinkMeter::kCompressBelow (sync/link_meter.hpp);
+// before a measurement, on unless the server's address is loopback.
+enum class Compression { Auto = 0, On = 1, Off = 2 };
 
 struct ClientOptions {
     std::string local_dir;

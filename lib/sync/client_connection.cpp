@@ -67,8 +67,13 @@ void Client::Impl::try_connect() {
         disconnect(e.code(), e.what());
         return;
     }
-    bool zstd = opt.compression == Compression::On ||
-                (opt.compression == Compression::Auto && !net::is_loopback_peer(sock));
+    // Auto offers zstd always and compresses as the link's measured speed says (LinkMeter);
+    // until it is measured, a server on a loopback address is taken as fast.
+    bool zstd = opt.compression != Compression::Off;
+    compress_now = opt.compression == Compression::On ||
+                   (opt.compression == Compression::Auto && link.compress(!net::is_loopback_peer(sock)));
+    link.restart();
+    written = 0;
     int buf = 4 << 20;
     ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     net::set_nonblocking(sock, true);
@@ -80,7 +85,7 @@ void Client::Impl::try_connect() {
     w.varint(proto::kVersion);
     w.str(opt.token);
     w.u8(opt.mode == SyncMode::TwoWay ? 1 : 0);
-    w.varint(zstd ? uint64_t{proto::kFeatureZstd} : uint64_t{0});
+    w.varint(zstd ? uint64_t{proto::kFeatureZstd | proto::kFeatureZstdStream} : uint64_t{0});
     w.finish();
 }
 
@@ -100,7 +105,13 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         std::string id(r.str(256));
         welcome_digest = r.u64le();
         r.varint();
-        use_zstd = (r.varint() & proto::kFeatureZstd) != 0;
+        uint64_t features = r.varint();
+        use_zstd = (features & proto::kFeatureZstd) != 0;
+        use_stream = use_zstd && (features & proto::kFeatureZstdStream) != 0;
+        // A new stream for a new connection (the server's decoder starts afresh too).
+        ZSTD_CCtx_reset(scctx, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(scctx, ZSTD_c_compressionLevel, 1);
+        ZSTD_CCtx_setParameter(scctx, ZSTD_c_windowLog, 20);
         backoff_ms = 0;
         load_view(id);
         {

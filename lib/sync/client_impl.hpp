@@ -36,6 +36,7 @@
 #include "platform/memory.hpp"
 #include "platform/wakeup.hpp"
 #include "sync/fsops.hpp"
+#include "sync/link_meter.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
 #include "sync/tracked_index.hpp"
@@ -109,8 +110,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     // A server that accepts and never answers HELLO is given up on (and retried) after this.
     Clock::time_point handshake_deadline;
     int backoff_ms = 0;
-    bool use_zstd = false;
+    bool use_zstd = false;      // the server takes zstd blocks (negotiated)
+    bool use_stream = false;    // ... and one zstd stream across the session (negotiated)
+    bool compress_now = false;  // and data blocks are compressed now (the option, or the link)
+    LinkMeter link;             // how fast the connection drains (Compression::Auto)
+    uint64_t written = 0;       // bytes handed to the socket on this connection
     ZSTD_CCtx *cctx = nullptr;
+    ZSTD_CCtx *scctx = nullptr;  // the connection's zstd stream
     ZSTD_DCtx *dctx = nullptr;
     std::vector<local::Entry> manifest;
     uint64_t welcome_digest = 0;
@@ -160,6 +166,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     ~Impl() {
         if (cctx) ZSTD_freeCCtx(cctx);
+        if (scctx) ZSTD_freeCCtx(scctx);
         if (dctx) ZSTD_freeDCtx(dctx);
     }
 
@@ -260,6 +267,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     void produce_one();
 
     void pump_output();
+    // Compression::Auto: samples the socket's drain rate and turns compression on or off.
+    void measure_link();
 
     bool want_write() const;
 

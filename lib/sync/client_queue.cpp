@@ -328,7 +328,29 @@ void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
 
 void Client::Impl::put_data(Msg type, uint64_t seq, std::string_view data, proto::Writer &w) {
     (void)type;
-    if (use_zstd && data.size() >= 512) {
+    if (use_stream && compress_now && data.size() >= 512) {
+        // One stream across the connection: a small file compresses against those before
+        // it. What went into the stream is sent compressed whatever it saved, or the
+        // server's decoder would fall out of step.
+        std::string z(ZSTD_compressBound(data.size()) + 64, '\0');
+        ZSTD_inBuffer src{data.data(), data.size(), 0};
+        ZSTD_outBuffer o{z.data(), z.size(), 0};
+        size_t left;
+        do {
+            left = ZSTD_compressStream2(scctx, &o, &src, ZSTD_e_flush);
+            if (ZSTD_isError(left)) throw Error(NH_ERROR, std::string("zstd: ") + ZSTD_getErrorName(left));
+            if (left && o.pos == o.size) {
+                z.resize(z.size() * 2);
+                o.dst = z.data();
+                o.size = z.size();
+            }
+        } while (left);
+        w.u8(static_cast<uint8_t>(proto::Encoding::ZstdStream));
+        w.varint(data.size());
+        w.raw(std::string_view(z.data(), o.pos));
+        return;
+    }
+    if (use_zstd && compress_now && data.size() >= 512) {
         std::string z(ZSTD_compressBound(data.size()), '\0');
         size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), data.data(), data.size(), 1);
         if (!ZSTD_isError(n) && n < data.size() - data.size() / 10) {
@@ -492,17 +514,30 @@ void Client::Impl::pump_output() {
             wpos = 0;
             return;
         }
+        measure_link();
         ssize_t n = ::send(sock, wbuf.data() + wpos, wbuf.size() - wpos, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return;
             throw Error(NH_ECONNECT, std::string("send failed: ") + std::strerror(errno));
         }
         wpos += static_cast<size_t>(n);
+        written += static_cast<uint64_t>(n);
+        measure_link();
         if (wpos > (8u << 20)) {
             wbuf.erase(0, wpos);
             wpos = 0;
         }
     }
+}
+
+void Client::Impl::measure_link() {
+    if (opt.compression != Compression::Auto || !use_zstd) return;
+    if (!link.sample(Clock::now(), written, net::unacked_bytes(sock))) return;
+    bool on = link.compress(compress_now);
+    if (on == compress_now) return;
+    compress_now = on;
+    log::info("sync: the link takes " + std::to_string(static_cast<long>(*link.rate() / 1e6)) + " MB/s: compression " +
+              (on ? "on" : "off"));
 }
 
 bool Client::Impl::want_write() const {

@@ -6,7 +6,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 #include <unistd.h>
 
 #include <cerrno>
@@ -145,6 +149,20 @@ bool is_loopback_peer(int fd) {
         if (IN6_IS_ADDR_V4MAPPED(&a)) return a.s6_addr[12] == 127;
     }
     return false;
+}
+
+long unacked_bytes(int fd) {
+#if defined(__linux__)
+    int n = 0;
+    if (::ioctl(fd, SIOCOUTQ, &n) == 0) return n;
+#elif defined(SO_NWRITE)
+    int n = 0;
+    socklen_t len = sizeof n;
+    if (::getsockopt(fd, SOL_SOCKET, SO_NWRITE, &n, &len) == 0) return n;
+#else
+    (void)fd;
+#endif
+    return -1;
 }
 
 void send_all(int fd, std::string_view data) {

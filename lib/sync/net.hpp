@@ -21,6 +21,9 @@ uint16_t local_port(int fd);
 // throws NH_ECONNECT / NH_ETIMEOUT.
 int connect_tcp(const HostPort &addr, int timeout_ms);
 bool is_loopback_peer(int fd);
+// Bytes written to a connected TCP socket that the peer has not yet acknowledged; -1 where the
+// platform cannot tell.
+long unacked_bytes(int fd);
 
 void set_nonblocking(int fd, bool on);
 // Writes everything (blocking, MSG_NOSIGNAL). Throws NH_EIO.

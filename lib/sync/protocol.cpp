@@ -226,7 +226,7 @@ uint64_t entry_hash(const local::Entry &e) {
     return h;
 }
 
-std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx) {
+std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx, ZSTD_DCtx_s *stream) {
     auto enc = static_cast<Encoding>(r.u8());
     uint64_t raw_len = r.varint();
     auto data = r.rest();
@@ -234,6 +234,21 @@ std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx) {
     if (enc == Encoding::Raw) {
         if (data.size() != raw_len) throw ProtocolError("data length mismatch");
         return std::string(data);
+    }
+    if (enc == Encoding::ZstdStream && stream) {
+        // The sender flushed the stream at the end of the block: its bytes give exactly raw_len
+        // bytes (never more: the output is bounded), and leave nothing unread.
+        std::string out(raw_len, '\0');
+        ZSTD_inBuffer in{data.data(), data.size(), 0};
+        ZSTD_outBuffer o{out.data(), out.size(), 0};
+        while (in.pos < in.size) {
+            size_t in_before = in.pos, out_before = o.pos;
+            size_t rc = ZSTD_decompressStream(stream, &o, &in);
+            if (ZSTD_isError(rc)) throw ProtocolError("corrupt compressed data");
+            if (in.pos == in_before && o.pos == out_before) throw ProtocolError("corrupt compressed data");
+        }
+        if (o.pos != raw_len) throw ProtocolError("corrupt compressed data");
+        return out;
     }
     if (enc != Encoding::Zstd || !dctx) throw ProtocolError("unknown encoding");
     std::string out(raw_len, '\0');

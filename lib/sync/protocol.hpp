@@ -51,8 +51,12 @@ enum class Msg : uint8_t {
 };
 
 enum class Mode : uint8_t { Send = 0, TwoWay = 1 };
-enum Feature : uint32_t { kFeatureZstd = 1 };
-enum class Encoding : uint8_t { Raw = 0, Zstd = 1 };
+// kFeatureZstdStream: data blocks may be one zstd stream across the session (Encoding::ZstdStream),
+// each block flushed, so every block after the first is compressed against what came before.
+enum Feature : uint32_t { kFeatureZstd = 1, kFeatureZstdStream = 2 };
+enum class Encoding : uint8_t { Raw = 0, Zstd = 1, ZstdStream = 2 };
+// The largest zstd window a receiver accepts in a stream (2^23 = 8 MiB).
+inline constexpr int kStreamWindowLogMax = 23;
 enum class NoticeKind : uint8_t {
     Conflict = 1,         // both sides changed: detail names the conflict copy
     RemoteOverwritten = 2,  // send mode replaced a change made on the server
@@ -153,8 +157,9 @@ bool secret_equal(std::string_view a, std::string_view b);
 
 // A data block (its encoding, raw length and bytes) read from the rest of `r`, decoded.
 // ProtocolError for more than `max_raw` raw bytes, a length that does not match, an unknown
-// encoding (zstd is unknown without `dctx`: not negotiated) or corrupt compressed data.
-std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx);
+// encoding (zstd is unknown without `dctx`, the zstd stream without `stream`: not negotiated)
+// or corrupt compressed data. `stream` is the session's decoder of Encoding::ZstdStream blocks.
+std::string decode_block(Reader &r, size_t max_raw, ZSTD_DCtx_s *dctx, ZSTD_DCtx_s *stream = nullptr);
 
 std::string msg_name(Msg m);
 

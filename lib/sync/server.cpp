@@ -87,6 +87,8 @@ struct Server::Impl {
     std::unique_ptr<local::Watcher> watcher;
     bool swept_once = false;
     ZSTD_DCtx *dctx = nullptr;
+    ZSTD_DCtx *sdctx = nullptr;  // the session's zstd stream (kFeatureZstdStream)
+    bool zstd_stream = false;
     bool index_dirty = false;
     Clock::time_point last_activity = Clock::now();
 
@@ -126,6 +128,9 @@ struct Server::Impl {
         listen_fd = net::listen_tcp(net::parse_host_port(opt.listen), 128);
         net::set_nonblocking(listen_fd, true);
         dctx = ZSTD_createDCtx();
+        sdctx = ZSTD_createDCtx();
+        if (!dctx || !sdctx) throw Error(NH_ENOMEM, "cannot create the zstd decoders");
+        ZSTD_DCtx_setParameter(sdctx, ZSTD_d_windowLogMax, proto::kStreamWindowLogMax);
         durability = std::thread([this] { durability_loop(); });
         log::info("nhsyncd: serving " + loggable(opt.root) + " on " + loggable(opt.listen) + " (server id " + server_id + ")");
     }
@@ -141,6 +146,7 @@ struct Server::Impl {
         for (auto &u : waiting) ::close(u.fd);
         if (listen_fd >= 0) ::close(listen_fd);
         if (dctx) ZSTD_freeDCtx(dctx);
+        if (sdctx) ZSTD_freeDCtx(sdctx);
     }
 
     // ---- sending ----
@@ -378,6 +384,7 @@ struct Server::Impl {
             }
             hello_mode = static_cast<proto::Mode>(m);
             hello_zstd = (features & proto::kFeatureZstd) != 0;
+            hello_zstd_stream = (features & proto::kFeatureZstdStream) != 0;
             return true;
         } catch (const proto::ProtocolError &e) {
             send_error(fd, NH_EPROTOCOL, e.what());
@@ -386,12 +393,15 @@ struct Server::Impl {
     }
     proto::Mode hello_mode = proto::Mode::Send;
     bool hello_zstd = false;
+    bool hello_zstd_stream = false;
 
     // An authenticated connection replaces the current session and gets its WELCOME.
     void start_session(int fd, std::string rest) {
         end_session();
         mode = hello_mode;
         zstd = hello_zstd;
+        zstd_stream = hello_zstd_stream;
+        ZSTD_DCtx_reset(sdctx, ZSTD_reset_session_only);
         net::set_nonblocking(fd, false);
         {
             std::lock_guard wl(wmu);
@@ -413,7 +423,7 @@ struct Server::Impl {
             w.str(server_id);
             w.u64le(index.digest());
             w.varint(index.size());
-            w.varint(zstd ? uint64_t{proto::kFeatureZstd} : uint64_t{0});
+            w.varint((zstd ? uint64_t{proto::kFeatureZstd} : 0) | (zstd_stream ? uint64_t{proto::kFeatureZstdStream} : 0));
             w.finish();
             send(f);
             for (auto &u : unreadable) send_notice(proto::NoticeKind::Unreadable, u.path, u.why);
@@ -581,7 +591,7 @@ struct Server::Impl {
     }
 
     std::string decode(proto::Reader &r, size_t max_raw) {
-        return proto::decode_block(r, max_raw, zstd ? dctx : nullptr);
+        return proto::decode_block(r, max_raw, zstd ? dctx : nullptr, zstd_stream ? sdctx : nullptr);
     }
 
     // Whether applying `incoming` over `cur` would lose a change the client has not seen.

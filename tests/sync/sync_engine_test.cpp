@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "sync/link_meter.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
 #include "sync_test_util.hpp"
@@ -221,6 +222,98 @@ TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
     expect_same();
     EXPECT_GT(proxy.cuts(), 0);
     std::printf("connection cut %d times\n", proxy.cuts());
+}
+
+namespace {
+
+// 64 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files:
+// much more than what the client queues in its socket before it has measured the link.
+uint64_t compressible_tree(const std::string &root) {
+    static const char *const words[] = {"return", "const", "std::string", "if", "else", "for", "auto", "int",
+                                        "value", "path", "size", "error", "buffer", "(", ")", "{", "}", ";"};
+    std::mt19937 rng(11);
+    uint64_t total = 0;
+    for (int f = 0; f < 64; ++f) {
+        std::string text;
+        while (text.size() < (1u << 20)) {
+            text += "    ";
+            for (int w = 0; w < 8; ++w) text += std::string(words[rng() % std::size(words)]) + " ";
+            text += std::to_string(rng() % 100000) + "\n";
+        }
+        text.resize(1u << 20);
+        write_file(root + "/src/f" + std::to_string(f) + ".cpp", text);
+        total += text.size();
+    }
+    return total;
+}
+
+// The bytes the client sent through a proxy passing `rate` bytes a second (0: as fast as it
+// can) to sync the tree with `compression`; the trees are compared after.
+uint64_t bytes_up(SyncFixture &fx, ns::Compression compression, uint64_t rate) {
+    remove_tree(fx.dst);
+    fx.dst = make_temp_dir("dst");
+    remove_tree(fx.state);
+    fx.state = make_temp_dir("state");
+    InProcessServer server(fx.dst, kToken, /*durable=*/false);
+    CuttingProxy proxy(server.port(), 0, 0, 1, rate);
+    auto o = fx.options(proxy.address());
+    o.compression = compression;
+    ns::Client client(o);
+    EXPECT_EQ(client.flush(120000), NH_OK);
+    fx.expect_same();
+    return proxy.upstream_bytes();
+}
+
+}  // namespace
+
+// Both ends of a port-forward are on loopback: the choice follows how fast the link takes the
+// bytes, not the address. A slow link gets compressed data, a fast one raw data.
+TEST_F(SyncFixture, AutoCompressionFollowsTheLinkNotTheAddress) {
+    uint64_t raw = compressible_tree(src);
+    uint64_t slow = bytes_up(*this, ns::Compression::Auto, 16u << 20);
+    std::printf("auto over a 16 MiB/s link: %llu of %llu bytes\n", static_cast<unsigned long long>(slow),
+                static_cast<unsigned long long>(raw));
+    EXPECT_LT(slow, raw * 7 / 10) << "a slow link behind a loopback address is not compressed";
+    uint64_t fast = bytes_up(*this, ns::Compression::Auto, 0);
+    std::printf("auto over loopback: %llu of %llu bytes\n", static_cast<unsigned long long>(fast),
+                static_cast<unsigned long long>(raw));
+    // Mostly raw (compressed throughout it would be a quarter): a loaded machine (sanitizers,
+    // other builds) may see the odd window below the threshold and compress for a while.
+    EXPECT_GE(fast, raw / 2) << "a fast link is compressed (CPU spent for nothing)";
+}
+
+TEST_F(SyncFixture, CompressionOnAndOffOverrideTheLink) {
+    uint64_t raw = compressible_tree(src);
+    uint64_t on = bytes_up(*this, ns::Compression::On, 0);
+    EXPECT_LT(on, raw / 2) << "compression on is not compressed over a fast link";
+    uint64_t off = bytes_up(*this, ns::Compression::Off, 16u << 20);
+    EXPECT_GE(off, raw) << "compression off is compressed over a slow link";
+}
+
+TEST(LinkMeter, RatesOnlyWindowsWhereTheLinkWasTheLimit) {
+    using namespace std::chrono_literals;
+    ns::LinkMeter m;
+    auto t = ns::LinkMeter::Clock::time_point{};
+    EXPECT_TRUE(m.compress(true));
+    EXPECT_FALSE(m.compress(false));
+    // 1 MiB queued, drained at 10 MB/s for 200 ms: slow.
+    EXPECT_FALSE(m.sample(t, 1u << 20, 1u << 20));
+    EXPECT_FALSE(m.sample(t + 50ms, 1u << 20, (1u << 20) - 500000));
+    EXPECT_TRUE(m.sample(t + 200ms, 3u << 20, (3u << 20) - 2000000));
+    ASSERT_TRUE(m.rate());
+    EXPECT_NEAR(*m.rate(), 10e6, 1e3);
+    EXPECT_TRUE(m.compress(false));
+    // The socket ran empty in between: the client was the limit, that window says nothing.
+    EXPECT_FALSE(m.sample(t + 250ms, 4u << 20, 1000));
+    EXPECT_FALSE(m.sample(t + 301ms, 4u << 20, 0));
+    EXPECT_FALSE(m.sample(t + 900ms, 8u << 20, 100));
+    EXPECT_NEAR(*m.rate(), 10e6, 1e3);
+    // Unknown queue (a platform that cannot tell): no measurement either.
+    EXPECT_FALSE(m.sample(t + 2000ms, 9u << 20, -1));
+    // 100 MB drained in 500 ms: fast.
+    EXPECT_FALSE(m.sample(t + 3000ms, 100000000, 1u << 20));
+    EXPECT_TRUE(m.sample(t + 3500ms, 200000000, 1u << 20));
+    EXPECT_FALSE(m.compress(true));
 }
 
 TEST_F(SyncFixture, WrongTokenIsRefused) {

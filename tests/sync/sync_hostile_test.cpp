@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -437,6 +438,89 @@ TEST_F(Hostile, CompressionBombIsRefused) {
     c->send(f);
     EXPECT_TRUE(c->closed());
     EXPECT_EQ(read_file(root + "/bomb"), "<missing>");
+}
+
+// The zstd stream (kFeatureZstdStream) is used only when the client asked for it, so a client
+// that knows only per-block zstd is served as before; a stream block that decodes to more
+// than it claims ends the session and writes nothing.
+TEST_F(Hostile, ZstdStreamOnlyWhenNegotiatedAndNoMoreThanItClaims) {
+    auto login_with = [&](uint8_t features, uint64_t &welcomed_features) {
+        auto c = std::make_unique<RawClient>(server->port());
+        std::string h = hello(kToken);
+        h[h.size() - 1] = static_cast<char>(features);  // features:varint, one byte
+        c->send(h);
+        std::string s;
+        auto fr = c->next(s);
+        EXPECT_EQ(fr.type, Msg::Welcome);
+        proto::Reader r(fr.payload);
+        r.varint();
+        r.str();
+        r.u64le();
+        r.varint();
+        welcomed_features = r.varint();
+        return c;
+    };
+    auto stream_block = [](ZSTD_CCtx *z, const std::string &data) {
+        std::string out(ZSTD_compressBound(data.size()) + 64, '\0');
+        ZSTD_inBuffer in{data.data(), data.size(), 0};
+        ZSTD_outBuffer o{out.data(), out.size(), 0};
+        while (ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush) != 0) {
+        }
+        out.resize(o.pos);
+        return out;
+    };
+    auto file_with = [](uint64_t seq, const std::string &path, uint8_t enc, uint64_t raw_len, const std::string &bytes) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::File);
+        w.varint(seq);
+        w.str(path);
+        w.varint(0644);
+        w.svarint(0);
+        w.expect({});
+        w.u8(enc);
+        w.varint(raw_len);
+        w.raw(bytes);
+        w.finish();
+        return f;
+    };
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    ASSERT_NE(z, nullptr);
+    uint64_t features = 0;
+    {
+        // An older client: zstd blocks, no stream. The server does not offer it, and refuses it.
+        auto c = login_with(proto::kFeatureZstd, features);
+        EXPECT_EQ(features, uint64_t{proto::kFeatureZstd});
+        c->send(file_with(1, "old", 2, 5, stream_block(z, "hello")));
+        EXPECT_TRUE(c->closed());
+        EXPECT_EQ(read_file(root + "/old"), "<missing>");
+    }
+    ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+    {
+        auto c = login_with(proto::kFeatureZstd | proto::kFeatureZstdStream, features);
+        EXPECT_EQ(features, uint64_t{proto::kFeatureZstd | proto::kFeatureZstdStream});
+        std::string a(100000, 'a'), b = a + "b";  // b compresses against a: a few bytes
+        std::string za = stream_block(z, a), zb = stream_block(z, b);
+        EXPECT_LT(zb.size(), 200u);
+        c->send(file_with(1, "a", 2, a.size(), za));
+        c->send(file_with(2, "b", 2, b.size(), zb));
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Commit);
+        w.varint(2);
+        w.finish();
+        c->send(f);
+        std::string s;
+        auto fr = c->next(s, 10000);
+        EXPECT_EQ(fr.type, Msg::Ack);
+        EXPECT_EQ(read_file(root + "/a"), a);
+        EXPECT_EQ(read_file(root + "/b"), b);
+        // 1 MiB of zeros claimed as 10 bytes.
+        c->send(file_with(3, "bomb", 2, 10, stream_block(z, std::string(1 << 20, '\0'))));
+        EXPECT_TRUE(c->closed());
+        EXPECT_EQ(read_file(root + "/bomb"), "<missing>");
+    }
+    ZSTD_freeCCtx(z);
 }
 
 // ---- unauthenticated connections ----

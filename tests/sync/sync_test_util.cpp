@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <cstdlib>
@@ -264,8 +265,8 @@ bool Daemon::alive() {
 
 std::string Daemon::log() const { return read_file(log_file_); }
 
-CuttingProxy::CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed)
-    : target_(target), min_(min_bytes), max_(max_bytes), seed_(seed) {
+CuttingProxy::CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate)
+    : target_(target), min_(min_bytes), max_(max_bytes), seed_(seed), rate_(rate) {
     listen_fd_ = sync::net::listen_tcp(sync::net::parse_host_port("127.0.0.1:0"));
     port_ = sync::net::local_port(listen_fd_);
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -298,7 +299,8 @@ void CuttingProxy::loop() {
         }
         uint64_t budget = max_ ? std::uniform_int_distribution<uint64_t>(min_, max_)(rng) : UINT64_MAX;
         uint64_t moved = 0;
-        std::vector<char> buf(64 << 10);
+        auto next = std::chrono::steady_clock::now();  // when the link may take more
+        std::vector<char> buf(rate_ ? 16 << 10 : 64 << 10);
         bool done = false;
         while (!done) {
             pollfd q[3] = {{stop_fd_, POLLIN, 0}, {a, POLLIN, 0}, {b, POLLIN, 0}};
@@ -332,6 +334,16 @@ void CuttingProxy::loop() {
                     off += static_cast<size_t>(w);
                 }
                 moved += len;
+                if (k == 1) {
+                    upstream_ += len;
+                    // A slow link: len bytes take len / rate. A proxy thread that fell behind
+                    // (a loaded machine) catches up by at most 20 ms, not in one burst.
+                    if (rate_) {
+                        next = std::max(next, std::chrono::steady_clock::now() - std::chrono::milliseconds(20)) +
+                               std::chrono::microseconds(len * 1000000 / rate_);
+                        std::this_thread::sleep_until(next);
+                    }
+                }
             }
         }
         ::close(a);

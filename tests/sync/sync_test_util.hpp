@@ -80,15 +80,18 @@ private:
 };
 
 // Forwards 127.0.0.1:port() to a target port and drops each connection after
-// a random number of bytes in [min_bytes, max_bytes] (0: never).
+// a random number of bytes in [min_bytes, max_bytes] (0: never). Optionally a
+// slow link: what the client sends is passed on at most `rate` bytes a second.
 class CuttingProxy {
 public:
-    CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed);
+    CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate = 0);
     ~CuttingProxy();
     uint16_t port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
     int cuts() const { return cuts_; }
     void set_cutting(bool on) { cutting_ = on; }
+    // Bytes passed from the client to the server, over every connection.
+    uint64_t upstream_bytes() const { return upstream_; }
 
 private:
     void loop();
@@ -97,6 +100,8 @@ private:
     uint16_t port_ = 0, target_;
     uint64_t min_, max_;
     uint32_t seed_;
+    uint64_t rate_;
+    std::atomic<uint64_t> upstream_{0};
     std::atomic<int> cuts_{0};
     std::atomic<bool> cutting_{true};
     std::thread thread_;

@@ -490,7 +490,7 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         int sync_port = 0;
         bool no_rollback = false;
         // The whole loop: sync a local directory into the work dir.
-        std::string local_dir, sync_mode = "send";
+        std::string local_dir, sync_mode = "send", sync_compress = "auto";
         std::vector<std::string> ignore;
         bool gitignore = false, detach = false;
         std::string mode = "replace", developer, config, app;
@@ -528,6 +528,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         ->check(CLI::ExistingDirectory);
     start->add_option("--sync-mode", sa.sync_mode, "send (local wins, default) or two-way")
         ->check(CLI::IsMember({"send", "two-way"}));
+    start->add_option("--sync-compress", sa.sync_compress,
+                      "auto (default: compress while the link to the sidecar is measured slow), on or off")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     start->add_option("--ignore", sa.ignore, "gitignore-syntax pattern not to sync (repeatable)")->allow_extra_args(false);
     start->add_flag("--gitignore", sa.gitignore, "honour .gitignore files while syncing");
     start->add_flag("--detach", sa.detach,
@@ -592,6 +595,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         so.ignore_patterns = ignore.empty() ? nullptr : ignore.data();
         so.ignore_patterns_count = ignore.size();
         so.use_gitignore = sa.gitignore ? 1 : 0;
+        so.compression = sa.sync_compress == "on"    ? NH_SYNC_COMPRESS_ON
+                         : sa.sync_compress == "off" ? NH_SYNC_COMPRESS_OFF
+                                                     : NH_SYNC_COMPRESS_AUTO;
         so.callback = on_sync_event;
         if (!sa.local_dir.empty()) {
             o.local_dir = sa.local_dir.c_str();

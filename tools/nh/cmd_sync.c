@@ -1,6 +1,7 @@
 /*
  * nh sync run DIR --to HOST:PORT --token-file FILE [--once] [--mode send|two-way]
- *                 [--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--quiet]
+ *                 [--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--compress auto|on|off]
+ *                 [--quiet]
  *
  * A standalone sync client for any reachable sync server (nhsyncd). Uses
  * only the public C ABI. Without --once it syncs until interrupted; with
@@ -60,7 +61,8 @@ static void on_event(const nh_sync_event *ev, void *payload) {
 static int usage(void) {
     fprintf(stderr,
             "usage: nh sync run DIR --to HOST:PORT --token-file FILE [--once] [--mode send|two-way]\n"
-            "                   [--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--quiet]\n");
+            "                   [--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--compress auto|on|off]\n"
+            "                   [--quiet]\n");
     return 2;
 }
 
@@ -85,7 +87,7 @@ int nh_cli_sync_run(int argc, char **argv) {
     const char *dir = NULL, *to = NULL, *token_file = NULL, *state_dir = NULL;
     const char **ignores = NULL;
     size_t n_ignores = 0;
-    int once = 0, mode = NH_SYNC_MODE_SEND, gitignore = 0, rc, i, exit_code = 0;
+    int once = 0, mode = NH_SYNC_MODE_SEND, gitignore = 0, compression = NH_SYNC_COMPRESS_AUTO, rc, i, exit_code = 0;
     char *token;
     nh_sync_options opts = NH_SYNC_OPTIONS_INIT;
     nh_sync *sync = NULL;
@@ -107,6 +109,19 @@ int nh_cli_sync_run(int argc, char **argv) {
             else if (strcmp(m, "two-way") == 0)
                 mode = NH_SYNC_MODE_TWO_WAY;
             else {
+                free(ignores);
+                return usage();
+            }
+        } else if (strcmp(a, "--compress") == 0 && i + 1 < argc) {
+            const char *m = argv[++i];
+            if (strcmp(m, "auto") == 0)
+                compression = NH_SYNC_COMPRESS_AUTO;
+            else if (strcmp(m, "on") == 0)
+                compression = NH_SYNC_COMPRESS_ON;
+            else if (strcmp(m, "off") == 0)
+                compression = NH_SYNC_COMPRESS_OFF;
+            else {
+                fprintf(stderr, "nh sync: --compress takes auto, on or off, not '%s'\n", m);
                 free(ignores);
                 return usage();
             }
@@ -149,6 +164,7 @@ int nh_cli_sync_run(int argc, char **argv) {
     opts.ignore_patterns_count = n_ignores;
     opts.use_gitignore = gitignore;
     opts.state_dir = state_dir;
+    opts.compression = compression;
     opts.callback = on_event;
     rc = nh_sync_start(&sync, dir, to, token, &opts);
     memset(token, 0, strlen(token));

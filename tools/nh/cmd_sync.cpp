@@ -19,7 +19,7 @@ void nh_cli_register_sync(CLI::App &app, nh_cli::Globals &g) {
 
     auto *run = sync->add_subcommand(
         "run", "sync DIR to a sync server: run DIR --to HOST:PORT --token-file FILE [--once] [--mode send|two-way] "
-               "[--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--quiet]");
+               "[--ignore PATTERN]... [--gitignore] [--state-dir DIR] [--compress auto|on|off] [--quiet]");
     run->allow_extras();
     run->prefix_command();
     run->callback([run] {

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""S6: a large file changed a little (issue 18). Bytes on the wire and time, ours against rsync.
+
+usage: bench/s6_bench.py --build BUILD_DIR [--client CMD] [--compress auto|on|off|none] [--work DIR]
+                         [--big-mb 200] [--huge-mb 1024]
+
+Case A: a BIG_MB file of random data is synced, then 1 MiB of it is rewritten in 4 places
+(256 KiB each, spread over the file) and synced again. Case B: a HUGE_MB file is synced, then
+64 KiB are appended and it is synced again. Each tool's second sync is timed and its bytes
+counted both ways by a relay between client and server (loopback, unshaped); rsync is `rsync -a
+--inplace` (delta transfer on, as between hosts; rsync's default for local copies is whole
+files) to a daemon through the same relay. The trees are compared after every run.
+"""
+import argparse, os, random, socket, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sync_bench as sb  # noqa: E402
+
+
+class CountingRelay:
+    """127.0.0.1:port -> 127.0.0.1:target, counting the bytes each way."""
+
+    def __init__(self, target):
+        self.target = target; self.up = 0; self.down = 0
+        self.ls = socket.socket(); self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0)); self.ls.listen(8); self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(c, u, "up"), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, "down"), daemon=True).start()
+
+    def _pipe(self, a, b, way):
+        try:
+            while True:
+                d = a.recv(1 << 16)
+                if not d:
+                    break
+                b.sendall(d)
+                setattr(self, way, getattr(self, way) + len(d))
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def reset(self):
+        self.up = self.down = 0
+
+    def close(self):
+        self.ls.close()
+
+
+def write_random(path, mb, seed):
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        for _ in range(mb):
+            f.write(rng.randbytes(1 << 20))
+
+
+def change_in_place(path, seed):
+    size = os.path.getsize(path); rng = random.Random(seed)
+    with open(path, "r+b") as f:
+        for k in range(4):
+            f.seek(size * (2 * k + 1) // 8); f.write(rng.randbytes(256 << 10))
+
+
+def append(path, seed):
+    with open(path, "ab") as f:
+        f.write(random.Random(seed).randbytes(64 << 10))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True); ap.add_argument("--work", default=None)
+    ap.add_argument("--client", default=None); ap.add_argument("--compress", default="auto")
+    ap.add_argument("--big-mb", type=int, default=200); ap.add_argument("--huge-mb", type=int, default=1024)
+    a = ap.parse_args()
+    work = a.work or tempfile.mkdtemp(prefix="nhsync-s6-")
+    os.makedirs(work, exist_ok=True)
+    cmd = a.client.split() if a.client else [os.path.join(a.build, "bench", "nh-sync-client")]
+    flags = [] if a.compress == "none" else ["--compress", a.compress]
+    ours = sb.Ours(a.build, work)
+    rows = []
+    for case, mb, edit, changed in (("200 MB file, 1 MiB changed in 4 places", a.big_mb, change_in_place, 1 << 20),
+                                     ("1 GB file, 64 KiB appended", a.huge_mb, append, 64 << 10)):
+        if not mb:
+            continue  # --big-mb 0 / --huge-mb 0: that case is left out
+        src = os.path.join(work, "src"); dst = os.path.join(work, "dst")
+        for d in (src, dst):
+            sb.rmtree(d); os.makedirs(d)
+        write_random(os.path.join(src, "big.bin"), mb, 6)
+        # ours
+        state = os.path.join(work, "state"); sb.rmtree(state)
+        ours.start_server(dst); relay = CountingRelay(ours.port)
+        run = cmd + ["run", src, "--to", f"127.0.0.1:{relay.port}", "--token-file", ours.tokf, "--once", "--quiet",
+                     "--state-dir", state] + flags
+        subprocess.run(run, check=True)
+        edit(os.path.join(src, "big.bin"), 7); relay.reset(); sb.drop_caches(src)
+        t = time.perf_counter(); subprocess.run(run, check=True); t_o = time.perf_counter() - t
+        b_o = relay.up + relay.down; ours.stop_server(); relay.close()
+        if not sb.same_tree(src, dst):
+            raise SystemExit(f"ours: trees differ ({case})")
+        # rsync, from the same starting point
+        sb.rmtree(dst); os.makedirs(dst)
+        rs = sb.Rsyncd(work, dst); relay = CountingRelay(rs.port)
+        write_random(os.path.join(src, "big.bin"), mb, 6)
+        rsync = f"rsync -a --inplace '{src}/' rsync://127.0.0.1:{relay.port}/mod/ --exclude=.git"
+        sb.sh(rsync)
+        edit(os.path.join(src, "big.bin"), 7); relay.reset(); sb.drop_caches(src)
+        t = time.perf_counter(); sb.sh(rsync); t_r = time.perf_counter() - t
+        b_r = relay.up + relay.down; rs.stop(); relay.close()
+        if not sb.same_tree(src, dst):
+            raise SystemExit(f"rsync: trees differ ({case})")
+        rows.append((case, changed, t_o, b_o, t_r, b_r))
+        print(rows[-1], file=sys.stderr, flush=True)
+    print("| S6 | changed | ours: time, bytes on the wire | rsync: time, bytes on the wire | ours ÷ changed bytes |")
+    print("|---|---|---|---|---|")
+    for case, changed, t_o, b_o, t_r, b_r in rows:
+        print(f"| {case} | {changed / 1048576:.3g} MiB | {t_o:.2f} s, {b_o / 1e6:.1f} MB | {t_r:.2f} s, {b_r / 1e6:.2f} MB | "
+              f"{b_o / changed:.0f}× |")
+
+
+if __name__ == "__main__":
+    main()
