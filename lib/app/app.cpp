@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "dev/config.hpp"
 #include "kube/access.hpp"
+#include "kube/errors.hpp"
 
 namespace nh::app {
 
@@ -211,7 +212,7 @@ void delete_object(kube::Client &c, const std::string &path, const std::string &
     r.cancel = cancel;
     kube::Response resp = c.send(r);
     if (resp.status == 404 || resp.status == 409) return;  // gone, or replaced by another object
-    if (resp.status / 100 != 2) c.request(r);               // throws the typed error
+    if (resp.status / 100 != 2) throw kube::status_error(resp.status, resp.body, "DELETE", path);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     auto interval = std::chrono::milliseconds(100);
     while (std::chrono::steady_clock::now() < deadline) {

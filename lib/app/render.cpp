@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "kube/yaml.hpp"
 
 extern char **environ;
 
@@ -23,28 +24,6 @@ namespace nh::app {
 namespace fs = std::filesystem;
 
 namespace {
-
-// YAML as the JSON it stands for (sigs.k8s.io/yaml's reading): plain scalars that spell a
-// boolean, null or number become one; quoted ones stay strings.
-json to_json(const YAML::Node &n) {
-    if (n.IsMap()) {
-        json o = json::object();
-        for (auto kv : n) o[kv.first.Scalar()] = to_json(kv.second);
-        return o;
-    }
-    if (n.IsSequence()) {
-        json a = json::array();
-        for (auto v : n) a.push_back(to_json(v));
-        return a;
-    }
-    if (!n.IsDefined() || n.IsNull()) return nullptr;
-    const std::string &v = n.Scalar();
-    if (n.Tag() == "!") return v;
-    if (v == "true" || v == "false") return v == "true";
-    auto num = json::parse(v, nullptr, false);
-    if (!num.is_discarded() && num.is_number()) return num;
-    return v;
-}
 
 std::string read_text(const fs::path &p) {
     std::ifstream in(p, std::ios::binary);
@@ -166,7 +145,7 @@ void parse_documents(const std::string &text, const std::string &file, Source &o
     }
     for (const auto &d : docs) {
         const std::string where = file + ":" + std::to_string(d.Mark().line + 1);
-        add_object(to_json(d), where, out);
+        add_object(kube::yaml_to_json(d), where, out);
     }
 }
 

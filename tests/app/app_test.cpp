@@ -274,7 +274,7 @@ TEST_F(AppTest, InstallsAHelmChartWithValuesAndLeavesItsHooksOut) {
 TEST_F(AppTest, BadInputIsAClearErrorAndChangesNothing) {
     // A document that is not YAML: its file and line.
     EXPECT_EQ(install("broken", kFixtures + "/broken"), NH_EINVAL);
-    EXPECT_NE(message().find("broken/bad.yaml:1"), std::string::npos) << message();
+    EXPECT_NE(message().find("broken/bad.yaml:12: not YAML"), std::string::npos) << message();
     EXPECT_FALSE(exists(configmap("fine")));
     EXPECT_FALSE(exists(record("broken")));
 
@@ -283,7 +283,7 @@ TEST_F(AppTest, BadInputIsAClearErrorAndChangesNothing) {
     std::ofstream(dir + "/ns.yaml") << "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
                                        "apiVersion: v1\nkind: Namespace\nmetadata: {name: elsewhere}\n";
     EXPECT_EQ(install("wide", dir), NH_EINVAL);
-    EXPECT_NE(message().find("ns.yaml:4: Namespace/elsewhere is cluster-wide"), std::string::npos) << message();
+    EXPECT_NE(message().find("ns.yaml:5: Namespace/elsewhere is cluster-wide"), std::string::npos) << message();
     std::ofstream(dir + "/ns.yaml") << "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: kube-system}\n";
     EXPECT_EQ(install("other", dir), NH_EINVAL);
     EXPECT_NE(message().find("names namespace kube-system"), std::string::npos) << message();
@@ -358,7 +358,7 @@ TEST_F(AppTest, TheCliInstallsListsUpgradesAndUninstalls) {
     EXPECT_FALSE(exists(deploy("reviews")));
     r = cli("app install again '" + kFixtures + "/broken'");
     EXPECT_NE(r.code, 0);
-    EXPECT_NE(r.out.find("bad.yaml:1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bad.yaml:12: not YAML"), std::string::npos) << r.out;
     r = cli("app install h '" + kFixtures + "/bookinfo' --set a=b");
     EXPECT_NE(r.code, 0);
     EXPECT_NE(r.out.find("--values and --set are for Helm charts"), std::string::npos) << r.out;
