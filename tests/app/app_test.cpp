@@ -349,7 +349,7 @@ TEST_F(AppTest, TheCliInstallsListsUpgradesAndUninstalls) {
               std::string::npos) << r.out;
     r = cli("app list");
     ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_NE(r.out.find("deploy/details,deploy/productpage,deploy/reviews"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("deployment/details,deployment/productpage,deployment/reviews"), std::string::npos) << r.out;
     r = cli("app list -o json");
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(json::parse(r.out)[0]["name"], "bookinfo");
