@@ -612,7 +612,8 @@ typedef struct nh_dev_start_options {
     /** Nocalhost dev config (v2, see docs/nocalhost-config.md): a .nocalhost/config.yaml file, or a
         directory holding .nocalhost/config.yaml; NULL: none. Explicit options override it. */
     const char *config_path;
-    /** The Nocalhost application, whose ConfigMap "dev.nocalhost.config.<app>" is read; NULL: none. */
+    /** The Nocalhost application, whose ConfigMap "dev.nocalhost.config.<app>" is read; NULL: the
+        workload's own (its dev.nocalhost/application-name annotation or label), if it has one. */
     const char *app_name;
     /** Non-zero: ignore the workload's dev.nocalhost annotation and the application ConfigMap. */
     int ignore_cluster_config;
@@ -2168,6 +2169,91 @@ NH_EXTERN int nh_space_list(nh_buf *out, nh_client *client, const nh_space_optio
  * annotations). With opts->developer, only that developer's access. Since 0.1.
  */
 NH_EXTERN int nh_space_delete(nh_client *client, const char *name, const nh_space_options *opts);
+
+/* ---------------------------------------------------------------------------
+ * Applications: a set of objects installed into a namespace, with Kubernetes
+ * as the only state (docs/apps.md)
+ * ---------------------------------------------------------------------------
+ * An application's source is a directory of manifests (every .yaml, .yml and
+ * .json file under it, hidden directories left out), a Kustomize directory
+ * (rendered by `kubectl kustomize`) or a Helm chart, a directory with
+ * Chart.yaml or a .tgz (rendered by `helm template`; its hooks are left out).
+ * Its objects are applied (server-side apply, field manager "nocalhost") into
+ * one namespace, each annotated dev.nocalhost/application-name and
+ * dev.nocalhost/application-namespace (Nocalhost's, so the workload tree and
+ * nhctl group them) and labelled app.kubernetes.io/managed-by=nocalhost. The
+ * record of what was installed is the Secret "dev.nocalhost.application.<name>"
+ * of type "dev.nocalhost/application.meta", where nhctl keeps its applications.
+ * The source's .nocalhost/config.yaml (Nocalhost's dev config, its
+ * `application:` form with the services) becomes the ConfigMap
+ * "dev.nocalhost.config.<name>", which nh_dev_start() reads for the
+ * application's workloads.
+ *
+ * An application, as the JSON object the calls put into *out:
+ *   "name", "namespace"
+ *   "type"       Nocalhost's: "rawManifestLocal", "kustomizeLocal", "helmLocal"
+ *   "state"      "INSTALLED", or "INSTALLING" while an install or upgrade runs
+ *   "objects"    [{"apiVersion", "kind", "name"}], all it installed
+ *   "workloads"  [{"kind", "name"}], those of them dev mode works on
+ *
+ * Lacking a right, a call fails with NH_EFORBIDDEN before it changes anything,
+ * naming every right it lacks.
+ */
+typedef struct nh_app_options {
+    unsigned int version;
+    /** The application's namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** Helm charts: values files (helm --values), in order. */
+    const char *const *values_files;
+    size_t values_files_count;
+    /** Helm charts: "key=value" each (helm --set), in order. */
+    const char *const *set;
+    size_t set_count;
+    /** The dev config: a config.yaml, or a directory holding .nocalhost/config.yaml;
+        NULL: the source's .nocalhost/config.yaml when there is one. */
+    const char *config_path;
+    /** nh_app_list(): non-zero lists the applications of every namespace. */
+    int all_namespaces;
+    nh_cancel *cancel;
+} nh_app_options;
+
+#define NH_APP_OPTIONS_VERSION 1
+#define NH_APP_OPTIONS_INIT {NH_APP_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0, NULL, 0, NULL}
+
+NH_EXTERN int nh_app_options_init(nh_app_options *opts, unsigned int version);
+
+/**
+ * Installs application `name` from `source` and puts it into *out (JSON, above).
+ * Errors: NH_EINVAL (a bad name; a manifest that does not parse or is not an
+ * object, naming its file and line; a cluster-wide object or one of another
+ * namespace; --values/--set for a source that is not a chart), NH_ECONFIG (the
+ * dev config), NH_EEXISTS (the application, or objects that exist and are not
+ * the application's, named), NH_EFORBIDDEN, NH_EUNSUPPORTED (kubectl or helm
+ * is not installed), NH_ERROR (kubectl or helm failed: what it said), client
+ * errors. An install that fails halfway removes what it made. Since 0.1.
+ */
+NH_EXTERN int nh_app_install(nh_buf *out, nh_client *client, const char *name, const char *source,
+                             const nh_app_options *opts);
+
+/**
+ * Applies the objects of `source` to installed application `name` and deletes
+ * those of it that left the set (pruned); *out as nh_app_install(). NH_ENOTFOUND
+ * when there is no such application; other errors as nh_app_install(). An
+ * upgrade that fails while applying removes the objects it added. Since 0.1.
+ */
+NH_EXTERN int nh_app_upgrade(nh_buf *out, nh_client *client, const char *name, const char *source,
+                             const nh_app_options *opts);
+
+/**
+ * Deletes application `name`: exactly the objects it installed (those that
+ * still carry its annotation; the call returns once they are gone, their pods
+ * first), its dev config ConfigMap and its record. NH_ENOTFOUND when there is
+ * no such application. Since 0.1.
+ */
+NH_EXTERN int nh_app_uninstall(nh_client *client, const char *name, const nh_app_options *opts);
+
+/** The applications of the namespace (or every namespace) as a JSON array into *out. Since 0.1. */
+NH_EXTERN int nh_app_list(nh_buf *out, nh_client *client, const nh_app_options *opts);
 
 #ifdef __cplusplus
 }

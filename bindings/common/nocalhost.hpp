@@ -579,6 +579,38 @@ private:
     nh_space_options c_ = NH_SPACE_OPTIONS_INIT;
 };
 
+// nh_app_options and what it points to.
+struct AppOptions {
+    std::optional<std::string> namespace_name, config_path;
+    Strings values_files, set;
+    bool all_namespaces = false;
+
+    template <class V>
+    void visit(V &&v) {
+        v("namespace", namespace_name);
+        v("values_files", values_files);
+        v("set", set);
+        v("config_path", config_path);
+        v("all_namespaces", all_namespaces);
+    }
+
+    nh_app_options &c(nh_cancel *cancel) {
+        c_ = nh_app_options NH_APP_OPTIONS_INIT;
+        c_.namespace_name = c_str_or_null(namespace_name);
+        c_.values_files = values_files.data_or_null();
+        c_.values_files_count = values_files.size();
+        c_.set = set.data_or_null();
+        c_.set_count = set.size();
+        c_.config_path = c_str_or_null(config_path);
+        c_.all_namespaces = all_namespaces ? 1 : 0;
+        c_.cancel = cancel;
+        return c_;
+    }
+
+private:
+    nh_app_options c_ = NH_APP_OPTIONS_INIT;
+};
+
 // nh_pod_logs_options and what it points to; the callback and cancel token are per call.
 struct PodLogsOptions : OptionFields<PodLogsOptions> {
     std::optional<std::string> namespace_name, container;

@@ -243,6 +243,18 @@ export class Client {
   devStatus(kind: WorkloadKind, name: string, options?: DevQueryOptions): Promise<DevStatus>;
   devStatus(target: string, options?: DevQueryOptions): Promise<DevStatus>;
   devList(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<DevStatus[]>;
+  /** Dev spaces (docs/spaces.md): create space `name` for `developer`; their access. */
+  createSpace(name: string, developer: string, options?: CreateSpaceOptions): Promise<SpaceAccess>;
+  shareSpace(name: string, developer: string, options?: CallOptions & { tokenSeconds?: number }): Promise<SpaceAccess>;
+  renewSpace(name: string, developer: string,
+    options?: CallOptions & { revoke?: boolean; tokenSeconds?: number }): Promise<SpaceAccess>;
+  spaces(options?: CallOptions & { developer?: string }): Promise<Space[]>;
+  deleteSpace(name: string, options?: CallOptions & { developer?: string }): Promise<void>;
+  /** Applications (docs/apps.md): install `source` (manifests, Kustomize, a Helm chart) as `name`. */
+  installApp(name: string, source: string, options?: AppOptions): Promise<App>;
+  upgradeApp(name: string, source: string, options?: AppOptions): Promise<App>;
+  apps(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<App[]>;
+  uninstallApp(name: string, options?: CallOptions & { namespace?: string }): Promise<void>;
   /** The Session of a workload already in dev mode (NotFoundError otherwise). */
   devAttach(kind: WorkloadKind, name: string, options?: DevAttachOptions): Promise<Session>;
   devAttach(target: string, options?: DevAttachOptions): Promise<Session>;
@@ -864,6 +876,57 @@ export class Watch<T = any> extends EventEmitter implements AsyncIterable<WatchE
   once(event: 'error', listener: (error: NocalhostError) => void): this;
   once(event: 'end', listener: () => void): this;
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent<T>>;
+}
+
+// -- dev spaces and applications ---------------------------------------------
+
+export interface CreateSpaceOptions extends CallOptions {
+  existingNamespace?: boolean;
+  /** Kubernetes quantities: '2', '500m'; '4Gi'. */
+  cpu?: string;
+  memory?: string;
+  storage?: string;
+  pods?: number;
+  /** PolicyRules the space's Role grants besides dev mode's. */
+  extraRules?: object[];
+  tokenSeconds?: number;
+}
+
+/** A developer's access; kubeconfig holds a token: keep it secret. */
+export interface SpaceAccess {
+  developer: string;
+  service_account: string;
+  namespace: string;
+  kubeconfig: string;
+  expires: string;
+}
+
+export interface Space {
+  name: string;
+  owner: string;
+  since: string;
+  namespace: 'created' | 'adopted';
+  phase: string;
+  developers: { developer: string; service_account: string }[];
+  quota: Record<string, string> | null;
+}
+
+export interface AppOptions extends CallOptions {
+  namespace?: string;
+  /** Helm charts: values files and "key=value" settings. */
+  valuesFiles?: string[];
+  set?: string[];
+  /** The dev config (default: SOURCE/.nocalhost/config.yaml when there is one). */
+  configPath?: string;
+}
+
+export interface App {
+  name: string;
+  namespace: string;
+  type: 'rawManifestLocal' | 'kustomizeLocal' | 'helmLocal';
+  state: 'INSTALLED' | 'INSTALLING';
+  objects: { apiVersion: string; kind: string; name: string }[];
+  workloads: { kind: string; name: string }[];
 }
 
 // -- the workload tree and logs ------------------------------------------------

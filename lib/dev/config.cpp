@@ -595,6 +595,9 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
         svc = find_service(parse_nocalhost_config(read_file(path), path, base.empty() ? "." : base, path), k, o.name);
         if (!svc.is_null()) sources.push_back(path);
     }
+    // The application of the ConfigMap: the one given, else the workload's own (Nocalhost's
+    // annotation or label dev.nocalhost/application-name, set on what `nh app install` installs).
+    std::string app_name = src.app_name;
     if (svc.is_null() && src.use_cluster) {
         resolve_kind(c, k, o.cancel);
         json wl;
@@ -603,6 +606,15 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
         } catch (const Error &e) {
             if (e.code() != NH_ENOTFOUND) throw;
         }
+        if (app_name.empty() && !wl.is_null()) {
+            const json &md = wl.value("metadata", json::object());
+            for (const char *where : {"labels", "annotations"}) {
+                const json m = md.value(where, json::object());
+                if (m.is_object() && m.contains("dev.nocalhost/application-name") &&
+                    m["dev.nocalhost/application-name"].is_string())
+                    app_name = m["dev.nocalhost/application-name"].get<std::string>();
+            }
+        }
         json ann = wl.is_null() ? json() : annotation_of(wl, "dev.nocalhost");
         if (ann.is_string()) {
             std::string file = "annotation dev.nocalhost of " + k.lower + "/" + o.name;
@@ -610,10 +622,10 @@ json apply_nocalhost_config(kube::Client &c, const ConfigSources &src, StartOpti
             if (!svc.is_null()) sources.push_back(file);
         }
     }
-    if (svc.is_null() && src.use_cluster && !src.app_name.empty()) {
-        std::string cm_name = "dev.nocalhost.config." + src.app_name;
+    if (svc.is_null() && src.use_cluster && !app_name.empty()) {
+        std::string cm_name = "dev.nocalhost.config." + app_name;
         try {
-            json cm = c.get("/api/v1/namespaces/" + ns + "/configmaps/" + cm_name, o.cancel);
+            json cm = c.get("/api/v1/namespaces/" + kube::url_escape(ns) + "/configmaps/" + kube::url_escape(cm_name), o.cancel);
             std::string text = cm.value("data", json::object()).value("config", "");
             std::string file = "ConfigMap " + cm_name;
             svc = find_service(parse_nocalhost_config(text, file), k, o.name);

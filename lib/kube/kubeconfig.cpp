@@ -23,6 +23,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "kube/errors.hpp"
+#include "kube/yaml.hpp"
 
 namespace fs = std::filesystem;
 
@@ -276,8 +277,8 @@ ServerUrl parse_server(const Source &s, const YAML::Node &node, const std::strin
     return out;
 }
 
-// YAML as the JSON it stands for (sigs.k8s.io/yaml's reading): plain scalars that
-// spell a boolean, null or number become one; quoted ones stay strings.
+}  // namespace
+
 nlohmann::json yaml_to_json(const YAML::Node &n) {
     if (n.IsMap()) {
         nlohmann::json o = nlohmann::json::object();
@@ -297,6 +298,8 @@ nlohmann::json yaml_to_json(const YAML::Node &n) {
     if (!num.is_discarded() && num.is_number()) return num;
     return v;
 }
+
+namespace {
 
 // The cluster extension client-go hands to exec plugins, or "".
 std::string exec_extension_of(const Source &s, const YAML::Node &cluster, const std::string &field) {

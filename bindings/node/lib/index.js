@@ -597,6 +597,79 @@ class Client {
     return JSON.parse(native.devProfileSet(kind, name, { ...o, namespace: o.namespace || this.namespace, context: this.context }));
   }
 
+  // ---- dev spaces (nh_space_*, docs/spaces.md): the access the create, share and renew calls
+  // resolve to is {developer, service_account, namespace, kubeconfig, expires}; its kubeconfig
+  // holds a token (open it with new Client({ kubeconfigData: access.kubeconfig })).
+
+  /**
+   * Create space `name` (a namespace, its Role, quota and LimitRange) for `developer`
+   * (nh_space_create). Options: existingNamespace, cpu, memory, storage, pods, extraRules (an
+   * array of PolicyRules), tokenSeconds, signal.
+   */
+  async createSpace(name, developer, allOptions) {
+    const { signal, extraRules, ...options } = checkOptions('createSpace', allOptions);
+    const args = { ...options, developer, extraRulesJson: extraRules == null ? undefined : JSON.stringify(extraRules) };
+    return JSON.parse(await withSignal(signal, (cancel) => native.spaceCreate(this._native, String(name), args, cancel)));
+  }
+
+  /** Give `developer` access to space `name` too (nh_space_share). Options: tokenSeconds, signal. */
+  async shareSpace(name, developer, allOptions) {
+    const { signal, ...options } = checkOptions('shareSpace', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.spaceShare(this._native, String(name), { ...options, developer }, cancel)));
+  }
+
+  /** A new token for `developer` in space `name` (nh_space_renew). Options: revoke, tokenSeconds, signal. */
+  async renewSpace(name, developer, allOptions) {
+    const { signal, ...options } = checkOptions('renewSpace', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.spaceRenew(this._native, String(name), { ...options, developer }, cancel)));
+  }
+
+  /** The spaces, only those of options.developer when given (nh_space_list). Options: developer, signal. */
+  async spaces(allOptions) {
+    const { signal, ...options } = checkOptions('spaces', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.spaceList(this._native, options, cancel)));
+  }
+
+  /**
+   * Delete space `name`, everything it made and nothing else; with options.developer, only that
+   * developer's access (nh_space_delete). Options: developer, signal.
+   */
+  async deleteSpace(name, allOptions) {
+    const { signal, ...options } = checkOptions('deleteSpace', allOptions);
+    await withSignal(signal, (cancel) => native.spaceDelete(this._native, String(name), options, cancel));
+  }
+
+  // ---- applications (nh_app_*, docs/apps.md): an application is {name, namespace, type, state,
+  // objects: [{apiVersion, kind, name}], workloads: [{kind, name}]}.
+
+  /**
+   * Install application `name` from `source`: a directory of manifests, a Kustomize directory or
+   * a Helm chart (nh_app_install). Options: namespace, valuesFiles, set (Helm's, "key=value"
+   * each), configPath, signal. A failed install removes what it made.
+   */
+  async installApp(name, source, allOptions) {
+    const { signal, ...options } = checkOptions('installApp', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.appInstall(this._native, String(name), String(source), options, cancel)));
+  }
+
+  /** Apply `source` to application `name` and delete what left it (nh_app_upgrade). Options as installApp. */
+  async upgradeApp(name, source, allOptions) {
+    const { signal, ...options } = checkOptions('upgradeApp', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.appUpgrade(this._native, String(name), String(source), options, cancel)));
+  }
+
+  /** The applications of the namespace, or of all (nh_app_list). Options: namespace, allNamespaces, signal. */
+  async apps(allOptions) {
+    const { signal, ...options } = checkOptions('apps', allOptions);
+    return JSON.parse(await withSignal(signal, (cancel) => native.appList(this._native, options, cancel)));
+  }
+
+  /** Delete exactly what application `name` installed (nh_app_uninstall). Options: namespace, signal. */
+  async uninstallApp(name, allOptions) {
+    const { signal, ...options } = checkOptions('uninstallApp', allOptions);
+    await withSignal(signal, (cancel) => native.appUninstall(this._native, String(name), options, cancel));
+  }
+
   /**
    * associate() with this client's namespace (unless given), context and kubeconfig path.
    * Options: namespace, container, store.

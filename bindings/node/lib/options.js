@@ -10,6 +10,7 @@ const DEV_CONFIG = ['image', 'namespace', 'container', 'workdir', 'env', 'resour
   'developer', 'apiVersion', 'podTemplatePath', 'replicasPath', 'configPath', 'appName', 'ignoreClusterConfig',
   'imagePullPolicy', 'patches', 'persistentDirs', ...SIGNAL];
 const DEV_QUERY = ['namespace', 'mode', 'developer', ...SIGNAL];
+const APP = ['namespace', 'valuesFiles', 'set', 'configPath', ...SIGNAL];
 const EXEC = ['stdin', 'namespace', 'container', 'tty', 'timeoutMs', ...SIGNAL];
 
 const KEYS = {
@@ -45,6 +46,16 @@ const KEYS = {
   tree: ['kinds', 'namespace', 'allNamespaces', 'labelSelector', ...SIGNAL],
   logPod: ['namespace', 'container', ...SIGNAL],
   logs: ['namespace', 'container', 'follow', 'tail', 'since', 'previous', 'timestamps', ...SIGNAL],
+  // Dev spaces (docs/spaces.md) and applications (docs/apps.md).
+  createSpace: ['existingNamespace', 'cpu', 'memory', 'storage', 'pods', 'extraRules', 'tokenSeconds', ...SIGNAL],
+  shareSpace: ['tokenSeconds', ...SIGNAL],
+  renewSpace: ['revoke', 'tokenSeconds', ...SIGNAL],
+  spaces: ['developer', ...SIGNAL],
+  deleteSpace: ['developer', ...SIGNAL],
+  installApp: APP,
+  upgradeApp: APP,
+  apps: ['namespace', 'allNamespaces', ...SIGNAL],
+  uninstallApp: ['namespace', ...SIGNAL],
 };
 
 /** Levenshtein distance, for the suggestion. */

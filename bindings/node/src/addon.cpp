@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     nhnode::init_tree(env, exports);
     nhnode::init_agent(env, exports);
     nhnode::init_ide(env, exports);
+    nhnode::init_space(env, exports);
     return exports;
 }
 

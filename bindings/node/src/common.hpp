@@ -175,6 +175,7 @@ void init_live(Napi::Env env, Napi::Object exports);
 void init_tree(Napi::Env env, Napi::Object exports);
 void init_agent(Napi::Env env, Napi::Object exports);
 void init_ide(Napi::Env env, Napi::Object exports);
+void init_space(Napi::Env env, Napi::Object exports);
 
 // The options of a start from the JS options object (dev.cpp).
 nocalhost::DevStartOptions dev_start_options(const Napi::Value &o);

@@ -11,6 +11,7 @@ from . import _native
 from ._enum import NamedIntEnum
 from .dev import DevModeMixin
 from .errors import InvalidArgument
+from .app import AppMixin
 from .space import SpaceMixin
 from .stream import StreamMixin
 from .tree import Feed, TreeMixin
@@ -73,7 +74,7 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-class Client(DevModeMixin, StreamMixin, TreeMixin, IdeMixin, SpaceMixin):
+class Client(DevModeMixin, StreamMixin, TreeMixin, IdeMixin, SpaceMixin, AppMixin):
     """A connection to one cluster, as a kubeconfig context describes it.
 
     ``kubeconfig`` is a path or a list of paths (merged like ``KUBECONFIG``);

@@ -249,5 +249,6 @@ void init_ide(py::module_ &m);
 // The options of a start from the dict nocalhost/dev.py builds (dev.cpp).
 nocalhost::DevStartOptions dev_start_options(const py::dict &d);
 void init_space(py::module_ &m);
+void init_app(py::module_ &m);
 
 }  // namespace nhpy

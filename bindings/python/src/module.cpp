@@ -11,4 +11,5 @@ PYBIND11_MODULE(_native, m) {
     nhpy::init_tree(m);
     nhpy::init_ide(m);
     nhpy::init_space(m);
+    nhpy::init_app(m);
 }

@@ -1136,6 +1136,163 @@ public final class Client extends NativeHandle {
         }
     }
 
+    // ---- dev spaces (nh_space_*, docs/spaces.md) ----
+
+    /**
+     * What a space call takes (nh_space_options). The access the create, share and renew calls
+     * return is JSON {"developer", "service_account", "namespace", "kubeconfig", "expires"}; its
+     * kubeconfig holds a token (open it with {@link #fromKubeconfigData}).
+     */
+    public static final class SpaceOptions {
+        String cpu, memory, storage, extraRulesJson;
+        boolean existingNamespace, revoke;
+        int pods;
+        long tokenSeconds;
+        Cancel cancel;
+
+        /** create: adopt a namespace that exists (delete then leaves it as it was). */
+        public SpaceOptions existingNamespace(boolean v) { existingNamespace = v; return this; }
+        /** create: the quota, as Kubernetes quantities ("2", "500m"; "4Gi"). */
+        public SpaceOptions cpu(String v) { cpu = v; return this; }
+        public SpaceOptions memory(String v) { memory = v; return this; }
+        public SpaceOptions storage(String v) { storage = v; return this; }
+        /** create: at most this many pods; 0: no limit. */
+        public SpaceOptions pods(int v) { pods = v; return this; }
+        /** create: PolicyRules the Role grants besides dev mode's, as a JSON array. */
+        public SpaceOptions extraRulesJson(String v) { extraRulesJson = v; return this; }
+        /** The token's lifetime; 0: 24 hours. */
+        public SpaceOptions tokenSeconds(long v) { tokenSeconds = v; return this; }
+        /** renew: every token issued before stops working. */
+        public SpaceOptions revoke(boolean v) { revoke = v; return this; }
+        public SpaceOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    private interface SpaceCall {
+        int run(nh_buf out, dev.nocalhost.jni.nh_space_options o);
+    }
+
+    private String space(String developer, SpaceOptions options, SpaceCall call) {
+        SpaceOptions o = options == null ? new SpaceOptions() : options;
+        dev.nocalhost.jni.nh_space_options d = new dev.nocalhost.jni.nh_space_options();
+        try {
+            Native.check(NH.nh_space_options_init(d, NH.NH_SPACE_OPTIONS_VERSION));
+            d.setDeveloper(developer);
+            d.setExisting_namespace(o.existingNamespace ? 1 : 0);
+            d.setCpu(o.cpu);
+            d.setMemory(o.memory);
+            d.setStorage(o.storage);
+            d.setPods(o.pods);
+            d.setExtra_rules_json(o.extraRulesJson);
+            d.setToken_seconds(o.tokenSeconds);
+            d.setRevoke(o.revoke ? 1 : 0);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return call.run(out, d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /** Creates space `name` for `developer` (nh_space_create); their access as JSON. */
+    public String createSpace(String name, String developer, SpaceOptions o) {
+        return space(developer, o, (out, d) -> NH.nh_space_create(out, handle, name, d));
+    }
+
+    /** Gives `developer` access to space `name` too (nh_space_share); their access as JSON. */
+    public String shareSpace(String name, String developer, SpaceOptions o) {
+        return space(developer, o, (out, d) -> NH.nh_space_share(out, handle, name, d));
+    }
+
+    /** A new token for `developer` in space `name` (nh_space_renew); with revoke, older ones stop working. */
+    public String renewSpace(String name, String developer, SpaceOptions o) {
+        return space(developer, o, (out, d) -> NH.nh_space_renew(out, handle, name, d));
+    }
+
+    /** The spaces as a JSON array, only `developer`'s when not null (nh_space_list). */
+    public String spaces(String developer, Cancel cancel) {
+        return space(developer, new SpaceOptions().cancel(cancel), (out, d) -> NH.nh_space_list(out, handle, d));
+    }
+
+    /** Deletes space `name`, everything it made and nothing else; with `developer`, only their access (nh_space_delete). */
+    public void deleteSpace(String name, String developer, Cancel cancel) {
+        space(developer, new SpaceOptions().cancel(cancel), (out, d) -> NH.nh_space_delete(handle, name, d));
+    }
+
+    // ---- applications (nh_app_*, docs/apps.md) ----
+
+    /**
+     * What an application call takes (nh_app_options). An application is JSON {"name",
+     * "namespace", "type", "state", "objects": [{"apiVersion", "kind", "name"}], "workloads":
+     * [{"kind", "name"}]}.
+     */
+    public static final class AppOptions {
+        String namespace, configPath;
+        String[] valuesFiles = new String[0], set = new String[0];
+        boolean allNamespaces;
+        Cancel cancel;
+
+        /** The application's namespace; default: the client's. */
+        public AppOptions namespace(String v) { namespace = v; return this; }
+        /** Helm charts: values files (helm --values), in order. */
+        public AppOptions valuesFiles(String... v) { valuesFiles = v.clone(); return this; }
+        /** Helm charts: "key=value" each (helm --set), in order. */
+        public AppOptions set(String... v) { set = v.clone(); return this; }
+        /** The dev config; default: SOURCE/.nocalhost/config.yaml when there is one. */
+        public AppOptions configPath(String v) { configPath = v; return this; }
+        /** apps(): the applications of every namespace. */
+        public AppOptions allNamespaces(boolean v) { allNamespaces = v; return this; }
+        public AppOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    private interface AppCall {
+        int run(nh_buf out, dev.nocalhost.jni.nh_app_options o);
+    }
+
+    private String app(AppOptions options, AppCall call) {
+        AppOptions o = options == null ? new AppOptions() : options;
+        dev.nocalhost.jni.nh_app_options d = new dev.nocalhost.jni.nh_app_options();
+        try {
+            Native.check(NH.nh_app_options_init(d, NH.NH_APP_OPTIONS_VERSION));
+            d.setNamespace_name(o.namespace);
+            if (o.valuesFiles.length > 0) {
+                d.setValues_files(o.valuesFiles);
+                d.setValues_files_count(o.valuesFiles.length);
+            }
+            if (o.set.length > 0) {
+                d.setSet(o.set);
+                d.setSet_count(o.set.length);
+            }
+            d.setConfig_path(o.configPath);
+            d.setAll_namespaces(o.allNamespaces ? 1 : 0);
+            return bufCall(o.cancel, (out, token) -> {
+                d.setCancel(token);
+                return call.run(out, d);
+            });
+        } finally {
+            d.delete();
+        }
+    }
+
+    /**
+     * Installs application `name` from `source`: a directory of manifests, a Kustomize directory
+     * or a Helm chart (nh_app_install); the application as JSON. A failed install removes what it made.
+     */
+    public String installApp(String name, String source, AppOptions o) {
+        return app(o, (out, d) -> NH.nh_app_install(out, handle, name, source, d));
+    }
+
+    /** Applies `source` to application `name` and deletes what left it (nh_app_upgrade). */
+    public String upgradeApp(String name, String source, AppOptions o) {
+        return app(o, (out, d) -> NH.nh_app_upgrade(out, handle, name, source, d));
+    }
+
+    /** The applications of the namespace (or all, with allNamespaces) as a JSON array (nh_app_list). */
+    public String apps(AppOptions o) { return app(o, (out, d) -> NH.nh_app_list(out, handle, d)); }
+
+    /** Deletes exactly what application `name` installed (nh_app_uninstall). */
+    public void uninstallApp(String name, AppOptions o) { app(o, (out, d) -> NH.nh_app_uninstall(handle, name, d)); }
+
     /** Receives tree events (nh_tree_watch): "ADDED", "MODIFIED", "DELETED", then "SYNCED" with the whole tree. */
     @FunctionalInterface
     public interface TreeListener {
