@@ -392,7 +392,8 @@ private:
         auto divisor = parse_quantity(ref.contains("divisor") ? ref["divisor"].is_string() ? ref["divisor"].get<std::string>()
                                                                                              : ref["divisor"].dump()
                                                               : "1");
-        if (!amount_value || !divisor || *divisor <= 0)
+        if (divisor && *divisor == 0) divisor = 1;  // the API server writes an unset divisor as "0": the kubelet takes 1
+        if (!amount_value || !divisor || *divisor < 0)
             return unresolved(v, "an unreadable quantity (" + q.value_or("0") + ") or divisor");
         // As the kubelet: CPU in millicores, the rest in units, each rounded up, then divided, rounded up.
         long double scale = name == "cpu" ? 1000.0L : 1.0L;

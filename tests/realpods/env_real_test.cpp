@@ -143,7 +143,9 @@ TEST_F(EnvRealPods, TheResolvedEnvironmentIsWhatTheKubeletGaveTheContainer) {
     // the service links) came from the spec and is in the resolved environment.
     for (const auto &[name, value] : real) {
         bool own = name == "PATH" || name == "HOME" || name == "HOSTNAME" || name.rfind("KUBERNETES_", 0) == 0;
-        if (!own) EXPECT_TRUE(names.count(name)) << name << "=" << value << " is missing from the resolved environment";
+        if (!own) {
+            EXPECT_TRUE(names.count(name)) << name << "=" << value << " is missing from the resolved environment";
+        }
     }
     // Optional references to nothing leave the variable unset.
     EXPECT_FALSE(names.count("OPT_MISSING"));
@@ -181,12 +183,13 @@ TEST_F(EnvRealPods, SecretsAreLeftOutUnlessAsked) {
 
     // The CLI: dotenv by default, the secrets named in comments, a note on stderr.
     int rc = 0;
-    std::string out = sh(nh_cli() + "dev env deployment/envs 2>'" + (local_ / "err") + "'", &rc);
+    std::string out = nh::test::shell(nh_cli() + "dev env deployment/envs 2>'" + (local_ / "err") + "'", &rc);
     ASSERT_EQ(rc, 0) << out;
     EXPECT_EQ(out.find("line2"), std::string::npos) << out;
     EXPECT_NE(out.find("# SEC_KEY left out (withheld)"), std::string::npos) << out;
     EXPECT_NE(out.find("CM_KEY='b-from-cfg'"), std::string::npos) << out;
-    EXPECT_NE(nh::test::read_file(local_ / "err").find("4 value(s) from Secrets left out"), std::string::npos);
+    std::string err = nh::test::read_file(local_ / "err");
+    EXPECT_NE(err.find("4 value(s) from Secrets left out"), std::string::npos) << err;
     out = sh(nh_cli() + "dev env deployment/envs --secrets --format json", &rc);
     ASSERT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("line2"), std::string::npos) << out;
