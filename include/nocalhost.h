@@ -877,6 +877,62 @@ NH_EXTERN int nh_dev_attach(nh_session **out, nh_client *client, const char *kin
 NH_EXTERN int nh_dev_config_resolve(nh_buf *out, nh_client *client, const char *kind, const char *name,
                                     const nh_dev_start_options *opts);
 
+/** Formats of nh_dev_env(). */
+typedef enum nh_dev_env_format {
+    NH_DEV_ENV_JSON = 0,   /**< the JSON object described at nh_dev_env() */
+    NH_DEV_ENV_DOTENV = 1  /**< a dotenv file: NAME='value' lines, comments for what was left out */
+} nh_dev_env_format;
+
+/** Options of nh_dev_env(). */
+typedef struct nh_dev_env_options {
+    unsigned int version;
+    /** The namespace; NULL: the client's. */
+    const char *namespace_name;
+    /** The container; NULL: the only one (NH_EINVAL when there are several). */
+    const char *container;
+    /** NH_DEV_ENV_JSON (the default) or NH_DEV_ENV_DOTENV. */
+    int format;
+    /** Non-zero: include the values that come from Secrets (otherwise named and left out). */
+    int include_secrets;
+    nh_cancel *cancel;
+} nh_dev_env_options;
+
+#define NH_DEV_ENV_OPTIONS_VERSION 1
+#define NH_DEV_ENV_OPTIONS_INIT {NH_DEV_ENV_OPTIONS_VERSION, NULL, NULL, NH_DEV_ENV_JSON, 0, NULL}
+
+NH_EXTERN int nh_dev_env_options_init(nh_dev_env_options *opts, unsigned int version);
+
+/**
+ * The environment of a workload's container as the kubelet gives it, into
+ * *out, so that a local process can run with the container's settings
+ * (docs/dev-mode.md, "The container's environment"). Resolved in the
+ * kubelet's order: envFrom sources first (ConfigMap "data" and Secret keys
+ * with their prefix, a later source overriding an earlier one, keys that are
+ * not variable names skipped), then env in order (a later entry overriding),
+ * each "value" with $(VAR) expanded from the variables defined before it
+ * ($$ is a literal $, an unknown $(VAR) stays as written); valueFrom:
+ * configMapKeyRef and secretKeyRef (an optional reference to a missing
+ * object or key leaves the variable unset), fieldRef (metadata.namespace,
+ * metadata.labels['k'], metadata.annotations['k'] and spec.serviceAccountName
+ * from a running pod of the workload or else its pod template;
+ * metadata.name, metadata.uid, spec.nodeName, status.podIP(s) and
+ * status.hostIP(s) from a running pod only), resourceFieldRef (requests and
+ * limits with their divisor, rounded up; a limit not set is the node's
+ * allocatable amount). Service-link variables (NAME_SERVICE_HOST...) are not
+ * included. A workload in dev mode is read as it was before dev mode.
+ * Values from Secrets (and values expanded from them) are included only with
+ * opts->include_secrets; otherwise they are named and left out.
+ * NH_DEV_ENV_JSON: {"kind","name","namespace","container","pod" (the pod read
+ * for the Downward API, or null),"env":[{"name","source","secret","value"}],
+ * "notes":[...]}; an entry left out has "withheld" or "unresolved" (the
+ * reason) instead of "value". Errors: NH_ENOTFOUND (the workload; a
+ * container; a ConfigMap, Secret or key the container needs that is not
+ * optional: the kubelet would not start the container either), NH_EINVAL
+ * (several containers and none chosen, an unknown format), client errors.
+ */
+NH_EXTERN int nh_dev_env(nh_buf *out, nh_client *client, const char *kind, const char *name,
+                         const nh_dev_env_options *opts);
+
 /**
  * The PersistentVolumeClaims dev mode made for persistentVolumeDirs, of one
  * workload (kind and name) or, with kind and name NULL, of the namespace, as

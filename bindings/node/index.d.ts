@@ -255,6 +255,14 @@ export class Client {
   upgradeApp(name: string, source: string, options?: AppOptions): Promise<App>;
   apps(options?: CallOptions & { namespace?: string; allNamespaces?: boolean }): Promise<App[]>;
   uninstallApp(name: string, options?: CallOptions & { namespace?: string }): Promise<void>;
+  /**
+   * nh dev env: the container's environment as the kubelet resolves it, for a local process; a
+   * DevEnv object (format 'json', the default) or the text of a dotenv file (format 'dotenv').
+   */
+  devEnv(kind: WorkloadKind, name: string, options?: DevEnvOptions & { format?: 'json' }): Promise<DevEnv>;
+  devEnv(kind: WorkloadKind, name: string, options: DevEnvOptions & { format: 'dotenv' }): Promise<string>;
+  devEnv(target: string, options?: DevEnvOptions & { format?: 'json' }): Promise<DevEnv>;
+  devEnv(target: string, options: DevEnvOptions & { format: 'dotenv' }): Promise<string>;
   /** The Session of a workload already in dev mode (NotFoundError otherwise). */
   devAttach(kind: WorkloadKind, name: string, options?: DevAttachOptions): Promise<Session>;
   devAttach(target: string, options?: DevAttachOptions): Promise<Session>;
@@ -628,6 +636,37 @@ export interface DevQueryOptions extends CallOptions {
   /** 'duplicate': the copy of `developer`. */
   mode?: DevModeName | DevModeValue;
   developer?: string;
+}
+
+/** devEnv: which container, the output's format, and whether Secrets' values are included. */
+export interface DevEnvOptions extends CallOptions {
+  namespace?: string;
+  /** The container; default: the only one. */
+  container?: string;
+  format?: 'json' | 'dotenv';
+  /** Include the values that come from Secrets (otherwise named and left out). */
+  secrets?: boolean;
+}
+
+/** One variable of devEnv(): `value`, or `withheld`/`unresolved` (the reason) when left out. */
+export interface DevEnvVar {
+  name: string;
+  source: string;
+  secret: boolean;
+  value?: string;
+  withheld?: string;
+  unresolved?: string;
+}
+
+export interface DevEnv {
+  kind: string;
+  name: string;
+  namespace: string;
+  container: string;
+  /** The pod the Downward API's fields were read from, or null. */
+  pod: string | null;
+  env: DevEnvVar[];
+  notes: string[];
 }
 
 /** devAttach: which session, and whether it is scoped. */

@@ -70,6 +70,7 @@ std::vector<OptionsType> options_types() {
          call_init<nh_dev_config_options, nh_dev_config_options_init>},
         {"nh_dev_profile_options", {sizeof(nh_dev_profile_options)},
          call_init<nh_dev_profile_options, nh_dev_profile_options_init>},
+        {"nh_dev_env_options", {sizeof(nh_dev_env_options)}, call_init<nh_dev_env_options, nh_dev_env_options_init>},
     };
 }
 

@@ -1,4 +1,4 @@
-// nh dev start|end|status|list|pvc: dev mode through the C ABI.
+// nh dev start|end|status|list|pvc|env: dev mode through the C ABI.
 #include <time.h>
 #include <unistd.h>
 
@@ -875,6 +875,46 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         ->check(CLI::Range(1, 65535));
     run->callback([&g] { run_dev_command(g, ra.which, ra.target, ra.mode, ra.developer, ra.config, ra.app,
                                          ra.local_port, ra.args); });
+
+    // nh dev env
+    struct EnvArgs {
+        std::string target, container, format = "dotenv";
+        bool secrets = false;
+    };
+    static EnvArgs ea;
+    auto *env = dev->add_subcommand(
+        "env", "the container's environment as the kubelet resolves it (ConfigMaps, Secrets, Downward API), "
+               "for a local process");
+    env->add_option("target", ea.target, "KIND/NAME of the workload")->required();
+    env->add_option("-c,--container", ea.container, "the container (default: the only one)");
+    env->add_option("--format", ea.format, "dotenv (NAME='value' lines) or json")
+        ->check(CLI::IsMember({"dotenv", "json"}));
+    env->add_flag("--secrets", ea.secrets, "include the values that come from Secrets (left out otherwise)");
+    env->callback([&g] {
+        Target t = parse_target(ea.target);
+        nh_client *c = client_or_fail(g);
+        nh_dev_env_options o = NH_DEV_ENV_OPTIONS_INIT;
+        o.container = ea.container.empty() ? nullptr : ea.container.c_str();
+        o.include_secrets = ea.secrets ? 1 : 0;
+        o.format = ea.format == "json" ? NH_DEV_ENV_JSON : NH_DEV_ENV_DOTENV;
+        o.cancel = nh_cli::interrupt_token();
+        nh_buf b = NH_BUF_INIT;
+        if (nh_dev_env(&b, c, t.kind.c_str(), t.name.c_str(), &o) != NH_OK) fail_with_last_error(c);
+        std::string text(b.ptr ? b.ptr : "", b.size);
+        nh_buf_dispose(&b);
+        size_t withheld = 0;
+        if (ea.format == "json") {
+            json j = json::parse(text, nullptr, false);
+            for (const auto &e : j.value("env", json::array())) withheld += e.contains("withheld") ? 1 : 0;
+            std::printf("%s\n", j.dump(2).c_str());
+        } else {
+            for (size_t at = 0; (at = text.find(" left out (withheld)", at)) != std::string::npos; ++at) ++withheld;
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        if (withheld)
+            std::fprintf(stderr, "%zu value(s) from Secrets left out; pass --secrets to include them\n", withheld);
+        nh_client_free(c);
+    });
 
     // nh dev list
     static bool list_all = false;

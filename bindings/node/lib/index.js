@@ -269,6 +269,22 @@ class Client {
     return JSON.parse(await withSignal(signal, (cancel) => nativeLib.devStatus(this._native, kind, name, q, cancel)));
   }
 
+  /**
+   * nh dev env: the container's environment as the kubelet resolves it, for a
+   * local process. format 'json' (the default: {kind, name, namespace,
+   * container, pod, env: [{name, source, secret, value}], notes}; an entry left
+   * out has withheld or unresolved instead of value) or 'dotenv' (the text of
+   * a dotenv file). Values from Secrets only with secrets: true.
+   */
+  async devEnv(kind, name, allOptions) {
+    [kind, name, allOptions] = workloadArgs(kind, name, allOptions);
+    const { signal, namespace, container, format = 'json', secrets = false } = checkOptions('devEnv', allOptions);
+    if (format !== 'json' && format !== 'dotenv') throw new TypeError(`devEnv: format is 'json' or 'dotenv', not '${format}'`);
+    const o = { namespace, container, dotenv: format === 'dotenv', secrets: Boolean(secrets) };
+    const text = await withSignal(signal, (cancel) => nativeLib.devEnv(this._native, kind, name, o, cancel));
+    return format === 'json' ? JSON.parse(text) : text;
+  }
+
   /** Every workload in dev mode in the namespace (or all namespaces). */
   async devList(options) {
     const { signal, namespace, allNamespaces } = checkOptions('devList', options);

@@ -36,6 +36,7 @@ const KEYS = {
   devAttach: [...DEV_QUERY, 'endOnExit'],
   devList: ['namespace', 'allNamespaces', ...SIGNAL],
   devPvc: ['namespace', ...SIGNAL],
+  devEnv: ['namespace', 'container', 'format', 'secrets', ...SIGNAL],
   devRun: [...DEV_QUERY, 'args', 'configPath', 'appName', 'localPort', 'stdin', 'timeoutMs'],
   sessionRun: ['args', 'configPath', 'appName', 'localPort', 'stdin', 'timeoutMs', ...SIGNAL],
   terminal: [...EXEC, 'shell'],

@@ -211,6 +211,38 @@ Napi::Value dev_pvc_delete(const Napi::CallbackInfo &info) {
         [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
 }
 
+// devEnv(client, kind, name, {namespace, container, dotenv, secrets}, cancel?) -> Promise<string>
+Napi::Value dev_env(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Client *c = Client::From(info[0]);
+    auto client = c->get(env);
+    struct EnvCall {
+        std::string kind, name;
+        std::optional<std::string> ns, container;
+        bool dotenv = false, secrets = false;
+        nocalhost::Buffer out;
+    };
+    auto call = std::make_shared<EnvCall>();
+    call->kind = opt_string(info[1]).value_or("");
+    call->name = opt_string(info[2]).value_or("");
+    call->ns = opt_string(option(info[3], "namespace"));
+    call->container = opt_string(option(info[3], "container"));
+    call->dotenv = option(info[3], "dotenv").ToBoolean().Value();
+    call->secrets = option(info[3], "secrets").ToBoolean().Value();
+    return CallWorker::Start(
+        env, c->handle().inflight(), Cancel::From(info[4]),
+        [client, call](nh_cancel *t) {
+            nh_dev_env_options o = NH_DEV_ENV_OPTIONS_INIT;
+            o.namespace_name = c_str_or_null(call->ns);
+            o.container = c_str_or_null(call->container);
+            o.format = call->dotenv ? NH_DEV_ENV_DOTENV : NH_DEV_ENV_JSON;
+            o.include_secrets = call->secrets ? 1 : 0;
+            o.cancel = t;
+            return nh_dev_env(call->out.out(), client.get(), call->kind.c_str(), call->name.c_str(), &o);
+        },
+        [call](Napi::Env e) -> Napi::Value { return to_string(e, call->out); });
+}
+
 }  // namespace
 
 void Session::Init(Napi::Env env, Napi::Object exports) {
@@ -250,6 +282,7 @@ void Session::Init(Napi::Env env, Napi::Object exports) {
     exports.Set("devConfigResolve", Napi::Function::New(env, dev_config_resolve));
     exports.Set("devPvcList", Napi::Function::New(env, dev_pvc_list));
     exports.Set("devPvcDelete", Napi::Function::New(env, dev_pvc_delete));
+    exports.Set("devEnv", Napi::Function::New(env, dev_env));
 }
 
 Session::Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info) {

@@ -118,6 +118,10 @@ def dev_attach(
 def dev_pvc_list(
     client: Client, kind: Optional[str], name: Optional[str], namespace: Optional[str], cancel: Optional[Cancel] = None
 ) -> str: ...
+def dev_env(
+    client: Client, kind: str, name: str, namespace: Optional[str], container: Optional[str], dotenv: bool,
+    secrets: bool, cancel: Optional[Cancel] = None,
+) -> str: ...
 def dev_pvc_delete(
     client: Client, kind: str, name: str, claim: Optional[str], namespace: Optional[str],
     cancel: Optional[Cancel] = None,

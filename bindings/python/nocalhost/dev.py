@@ -814,6 +814,33 @@ class DevModeMixin:
             raise TypeError("dev_pvc_list: give both kind and name (or 'KIND/NAME'), or neither")
         return json.loads(_native.dev_pvc_list(self._native, kind, name, namespace, cancel))
 
+    def dev_env(
+        self,
+        kind: str,
+        name: Optional[str] = None,
+        *,
+        container: Optional[str] = None,
+        format: str = "json",
+        secrets: bool = False,
+        namespace: Optional[str] = None,
+        cancel: Optional["Cancel"] = None,
+    ) -> Any:
+        """The container's environment as the kubelet resolves it, for a local process (``nh dev env``).
+
+        ``format="json"`` (the default) gives a dict ``{"kind", "name",
+        "namespace", "container", "pod", "env": [{"name", "source",
+        "secret", "value"}], "notes"}``; an entry left out has "withheld" or
+        "unresolved" (the reason) instead of "value". ``format="dotenv"``
+        gives the text of a dotenv file. Values from Secrets are included
+        only with ``secrets=True``. Raises :class:`NotFound` when a
+        ConfigMap, Secret or key the container needs is missing.
+        """
+        if format not in ("json", "dotenv"):
+            raise ValueError("dev_env: format is 'json' or 'dotenv', not %r" % (format,))
+        kind, name = workload(kind, name)
+        text = _native.dev_env(self._native, kind, name, namespace, container, format == "dotenv", secrets, cancel)
+        return json.loads(text) if format == "json" else text
+
     def dev_pvc_delete(
         self,
         kind: str,

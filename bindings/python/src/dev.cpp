@@ -314,6 +314,26 @@ void init_dev(py::module_ &m) {
         py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("cancel") = nullptr);
 
     m.def(
+        "dev_env",
+        [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &ns,
+           const std::optional<std::string> &container, bool dotenv, bool secrets, const Cancel *cancel) {
+            auto client = c.get();
+            nocalhost::Buffer out;
+            call_blocking(cancel, c.handle.inflight(), [&](nh_cancel *t) {
+                nh_dev_env_options o = NH_DEV_ENV_OPTIONS_INIT;
+                o.namespace_name = c_str_or_null(ns);
+                o.container = c_str_or_null(container);
+                o.format = dotenv ? NH_DEV_ENV_DOTENV : NH_DEV_ENV_JSON;
+                o.include_secrets = secrets ? 1 : 0;
+                o.cancel = t;
+                return nh_dev_env(out.out(), client.get(), kind.c_str(), name.c_str(), &o);
+            });
+            return to_str(out);
+        },
+        py::arg("client"), py::arg("kind"), py::arg("name"), py::arg("namespace"), py::arg("container"),
+        py::arg("dotenv"), py::arg("secrets"), py::arg("cancel") = nullptr);
+
+    m.def(
         "dev_pvc_delete",
         [](Client &c, const std::string &kind, const std::string &name, const std::optional<std::string> &claim,
            const std::optional<std::string> &ns, const Cancel *cancel) {

@@ -8,6 +8,7 @@ import dev.nocalhost.jni.SWIGTYPE_p_p_nh_client;
 import dev.nocalhost.jni.Utf8;
 import dev.nocalhost.jni.nh_buf;
 import dev.nocalhost.jni.nh_client_options;
+import dev.nocalhost.jni.nh_dev_env_format;
 import dev.nocalhost.jni.nh_request_options;
 import dev.nocalhost.jni.nh_watch_options;
 import java.nio.charset.StandardCharsets;
@@ -766,6 +767,57 @@ public final class Client extends NativeHandle {
      */
     public List<String> devPvcDelete(String kind, String name, String claim, DevQueryOptions o) {
         return Json.parseStrings(query(o, false, (q, out) -> NH.nh_dev_pvc_delete(out, handle, kind, name, claim, q)));
+    }
+
+    /** Options of {@link #devEnv}. */
+    public static final class DevEnvOptions {
+        String namespace, container;
+        boolean dotenv, secrets;
+        Cancel cancel;
+
+        public DevEnvOptions namespace(String v) { namespace = v; return this; }
+        /** The container; default: the only one. */
+        public DevEnvOptions container(String v) { container = v; return this; }
+        /** true: the text of a dotenv file; false (the default): JSON. */
+        public DevEnvOptions dotenv(boolean v) { dotenv = v; return this; }
+        /** Include the values that come from Secrets (otherwise named and left out). */
+        public DevEnvOptions secrets(boolean v) { secrets = v; return this; }
+        public DevEnvOptions cancel(Cancel v) { cancel = v; return this; }
+    }
+
+    /**
+     * nh dev env: the container's environment as the kubelet resolves it, for a local process: JSON
+     * {"kind", "name", "namespace", "container", "pod", "env": [{"name", "source", "secret",
+     * "value"}], "notes"} (an entry left out has "withheld" or "unresolved" instead of "value"), or
+     * the text of a dotenv file. Throws NotFound when a ConfigMap, Secret or key the container needs
+     * is missing.
+     */
+    public String devEnv(String kind, String name, DevEnvOptions options) {
+        DevEnvOptions opts = options == null ? new DevEnvOptions() : options;
+        acquire();
+        dev.nocalhost.jni.nh_dev_env_options o = new dev.nocalhost.jni.nh_dev_env_options();
+        nh_buf out = new nh_buf();
+        try (Native.CallToken t = new Native.CallToken(inflight, opts.cancel)) {
+            Native.check(NH.nh_dev_env_options_init(o, NH.NH_DEV_ENV_OPTIONS_VERSION));
+            o.setNamespace_name(opts.namespace);
+            o.setContainer(opts.container);
+            o.setFormat((opts.dotenv ? nh_dev_env_format.NH_DEV_ENV_DOTENV : nh_dev_env_format.NH_DEV_ENV_JSON).swigValue());
+            o.setInclude_secrets(opts.secrets ? 1 : 0);
+            o.setCancel(t.token);
+            Native.check(NH.nh_dev_env(out, handle, kind, name, o));
+            return Utf8.decode(out.bytes());
+        } finally {
+            NH.nh_buf_dispose(out);
+            out.delete();
+            o.delete();
+            release();
+        }
+    }
+
+    /** {@link #devEnv(String, String, DevEnvOptions)} of a "KIND/NAME". */
+    public String devEnv(String target, DevEnvOptions o) {
+        String[] w = workload(target);
+        return devEnv(w[0], w[1], o);
     }
 
     // -- streams ----------------------------------------------------------------
