@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""S6: a large file changed a little (issue 18). Bytes on the wire and time, ours against rsync.
+"""S6: a large file changed a little. Bytes on the wire and time, ours against rsync.
 
 usage: bench/s6_bench.py --build BUILD_DIR [--client CMD] [--compress auto|on|off|none] [--work DIR]
                          [--big-mb 200] [--huge-mb 1024]

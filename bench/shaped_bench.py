@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sync over a shaped link (issue 18): Toxiproxy between client and server, for every tool alike.
+"""Sync over a shaped link: Toxiproxy between client and server, for every tool alike.
 
 usage: bench/shaped_bench.py --build BUILD_DIR [--files 20000] [--profiles 100:20,20:80] [--runs 1]
                              [--only S1,S3,S4,CUT] [--compress auto|on|off|none] [--client CMD]

@@ -1,10 +1,10 @@
-// T1 / T2 of docs/benchmarks.md on the test cluster's real node, in one run:
+// R1 / R2 of docs/benchmarks.md on the test cluster's real node, in one run:
 //   F   port-forward from here to an echo server in the dev pod (busybox `nc -ll -e cat`)
 //   F+R port-forward from here to the pod's reverse listener, whose connections the tunnel
 //       carries back to an echo server here: the same forward plus a reverse leg
-// T1: MiB/s of N bytes read through one connection (the pod's `head -c N /dev/zero` for F, a
+// R1: MiB/s of N bytes read through one connection (the pod's `head -c N /dev/zero` for F, a
 // server here sending N bytes through the tunnel for F+R);
-// T2: 1-byte echo round trips x1000 on one connection. The reverse leg's own round trip is
+// R2: 1-byte echo round trips x1000 on one connection. The reverse leg's own round trip is
 // F+R minus F. Prints a Markdown table of medians.
 //
 //   source <(scripts/test-cluster env)
@@ -190,9 +190,9 @@ int main(int argc, char **argv) {
         std::printf("| figure (median of %zu) | F: forward to the pod | F+R: forward, then reverse back here | F ÷ F+R |\n",
                     tf.size());
         std::printf("|---|---|---|---|\n");
-        std::printf("| T1 %zu MiB read through one connection | %.1f MiB/s | %.1f MiB/s | %.2f× |\n", bytes >> 20, mf,
+        std::printf("| R1 %zu MiB read through one connection | %.1f MiB/s | %.1f MiB/s | %.2f× |\n", bytes >> 20, mf,
                     mfr, mf / mfr);
-        std::printf("| T2 1-byte echo round trip (×1000) | %.3f ms | %.3f ms | reverse leg alone: %.3f ms |\n", qf, qfr,
+        std::printf("| R2 1-byte echo round trip (×1000) | %.3f ms | %.3f ms | reverse leg alone: %.3f ms |\n", qf, qfr,
                     qfr - qf);
         rc = 0;
     } while (false);
