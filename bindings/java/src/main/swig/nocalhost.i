@@ -179,6 +179,7 @@ static const char *const *nhj_own_list(const void *owner, const char *const *lis
 %pointer_functions(nh_session *, SessionOut);
 %pointer_functions(nh_exec *, ExecOut);
 %pointer_functions(nh_forward *, ForwardOut);
+%pointer_functions(nh_reverse *, ReverseOut);
 %pointer_functions(nh_sync *, SyncOut);
 %pointer_functions(nh_cancel *, CancelOut);
 
@@ -442,6 +443,17 @@ void nhj_forward_options_set_listener(nh_forward_options *opts, jobject listener
     opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
 }
 void nhj_forward_options_clear_listener(nh_forward_options *opts) {
+    if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
+    opts->payload = NULL;
+    opts->on_event = NULL;
+}
+/* Reverse-forward events to `listener` (a dev.nocalhost.jni.ForwardEventCallback: the same
+   arguments, the pod's port first). Clear after nh_reverse_free(). */
+void nhj_reverse_options_set_listener(nh_reverse_options *opts, jobject listener) {
+    opts->on_event = nhj_forward_event_trampoline;
+    opts->payload = (*nhj_env())->NewGlobalRef(nhj_env(), listener);
+}
+void nhj_reverse_options_clear_listener(nh_reverse_options *opts) {
     if (opts->payload) (*nhj_env())->DeleteGlobalRef(nhj_env(), (jobject)opts->payload);
     opts->payload = NULL;
     opts->on_event = NULL;

@@ -949,6 +949,78 @@ public final class Client extends NativeHandle {
         }
     }
 
+    /** Options of {@link #reverseForward}. */
+    public static final class ReverseForwardOptions {
+        String namespace, developer, remoteAddress, syncdDir;
+        DevMode mode = DevMode.REPLACE;
+        long timeoutMs;
+        Cancel cancel;
+        ForwardListener listener;
+
+        public ReverseForwardOptions namespace(String v) { namespace = v; return this; }
+        /** Which session of the workload (default REPLACE). */
+        public ReverseForwardOptions mode(DevMode v) { mode = v; return this; }
+        /** Duplicate mode: the developer whose copy. */
+        public ReverseForwardOptions developer(String v) { developer = v; return this; }
+        /** The IPv4 address the listeners bind in the pod; default 127.0.0.1 (the pod's own containers). */
+        public ReverseForwardOptions remoteAddress(String v) { remoteAddress = v; return this; }
+        /** Limit for the first tunnel (nhsyncd's upload included); default 120 s. */
+        public ReverseForwardOptions timeoutMs(long v) { timeoutMs = v; return this; }
+        /** Without a sidecar image: where the nhsyncd binaries are. */
+        public ReverseForwardOptions syncdDir(String v) { syncdDir = v; return this; }
+        /** Stops forwarding. */
+        public ReverseForwardOptions cancel(Cancel v) { cancel = v; return this; }
+        /** Connection and tunnel events (localPort is the port here, remotePort the pod's). */
+        public ReverseForwardOptions listener(ForwardListener v) { listener = v; return this; }
+    }
+
+    /**
+     * Listens in the dev pod of workload `kind`/`name` (in dev mode) on each REMOTE port and
+     * carries every connection back to 127.0.0.1:LOCAL here: ports "REMOTE:LOCAL" or "PORT"
+     * (docs/traffic.md). Returns once every listener is bound in the pod. Throws InvalidArgument
+     * (bad port text), InvalidState (not in dev mode), Busy (a port in the pod is taken),
+     * Unauthorized (the sidecar refused the session's token), Timeout, ...
+     */
+    public ReverseForward reverseForward(String kind, String name, ReverseForwardOptions o, String... ports) {
+        if (ports == null || ports.length == 0) throw NocalhostException.of(ErrorCode.EINVAL, "reverse-forward: no ports given");
+        ReverseForwardOptions opts = o == null ? new ReverseForwardOptions() : o;
+        acquire();
+        dev.nocalhost.jni.nh_reverse_options x = new dev.nocalhost.jni.nh_reverse_options();
+        dev.nocalhost.jni.SWIGTYPE_p_p_nh_reverse out = NH.new_ReverseOut();
+        Native.CallToken t = new Native.CallToken(inflight, opts.cancel);
+        boolean started = false;
+        try {
+            Native.check(NH.nh_reverse_options_init(x, NH.NH_REVERSE_OPTIONS_VERSION));
+            x.setNamespace_name(opts.namespace);
+            x.setMode(opts.mode.value());
+            x.setDeveloper(opts.developer);
+            x.setRemote_address(opts.remoteAddress);
+            x.setTimeout_ms((int) opts.timeoutMs);
+            x.setSyncd_dir(opts.syncdDir);
+            x.setCancel(t.token);
+            if (opts.listener != null) NH.nhj_reverse_options_set_listener(x, new ReverseForward.Events(opts.listener));
+            Native.check(NH.nh_reverse_start(out, handle, kind, name, ports, x));
+            dev.nocalhost.jni.SWIGTYPE_p_nh_reverse h = NH.ReverseOut_value(out);
+            ReverseForward r = new ReverseForward(h, () -> {
+                NH.nh_reverse_free(h);
+                NH.nhj_reverse_options_clear_listener(x);
+                x.delete();
+                t.close();
+            });
+            r.inflight.attach(t.token);
+            started = true;
+            return r;
+        } finally {
+            NH.delete_ReverseOut(out);
+            if (!started) {
+                NH.nhj_reverse_options_clear_listener(x);
+                x.delete();
+                t.close();
+            }
+            release();
+        }
+    }
+
     /** Options of {@link #portForward}. */
     public static final class PortForwardOptions {
         String namespace, address;
