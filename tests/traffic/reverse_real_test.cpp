@@ -220,13 +220,19 @@ TEST_F(ReverseForward, CarriesBytesBothWaysManyConnectionsAndLargeTransfersAndRe
     EXPECT_EQ(md5_of(got), up) << "pod -> laptop";
     nh_reverse_free(rev_);
     rev_ = nullptr;
+    // A port nothing listens on, taken now: one taken at the start could have been given to a
+    // listener of this test (the forward's) since.
+    dead = free_port();
     ASSERT_EQ(start({"9100:" + std::to_string(local_.http.port()), "9102:" + std::to_string(dead)}), NH_OK)
         << nh_error_last()->message;
+    EXPECT_EQ(get_in_pod(9100), "answered on the developer's machine\n") << "the new tunnel serves";
 
     // Nothing listens on the local port of 9102: that connection fails with a reason, the
     // tunnel stays up.
-    EXPECT_EQ(get_in_pod(9102).rfind("<exit ", 0), 0u);
-    ASSERT_TRUE(eventually([&] { return events_.count(NH_REVERSE_ERROR) >= 1; }, std::chrono::seconds(10)));
+    std::string refused = get_in_pod(9102);
+    EXPECT_EQ(refused.rfind("<exit ", 0), 0u) << refused;
+    ASSERT_TRUE(eventually([&] { return events_.count(NH_REVERSE_ERROR) >= 1; }, std::chrono::seconds(10)))
+        << "the pod's nc: " << refused << "\nevents:\n" << events_.all();
     EXPECT_NE(events_.message_of(NH_REVERSE_ERROR).find("nothing listens on 127.0.0.1:" + std::to_string(dead)),
               std::string::npos)
         << events_.message_of(NH_REVERSE_ERROR);
