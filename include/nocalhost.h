@@ -639,12 +639,34 @@ typedef struct nh_dev_start_options {
         $NH_SYNCD_DIR, else share/nocalhost beside the library (<prefix>/share/nocalhost for
         <prefix>/lib/libnocalhost.so), where they are installed. */
     const char *syncd_dir;
+    /* Since options version 5: traffic (docs/traffic.md). */
+    /** Non-zero: local mode. The dev pod runs only the sync sidecar, no dev container, and every
+        connection to one of `local_ports` in the pod (so through the workload's Services) is
+        carried to a process on this machine. With NH_DEV_MODE_DUPLICATE: a local copy, which
+        receives only what `headers` routes to it. */
+    int local;
+    /** Local mode: the ports carried to this machine, each "PORT" or "PORT:LOCAL" (PORT a port
+        of the workload's pods, LOCAL the local process's on 127.0.0.1; default PORT). */
+    const char *const *local_ports;
+    size_t local_ports_count;
+    /** Cluster Services made reachable from this machine for as long as the session lasts, each
+        "svc/NAME:PORT[:LOCAL]" (LOCAL on 127.0.0.1; default PORT); NULL: none. */
+    const char *const *forwards;
+    size_t forwards_count;
+    /** Duplicate mode: requests to the workload's Services that carry every one of these
+        headers ("NAME=VALUE", exact match) go to the copy, all others to the original;
+        NULL: no routing. */
+    const char *const *headers;
+    size_t headers_count;
+    /** What routes `headers`: NULL or "auto" (Istio where its API is served, else the Gateway
+        API), "istio" or "gateway-api". */
+    const char *router;
 } nh_dev_start_options;
 
-#define NH_DEV_START_OPTIONS_VERSION 4
+#define NH_DEV_START_OPTIONS_VERSION 5
 #define NH_DEV_START_OPTIONS_INIT \
     {NH_DEV_START_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, \
-     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}
+     0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL}
 
 NH_EXTERN int nh_dev_start_options_init(nh_dev_start_options *opts, unsigned int version);
 

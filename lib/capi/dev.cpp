@@ -191,6 +191,7 @@ int nh_dev_default_identity(nh_buf *out) {
 static constexpr std::size_t kDevStartOptionsSizes[] = {offsetof(nh_dev_start_options, local_dir),
                                                          offsetof(nh_dev_start_options, patch_errors_fatal),
                                                          offsetof(nh_dev_start_options, sidecar_base_image),
+                                                         offsetof(nh_dev_start_options, local),
                                                          sizeof(nh_dev_start_options)};
 static_assert(std::size(kDevStartOptionsSizes) == NH_DEV_START_OPTIONS_VERSION, "one size per version of nh_dev_start_options");
 
