@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "app/render.hpp"
+#include "app/xz.hpp"
 #include "common/base64.hpp"
 #include "common/error.hpp"
+#include "common/random.hpp"
 #include "dev/config.hpp"
 #include "kube/access.hpp"
 #include "kube/errors.hpp"
@@ -23,6 +25,11 @@ namespace {
 constexpr const char *kObjectsKey = "nh.objects";  // our key: [{apiVersion, kind, name, path}]
 constexpr const char *kStateKey = "s";             // nhctl's: INSTALLING, INSTALLED
 constexpr const char *kTypeKey = "t";              // nhctl's: rawManifestLocal, kustomizeLocal, helmLocal
+constexpr const char *kManifestKey = "m";          // nhctl's: every object, multi-document YAML, xz
+constexpr const char *kConfigKey = "c";            // nhctl's: the dev config (YAML), xz
+constexpr const char *kNamespaceIdKey = "nid";     // nhctl's: an id of its own for the namespace's local dirs
+// How large a record's manifest or config may grow once decompressed (a Secret holds 1 MiB).
+constexpr size_t kMaxRecordText = 64u << 20;
 
 void check_name(const std::string &name) {
     bool ok = !name.empty() && name.size() <= 63 && name.front() != '-' && name.back() != '-';
@@ -230,8 +237,27 @@ json refs_of(const std::vector<Planned> &objs) {
     return a;
 }
 
+// The record's data, with nhctl's keys: the objects it lists as one multi-document text (JSON
+// documents, which YAML readers take) and the dev config's text, both xz-compressed as nhctl
+// keeps them, so that nhctl lists the application's objects and uninstalls them.
+struct RecordText {
+    std::string manifest, config;
+};
+
+RecordText text_of(const std::vector<Planned> &objs, const std::string &name) {
+    RecordText t;
+    for (const auto &p : objs) {
+        t.manifest += "---\n" + p.object.dump() + "\n";
+        const json &md = p.object["metadata"];
+        if (p.object.value("kind", "") == "ConfigMap" && md.value("name", "") == kConfigMapPrefix + name &&
+            p.object.contains("data") && p.object["data"].contains("config") && p.object["data"]["config"].is_string())
+            t.config = p.object["data"]["config"].get<std::string>();
+    }
+    return t;
+}
+
 json record_object(const std::string &name, const std::string &ns, const std::string &type, const std::string &state,
-                   const json &objects) {
+                   const json &objects, const RecordText &text) {
     return {{"apiVersion", "v1"},
             {"kind", "Secret"},
             {"type", kRecordType},
@@ -243,13 +269,45 @@ json record_object(const std::string &name, const std::string &ns, const std::st
             {"data",
              {{kStateKey, base64::encode(state)},
               {kTypeKey, base64::encode(type)},
-              {kObjectsKey, base64::encode(objects.dump())}}}};
+              {kObjectsKey, base64::encode(objects.dump())},
+              {kManifestKey, base64::encode(xz_compress(text.manifest))},
+              {kConfigKey, base64::encode(xz_compress(text.config))}}}};
 }
 
 std::string data_of(const json &secret, const char *key) {
     const json data = secret.value("data", json::object());
     if (!data.is_object() || !data.contains(key) || !data[key].is_string()) return "";
     return base64::decode(data[key].get<std::string>()).value_or("");
+}
+
+// nhctl's xz-compressed text under `key`; "" when absent or not xz (a record is the cluster's
+// to change: what cannot be read is left out, not trusted).
+std::string xz_data_of(const json &secret, const char *key) {
+    return xz_decompress(data_of(secret, key), kMaxRecordText).value_or("");
+}
+
+// The objects of a record nhctl wrote (no "nh.objects"): apiVersion, kind and name of each
+// document of its manifest. Documents that are not objects are skipped.
+json nhctl_objects(const json &secret) {
+    json out = json::array();
+    Source src;
+    try {
+        parse_documents(xz_data_of(secret, kManifestKey), "the manifest of " + secret["metadata"].value("name", ""), src);
+    } catch (const Error &) {
+        return out;
+    }
+    for (const auto &o : src.objects)
+        out.push_back({{"apiVersion", o.value("apiVersion", "")}, {"kind", o.value("kind", "")},
+                       {"name", o["metadata"].value("name", "")}});
+    return out;
+}
+
+// The objects a record lists: ours ("nh.objects", with their REST paths), else those of
+// nhctl's manifest (paths found through discovery when needed).
+json recorded_objects(const json &secret) {
+    json objects = json::parse(data_of(secret, kObjectsKey), nullptr, false);
+    if (objects.is_array()) return objects;
+    return nhctl_objects(secret);
 }
 
 bool workload_kind(const std::string &kind) {
@@ -261,8 +319,7 @@ bool workload_kind(const std::string &kind) {
 json describe_record(const json &secret) {
     const json &md = secret["metadata"];
     const std::string sname = md.value("name", "");
-    json objects = json::parse(data_of(secret, kObjectsKey), nullptr, false);
-    if (!objects.is_array()) objects = json::array();
+    const json objects = recorded_objects(secret);
     json refs = json::array(), workloads = json::array();
     for (const auto &o : objects) {
         refs.push_back({{"apiVersion", o.value("apiVersion", "")}, {"kind", o.value("kind", "")}, {"name", o.value("name", "")}});
@@ -284,9 +341,12 @@ json read_record(kube::Client &c, const std::string &ns, const std::string &name
     return r;
 }
 
+// Writes `next`'s data over the record's, keeping the keys it does not set (nhctl's dev state
+// "v", its namespace id).
 json write_record(kube::Client &c, const std::string &ns, const std::string &name, json current, const json &next,
                   CancelToken *cancel) {
-    current["data"] = next["data"];
+    if (!current.contains("data") || !current["data"].is_object()) current["data"] = json::object();
+    for (const auto &[k, v] : next["data"].items()) current["data"][k] = v;
     return c.update(record_path(ns, name), current, cancel);
 }
 
@@ -321,6 +381,29 @@ void undo_created(kube::Client &c, const std::vector<std::string> &created, cons
     }
 }
 
+// `refs` with the REST path of each (a record nhctl wrote names objects without one); objects
+// that are not namespaced, or of kinds the API server no longer serves, are left out.
+json with_paths(const json &refs, Discovery &d, const std::string &ns) {
+    json out = json::array();
+    for (json ref : refs) {
+        if (!ref.value("path", "").empty()) {
+            out.push_back(std::move(ref));
+            continue;
+        }
+        const std::string av = ref.value("apiVersion", ""), kind = ref.value("kind", ""), name = ref.value("name", "");
+        try {
+            const Resource &r = d.find(av, kind, "the application's record");
+            if (!r.namespaced || name.empty()) continue;
+            ref["path"] = Discovery::base(av) + "/namespaces/" + kube::url_escape(ns) + "/" + r.resource + "/" + kube::url_escape(name);
+        } catch (const Error &e) {
+            if (e.code() != NH_EINVAL) throw;
+            continue;
+        }
+        out.push_back(std::move(ref));
+    }
+    return out;
+}
+
 std::set<std::string> paths_of(const json &refs) {
     std::set<std::string> s;
     for (const auto &r : refs) s.insert(r.value("path", ""));
@@ -335,6 +418,7 @@ json install(kube::Client &c, const std::string &name, const std::string &source
     Source src = source_of(source, o, name, ns);
     if (src.objects.empty()) fail(NH_EINVAL, source + " holds no Kubernetes objects");
     std::vector<Planned> objs = plan(c, src, name, ns, o.cancel);
+    const RecordText text = text_of(objs, name);
     auto rights = rights_for(objs, {"get", "create", "patch", "delete"}, ns);
     for (auto &r : record_rights(ns, "create")) rights.push_back(r);
     for (auto &r : record_rights(ns, "update")) rights.push_back(r);
@@ -347,7 +431,12 @@ json install(kube::Client &c, const std::string &name, const std::string &source
     json record;
     try {
         record = c.create("/api/v1/namespaces/" + kube::url_escape(ns) + "/secrets",
-                          record_object(name, ns, src.type, "INSTALLING", refs_of(objs)), o.cancel);
+                          [&] {
+                              json r = record_object(name, ns, src.type, "INSTALLING", refs_of(objs), text);
+                              r["data"][kNamespaceIdKey] = base64::encode(random_hex(5));
+                              return r;
+                          }(),
+                          o.cancel);
     } catch (const Error &e) {
         if (e.code() == NH_EEXISTS) fail(NH_EEXISTS, "application " + name + " is already installed in namespace " + ns);
         throw;
@@ -358,7 +447,7 @@ json install(kube::Client &c, const std::string &name, const std::string &source
             apply(c, p, o.cancel);
             if (!existing.count(p.ref["path"])) created.push_back(p.ref["path"]);
         }
-        record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLED", refs_of(objs)), o.cancel);
+        record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLED", refs_of(objs), text), o.cancel);
     } catch (const Error &e) {
         undo_created(c, created, name);
         try {
@@ -375,16 +464,17 @@ json upgrade(kube::Client &c, const std::string &name, const std::string &source
     const std::string ns = ns_of(c, o);
     json record = read_record(c, ns, name, o.cancel);
     const json before = describe_record(record);
-    json old_refs = json::parse(data_of(record, kObjectsKey), nullptr, false);
-    if (!old_refs.is_array()) old_refs = json::array();
+    Discovery d(c, o.cancel);
+    const json old_refs = with_paths(recorded_objects(record), d, ns);
+    const RecordText old_text{xz_data_of(record, kManifestKey), xz_data_of(record, kConfigKey)};
     Source src = source_of(source, o, name, ns);
     if (src.objects.empty()) fail(NH_EINVAL, source + " holds no Kubernetes objects");
     std::vector<Planned> objs = plan(c, src, name, ns, o.cancel);
+    const RecordText text = text_of(objs, name);
     const std::set<std::string> old_paths = paths_of(old_refs), new_paths = paths_of(refs_of(objs));
     auto rights = rights_for(objs, {"get", "create", "patch", "delete"}, ns);
     for (auto &r : record_rights(ns, "update")) rights.push_back(r);
     // Pruning deletes kinds the new set may not have.
-    Discovery d(c, o.cancel);
     for (const auto &ref : old_refs)
         if (!new_paths.count(ref.value("path", ""))) {
             const Resource &r = d.find(ref.value("apiVersion", ""), ref.value("kind", ""), "the application's record");
@@ -396,10 +486,14 @@ json upgrade(kube::Client &c, const std::string &name, const std::string &source
     check_owned(c, objs, name, old_paths, existing, o.cancel);
     // The record lists the old and the new objects while both may exist.
     json both = old_refs;
+    RecordText both_text{old_text.manifest, text.config};
     for (const auto &p : objs)
-        if (!old_paths.count(p.ref["path"])) both.push_back(p.ref);
+        if (!old_paths.count(p.ref["path"])) {
+            both.push_back(p.ref);
+            both_text.manifest += "---\n" + p.object.dump() + "\n";
+        }
     const std::string old_type = before.value("type", src.type);
-    record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLING", both), o.cancel);
+    record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLING", both, both_text), o.cancel);
     std::vector<std::string> created;
     try {
         for (const auto &p : objs) {
@@ -409,14 +503,14 @@ json upgrade(kube::Client &c, const std::string &name, const std::string &source
     } catch (const Error &e) {
         undo_created(c, created, name);
         try {
-            write_record(c, ns, name, c.get(record_path(ns, name)), record_object(name, ns, old_type, "INSTALLED", old_refs), nullptr);
+            write_record(c, ns, name, c.get(record_path(ns, name)), record_object(name, ns, old_type, "INSTALLED", old_refs, old_text), nullptr);
         } catch (const std::exception &) {
         }
         throw Error(e.code(), std::string(e.what()) + " (what the upgrade added was removed)");
     }
     for (const auto &ref : old_refs)
         if (!new_paths.count(ref.value("path", ""))) delete_object(c, ref.value("path", ""), name, o.cancel);
-    record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLED", refs_of(objs)), o.cancel);
+    record = write_record(c, ns, name, record, record_object(name, ns, src.type, "INSTALLED", refs_of(objs), text), o.cancel);
     return describe_record(record);
 }
 
@@ -424,9 +518,8 @@ void uninstall(kube::Client &c, const std::string &name, const Options &o) {
     check_name(name);
     const std::string ns = ns_of(c, o);
     json record = read_record(c, ns, name, o.cancel);
-    json refs = json::parse(data_of(record, kObjectsKey), nullptr, false);
-    if (!refs.is_array()) refs = json::array();
     Discovery d(c, o.cancel);
+    const json refs = with_paths(recorded_objects(record), d, ns);
     std::vector<kube::Right> rights = record_rights(ns, "delete");
     for (const auto &ref : refs) {
         const Resource &r = d.find(ref.value("apiVersion", ""), ref.value("kind", ""), "the application's record");

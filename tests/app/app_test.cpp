@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
 
 #include "common/base64.hpp"
 #include "common/random.hpp"
@@ -84,6 +87,30 @@ protected:
         EXPECT_TRUE(pods.empty()) << pods.size() << " pods left, e.g. " << pods[0]["metadata"]["name"];
     }
 
+    // The text of a record's xz-compressed key, decompressed by the xz tool (as nhctl's own
+    // reader would), or "<...>" saying why not.
+    std::string unxz(const json &rec, const char *key) {
+        if (!rec["data"].contains(key)) return std::string("<no key ") + key + ">";
+        auto raw = nh::base64::decode(rec["data"][key].get<std::string>());
+        if (!raw) return "<not base64>";
+        const std::string f = tmpdir() + "/data.xz";
+        write_file(f, *raw);
+        FILE *p = ::popen(("xz -dc '" + f + "' 2>&1").c_str(), "r");
+        std::string out;
+        char buf[4096];
+        for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        int st = ::pclose(p);
+        return st == 0 ? out : "<xz failed: " + out + ">";
+    }
+
+    // The "kind/name" of each document of a multi-document YAML text.
+    static std::set<std::string> objects_in(const std::string &manifest) {
+        std::set<std::string> out;
+        for (const auto &d : YAML::LoadAll(manifest))
+            if (d.IsMap()) out.insert(d["kind"].as<std::string>() + "/" + d["metadata"]["name"].as<std::string>());
+        return out;
+    }
+
     std::vector<std::string> dirs_;
 };
 
@@ -116,6 +143,13 @@ TEST_F(AppTest, InstallsFromManifestsListsGroupsAndUninstallsExactlyWhatItInstal
     // The dev config is the application's ConfigMap, as nhctl keeps it.
     json cfg = kube->get(configmap("dev.nocalhost.config.bookinfo"));
     EXPECT_NE(cfg["data"]["config"].get<std::string>().find("bookinfo-dev:1.0"), std::string::npos);
+    // nhctl's own keys: the manifest and the dev config, xz-compressed, and a namespace id.
+    const std::set<std::string> want = {"Deployment/productpage", "Deployment/details", "Deployment/reviews",
+                                        "Service/productpage",    "Service/details",    "Service/reviews",
+                                        "ConfigMap/bookinfo-settings", "ConfigMap/dev.nocalhost.config.bookinfo"};
+    EXPECT_EQ(objects_in(unxz(rec, "m")), want) << unxz(rec, "m");
+    EXPECT_EQ(unxz(rec, "c"), cfg["data"]["config"].get<std::string>());
+    EXPECT_FALSE(nh::base64::decode(rec["data"].value("nid", "")).value_or("").empty()) << rec["data"].dump();
 
     // Listed with its workloads; the workload tree groups them under the application.
     json list = apps();
@@ -144,6 +178,63 @@ TEST_F(AppTest, InstallsFromManifestsListsGroupsAndUninstallsExactlyWhatItInstal
     EXPECT_TRUE(pods.empty()) << "the application's pods are left: " << pods.size();
     EXPECT_TRUE(apps().empty());
     EXPECT_EQ(nh_app_uninstall(client, "bookinfo", nullptr), NH_ENOTFOUND);
+}
+
+TEST_F(AppTest, AnApplicationNhctlInstalledIsListedWithItsObjectsAndUninstalled) {
+    // nhctl's record: state, type and the manifest, xz-compressed (by the xz tool), with the
+    // objects it installed carrying the application's annotation; nothing of ours in it.
+    json objs = json::array();
+    for (const char *n : {"api", "worker"}) {
+        json d = sample_deployment(n, 1);
+        d["metadata"]["annotations"]["dev.nocalhost/application-name"] = "shop";
+        objs.push_back(d);
+    }
+    json svc = {{"apiVersion", "v1"}, {"kind", "Service"},
+                {"metadata", {{"name", "api"}, {"annotations", {{"dev.nocalhost/application-name", "shop"}}}}},
+                {"spec", {{"ports", {{{"port", 80}}}}}}};
+    objs.push_back(svc);
+    std::string manifest;
+    for (const auto &o : objs) manifest += "---\n" + o.dump() + "\n";
+    manifest += "---\napiVersion: v1\nkind: ClusterRole\nmetadata: {name: not-namespaced}\n";
+    for (const auto &o : objs)
+        if (o["kind"] == "Service") kube->create("/api/v1/namespaces/" + ns + "/services", o);
+        else create(o);
+    const std::string dir = tmpdir();
+    write_file(dir + "/m", manifest);
+    ASSERT_EQ(::system(("xz -z '" + dir + "/m'").c_str()), 0);
+    std::ifstream in(dir + "/m.xz", std::ios::binary);
+    std::string xz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    kube->create("/api/v1/namespaces/" + ns + "/secrets",
+                 {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "dev.nocalhost/application.meta"},
+                  {"metadata", {{"name", "dev.nocalhost.application.shop"}}},
+                  {"data", {{"s", nh::base64::encode("INSTALLED")}, {"t", nh::base64::encode("rawManifest")},
+                            {"m", nh::base64::encode(xz)}, {"v", nh::base64::encode("{}\n")}}}});
+
+    json list = apps();
+    ASSERT_EQ(list.size(), 1u) << list.dump();
+    EXPECT_EQ(list[0]["name"], "shop");
+    EXPECT_EQ(list[0]["objects"].size(), 4u) << list[0].dump();
+    EXPECT_EQ(list[0]["workloads"], json::parse(R"([{"kind":"Deployment","name":"api"},{"kind":"Deployment","name":"worker"}])"));
+
+    // A record whose manifest is not xz lists no objects, and says nothing wrong.
+    kube->create("/api/v1/namespaces/" + ns + "/secrets",
+                 {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "dev.nocalhost/application.meta"},
+                  {"metadata", {{"name", "dev.nocalhost.application.broken"}}},
+                  {"data", {{"s", nh::base64::encode("INSTALLED")}, {"m", nh::base64::encode(xz.substr(0, xz.size() / 2))}}}});
+    list = apps();
+    ASSERT_EQ(list.size(), 2u) << list.dump();
+    for (const auto &a : list) {
+        if (a["name"] == "broken") {
+            EXPECT_TRUE(a["objects"].empty()) << a.dump();
+        }
+    }
+
+    ASSERT_EQ(nh_app_uninstall(client, "shop", nullptr), NH_OK) << message();
+    EXPECT_FALSE(exists(deploy("api")));
+    EXPECT_FALSE(exists(deploy("worker")));
+    EXPECT_FALSE(exists(service("api")));
+    EXPECT_FALSE(exists(record("shop")));
+    ASSERT_EQ(nh_app_uninstall(client, "broken", nullptr), NH_OK) << message();
 }
 
 TEST_F(AppTest, DevStartOnAnApplicationsWorkloadUsesItsDevConfig) {
