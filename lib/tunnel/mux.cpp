@@ -312,8 +312,16 @@ void Mux::on_open(const Frame &f) {
     } else if (e == EINPROGRESS) {
         streams_[f.stream].connecting = true;
     } else {
-        reset(f.stream, "cannot connect to " + hooks_.local_host + ":" + std::to_string(port) + " on the developer's machine: " + std::strerror(e), true);
+        reset(f.stream, connect_failure(e, port), true);
     }
+}
+
+// Why a stream's connection to its local port failed: the same words whether connect() said so
+// at once or later (SO_ERROR).
+std::string Mux::connect_failure(int err, int port) const {
+    const std::string where = hooks_.local_host + ":" + std::to_string(port) + " on the developer's machine";
+    return err == ECONNREFUSED ? "nothing listens on " + where + " (connection refused)"
+                               : "cannot connect to " + where + ": " + std::strerror(err);
 }
 
 void Mux::connected(uint32_t id) {
@@ -323,11 +331,7 @@ void Mux::connected(uint32_t id) {
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     int port = hooks_.local_port ? hooks_.local_port(s.listener) : 0;
     if (err != 0) {
-        std::string why = err == ECONNREFUSED ? "nothing listens on " + hooks_.local_host + ":" + std::to_string(port) +
-                                                    " on the developer's machine (connection refused)"
-                                              : "cannot connect to " + hooks_.local_host + ":" + std::to_string(port) +
-                                                    " on the developer's machine: " + std::strerror(err);
-        reset(id, why, true);
+        reset(id, connect_failure(err, port), true);
         return;
     }
     s.connecting = false;

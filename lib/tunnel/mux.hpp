@@ -73,6 +73,7 @@ private:
     void local_readable(uint32_t id);
     void local_writable(uint32_t id);
     void connected(uint32_t id);
+    std::string connect_failure(int err, int port) const;
     // Aborts a stream: tells the peer (with `why`) unless the peer aborted it, closes fd with a
     // reset, reports it.
     void reset(uint32_t id, const std::string &why, bool tell_peer);
