@@ -3,6 +3,7 @@
 
 usage: bench/tunnel_bench.py --build BUILD_DIR [--files 20000] [--runs 1] [--only S1,S3]
                              [--peers tunnel,direct,rsync,syncthing] [--st-timeout 900] [--work DIR]
+                             [--client CMD]
 
 BUILD_DIR as for bench/sync_bench.py (nh, nh-sync-client; -DNOCALHOST_BUILD_BENCH=ON). The cluster
 is the one of NH_TEST_KUBECONFIG / NH_TEST_REAL_NODE / NH_TEST_REAL_TAINT / NH_TEST_IMAGE_SIDECAR /
@@ -216,6 +217,7 @@ def main():
     ap.add_argument("--peers", default="tunnel,direct,rsync,syncthing")
     ap.add_argument("--st-timeout", type=int, default=900, help="seconds syncthing may take for S1")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--client", default=None, help='another client command, e.g. "BUILD/tools/nh/nh sync"')
     a = ap.parse_args()
     only, peers = set(a.only.split(",")), a.peers.split(",")
     bad = set(peers) - {"tunnel", "direct", "rsync", "syncthing"}
@@ -224,8 +226,8 @@ def main():
     if only - {"S1", "S3"}:
         ap.error("--only takes S1,S3")
     nh = os.path.join(a.build, "tools", "nh", "nh")
-    client = os.path.join(a.build, "bench", "nh-sync-client")
-    for f in (nh, client) if {"tunnel", "direct"} & set(peers) else ():
+    client = a.client.split() if a.client else [os.path.join(a.build, "bench", "nh-sync-client")]
+    for f in (nh, client[0]) if {"tunnel", "direct"} & set(peers) else ():
         if not os.access(f, os.X_OK):
             raise SystemExit(f"{f} is missing: build the targets nh and nh-sync-client with -DNOCALHOST_BUILD_BENCH=ON")
     env = cluster_env()
@@ -249,7 +251,7 @@ def main():
                                                              "--token-file", "/cfg/token"], [(dst, "/data"), (cfg, "/cfg")])
 
     def client_cmd(to, state, once):
-        return [client, "run", src, "--to", to, "--token-file", tokf, "--quiet", "--state-dir", state] + \
+        return client + ["run", src, "--to", to, "--token-file", tokf, "--quiet", "--state-dir", state] + \
             (["--once"] if once else [])
 
     def route(peer):
@@ -333,7 +335,7 @@ def main():
 
     names = {"tunnel": "ours through `nh port-forward`", "direct": "ours to the pod IP (no tunnel)",
              "rsync": "`rsync -az` through `kubectl port-forward`", "syncthing": "syncthing through `kubectl port-forward`"}
-    print("| # | peer | time | ÷ ours through the tunnel |")
+    print("| # | peer | time | ours through the tunnel ÷ this |")
     print("|---|---|---|---|")
     base = sb.med(results.get(("S1", "tunnel"), []))
     for peer in peers:
@@ -341,7 +343,7 @@ def main():
         if v is not None:
             m = sb.med(v)
             runs = f" ({len(v)} run{'s' if len(v) > 1 else ''})"
-            print(f"| S1 | {names[peer]} | {m:.2f} s{runs} | {m / base:.2f} |" if m == m else f"| S1 | {names[peer]} | not done | — |")
+            print(f"| S1 | {names[peer]} | {m:.2f} s{runs} | {base / m:.2f} |" if m == m else f"| S1 | {names[peer]} | not done | — |")
     for peer in ("tunnel", "direct"):
         if cpu.get(peer):
             keys = sorted({k for run in cpu[peer] for k in run})
@@ -351,7 +353,7 @@ def main():
         v = results.get(("S3", peer))
         if v is not None:
             print(f"| S3 | {names[peer]} | p50 {shb.pct(v, 0.5):.1f} ms, p90 {shb.pct(v, 0.9):.1f} ms ({len(v)} edits) | "
-                  f"{shb.pct(v, 0.5) / shb.pct(results[('S3', 'tunnel')], 0.5):.2f} at p50 |"
+                  f"{shb.pct(results[('S3', 'tunnel')], 0.5) / shb.pct(v, 0.5):.2f} at p50 |"
                   if ("S3", "tunnel") in results else f"| S3 | {names[peer]} | p50 {shb.pct(v, 0.5):.1f} ms | — |")
 
 
