@@ -3,7 +3,7 @@
 
 usage: bench/tunnel_bench.py --build BUILD_DIR [--files 20000] [--runs 1] [--only S1,S3]
                              [--peers tunnel,direct,rsync,syncthing] [--st-timeout 900] [--work DIR]
-                             [--client CMD]
+                             [--compress auto|on|off|none] [--client CMD]
 
 BUILD_DIR as for bench/sync_bench.py (nh, nh-sync-client; -DNOCALHOST_BUILD_BENCH=ON). The cluster
 is the one of NH_TEST_KUBECONFIG / NH_TEST_REAL_NODE / NH_TEST_REAL_TAINT / NH_TEST_IMAGE_SIDECAR /
@@ -119,12 +119,21 @@ class Cluster:
                                   "--grace-period=1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def forward(self, tool, pod, *ports):
-        """A port-forward by `nh` or `kubectl` to POD's PORTS; (process, [local ports])."""
+        """A port-forward by `nh` or `kubectl` to POD's PORTS; (process, [local ports]). kubectl's
+        is kept: started again on the same local ports whenever it ends (see KeptForward)."""
         if tool == "nh":
             cmd = [self.nh, "--kubeconfig", self.env["NH_TEST_KUBECONFIG"], "-n", self.ns, "port-forward", pod]
         else:
             cmd = self.kc + ["-n", self.ns, "port-forward", f"pod/{pod}"]
-        p = subprocess.Popen(cmd + [f":{x}" for x in ports], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        p, local = self._forward(cmd, [f":{x}" for x in ports], ports, f"{tool} port-forward to {pod}")
+        if tool == "kubectl":
+            p = KeptForward(lambda: self._forward(cmd, [f"{l}:{x}" for l, x in zip(local, ports)], ports,
+                                                  f"kubectl port-forward to {pod}")[0], p)
+        return p, local
+
+    @staticmethod
+    def _forward(cmd, specs, ports, what):
+        p = subprocess.Popen(cmd + specs, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         local = {}
         end = time.time() + 30
         while len(local) < len(ports) and time.time() < end:
@@ -136,7 +145,7 @@ class Cluster:
                 local[int(m.group(2))] = int(m.group(1))
         if len(local) < len(ports):
             p.kill(); p.wait()
-            raise SystemExit(f"{tool} port-forward to {pod} did not start")
+            raise SystemExit(f"{what} did not start")
         threading.Thread(target=p.stdout.read, daemon=True).start()  # keep its pipe drained
         return p, [local[x] for x in ports]
 
@@ -162,6 +171,38 @@ def path_cpu(extra=()):
         except (OSError, ValueError):
             pass
     return out
+
+
+class KeptForward:
+    """`kubectl port-forward` ends for good at the first error on any of its connections ("lost
+    connection to pod"; seen here while syncthing's receiver scanned the tree): start it again on the
+    same local ports, as a user would; syncthing redials by itself."""
+
+    def __init__(self, restart, proc):
+        self.restart, self.proc, self.done, self.restarts = restart, proc, False, 0
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _watch(self):
+        while True:
+            self.proc.wait()
+            if self.done:
+                return
+            self.restarts += 1
+            print(f"kubectl port-forward ended; started again ({self.restarts})", file=sys.stderr, flush=True)
+            try:
+                self.proc = self.restart()
+            except SystemExit:
+                time.sleep(1)
+
+    def terminate(self):
+        self.done = True; self.proc.terminate()
+
+    def wait(self):
+        self.proc.wait()
 
 
 def stop(p):
@@ -217,6 +258,7 @@ def main():
     ap.add_argument("--peers", default="tunnel,direct,rsync,syncthing")
     ap.add_argument("--st-timeout", type=int, default=900, help="seconds syncthing may take for S1")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--compress", default="auto", help="our client's --compress: auto|on|off (none: leave it out)")
     ap.add_argument("--client", default=None, help='another client command, e.g. "BUILD/tools/nh/nh sync"')
     a = ap.parse_args()
     only, peers = set(a.only.split(",")), a.peers.split(",")
@@ -252,7 +294,7 @@ def main():
 
     def client_cmd(to, state, once):
         return client + ["run", src, "--to", to, "--token-file", tokf, "--quiet", "--state-dir", state] + \
-            (["--once"] if once else [])
+            (["--once"] if once else []) + ([] if a.compress == "none" else ["--compress", a.compress])
 
     def route(peer):
         """The address of nhsyncd for PEER, and the forward to end afterwards (or None)."""
