@@ -3,13 +3,13 @@
 
 usage: bench/shaped_bench.py --build BUILD_DIR [--files 20000] [--profiles 100:20,20:80] [--runs 1]
                              [--only S1,S3,S4,CUT] [--compress auto|on|off|none] [--client CMD]
-                             [--no-syncthing] [--work DIR]
+                             [--no-syncthing] [--st-timeout 900] [--work DIR]
 
 A profile is MBIT:RTT_MS: Toxiproxy's bandwidth toxic (both directions) and half the round trip
 as a latency toxic on each direction; 0:0 is loopback without Toxiproxy. BUILD_DIR as for bench/sync_bench.py (nhsyncd,
 nh-sync-client); Toxiproxy is built by bench/toxiproxy.sh into a cache outside the repository.
 Peers over the same proxy: `rsync -az` to an rsync daemon, and syncthing configured as Nocalhost
-configures it (both devices dial each other only through the proxy).
+configures it (both devices dial each other only through the proxy; S1, one run, and S3).
 S1 initial sync of the tree; S3 edit-to-visible p50/p90 of 30 edits; S4 `git checkout` of another
 branch, then sync; CUT: our continuous client while Toxiproxy drops every connection at random
 moments and files are edited, then the trees must be equal (every edit arrived).
@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--profiles", default="100:20,20:80"); ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", default="S1,S3,S4,CUT"); ap.add_argument("--compress", default="auto")
     ap.add_argument("--no-syncthing", action="store_true"); ap.add_argument("--work", default=None)
+    ap.add_argument("--st-timeout", type=int, default=900, help="seconds syncthing may take for S1")
     ap.add_argument("--client", default=None, help='another client command, e.g. "OLD_BUILD/tools/nh/nh sync"')
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -161,6 +162,16 @@ def main():
                     fresh(dst); rs = sb.Rsyncd(work, dst); port = tp.link("rsync", rs.port, mbit, rtt)
                     sb.drop_caches(src); t_r.append(rsync_az(port, src)); rs.stop(); check(src, dst, "rsync S1")
                 row("S1", tag, f"{sb.med(t_o):.2f} s", "rsync -az", f"{sb.med(t_r):.2f} s", f"{sb.med(t_o) / sb.med(t_r):.2f}× rsync")
+                if not a.no_syncthing:  # minutes per run: one run
+                    fresh(dst); sb.drop_caches(src)
+                    st = ShapedSyncthing(os.path.join(work, "st-s1"), tp, mbit, rtt)
+                    t = time.perf_counter(); st.start(src, dst)
+                    ok = st.wait_synced(src, dst, timeout=a.st_timeout); t_s = time.perf_counter() - t; st.stop()
+                    if ok:
+                        check(src, dst, "syncthing S1")
+                    row("S1", tag, f"{sb.med(t_o):.2f} s", "syncthing (1 run)",
+                        f"{t_s:.2f} s" if ok else f"not done in {a.st_timeout} s",
+                        f"syncthing {t_s / sb.med(t_o):.1f}× ours (goal ≥ 10×)" if ok else f"≥ {a.st_timeout / sb.med(t_o):.1f}×")
             if "S3" in only:
                 fresh(dst); state = os.path.join(work, "state-s3"); sb.rmtree(state)
                 ours.start_server(dst); port = tp.link("ours", ours.port, mbit, rtt)

@@ -121,6 +121,24 @@ c,_=s.accept();p=subprocess.Popen(['tar','-xf','-','-C','{dst}'],stdin=c.fileno(
     return time.perf_counter() - t
 
 
+def syncthing_config(path, ftype, me, oid, other, other_address, listen, gui, key):
+    """config.xml of one device of the pair, as Nocalhost configures it (see Syncthing)."""
+    return f"""<configuration version="35">
+  <folder id="nh" label="nh" path="{path}" type="{ftype}" rescanIntervalS="300" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
+    <device id="{me}"></device><device id="{oid}"></device>
+    <minDiskFreePct>1</minDiskFreePct><order>random</order><maxConflicts>-1</maxConflicts><markerName>.stfolder</markerName>
+  </folder>
+  <device id="{me}" name="self" compression="metadata"><address>dynamic</address></device>
+  <device id="{oid}" name="{other}" compression="metadata"><address>{other_address}</address></device>
+  <gui enabled="true" tls="false"><address>{gui}</address><apikey>{key}</apikey></gui>
+  <options><listenAddress>{listen}</listenAddress><globalAnnounceEnabled>false</globalAnnounceEnabled>
+    <localAnnounceEnabled>false</localAnnounceEnabled><relaysEnabled>false</relaysEnabled><natEnabled>false</natEnabled>
+    <startBrowser>false</startBrowser><urAccepted>-1</urAccepted><autoUpgradeIntervalH>0</autoUpgradeIntervalH>
+    <crashReportingEnabled>false</crashReportingEnabled></options>
+</configuration>
+"""
+
+
 class Syncthing:
     """Two syncthing instances on loopback, configured as Nocalhost configures its pair: the laptop
     folder send-only, the container folder receive-only, fsWatcher on with a 1 s delay, no global
@@ -146,20 +164,9 @@ class Syncthing:
         for home, me, other, oid, port, gport, key, path, ftype, other_port in (
                 (h1, id1, "container", id2, p1, g1, "k1", src, "sendonly", p2),
                 (h2, id2, "laptop", id1, p2, g2, "k2", dst, "receiveonly", p1)):
-            open(os.path.join(home, "config.xml"), "w").write(f"""<configuration version="35">
-  <folder id="nh" label="nh" path="{path}" type="{ftype}" rescanIntervalS="300" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
-    <device id="{me}"></device><device id="{oid}"></device>
-    <minDiskFreePct>1</minDiskFreePct><order>random</order><maxConflicts>-1</maxConflicts><markerName>.stfolder</markerName>
-  </folder>
-  <device id="{me}" name="self" compression="metadata"><address>dynamic</address></device>
-  <device id="{oid}" name="{other}" compression="metadata"><address>{self.peer_address(other, other_port)}</address></device>
-  <gui enabled="true" tls="false"><address>127.0.0.1:{gport}</address><apikey>{key}</apikey></gui>
-  <options><listenAddress>tcp://127.0.0.1:{port}</listenAddress><globalAnnounceEnabled>false</globalAnnounceEnabled>
-    <localAnnounceEnabled>false</localAnnounceEnabled><relaysEnabled>false</relaysEnabled><natEnabled>false</natEnabled>
-    <startBrowser>false</startBrowser><urAccepted>-1</urAccepted><autoUpgradeIntervalH>0</autoUpgradeIntervalH>
-    <crashReportingEnabled>false</crashReportingEnabled></options>
-</configuration>
-""")
+            open(os.path.join(home, "config.xml"), "w").write(syncthing_config(
+                path, ftype, me, oid, other, self.peer_address(other, other_port), f"tcp://127.0.0.1:{port}",
+                f"127.0.0.1:{gport}", key))
             os.makedirs(path, exist_ok=True); os.makedirs(os.path.join(path, ".stfolder"), exist_ok=True)
             self.procs.append(subprocess.Popen(f"exec syncthing -home='{home}' -no-browser -no-restart -logflags=0 >/dev/null 2>&1 || exec syncthing serve --home='{home}' --no-browser --no-restart >/dev/null 2>&1",
                                                shell=True, env=dict(os.environ, STNODEFAULTFOLDER="1")))
