@@ -123,12 +123,16 @@ protected:
         return "";
     }
 
-    // An HTTP GET from the client pod: the body, or "<exit N: output>".
+    // An HTTP GET from the client pod by busybox nc to "IP:PORT": the body, or "<exit N: output>".
     std::string get_from_client(const std::string &address) {
-        std::string url = "http://" + address + "/";
-        auto [code, out] = exec("pod/client", {"wget", "-q", "-T", "10", "-O", "-", url.c_str()});
-        if (code != 0) return "<exit " + std::to_string(code) + ": " + out + ">";
-        return out;
+        auto colon = address.rfind(':');
+        if (colon == std::string::npos) return "<no address>";
+        std::string cmd = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 " + address.substr(0, colon) + " " +
+                          address.substr(colon + 1);
+        auto [code, out] = exec("pod/client", {"sh", "-c", cmd.c_str()});
+        auto body = out.find("\r\n\r\n");
+        if (code != 0 || body == std::string::npos) return "<exit " + std::to_string(code) + ": " + out + ">";
+        return out.substr(body + 4);
     }
 
     nh_session *start_local(int mode, const std::vector<std::string> &ports, const std::vector<std::string> &forwards,
