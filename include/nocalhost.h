@@ -640,17 +640,27 @@ typedef struct nh_dev_start_options {
         <prefix>/lib/libnocalhost.so), where they are installed. */
     const char *syncd_dir;
     /* Since options version 5: traffic (docs/traffic.md). */
-    /** Non-zero: local mode. The dev pod runs only the sync sidecar, no dev container, and every
-        connection to one of `local_ports` in the pod (so through the workload's Services) is
-        carried to a process on this machine. With NH_DEV_MODE_DUPLICATE: a local copy, which
-        receives only what `headers` routes to it. */
+    /** Non-zero: local mode. The dev pod runs only the sync sidecar, no dev container (nor init
+        containers); the sidecar declares the containers' ports (numbers and names) and keeps the
+        pod's labels, so the workload's Services select it and it is Ready. Every connection to
+        one of `local_ports` in the pod (so through the workload's Services) is carried to a
+        process on this machine for as long as the returned session lives (nh_session_free()
+        stops it; dev mode stays on). `image` is optional here: the sidecar's bootstrap runs from
+        it, else from the container's own image, unless `sidecar_image` is given. With
+        NH_DEV_MODE_DUPLICATE: a local copy, which receives only what `headers` routes to it. */
     int local;
-    /** Local mode: the ports carried to this machine, each "PORT" or "PORT:LOCAL" (PORT a port
-        of the workload's pods, LOCAL the local process's on 127.0.0.1; default PORT). */
+    /** Local mode: the ports carried to this machine (at least one), each "PORT" or "PORT:LOCAL"
+        (PORT a containerPort of the workload's pods, else NH_EINVAL before anything changes;
+        LOCAL the local process's on 127.0.0.1; default PORT). */
     const char *const *local_ports;
     size_t local_ports_count;
-    /** Cluster Services made reachable from this machine for as long as the session lasts, each
-        "svc/NAME:PORT[:LOCAL]" (LOCAL on 127.0.0.1; default PORT); NULL: none. */
+    /** Cluster Services made reachable from this machine for as long as the returned session
+        lives, in any mode, each "svc/NAME:PORT[:LOCAL]" (PORT the Service's port, LOCAL on
+        127.0.0.1, default PORT; 0 picks one): a port-forward to one of the Service's ready
+        endpoints (as its EndpointSlices list them), moved to another when that one goes. A
+        hosts-style file and an env file (NAME_SERVICE_HOST, NAME_SERVICE_PORT,
+        NAME_SERVICE_PORT_<PORT NAME>, as Kubernetes names them) name their local ends; an event
+        of phase "forward" and nh_session_status() say where. NULL: none. */
     const char *const *forwards;
     size_t forwards_count;
     /** Duplicate mode: requests to the workload's Services that carry every one of these
@@ -857,6 +867,9 @@ NH_EXTERN int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int
  *   "session_object"       the Secret (and Lease) name holding the session
  *   "persistent_volume_claims"  only when persistent dirs are used: [{"path","claim"}]
  *   "config"               only when a dev config was used: its effective values
+ *   "local"                true in local mode (the pod runs only the sidecar)
+ *   "local_ports"          local mode only: [{"port","local"}], the pod's ports carried
+ *                          to 127.0.0.1:local on the developer's machine
  *   "pod"                  {"name","phase","ready"} of the dev pod, or null
  *   "lock"                 {"holder","expires_in_s"} while a start or end runs, or null
  * Not in dev mode: {"kind","name","namespace","dev_mode":false,"schema_version",
@@ -1095,7 +1108,10 @@ NH_EXTERN const char *nh_session_token(const nh_session *session);
 /**
  * The session's state as nh_dev_status() JSON into *out, without a request;
  * while the session runs the whole loop, also "port_forwards":
- * [{"spec","local_port","remote_port"}], the dev config's port-forwards.
+ * [{"spec","local_port","remote_port"}], the dev config's port-forwards; while it
+ * holds local mode's tunnel or Service forwards (nh_dev_start_options version 5),
+ * "service_forwards": [{"service","port","local_port","pod"}] and, with forwards,
+ * "hosts_file" and "env_file", the generated files naming their local ends.
  */
 NH_EXTERN int nh_session_status(nh_buf *out, const nh_session *session);
 

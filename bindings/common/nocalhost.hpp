@@ -399,6 +399,9 @@ struct DevStartOptions : OptionFields<DevStartOptions> {
     int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     long timeout_ms = 0;
     bool rollback_on_failure = true, ignore_cluster_config = false, patch_errors_fatal = false;
+    // Local mode and the Service forwards (options version 5, docs/traffic.md).
+    bool local = false;
+    Strings local_ports, forwards;
     std::optional<std::string> local_dir;
     std::optional<SyncOptions> sync;  // used with local_dir
     nh_dev_event_cb events = nullptr;
@@ -430,6 +433,9 @@ struct DevStartOptions : OptionFields<DevStartOptions> {
         f("patches_json", patches_json, &nh_dev_start_options::patches_json);
         f("persistent_dirs_json", persistent_dirs_json, &nh_dev_start_options::persistent_dirs_json);
         f("patch_errors_fatal", patch_errors_fatal, &nh_dev_start_options::patch_errors_fatal);
+        f("local", local, &nh_dev_start_options::local);
+        f("local_ports", local_ports, &nh_dev_start_options::local_ports, &nh_dev_start_options::local_ports_count);
+        f("forwards", forwards, &nh_dev_start_options::forwards, &nh_dev_start_options::forwards_count);
     }
 
     // The C options, `cancel` the call's token.

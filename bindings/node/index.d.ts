@@ -717,6 +717,20 @@ export interface DevStartOptions extends DevConfigOptions {
   localDir?: string;
   /** Options of that sync. */
   sync?: SyncOptions;
+  /**
+   * Local mode (docs/traffic.md): the dev pod runs only the sync sidecar, and connections to each
+   * of localPorts in the pod come to 127.0.0.1 here for as long as the session is not disposed;
+   * image is then optional. With mode "duplicate": a local copy.
+   */
+  local?: boolean;
+  /** Local mode: "PORT" or "PORT:LOCAL", ports the workload's containers declare (at least one). */
+  localPorts?: string[];
+  /**
+   * Any mode: "svc/NAME:PORT[:LOCAL]", cluster Services reachable on 127.0.0.1 here for as long as
+   * the session is not disposed, named in a hosts file and an env file (session.status():
+   * hosts_file, env_file).
+   */
+  forwards?: string[];
 }
 
 export interface DevEndOptions extends CallOptions {

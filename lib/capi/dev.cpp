@@ -20,6 +20,7 @@ struct nh_session {
     nh::dev::Session s;
     std::string kind;
     std::string target;  // nh_session_target()
+    std::unique_ptr<nh::loop::Traffic> traffic;  // local mode's tunnel and the Service forwards
     std::unique_ptr<nh::loop::Loop> loop;  // the whole loop, when a local dir syncs
     nh_sync sync;                          // lends the loop's sync to nh_session_sync()
     std::string syncd_dir;  // the start's option: where the nhsyncd binaries to upload are ("": the default)
@@ -110,6 +111,11 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
         src.use_cluster = opts->ignore_cluster_config == 0;
         if (opts->version >= 3) o.patch_errors_fatal = opts->patch_errors_fatal != 0;
         if (opts->version >= 4) o.sidecar_base_image = str(opts->sidecar_base_image);
+        if (opts->version >= 5) {
+            o.local = opts->local != 0;
+            for (size_t i = 0; i < opts->local_ports_count; ++i)
+                o.local_ports.push_back(nh::dev::parse_local_port(str(opts->local_ports[i])));
+        }
     } else {
         src.use_cluster = false;
     }
@@ -225,12 +231,25 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
     if (int rc = check_version(opts->version, NH_DEV_START_OPTIONS_VERSION, "nh_dev_start_options")) return rc;
     NH_CHECK_ARG(opts->version >= 2 || (opts->image && *opts->image));
     NH_CHECK_ARG(opts->env_count == 0 || opts->env);
+    NH_CHECK_ARG(opts->version < 5 || opts->local_ports_count == 0 || opts->local_ports);
+    NH_CHECK_ARG(opts->version < 5 || opts->forwards_count == 0 || opts->forwards);
     if (opts->version >= 2 && opts->local_dir)
         if (int rc = check_sync_options(opts->sync_options)) return rc;
     return guard([&]() -> int {
         nh::dev::StartOptions o = start_options_of(client, kind, name, opts, nullptr);
-        if (o.image.empty())
+        if (o.image.empty() && !o.local)
             return set_error(NH_EINVAL, "no dev image: give one, or a Nocalhost dev config with containers[].dev.image");
+        std::optional<nh::loop::TrafficOptions> traffic;
+        if (o.local || (opts->version >= 5 && opts->forwards_count > 0)) {
+            traffic.emplace();
+            traffic->local = o.local;
+            for (size_t i = 0; i < opts->forwards_count; ++i)
+                traffic->forwards.push_back(nh::loop::parse_service_forward(str(opts->forwards[i])));
+            if (opts->timeout_ms > 0) traffic->timeout = std::chrono::milliseconds(opts->timeout_ms);
+            traffic->syncd_dir = opts->version >= 4 ? str(opts->syncd_dir) : std::string();
+            traffic->events = sink_of(opts->events, opts->payload);
+            traffic->cancel = token_of(opts->cancel);
+        }
         o.events = sink_of(opts->events, opts->payload);
         o.cancel = token_of(opts->cancel);
         const std::string syncd_dir = opts->version >= 4 ? str(opts->syncd_dir) : std::string();
@@ -238,8 +257,9 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
         if (opts->version >= 2 && opts->local_dir)
             lo = loop_options_of(opts->local_dir, opts->sync_options, opts->timeout_ms, opts->cancel, opts->events,
                                  opts->payload, syncd_dir);
-        nh::loop::Started started = nh::loop::start_dev(client->impl, o, std::move(lo));
+        nh::loop::Started started = nh::loop::start_dev(client->impl, o, std::move(lo), std::move(traffic));
         std::unique_ptr<nh_session> session = make_session(client->impl, std::move(started.session));
+        session->traffic = std::move(started.traffic);
         session->syncd_dir = syncd_dir;
         session->set_loop(std::move(started.loop));
         *out = session.release();
@@ -459,6 +479,14 @@ int nh_session_status(nh_buf *out, const nh_session *session) {
     return guard([&]() -> int {
         nlohmann::json j = session->s.to_json();
         if (session->loop) j["port_forwards"] = session->loop->forwards();
+        if (session->traffic) {
+            auto t = session->traffic->status();
+            j["service_forwards"] = t["forwards"];
+            if (!t["hosts_file"].get<std::string>().empty()) {
+                j["hosts_file"] = t["hosts_file"];
+                j["env_file"] = t["env_file"];
+            }
+        }
         buf_set(out, j.dump());
         return NH_OK;
     });

@@ -36,6 +36,7 @@ struct SessionRecord {
     std::string pod_selector;  // selects the dev pod's workload pods
     json pvcs = json::array();  // [{"path","claim"}]
     json extra;                 // the recorded dev config (loop_settings() reads it), or null
+    json local;                 // local mode: [{"port","local"}], or null
     std::string token;          // secret, never log it
     // Read only by read_with_original(); written by secret().
     json original;  // the cleaned original workload, or null

@@ -86,6 +86,22 @@ Mode parse_mode(const std::string &text) {
     fail(NH_EINVAL, "unknown dev mode '" + text + "' (valid: replace, duplicate)");
 }
 
+LocalPort parse_local_port(const std::string &text) {
+    auto number = [&](const std::string &part) {
+        if (part.empty() || part.size() > 5 || part.find_first_not_of("0123456789") != std::string::npos)
+            fail(NH_EINVAL, "bad local-mode port '" + text + "': use PORT or PORT:LOCAL, e.g. 8080:3000");
+        int v = std::stoi(part);
+        if (v < 1 || v > 65535) fail(NH_EINVAL, "local-mode port out of range in '" + text + "'");
+        return v;
+    };
+    auto colon = text.find(':');
+    if (colon == std::string::npos) {
+        int p = number(text);
+        return {p, p};
+    }
+    return {number(text.substr(0, colon)), number(text.substr(colon + 1))};
+}
+
 std::string developer_of(Mode mode, const std::string &given) {
     if (mode != Mode::Duplicate) return {};
     return given.empty() ? default_developer() : given;
@@ -161,6 +177,8 @@ json Session::to_json() const {
     j["generated_deployment"] = generated.empty() ? json(nullptr) : json(generated);
     if (!pvcs.empty()) j["persistent_volume_claims"] = pvcs;
     if (!extra.is_null()) j["config"] = extra;
+    j["local"] = local.is_array();
+    if (local.is_array()) j["local_ports"] = local;
     j["pod"] = pod_name.empty() ? json(nullptr) : json{{"name", pod_name}, {"phase", pod_phase}, {"ready", pod_ready}};
     j["lock"] = lock_holder.empty() ? json(nullptr)
                                     : json{{"holder", lock_holder}, {"expires_in_s", static_cast<long>(lock_expires_in)}};

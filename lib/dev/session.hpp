@@ -72,6 +72,14 @@ struct Patch {
     std::string body;  // JSON
 };
 
+// Local mode: a port of the workload's pods carried to a process on this machine.
+struct LocalPort {
+    int port = 0;   // a containerPort of the workload's pods
+    int local = 0;  // on 127.0.0.1 here
+};
+// "PORT" or "PORT:LOCAL" (1-65535 each); throws NH_EINVAL.
+LocalPort parse_local_port(const std::string &text);
+
 struct StartOptions {
     // A built-in kind (Kind::Deployment, ...), or a custom kind in full (parse_workload_kind():
     // its resource, group/version, pod template and replicas paths).
@@ -105,6 +113,12 @@ struct StartOptions {
     // Facts recorded with the session and returned by status (e.g. the Nocalhost config's
     // shell, commands, debug port, port forwards, sync settings), or null.
     json extra;
+    // Local mode (docs/traffic.md): the dev pod runs only the sync sidecar, which declares the
+    // workload's container ports; `local_ports` (at least one, each a port the workload's
+    // containers declare) are served there by the sidecar's reverse tunnel. The dev image is
+    // optional: without one the sidecar's bootstrap runs from the container's own image.
+    bool local = false;
+    std::vector<LocalPort> local_ports;
 };
 
 // A workload in dev mode, as the cluster records it.
@@ -128,6 +142,8 @@ struct Session {
     std::string pod_selector; // selects the dev pod's workload pods
     json pvcs = json::array();  // [{"path","claim"}]
     json extra;
+    // Local mode: [{"port","local"}] (the workload's ports carried to 127.0.0.1:local); null otherwise.
+    json local;
 
     // The status object of nh_dev_status(); never contains the token.
     json to_json() const;

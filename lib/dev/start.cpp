@@ -6,6 +6,7 @@
 // the record rolls back from it.
 #include "dev/start.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 
@@ -78,7 +79,10 @@ struct Plan {
 
 Plan make_plan(kube::Client &c, const StartOptions &o) {
     if (o.name.empty()) fail(NH_EINVAL, "dev start: the workload name is empty");
-    if (o.image.empty()) fail(NH_EINVAL, "dev start: the dev image is empty");
+    if (o.image.empty() && !o.local) fail(NH_EINVAL, "dev start: the dev image is empty");
+    if (o.local && o.local_ports.empty())
+        fail(NH_EINVAL, "dev start: local mode needs at least one port to carry to this machine (PORT[:LOCAL])");
+    if (!o.local && !o.local_ports.empty()) fail(NH_EINVAL, "dev start: local-mode ports given without local mode");
     if (o.sync_port < 1 || o.sync_port > 65535) fail(NH_EINVAL, "dev start: sync port out of range");
     if (o.workdir.empty() || o.workdir[0] != '/') fail(NH_EINVAL, "dev start: the work dir must be an absolute path");
     if (!o.image_pull_policy.empty() && o.image_pull_policy != "Always" && o.image_pull_policy != "IfNotPresent" &&
@@ -212,8 +216,10 @@ private:
 
     // The dev spec; validated before anything changes, and then the node's check of its images.
     void check() {
-        spec_.container = choose_container(original_, p_.kind, o_.container);
-        spec_.image = o_.image;
+        if (o_.local) check_local();
+        spec_.container = o_.local && o_.container.empty() ? first_container_ : choose_container(original_, p_.kind, o_.container);
+        spec_.image = o_.image.empty() ? local_image_ : o_.image;
+        spec_.local = o_.local;
         spec_.workdir = o_.workdir;
         spec_.env = o_.env;
         spec_.resources = o_.resources;
@@ -230,6 +236,31 @@ private:
         if (!secret_) check_images(c_, p_.ns, dev_pod_spec, spec_, p_.what, p_.deadline, o_.events, cancel_);
         pod_selector_ = p_.generated.empty() ? kube::workload_selector(original_)
                                              : std::string(kGeneratedLabel) + "=" + label_value(p_.generated);
+    }
+
+    // Local mode: every port to carry must be one the workload's containers declare (a Service
+    // can only reach those), and the sidecar's bootstrap runs from the container's own image
+    // unless a dev image is given.
+    void check_local() {
+        const json ps = pod_template(original_, p_.kind).value("spec", json::object());
+        std::vector<int> declared;
+        std::string listed;
+        for (const auto &c : ps.value("containers", json::array())) {
+            if (first_container_.empty()) first_container_ = c.value("name", "");
+            if (c.value("name", "") == (o_.container.empty() ? first_container_ : o_.container))
+                local_image_ = c.value("image", "");
+            for (const auto &p : c.value("ports", json::array())) {
+                declared.push_back(p.value("containerPort", 0));
+                listed += (listed.empty() ? "" : ", ") + std::to_string(declared.back());
+            }
+        }
+        rec_.local = json::array();
+        for (const auto &lp : o_.local_ports) {
+            if (std::find(declared.begin(), declared.end(), lp.port) == declared.end())
+                fail(NH_EINVAL, "local mode: " + p_.what + " declares no container port " + std::to_string(lp.port) +
+                                    (listed.empty() ? std::string(" (it declares none)") : " (its ports: " + listed + ")"));
+            rec_.local.push_back({{"port", lp.port}, {"local", lp.local}});
+        }
     }
 
     void record() {
@@ -304,11 +335,13 @@ private:
 
     // The switch of the workload in place, or the generated Deployment; then the config's patches.
     void patch() {
+        const std::string runs = o_.local ? "local mode: only the sync sidecar, from " + spec_.image
+                                          : "image " + spec_.image;
         emit(o_.events, EventType::Phase, Phase::Patch,
              p_.generated.empty()
-                 ? "switching " + p_.what + " to dev mode (image " + spec_.image + ", 1 replica, sync sidecar)"
+                 ? "switching " + p_.what + " to dev mode (" + runs + ", 1 replica, sync sidecar)"
                  : std::string(p_.dup ? "creating the copy " : "creating the dev Deployment ") + p_.generated +
-                       " (image " + spec_.image + ", sync sidecar)");
+                       " (" + runs + ", sync sidecar)");
         if (p_.generated.empty()) {
             json dev = apply_dev_spec(original_, p_.kind, spec_);
             if (p_.kind.kind == Kind::Deployment) {
@@ -417,6 +450,7 @@ private:
     std::optional<json> wl_;      // the workload as read (none: a bare Pod a taken-over start deleted)
     json original_, hpas_ = json::array();
     std::string token_, pod_selector_;
+    std::string first_container_, local_image_;  // local mode
     DevSpec spec_;
     SessionRecord rec_;
 };

@@ -317,8 +317,28 @@ json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &
         }
     }
 
+    // Local mode: the workload's ports move to the sidecar, which is all the pod runs.
+    json app_ports = json::array();
+    if (spec.local) {
+        for (const auto &c : ps["containers"])
+            for (const auto &p : c.value("ports", json::array())) {
+                if (p.value("containerPort", 0) == spec.sync_port + 1)
+                    fail(NH_EINVAL, "container '" + c.value("name", "") + "' uses port " +
+                                        std::to_string(spec.sync_port + 1) +
+                                        ", the sidecar's tunnel port in local mode; choose another sync port");
+                json q = {{"containerPort", p.value("containerPort", 0)}, {"protocol", p.value("protocol", "TCP")}};
+                if (p.contains("name")) q["name"] = p["name"];
+                if (std::find(app_ports.begin(), app_ports.end(), q) == app_ports.end()) app_ports.push_back(q);
+            }
+        bool found = false;
+        for (const auto &c : ps["containers"]) found |= c.value("name", "") == spec.container;
+        if (!found) fail(NH_ENOTFOUND, "container '" + spec.container + "' not found in the pod template");
+        ps["containers"] = json::array();
+        ps.erase("initContainers");
+    }
+
     std::string shared_volume = kSharedVolumeName;
-    bool found = false;
+    bool found = spec.local;
     for (auto &c : ps["containers"]) {
         if (c.value("name", "") != spec.container) continue;
         found = true;
@@ -372,13 +392,14 @@ json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &
         {"env",
          {{{"name", kTokenEnv},
            {"valueFrom", {{"secretKeyRef", {{"name", spec.secret_name}, {"key", "token"}}}}}}}},
-        {"ports", {{{"name", kSidecarName}, {"containerPort", spec.sync_port}, {"protocol", "TCP"}}}},
+        {"ports", json::array({{{"name", kSidecarName}, {"containerPort", spec.sync_port}, {"protocol", "TCP"}}})},
         {"volumeMounts",
          {{{"name", shared_volume}, {"mountPath", spec.workdir}}, {{"name", kSidecarVolumeName}, {"mountPath", kSidecarMount}}}},
         {"resources", {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}}}},
     };
     if (spec.sidecar_image.empty() && spec.sidecar_base_image.empty() && !spec.image_pull_policy.empty())
         sidecar["imagePullPolicy"] = spec.image_pull_policy;
+    for (const auto &p : app_ports) sidecar["ports"].push_back(p);
     ps["volumes"].push_back({{"name", kSidecarVolumeName}, {"emptyDir", json::object()}});
     ps["containers"].push_back(sidecar);
     return w;

@@ -145,6 +145,9 @@ struct DevSpec {
     std::string image_pull_policy;  // "" unchanged
     // PersistentVolumeClaims mounted in the dev container: claim name, mount path.
     std::vector<std::pair<std::string, std::string>> pvc_mounts;
+    // Local mode: no dev container; the pod runs only the sidecar (from `image` without a
+    // sidecar image), which declares every port of the pod's containers.
+    bool local = false;
 };
 
 // The sidecar's shell bootstrap (`sh -c SCRIPT nh-sidecar NHSYNCD-ARGS...`): waits for the
@@ -163,7 +166,9 @@ const std::vector<std::string> &keep_alive_command();
 
 // `original` in dev mode: 1 replica, Recreate (Deployment) or RollingUpdate
 // (StatefulSet), the container swapped, probes removed, the sidecar and the
-// shared volume added, the session annotation set. `original` is not changed.
+// shared volume added, the session annotation set. In local mode every container and init
+// container is removed and the sidecar declares their ports (numbers and names, so that a
+// Service's named targetPort still resolves). `original` is not changed.
 json apply_dev_spec(const json &original, const WorkloadKind &k, const DevSpec &spec);
 
 // Removes from a pod template what dev mode adds and what needs no record to undo: the session-id

@@ -271,7 +271,8 @@ std::unique_ptr<Loop> start(std::shared_ptr<kube::Client> client, const dev::Ses
     return loop;
 }
 
-Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions &o, std::optional<Options> loop) {
+Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions &o, std::optional<Options> loop,
+                  std::optional<TrafficOptions> traffic) {
     Started out;
     try {
         out.session = dev::start(*client, o);
@@ -280,10 +281,12 @@ Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions 
         if (hint.empty()) throw;
         throw Error(e.code(), std::string(e.what()) + "; " + hint, e.http_status(), e.reason());
     }
-    if (!loop) return out;
+    if (!loop && !traffic) return out;
     try {
-        out.loop = start(client, out.session, std::move(*loop));
+        if (traffic) out.traffic = std::make_unique<Traffic>(client, out.session, std::move(*traffic));
+        if (loop) out.loop = start(client, out.session, std::move(*loop));
     } catch (const Error &e) {
+        out.traffic.reset();
         if (!o.rollback_on_failure) throw;
         // The workload must not stay in dev mode when the start as a whole failed.
         dev::EndOptions eo;
@@ -315,6 +318,7 @@ dev::EndResult end_dev(kube::Client &client, const dev::EndOptions &o) {
         auto [b, e] = g_loops.equal_range(key);
         for (auto it = b; it != e; ++it) it->second->stop();
     }
+    stop_traffic(key);
     return dev::end(client, o);
 }
 

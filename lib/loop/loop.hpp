@@ -19,6 +19,7 @@
 #include "common/cancel.hpp"
 #include "dev/session.hpp"
 #include "kube/client.hpp"
+#include "loop/traffic.hpp"
 #include "stream/portforward.hpp"
 #include "sync/client.hpp"
 
@@ -93,13 +94,16 @@ std::string apply_config(const nlohmann::json &recorded, sync::ClientOptions &o)
 // busy local port is a warning event, not an error). Throws nh::Error; nothing is left running.
 std::unique_ptr<Loop> start(std::shared_ptr<kube::Client> client, const dev::Session &session, Options opts);
 
-// A start as a whole: dev mode, then (with `loop`) the loop. When the loop fails and
-// start.rollback_on_failure, dev mode is ended again and the error says so.
+// A start as a whole: dev mode, then (with `traffic`) the local mode's tunnel and the Service
+// forwards, then (with `loop`) the loop. When either fails and start.rollback_on_failure, dev
+// mode is ended again and the error says so.
 struct Started {
     dev::Session session;
+    std::unique_ptr<Traffic> traffic;
     std::unique_ptr<Loop> loop;
 };
-Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions &start, std::optional<Options> loop);
+Started start_dev(std::shared_ptr<kube::Client> client, const dev::StartOptions &start, std::optional<Options> loop,
+                  std::optional<TrafficOptions> traffic = std::nullopt);
 
 // Ends dev mode (dev::end()) after stopping this process's loops of that session.
 dev::EndResult end_dev(kube::Client &client, const dev::EndOptions &opts);

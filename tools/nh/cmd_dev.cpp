@@ -258,7 +258,14 @@ void print_status(const json &s) {
                     s["pod"].value("ready", false) ? ", ready" : ", not ready");
     else
         std::printf("  pod:        none running\n");
-    std::printf("  container:  %s, image %s\n", s.value("container", "").c_str(), s.value("image", "").c_str());
+    if (s.value("local", false)) {
+        std::printf("  local mode: the pod runs only the sync sidecar, from %s\n", s.value("image", "").c_str());
+        for (const auto &p : s.value("local_ports", json::array()))
+            std::printf("  local:      port %d of the pod -> 127.0.0.1:%d on the developer's machine\n",
+                        p.value("port", 0), p.value("local", 0));
+    } else {
+        std::printf("  container:  %s, image %s\n", s.value("container", "").c_str(), s.value("image", "").c_str());
+    }
     std::printf("  workdir:    %s\n", s.value("workdir", "").c_str());
     std::printf("  sync:       %s:%d (image %s%s)\n", s.value("sidecar_container", "").c_str(), s.value("sync_port", 0),
                 s.value("sidecar_image", "").c_str(), s.value("sidecar_upload", false) ? ", nhsyncd uploaded" : "");
@@ -494,6 +501,9 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         std::vector<std::string> ignore;
         bool gitignore = false, detach = false;
         std::string mode = "replace", developer, config, app;
+        // Local mode and the Service forwards (docs/traffic.md).
+        bool local = false;
+        std::vector<std::string> ports, forwards;
     };
     static StartArgs sa;
     auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
@@ -518,8 +528,21 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
     start->add_option("--timeout", sa.timeout, "how long to wait for the dev pod (default 5m)");
     start->add_option("--owner", sa.owner, "owner recorded for the session (default user@host/pid)");
     start->add_flag("--no-rollback", sa.no_rollback, "leave a failed start as it is instead of restoring the workload");
-    start->add_option("--mode", sa.mode, "replace (default) or duplicate (a private copy; the original keeps serving)")
-        ->check(CLI::IsMember({"replace", "duplicate"}));
+    start->add_option("--mode", sa.mode,
+                      "replace (default), duplicate (a private copy; the original keeps serving) or local (replace, "
+                      "and a process on this machine serves the workload's --port)")
+        ->check(CLI::IsMember({"replace", "duplicate", "local"}));
+    start->add_flag("--local", sa.local,
+                    "local mode (also with --mode duplicate): the dev pod runs only the sync sidecar, and connections "
+                    "to each --port of the pod come to this machine until Ctrl-C (dev mode stays on)");
+    start->add_option("--port", sa.ports,
+                      "local mode: PORT[:LOCAL], a port of the workload's pods served from 127.0.0.1:LOCAL here "
+                      "(default LOCAL = PORT; repeatable)")
+        ->allow_extra_args(false);
+    start->add_option("--forward", sa.forwards,
+                      "svc/NAME:PORT[:LOCAL]: the Service's port on 127.0.0.1:LOCAL here until Ctrl-C, named in a "
+                      "generated hosts file and env file (repeatable; any mode)")
+        ->allow_extra_args(false);
     start->add_option("--developer", sa.developer, "duplicate mode: whose copy (default user@host)");
     start->add_option("--config", sa.config, "Nocalhost dev config: a .nocalhost/config.yaml or the directory holding .nocalhost/");
     start->add_option("--app", sa.app, "Nocalhost application whose dev.nocalhost.config.<app> ConfigMap is read");
@@ -548,6 +571,16 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             if (g.context.empty()) g.context = here.value("context", "");
             if (g.kubeconfig.empty() && !std::getenv("KUBECONFIG")) g.kubeconfig = here.value("kubeconfig", "");
         }
+        if (sa.mode == "local") {
+            sa.local = true;
+            sa.mode = "replace";
+        }
+        if (sa.local && sa.ports.empty())
+            throw CLI::ValidationError("--port", "local mode needs at least one --port PORT[:LOCAL]");
+        if (!sa.local && !sa.ports.empty()) throw CLI::ValidationError("--port", "--port is for local mode (--mode local)");
+        const bool serving = sa.local || !sa.forwards.empty();
+        if (serving && sa.detach)
+            throw CLI::ValidationError("--detach", "local mode and --forward run in this process until Ctrl-C; drop --detach");
         Target t = parse_target(sa.target);
         long timeout_ms = parse_duration_ms(sa.timeout);
         nh_client *c = client_or_fail(g);
@@ -583,6 +616,14 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         if (!sa.owner.empty()) o.owner = sa.owner.c_str();
         o.env = env.empty() ? nullptr : env.data();
         o.env_count = env.size();
+        std::vector<const char *> ports, forwards;
+        for (const auto &p : sa.ports) ports.push_back(p.c_str());
+        for (const auto &f : sa.forwards) forwards.push_back(f.c_str());
+        o.local = sa.local ? 1 : 0;
+        o.local_ports = ports.empty() ? nullptr : ports.data();
+        o.local_ports_count = ports.size();
+        o.forwards = forwards.empty() ? nullptr : forwards.data();
+        o.forwards_count = forwards.size();
         o.sync_port = sa.sync_port;
         o.timeout_ms = timeout_ms;
         o.rollback_on_failure = sa.no_rollback ? 0 : 1;
@@ -650,8 +691,18 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                 std::printf("  syncing:    %s -> %s\n", sa.local_dir.c_str(), nh_session_workdir(s));
             if (pick.mode == "duplicate" && *nh_session_workload(s))
                 std::printf("  copy:       deployment/%s (the original keeps serving)\n", nh_session_workload(s));
-            for (const auto &f : session_status(s).value("port_forwards", json::array()))
+            const json st = session_status(s);
+            for (const auto &f : st.value("port_forwards", json::array()))
                 std::printf("  forwarding: 127.0.0.1:%d -> %d\n", f.value("local_port", 0), f.value("remote_port", 0));
+            for (const auto &p : st.value("local_ports", json::array()))
+                std::printf("  local:      port %d of the pod -> 127.0.0.1:%d here\n", p.value("port", 0),
+                            p.value("local", 0));
+            for (const auto &f : st.value("service_forwards", json::array()))
+                std::printf("  service:    127.0.0.1:%d -> svc/%s:%d\n", f.value("local_port", 0),
+                            f.value("service", "").c_str(), f.value("port", 0));
+            if (st.contains("hosts_file"))
+                std::printf("  names:      %s (hosts), %s (env)\n", st.value("hosts_file", "").c_str(),
+                            st.value("env_file", "").c_str());
             std::printf("end it with: %s\n", end_hint(g, sa.target, pick).c_str());
         }
         std::fflush(stdout);
@@ -680,6 +731,13 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
             std::remove(g_sync_publisher.file.c_str());
             nh_cli::progress_done();
             std::fprintf(stderr, "sync stopped; %s/%s stays in dev mode\n", t.kind.c_str(), t.name.c_str());
+        } else if (serving) {
+            std::fprintf(stderr, "serving; press Ctrl-C to stop (dev mode stays on)\n");
+            while (!nh_cancel_is_triggered(nh_cli::interrupt_token())) {
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                nanosleep(&ts, nullptr);
+            }
+            std::fprintf(stderr, "stopped; %s/%s stays in dev mode\n", t.kind.c_str(), t.name.c_str());
         }
         nh_session_free(s);
         nh_client_free(c);

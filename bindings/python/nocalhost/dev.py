@@ -503,6 +503,9 @@ class DevModeMixin:
         persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
         patch_errors_fatal: bool = False,
         end_on_exit: bool = False,
+        local: bool = False,
+        local_ports: Optional[Sequence[str]] = None,
+        forwards: Optional[Sequence[str]] = None,
     ) -> Session:
         """Put a workload into dev mode and wait until its dev pod is ready.
 
@@ -545,6 +548,16 @@ class DevModeMixin:
         leaves at its defaults (its ``deleteProtection`` is on unless the
         config turns it off).
 
+        ``local=True`` is local mode (docs/traffic.md): the dev pod runs
+        only the sync sidecar, and connections to each of ``local_ports``
+        (``"PORT"`` or ``"PORT:LOCAL"``, ports the workload's containers
+        declare) in the pod come to ``127.0.0.1:LOCAL`` here for as long as
+        the session handle lives; ``image`` is then optional. ``forwards``
+        (``"svc/NAME:PORT[:LOCAL]"``, any mode) makes cluster Services
+        reachable on 127.0.0.1 for as long as the handle lives, named in a
+        hosts file and an env file (:attr:`Session.status` ``hosts_file``,
+        ``env_file``).
+
         ``on_event(DevEvent)`` reports progress (on the calling thread's
         helper); returning a true value or raising stops the start, which
         then rolls back. Raises :class:`Busy` when someone else holds it,
@@ -564,6 +577,9 @@ class DevModeMixin:
             timeout_ms=_ms(timeout),
             rollback_on_failure=rollback_on_failure,
             patch_errors_fatal=patch_errors_fatal,
+            local=local,
+            local_ports=list(local_ports or []),
+            forwards=list(forwards or []),
             owner=owner,
             lease_duration_s=lease_duration or 0,
         )

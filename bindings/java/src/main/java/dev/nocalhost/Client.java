@@ -255,8 +255,24 @@ public final class Client extends NativeHandle {
         final List<Object> persistentDirs = new ArrayList<>();
 
         boolean endOnClose;
+        boolean local;
+        String[] localPorts, forwards;
 
         public DevStartOptions image(String v) { image = v; return this; }
+        /**
+         * Local mode (docs/traffic.md): the dev pod runs only the sync sidecar, and connections to
+         * each of {@link #localPorts} in the pod come to 127.0.0.1 here until the session is closed;
+         * the image is then optional. With {@link DevMode#DUPLICATE}: a local copy.
+         */
+        public DevStartOptions local(boolean v) { local = v; return this; }
+        /** Local mode: "PORT" or "PORT:LOCAL", ports the workload's containers declare (at least one). */
+        public DevStartOptions localPorts(String... v) { localPorts = v; return this; }
+        /**
+         * Any mode: "svc/NAME:PORT[:LOCAL]", cluster Services reachable on 127.0.0.1 here until the
+         * session is closed, named in a hosts file and an env file (the session's status:
+         * hosts_file, env_file).
+         */
+        public DevStartOptions forwards(String... v) { forwards = v; return this; }
         /**
          * Scoped dev mode: {@link Session#close()} (the end of a try-with-resources block, also
          * when it throws) ends dev mode. Default false: close() only releases the handle and dev
@@ -370,6 +386,15 @@ public final class Client extends NativeHandle {
             d.setTimeout_ms((int) timeoutMs);
             d.setRollback_on_failure(rollbackOnFailure ? 1 : 0);
             d.setPatch_errors_fatal(patchErrorsFatal ? 1 : 0);
+            d.setLocal(local ? 1 : 0);
+            if (localPorts != null && localPorts.length > 0) {
+                d.setLocal_ports(localPorts);
+                d.setLocal_ports_count(localPorts.length);
+            }
+            if (forwards != null && forwards.length > 0) {
+                d.setForwards(forwards);
+                d.setForwards_count(forwards.length);
+            }
             d.setOwner(owner);
             d.setLease_duration_s(leaseDurationS);
             d.setMode(mode.value());
