@@ -208,7 +208,8 @@ void Client::Impl::full_local_diff() {
 }
 
 void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
-    auto local = scan_local();
+    auto local = prescan ? std::move(*prescan) : scan_local();
+    prescan.reset();
     TrackedIndex base = std::move(view);
     view.clear();
     auto unacked = std::move(unacked_deletes);
