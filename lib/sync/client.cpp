@@ -189,12 +189,16 @@ void Client::Impl::start_preload() {
     }
     ::closedir(d);
     if (preload_file.empty()) return;
-    preload_thread = std::thread([this] {
-        auto t0 = Clock::now();
-        preloaded = TrackedIndex::load(preload_file);
-        log::debug("sync: read " + std::to_string(preloaded->size()) + " index entries ahead in " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
-    });
+    try {
+        preload_thread = std::thread([this] {
+            auto t0 = Clock::now();
+            preloaded = TrackedIndex::load(preload_file);
+            log::debug("sync: read " + std::to_string(preloaded->size()) + " index entries ahead in " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
+        });
+    } catch (const std::system_error &) {
+        preload_file.clear();  // no thread to spare: load_view reads it when WELCOME names it
+    }
 }
 
 void Client::Impl::join_preload() {
