@@ -300,8 +300,8 @@ void Client::Impl::run() {
         start_preload();
         rules = local::IgnoreRules::build(root, opt.ignore);
         tree = std::make_unique<ConfinedTree>(root);
-        // Hello first: the server reads its tree while the watches are being set up and the
-        // tree is scanned here, and the index is read on another thread meanwhile.
+        // Hello first: the server reads its tree while the watches are being set up here, and
+        // the index is read on another thread meanwhile.
         // Nothing is scanned before the watcher exists, so no change can slip between them.
         try_connect();
         if (sock >= 0) pump_output();
@@ -309,7 +309,6 @@ void Client::Impl::run() {
         watcher = std::make_unique<local::Watcher>(root, rules);
         log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories, set up in " +
                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
-        if (sock >= 0) prescan = scan_local();
     } catch (const Error &e) {
         join_preload();
         fatal(e.code(), e.what());

@@ -26,7 +26,6 @@ void Client::Impl::disconnect(int code, const std::string &why) {
     if (in) tree->abort_file(*in);
     in.reset();
     in_skip = false;
-    prescan.reset();  // the next connection scans afresh
     ++epoch;
     {
         std::lock_guard l(mu);

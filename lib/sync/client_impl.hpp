@@ -241,11 +241,6 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     void execute(std::vector<std::string> removed, std::vector<local::Entry> upserts, bool force = false);
 
     std::vector<local::Entry> scan_local();
-    // The scan taken at startup right after the watches exist, while the server answers
-    // HELLO; the first reconcile uses it instead of scanning again. Any change made after it
-    // started is in the watcher's queue (or, read before the connection is live, sets
-    // need_full), exactly as for a scan taken when WELCOME arrives.
-    std::optional<std::vector<local::Entry>> prescan;
 
     // Compares the whole local tree with the view (no remote changes known).
     void full_local_diff();

@@ -208,8 +208,7 @@ void Client::Impl::full_local_diff() {
 }
 
 void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
-    auto local = prescan ? std::move(*prescan) : scan_local();
-    prescan.reset();
+    auto local = scan_local();
     TrackedIndex base = std::move(view);
     view.clear();
     auto unacked = std::move(unacked_deletes);
