@@ -3,6 +3,8 @@
 // client_apply.cpp (see client_impl.hpp).
 #include "sync/client_impl.hpp"
 
+#include <dirent.h>
+
 namespace nh::sync {
 
 const char *state_name(State s) {
@@ -160,17 +162,63 @@ void Client::Impl::file_error(const std::string &path, int code, const std::stri
     emit(EventType::FileError, path, msg, code);
 }
 
+std::string Client::Impl::state_prefix() const {
+    std::string dir = opt.state_dir.empty() ? default_state_dir() : opt.state_dir;
+    char real[PATH_MAX];
+    std::string abs = ::realpath(root.c_str(), real) ? std::string(real) : root;
+    return dir + "/" + hex64(proto::fnv1a(abs)) + "-";
+}
+
+void Client::Impl::start_preload() {
+    std::string prefix = state_prefix();
+    size_t slash = prefix.rfind('/');
+    std::string dir = prefix.substr(0, slash), stem = prefix.substr(slash + 1);
+    DIR *d = ::opendir(dir.c_str());
+    if (!d) return;  // no state yet: nothing to read ahead
+    int64_t newest = -1;
+    while (struct dirent *e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (!n.starts_with(stem) || !n.ends_with(".index")) continue;
+        struct stat st;
+        if (::fstatat(::dirfd(d), e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
+        int64_t t = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+        if (t > newest) {
+            newest = t;
+            preload_file = dir + "/" + std::string(n);
+        }
+    }
+    ::closedir(d);
+    if (preload_file.empty()) return;
+    try {
+        preload_thread = std::thread([this] {
+            auto t0 = Clock::now();
+            preloaded = TrackedIndex::load(preload_file);
+            log::debug("sync: read " + std::to_string(preloaded->size()) + " index entries ahead in " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
+        });
+    } catch (const std::system_error &) {
+        preload_file.clear();  // no thread to spare: load_view reads it when WELCOME names it
+    }
+}
+
+void Client::Impl::join_preload() {
+    if (preload_thread.joinable()) preload_thread.join();
+}
+
 void Client::Impl::load_view(const std::string &id) {
     if (id == server_id) return;
     server_id = id;
-    std::string dir = opt.state_dir.empty() ? default_state_dir() : opt.state_dir;
-    mkdir_p(dir);
-    char real[PATH_MAX];
-    std::string abs = ::realpath(root.c_str(), real) ? std::string(real) : root;
+    std::string prefix = state_prefix();
+    mkdir_p(prefix.substr(0, prefix.rfind('/')));
     std::string safe_id;
     for (char c : id) safe_id.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-    state_file = dir + "/" + hex64(proto::fnv1a(abs)) + "-" + safe_id + ".index";
-    view = TrackedIndex::load(state_file);
+    state_file = prefix + safe_id + ".index";
+    join_preload();
+    if (preloaded && preload_file == state_file)
+        view = std::move(*preloaded);
+    else
+        view = TrackedIndex::load(state_file);
+    preloaded.reset();
     unacked_deletes.clear();
     take_unacked_deletes();
     view_dirty = false;
@@ -249,14 +297,20 @@ void Client::Impl::handle_commands(bool &stop) {
 
 void Client::Impl::run() {
     try {
+        start_preload();
         rules = local::IgnoreRules::build(root, opt.ignore);
         tree = std::make_unique<ConfinedTree>(root);
-        // Hello first: the server reads its tree while the watches are being set up here.
+        // Hello first: the server reads its tree while the watches are being set up here, and
+        // the index is read on another thread meanwhile.
         // Nothing is scanned before the watcher exists, so no change can slip between them.
         try_connect();
         if (sock >= 0) pump_output();
+        auto t0 = Clock::now();
         watcher = std::make_unique<local::Watcher>(root, rules);
+        log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories, set up in " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
     } catch (const Error &e) {
+        join_preload();
         fatal(e.code(), e.what());
         emit(EventType::State);
         publish();
@@ -331,6 +385,7 @@ void Client::Impl::run() {
         sock = -1;
     }
     if (out.fd >= 0) ::close(out.fd);
+    join_preload();
     save_view();
     {
         std::lock_guard l(mu);

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -197,6 +198,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // ---- the view and its persistence (client.cpp) ----
     void load_view(const std::string &id);
+
+    // A restart does not wait for WELCOME to read its index: the newest index saved for this
+    // root (the server's id, which names the file, is known only from WELCOME) is loaded on
+    // another thread while the client connects and sets up its watches, and load_view takes
+    // it when the id matches. The thread is joined by load_view or by run() on its way out.
+    std::string state_prefix() const;
+    void start_preload();
+    void join_preload();
+    std::thread preload_thread;
+    std::string preload_file;
+    std::optional<TrackedIndex> preloaded;
 
     // Moves the records saved as unacknowledged deletes out of a freshly loaded view (those
     // still known here, with the seq whose ACK settles them, stay as they are).

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <gtest/gtest.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -247,8 +248,18 @@ Daemon::~Daemon() {
     if (pid_ > 0) {
         ::kill(pid_, SIGTERM);
         ::kill(pid_, SIGCONT);  // a test may have left it stopped
+        // A daemon that does not exit fails the test instead of hanging the suite.
         int st;
-        ::waitpid(pid_, &st, 0);
+        bool exited = false;
+        for (int i = 0; i < 600 && !exited; ++i) {
+            exited = ::waitpid(pid_, &st, WNOHANG) == pid_;
+            if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (!exited) {
+            ADD_FAILURE() << "nhsyncd (pid " << pid_ << ") did not exit within 30 s of SIGTERM; its log:\n" << log();
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &st, 0);
+        }
     }
     ::unlink(log_file_.c_str());
 }
