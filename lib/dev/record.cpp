@@ -67,6 +67,7 @@ SessionRecord SessionRecord::read(const json &secret, const WorkloadKind *kind) 
         r.pod_selector = spec.value("pod_selector", "");
         r.pvcs = spec.value("pvcs", json::array());
         r.extra = spec.value("extra", json());
+        r.routes = spec.value("routes", json());
     }
     r.token = secret_text(secret, "token");
     return r;
@@ -101,6 +102,7 @@ json SessionRecord::spec() const {
               {"pod_selector", pod_selector}};
     if (!pvcs.empty()) j["pvcs"] = pvcs;
     if (!extra.is_null()) j["extra"] = extra;
+    if (!routes.is_null()) j["routes"] = routes;
     return j;
 }
 
@@ -148,6 +150,7 @@ Session SessionRecord::session() const {
     s.pod_selector = pod_selector;
     s.pvcs = pvcs;
     s.extra = extra;
+    s.routes = routes;
     return s;
 }
 

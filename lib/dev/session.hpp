@@ -105,6 +105,11 @@ struct StartOptions {
     // Facts recorded with the session and returned by status (e.g. the Nocalhost config's
     // shell, commands, debug port, port forwards, sync settings), or null.
     json extra;
+    // Duplicate mode: requests to the workload's Services that carry every one of these headers
+    // ("NAME=VALUE") go to the copy (lib/traffic/routing.hpp); empty: no routing.
+    std::vector<std::string> headers;
+    // What routes them: "" or "auto", "istio", "gateway-api".
+    std::string router;
 };
 
 // A workload in dev mode, as the cluster records it.
@@ -128,6 +133,7 @@ struct Session {
     std::string pod_selector; // selects the dev pod's workload pods
     json pvcs = json::array();  // [{"path","claim"}]
     json extra;
+    json routes;  // duplicate mode's header routing (traffic::plan_routes()), or null
 
     // The status object of nh_dev_status(); never contains the token.
     json to_json() const;

@@ -30,7 +30,7 @@ const KEYS = {
   sessionStartSync: [...SYNC, 'timeoutMs', 'onEvent', ...SIGNAL],
   devConfigResolve: DEV_CONFIG,
   devStart: [...DEV_CONFIG, 'timeoutMs', 'rollbackOnFailure', 'patchErrorsFatal', 'owner', 'leaseDurationS', 'onEvent',
-    'localDir', 'sync', 'endOnExit'],
+    'localDir', 'sync', 'endOnExit', 'headers', 'router'],
   devEnd: ['namespace', 'mode', 'developer', 'owner', 'timeoutMs', 'leaseDurationS', 'force', 'onEvent', ...SIGNAL],
   devStatus: DEV_QUERY,
   devAttach: [...DEV_QUERY, 'endOnExit'],
