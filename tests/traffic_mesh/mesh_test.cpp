@@ -305,8 +305,9 @@ TEST_F(MeshTest, ACrashOrFailureMidStartLeavesNothingAfterEndOrRollback) {
             crashed = true;
         }
         ASSERT_TRUE(crashed);
-        if (std::string(crash_step) == "route")
+        if (std::string(crash_step) == "route") {
             EXPECT_EQ(kube->get(vs_path(ns, "web"))["spec"]["http"].size(), 3u) << "the routes were in place";
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the dead start's lease expires
         end_routed("dave@host");
         EXPECT_EQ(comparable(kube->get(vs_path(ns, "web"))), comparable(before));
