@@ -165,8 +165,9 @@ void apply_istio(kube::Client &c, const std::string &ns, const json &plan, const
             c.update(vs_path(ns) + "/" + name_of(next), next, cancel);
             return;
         } catch (const Error &e) {
-            // Another developer made the host's VirtualService meanwhile, or changed it: read again.
-            if (e.code() != NH_EEXISTS && e.code() != NH_ECONFLICT) throw;
+            // Another developer made the host's VirtualService meanwhile, changed it, or removed
+            // the routing's own one as their last route went: read again.
+            if (e.code() != NH_EEXISTS && e.code() != NH_ECONFLICT && e.code() != NH_ENOTFOUND) throw;
         }
     }
 }
