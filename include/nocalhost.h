@@ -665,11 +665,15 @@ typedef struct nh_dev_start_options {
     size_t forwards_count;
     /** Duplicate mode: requests to the workload's Services that carry every one of these
         headers ("NAME=VALUE", exact match) go to the copy, all others to the original;
-        NULL: no routing. */
+        NULL: no routing (docs/traffic.md, "Header routing"). NAME is an HTTP token, compared
+        case-insensitively; VALUE visible ASCII, at most 256 characters. NH_EINVAL for a bad
+        entry or outside duplicate mode; NH_ESTATE, before anything changes, when the cluster
+        serves no router's API or no Service selects the workload's pods. */
     const char *const *headers;
     size_t headers_count;
-    /** What routes `headers`: NULL or "auto" (Istio where its API is served, else the Gateway
-        API), "istio" or "gateway-api". */
+    /** What routes `headers`: NULL or "auto" (Istio where its API, networking.istio.io/v1
+        VirtualService, is served, else the Gateway API's gateway.networking.k8s.io/v1
+        HTTPRoute), "istio" or "gateway-api". */
     const char *router;
 } nh_dev_start_options;
 
@@ -857,6 +861,9 @@ NH_EXTERN int nh_dev_query_options_init(nh_dev_query_options *opts, unsigned int
  *   "phase"                "starting" (a start is under way or died) or "active"
  *   "owner", "since"       who started the session ("user@host/pid") and when (RFC 3339)
  *   "developer"            duplicate mode only: whose copy it is
+ *   "headers", "router"    duplicate mode only: the headers routed to the copy
+ *                          (["x-dev=alice"], names lower-cased) and "istio" or
+ *                          "gateway-api"; [] and null without header routing
  *   "copy"                 duplicate mode: the copy's Deployment name; otherwise null
  *   "generated_deployment" the Deployment dev mode runs the dev pod from (the copy;
  *                          for DaemonSets, Jobs, CronJobs, Pods and custom kinds the

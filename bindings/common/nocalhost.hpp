@@ -394,8 +394,8 @@ private:
 struct DevStartOptions : OptionFields<DevStartOptions> {
     std::optional<std::string> namespace_name, container, image, workdir, resources_json, sidecar_image, owner,
         developer, api_version, pod_template_path, replicas_path, config_path, app_name, image_pull_policy,
-        patches_json, persistent_dirs_json;
-    Strings env;
+        patches_json, persistent_dirs_json, router;
+    Strings env, headers;
     int sync_port = 0, lease_duration_s = 0, mode = NH_DEV_MODE_REPLACE;
     long timeout_ms = 0;
     bool rollback_on_failure = true, ignore_cluster_config = false, patch_errors_fatal = false;
@@ -436,6 +436,8 @@ struct DevStartOptions : OptionFields<DevStartOptions> {
         f("local", local, &nh_dev_start_options::local);
         f("local_ports", local_ports, &nh_dev_start_options::local_ports, &nh_dev_start_options::local_ports_count);
         f("forwards", forwards, &nh_dev_start_options::forwards, &nh_dev_start_options::forwards_count);
+        f("headers", headers, &nh_dev_start_options::headers, &nh_dev_start_options::headers_count);
+        f("router", router, &nh_dev_start_options::router);
     }
 
     // The C options, `cancel` the call's token.

@@ -705,6 +705,13 @@ export interface DevStartOptions extends DevConfigOptions {
    * (phase "patch") and the start goes on. true: it fails the start, which rolls back.
    */
   patchErrorsFatal?: boolean;
+  /**
+   * Duplicate mode: requests to the workload's Services carrying every one of these headers
+   * ('NAME=VALUE', exact match) go to the copy, all others to the original (docs/traffic.md).
+   */
+  headers?: string[];
+  /** What routes headers: 'auto' (default: Istio where its API is served, else the Gateway API), 'istio' or 'gateway-api'. */
+  router?: 'auto' | 'istio' | 'gateway-api';
   owner?: string;
   leaseDurationS?: number;
   /** Progress; throwing stops the start (which rolls back) and rejects with what was thrown. */

@@ -12,6 +12,7 @@
 #include "dev/lease.hpp"
 #include "dev/session.hpp"
 #include "loop/loop.hpp"
+#include "traffic/routing.hpp"
 
 using namespace nh::capi;
 
@@ -115,6 +116,12 @@ nh::dev::StartOptions start_options_of(nh_client *client, const char *kind, cons
             o.local = opts->local != 0;
             for (size_t i = 0; i < opts->local_ports_count; ++i)
                 o.local_ports.push_back(nh::dev::parse_local_port(str(opts->local_ports[i])));
+            if (opts->headers_count > 0 && !opts->headers) throw nh::Error(NH_EINVAL, "headers is NULL but headers_count is not 0");
+            for (size_t i = 0; i < opts->headers_count; ++i) {
+                if (!opts->headers[i]) throw nh::Error(NH_EINVAL, "headers[" + std::to_string(i) + "] is NULL");
+                o.headers.emplace_back(opts->headers[i]);
+            }
+            o.router = str(opts->router);
         }
     } else {
         src.use_cluster = false;
@@ -519,7 +526,18 @@ std::vector<nh::dev::Right> rights_of(nh_client *client, const char *kind, const
     }
     const nh::dev::WorkloadKind &k = o.kind;
     if (ns) *ns = o.ns.empty() ? client->impl->ns() : o.ns;
-    return nh::dev::required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());
+    std::string route_group;
+    if (!o.headers.empty()) {
+        // The router the start would pick; one the cluster does not serve still lists the rights
+        // of the one asked for (Istio's for "auto").
+        try {
+            route_group = nh::traffic::router_group(nh::traffic::resolve_router(*client->impl, o.router, token_of(opts->cancel)));
+        } catch (const nh::Error &e) {
+            if (e.code() != NH_ESTATE) throw;
+            route_group = o.router == "gateway-api" ? nh::traffic::kGatewayGroup : nh::traffic::kIstioGroup;
+        }
+    }
+    return nh::dev::required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty(), route_group);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "kube/access.hpp"
+#include "traffic/routing.hpp"
 
 namespace nh::dev {
 
@@ -30,7 +31,8 @@ std::string resource_text(const json &r) {
 
 }  // namespace
 
-std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persistent_dirs, bool patches) {
+std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persistent_dirs, bool patches,
+                                   const std::string &route_group) {
     std::vector<Right> r;
     const bool dup = mode == Mode::Duplicate;
     const std::string group = group_of(k.group_version);
@@ -64,6 +66,13 @@ std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persis
     add(r, "", "pods", "exec", {"create"}, "uploading nhsyncd into the sync sidecar, exec and terminals");
     add(r, "", "pods", "portforward", {"create"}, "the sync and port-forwards");
     if (persistent_dirs) add(r, "", "persistentvolumeclaims", "", {"get", "list", "create"}, "the persistent dirs' claims");
+    if (!route_group.empty()) {
+        add(r, "", "services", "", {"get", "list", "create", "update", "delete"},
+            "finding the workload's Services, and the copy's own Service the header routes send to");
+        const bool istio = route_group == traffic::kIstioGroup;
+        add(r, route_group, istio ? "virtualservices" : "httproutes", "", {"get", "list", "create", "update", "delete"},
+            istio ? "the header routes in the Services' VirtualServices" : "the header routes (HTTPRoutes of the Services)");
+    }
     return r;
 }
 
@@ -107,12 +116,12 @@ AccessReport review_access(kube::Client &c, const std::string &ns, const std::ve
 }
 
 void check_access(kube::Client &c, const WorkloadKind &k, const std::string &ns, const StartOptions &o,
-                  const std::string &what) {
+                  const std::string &what, const std::string &route_group) {
     auto emit = [&](EventType type, const std::string &message, json detail = nullptr) {
         if (o.events && !o.events(Event{type, Phase::Access, message, std::move(detail)}))
             throw Error(NH_ECANCELLED, "dev start cancelled by the event callback");
     };
-    const auto rights = required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty());
+    const auto rights = required_rights(k, o.mode, !o.persistent_dirs.empty(), !o.patches.empty(), route_group);
     emit(EventType::Phase, "checking the rights the start and end of " + what + " need");
     AccessReport report = review_access(c, ns, rights, o.cancel);
     if (!report.checked) {

@@ -24,8 +24,11 @@ struct Right {
 // the workload (and, where dev mode runs it elsewhere, the generated Deployment), its
 // ReplicaSets (Deployment history), HPAs, pods, pods/exec, pods/portforward, events, the
 // session Secret and the Lease; PersistentVolumeClaims with `persistent_dirs`; patch on the
-// workload with `patches`. Worked out from the requests start and end make.
-std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persistent_dirs, bool patches);
+// workload with `patches`; with header routing (`route_group` the router's API group, see
+// traffic::router_group()), the copy's Services and the group's VirtualServices or HTTPRoutes.
+// Worked out from the requests start and end make.
+std::vector<Right> required_rights(const WorkloadKind &k, Mode mode, bool persistent_dirs, bool patches,
+                                   const std::string &route_group = "");
 
 // The rights as JSON, grouped as an RBAC Role's rules: [{"apiGroups":[G],"resources":["pods/exec"],
 // "verbs":[...]}...], in the order of `rights`.
@@ -46,6 +49,6 @@ AccessReport review_access(kube::Client &c, const std::string &ns, const std::ve
 // right missing (nothing changed yet); rights dev mode can do without, missing, and a server
 // that would not say are info events, and the start goes on.
 void check_access(kube::Client &c, const WorkloadKind &k, const std::string &ns, const StartOptions &o,
-                  const std::string &what);
+                  const std::string &what, const std::string &route_group = "");
 
 }  // namespace nh::dev

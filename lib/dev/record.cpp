@@ -68,6 +68,7 @@ SessionRecord SessionRecord::read(const json &secret, const WorkloadKind *kind) 
         r.pvcs = spec.value("pvcs", json::array());
         r.extra = spec.value("extra", json());
         r.local = spec.value("local", json());
+        r.routes = spec.value("routes", json());
     }
     r.token = secret_text(secret, "token");
     return r;
@@ -103,6 +104,7 @@ json SessionRecord::spec() const {
     if (!pvcs.empty()) j["pvcs"] = pvcs;
     if (!extra.is_null()) j["extra"] = extra;
     if (!local.is_null()) j["local"] = local;
+    if (!routes.is_null()) j["routes"] = routes;
     return j;
 }
 
@@ -151,6 +153,7 @@ Session SessionRecord::session() const {
     s.pvcs = pvcs;
     s.extra = extra;
     s.local = local;
+    s.routes = routes;
     return s;
 }
 

@@ -8,7 +8,7 @@
 //                kDevGenerationAnnotation (the workload's generation in dev mode, once active)
 //   data         "original": the cleaned workload (JSON); "hpas": its HPAs (JSON array);
 //                "spec": JSON {container, image, workdir, sidecar_image, sync_port, session_id,
-//                workload_kind, mode, developer, generated, pod_selector, pvcs, extra};
+//                workload_kind, mode, developer, generated, pod_selector, pvcs, extra, routes};
 //                "token": the sync token
 //
 // A record without spec.workload_kind (written before custom kinds) takes its kind from the
@@ -37,6 +37,7 @@ struct SessionRecord {
     json pvcs = json::array();  // [{"path","claim"}]
     json extra;                 // the recorded dev config (loop_settings() reads it), or null
     json local;                 // local mode: [{"port","local"}], or null
+    json routes;                // the header routing's plan (traffic::plan_routes()), or null
     std::string token;          // secret, never log it
     // Read only by read_with_original(); written by secret().
     json original;  // the cleaned original workload, or null

@@ -3,6 +3,7 @@
 #include "dev/history.hpp"
 #include "dev/session_internal.hpp"
 #include "kube/objects.hpp"
+#include "traffic/routing.hpp"
 
 namespace nh::dev {
 
@@ -51,6 +52,12 @@ RestoreReport restore(kube::Client &c, const SessionRecord &record, const EventS
     const std::string what = what_of(k, ns, name, mode, record.developer);
     const std::string &secret_name = record.object_name;
 
+    // The header routes first: no request goes to a copy that is being deleted.
+    if (record.routes.is_object()) {
+        emit(sink, EventType::Phase, Phase::Restore,
+             "removing the header routes to the copy " + generated + " (" + record.routes.value("router", "") + ")");
+        traffic::remove_routes(c, ns, record.routes, cancel);
+    }
     if (!generated.empty()) {
         emit(sink, EventType::Phase, Phase::Restore,
              std::string(mode == Mode::Duplicate ? "deleting the copy " : "deleting the generated Deployment ") +

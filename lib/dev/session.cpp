@@ -7,6 +7,7 @@
 #include "dev/session_internal.hpp"
 #include "dev/wait.hpp"
 #include "kube/objects.hpp"
+#include "traffic/routing.hpp"
 
 namespace nh::dev {
 
@@ -172,7 +173,12 @@ json Session::to_json() const {
               {"sidecar_container", kSidecarName},
               {"sync_port", sync_port},
               {"session_object", object_name}};
-    if (mode == Mode::Duplicate) j["developer"] = developer;
+    if (mode == Mode::Duplicate) {
+        j["developer"] = developer;
+        const json r = routes.is_object() ? traffic::route_status(routes) : json::object();
+        j["headers"] = r.value("headers", json::array());
+        j["router"] = r.contains("router") ? r["router"] : json(nullptr);
+    }
     j["copy"] = mode == Mode::Duplicate ? json(generated) : json(nullptr);
     j["generated_deployment"] = generated.empty() ? json(nullptr) : json(generated);
     if (!pvcs.empty()) j["persistent_volume_claims"] = pvcs;

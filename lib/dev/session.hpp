@@ -119,6 +119,11 @@ struct StartOptions {
     // optional: without one the sidecar's bootstrap runs from the container's own image.
     bool local = false;
     std::vector<LocalPort> local_ports;
+    // Duplicate mode: requests to the workload's Services that carry every one of these headers
+    // ("NAME=VALUE") go to the copy (lib/traffic/routing.hpp); empty: no routing.
+    std::vector<std::string> headers;
+    // What routes them: "" or "auto", "istio", "gateway-api".
+    std::string router;
 };
 
 // A workload in dev mode, as the cluster records it.
@@ -144,6 +149,7 @@ struct Session {
     json extra;
     // Local mode: [{"port","local"}] (the workload's ports carried to 127.0.0.1:local); null otherwise.
     json local;
+    json routes;  // duplicate mode's header routing (traffic::plan_routes()), or null
 
     // The status object of nh_dev_status(); never contains the token.
     json to_json() const;

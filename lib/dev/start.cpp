@@ -2,7 +2,8 @@
 // (kind, names, mode); lock; read (the workload, or the record of a start that died half-way);
 // check (the dev pod's spec and images, before anything changes); record; pin the HPAs; claim the
 // persistent dirs; park the original (kinds that cannot run one dev replica); patch (the switch,
-// or the generated Deployment); wait for the dev pod; mark the session active. A failure after
+// or the generated Deployment); wait for the dev pod; route (duplicate mode's header routes to
+// the copy); mark the session active. A failure after
 // the record rolls back from it.
 #include "dev/start.hpp"
 
@@ -18,6 +19,7 @@
 #include "dev/session_internal.hpp"
 #include "dev/wait.hpp"
 #include "kube/objects.hpp"
+#include "traffic/routing.hpp"
 
 namespace nh::dev {
 
@@ -75,6 +77,8 @@ struct Plan {
     std::string path;       // of the workload
     std::string generated;  // the Deployment the dev pod runs from, or "" (in place)
     Clock::time_point deadline;
+    std::vector<traffic::Header> headers;  // duplicate mode's header routing, or none
+    std::optional<traffic::Router> router;  // with headers
 };
 
 Plan make_plan(kube::Client &c, const StartOptions &o) {
@@ -100,6 +104,15 @@ Plan make_plan(kube::Client &c, const StartOptions &o) {
     p.path = workload_path(p.kind, p.ns, o.name);
     p.generated = p.dup ? duplicate_copy_name(o.name, p.developer) : p.kind.in_place() ? "" : p.object_name;
     p.deadline = Clock::now() + o.timeout;
+    traffic::check_router_choice(o.router);
+    if (!o.headers.empty() || !o.router.empty()) {
+        if (!p.dup)
+            fail(NH_EINVAL, "dev start: header routing sends requests to a developer's copy: it needs duplicate mode");
+        if (o.headers.empty()) fail(NH_EINVAL, "dev start: a router is chosen but no header to route (NAME=VALUE)");
+        p.headers = traffic::parse_headers(o.headers);
+        // The mesh's API, asked before anything changes: none served is an error now.
+        p.router = traffic::resolve_router(c, o.router, o.cancel);
+    }
     return p;
 }
 
@@ -111,7 +124,7 @@ public:
 
     Session run() {
         // Every right the start and the end need, asked before anything changes.
-        check_access(c_, p_.kind, p_.ns, o_, p_.what);
+        check_access(c_, p_.kind, p_.ns, o_, p_.what, p_.router ? traffic::router_group(*p_.router) : "");
         lock();
         try {
             step("lock");
@@ -129,6 +142,8 @@ public:
             step("patch");
             PodState pod = wait();
             step("wait");
+            route();
+            step("route");
             mark_active();
             step("active");
             lock_.release();
@@ -236,6 +251,11 @@ private:
         if (!secret_) check_images(c_, p_.ns, dev_pod_spec, spec_, p_.what, p_.deadline, o_.events, cancel_);
         pod_selector_ = p_.generated.empty() ? kube::workload_selector(original_)
                                              : std::string(kGeneratedLabel) + "=" + label_value(p_.generated);
+        if (p_.router) {
+            const json labels = pod_template(original_, p_.kind).value("metadata", json::object()).value("labels", json::object());
+            routes_ = traffic::plan_routes(c_, p_.ns, labels, {{kGeneratedLabel, label_value(p_.generated)}},
+                                           spec_.session_id, *p_.router, p_.headers, p_.what, cancel_);
+        }
     }
 
     // Local mode: every port to carry must be one the workload's containers declare (a Service
@@ -282,6 +302,7 @@ private:
         rec_.generated = p_.generated;
         rec_.pod_selector = pod_selector_;
         rec_.extra = o_.extra;
+        rec_.routes = routes_;
         rec_.token = token_;
         rec_.original = original_;
         rec_.original["metadata"].erase("uid");
@@ -394,6 +415,20 @@ private:
             [&](const Event &e) { emit(o_.events, e.type, e.phase, e.message, e.detail); }, cancel_, idle);
     }
 
+    // The header routes to the copy, once it runs (recorded before, removed by the restore).
+    void route() {
+        if (!routes_.is_object()) return;
+        std::string headers;
+        for (const auto &h : p_.headers) headers += (headers.empty() ? "" : ", ") + h.name + "=" + h.value;
+        std::string services;
+        for (const auto &s : routes_["services"]) services += (services.empty() ? "" : ", ") + s.value("name", "");
+        emit(o_.events, EventType::Phase, Phase::Patch,
+             "routing requests to " + services + " with " + headers + " to the copy " + p_.generated + " (" +
+                 routes_.value("router", "") + ")",
+             traffic::route_status(routes_));
+        traffic::apply_routes(c_, p_.ns, routes_, cancel_);
+    }
+
     void mark_active() {
         rec_.phase = "active";
         json mark_ann = {{kPhaseAnnotation, rec_.phase}};
@@ -449,6 +484,7 @@ private:
     std::optional<json> secret_;  // the record of a start taken over
     std::optional<json> wl_;      // the workload as read (none: a bare Pod a taken-over start deleted)
     json original_, hpas_ = json::array();
+    json routes_;  // the header routing's plan, or null
     std::string token_, pod_selector_;
     std::string first_container_, local_image_;  // local mode
     DevSpec spec_;

@@ -9,7 +9,7 @@
 namespace nh::dev {
 
 // Called after each completed step of a start: "lock", "record", "hpa", "pvc", "park", "patch",
-// "wait", "active". Whatever it throws passes through as the start's failure.
+// "wait", "route", "active". Whatever it throws passes through as the start's failure.
 using StepHook = std::function<void(const char *step)>;
 
 // start() calling `after_step` after each completed step.

@@ -252,6 +252,11 @@ void print_status(const json &s) {
     if (s.contains("copy") && s["copy"].is_string())
         std::printf("  copy:       deployment/%s (developer %s)\n", s["copy"].get<std::string>().c_str(),
                     s.value("developer", "").c_str());
+    if (s.contains("headers") && !s["headers"].empty()) {
+        std::string headers;
+        for (const auto &h : s["headers"]) headers += (headers.empty() ? "" : ", ") + h.get<std::string>();
+        std::printf("  routed:     requests with %s (%s)\n", headers.c_str(), s.value("router", "").c_str());
+    }
     std::printf("  owner:      %s since %s\n", s.value("owner", "").c_str(), s.value("since", "").c_str());
     if (s["pod"].is_object())
         std::printf("  pod:        %s (%s%s)\n", s["pod"].value("name", "").c_str(), s["pod"].value("phase", "").c_str(),
@@ -504,6 +509,8 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         // Local mode and the Service forwards (docs/traffic.md).
         bool local = false;
         std::vector<std::string> ports, forwards;
+        std::vector<std::string> headers;
+        std::string router;
     };
     static StartArgs sa;
     auto *start = dev->add_subcommand("start", "put a workload into dev mode and wait for its dev pod");
@@ -544,6 +551,14 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
                       "generated hosts file and env file (repeatable; any mode)")
         ->allow_extra_args(false);
     start->add_option("--developer", sa.developer, "duplicate mode: whose copy (default user@host)");
+    start->add_option("--header", sa.headers,
+                      "duplicate mode: requests to the workload's Services carrying this header, NAME=VALUE, go to "
+                      "the copy, all others to the original (repeatable: every one must match)")
+        ->allow_extra_args(false);
+    start->add_option("--router", sa.router,
+                      "what routes --header: auto (default: Istio where its API is served, else the Gateway API), "
+                      "istio or gateway-api")
+        ->check(CLI::IsMember({"auto", "istio", "gateway-api"}));
     start->add_option("--config", sa.config, "Nocalhost dev config: a .nocalhost/config.yaml or the directory holding .nocalhost/");
     start->add_option("--app", sa.app, "Nocalhost application whose dev.nocalhost.config.<app> ConfigMap is read");
     start->add_option("--local-dir", sa.local_dir,
@@ -624,6 +639,11 @@ void nh_cli_register_dev(CLI::App &app, nh_cli::Globals &g) {
         o.local_ports_count = ports.size();
         o.forwards = forwards.empty() ? nullptr : forwards.data();
         o.forwards_count = forwards.size();
+        std::vector<const char *> headers;
+        for (const auto &h : sa.headers) headers.push_back(h.c_str());
+        o.headers = headers.empty() ? nullptr : headers.data();
+        o.headers_count = headers.size();
+        if (!sa.router.empty()) o.router = sa.router.c_str();
         o.sync_port = sa.sync_port;
         o.timeout_ms = timeout_ms;
         o.rollback_on_failure = sa.no_rollback ? 0 : 1;

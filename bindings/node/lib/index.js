@@ -196,7 +196,9 @@ class Client {
    * object or JSON text), persistentDirs ([{path, capacity, storageClass}]),
    * patchErrorsFatal (default false: a patch the API server refuses is a
    * warning event of phase 'patch' and the start goes on; true: it fails the
-   * start, which rolls back), localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
+   * start, which rolls back), headers (['NAME=VALUE']: duplicate mode's requests
+   * carrying them go to the copy) and router ('auto', 'istio', 'gateway-api'),
+   * localDir and sync (the whole loop), onEvent(DevEvent) (throwing stops the
    * start, which rolls back), signal, endOnExit (see Session). The workload
    * is 'KIND/NAME' as the CLI takes it (devStart('deployment/web', {image}))
    * or kind and name apart. Resolves with a Session; rejects with BusyError,

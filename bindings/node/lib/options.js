@@ -30,7 +30,7 @@ const KEYS = {
   sessionStartSync: [...SYNC, 'timeoutMs', 'onEvent', ...SIGNAL],
   devConfigResolve: DEV_CONFIG,
   devStart: [...DEV_CONFIG, 'timeoutMs', 'rollbackOnFailure', 'patchErrorsFatal', 'owner', 'leaseDurationS', 'onEvent',
-    'localDir', 'sync', 'endOnExit', 'local', 'localPorts', 'forwards'],
+    'localDir', 'sync', 'endOnExit', 'local', 'localPorts', 'forwards', 'headers', 'router'],
   devEnd: ['namespace', 'mode', 'developer', 'owner', 'timeoutMs', 'leaseDurationS', 'force', 'onEvent', ...SIGNAL],
   devStatus: DEV_QUERY,
   devAttach: [...DEV_QUERY, 'endOnExit'],

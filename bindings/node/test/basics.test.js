@@ -122,6 +122,16 @@ test('the options of options version 3 are taken: devEnd force, devStart patchEr
   c.close();
 });
 
+test('devStart headers and router reach the library (refused before any request)', async () => {
+  const c = new nh.Client({ kubeconfig: fakeKubeconfig(), timeoutMs: 5000, maxRetries: 0 });
+  const common = { image: 'x', ignoreClusterConfig: true, mode: 'duplicate', developer: 'a@b' };
+  await assert.rejects(c.devStart('deployment/web', { ...common, headers: ['x dev=a'] }),
+    (e) => e instanceof nh.InvalidArgumentError && /HTTP token/.test(e.message));
+  await assert.rejects(c.devStart('deployment/web', { ...common, headers: ['x-dev=a'], router: 'linkerd' }),
+    (e) => e instanceof nh.InvalidArgumentError && /auto, istio, gateway-api/.test(e.message));
+  c.close();
+});
+
 test('the CLI KIND/NAME form is parsed; a malformed one is an InvalidArgumentError', async () => {
   const c = new nh.Client({ kubeconfig: fakeKubeconfig() });
   for (const bad of ['web', 'deployment/', '/web']) {

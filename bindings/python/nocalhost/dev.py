@@ -502,6 +502,8 @@ class DevModeMixin:
         patches: Union[None, str, Sequence[Mapping[str, Any]]] = None,
         persistent_dirs: Union[None, str, Sequence[Mapping[str, Any]]] = None,
         patch_errors_fatal: bool = False,
+        headers: Union[None, Mapping[str, str], Sequence[str]] = None,
+        router: Optional[str] = None,
         end_on_exit: bool = False,
         local: bool = False,
         local_ports: Optional[Sequence[str]] = None,
@@ -537,6 +539,12 @@ class DevModeMixin:
         A patch the API server refuses is skipped with a warning event
         (phase "patch") and the start goes on, as Nocalhost does;
         ``patch_errors_fatal=True`` makes it fail the start (rolled back).
+
+        ``headers`` (duplicate mode; ``{"x-dev": "alice"}`` or
+        ``["x-dev=alice"]``): requests to the workload's Services that carry
+        every one of them go to the copy, all others to the original, routed
+        by ``router``: "auto" (default: Istio where its API is served, else
+        the Gateway API), "istio" or "gateway-api" (docs/traffic.md).
 
         With ``local_dir``, also forward to the sync sidecar and sync that
         directory into the work dir, returning once the first full sync is
@@ -580,6 +588,8 @@ class DevModeMixin:
             local=local,
             local_ports=list(local_ports or []),
             forwards=list(forwards or []),
+            headers=_env_list(headers),
+            router=router,
             owner=owner,
             lease_duration_s=lease_duration or 0,
         )

@@ -92,6 +92,18 @@ def test_unreachable_server_raises_connect_error(tmp_path):
         assert info.value.http_status == 0
 
 
+def test_dev_start_headers_and_router_reach_the_library(tmp_path):
+    # Refused by the library before any request (the server is unreachable): the options arrived.
+    common = dict(image="x", ignore_cluster_config=True, mode="duplicate", developer="a@b")
+    with nocalhost.Client(write_kubeconfig(tmp_path), timeout=5, max_retries=0) as c:
+        with pytest.raises(nocalhost.InvalidArgument, match="HTTP token"):
+            c.dev_start("deployment/web", headers=["x dev=a"], **common)
+        with pytest.raises(nocalhost.InvalidArgument, match="given twice"):
+            c.dev_start("deployment/web", headers={"x-dev": "a", "X-Dev": "b"}, **common)
+        with pytest.raises(nocalhost.InvalidArgument, match="auto, istio, gateway-api"):
+            c.dev_start("deployment/web", headers=["x-dev=a"], router="linkerd", **common)
+
+
 def test_close_is_idempotent_and_use_after_close_raises(tmp_path):
     c = nocalhost.Client(write_kubeconfig(tmp_path))
     assert not c.closed

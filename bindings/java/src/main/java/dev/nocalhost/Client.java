@@ -243,6 +243,8 @@ public final class Client extends NativeHandle {
         int syncPort, leaseDurationS;
         long timeoutMs;
         boolean rollbackOnFailure = true, patchErrorsFatal;
+        String[] headers;
+        String router;
         DevEventListener onEvent;
         Cancel cancel;
         String localDir;
@@ -313,6 +315,13 @@ public final class Client extends NativeHandle {
         public DevStartOptions mode(DevMode v) { mode = v == null ? DevMode.REPLACE : v; return this; }
         /** Duplicate mode: whose copy (part of its name); default "user@host". */
         public DevStartOptions developer(String v) { developer = v; return this; }
+        /**
+         * Duplicate mode: requests to the workload's Services carrying every one of these headers
+         * ("NAME=VALUE", exact match) go to the copy, all others to the original (docs/traffic.md).
+         */
+        public DevStartOptions headers(String... v) { headers = v; return this; }
+        /** What routes {@link #headers}: "auto" (default: Istio where its API is served, else the Gateway API), "istio" or "gateway-api". */
+        public DevStartOptions router(String v) { router = v; return this; }
         /** Custom kinds ("rollouts.argoproj.io"): the API version; default: the group's preferred one. */
         public DevStartOptions apiVersion(String v) { apiVersion = v; return this; }
         /** Custom kinds: a JSON pointer to the pod template; default "/spec/template". */
@@ -409,6 +418,11 @@ public final class Client extends NativeHandle {
             d.setPatches_json(patchesJson != null ? patchesJson : patches.isEmpty() ? null : Json.write(patches));
             d.setPersistent_dirs_json(persistentDirsJson != null ? persistentDirsJson
                 : persistentDirs.isEmpty() ? null : Json.write(persistentDirs));
+            if (headers != null && headers.length > 0) {
+                d.setHeaders(headers);
+                d.setHeaders_count(headers.length);
+            }
+            d.setRouter(router);
         }
     }
 

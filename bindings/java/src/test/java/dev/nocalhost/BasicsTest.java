@@ -132,6 +132,21 @@ class BasicsTest {
     }
 
     @Test
+    void headerRoutingOptionsReachTheLibrary() throws Exception {
+        // Refused by the library before any request (the server is unreachable): the options arrived.
+        try (Client c = new Client(new Client.Options().kubeconfig(TestCluster.fakeKubeconfig()).timeoutMs(5000).maxRetries(0))) {
+            NocalhostException.InvalidArgument bad = assertThrows(NocalhostException.InvalidArgument.class,
+                () -> c.devStart("deployment/web", new Client.DevStartOptions().image("x").ignoreClusterConfig(true)
+                    .mode(DevMode.DUPLICATE).developer("a@b").headers("x dev=a")));
+            assertTrue(bad.getMessage().contains("HTTP token"), bad.getMessage());
+            NocalhostException.InvalidArgument router = assertThrows(NocalhostException.InvalidArgument.class,
+                () -> c.devStart("deployment/web", new Client.DevStartOptions().image("x").ignoreClusterConfig(true)
+                    .mode(DevMode.DUPLICATE).developer("a@b").headers("x-dev=a").router("linkerd")));
+            assertTrue(router.getMessage().contains("auto, istio, gateway-api"), router.getMessage());
+        }
+    }
+
+    @Test
     void logLinesReachTheHandler() throws Exception {
         List<String> lines = new CopyOnWriteArrayList<>();
         Nocalhost.setLogHandler((level, message) -> lines.add(level + " " + message), Nocalhost.LogLevel.DEBUG);
