@@ -113,17 +113,17 @@ def main():
         # rsync, from the same starting point: --inplace (rewrites the changed blocks only),
         # and its default (rebuilds the file beside it and renames it over, as ours does)
         peers = []
-        for flags in ("--inplace", ""):
+        for rflags in ("--inplace", ""):
             sb.rmtree(dst); os.makedirs(dst)
             rs = sb.Rsyncd(work, dst); relay = CountingRelay(rs.port)
             write_random(os.path.join(src, "big.bin"), mb, 6)
-            rsync = f"rsync -a {flags} '{src}/' rsync://127.0.0.1:{relay.port}/mod/ --exclude=.git"
+            rsync = f"rsync -a {rflags} '{src}/' rsync://127.0.0.1:{relay.port}/mod/ --exclude=.git"
             sb.sh(rsync)
             edit(os.path.join(src, "big.bin"), 7); relay.reset(); sb.drop_caches(src)
             t = time.perf_counter(); sb.sh(rsync); peers += [time.perf_counter() - t, relay.up + relay.down]
             rs.stop(); relay.close()
             if not sb.same_tree(src, dst):
-                raise SystemExit(f"rsync {flags}: trees differ ({case})")
+                raise SystemExit(f"rsync {rflags}: trees differ ({case})")
         rows.append((case, changed, t_o, b_o, *peers))
         print(rows[-1], file=sys.stderr, flush=True)
     print("| S6 | changed | ours: time, bytes on the wire | rsync --inplace: time, bytes | rsync (temp file): time, bytes "
