@@ -207,11 +207,13 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         uint64_t seq = r.varint();
         std::string path(r.str(proto::kMaxPath));
         r.done();
-        (void)seq;
         // The server's copy changed while our delta was applied to it: the file goes whole.
         log::info("sync: '" + proto::loggable(path) + "' changed on the server during a delta; sending it whole");
         whole_only.insert(path);
         if (auto e = tree->stat(path); e && e->type == Type::File) push_upsert(*e, true);
+        // A flush that waited for the delta waits for the whole file instead.
+        std::lock_guard l(mu);
+        if (flush_epoch == epoch && flush_target >= seq) flush_target = std::max(flush_target, last_seq);
         return;
     }
     case Msg::Notice: {

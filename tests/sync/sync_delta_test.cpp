@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -240,4 +242,31 @@ TEST_F(DeltaSync, ABaseChangedOnTheServerStillGivesTheClientsFile) {
     edit_big(src + "/big.bin");
     uint64_t bytes = sync_once(server.port());
     EXPECT_LT(bytes, 2u << 20);
+}
+
+// The server's copy changes while the client's delta is applied to it (an app in the container
+// writes it in place): the server finds the result's hash wrong, keeps the file, asks for it
+// whole, and the client's file is what ends up there. The upload is slowed so that the change
+// lands between the signatures and the blocks copied at the end.
+TEST_F(DeltaSync, ABaseChangedDuringTheDeltaEndsAsTheClientsFile) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken, .log_level = "info"});
+    std::string mine = random_bytes(3u << 20, 40);
+    write_file(src + "/big.bin", mine);
+    sync_once(server.port());
+    mine.replace(0, 1536u << 10, random_bytes(1536u << 10, 41));  // 1.5 MiB literal first
+    write_file(src + "/big.bin", mine);
+    CuttingProxy proxy(server.port(), 0, 0, 1, 512u << 10);
+    ns::Client client(options(proxy.address()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    {
+        int fd = ::open((dst + "/big.bin").c_str(), O_WRONLY);
+        ASSERT_GE(fd, 0);
+        std::string tail(4096, 'Z');
+        ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), (3u << 20) - 4096), 4096);
+        ::close(fd);
+    }
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    EXPECT_EQ(diff_trees(src, dst), "");
+    EXPECT_NE(server.log().find("asking for it whole"), std::string::npos)
+        << "the change did not land during the delta (a slow start?):\n" << server.log();
 }
