@@ -33,6 +33,9 @@ struct ClientOptions {
     // $XDG_CACHE_HOME/nocalhost/sync (or ~/.cache/nocalhost/sync).
     std::string state_dir;
     Compression compression = Compression::Auto;
+    // Offers delta transfer of large files (protocol feature bit 2); false: whole files only,
+    // as a client from before it did.
+    bool delta = true;
     int connect_timeout_ms = 5000;
     int max_backoff_ms = 5000;
 };

@@ -85,8 +85,31 @@ void Client::Impl::try_connect() {
     w.varint(proto::kVersion);
     w.str(opt.token);
     w.u8(opt.mode == SyncMode::TwoWay ? 1 : 0);
-    w.varint(zstd ? uint64_t{proto::kFeatureZstd | proto::kFeatureZstdStream} : uint64_t{0});
+    w.varint((zstd ? uint64_t{proto::kFeatureZstd | proto::kFeatureZstdStream} : uint64_t{0}) |
+             (opt.delta ? uint64_t{proto::kFeatureDelta} : uint64_t{0}));
     w.finish();
+}
+
+void Client::Impl::on_signatures(proto::Reader &r) {
+    uint64_t seq = r.varint();
+    uint64_t block = r.varint(), base_size = r.varint(), first = r.varint(), n = r.varint();
+    if (!out.awaiting || seq != out.seq || first != out.sigs.size()) throw proto::ProtocolError("unexpected SIGNATURES");
+    if (block > (1u << 20) || (base_size && !block)) throw proto::ProtocolError("SIGNATURES with a bad block size");
+    uint64_t total = delta::block_count(base_size, static_cast<uint32_t>(block));
+    if (n > delta::kSigsPerFrame || total > (uint64_t{1} << 22) || first + n > total)
+        throw proto::ProtocolError("SIGNATURES with more blocks than the base has");
+    for (uint64_t k = 0; k < n; ++k) {
+        auto b = r.raw(delta::kSigBytes);
+        delta::BlockSig s;
+        for (int i = 0; i < 4; ++i) s.weak |= uint32_t{static_cast<unsigned char>(b[i])} << (8 * i);
+        for (int i = 0; i < 8; ++i) s.strong |= uint64_t{static_cast<unsigned char>(b[4 + i])} << (8 * i);
+        out.sigs.push_back(s);
+    }
+    r.done();
+    if (out.sigs.size() < total) return;
+    out.awaiting = false;
+    out.enc = std::make_unique<delta::Encoder>(out.fd, static_cast<uint32_t>(block), base_size, std::move(out.sigs));
+    out.sigs = {};
 }
 
 void Client::Impl::handle_frame(const proto::Frame &fr) {
@@ -108,6 +131,7 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         uint64_t features = r.varint();
         use_zstd = (features & proto::kFeatureZstd) != 0;
         use_stream = use_zstd && (features & proto::kFeatureZstdStream) != 0;
+        use_delta = opt.delta && (features & proto::kFeatureDelta) != 0;
         // A new stream for a new connection (the server's decoder starts afresh too).
         ZSTD_CCtx_reset(scctx, ZSTD_reset_session_and_parameters);
         ZSTD_CCtx_setParameter(scctx, ZSTD_c_compressionLevel, 1);
@@ -174,6 +198,22 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         std::string msg(r.str());
         (void)seq;
         file_error(path, code ? code : NH_EIO, "the server refused it: " + msg);
+        return;
+    }
+    case Msg::Signatures:
+        on_signatures(r);
+        return;
+    case Msg::Resend: {
+        uint64_t seq = r.varint();
+        std::string path(r.str(proto::kMaxPath));
+        r.done();
+        // The server's copy changed while our delta was applied to it: the file goes whole.
+        log::info("sync: '" + proto::loggable(path) + "' changed on the server during a delta; sending it whole");
+        whole_only.insert(path);
+        if (auto e = tree->stat(path); e && e->type == Type::File) push_upsert(*e, true);
+        // A flush that waited for the delta waits for the whole file instead.
+        std::lock_guard l(mu);
+        if (flush_epoch == epoch && flush_target >= seq) flush_target = std::max(flush_target, last_seq);
         return;
     }
     case Msg::Notice: {

@@ -36,6 +36,7 @@
 #include "common/log.hpp"
 #include "platform/memory.hpp"
 #include "platform/wakeup.hpp"
+#include "sync/delta.hpp"
 #include "sync/fsops.hpp"
 #include "sync/link_meter.hpp"
 #include "sync/net.hpp"
@@ -113,6 +114,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     int backoff_ms = 0;
     bool use_zstd = false;      // the server takes zstd blocks (negotiated)
     bool use_stream = false;    // ... and one zstd stream across the session (negotiated)
+    bool use_delta = false;     // the server takes deltas (negotiated)
+    // Paths whose delta the server could not apply (RESEND): their next send is whole.
+    std::set<std::string> whole_only;
     bool compress_now = false;  // and data blocks are compressed now (the option, or the link)
     LinkMeter link;             // how fast the connection drains (Compression::Auto)
     uint64_t written = 0;       // bytes handed to the socket on this connection
@@ -150,11 +154,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::unordered_map<std::string, uint64_t> pending_seq;  // path -> seq of the last op on it
 
     // The file being streamed out.
+    // A delta (DELTA_BEGIN) first waits for the server's signatures of its base, then encodes.
     struct OutStream {
         int fd = -1;
         uint64_t seq = 0;
         uint64_t off = 0;
         local::Entry e;
+        bool awaiting = false;  // DELTA_BEGIN sent, signatures still coming
+        std::vector<delta::BlockSig> sigs;
+        std::unique_ptr<delta::Encoder> enc;
     } out;
     // A file being received (two-way).
     std::optional<ConfinedTree::PendingFile> in;
@@ -263,6 +271,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // ---- input (client_connection.cpp) ----
     void handle_frame(const proto::Frame &fr);
+    void on_signatures(proto::Reader &r);
 
     void finish_initial();
 
@@ -274,6 +283,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     void put_data(Msg type, uint64_t seq, std::string_view data, proto::Writer &w);
 
     void write_commit();
+    // Whether the large file being sent goes as a delta.
+    bool delta_for(const Op &op, const local::Entry &e);
+    void produce_delta(proto::Writer &w);
 
     // Encodes the next op (or part of a streamed file) into wbuf.
     void produce_one();

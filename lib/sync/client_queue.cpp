@@ -376,8 +376,52 @@ void Client::Impl::write_commit() {
     bytes_since_commit = 0;
 }
 
+bool Client::Impl::delta_for(const Op &op, const local::Entry &e) {
+    if (whole_only.erase(op.e.path)) return false;
+    if (!use_delta || e.size <= delta::kMinSize || op.expect.kind == Expect::Kind::Absent) return false;
+    // Is: the server has what we last sent; a file is a base. Any (not acknowledged yet): it
+    // may have one, and answers with no signatures if not.
+    return op.expect.kind == Expect::Kind::Any || (op.expect.entry.type == Type::File && op.expect.entry.size);
+}
+
+void Client::Impl::produce_delta(proto::Writer &w) {
+    struct Sink : delta::Encoder::Sink {
+        Client::Impl &c;
+        proto::Writer &w;
+        Sink(Client::Impl &cl, proto::Writer &wr) : c(cl), w(wr) {}
+        void copy(uint64_t first, uint64_t count) override {
+            w.begin(Msg::DeltaCopy);
+            w.varint(c.out.seq);
+            w.varint(first);
+            w.varint(count);
+            w.finish();
+        }
+        void literal(std::string_view data) override {
+            w.begin(Msg::FileData);
+            w.varint(c.out.seq);
+            c.put_data(Msg::FileData, c.out.seq, data, w);
+            w.finish();
+            c.bytes_since_commit += data.size();
+        }
+    } sink(*this, w);
+    if (out.enc->step(sink, 4u << 20)) return;
+    ::close(out.fd);
+    out.fd = -1;
+    auto sum = out.enc->digest();
+    out.enc.reset();
+    w.begin(Msg::DeltaEnd);
+    w.varint(out.seq);
+    w.svarint(out.e.mtime_ns);
+    w.raw(std::string_view(reinterpret_cast<const char *>(sum.data()), sum.size()));
+    w.finish();
+}
+
 void Client::Impl::produce_one() {
     proto::Writer w(wbuf);
+    if (out.enc) {
+        produce_delta(w);
+        return;
+    }
     if (out.fd >= 0) {
         std::string chunk(proto::kChunk, '\0');
         ssize_t n = ::pread(out.fd, chunk.data(), chunk.size(), static_cast<off_t>(out.off));
@@ -433,7 +477,8 @@ void Client::Impl::produce_one() {
             put_data(Msg::File, op.seq, data, w);
             w.finish();
         } else {
-            w.begin(Msg::FileBegin);
+            bool by_delta = delta_for(op, e);
+            w.begin(by_delta ? Msg::DeltaBegin : Msg::FileBegin);
             w.varint(op.seq);
             w.str(path);
             w.varint(e.mode & 0777);
@@ -443,6 +488,7 @@ void Client::Impl::produce_one() {
             out.seq = op.seq;
             out.off = 0;
             out.e = e;
+            out.awaiting = by_delta;
         }
         break;
     }
@@ -499,6 +545,7 @@ void Client::Impl::pump_output() {
     for (;;) {
         if (conn == Conn::Live && !paused) {
             while (wbuf.size() - wpos < kOutHigh) {
+                if (out.fd >= 0 && out.awaiting) break;  // the signatures come first
                 if (out.fd >= 0 || !queue.empty()) {
                     produce_one();
                     if (out.fd < 0 && (ops_since_commit >= kBatchOps || bytes_since_commit >= kBatchBytes)) write_commit();
@@ -541,7 +588,8 @@ void Client::Impl::measure_link() {
 }
 
 bool Client::Impl::want_write() const {
-    return wpos < wbuf.size() || (conn == Conn::Live && !paused && (out.fd >= 0 || !queue.empty() || uncommitted));
+    return wpos < wbuf.size() ||
+           (conn == Conn::Live && !paused && (out.fd >= 0 ? !out.awaiting : !queue.empty() || uncommitted));
 }
 
 void Client::Impl::process_changes(const std::vector<local::Change> &changes) {

@@ -271,7 +271,7 @@ std::string msg_name(Msg m) {
     case Msg::x: return #x;
         N(Hello) N(ManifestReq) N(Mkdir) N(File) N(FileBegin) N(FileData) N(FileEnd) N(Symlink)
         N(Delete) N(Rename) N(Meta) N(Commit) N(Fetch) N(Welcome) N(Error) N(Manifest)
-        N(ManifestEnd) N(Ack) N(Nack) N(Notice)
+        N(ManifestEnd) N(Ack) N(Nack) N(Notice) N(DeltaBegin) N(DeltaCopy) N(DeltaEnd) N(Signatures) N(Resend)
 #undef N
     }
     return "0x" + std::to_string(static_cast<int>(m));

@@ -40,6 +40,9 @@ enum class Msg : uint8_t {
     Meta = 0x19,
     Commit = 0x1A,
     Fetch = 0x1B,
+    DeltaBegin = 0x1C,  // kFeatureDelta (docs/sync-protocol.md, "Delta transfer")
+    DeltaCopy = 0x1D,
+    DeltaEnd = 0x1E,
     // server -> client
     Welcome = 0x02,
     Error = 0x03,
@@ -48,12 +51,17 @@ enum class Msg : uint8_t {
     Ack = 0x22,
     Nack = 0x23,
     Notice = 0x24,
+    Signatures = 0x25,  // kFeatureDelta
+    Resend = 0x26,      // kFeatureDelta
 };
 
 enum class Mode : uint8_t { Send = 0, TwoWay = 1 };
 // kFeatureZstdStream: data blocks may be one zstd stream across the session (Encoding::ZstdStream),
 // each block flushed, so every block after the first is compressed against what came before.
-enum Feature : uint32_t { kFeatureZstd = 1, kFeatureZstdStream = 2 };
+// kFeatureDelta (bit 2): a large file the server already has a version of is sent as a delta
+// against it (DELTA_BEGIN, SIGNATURES, DELTA_COPY, FILE_DATA, DELTA_END, RESEND). Bit 3 (8)
+// is taken by the index exchange.
+enum Feature : uint32_t { kFeatureZstd = 1, kFeatureZstdStream = 2, kFeatureDelta = 4 };
 enum class Encoding : uint8_t { Raw = 0, Zstd = 1, ZstdStream = 2 };
 // The largest zstd window a receiver accepts in a stream (2^23 = 8 MiB).
 inline constexpr int kStreamWindowLogMax = 23;
@@ -107,6 +115,13 @@ public:
         return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
     }
     std::string_view str(size_t max = kMaxFrame);
+    // Exactly n bytes.
+    std::string_view raw(size_t n) {
+        if (p_.size() < n) throw ProtocolError("truncated frame");
+        auto r = p_.substr(0, n);
+        p_.remove_prefix(n);
+        return r;
+    }
     std::string_view rest() {
         auto r = p_;
         p_ = {};

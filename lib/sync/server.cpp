@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "common/random.hpp"
 #include "common/log.hpp"
 #include "platform/wakeup.hpp"
+#include "sync/delta.hpp"
 #include "sync/fsops.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
@@ -84,6 +86,10 @@ struct Server::Impl {
     std::optional<ConfinedTree::PendingFile> stream;
     uint64_t stream_seq = 0;
     bool stream_failed = false;
+    // When the file being received is a delta (DELTA_BEGIN): its base, open, and the patcher.
+    int delta_base = -1;
+    std::unique_ptr<delta::Patcher> patch;
+    bool delta_ok = false;  // granted in this session
     std::unique_ptr<local::Watcher> watcher;
     bool swept_once = false;
     ZSTD_DCtx *dctx = nullptr;
@@ -240,6 +246,7 @@ struct Server::Impl {
     void end_session() {
         if (stream) tree->abort_file(*stream);
         stream.reset();
+        end_delta();
         stream_failed = false;  // a stream never outlives its session
         stream_seq = 0;
         {
@@ -254,6 +261,12 @@ struct Server::Impl {
         rbuf.clear();
         rpos = 0;
         save_index();
+    }
+
+    void end_delta() {
+        patch.reset();
+        if (delta_base >= 0) ::close(delta_base);
+        delta_base = -1;
     }
 
     void save_index() {
@@ -385,6 +398,7 @@ struct Server::Impl {
             hello_mode = static_cast<proto::Mode>(m);
             hello_zstd = (features & proto::kFeatureZstd) != 0;
             hello_zstd_stream = (features & proto::kFeatureZstdStream) != 0;
+            hello_delta = opt.delta && (features & proto::kFeatureDelta) != 0;
             return true;
         } catch (const proto::ProtocolError &e) {
             send_error(fd, NH_EPROTOCOL, e.what());
@@ -394,6 +408,7 @@ struct Server::Impl {
     proto::Mode hello_mode = proto::Mode::Send;
     bool hello_zstd = false;
     bool hello_zstd_stream = false;
+    bool hello_delta = false;
 
     // An authenticated connection replaces the current session and gets its WELCOME.
     void start_session(int fd, std::string rest) {
@@ -401,6 +416,7 @@ struct Server::Impl {
         mode = hello_mode;
         zstd = hello_zstd;
         zstd_stream = hello_zstd_stream;
+        delta_ok = hello_delta;
         ZSTD_DCtx_reset(sdctx, ZSTD_reset_session_only);
         net::set_nonblocking(fd, false);
         {
@@ -423,7 +439,8 @@ struct Server::Impl {
             w.str(server_id);
             w.u64le(index.digest());
             w.varint(index.size());
-            w.varint((zstd ? uint64_t{proto::kFeatureZstd} : 0) | (zstd_stream ? uint64_t{proto::kFeatureZstdStream} : 0));
+            w.varint((zstd ? uint64_t{proto::kFeatureZstd} : 0) | (zstd_stream ? uint64_t{proto::kFeatureZstdStream} : 0) |
+                     (delta_ok ? uint64_t{proto::kFeatureDelta} : 0));
             w.finish();
             send(f);
             for (auto &u : unreadable) send_notice(proto::NoticeKind::Unreadable, u.path, u.why);
@@ -668,22 +685,69 @@ struct Server::Impl {
                 if (stream_failed && seq == stream_seq) return;
                 throw proto::ProtocolError("FILE_DATA outside a file stream");
             }
-            try {
-                tree->write(*stream, data);
-            } catch (const Error &e) {
-                tree->abort_file(*stream);
-                std::string path = stream->path;
-                stream.reset();
-                stream_failed = true;
-                send_nack(seq, path, e.code(), e.what());
+            stream_write(seq, [&](const delta::Patcher::Out &out) {
+                if (patch)
+                    patch->literal(data, out);
+                else
+                    out(data);
+            });
+            return;
+        }
+        if (fr.type == Msg::DeltaCopy) {
+            uint64_t seq = r.varint();
+            uint64_t first = r.varint(), count = r.varint();
+            r.done();
+            if (!patch || !stream || seq != stream_seq) {
+                if (stream_failed && seq == stream_seq) return;
+                throw proto::ProtocolError("DELTA_COPY outside a delta stream");
             }
+            try {
+                stream_write(seq, [&](const delta::Patcher::Out &out) { patch->copy(first, count, out); });
+            } catch (const std::out_of_range &e) {
+                throw proto::ProtocolError(std::string("DELTA_COPY out of range: ") + e.what());
+            }
+            return;
+        }
+        if (fr.type == Msg::DeltaEnd) {
+            uint64_t seq = r.varint();
+            int64_t mtime = r.svarint();
+            auto sum = r.raw(sizeof(delta::Digest));
+            r.done();
+            if (seq != stream_seq || (!stream && !stream_failed) || (stream && !patch))
+                throw proto::ProtocolError("DELTA_END outside a delta stream");
+            if (stream) {
+                std::string path = stream->path;
+                delta::Digest want{};
+                std::memcpy(want.data(), sum.data(), want.size());
+                if (!patch->verify(want)) {
+                    // The base changed while it was read: ask for the whole file.
+                    log::info("nhsyncd: '" + loggable(path) + "' changed while a delta against it was applied; asking for it whole");
+                    tree->abort_file(*stream);
+                    std::string f;
+                    proto::Writer w(f);
+                    w.begin(Msg::Resend);
+                    w.varint(seq);
+                    w.str(path);
+                    w.finish();
+                    send(f);
+                } else {
+                    try {
+                        index.put(tree->commit_file(*stream, mtime));
+                    } catch (const Error &e) {
+                        send_nack(seq, path, e.code(), e.what());
+                    }
+                }
+                stream.reset();
+            }
+            end_delta();
+            stream_failed = false;
             return;
         }
         if (fr.type == Msg::FileEnd) {
             uint64_t seq = r.varint();
             int64_t mtime = r.svarint();
             r.done();
-            if (seq != stream_seq || (!stream && !stream_failed)) throw proto::ProtocolError("FILE_END outside a file stream");
+            if (seq != stream_seq || (!stream && !stream_failed) || patch) throw proto::ProtocolError("FILE_END outside a file stream");
             if (stream) {
                 std::string path = stream->path;
                 try {
@@ -737,6 +801,23 @@ struct Server::Impl {
                 index.erase_tree(path);
                 stream = tree->begin_file(path, perm);
                 stream_failed = false;
+                break;
+            }
+            case Msg::DeltaBegin: {
+                uint32_t perm = static_cast<uint32_t>(r.varint() & 0777);
+                Expect x = r.expect();
+                r.done();
+                if (!delta_ok) throw proto::ProtocolError("DELTA_BEGIN without the delta feature");
+                stream_seq = seq;
+                stream_failed = true;  // until the stream is open
+                try {
+                    checked_path(path);
+                    begin_delta(seq, path, perm, x);
+                } catch (const Error &e) {
+                    end_delta();
+                    send_nack(seq, path, e.code(), e.what());
+                    send_signatures(seq, 0, 0, 0, nullptr, 0);  // the client waits for them
+                }
                 break;
             }
             case Msg::Mkdir: {
@@ -809,6 +890,70 @@ struct Server::Impl {
         } catch (const Error &e) {
             send_nack(seq, path, e.code(), e.what());
         }
+    }
+
+    // Writes to the file being received; a write error ends the stream with a NACK (the rest
+    // of it is then skipped).
+    void stream_write(uint64_t seq, const std::function<void(const delta::Patcher::Out &)> &produce) {
+        try {
+            produce([&](std::string_view d) { tree->write(*stream, d); });
+        } catch (const Error &e) {
+            tree->abort_file(*stream);
+            std::string path = stream->path;
+            stream.reset();
+            stream_failed = true;
+            send_nack(seq, path, e.code(), e.what());
+        }
+    }
+
+    void send_signatures(uint64_t seq, uint32_t block, uint64_t base_size, uint64_t first, const delta::BlockSig *sigs, size_t n) {
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Signatures);
+        w.varint(seq);
+        w.varint(block);
+        w.varint(base_size);
+        w.varint(first);
+        w.varint(n);
+        for (size_t i = 0; i < n; ++i) {
+            char b[delta::kSigBytes];
+            for (int k = 0; k < 4; ++k) b[k] = static_cast<char>(sigs[i].weak >> (8 * k));
+            for (int k = 0; k < 8; ++k) b[4 + k] = static_cast<char>(sigs[i].strong >> (8 * k));
+            w.raw(std::string_view(b, sizeof b));
+        }
+        w.finish();
+        send(f);
+    }
+
+    // DELTA_BEGIN: the signatures of what is at path now (none when it is not a regular file:
+    // the client then sends every byte as a literal), and the temporary file to rebuild into.
+    void begin_delta(uint64_t seq, const std::string &path, uint32_t perm, const Expect &x) {
+        resolve(x, path, nullptr, false);
+        index.erase_tree(path);
+        stream = tree->begin_file(path, perm);
+        int fd = tree->open_read(path);
+        struct stat st;
+        uint64_t size = 0;
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size = static_cast<uint64_t>(st.st_size);
+        uint32_t block = delta::block_size_for(size);
+        uint64_t sent = 0;
+        if (size) {
+            delta_base = fd;
+            size = delta::signatures(fd, size, block, [&](const delta::BlockSig *s, size_t n) {
+                send_signatures(seq, block, size, sent, s, n);
+                sent += n;
+            });
+        } else if (fd >= 0) {
+            ::close(fd);
+        }
+        uint64_t blocks = delta::block_count(size, block);
+        if (sent < blocks || !size) {
+            // The base shrank while it was read (or there is none): what was sent is all.
+            size = std::min(size, sent * block);
+            send_signatures(seq, block, size, sent, nullptr, 0);
+        }
+        patch = std::make_unique<delta::Patcher>(delta_base, size, block);
+        stream_failed = false;
     }
 
     void send_manifest() {

@@ -22,6 +22,9 @@ struct ServerOptions {
     std::string token;  // required, never logged
     // One syncfs() per batch before acknowledging it; false acknowledges at once.
     bool durable = true;
+    // Grants delta transfer (feature bit 2) to clients that offer it; false answers as a
+    // server from before it did (tests of older peers).
+    bool delta = true;
 };
 
 class Server {

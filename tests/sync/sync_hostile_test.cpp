@@ -14,11 +14,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fcntl.h>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "common/error.hpp"
+#include "sync/delta.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
 #include "sync_test_util.hpp"
@@ -906,4 +909,180 @@ TEST_F(Hostile, SurvivesBoundedFuzzing) {
     EXPECT_TRUE(reply.acked) << "seed " << seed;
     EXPECT_EQ(read_file(root + "/after-fuzzing.txt"), "ok");
     expect_outside_untouched();
+}
+
+namespace {
+
+// Delta frames (kFeatureDelta).
+std::string delta_begin(uint64_t seq, const std::string &path) {
+    std::string f = file_begin(seq, path);
+    f[4] = static_cast<char>(Msg::DeltaBegin);
+    return f;
+}
+
+std::string delta_copy(uint64_t seq, uint64_t first, uint64_t count) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::DeltaCopy);
+    w.varint(seq);
+    w.varint(first);
+    w.varint(count);
+    w.finish();
+    return f;
+}
+
+std::string delta_end(uint64_t seq, std::string_view digest) {
+    std::string f;
+    proto::Writer w(f);
+    w.begin(Msg::DeltaEnd);
+    w.varint(seq);
+    w.svarint(1'600'000'000'000'000'000);
+    w.raw(digest);
+    w.finish();
+    return f;
+}
+
+std::string digest_of(const std::string &data) {
+    nh::sync::delta::FileHash h;
+    h.update(data.data(), data.size());
+    auto d = h.final();
+    return std::string(reinterpret_cast<const char *>(d.data()), d.size());
+}
+
+struct HostileDelta : Hostile {
+    std::string original;
+    void SetUp() override {
+        Hostile::SetUp();
+        original.resize(3u << 20);
+        std::mt19937 rng(5);
+        for (auto &c : original) c = static_cast<char>(rng());
+        write_file(root + "/big.bin", original);
+    }
+    std::unique_ptr<RawClient> login_delta() {
+        auto c = std::make_unique<RawClient>(server->port());
+        std::string h = hello(kToken);
+        h[h.size() - 1] = static_cast<char>(proto::kFeatureDelta);
+        c->send(h);
+        std::string s;
+        auto fr = c->next(s);
+        EXPECT_EQ(fr.type, Msg::Welcome);
+        return c;
+    }
+    // Sends DELTA_BEGIN for big.bin and reads the signatures: the number of blocks.
+    uint64_t begin(RawClient &c, uint64_t seq = 1) {
+        c.send(delta_begin(seq, "big.bin"));
+        std::string s;
+        uint64_t got = 0;
+        for (;;) {
+            auto fr = c.next(s);
+            EXPECT_EQ(fr.type, Msg::Signatures);
+            if (fr.type != Msg::Signatures) return got;
+            proto::Reader r(fr.payload);
+            r.varint();
+            uint64_t block = r.varint(), size = r.varint(), first = r.varint(), n = r.varint();
+            EXPECT_EQ(first, got);
+            got += n;
+            if (got == nh::sync::delta::block_count(size, static_cast<uint32_t>(block))) return got;
+        }
+    }
+    void expect_target_untouched() {
+        EXPECT_TRUE(read_file(root + "/big.bin") == original) << "the target changed";
+        for (auto &[p, v] : fingerprint(root)) EXPECT_TRUE(p == "big.bin" || p == "escape" || p == "up") << "left behind: " << p;
+    }
+};
+
+}  // namespace
+
+// A malformed delta ends the session with a clear error; the target stays as it was and no
+// temporary file is left.
+TEST_F(HostileDelta, MalformedDeltasEndTheSessionAndLeaveTheTarget) {
+    struct Case {
+        const char *what;
+        std::function<std::string(uint64_t blocks)> frames;
+    };
+    std::vector<Case> cases = {
+        {"a block out of range", [](uint64_t n) { return delta_copy(1, n, 1); }},
+        {"a run past the end", [](uint64_t n) { return delta_copy(1, 1, n); }},
+        {"an empty run", [](uint64_t) { return delta_copy(1, 0, 0); }},
+        {"a literal over 1 MiB", [](uint64_t) { return file_data(1, std::string((1u << 20) + 1, 'x')); }},
+        {"a literal shorter than it says",
+         [](uint64_t) {
+             std::string f = file_data(1, std::string(100, 'x'));
+             f[7] = 99;  // raw_len: 100 bytes follow
+             return f;
+         }},
+        {"a truncated DELTA_END", [](uint64_t) { return delta_end(1, "short"); }},
+        {"FILE_END closing a delta", [](uint64_t) { return file_end(1); }},
+    };
+    for (auto &k : cases) {
+        SCOPED_TRACE(k.what);
+        auto c = login_delta();
+        uint64_t n = begin(*c);
+        EXPECT_EQ(n, nh::sync::delta::block_count(original.size(), nh::sync::delta::block_size_for(original.size())));
+        c->send(delta_copy(1, 0, 2));
+        c->send(k.frames(n));
+        std::string s;
+        auto fr = c->next(s);
+        EXPECT_EQ(fr.type, Msg::Error);
+        EXPECT_TRUE(c->closed());
+        expect_target_untouched();
+    }
+    {
+        auto c = login();  // without the feature
+        c->send(delta_begin(1, "big.bin"));
+        std::string s;
+        EXPECT_EQ(c->next(s).type, Msg::Error);
+        EXPECT_TRUE(c->closed());
+    }
+    {
+        auto c = login_delta();  // cut in the middle of a delta
+        begin(*c);
+        c->send(delta_copy(1, 0, 1));
+    }
+    auto c = login_delta();
+    c->send(file_frame(1, "after.txt", "synced"));
+    c->send(commit(1));
+    EXPECT_TRUE(until_ack(*c).acked) << "the next session was refused";
+    EXPECT_EQ(read_file(root + "/after.txt"), "synced");
+    std::remove((root + "/after.txt").c_str());
+    expect_target_untouched();
+}
+
+// The base changes between its signatures and the delta: the result's hash does not match,
+// the server keeps what is there and asks for the whole file (RESEND).
+TEST_F(HostileDelta, ABaseChangedUnderTheDeltaIsAskedForWhole) {
+    auto c = login_delta();
+    uint64_t n = begin(*c);
+    std::string theirs = original;
+    for (size_t i = 0; i < theirs.size(); i += 100000) theirs[i] = static_cast<char>(~theirs[i]);
+    {
+        int fd = ::open((root + "/big.bin").c_str(), O_WRONLY);  // in place: the server's open base changes
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::pwrite(fd, theirs.data(), theirs.size(), 0), static_cast<ssize_t>(theirs.size()));
+        ::close(fd);
+    }
+    c->send(delta_copy(1, 0, n));
+    c->send(delta_end(1, digest_of(original)));
+    c->send(commit(1));
+    std::string s;
+    auto fr = c->next(s);
+    ASSERT_EQ(fr.type, Msg::Resend);
+    proto::Reader r(fr.payload);
+    EXPECT_EQ(r.varint(), 1u);
+    EXPECT_EQ(r.str(), "big.bin");
+    EXPECT_TRUE(until_ack(*c).acked);
+    EXPECT_TRUE(read_file(root + "/big.bin") == theirs) << "a mismatched result replaced the file";
+    // A delta that matches is applied.
+    original = theirs.substr(0, 1u << 20) + "new middle" + theirs.substr(1u << 20);
+    n = begin(*c, 2);
+    uint32_t block = nh::sync::delta::block_size_for(theirs.size());
+    c->send(delta_copy(2, 0, (1u << 20) / block));
+    c->send(file_data(2, "new middle"));
+    c->send(delta_copy(2, (1u << 20) / block, n - (1u << 20) / block));
+    c->send(delta_end(2, digest_of(original)));
+    c->send(commit(2));
+    auto reply = until_ack(*c, 10000, 2);
+    EXPECT_TRUE(reply.acked);
+    EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    expect_target_untouched();
 }

@@ -165,8 +165,8 @@ std::string diff_trees(const std::string &a, const std::string &b) {
     return os.str();
 }
 
-InProcessServer::InProcessServer(std::string root, std::string token, bool durable)
-    : root_(std::move(root)), token_(std::move(token)), durable_(durable) {
+InProcessServer::InProcessServer(std::string root, std::string token, bool durable, bool delta)
+    : root_(std::move(root)), token_(std::move(token)), durable_(durable), delta_(delta) {
     start(0);
 }
 
@@ -178,6 +178,7 @@ void InProcessServer::start(uint16_t port) {
     o.listen = "127.0.0.1:" + std::to_string(port);
     o.token = token_;
     o.durable = durable_;
+    o.delta = delta_;
     server_ = std::make_unique<sync::Server>(o);
     port_ = server_->port();
     thread_ = std::thread([s = server_.get()] { s->run(); });
@@ -345,6 +346,7 @@ void CuttingProxy::loop() {
                     off += static_cast<size_t>(w);
                 }
                 moved += len;
+                if (k != 1) downstream_ += len;
                 if (k == 1) {
                     upstream_ += len;
                     // A slow link: len bytes take len / rate. A proxy thread that fell behind

@@ -31,7 +31,8 @@ std::string diff_trees(const std::string &a, const std::string &b);
 
 class InProcessServer {
 public:
-    InProcessServer(std::string root, std::string token, bool durable = true);
+    // delta false: a server that does not grant delta transfer (one from before it).
+    InProcessServer(std::string root, std::string token, bool durable = true, bool delta = true);
     ~InProcessServer();
     void restart();
     uint16_t port() const { return port_; }
@@ -41,7 +42,7 @@ private:
     void start(uint16_t port);
     void stop();
     std::string root_, token_;
-    bool durable_;
+    bool durable_, delta_;
     uint16_t port_ = 0;
     std::unique_ptr<sync::Server> server_;
     std::thread thread_;
@@ -92,6 +93,8 @@ public:
     void set_cutting(bool on) { cutting_ = on; }
     // Bytes passed from the client to the server, over every connection.
     uint64_t upstream_bytes() const { return upstream_; }
+    // Bytes passed from the server to the client.
+    uint64_t downstream_bytes() const { return downstream_; }
 
 private:
     void loop();
@@ -102,6 +105,7 @@ private:
     uint32_t seed_;
     uint64_t rate_;
     std::atomic<uint64_t> upstream_{0};
+    std::atomic<uint64_t> downstream_{0};
     std::atomic<int> cuts_{0};
     std::atomic<bool> cutting_{true};
     std::thread thread_;

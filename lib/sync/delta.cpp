@@ -1,0 +1,301 @@
+#include "sync/delta.hpp"
+
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <stdexcept>
+#include <new>
+#include <unordered_map>
+
+namespace nh::sync::delta {
+
+namespace {
+
+constexpr size_t kReadPiece = 4u << 20;   // a multiple of every block size
+constexpr size_t kLiteralMax = 1u << 20;  // a literal instruction's largest piece
+constexpr unsigned kFilterBits = 20;      // the sender's filter of weak sums: 2^20 bits
+constexpr int kChainMax = 256;            // candidates looked at per weak sum
+
+size_t read_full(int fd, char *p, size_t n, uint64_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd, p + got, n - got, static_cast<off_t>(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += static_cast<size_t>(r);
+    }
+    return got;
+}
+
+uint32_t filter_slot(uint32_t weak) { return (weak * 0x9E3779B1u) >> (32 - kFilterBits); }
+
+}  // namespace
+
+uint32_t block_size_for(uint64_t base_size) {
+    uint64_t want = std::max<uint64_t>({4096, static_cast<uint64_t>(std::sqrt(static_cast<double>(base_size))),
+                                        (base_size + 4095) / 4096});
+    return static_cast<uint32_t>(std::min<uint64_t>(std::bit_ceil(want), 1u << 20));
+}
+
+uint64_t block_count(uint64_t base_size, uint32_t block) { return block ? (base_size + block - 1) / block : 0; }
+
+uint32_t weak_sum(const unsigned char *p, size_t n) {
+    uint32_t a = 0, b = 0;
+    for (size_t i = 0; i < n; ++i) {
+        a += p[i];
+        b += a;
+    }
+    return (a & 0xffff) | (b << 16);
+}
+
+uint64_t strong_sum(const unsigned char *p, size_t n) { return XXH3_64bits(p, n); }
+
+FileHash::FileHash() : state_(XXH3_createState()) {
+    if (!state_ || XXH3_128bits_reset(static_cast<XXH3_state_t *>(state_)) != XXH_OK)
+        throw std::bad_alloc();
+}
+FileHash::~FileHash() { XXH3_freeState(static_cast<XXH3_state_t *>(state_)); }
+void FileHash::update(const void *p, size_t n) {
+    if (n) XXH3_128bits_update(static_cast<XXH3_state_t *>(state_), p, n);
+}
+Digest FileHash::final() {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(static_cast<XXH3_state_t *>(state_)));
+    Digest d{};
+    std::copy(std::begin(c.digest), std::end(c.digest), d.begin());
+    return d;
+}
+
+uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<void(const BlockSig *, size_t)> &emit) {
+    std::string buf(kReadPiece, '\0');
+    std::vector<BlockSig> batch;
+    batch.reserve(kSigsPerFrame);
+    uint64_t off = 0;
+    while (off < size) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kReadPiece, size - off));
+        size_t got = read_full(fd, buf.data(), want, off);
+        auto *p = reinterpret_cast<const unsigned char *>(buf.data());
+        // Only whole blocks, and the base's last (short) block when the file ends there.
+        size_t usable = got == want && off + got == size ? got : got - got % block;
+        for (size_t k = 0; k < usable; k += block) {
+            size_t n = std::min<size_t>(block, usable - k);
+            batch.push_back({weak_sum(p + k, n), strong_sum(p + k, n)});
+            if (batch.size() == kSigsPerFrame) {
+                emit(batch.data(), batch.size());
+                batch.clear();
+            }
+        }
+        off += usable;
+        if (got < want) break;
+    }
+    if (!batch.empty()) emit(batch.data(), batch.size());
+    return off;
+}
+
+struct Encoder::Impl {
+    int fd;
+    uint32_t block;
+    uint64_t base_size, nblocks;
+    std::vector<BlockSig> sigs;
+    std::unordered_map<uint32_t, uint32_t> head;  // weak sum -> first block with it
+    std::vector<uint32_t> next;                   // -> the next block with the same weak sum
+    std::vector<uint64_t> filter;
+    std::string buf;
+    size_t pos = 0, lit = 0;  // the window's start; the start of the pending literal
+    uint64_t read_off = 0;
+    bool eof = false;
+    FileHash sha;
+    bool have_sum = false;
+    uint32_t a = 0, b = 0;
+    uint64_t run_first = 0, run_count = 0;
+    uint64_t expect_next = UINT64_MAX;
+
+    void refill() {
+        if (lit) {
+            buf.erase(0, lit);
+            pos -= lit;
+            lit = 0;
+        }
+        size_t old = buf.size();
+        buf.resize(old + kReadPiece);
+        size_t got = read_full(fd, buf.data() + old, kReadPiece, read_off);
+        buf.resize(old + got);
+        read_off += got;
+        sha.update(buf.data() + old, got);
+        if (got < kReadPiece) eof = true;
+    }
+
+    void flush_run(Sink &sink) {
+        if (run_count) sink.copy(run_first, run_count);
+        run_count = 0;
+    }
+
+    void flush_literal(Sink &sink, size_t end) {
+        if (end <= lit) return;
+        flush_run(sink);
+        for (size_t k = lit; k < end; k += kLiteralMax)
+            sink.literal(std::string_view(buf).substr(k, std::min(kLiteralMax, end - k)));
+        lit = end;
+    }
+
+    void add_copy(Sink &sink, uint64_t m) {
+        if (run_count && m == run_first + run_count) {
+            ++run_count;
+            return;
+        }
+        flush_run(sink);
+        run_first = m;
+        run_count = 1;
+    }
+
+    // The base block the window [p, p + n) equals, or -1.
+    int64_t match(const unsigned char *p, size_t n, uint32_t weak) {
+        if (!(filter[filter_slot(weak) >> 6] & (uint64_t{1} << (filter_slot(weak) & 63)))) return -1;
+        uint64_t s = strong_sum(p, n);
+        if (expect_next < nblocks && sigs[expect_next].weak == weak && sigs[expect_next].strong == s &&
+            block_len(expect_next) == n)
+            return static_cast<int64_t>(expect_next);
+        auto it = head.find(weak);
+        if (it == head.end()) return -1;
+        int looked = 0;
+        for (uint32_t i = it->second; i != UINT32_MAX && looked < kChainMax; i = next[i], ++looked)
+            if (sigs[i].strong == s && block_len(i) == n) return i;
+        return -1;
+    }
+
+    size_t block_len(uint64_t i) const {
+        return i + 1 < nblocks ? block : static_cast<size_t>(base_size - (nblocks - 1) * uint64_t{block});
+    }
+};
+
+Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSig> sigs) : impl_(std::make_unique<Impl>()) {
+    auto &m = *impl_;
+    m.fd = fd;
+    m.block = block ? block : 1;
+    m.base_size = base_size;
+    m.sigs = std::move(sigs);
+    m.nblocks = m.sigs.size();
+    m.next.assign(m.nblocks, UINT32_MAX);
+    m.filter.assign((size_t{1} << kFilterBits) / 64, 0);
+    m.head.reserve(m.nblocks);
+    for (size_t i = m.nblocks; i-- > 0;) {
+        uint32_t w = m.sigs[i].weak;
+        auto [it, fresh] = m.head.try_emplace(w, static_cast<uint32_t>(i));
+        if (!fresh) {
+            m.next[i] = it->second;
+            it->second = static_cast<uint32_t>(i);
+        }
+        uint32_t slot = filter_slot(w);
+        m.filter[slot >> 6] |= uint64_t{1} << (slot & 63);
+    }
+}
+
+Encoder::~Encoder() = default;
+
+bool Encoder::step(Sink &sink, size_t budget) {
+    auto &m = *impl_;
+    if (!m.nblocks && m.eof && m.pos == m.buf.size()) return false;
+    const size_t block = m.block;
+    size_t done = 0;
+    while (done < budget) {
+        if (!m.eof && m.buf.size() - m.pos < block + 1) {
+            m.refill();
+            continue;
+        }
+        size_t avail = m.buf.size() - m.pos;
+        if (!m.nblocks && !m.eof) {  // nothing to match against: all of it is literal
+            m.pos = m.buf.size();
+            m.flush_literal(sink, m.pos);
+            done += avail;
+            continue;
+        }
+        if (avail < block || !m.nblocks) {
+            // The end: the base's short last block, if it is what is left; else literal.
+            auto *p = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
+            int64_t hit = avail && m.nblocks ? m.match(p, avail, weak_sum(p, avail)) : -1;
+            if (hit >= 0) {
+                m.flush_literal(sink, m.pos);
+                m.add_copy(sink, static_cast<uint64_t>(hit));
+                m.pos += avail;
+                m.lit = m.pos;
+            }
+            m.pos = m.buf.size();
+            m.flush_literal(sink, m.pos);
+            m.flush_run(sink);
+            read_total_ = m.read_off;
+            digest_ = m.sha.final();
+            m.nblocks = 0;
+            m.buf.clear();
+            m.buf.shrink_to_fit();
+            m.pos = m.lit = 0;
+            return false;
+        }
+        auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
+        if (!m.have_sum) {
+            m.a = m.b = 0;
+            for (size_t i = 0; i < block; ++i) {
+                m.a += w[i];
+                m.b += m.a;
+            }
+            m.have_sum = true;
+        }
+        int64_t hit = m.match(w, block, (m.a & 0xffff) | (m.b << 16));
+        if (hit >= 0) {
+            m.flush_literal(sink, m.pos);
+            m.add_copy(sink, static_cast<uint64_t>(hit));
+            m.expect_next = static_cast<uint64_t>(hit) + 1;
+            m.pos += block;
+            m.lit = m.pos;
+            m.have_sum = false;
+            done += block;
+            continue;
+        }
+        if (avail > block) {
+            uint32_t out = w[0], in = w[block];
+            m.a += in - out;
+            m.b += m.a - static_cast<uint32_t>(block) * out;
+        } else {
+            m.have_sum = false;
+        }
+        ++m.pos;
+        ++done;
+        if (m.pos - m.lit >= kLiteralMax) m.flush_literal(sink, m.pos);
+    }
+    return true;
+}
+
+Patcher::Patcher(int base_fd, uint64_t base_size, uint32_t block)
+    : fd_(base_fd), size_(base_size), block_(block ? block : 1), blocks_(block_count(base_size, block_)) {}
+
+void Patcher::copy(uint64_t first, uint64_t count, const Out &out) {
+    if (count == 0 || first >= blocks_ || count > blocks_ - first)
+        throw std::out_of_range("blocks " + std::to_string(first) + "+" + std::to_string(count) + " of a base of " +
+                                std::to_string(blocks_));
+    uint64_t off = first * block_, end = std::min(size_, (first + count) * block_);
+    buf_.resize(kLiteralMax);
+    while (off < end) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kLiteralMax, end - off));
+        size_t got = read_full(fd_, buf_.data(), want, off);
+        if (!got) break;  // the base shrank: the digest will not match
+        std::string_view piece(buf_.data(), got);
+        sha_.update(piece.data(), piece.size());
+        out(piece);
+        written_ += got;
+        off += got;
+        if (got < want) break;
+    }
+}
+
+void Patcher::literal(std::string_view data, const Out &out) {
+    sha_.update(data.data(), data.size());
+    out(data);
+    written_ += data.size();
+}
+
+bool Patcher::verify(const Digest &expected) { return sha_.final() == expected; }
+
+}  // namespace nh::sync::delta

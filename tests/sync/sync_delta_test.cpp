@@ -1,0 +1,272 @@
+// Delta transfer of large files: the codec (lib/sync/delta) on its own, then our client against
+// the real nhsyncd over loopback sockets, with the bytes on the wire counted by a relay.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "sync/delta.hpp"
+#include "sync_test_util.hpp"
+
+using namespace nh::synctest;
+namespace ns = nh::sync;
+namespace nd = nh::sync::delta;
+
+namespace {
+
+const std::string kToken = "delta-test-token-0123456789";
+
+std::string random_bytes(size_t n, uint32_t seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = rng();
+        for (size_t k = 0; k < 8 && i + k < n; ++k) s[i + k] = static_cast<char>(v >> (8 * k));
+    }
+    return s;
+}
+
+struct Result {
+    std::string rebuilt;
+    uint64_t literal = 0;  // bytes sent as literals
+    uint64_t copies = 0;   // copy instructions
+    bool verified = false;
+};
+
+// Encodes `target` against the signatures of `base` and rebuilds it from `base`, as the two
+// ends of a connection do, through real files.
+Result round_trip(const std::string &base, const std::string &target) {
+    std::string dir = make_temp_dir("delta-codec");
+    write_file(dir + "/base", base);
+    write_file(dir + "/target", target);
+    int bfd = ::open((dir + "/base").c_str(), O_RDONLY | O_CLOEXEC);
+    int tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
+    uint32_t block = nd::block_size_for(base.size());
+    std::vector<nd::BlockSig> sigs;
+    uint64_t covered = nd::signatures(bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); });
+    EXPECT_EQ(covered, base.size());
+    EXPECT_EQ(sigs.size(), nd::block_count(base.size(), block));
+    nd::Encoder enc(tfd, block, base.size(), sigs);
+    nd::Patcher patch(bfd, base.size(), block);
+    Result r;
+    struct Sink : nd::Encoder::Sink {
+        nd::Patcher &p;
+        Result &r;
+        Sink(nd::Patcher &pp, Result &rr) : p(pp), r(rr) {}
+        void copy(uint64_t first, uint64_t count) override {
+            ++r.copies;
+            p.copy(first, count, [&](std::string_view d) { r.rebuilt.append(d); });
+        }
+        void literal(std::string_view data) override {
+            EXPECT_LE(data.size(), 1u << 20);
+            r.literal += data.size();
+            p.literal(data, [&](std::string_view d) { r.rebuilt.append(d); });
+        }
+    } sink(patch, r);
+    while (enc.step(sink, 1u << 20)) {
+    }
+    r.verified = patch.verify(enc.digest());
+    ::close(bfd);
+    ::close(tfd);
+    remove_tree(dir);
+    return r;
+}
+
+}  // namespace
+
+TEST(DeltaCodec, RandomEditsSendOnlyTheEditedBlocks) {
+    std::string base = random_bytes(8u << 20, 1), target = base;
+    std::mt19937 rng(2);
+    for (int k = 0; k < 6; ++k) {
+        size_t at = rng() % (target.size() - 5000);
+        for (size_t i = 0; i < 5000; ++i) target[at + i] = static_cast<char>(rng());
+    }
+    auto r = round_trip(base, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_TRUE(r.verified);
+    uint32_t block = nd::block_size_for(base.size());
+    EXPECT_LE(r.literal, 6 * (5000 + 2 * uint64_t{block})) << "more than the edited blocks went as literals";
+}
+
+TEST(DeltaCodec, InsertsThatShiftTheRestStillMatch) {
+    std::string base = random_bytes(4u << 20, 3), target = base;
+    target.insert(1000003, "inserted bytes shift everything after them by an odd amount");
+    target.erase(3000001, 777);
+    auto r = round_trip(base, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_TRUE(r.verified);
+    EXPECT_LE(r.literal, 4 * uint64_t{nd::block_size_for(base.size())});
+}
+
+TEST(DeltaCodec, AnAppendSendsTheNewTailOnly) {
+    std::string base = random_bytes(16u << 20, 4), target = base + random_bytes(65536, 5);
+    auto r = round_trip(base, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_EQ(r.literal, 65536u);
+    EXPECT_EQ(r.copies, 1u) << "the whole base is one run of blocks";
+}
+
+TEST(DeltaCodec, TruncationAndAShortLastBlock) {
+    std::string base = random_bytes((3u << 20) + 12345, 6);
+    auto r = round_trip(base, base.substr(0, (2u << 20) + 999));
+    EXPECT_TRUE(r.rebuilt == base.substr(0, (2u << 20) + 999));
+    EXPECT_LE(r.literal, uint64_t{nd::block_size_for(base.size())});
+    // The base's short last block is found where the target ends with it.
+    std::string target = base.substr(0, 1u << 20) + base.substr(base.size() - 12345 - 8192);
+    r = round_trip(base, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_LE(r.literal, uint64_t{nd::block_size_for(base.size())});
+}
+
+TEST(DeltaCodec, AnEmptyBaseSendsEverythingAndAnIdenticalOneNothing) {
+    std::string target = random_bytes((5u << 20) + 1, 7);
+    auto r = round_trip("", target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_EQ(r.literal, target.size());
+    EXPECT_TRUE(r.verified);
+    r = round_trip(target, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_EQ(r.literal, 0u);
+    EXPECT_EQ(r.copies, 1u);
+    r = round_trip(target, "");
+    EXPECT_EQ(r.rebuilt, "");
+    EXPECT_TRUE(r.verified);
+}
+
+TEST(DeltaCodec, RepetitiveContentAndOutOfRangeBlocks) {
+    std::string base(6u << 20, '\0'), target = base;
+    target.replace(4u << 20, 100, std::string(100, 'x'));
+    auto r = round_trip(base, target);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_LE(r.literal, 2 * uint64_t{nd::block_size_for(base.size())});
+    nd::Patcher p(-1, 10u << 20, 1u << 16);
+    auto sink = [](std::string_view) {};
+    EXPECT_THROW(p.copy(160, 1, sink), std::out_of_range);
+    EXPECT_THROW(p.copy(0, 161, sink), std::out_of_range);
+    EXPECT_THROW(p.copy(1, UINT64_MAX, sink), std::out_of_range);
+    EXPECT_THROW(p.copy(3, 0, sink), std::out_of_range);
+}
+
+namespace {
+
+struct DeltaSync : ::testing::Test {
+    std::string src, dst, state;
+    void SetUp() override {
+        src = make_temp_dir("dsrc");
+        dst = make_temp_dir("ddst");
+        state = make_temp_dir("dstate");
+    }
+    void TearDown() override {
+        remove_tree(src);
+        remove_tree(dst);
+        remove_tree(state);
+    }
+    ns::ClientOptions options(const std::string &addr) {
+        ns::ClientOptions o;
+        o.local_dir = src;
+        o.address = addr;
+        o.token = kToken;
+        o.state_dir = state;
+        o.max_backoff_ms = 200;
+        o.compression = ns::Compression::Off;  // the bytes counted are the delta's alone
+        return o;
+    }
+    // Syncs once through a counting relay; returns the bytes both ways.
+    uint64_t sync_once(uint16_t server_port, bool client_delta = true) {
+        CuttingProxy proxy(server_port, 0, 0, 1);
+        auto o = options(proxy.address());
+        o.delta = client_delta;
+        ns::Client client(o);
+        EXPECT_EQ(client.flush(60000), NH_OK);
+        EXPECT_EQ(diff_trees(src, dst), "");
+        return proxy.upstream_bytes() + proxy.downstream_bytes();
+    }
+};
+
+// A large file edited in two places and grown at the end: a few blocks move, not the file.
+void edit_big(const std::string &path) {
+    static uint32_t seed = 11;
+    std::string s = read_file(path);
+    s.replace(s.size() / 8 + 1, 4096, random_bytes(4096, seed++));
+    s.replace(s.size() * 3 / 4 + 3, 4096, random_bytes(4096, seed++));
+    s += random_bytes(20000, seed++);
+    write_file(path, s);
+}
+
+}  // namespace
+
+TEST_F(DeltaSync, AChangedLargeFileSendsOnlyWhatChangedToTheRealServer) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken});
+    write_file(src + "/big.bin", random_bytes(8u << 20, 10));
+    write_file(src + "/small.txt", "small files travel whole\n");
+    uint64_t first = sync_once(server.port());
+    EXPECT_GE(first, 8u << 20);
+    edit_big(src + "/big.bin");
+    uint64_t second = sync_once(server.port());
+    std::printf("8 MiB file, 28 KiB changed: %llu bytes on the wire (first sync %llu)\n",
+                static_cast<unsigned long long>(second), static_cast<unsigned long long>(first));
+    // 4 KiB blocks: two edits (two blocks each), the 20 KB tail, 2048 signatures of 12 bytes.
+    EXPECT_LT(second, 200000u) << "the whole file went again";
+}
+
+TEST_F(DeltaSync, AnOlderServerOrClientGetsWholeFiles) {
+    write_file(src + "/big.bin", random_bytes(4u << 20, 20));
+    {
+        InProcessServer old_server(dst, kToken, true, /*delta=*/false);
+        sync_once(old_server.port());
+        edit_big(src + "/big.bin");
+        EXPECT_GE(sync_once(old_server.port()), 4u << 20) << "a server without the feature got a delta";
+    }
+    InProcessServer server(dst, kToken);
+    edit_big(src + "/big.bin");
+    EXPECT_GE(sync_once(server.port(), /*client_delta=*/false), 4u << 20) << "a client without the feature sent a delta";
+    edit_big(src + "/big.bin");
+    EXPECT_LT(sync_once(server.port()), 1u << 20) << "both with the feature and still whole";
+}
+
+// The server's copy is not what the client last sent (changed in the container): the delta is
+// made against what the server really has, and the result is the client's file.
+TEST_F(DeltaSync, ABaseChangedOnTheServerStillGivesTheClientsFile) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken});
+    write_file(src + "/big.bin", random_bytes(6u << 20, 30));
+    sync_once(server.port());
+    std::string theirs = read_file(dst + "/big.bin");
+    theirs.replace(100, 300000, random_bytes(300000, 31));
+    theirs.resize(5u << 20);
+    write_file(dst + "/big.bin", theirs);
+    edit_big(src + "/big.bin");
+    uint64_t bytes = sync_once(server.port());
+    EXPECT_LT(bytes, 2u << 20);
+}
+
+// The server's copy changes while the client's delta is applied to it (an app in the container
+// writes it in place): the server finds the result's hash wrong, keeps the file, asks for it
+// whole, and the client's file is what ends up there. The upload is slowed so that the change
+// lands between the signatures and the blocks copied at the end.
+TEST_F(DeltaSync, ABaseChangedDuringTheDeltaEndsAsTheClientsFile) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken, .log_level = "info"});
+    std::string mine = random_bytes(3u << 20, 40);
+    write_file(src + "/big.bin", mine);
+    sync_once(server.port());
+    mine.replace(0, 1536u << 10, random_bytes(1536u << 10, 41));  // 1.5 MiB literal first
+    write_file(src + "/big.bin", mine);
+    CuttingProxy proxy(server.port(), 0, 0, 1, 512u << 10);
+    ns::Client client(options(proxy.address()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    {
+        int fd = ::open((dst + "/big.bin").c_str(), O_WRONLY);
+        ASSERT_GE(fd, 0);
+        std::string tail(4096, 'Z');
+        ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), (3u << 20) - 4096), 4096);
+        ::close(fd);
+    }
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    EXPECT_EQ(diff_trees(src, dst), "");
+    EXPECT_NE(server.log().find("asking for it whole"), std::string::npos)
+        << "the change did not land during the delta (a slow start?):\n" << server.log();
+}
