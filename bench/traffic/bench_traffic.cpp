@@ -23,37 +23,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench_net.hpp"
 #include "net.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-
-bool send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0) return false;
-        p += k;
-        n -= static_cast<size_t>(k);
-    }
-    return true;
-}
-
-std::string sh(const std::string &cmd) {
-    std::string out;
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-    return out;
-}
+using namespace nh::bench;
 
 // Seconds to read `bytes` from 127.0.0.1:port, whose other end sends them on connecting;
 // < 0 on failure.
@@ -73,23 +48,6 @@ double read_throughput(int port, size_t bytes) {
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     ::close(fd);
     return got >= bytes ? s : -1;
-}
-
-// Median milliseconds of `n` 1-byte echo round trips on one connection; < 0 on failure.
-double echo_round_trip(int port, int n) {
-    int fd = nh::test::connect_loopback(port);
-    if (fd < 0) return -1;
-    std::vector<double> ms;
-    char c = 'x';
-    for (int i = 0; i < n; ++i) {
-        auto t0 = Clock::now();
-        if (!send_all(fd, &c, 1)) break;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 10000) <= 0 || ::recv(fd, &c, 1, 0) != 1) break;
-        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    }
-    ::close(fd);
-    return static_cast<int>(ms.size()) == n ? median(ms) : -1;
 }
 
 }  // namespace
@@ -175,7 +133,7 @@ int main(int argc, char **argv) {
         std::vector<double> tf, tfr, rf, rfr;
         for (int r = 0; r < runs; ++r) {
             double a = read_throughput(bulk_f, bytes), b = read_throughput(bulk_fr, bytes);
-            double c = echo_round_trip(port_f, 1000), d = echo_round_trip(port_fr, 1000);
+            double c = echo_round_trip("127.0.0.1", port_f, 1000), d = echo_round_trip("127.0.0.1", port_fr, 1000);
             if (a < 0 || b < 0 || c < 0 || d < 0) {
                 std::fprintf(stderr, "run %d failed (%.3f %.3f %.3f %.3f)\n", r, a, b, c, d);
                 continue;
