@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,40 @@ inline double request_round_trip(const std::string &host, int port, int n) {
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     return static_cast<int>(ms.size()) == n ? median(ms) : -1;
+}
+
+// The test cluster's environment (scripts/test-cluster env), or nullopt with a message.
+struct ClusterEnv {
+    std::string kubeconfig, taint, dev_image;
+    std::string kubectl() const { return "kubectl --kubeconfig '" + kubeconfig + "' "; }
+};
+
+inline std::optional<ClusterEnv> cluster_env() {
+    const char *kc = std::getenv("NH_TEST_KUBECONFIG");
+    const char *taint = std::getenv("NH_TEST_REAL_TAINT");
+    const char *dev_image = std::getenv("NH_TEST_IMAGE_DEV");
+    if (!kc || !taint || !dev_image) {
+        std::fprintf(stderr, "the test cluster's environment is not set: source <(scripts/test-cluster env)\n");
+        return std::nullopt;
+    }
+    return ClusterEnv{kc, taint, dev_image};
+}
+
+// Makes namespace `ns` with a Deployment "web" (label app=web, one pod on the real node)
+// whose only container is `container` (a YAML flow mapping).
+inline void apply_web(const ClusterEnv &env, const std::string &ns, const std::string &container) {
+    std::string yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n"
+                       "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns + "}\n"
+                       "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
+                       "    metadata: {labels: {app: web}}\n    spec:\n"
+                       "      nodeSelector: {" + env.taint + ": \"true\"}\n"
+                       "      tolerations: [{key: " + env.taint + ", operator: Exists, effect: NoSchedule}]\n"
+                       "      terminationGracePeriodSeconds: 1\n"
+                       "      containers: [" + container + "]\n";
+    FILE *apply = popen((env.kubectl() + "apply -f - >/dev/null").c_str(), "w");
+    if (!apply) return;
+    fwrite(yaml.data(), 1, yaml.size(), apply);
+    pclose(apply);
 }
 
 }  // namespace nh::bench

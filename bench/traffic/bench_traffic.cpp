@@ -60,26 +60,11 @@ int main(int argc, char **argv) {
         if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
         else if (a == "--bytes" && i + 1 < argc) bytes = std::strtoull(argv[++i], nullptr, 10);
     }
-    const char *kc = std::getenv("NH_TEST_KUBECONFIG");
-    const char *taint = std::getenv("NH_TEST_REAL_TAINT");
-    const char *dev_image = std::getenv("NH_TEST_IMAGE_DEV");
-    if (!kc || !taint || !dev_image) {
-        std::fprintf(stderr, "the test cluster's environment is not set: source <(scripts/test-cluster env)\n");
-        return 2;
-    }
+    auto env = cluster_env();
+    if (!env) return 2;
     std::string ns = "nh-bench-traffic-" + std::to_string(getpid());
-    std::string kubectl = std::string("kubectl --kubeconfig '") + kc + "' ";
-    std::string yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n"
-                       "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns + "}\n"
-                       "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
-                       "    metadata: {labels: {app: web}}\n    spec:\n"
-                       "      nodeSelector: {" + std::string(taint) + ": \"true\"}\n"
-                       "      tolerations: [{key: " + taint + ", operator: Exists, effect: NoSchedule}]\n"
-                       "      terminationGracePeriodSeconds: 1\n"
-                       "      containers: [{name: app, image: " + dev_image + ", command: [sleep, '3600']}]\n";
-    FILE *apply = popen((kubectl + "apply -f - >/dev/null").c_str(), "w");
-    fwrite(yaml.data(), 1, yaml.size(), apply);
-    pclose(apply);
+    const std::string kubectl = env->kubectl();
+    apply_web(*env, ns, "{name: app, image: " + env->dev_image + ", command: [sleep, '3600']}");
 
     int rc = 1;
     nh_client *client = nullptr;
@@ -87,7 +72,7 @@ int main(int argc, char **argv) {
     nh_reverse *rev = nullptr;
     nh_forward *f_pod = nullptr, *f_rev = nullptr;
     nh_client_options co = NH_CLIENT_OPTIONS_INIT;
-    co.kubeconfig = kc;
+    co.kubeconfig = env->kubeconfig.c_str();
     co.namespace_name = ns.c_str();
     nh::test::TcpServer source([&bytes](int fd) {
         std::string chunk(1 << 16, 'z');
@@ -103,7 +88,7 @@ int main(int argc, char **argv) {
     do {
         if (nh_client_new(&client, &co) != NH_OK) break;
         nh_dev_start_options so = NH_DEV_START_OPTIONS_INIT;
-        so.image = dev_image;
+        so.image = env->dev_image.c_str();
         so.syncd_dir = NH_SHARE_DIR;
         so.timeout_ms = 180000;
         if (nh_dev_start(&session, client, "deployment", "web", &so) != NH_OK) break;
