@@ -347,6 +347,13 @@ Response Client::send(const Request &req) {
         }
         if (rc == CURLE_ABORTED_BY_CALLBACK && cancelled(req.cancel))
             throw Error(NH_ECANCELLED, req.method + " " + req.path.substr(0, req.path.find('?')) + " cancelled");
+        // A server may answer an error before it has read the whole request and then reset the
+        // stream (HTTP/2 allows it: RFC 9113, 8.1); curl then calls the body partial. The status
+        // arrived whole and is the answer; only an error's body (its message) may be cut.
+        if (rc == CURLE_PARTIAL_FILE && resp.status >= 400 && resp.status < 500 && resp.status != 429) {
+            log::debug(req.method + " " + req.path + ": HTTP " + std::to_string(resp.status) + " with a cut body");
+            rc = CURLE_OK;
+        }
         Attempt a;
         a.method = req.method;
         if (rc != CURLE_OK) {

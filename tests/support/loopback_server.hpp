@@ -37,6 +37,7 @@ struct HttpResponse {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
     bool drop = false;                   // close the connection without answering
+    bool cut = false;                    // announce the whole body, send half of it, close
     std::vector<std::string> chunks;     // streamed with chunked encoding when non-empty
     std::chrono::milliseconds chunk_delay{0};
     std::chrono::milliseconds delay{0};  // wait before answering
@@ -210,8 +211,8 @@ private:
             for (auto &[k, v] : r.headers) out += k + ": " + v + "\r\n";
             if (r.chunks.empty()) {
                 out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
-                       "\r\n\r\n" + r.body;
-                if (!c.send_all(out)) break;
+                       "\r\n\r\n" + (r.cut ? r.body.substr(0, r.body.size() / 2) : r.body);
+                if (!c.send_all(out) || r.cut) break;
             } else {
                 out += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
                 if (!c.send_all(out)) break;

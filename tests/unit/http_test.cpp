@@ -177,6 +177,22 @@ TEST(Http, RetriesResetConnectionsOnIdempotentRequests) {
     EXPECT_EQ(n.load(), 2);
 }
 
+TEST(Http, AnErrorStatusWithACutBodyIsTheStatusButACutSuccessIsNot) {
+    // As a server that answers before reading the whole request, then resets the stream.
+    std::atomic<int> status{403};
+    LoopbackServer s([&](const HttpRequest &) {
+        HttpResponse r;
+        r.status = status;
+        r.body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"forbidden: no","code":403})";
+        r.cut = true;
+        return r;
+    });
+    auto c = client_for(s, 1);
+    EXPECT_EQ(code_of([&] { c->create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {}); }), NH_EFORBIDDEN);
+    status = 200;
+    EXPECT_EQ(code_of([&] { c->create("/x", {}); }), NH_ECONNECT) << "half an object is not an answer";
+}
+
 TEST(Http, UnreachableServerIsAConnectError) {
     int port;
     {
