@@ -16,23 +16,6 @@ std::string api_group(const std::string &api_version) {
     return slash == std::string::npos ? "" : api_version.substr(0, slash);
 }
 
-std::optional<json> get_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
-    try {
-        return c.get(path, cancel);
-    } catch (const Error &e) {
-        if (e.code() == NH_ENOTFOUND) return std::nullopt;
-        throw;
-    }
-}
-
-void remove_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
-    try {
-        c.remove(path, cancel);
-    } catch (const Error &e) {
-        if (e.code() != NH_ENOTFOUND) throw;
-    }
-}
-
 json update_with_retry(kube::Client &c, const std::string &path, const std::function<json(const json &)> &build,
                        CancelToken *cancel) {
     for (int attempt = 0;; ++attempt) {

@@ -10,6 +10,7 @@
 #include "common/cancel.hpp"
 #include "dev/workload.hpp"
 #include "kube/client.hpp"
+#include "kube/optional.hpp"
 
 namespace nh::dev {
 
@@ -20,10 +21,9 @@ std::string annotation(const json &obj, const char *key);  // "" when absent
 // "apps" of "apps/v1"; "" for the core group.
 std::string api_group(const std::string &api_version);
 
-// GET, nullopt for NotFound.
-std::optional<json> get_optional(kube::Client &c, const std::string &path, CancelToken *cancel);
-// DELETE, NotFound counts as done.
-void remove_optional(kube::Client &c, const std::string &path, CancelToken *cancel);
+// GET, nullopt for NotFound; DELETE, NotFound counts as done.
+using kube::get_optional;
+using kube::remove_optional;
 // Updates the object at `path` to what `build` makes of its current state, retrying on Conflict.
 json update_with_retry(kube::Client &c, const std::string &path, const std::function<json(const json &)> &build,
                        CancelToken *cancel);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "kube/optional.hpp"
 
 namespace nh::traffic {
 
@@ -15,22 +16,8 @@ namespace {
 
 constexpr int kAttempts = 20;  // conflicts retried per object
 
-std::optional<json> get_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
-    try {
-        return c.get(path, cancel);
-    } catch (const Error &e) {
-        if (e.code() == NH_ENOTFOUND) return std::nullopt;
-        throw;
-    }
-}
-
-void remove_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
-    try {
-        c.remove(path, cancel);
-    } catch (const Error &e) {
-        if (e.code() != NH_ENOTFOUND) throw;
-    }
-}
+using kube::get_optional;
+using kube::remove_optional;
 
 // The items of a list, or nullopt when the collection is not served (404).
 std::optional<json> list_optional(kube::Client &c, const std::string &path, CancelToken *cancel) {
