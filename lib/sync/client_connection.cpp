@@ -67,14 +67,17 @@ void Client::Impl::try_connect() {
         disconnect(e.code(), e.what());
         return;
     }
-    // Auto offers zstd always and compresses as the link's measured speed says (LinkMeter);
-    // until it is measured, a server on a loopback address is taken as fast.
+    // Auto offers zstd always and compresses as the link's and the compressor's measured speeds
+    // say (LinkMeter); until the link is measured, at level 1 whatever the address, with the
+    // socket queueing little so that it is measured soon.
     bool zstd = opt.compression != Compression::Off;
-    compress_now = opt.compression == Compression::On ||
-                   (opt.compression == Compression::Auto && link.compress(!net::is_loopback_peer(sock)));
+    rung = opt.compression == Compression::Off ? 0
+           : opt.compression == Compression::On ? std::max(link.start(), 1)
+                                                : link.start();
     link.restart();
     written = 0;
-    int buf = 4 << 20;
+    sndbuf_small = zstd && !link.rate();
+    int buf = sndbuf_small ? kProbeSndbuf : kSndbuf;
     ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     net::set_nonblocking(sock, true);
     conn = Conn::Handshake;
@@ -132,10 +135,14 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         use_zstd = (features & proto::kFeatureZstd) != 0;
         use_stream = use_zstd && (features & proto::kFeatureZstdStream) != 0;
         use_delta = opt.delta && (features & proto::kFeatureDelta) != 0;
-        // A new stream for a new connection (the server's decoder starts afresh too).
+        // A new stream for a new connection (the server's decoder starts afresh too): the
+        // largest window the server accepts, and long-distance matching (a tree repeats itself
+        // far apart: vendored copies, generated files). The level is set with the first block.
         ZSTD_CCtx_reset(scctx, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(scctx, ZSTD_c_compressionLevel, 1);
-        ZSTD_CCtx_setParameter(scctx, ZSTD_c_windowLog, 20);
+        ZSTD_CCtx_setParameter(scctx, ZSTD_c_windowLog, proto::kStreamWindowLogMax);
+        ZSTD_CCtx_setParameter(scctx, ZSTD_c_enableLongDistanceMatching, 1);
+        stream_level = 0;
+        if (!use_zstd && sndbuf_small) grow_sndbuf();
         backoff_ms = 0;
         load_view(id);
         {

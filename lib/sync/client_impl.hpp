@@ -117,8 +117,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     bool use_delta = false;     // the server takes deltas (negotiated)
     // Paths whose delta the server could not apply (RESEND): their next send is whole.
     std::set<std::string> whole_only;
-    bool compress_now = false;  // and data blocks are compressed now (the option, or the link)
-    LinkMeter link;             // how fast the connection drains (Compression::Auto)
+    // Data blocks are compressed now at LinkMeter::kLevel[rung] (0: raw), as the option and
+    // the link say; the session's zstd frame was begun at stream_level (0: none open).
+    int rung = 0;
+    int stream_level = 0;
+    // Until the link is measured, the socket queues little (kProbeSndbuf): what it queues goes
+    // at the first guess's compression, and a slow link is measured sooner. Then kSndbuf, or
+    // after kProbeBytes without a measurement (a link that never fell behind the client).
+    static constexpr int kSndbuf = 4 << 20, kProbeSndbuf = 256 << 10;
+    static constexpr uint64_t kProbeBytes = 16u << 20;
+    bool sndbuf_small = false;
+    LinkMeter link;             // how fast the connection drains, how fast we compress
     uint64_t written = 0;       // bytes handed to the socket on this connection
     ZSTD_CCtx *cctx = nullptr;
     ZSTD_CCtx *scctx = nullptr;  // the connection's zstd stream
@@ -291,8 +300,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     void produce_one();
 
     void pump_output();
-    // Compression::Auto: samples the socket's drain rate and turns compression on or off.
+    // Samples the socket's drain rate and chooses the compression from it (set_rung).
     void measure_link();
+    // Moves to the rung the link's and the compressor's figures say (Compression::Auto, and the
+    // level under Compression::On).
+    void set_rung();
+    void grow_sndbuf();
+    // How much output is encoded ahead of the socket.
+    size_t out_high() const;
+    // Compresses `data` into `z` (resized to what came out) at the present rung: into the
+    // session's stream, or as a frame of its own; the compressor's speed is measured.
+    void compress_block(std::string_view data, std::string &z, bool stream);
 
     bool want_write() const;
 

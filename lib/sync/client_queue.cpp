@@ -326,41 +326,63 @@ void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
     }
 }
 
+void Client::Impl::compress_block(std::string_view data, std::string &z, bool stream) {
+    int level = LinkMeter::kLevel[static_cast<size_t>(rung)];
+    auto t0 = Clock::now();
+    if (!stream) {
+        z.resize(ZSTD_compressBound(data.size()));
+        size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), data.data(), data.size(), level);
+        if (ZSTD_isError(n)) throw Error(NH_ERROR, std::string("zstd: ") + ZSTD_getErrorName(n));
+        z.resize(n);
+    } else {
+        z.resize(ZSTD_compressBound(data.size()) + 64);
+        ZSTD_outBuffer o{z.data(), z.size(), 0};
+        auto run = [&](ZSTD_inBuffer &src, ZSTD_EndDirective how) {
+            size_t left;
+            do {
+                left = ZSTD_compressStream2(scctx, &o, &src, how);
+                if (ZSTD_isError(left)) throw Error(NH_ERROR, std::string("zstd: ") + ZSTD_getErrorName(left));
+                if (left && o.pos == o.size) {
+                    z.resize(z.size() * 2);
+                    o.dst = z.data();
+                    o.size = z.size();
+                }
+            } while (left);
+        };
+        if (level != stream_level) {
+            // A level applies from the start of a frame: the open one (if any) is ended, and
+            // the decoder goes on to the next frame in the same stream.
+            if (stream_level) {
+                ZSTD_inBuffer none{nullptr, 0, 0};
+                run(none, ZSTD_e_end);
+            }
+            ZSTD_CCtx_setParameter(scctx, ZSTD_c_compressionLevel, level);
+            stream_level = level;
+        }
+        ZSTD_inBuffer src{data.data(), data.size(), 0};
+        run(src, ZSTD_e_flush);
+        z.resize(o.pos);
+    }
+    if (link.compressed(rung, data.size(), z.size(), Clock::now() - t0)) set_rung();
+}
+
 void Client::Impl::put_data(Msg type, uint64_t seq, std::string_view data, proto::Writer &w) {
     (void)type;
-    if (use_stream && compress_now && data.size() >= 512) {
+    (void)seq;
+    if (use_zstd && rung > 0 && data.size() >= 512) {
         // One stream across the connection: a small file compresses against those before
         // it. What went into the stream is sent compressed whatever it saved, or the
-        // server's decoder would fall out of step.
-        std::string z(ZSTD_compressBound(data.size()) + 64, '\0');
-        ZSTD_inBuffer src{data.data(), data.size(), 0};
-        ZSTD_outBuffer o{z.data(), z.size(), 0};
-        size_t left;
-        do {
-            left = ZSTD_compressStream2(scctx, &o, &src, ZSTD_e_flush);
-            if (ZSTD_isError(left)) throw Error(NH_ERROR, std::string("zstd: ") + ZSTD_getErrorName(left));
-            if (left && o.pos == o.size) {
-                z.resize(z.size() * 2);
-                o.dst = z.data();
-                o.size = z.size();
-            }
-        } while (left);
-        w.u8(static_cast<uint8_t>(proto::Encoding::ZstdStream));
-        w.varint(data.size());
-        w.raw(std::string_view(z.data(), o.pos));
-        return;
-    }
-    if (use_zstd && compress_now && data.size() >= 512) {
-        std::string z(ZSTD_compressBound(data.size()), '\0');
-        size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), data.data(), data.size(), 1);
-        if (!ZSTD_isError(n) && n < data.size() - data.size() / 10) {
-            w.u8(static_cast<uint8_t>(proto::Encoding::Zstd));
+        // server's decoder would fall out of step. A block compressed alone goes raw unless
+        // that saved 10 %.
+        std::string z;
+        compress_block(data, z, use_stream);
+        if (use_stream || z.size() < data.size() - data.size() / 10) {
+            w.u8(static_cast<uint8_t>(use_stream ? proto::Encoding::ZstdStream : proto::Encoding::Zstd));
             w.varint(data.size());
-            w.raw(std::string_view(z.data(), n));
+            w.raw(z);
             return;
         }
     }
-    (void)seq;
     w.u8(static_cast<uint8_t>(proto::Encoding::Raw));
     w.varint(data.size());
     w.raw(data);
@@ -544,7 +566,7 @@ void Client::Impl::pump_output() {
     if (sock < 0) return;
     for (;;) {
         if (conn == Conn::Live && !paused) {
-            while (wbuf.size() - wpos < kOutHigh) {
+            while (wbuf.size() - wpos < out_high()) {
                 if (out.fd >= 0 && out.awaiting) break;  // the signatures come first
                 if (out.fd >= 0 || !queue.empty()) {
                     produce_one();
@@ -578,13 +600,43 @@ void Client::Impl::pump_output() {
 }
 
 void Client::Impl::measure_link() {
-    if (opt.compression != Compression::Auto || !use_zstd) return;
-    if (!link.sample(Clock::now(), written, net::unacked_bytes(sock))) return;
-    bool on = link.compress(compress_now);
-    if (on == compress_now) return;
-    compress_now = on;
-    log::info("sync: the link takes " + std::to_string(static_cast<long>(*link.rate() / 1e6)) + " MB/s: compression " +
-              (on ? "on" : "off"));
+    bool measured = opt.compression != Compression::Off && use_zstd &&
+                    link.sample(Clock::now(), written, net::unacked_bytes(sock));
+    if (sndbuf_small && (measured || written > kProbeBytes)) grow_sndbuf();
+    if (measured) set_rung();
+}
+
+size_t Client::Impl::out_high() const {
+    // Encoded ahead of the socket: what is encoded goes at the compression of the moment, so
+    // on a slow link (or one not measured yet) only about a quarter second of it.
+    if (sndbuf_small) return kProbeSndbuf;
+    if (auto r = link.rate()) return std::clamp(static_cast<size_t>(*r / 4), size_t{kProbeSndbuf}, kOutHigh);
+    return kOutHigh;
+}
+
+void Client::Impl::grow_sndbuf() {
+    // Measured (or fast enough not to be): the socket may now queue as much as it takes to
+    // keep a fast link busy.
+    int buf = kSndbuf;
+    ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    sndbuf_small = false;
+}
+
+void Client::Impl::set_rung() {
+    if (opt.compression == Compression::Off || !use_zstd) return;
+    int to = link.next(rung);
+    if (opt.compression == Compression::On) to = std::max(to, 1);
+    if (to == rung) return;
+    rung = to;
+    auto mb = [](double v) { return std::to_string(static_cast<long>(v / 1e6)); };
+    std::string why = link.rate() ? "sync: the link takes " + mb(*link.rate()) + " MB/s"
+                                  : std::string("sync: the link keeps up with the client");
+    int shown = std::max(to, 1);
+    if (auto c = link.codec(shown))
+        why += ", zstd level " + std::to_string(LinkMeter::kLevel[static_cast<size_t>(shown)]) + " " + mb(c->speed) +
+               " MB/s at ratio " + std::to_string(c->ratio).substr(0, 4);
+    log::info(why + (to ? ": compression at level " + std::to_string(LinkMeter::kLevel[static_cast<size_t>(to)])
+                        : std::string(": compression off")));
 }
 
 bool Client::Impl::want_write() const {

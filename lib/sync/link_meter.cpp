@@ -2,26 +2,113 @@
 
 namespace nh::sync {
 
+namespace {
+
+// The figures at a level follow the data being sent: older bytes count half once this many
+// went through it.
+constexpr uint64_t kCodecMemory = 64u << 20;
+
+}  // namespace
+
+int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs) {
+    if (starved) {
+        // The client is the limit: a cheaper level lets it go faster. From level 1, raw is
+        // tried when the link was never measured (it will be, raw, if it is slower than that).
+        if (rung > 1) return rung - 1;
+        if (rung == 1 && !measured) return 0;
+    }
+    if (!measured) return rung;
+    double drain = *measured;
+    if (rung <= 0) {
+        double speed = codecs[1] ? codecs[1]->speed : kCompressBelow * kStartMargin;
+        return drain * kStartMargin < speed ? 1 : 0;
+    }
+    const auto &c = codecs[static_cast<size_t>(rung)];
+    if (!c) return rung;  // not measured at this level yet
+    if (rung == 1) {
+        if (c->speed < drain * kStopMargin) return 0;
+    } else {
+        const auto &below = codecs[static_cast<size_t>(rung - 1)];
+        if (c->speed / c->ratio < drain * kDownMargin) return rung - 1;
+        if (below && c->ratio < below->ratio * kBetterRatio) return rung - 1;  // costs more, saves nothing
+    }
+    if (rung < kTop && c->speed / c->ratio > drain * kUpMargin) {
+        // ... unless the level above was measured to shrink no more, or to fall behind the link.
+        const auto &above = codecs[static_cast<size_t>(rung + 1)];
+        if (!above || (above->ratio >= c->ratio * kBetterRatio && above->speed / above->ratio >= drain * kDownMargin))
+            return rung + 1;
+    }
+    return rung;
+}
+
 bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
+    bool verdict = false;
+    if (queued >= 0) {
+        // Was the client the limit? Most writes found the socket empty (half the samples are
+        // taken right after a write, when it never is).
+        if (!samples_) {
+            starve_start_ = now;
+            starve_written_ = written;
+        }
+        ++samples_;
+        if (queued == 0) ++empty_;
+        if (now - starve_start_ >= kWindow && written - starve_written_ >= kStarveBytes) {
+            bool was = starved_;
+            starved_ = empty_ * 4 >= samples_;
+            samples_ = empty_ = 0;
+            verdict = starved_ || was;
+        }
+    }
     if (queued <= 0) {
         // Empty (the client was the limit, not the link) or unknown: no window spans this.
         open_ = false;
-        return false;
+        return verdict;
     }
     uint64_t drained = written - static_cast<uint64_t>(queued);
     if (!open_) {
         open_ = true;
         start_ = now;
         drained_at_start_ = drained;
-        return false;
+        return verdict;
     }
     auto took = now - start_;
     uint64_t bytes = drained - drained_at_start_;
-    if (took < kWindow || bytes < kMinBytes) return false;
+    if (took < kWindow || bytes < kMinBytes) return verdict;
     rate_ = static_cast<double>(bytes) / std::chrono::duration<double>(took).count();
+    starved_ = false;
     start_ = now;
     drained_at_start_ = drained;
     return true;
 }
+
+bool LinkMeter::compressed(int rung, uint64_t in, uint64_t out, Clock::duration took) {
+    if (rung <= 0 || rung > kTop) return false;
+    auto &s = sums_[static_cast<size_t>(rung)];
+    s.in += in;
+    s.out += out;
+    s.seconds += std::chrono::duration<double>(took).count();
+    if (s.in < s.next_report) return false;
+    if (s.in > kCodecMemory) {
+        s.in /= 2;
+        s.out /= 2;
+        s.seconds /= 2;
+    }
+    s.next_report = s.in + kMinCodecBytes;
+    return true;
+}
+
+std::optional<LinkMeter::Codec> LinkMeter::codec(int rung) const {
+    if (rung <= 0 || rung > kTop) return std::nullopt;
+    const auto &s = sums_[static_cast<size_t>(rung)];
+    if (s.in < kMinCodecBytes || s.out == 0 || s.seconds <= 0) return std::nullopt;
+    return Codec{static_cast<double>(s.in) / s.seconds, static_cast<double>(s.in) / static_cast<double>(s.out)};
+}
+
+LinkMeter::Codecs LinkMeter::codecs() const {
+    Codecs c;
+    for (int r = 1; r <= kTop; ++r) c[static_cast<size_t>(r)] = codec(r);
+    return c;
+}
+
 
 }  // namespace nh::sync

@@ -1,16 +1,24 @@
 // How fast the connection takes what the sync client writes, measured from the sender's side,
-// and the choice of compression that follows from it (NH_SYNC_COMPRESS_AUTO).
+// how fast the client compresses, and the choice of compression that follows from both
+// (NH_SYNC_COMPRESS_AUTO, and the level under NH_SYNC_COMPRESS_ON).
 //
 // The address says nothing about the link: the real path connects to the loopback end of a
 // port-forward, and what is behind it (the API server's tunnel, a distant cluster) is slow.
 // What the sender can see is how fast its socket drains: the bytes handed to the socket minus
 // those still queued in it. Measured over windows during which the socket never ran empty
 // (the link, not the client, was the limit), that is the link's speed as far as this
-// connection can use it, port-forward and tunnel included. Below kCompressBelow, compressing
-// (zstd level 1) costs less time than the bytes it saves; above it the link keeps up with the
-// raw bytes and compressing would only cost CPU.
+// connection can use it, port-forward and tunnel included.
+//
+// The other half is the compressor: how many bytes a second it takes in at a level (its own
+// time, on this machine under its present load) and how much smaller it makes them. The link
+// drains while the client compresses the next block, so a level pays while what it puts out
+// (speed ÷ ratio) outruns the link: the client climbs to the next level while the compressor
+// leaves the link far behind and the next level is known to shrink the data more (or not known
+// yet), and steps down when it no longer keeps ahead of the link. Compressing at all pays while
+// the compressor takes in the bytes much faster than the link takes raw ones.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -20,30 +28,87 @@ namespace nh::sync {
 class LinkMeter {
 public:
     using Clock = std::chrono::steady_clock;
-    // Bytes per second. docs/benchmarks.md says how it was chosen.
+    // The rungs of the ladder: 0 is raw, then these zstd levels. Above 6 zstd gets slow (tens of
+    // MB/s) and its tables large for the little it adds on source trees.
+    static constexpr std::array<int, 4> kLevel{0, 1, 3, 6};
+    static constexpr int kTop = static_cast<int>(kLevel.size()) - 1;
+    // Bytes per second: before the compressor was ever measured, a raw link slower than this
+    // is compressed. docs/benchmarks.md says how it was chosen.
     static constexpr double kCompressBelow = 64.0 * 1024 * 1024;
+    // Compression starts when level 1 takes in bytes kStartMargin times faster than the link
+    // drains raw ones, and stops when that falls under kStopMargin (between them: as it is).
+    // The margins leave room for what the client does besides compressing (reading files) and
+    // for a server decompressing on the same cores.
+    static constexpr double kStartMargin = 3.0, kStopMargin = 2.0;
+    // A level climbs when its output outruns the link kUpMargin times (the next costs about
+    // twice the CPU), and steps down under kDownMargin.
+    static constexpr double kUpMargin = 3.0, kDownMargin = 1.25;
+    // A level above another pays only if it shrinks the data this much more.
+    static constexpr double kBetterRatio = 1.05;
     // The shortest busy window a rate is taken from.
     static constexpr std::chrono::milliseconds kWindow{100};
     // ... and the fewest bytes drained in it (a few frames say little).
     static constexpr uint64_t kMinBytes = 256 * 1024;
+    // The fewest bytes compressed at a level before its speed and ratio count.
+    static constexpr uint64_t kMinCodecBytes = 1u << 20;
+    // The fewest bytes written in a window that says the client was the limit.
+    static constexpr uint64_t kStarveBytes = 1u << 20;
+
+    // A compressor's measured figures at one level.
+    struct Codec {
+        double speed = 0;  // bytes taken in per second of the compressor's time
+        double ratio = 1;  // bytes taken in ÷ bytes put out
+    };
+    using Codecs = std::array<std::optional<Codec>, kLevel.size()>;
+
+    // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
+    // the wire; none: never measured), whether the client rather than the link was the limit
+    // lately (`starved`: the socket kept running empty) and what is known of each level
+    // (index: rung; [0] is unused). Pure: the decision alone, for the tests.
+    static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs);
 
     // One observation of the socket: `written` bytes handed to it since the connection began,
     // `queued` of them not yet taken by the link (< 0: unknown on this platform). Call it
-    // right before and right after each write. Returns true when it completed a window.
+    // right before and right after each write. Returns true when it completed a window: a
+    // rate, or a verdict that the client was the limit (starved()).
     bool sample(Clock::time_point now, uint64_t written, long queued);
-    // A new connection: no window is open (the last rate is kept: the link is the same).
+    // `in` bytes compressed at `rung` into `out` in `took`. Returns true when the figures at that
+    // rung changed enough to decide again (each kMinCodecBytes taken in).
+    bool compressed(int rung, uint64_t in, uint64_t out, Clock::duration took);
+    // A new connection: no window is open (the last rate and the compressor's figures are kept:
+    // the link and the machine are the same).
     void restart() { open_ = false; }
     // The last measured rate in bytes per second, if any.
     std::optional<double> rate() const { return rate_; }
-    // Whether compressing pays on this link: the last rate is below kCompressBelow; without a
-    // measurement, `guess`.
-    bool compress(bool guess) const { return rate_ ? *rate_ < kCompressBelow : guess; }
+    // Whether, since the last rate, the socket ran empty at most writes of a window of at
+    // least kWindow and kStarveBytes: the client, not the link, was the limit.
+    bool starved() const { return starved_; }
+    // The measured figures at `rung`, once kMinCodecBytes went through it.
+    std::optional<Codec> codec(int rung) const;
+    // The rung to use from `rung` on what was measured so far.
+    int next(int rung) const { return choose(rung, rate_, starved_, codecs()); }
+    // The rung to start a connection at: the last measurement's choice from raw; without one,
+    // level 1 (a slow link then takes no raw bytes in bulk while it is measured; a fast one is
+    // found out soon, the client starving at level 1, and goes raw).
+    int start() const { return rate_ ? choose(0, rate_, false, codecs()) : 1; }
 
 private:
+    Codecs codecs() const;
+
     bool open_ = false;
     Clock::time_point start_{};
     uint64_t drained_at_start_ = 0;
     std::optional<double> rate_;
+    bool starved_ = false;
+    Clock::time_point starve_start_{};
+    uint64_t starve_written_ = 0;
+    uint64_t samples_ = 0, empty_ = 0;
+    struct Sums {
+        uint64_t in = 0, out = 0;
+        double seconds = 0;
+        uint64_t next_report = kMinCodecBytes;
+    };
+    std::array<Sums, kLevel.size()> sums_{};
 };
 
 }  // namespace nh::sync

@@ -228,18 +228,22 @@ namespace {
 
 // 64 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files:
 // much more than what the client queues in its socket before it has measured the link.
+const char *const kWords[] = {"return", "const", "std::string", "if", "else", "for", "auto", "int", "value",
+                              "path", "size", "error", "buffer", "(", ")", "{", "}", ";"};
+
+// A line of source-like text: 8 words and a number.
+std::string code_line(std::mt19937 &rng) {
+    std::string line = "    ";
+    for (int w = 0; w < 8; ++w) line += std::string(kWords[rng() % std::size(kWords)]) + " ";
+    return line + std::to_string(rng() % 100000) + "\n";
+}
+
 uint64_t compressible_tree(const std::string &root) {
-    static const char *const words[] = {"return", "const", "std::string", "if", "else", "for", "auto", "int",
-                                        "value", "path", "size", "error", "buffer", "(", ")", "{", "}", ";"};
     std::mt19937 rng(11);
     uint64_t total = 0;
     for (int f = 0; f < 64; ++f) {
         std::string text;
-        while (text.size() < (1u << 20)) {
-            text += "    ";
-            for (int w = 0; w < 8; ++w) text += std::string(words[rng() % std::size(words)]) + " ";
-            text += std::to_string(rng() % 100000) + "\n";
-        }
+        while (text.size() < (1u << 20)) text += code_line(rng);
         text.resize(1u << 20);
         write_file(root + "/src/f" + std::to_string(f) + ".cpp", text);
         total += text.size();
@@ -247,15 +251,30 @@ uint64_t compressible_tree(const std::string &root) {
     return total;
 }
 
+// `files` MiB of lines drawn from a pool of 4000 (repeats far apart, as in generated code):
+// zstd level 3 makes it some 14 % smaller than level 1.
+uint64_t repetitive_tree(const std::string &root, int files) {
+    std::mt19937 rng(13);
+    std::vector<std::string> pool(4000);
+    for (auto &line : pool) line = code_line(rng);
+    for (int f = 0; f < files; ++f) {
+        std::string text;
+        while (text.size() < (1u << 20)) text += pool[rng() % pool.size()];
+        text.resize(1u << 20);
+        write_file(root + "/gen/g" + std::to_string(f) + ".cpp", text);
+    }
+    return uint64_t{static_cast<unsigned>(files)} << 20;
+}
+
 // The bytes the client sent through a proxy passing `rate` bytes a second (0: as fast as it
 // can) to sync the tree with `compression`; the trees are compared after.
-uint64_t bytes_up(SyncFixture &fx, ns::Compression compression, uint64_t rate) {
+uint64_t bytes_up(SyncFixture &fx, ns::Compression compression, uint64_t rate, int in_flight = 0) {
     remove_tree(fx.dst);
     fx.dst = make_temp_dir("dst");
     remove_tree(fx.state);
     fx.state = make_temp_dir("state");
     InProcessServer server(fx.dst, kToken, /*durable=*/false);
-    CuttingProxy proxy(server.port(), 0, 0, 1, rate);
+    CuttingProxy proxy(server.port(), 0, 0, 1, rate, in_flight);
     auto o = fx.options(proxy.address());
     o.compression = compression;
     ns::Client client(o);
@@ -282,6 +301,20 @@ TEST_F(SyncFixture, AutoCompressionFollowsTheLinkNotTheAddress) {
     EXPECT_GE(fast, raw / 2) << "a fast link is compressed (CPU spent for nothing)";
 }
 
+// On a slow link the compressor has time to spare: the client climbs to a higher zstd level
+// than the fixed level 1 of a fast link, and the first bytes, sent before the link was
+// measured, do not go raw in bulk. What the user notices: fewer bytes on a slow link.
+TEST_F(SyncFixture, AutoCompressionSendsLessOnASlowerLink) {
+    uint64_t raw = repetitive_tree(src, 16);
+    // Compression on over a fast link: level 1 throughout (the compressor cannot keep ahead).
+    uint64_t level1 = bytes_up(*this, ns::Compression::On, 0);
+    // 2 MiB/s, some 60 ms of it in flight.
+    uint64_t slow = bytes_up(*this, ns::Compression::Auto, 2u << 20, 128 << 10);
+    std::printf("of %llu bytes: level 1 %llu, auto over a 2 MiB/s link %llu\n", static_cast<unsigned long long>(raw),
+                static_cast<unsigned long long>(level1), static_cast<unsigned long long>(slow));
+    EXPECT_LT(slow, level1 * 19 / 20) << "a slow link got no more compression than a fast one";
+}
+
 TEST_F(SyncFixture, CompressionOnAndOffOverrideTheLink) {
     uint64_t raw = compressible_tree(src);
     uint64_t on = bytes_up(*this, ns::Compression::On, 0);
@@ -294,26 +327,130 @@ TEST(LinkMeter, RatesOnlyWindowsWhereTheLinkWasTheLimit) {
     using namespace std::chrono_literals;
     ns::LinkMeter m;
     auto t = ns::LinkMeter::Clock::time_point{};
-    EXPECT_TRUE(m.compress(true));
-    EXPECT_FALSE(m.compress(false));
+    // Unmeasured: level 1.
+    EXPECT_EQ(m.start(), 1);
     // 1 MiB queued, drained at 10 MB/s for 200 ms: slow.
     EXPECT_FALSE(m.sample(t, 1u << 20, 1u << 20));
     EXPECT_FALSE(m.sample(t + 50ms, 1u << 20, (1u << 20) - 500000));
     EXPECT_TRUE(m.sample(t + 200ms, 3u << 20, (3u << 20) - 2000000));
     ASSERT_TRUE(m.rate());
     EXPECT_NEAR(*m.rate(), 10e6, 1e3);
-    EXPECT_TRUE(m.compress(false));
+    EXPECT_EQ(m.start(), 1);
+    EXPECT_EQ(m.next(0), 1);
     // The socket ran empty in between: the client was the limit, that window says nothing.
     EXPECT_FALSE(m.sample(t + 250ms, 4u << 20, 1000));
     EXPECT_FALSE(m.sample(t + 301ms, 4u << 20, 0));
-    EXPECT_FALSE(m.sample(t + 900ms, 8u << 20, 100));
+    // ... though it says the client was the limit (one write in three found it empty).
+    EXPECT_TRUE(m.sample(t + 900ms, 8u << 20, 100));
+    EXPECT_TRUE(m.starved());
     EXPECT_NEAR(*m.rate(), 10e6, 1e3);
     // Unknown queue (a platform that cannot tell): no measurement either.
     EXPECT_FALSE(m.sample(t + 2000ms, 9u << 20, -1));
     // 100 MB drained in 500 ms: fast.
     EXPECT_FALSE(m.sample(t + 3000ms, 100000000, 1u << 20));
     EXPECT_TRUE(m.sample(t + 3500ms, 200000000, 1u << 20));
-    EXPECT_FALSE(m.compress(true));
+    EXPECT_EQ(m.start(), 0);
+    EXPECT_EQ(m.next(0), 0);
+}
+
+TEST(LinkMeter, ASocketRunningEmptyMeansTheClientWasTheLimit) {
+    using namespace std::chrono_literals;
+    ns::LinkMeter m;
+    auto t = ns::LinkMeter::Clock::time_point{};
+    // 64 KiB writes, the socket found empty before each: 2 MiB over 320 ms.
+    bool verdict = false;
+    for (int i = 0; i < 32; ++i) {
+        verdict |= m.sample(t + i * 10ms, uint64_t(i) << 16, 0);
+        verdict |= m.sample(t + i * 10ms, uint64_t(i + 1) << 16, 1 << 16);
+    }
+    EXPECT_TRUE(verdict);
+    EXPECT_TRUE(m.starved());
+    EXPECT_FALSE(m.rate()) << "a socket that runs empty says nothing of the link's speed";
+    // Starved at level 1 on a link never measured: raw is tried; at a higher level, one down.
+    EXPECT_EQ(m.next(1), 0);
+    EXPECT_EQ(m.next(2), 1);
+    EXPECT_EQ(m.next(0), 0);
+    // Then the socket stays full and drains at 5 MB/s: a rate, and no longer starved.
+    uint64_t w = 32u << 16;
+    auto at = t + 400ms;
+    for (int i = 0; i < 30; ++i) {
+        at += 20ms;
+        m.sample(at, w, 4 << 20);
+        w += 100000;
+        m.sample(at, w, 4 << 20);
+    }
+    ASSERT_TRUE(m.rate());
+    EXPECT_NEAR(*m.rate(), 5e6, 1e5);
+    EXPECT_FALSE(m.starved());
+    EXPECT_EQ(m.next(0), 1);
+}
+
+TEST(LinkMeter, CompressorFiguresCountOncePastAMebibyte) {
+    using namespace std::chrono_literals;
+    ns::LinkMeter m;
+    EXPECT_FALSE(m.codec(1));
+    EXPECT_FALSE(m.compressed(1, 512 << 10, 128 << 10, 5ms));
+    EXPECT_FALSE(m.codec(1)) << "half a MiB says little";
+    EXPECT_TRUE(m.compressed(1, 512 << 10, 128 << 10, 5ms));
+    auto c = m.codec(1);
+    ASSERT_TRUE(c);
+    EXPECT_NEAR(c->speed, (1 << 20) / 0.010, 1);
+    EXPECT_NEAR(c->ratio, 4.0, 1e-9);
+    EXPECT_FALSE(m.codec(2)) << "each level has its own figures";
+    EXPECT_FALSE(m.compressed(0, 1 << 30, 1 << 30, 1s)) << "raw is not a compressor";
+    // Without a link rate nothing moves.
+    EXPECT_EQ(m.next(1), 1);
+}
+
+namespace {
+
+ns::LinkMeter::Codecs codecs(std::initializer_list<std::pair<int, ns::LinkMeter::Codec>> at) {
+    ns::LinkMeter::Codecs c;
+    for (auto &[rung, codec] : at) c[static_cast<size_t>(rung)] = codec;
+    return c;
+}
+
+}  // namespace
+
+// The level follows the link's drain rate and the compressor's measured speed and ratio.
+TEST(LinkMeter, LevelFollowsTheLinkAndTheCompressor) {
+    using L = ns::LinkMeter;
+    const double MB = 1e6;
+    // Raw: before the compressor is measured, the fixed threshold decides.
+    EXPECT_EQ(L::choose(0, 40 * MB, false, {}), 1);
+    EXPECT_EQ(L::choose(0, 200 * MB, false, {}), 0);
+    // ... after, the compressor's speed: level 1 at 150 MB/s pays on a 40 MB/s link, not on an 80 MB/s one.
+    EXPECT_EQ(L::choose(0, 40 * MB, false, codecs({{1, {150 * MB, 4}}})), 1);
+    EXPECT_EQ(L::choose(0, 60 * MB, false, codecs({{1, {150 * MB, 4}}})), 0);
+    // Level 1 leaves compressing once it no longer takes in twice what the link takes raw (the
+    // direct path on a loaded machine: a 60 MB/s link, zstd at 100 MB/s).
+    EXPECT_EQ(L::choose(1, 60 * MB, false, codecs({{1, {100 * MB, 4}}})), 0);
+    EXPECT_EQ(L::choose(1, 40 * MB, false, codecs({{1, {100 * MB, 4}}})), 1) << "a margin, not a flip-flop";
+    // A slow link (2.5 MB/s): level 1 puts out 37 MB/s, far ahead: climb, level after level.
+    EXPECT_EQ(L::choose(1, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}})), 2);
+    EXPECT_EQ(L::choose(2, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}})), 3);
+    EXPECT_EQ(L::choose(3, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}, {3, {40 * MB, 5.5}}})), 3)
+        << "the top of the ladder";
+    // Starved (the socket keeps running empty): a cheaper level; from level 1 raw only while
+    // the link was never measured (a measured link slower than level 1 keeps it).
+    EXPECT_EQ(L::choose(3, 2.5 * MB, true, {}), 2);
+    EXPECT_EQ(L::choose(1, std::nullopt, true, {}), 0);
+    EXPECT_EQ(L::choose(1, 40 * MB, true, codecs({{1, {150 * MB, 4}}})), 1);
+    EXPECT_EQ(L::choose(1, std::nullopt, false, {}), 1) << "nothing known, nothing changes";
+    // Not measured yet at the level in use: stay.
+    EXPECT_EQ(L::choose(2, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}})), 2);
+    // 12.5 MB/s (100 Mbit/s): level 3's output (80 / 5 = 16 MB/s) is ahead but not three
+    // times: stay; level 6 at 30 MB/s (5 MB/s out) falls behind the link: down.
+    EXPECT_EQ(L::choose(2, 12.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}})), 2);
+    EXPECT_EQ(L::choose(3, 12.5 * MB, false, codecs({{2, {80 * MB, 5}}, {3, {30 * MB, 6}}})), 2);
+    // A level that shrinks the data no more than the one below costs CPU for nothing: back,
+    // and not up again while that is what was measured.
+    EXPECT_EQ(L::choose(2, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 4.1}}})), 1);
+    EXPECT_EQ(L::choose(1, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 4.1}}})), 1);
+    // Nor up to a level measured to fall behind the link (level 1 at 185 MB/s, 51 MB/s out, on a
+    // 16 MB/s link; level 3 at 70 MB/s puts out 18): no see-saw between them.
+    EXPECT_EQ(L::choose(1, 16 * MB, false, codecs({{1, {185 * MB, 3.6}}, {2, {70 * MB, 3.83}}})), 1);
+    EXPECT_EQ(L::choose(2, 16 * MB, false, codecs({{1, {185 * MB, 3.6}}, {2, {70 * MB, 3.83}}})), 1);
 }
 
 TEST_F(SyncFixture, WrongTokenIsRefused) {

@@ -277,9 +277,12 @@ bool Daemon::alive() {
 
 std::string Daemon::log() const { return read_file(log_file_); }
 
-CuttingProxy::CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate)
+CuttingProxy::CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate,
+                           int in_flight)
     : target_(target), min_(min_bytes), max_(max_bytes), seed_(seed), rate_(rate) {
     listen_fd_ = sync::net::listen_tcp(sync::net::parse_host_port("127.0.0.1:0"));
+    // Accepted connections inherit it (the kernel doubles it for its bookkeeping).
+    if (in_flight) ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &in_flight, sizeof in_flight);
     port_ = sync::net::local_port(listen_fd_);
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
     thread_ = std::thread([this] { loop(); });

@@ -82,10 +82,13 @@ private:
 
 // Forwards 127.0.0.1:port() to a target port and drops each connection after
 // a random number of bytes in [min_bytes, max_bytes] (0: never). Optionally a
-// slow link: what the client sends is passed on at most `rate` bytes a second.
+// slow link: what the client sends is passed on at most `rate` bytes a second, with at most
+// about `in_flight` bytes taken from the client and not yet passed on (0: what the kernel's
+// loopback buffers take, megabytes; a distant link holds its rate times its round trip).
 class CuttingProxy {
 public:
-    CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate = 0);
+    CuttingProxy(uint16_t target, uint64_t min_bytes, uint64_t max_bytes, uint32_t seed, uint64_t rate = 0,
+                 int in_flight = 0);
     ~CuttingProxy();
     uint16_t port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
