@@ -3,7 +3,7 @@
 
 usage: bench/shaped_bench.py --build BUILD_DIR [--files 20000] [--profiles 100:20,20:80] [--runs 1]
                              [--only S1,S3,S4,CUT] [--compress auto|on|off|none] [--client CMD]
-                             [--no-syncthing] [--st-timeout 900] [--work DIR]
+                             [--no-syncthing] [--st-timeout 900] [--work DIR] [--baseline CMD]
 
 A profile is MBIT:RTT_MS: Toxiproxy's bandwidth toxic (both directions) and half the round trip
 as a latency toxic on each direction; 0:0 is loopback without Toxiproxy. BUILD_DIR as for bench/sync_bench.py (nhsyncd,
@@ -69,9 +69,9 @@ class OursShaped(sb.Ours):
         self.cmd = client.split() if client else [self.client]
         self.flags = [] if compress == "none" else ["--compress", compress]
 
-    def once_via(self, port, src, state):
+    def once_via(self, port, src, state, cmd=None):
         t = time.perf_counter()
-        subprocess.run(self.cmd + ["run", src, "--to", f"127.0.0.1:{port}", "--token-file", self.tokf, "--once", "--quiet",
+        subprocess.run((cmd or self.cmd) + ["run", src, "--to", f"127.0.0.1:{port}", "--token-file", self.tokf, "--once", "--quiet",
                                    "--state-dir", state] + self.flags, check=True)
         return time.perf_counter() - t
 
@@ -134,6 +134,8 @@ def main():
     ap.add_argument("--no-syncthing", action="store_true"); ap.add_argument("--work", default=None)
     ap.add_argument("--st-timeout", type=int, default=900, help="seconds syncthing may take for S1")
     ap.add_argument("--client", default=None, help='another client command, e.g. "OLD_BUILD/tools/nh/nh sync"')
+    ap.add_argument("--baseline", default=None,
+                    help='S1 only: a second client command (an older build) run as one more peer in the same run')
     a = ap.parse_args()
     only = set(a.only.split(","))
     sb.ensure_tools()
@@ -154,14 +156,22 @@ def main():
             mbit, rtt = (int(x) for x in prof.split(":"))
             tag = f"{mbit} Mbit/s, {rtt} ms RTT" if mbit else "loopback, no shaper"
             if "S1" in only:
-                t_o, t_r = [], []
+                t_o, t_r, t_b = [], [], []
                 for r in range(a.runs):
                     fresh(dst); state = os.path.join(work, f"state-s1-{r}"); sb.rmtree(state)
                     sb.drop_caches(src); ours.start_server(dst); port = tp.link("ours", ours.port, mbit, rtt)
                     t_o.append(ours.once_via(port, src, state)); ours.stop_server(); check(src, dst, "ours S1")
+                    if a.baseline:
+                        fresh(dst); sb.rmtree(state)
+                        sb.drop_caches(src); ours.start_server(dst); port = tp.link("ours", ours.port, mbit, rtt)
+                        t_b.append(ours.once_via(port, src, state, a.baseline.split())); ours.stop_server()
+                        check(src, dst, "baseline S1")
                     fresh(dst); rs = sb.Rsyncd(work, dst); port = tp.link("rsync", rs.port, mbit, rtt)
                     sb.drop_caches(src); t_r.append(rsync_az(port, src)); rs.stop(); check(src, dst, "rsync S1")
                 row("S1", tag, f"{sb.med(t_o):.2f} s", "rsync -az", f"{sb.med(t_r):.2f} s", f"{sb.med(t_o) / sb.med(t_r):.2f}× rsync")
+                if a.baseline:
+                    row("S1", tag, f"{sb.med(t_o):.2f} s", "baseline client", f"{sb.med(t_b):.2f} s",
+                        f"{sb.med(t_o) / sb.med(t_b):.2f}× baseline ({sb.med(t_b) / sb.med(t_r):.2f}× rsync)")
                 if not a.no_syncthing:  # minutes per run: one run
                     fresh(dst); sb.drop_caches(src)
                     st = ShapedSyncthing(os.path.join(work, "st-s1"), tp, mbit, rtt)

@@ -1520,12 +1520,12 @@ typedef enum nh_sync_mode {
 typedef enum nh_sync_compression {
     /**
      * zstd while the link is measured slow: the client measures how fast the connection
-     * takes its data (through a port-forward: the tunnel behind it) and compresses while
-     * that is below 64 MiB/s; before the first measurement, unless the server's address is
-     * loopback.
+     * takes its data (through a port-forward: the tunnel behind it) and how fast it
+     * compresses, and compresses while that pays, at a higher level the slower the link
+     * (zstd 1, 3 or 6); it starts at level 1 and goes raw when it, not the link, is the limit.
      */
     NH_SYNC_COMPRESS_AUTO = 0,
-    NH_SYNC_COMPRESS_ON = 1, /**< always (when the server supports it) */
+    NH_SYNC_COMPRESS_ON = 1, /**< always (when the server supports it), the level as AUTO chooses it */
     NH_SYNC_COMPRESS_OFF = 2 /**< never */
 } nh_sync_compression;
 

@@ -16,8 +16,8 @@
 namespace nh::sync {
 
 enum class SyncMode { Send = 0, TwoWay = 1 };
-// Auto: on while the link measured below LinkMeter::kCompressBelow (sync/link_meter.hpp);
-// before a measurement, on unless the server's address is loopback.
+// Auto: zstd at the level the link's and the compressor's measured speeds say, or raw
+// (sync/link_meter.hpp); level 1 until measured. On: never raw, the level as Auto says.
 enum class Compression { Auto = 0, On = 1, Off = 2 };
 
 struct ClientOptions {

@@ -44,18 +44,27 @@ int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, co
 bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
     bool verdict = false;
     if (queued >= 0) {
-        // Was the client the limit? Most writes found the socket empty (half the samples are
-        // taken right after a write, when it never is).
-        if (!samples_) {
+        // Was the client the limit? Most of the bytes written went into an empty socket (the
+        // few bytes of a handshake, written while the client waits for its answer, hardly count).
+        if (!sampled_) {
+            sampled_ = true;
             starve_start_ = now;
             starve_written_ = written;
+        } else if (written > last_written_ && last_queued_ == 0) {
+            into_empty_ += written - last_written_;
         }
-        ++samples_;
-        if (queued == 0) ++empty_;
-        if (now - starve_start_ >= kWindow && written - starve_written_ >= kStarveBytes) {
-            bool was = starved_;
-            starved_ = empty_ * 4 >= samples_;
-            samples_ = empty_ = 0;
+        last_written_ = written;
+        last_queued_ = queued;
+        uint64_t total = written - starve_written_;
+        if (now - starve_start_ >= kWindow && total >= kStarveBytes) {
+            // Two windows in a row: the first bytes of a connection fill the buffers of the
+            // link's first hop (a proxy, a port-forward) whatever the link behind them.
+            bool was = starved_, now_empty = into_empty_ * 2 >= total;
+            starved_ = now_empty && last_window_empty_;
+            last_window_empty_ = now_empty;
+            starve_start_ = now;
+            starve_written_ = written;
+            into_empty_ = 0;
             verdict = starved_ || was;
         }
     }

@@ -52,7 +52,7 @@ public:
     // The fewest bytes compressed at a level before its speed and ratio count.
     static constexpr uint64_t kMinCodecBytes = 1u << 20;
     // The fewest bytes written in a window that says the client was the limit.
-    static constexpr uint64_t kStarveBytes = 1u << 20;
+    static constexpr uint64_t kStarveBytes = 4u << 20;
 
     // A compressor's measured figures at one level.
     struct Codec {
@@ -77,11 +77,16 @@ public:
     bool compressed(int rung, uint64_t in, uint64_t out, Clock::duration took);
     // A new connection: no window is open (the last rate and the compressor's figures are kept:
     // the link and the machine are the same).
-    void restart() { open_ = false; }
+    void restart() {
+        open_ = false;
+        sampled_ = last_window_empty_ = false;
+        into_empty_ = 0;
+    }
     // The last measured rate in bytes per second, if any.
     std::optional<double> rate() const { return rate_; }
-    // Whether, since the last rate, the socket ran empty at most writes of a window of at
-    // least kWindow and kStarveBytes: the client, not the link, was the limit.
+    // Whether, since the last rate, at least half the bytes of each of the last two windows of
+    // at least kWindow and kStarveBytes were written into an empty socket: the client, not the
+    // link, was the limit.
     bool starved() const { return starved_; }
     // The measured figures at `rung`, once kMinCodecBytes went through it.
     std::optional<Codec> codec(int rung) const;
@@ -102,7 +107,9 @@ private:
     bool starved_ = false;
     Clock::time_point starve_start_{};
     uint64_t starve_written_ = 0;
-    uint64_t samples_ = 0, empty_ = 0;
+    bool sampled_ = false, last_window_empty_ = false;
+    uint64_t last_written_ = 0, into_empty_ = 0;
+    long last_queued_ = -1;
     struct Sums {
         uint64_t in = 0, out = 0;
         double seconds = 0;

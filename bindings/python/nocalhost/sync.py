@@ -37,7 +37,7 @@ class SyncMode(NamedIntEnum):
 
 
 class SyncCompression(NamedIntEnum):
-    """``nh_sync_compression``: AUTO is zstd while the link is measured slower than 64 MiB/s."""
+    """``nh_sync_compression``: AUTO is zstd while the measured link is slow for the compressor."""
 
     AUTO = 0
     ON = 1
