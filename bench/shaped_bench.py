@@ -48,11 +48,14 @@ class Toxiproxy:
             pass
         self._call("POST", "/proxies", {"name": name, "listen": f"127.0.0.1:{port}",
                                         "upstream": f"127.0.0.1:{upstream_port}", "enabled": True})
+        # Toxics apply in the order they are added. The bandwidth toxic comes first: the latency
+        # toxic queues up to 1024 chunks of up to 32 KiB, and in front it would take tens of MB
+        # from the sender at once, where a real link holds its rate times its round trip.
         for stream in ("upstream", "downstream"):
-            self._call("POST", f"/proxies/{name}/toxics", {"name": f"lat-{stream}", "type": "latency", "stream": stream,
-                                                           "attributes": {"latency": rtt_ms // 2, "jitter": 0}})
             self._call("POST", f"/proxies/{name}/toxics", {"name": f"bw-{stream}", "type": "bandwidth", "stream": stream,
                                                            "attributes": {"rate": mbit * 1000 // 8}})
+            self._call("POST", f"/proxies/{name}/toxics", {"name": f"lat-{stream}", "type": "latency", "stream": stream,
+                                                           "attributes": {"latency": rtt_ms // 2, "jitter": 0}})
         return port
 
     def enable(self, name, on):
@@ -118,7 +121,12 @@ def pct(v, q):
 
 
 def fresh(p):
-    sb.rmtree(p); os.makedirs(p)
+    for _ in range(5):  # a server just stopped may still be closing files in it
+        sb.rmtree(p)
+        if not os.path.exists(p):
+            break
+        time.sleep(0.5)
+    os.makedirs(p)
 
 
 def check(a, b, what):

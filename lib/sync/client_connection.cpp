@@ -77,6 +77,7 @@ void Client::Impl::try_connect() {
     link.restart();
     written = 0;
     sndbuf_small = zstd && !link.rate();
+    probe_from = 0;
     int buf = sndbuf_small ? kProbeSndbuf : kSndbuf;
     ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     net::set_nonblocking(sock, true);

@@ -127,6 +127,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     static constexpr int kSndbuf = 4 << 20, kProbeSndbuf = 256 << 10;
     static constexpr uint64_t kProbeBytes = 16u << 20;
     bool sndbuf_small = false;
+    uint64_t probe_from = 0;  // `written` when the socket's buffer was made small
     LinkMeter link;             // how fast the connection drains, how fast we compress
     uint64_t written = 0;       // bytes handed to the socket on this connection
     ZSTD_CCtx *cctx = nullptr;

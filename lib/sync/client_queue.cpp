@@ -602,7 +602,7 @@ void Client::Impl::pump_output() {
 void Client::Impl::measure_link() {
     bool measured = opt.compression != Compression::Off && use_zstd &&
                     link.sample(Clock::now(), written, net::unacked_bytes(sock));
-    if (sndbuf_small && (measured || written > kProbeBytes)) grow_sndbuf();
+    if (sndbuf_small && (measured || written - probe_from > kProbeBytes)) grow_sndbuf();
     if (measured) set_rung();
 }
 
@@ -628,6 +628,14 @@ void Client::Impl::set_rung() {
     if (opt.compression == Compression::On) to = std::max(to, 1);
     if (to == rung) return;
     rung = to;
+    if (!rung && !link.rate() && !sndbuf_small) {
+        // Raw to find out whether the link is faster than the compressor: a small socket
+        // buffer again, so that a link slower than that is found out before it took much.
+        int buf = kProbeSndbuf;
+        ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+        sndbuf_small = true;
+        probe_from = written;
+    }
     auto mb = [](double v) { return std::to_string(static_cast<long>(v / 1e6)); };
     std::string why = link.rate() ? "sync: the link takes " + mb(*link.rate()) + " MB/s"
                                   : std::string("sync: the link keeps up with the client");

@@ -11,13 +11,13 @@ constexpr uint64_t kCodecMemory = 64u << 20;
 }  // namespace
 
 int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs) {
-    if (starved) {
-        // The client is the limit: a cheaper level lets it go faster. From level 1, raw is
-        // tried when the link was never measured (it will be, raw, if it is slower than that).
-        if (rung > 1) return rung - 1;
-        if (rung == 1 && !measured) return 0;
+    if (!measured) {
+        // The client is the limit on a link never measured: a cheaper level lets it go faster,
+        // down to raw (the link will be measured then if it is slower than that). Once the
+        // link was measured, the compressor's own figures say whether it is the limit: a client
+        // starved by its reading of small files gains nothing from a lower level.
+        return starved && rung > 0 ? rung - 1 : rung;
     }
-    if (!measured) return rung;
     double drain = *measured;
     if (rung <= 0) {
         double speed = codecs[1] ? codecs[1]->speed : kCompressBelow * kStartMargin;

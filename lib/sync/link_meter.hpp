@@ -63,8 +63,9 @@ public:
 
     // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
     // the wire; none: never measured), whether the client rather than the link was the limit
-    // lately (`starved`: the socket kept running empty) and what is known of each level
-    // (index: rung; [0] is unused). Pure: the decision alone, for the tests.
+    // lately (`starved`: the socket kept running empty; it counts only while the link was
+    // never measured) and what is known of each level (index: rung; [0] is unused). Pure: the
+    // decision alone, for the tests.
     static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs);
 
     // One observation of the socket: `written` bytes handed to it since the connection began,

@@ -289,10 +289,13 @@ uint64_t bytes_up(SyncFixture &fx, ns::Compression compression, uint64_t rate, i
 // bytes, not the address. A slow link gets compressed data, a fast one raw data.
 TEST_F(SyncFixture, AutoCompressionFollowsTheLinkNotTheAddress) {
     uint64_t raw = compressible_tree(src);
-    uint64_t slow = bytes_up(*this, ns::Compression::Auto, 16u << 20);
+    // 16 MiB/s, some 60 ms of it in flight (a link, not megabytes of proxy buffers).
+    uint64_t slow = bytes_up(*this, ns::Compression::Auto, 16u << 20, 1 << 20);
     std::printf("auto over a 16 MiB/s link: %llu of %llu bytes\n", static_cast<unsigned long long>(slow),
                 static_cast<unsigned long long>(raw));
-    EXPECT_LT(slow, raw * 7 / 10) << "a slow link behind a loopback address is not compressed";
+    // Level 1 throughout makes it some 0.28 of the tree; raw megabytes sent before the link
+    // was measured push it up.
+    EXPECT_LT(slow, raw * 4 / 10) << "a slow link behind a loopback address is not compressed (or late)";
     uint64_t fast = bytes_up(*this, ns::Compression::Auto, 0);
     std::printf("auto over loopback: %llu of %llu bytes\n", static_cast<unsigned long long>(fast),
                 static_cast<unsigned long long>(raw));
@@ -371,6 +374,7 @@ TEST(LinkMeter, ASocketRunningEmptyMeansTheClientWasTheLimit) {
     EXPECT_EQ(m.next(1), 0);
     EXPECT_EQ(m.next(2), 1);
     EXPECT_EQ(m.next(0), 0);
+    EXPECT_EQ(m.next(0), 0);
     // Then the socket stays full and drains at 5 MB/s: a rate, and no longer starved.
     uint64_t w = 160u << 16;
     auto at = t + 2000ms;
@@ -432,11 +436,14 @@ TEST(LinkMeter, LevelFollowsTheLinkAndTheCompressor) {
     EXPECT_EQ(L::choose(2, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}})), 3);
     EXPECT_EQ(L::choose(3, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}, {3, {40 * MB, 5.5}}})), 3)
         << "the top of the ladder";
-    // Starved (the socket keeps running empty): a cheaper level; from level 1 raw only while
-    // the link was never measured (a measured link slower than level 1 keeps it).
-    EXPECT_EQ(L::choose(3, 2.5 * MB, true, {}), 2);
+    // Starved (the socket keeps running empty) on a link never measured: a cheaper level, and
+    // from level 1 raw. On a measured link the compressor's figures decide, not the starving
+    // (a client slowed by reading small files gains nothing from a lower level).
+    EXPECT_EQ(L::choose(2, std::nullopt, true, {}), 1);
     EXPECT_EQ(L::choose(1, std::nullopt, true, {}), 0);
+    EXPECT_EQ(L::choose(0, std::nullopt, true, {}), 0);
     EXPECT_EQ(L::choose(1, 40 * MB, true, codecs({{1, {150 * MB, 4}}})), 1);
+    EXPECT_EQ(L::choose(2, 2.5 * MB, true, codecs({{1, {150 * MB, 4}}, {2, {80 * MB, 5}}})), 3) << "up, as unstarved";
     EXPECT_EQ(L::choose(1, std::nullopt, false, {}), 1) << "nothing known, nothing changes";
     // Not measured yet at the level in use: stay.
     EXPECT_EQ(L::choose(2, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}})), 2);
