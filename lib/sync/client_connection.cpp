@@ -136,13 +136,10 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         use_zstd = (features & proto::kFeatureZstd) != 0;
         use_stream = use_zstd && (features & proto::kFeatureZstdStream) != 0;
         use_delta = opt.delta && (features & proto::kFeatureDelta) != 0;
-        // A new stream for a new connection (the server's decoder starts afresh too): the
-        // largest window the server accepts, and long-distance matching (a tree repeats itself
-        // far apart: vendored copies, generated files). The level is set with the first block.
+        // A new stream for a new connection (the server's decoder starts afresh too); its
+        // parameters are set with the first block (compress_block).
         ZSTD_CCtx_reset(scctx, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(scctx, ZSTD_c_windowLog, proto::kStreamWindowLogMax);
-        ZSTD_CCtx_setParameter(scctx, ZSTD_c_enableLongDistanceMatching, 1);
-        stream_level = 0;
+        stream_level = stream_window = 0;
         if (!use_zstd && sndbuf_small) grow_sndbuf();
         backoff_ms = 0;
         load_view(id);

@@ -121,6 +121,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     // the link say; the session's zstd frame was begun at stream_level (0: none open).
     int rung = 0;
     int stream_level = 0;
+    int stream_window = 0;  // ... with this window (log2)
+    static constexpr int kFirstWindowLog = 20;
     // Until the link is measured, the socket queues little (kProbeSndbuf): what it queues goes
     // at the first guess's compression, and a slow link is measured sooner. Then kSndbuf, or
     // after kProbeBytes without a measurement (a link that never fell behind the client).

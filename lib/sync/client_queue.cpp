@@ -349,15 +349,23 @@ void Client::Impl::compress_block(std::string_view data, std::string &z, bool st
                 }
             } while (left);
         };
-        if (level != stream_level) {
-            // A level applies from the start of a frame: the open one (if any) is ended, and
+        // The largest window the server accepts, with long-distance matching (a tree repeats
+        // itself far apart: vendored copies, generated files), once the link was measured:
+        // some 10 MiB, which a client that soon finds out it is on a fast link and goes raw
+        // never takes.
+        int window = link.rate() ? proto::kStreamWindowLogMax : kFirstWindowLog;
+        if (level != stream_level || window != stream_window) {
+            // Parameters apply from the start of a frame: the open one (if any) is ended, and
             // the decoder goes on to the next frame in the same stream.
             if (stream_level) {
                 ZSTD_inBuffer none{nullptr, 0, 0};
                 run(none, ZSTD_e_end);
             }
             ZSTD_CCtx_setParameter(scctx, ZSTD_c_compressionLevel, level);
+            ZSTD_CCtx_setParameter(scctx, ZSTD_c_windowLog, window);
+            ZSTD_CCtx_setParameter(scctx, ZSTD_c_enableLongDistanceMatching, window > kFirstWindowLog ? 1 : 0);
             stream_level = level;
+            stream_window = window;
         }
         ZSTD_inBuffer src{data.data(), data.size(), 0};
         run(src, ZSTD_e_flush);

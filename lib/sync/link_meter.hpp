@@ -38,8 +38,9 @@ public:
     // Compression starts when level 1 takes in bytes kStartMargin times faster than the link
     // drains raw ones, and stops when that falls under kStopMargin (between them: as it is).
     // The margins leave room for what the client does besides compressing (reading files) and
-    // for a server decompressing on the same cores.
-    static constexpr double kStartMargin = 3.0, kStopMargin = 2.0;
+    // for a server decompressing on the same cores. Not more: where relays are the limit (the
+    // API server's tunnel), every byte saved is their CPU saved.
+    static constexpr double kStartMargin = 2.0, kStopMargin = 1.5;
     // A level climbs when its output outruns the link kUpMargin times (the next costs about
     // twice the CPU), and steps down under kDownMargin.
     static constexpr double kUpMargin = 3.0, kDownMargin = 1.25;
