@@ -59,12 +59,18 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
         if (now - starve_start_ >= kWindow && total >= kStarveBytes) {
             // Two windows in a row: the first bytes of a connection fill the buffers of the
             // link's first hop (a proxy, a port-forward) whatever the link behind them.
-            bool was = starved_, now_empty = into_empty_ * 2 >= total;
+            // ... and the compressor took a good part of the time: a client waiting for its
+            // server (behind a tunnel whose relays take every byte at once) is not starved by
+            // compressing, and raw bytes would only cost the relays more.
+            bool was = starved_;
+            bool now_empty = into_empty_ * 2 >= total &&
+                             compressing_ >= std::chrono::duration<double>(now - starve_start_).count() * kStarveBusy;
             starved_ = now_empty && last_window_empty_;
             last_window_empty_ = now_empty;
             starve_start_ = now;
             starve_written_ = written;
             into_empty_ = 0;
+            compressing_ = 0;
             verdict = starved_ || was;
         }
     }
@@ -93,6 +99,7 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
 bool LinkMeter::compressed(int rung, uint64_t in, uint64_t out, Clock::duration took) {
     if (rung <= 0 || rung > kTop) return false;
     auto &s = sums_[static_cast<size_t>(rung)];
+    compressing_ += std::chrono::duration<double>(took).count();
     s.in += in;
     s.out += out;
     s.seconds += std::chrono::duration<double>(took).count();

@@ -52,8 +52,10 @@ public:
     static constexpr uint64_t kMinBytes = 256 * 1024;
     // The fewest bytes compressed at a level before its speed and ratio count.
     static constexpr uint64_t kMinCodecBytes = 1u << 20;
-    // The fewest bytes written in a window that says the client was the limit.
+    // The fewest bytes written in a window that says the client was the limit, and the least
+    // share of the window's time it spent compressing.
     static constexpr uint64_t kStarveBytes = 4u << 20;
+    static constexpr double kStarveBusy = 0.25;
 
     // A compressor's measured figures at one level.
     struct Codec {
@@ -83,12 +85,14 @@ public:
         open_ = false;
         sampled_ = last_window_empty_ = false;
         into_empty_ = 0;
+        compressing_ = 0;
     }
     // The last measured rate in bytes per second, if any.
     std::optional<double> rate() const { return rate_; }
     // Whether, since the last rate, at least half the bytes of each of the last two windows of
-    // at least kWindow and kStarveBytes were written into an empty socket: the client, not the
-    // link, was the limit.
+    // at least kWindow and kStarveBytes were written into an empty socket while the client spent
+    // at least kStarveBusy of the time compressing: the client's compressor, not the link, was
+    // the limit.
     bool starved() const { return starved_; }
     // The measured figures at `rung`, once kMinCodecBytes went through it.
     std::optional<Codec> codec(int rung) const;
@@ -111,6 +115,7 @@ private:
     uint64_t starve_written_ = 0;
     bool sampled_ = false, last_window_empty_ = false;
     uint64_t last_written_ = 0, into_empty_ = 0;
+    double compressing_ = 0;  // seconds spent compressing in the present window
     long last_queued_ = -1;
     struct Sums {
         uint64_t in = 0, out = 0;

@@ -365,9 +365,19 @@ TEST(LinkMeter, ASocketRunningEmptyMeansTheClientWasTheLimit) {
     using namespace std::chrono_literals;
     ns::LinkMeter m;
     auto t = ns::LinkMeter::Clock::time_point{};
-    // 64 KiB writes, the socket found empty before each: 10 MiB over 1.6 s, two windows.
+    // 64 KiB writes, the socket found empty before each: 10 MiB over 1.6 s, two windows. But
+    // the client was not compressing (it waited for its server): that says nothing.
+    ns::LinkMeter idle;
+    for (int i = 0; i < 160; ++i) {
+        EXPECT_FALSE(idle.sample(t + i * 10ms, uint64_t(i) << 16, 0));
+        EXPECT_FALSE(idle.sample(t + i * 10ms, uint64_t(i + 1) << 16, 1 << 16));
+    }
+    EXPECT_FALSE(idle.starved());
+    EXPECT_EQ(idle.next(1), 1);
+    // The same with the client compressing half the time: its compressor was the limit.
     bool verdict = false;
     for (int i = 0; i < 160; ++i) {
+        m.compressed(1, 256 << 10, 64 << 10, 5ms);
         verdict |= m.sample(t + i * 10ms, uint64_t(i) << 16, 0);
         verdict |= m.sample(t + i * 10ms, uint64_t(i + 1) << 16, 1 << 16);
     }
