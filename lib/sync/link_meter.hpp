@@ -15,7 +15,10 @@
 // (speed ÷ ratio) outruns the link: the client climbs to the next level while the compressor
 // leaves the link far behind and the next level is known to shrink the data more (or not known
 // yet), and steps down when it no longer keeps ahead of the link. Compressing at all pays while
-// the compressor takes in the bytes much faster than the link takes raw ones.
+// the compressor takes in the bytes faster than the link takes raw ones (with margins).
+// A link that never backs the socket up is never measured: there, a client that keeps finding
+// its socket empty while busy compressing is its own limit and steps down, to raw (a server on
+// loopback); one that waits for its server instead keeps compressing (the tunnel's relays).
 #pragma once
 
 #include <array>
