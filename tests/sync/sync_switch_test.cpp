@@ -125,3 +125,19 @@ TEST_F(BranchSwitch, WhatAnInterruptedServerSetAsideIsDeletedAtTheNextStart) {
     // The server's own state and the user's files next to it are untouched.
     EXPECT_EQ(read_file(dst + "/a.txt"), "a");
 }
+
+TEST_F(BranchSwitch, AMovedDirectoryLosesOnTheServerWhatWasRemovedFromIt) {
+    write_file(src + "/a/kept.txt", "moved along");
+    write_file(src + "/a/gone.txt", "deleted after the move");
+    write_file(src + "/a/deep/gone-too.txt", "deleted with its directory");
+    write_file(src + "/a/changed.txt", "before");
+    Daemon server(DaemonOptions{.root = dst, .token = kToken});
+    sync_once(server);
+    // While nothing ran: the directory moved (same inode), then part of it went.
+    ASSERT_EQ(::rename((src + "/a").c_str(), (src + "/b").c_str()), 0);
+    ::unlink((src + "/b/gone.txt").c_str());
+    remove_tree(src + "/b/deep");
+    write_file(src + "/b/changed.txt", "after, and longer");
+    sync_once(server);
+    EXPECT_EQ(diff_trees(src, dst), "");
+}
