@@ -117,7 +117,7 @@ std::optional<local::Entry> Client::Impl::local_entry(const std::string &path) {
 
 bool Client::Impl::still_inside(const std::string &from, const std::string &to) {
     for (auto &rec : view.subtree(from)) {
-        if (rec.entry.path == from || rec.synced_state != kConfirmed) continue;
+        if (rec.entry.path == from || rec.synced_state == kRemoteOnly) continue;
         auto l = local_entry(to + rec.entry.path.substr(from.size()));
         if (l && proto::same_remote(rec.entry, *l)) return true;
     }
@@ -164,7 +164,7 @@ void Client::Impl::execute(std::vector<std::string> removed, std::vector<local::
             // there and changed is among the upserts: the scan or the watcher lists it).
             for (auto &rec : view.subtree(u.path)) {
                 const std::string &p = rec.entry.path;
-                if (p == u.path || !view.find(p) || local_entry(p)) continue;
+                if (p == u.path || rec.synced_state == kRemoteOnly || !view.find(p) || local_entry(p)) continue;
                 push_delete(p);
             }
         }
@@ -264,7 +264,12 @@ void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
             continue;
         }
         if (!l) {  // only on the server
-            if (!deleted_top.empty() && under(p, deleted_top)) continue;
+            if (!deleted_top.empty() && under(p, deleted_top)) {
+                // Goes with its directory (one delete), unless that directory turns out to
+                // be moved: kept in the view, so execute() can tell by what it holds.
+                view.put(*m, b_ok ? kConfirmed : kRemoteOnly);
+                continue;
+            }
             if (rules.ignored(p, m->type == Type::Dir)) {
                 view.put(*m, kRemoteOnly);
                 continue;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,4 +141,16 @@ TEST_F(BranchSwitch, AMovedDirectoryLosesOnTheServerWhatWasRemovedFromIt) {
     write_file(src + "/b/changed.txt", "after, and longer");
     sync_once(server);
     EXPECT_EQ(diff_trees(src, dst), "");
+}
+
+TEST_F(BranchSwitch, AMovedDirectoryKeepsWhatOnlyTheServerHadInIt) {
+    write_file(src + "/a/kept.txt", "moved along");
+    write_file(dst + "/a/built.o", "made in the container");
+    Daemon server(DaemonOptions{.root = dst, .token = kToken});
+    sync_once(server);
+    ASSERT_EQ(::rename((src + "/a").c_str(), (src + "/b").c_str()), 0);
+    sync_once(server);
+    EXPECT_EQ(read_file(dst + "/b/kept.txt"), "moved along");
+    EXPECT_EQ(read_file(dst + "/b/built.o"), "made in the container") << "the server's own file went";
+    EXPECT_FALSE(std::filesystem::exists(dst + "/a"));
 }
