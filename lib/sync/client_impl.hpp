@@ -258,7 +258,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // Carries out a plan: renames detected between removed and new entries,
     // then deletes, then upserts in path order (parents first).
+    // A directory that went and one that came with its inode are the same directory moved
+    // only if something inside is still there under the same name and unchanged: the kernel
+    // hands a freed inode to the next new directory at once, and a branch switch makes
+    // hundreds of those, unrelated to each other (a rename would carry the old content there).
     void execute(std::vector<std::string> removed, std::vector<local::Entry> upserts, bool force = false);
+
+    // lstat of a local path (nullopt: absent or unreadable).
+    std::optional<local::Entry> local_entry(const std::string &path);
+    // Whether directory `to` here holds something `from` held on the server, unchanged.
+    bool still_inside(const std::string &from, const std::string &to);
 
     std::vector<local::Entry> scan_local();
 

@@ -107,6 +107,23 @@ void Client::Impl::push_delete(const std::string &path) {
     }
 }
 
+std::optional<local::Entry> Client::Impl::local_entry(const std::string &path) {
+    try {
+        return tree->stat(path);
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+}
+
+bool Client::Impl::still_inside(const std::string &from, const std::string &to) {
+    for (auto &rec : view.subtree(from)) {
+        if (rec.entry.path == from || rec.synced_state == kRemoteOnly) continue;
+        auto l = local_entry(to + rec.entry.path.substr(from.size()));
+        if (l && proto::same_remote(rec.entry, *l)) return true;
+    }
+    return false;
+}
+
 void Client::Impl::execute(std::vector<std::string> removed, std::vector<local::Entry> upserts, bool force) {
     // Renames are recognised by inode only for directories: a file's
     // inode is reused at once and coarse mtimes make size+mtime collide,
@@ -135,6 +152,7 @@ void Client::Impl::execute(std::vector<std::string> removed, std::vector<local::
                     std::binary_search(removed.begin(), removed.end(), parent->entry.path))
                     continue;
             }
+            if (!still_inside(it->second, u.path)) continue;
             Op op{};
             op.kind = Op::Rename;
             op.from = it->second;
@@ -142,6 +160,13 @@ void Client::Impl::execute(std::vector<std::string> removed, std::vector<local::
             op.expect = expect_of(it->second);
             enqueue(std::move(op));
             by_ino.erase(it);
+            // What the directory held and no longer does goes on the server too (what is
+            // there and changed is among the upserts: the scan or the watcher lists it).
+            for (auto &rec : view.subtree(u.path)) {
+                const std::string &p = rec.entry.path;
+                if (p == u.path || rec.synced_state == kRemoteOnly || !view.find(p) || local_entry(p)) continue;
+                push_delete(p);
+            }
         }
     }
     std::string last_top;
@@ -239,7 +264,12 @@ void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
             continue;
         }
         if (!l) {  // only on the server
-            if (!deleted_top.empty() && under(p, deleted_top)) continue;
+            if (!deleted_top.empty() && under(p, deleted_top)) {
+                // Goes with its directory (one delete), unless that directory turns out to
+                // be moved: kept in the view, so execute() can tell by what it holds.
+                view.put(*m, b_ok ? kConfirmed : kRemoteOnly);
+                continue;
+            }
             if (rules.ignored(p, m->type == Type::Dir)) {
                 view.put(*m, kRemoteOnly);
                 continue;
@@ -685,11 +715,7 @@ void Client::Impl::process_changes(const std::vector<local::Change> &changes) {
         return;
     }
     for (auto &p : seen) {
-        std::optional<local::Entry> l;
-        try {
-            l = tree->stat(p);
-        } catch (const Error &) {
-        }
+        std::optional<local::Entry> l = local_entry(p);
         if (!l) {
             if (view.find(p) || !view.subtree(p).empty()) removed.push_back(p);
             continue;

@@ -7,12 +7,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "sync/protocol.hpp"
 
 namespace nh::sync {
@@ -86,7 +92,116 @@ void close_pending(ConfinedTree::PendingFile &f) noexcept {
     f.dir.reset();
 }
 
+// Removes dirfd/name and, if it is a directory, everything below it. Stops early (leaving the
+// rest) once *cancel is set.
+void remove_tree_at(int dirfd, const std::string &name, const std::atomic<bool> *cancel = nullptr) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
+    if (errno != EISDIR && errno != EPERM) fail_errno("cannot remove", name);
+    // Cached descriptors below here go stale; the caller forgets them after.
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) fail_errno("cannot open directory to remove", name);
+    DIR *d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        fail_errno("cannot read directory to remove", name);
+    }
+    std::vector<std::string> names;
+    while (auto *de = ::readdir(d)) {
+        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+        names.emplace_back(de->d_name);
+    }
+    try {
+        for (auto &n : names) {
+            if (cancel && cancel->load()) break;
+            remove_tree_at(fd, n, cancel);
+        }
+    } catch (...) {
+        ::closedir(d);
+        throw;
+    }
+    ::closedir(d);
+    if (cancel && cancel->load()) return;
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+        fail_errno("cannot remove directory", name);
+}
+
+constexpr std::string_view kTrashPrefix = ".nocalhost-sync-trash.";
+
 }  // namespace
+
+// Deletes, one after the other, the trees renamed aside into the root.
+struct ConfinedTree::Reaper {
+    int root_fd;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::string> names;
+    std::atomic<bool> stop{false};
+    std::thread thread;
+
+    explicit Reaper(int fd) : root_fd(fd) {
+        // What an earlier process set aside and did not get to.
+        int dup_fd = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+        if (DIR *d = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr) {
+            while (auto *de = ::readdir(d))
+                if (std::string_view(de->d_name).starts_with(kTrashPrefix)) names.emplace_back(de->d_name);
+            ::closedir(d);
+        } else if (dup_fd >= 0) {
+            ::close(dup_fd);
+        }
+        thread = std::thread([this] { run(); });
+    }
+
+    ~Reaper() {
+        stop = true;
+        cv.notify_all();
+        thread.join();
+    }
+
+    void add(std::string name) {
+        {
+            std::lock_guard l(mu);
+            names.push_back(std::move(name));
+        }
+        cv.notify_one();
+    }
+
+    void run() {
+        for (;;) {
+            std::string name;
+            {
+                std::unique_lock l(mu);
+                cv.wait(l, [&] { return stop || !names.empty(); });
+                if (stop) return;
+                name = std::move(names.front());
+                names.pop_front();
+            }
+            try {
+                remove_tree_at(root_fd, name, &stop);
+            } catch (const std::exception &e) {
+                log::warn(std::string("sync: cannot delete what was set aside: ") + e.what());
+            }
+        }
+    }
+};
+
+void ConfinedTree::remove_in_background() {
+    if (!reaper_) reaper_ = std::make_unique<Reaper>(root_dir_->fd);
+}
+
+void ConfinedTree::discard_tree_at(int dirfd, const std::string &name) {
+    if (reaper_) {
+        struct stat st;
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+            std::string aside = std::string(kTrashPrefix) + std::to_string(::getpid()) + "." + std::to_string(++tmp_counter_);
+            if (::renameat(dirfd, name.c_str(), root_dir_->fd, aside.c_str()) == 0) {
+                reaper_->add(std::move(aside));
+                return;
+            }
+        }
+    }
+    remove_tree_at(dirfd, name);
+}
+
 
 DirFd::~DirFd() {
     if (fd >= 0) ::close(fd);
@@ -251,7 +366,7 @@ local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
     if (::renameat(dfd, f.tmp.c_str(), dfd, f.leaf.c_str()) != 0) {
         if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) {
             try {
-                remove_tree_at(dfd, f.leaf);
+                discard_tree_at(dfd, f.leaf);
             } catch (...) {
                 ::unlinkat(dfd, f.tmp.c_str(), 0);
                 forget_dirs();
@@ -297,7 +412,7 @@ local::Entry ConfinedTree::make_symlink(std::string_view path, std::string_view 
     if (::symlinkat(t.c_str(), dfd, tmp.c_str()) != 0) fail_errno("cannot create symlink", path);
     if (::renameat(dfd, tmp.c_str(), dfd, leaf.c_str()) != 0) {
         if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
-            remove_tree_at(dfd, leaf);
+            discard_tree_at(dfd, leaf);
             if (::renameat(dfd, tmp.c_str(), dfd, leaf.c_str()) != 0) {
                 int err = errno;
                 ::unlinkat(dfd, tmp.c_str(), 0);
@@ -319,33 +434,6 @@ local::Entry ConfinedTree::make_symlink(std::string_view path, std::string_view 
     return e;
 }
 
-void ConfinedTree::remove_tree_at(int dirfd, const std::string &name) {
-    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
-    if (errno != EISDIR && errno != EPERM) fail_errno("cannot remove", name);
-    // Cached descriptors below here go stale; the caller forgets them after.
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) fail_errno("cannot open directory to remove", name);
-    DIR *d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        fail_errno("cannot read directory to remove", name);
-    }
-    std::vector<std::string> names;
-    while (auto *de = ::readdir(d)) {
-        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-        names.emplace_back(de->d_name);
-    }
-    try {
-        for (auto &n : names) remove_tree_at(fd, n);
-    } catch (...) {
-        ::closedir(d);
-        throw;
-    }
-    ::closedir(d);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-        fail_errno("cannot remove directory", name);
-}
-
 bool ConfinedTree::remove(std::string_view path, bool recursive) {
     std::string leaf;
     DirRef dir = parent_fd(path, leaf, false);
@@ -361,7 +449,7 @@ bool ConfinedTree::remove(std::string_view path, bool recursive) {
         return true;
     }
     if (recursive) {
-        remove_tree_at(dfd, leaf);
+        discard_tree_at(dfd, leaf);
         forget_dirs();
         return true;
     }
@@ -387,7 +475,7 @@ void ConfinedTree::rename(std::string_view from, std::string_view to) {
     int ffd = fdir->fd, tfd = tdir->fd;
     if (::renameat(ffd, fleaf.c_str(), tfd, tleaf.c_str()) != 0) {
         if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) {
-            remove_tree_at(tfd, tleaf);
+            discard_tree_at(tfd, tleaf);
             forget_dirs();
             if (::renameat(ffd, fleaf.c_str(), tfd, tleaf.c_str()) == 0) {
                 forget_dirs();

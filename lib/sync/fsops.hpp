@@ -92,16 +92,28 @@ public:
     // tree); those an operation or a pending file holds stay open until released.
     void forget_dirs();
 
+    // From now on a directory tree that goes (remove(), or replaced by a file or symlink) is
+    // renamed aside in the root, to ".nocalhost-sync-trash.<pid>.<n>" (one rename, then gone
+    // from its path), and deleted by a thread of its own while the caller carries on; what an
+    // earlier process left aside there is deleted too. The server's branch switch thus costs a
+    // rename per deleted directory, not an unlink per file, before the new files are written.
+    // Where the rename cannot be done (another file system mounted there) the tree is deleted
+    // in place as before. Stopped (work left for the next start) when the tree is destroyed.
+    void remove_in_background();
+
 private:
     DirRef dir_fd(const std::string &dir, bool create);
     DirRef parent_fd(std::string_view path, std::string &leaf, bool create);
-    void remove_tree_at(int dirfd, const std::string &name);
+    // Removes the tree at dirfd/name: aside to the reaper if there is one, else in place.
+    void discard_tree_at(int dirfd, const std::string &name);
 
     std::string root_;
     DirRef root_dir_;
     std::unordered_map<std::string, DirRef> dirs_;
     size_t max_cached_ = 4096;
     uint64_t tmp_counter_ = 0;
+    struct Reaper;
+    std::unique_ptr<Reaper> reaper_;  // last: stopped before the root's descriptor closes
 };
 
 // lstat result of an open descriptor or a path as an Entry.

@@ -112,6 +112,7 @@ struct Server::Impl {
     void init() {
         if (opt.token.empty()) throw Error(NH_EINVAL, "the sync server needs a token");
         tree = std::make_unique<ConfinedTree>(opt.root);
+        tree->remove_in_background();  // a deleted directory costs the session one rename
         state_dir = opt.state_dir.empty() ? opt.root + "/" + std::string(local::kStatePrefix) : opt.state_dir;
         std::error_code ec;
         std::filesystem::create_directories(state_dir, ec);

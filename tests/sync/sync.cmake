@@ -6,7 +6,8 @@ add_executable(nh_sync_tests
   ${CMAKE_CURRENT_LIST_DIR}/sync_engine_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync_delta_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync_hostile_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/sync_warm_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/sync_warm_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sync_switch_test.cpp)
 target_link_libraries(nh_sync_tests PRIVATE nh_sync PkgConfig::NH_TEST_XXHASH GTest::gtest_main)
 if(TARGET nhsyncd)
   add_dependencies(nh_sync_tests nhsyncd)
