@@ -249,6 +249,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     void execute(std::vector<std::string> removed, std::vector<local::Entry> upserts, bool force = false);
 
     std::vector<local::Entry> scan_local();
+    // The scan made in the same walk as the watches (local::Watcher's second constructor),
+    // before the server answered: the first reconciliation takes it instead of scanning again.
+    // What changed since is in the watcher's events, which make that reconciliation be
+    // followed by a full comparison (need_full) or are compared one by one once live.
+    std::optional<std::vector<local::Entry>> first_scan;
+    std::vector<local::Entry> take_scan();
+    // A restart with nothing changed on either side: the server's tree is the view (the
+    // digests agree) and every local entry is the view's, confirmed. True when so (the
+    // reconciliation then has nothing to do); false leaves everything as it was.
+    bool settle_unchanged(const std::vector<local::Entry> &local);
 
     // Compares the whole local tree with the view (no remote changes known).
     void full_local_diff();
@@ -256,7 +266,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // Three-way reconciliation after connecting: local tree, the view (the
     // base: what we last knew the server had) and the server's manifest.
-    void reconcile(const std::vector<local::Entry> &remote);
+    void reconcile(const std::vector<local::Entry> &remote, std::vector<local::Entry> local);
 
     // ---- applying the server's changes locally (two-way) (client_apply.cpp) ----
     bool local_unchanged(std::string_view path);

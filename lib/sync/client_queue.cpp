@@ -174,6 +174,26 @@ std::vector<local::Entry> Client::Impl::scan_local() {
     return v;
 }
 
+std::vector<local::Entry> Client::Impl::take_scan() {
+    if (!first_scan) return scan_local();
+    auto v = std::move(*first_scan);
+    first_scan.reset();
+    return v;
+}
+
+bool Client::Impl::settle_unchanged(const std::vector<local::Entry> &local) {
+    if (!unacked_deletes.empty() || local.size() != view.size()) return false;
+    std::vector<const local::Entry *> refresh;  // unchanged for the server; inode or a directory's mtime moved
+    auto it = view.records().begin();
+    for (auto &l : local) {
+        auto &r = (it++)->second;
+        if (r.entry.path != l.path || r.synced_state != kConfirmed || !proto::same_remote(r.entry, l)) return false;
+        if (!(r.entry == l)) refresh.push_back(&l);
+    }
+    for (auto *l : refresh) view.put(*l, kConfirmed);
+    return true;
+}
+
 void Client::Impl::full_local_diff() {
     need_full = false;
     auto local = scan_local();
@@ -207,8 +227,7 @@ void Client::Impl::full_local_diff() {
     execute(std::move(removed), std::move(upserts));
 }
 
-void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
-    auto local = scan_local();
+void Client::Impl::reconcile(const std::vector<local::Entry> &remote, std::vector<local::Entry> local) {
     TrackedIndex base = std::move(view);
     view.clear();
     auto unacked = std::move(unacked_deletes);
