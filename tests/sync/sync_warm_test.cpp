@@ -227,6 +227,20 @@ TEST_F(WarmFixture, RestartFindsWhatChangedWhileNothingRan) {
     EXPECT_EQ(diff_trees(src, dst), "");
 }
 
+// Changes in place while nothing ran: the same paths, as many entries, and the server's tree
+// unchanged (its digest agrees with the client's index), so only each entry's own metadata
+// tells. A restart must not take "same digest, same paths" for "nothing to do".
+TEST_F(WarmFixture, RestartFindsChangesInPlaceWhenTheServerIsUnchanged) {
+    ASSERT_EQ(run_once(dst), 300u);
+    auto t = mtime_of(src + "/d1/f1");
+    write_file(src + "/d1/f1", "rewritten in place with another size, old mtime");
+    set_mtime(src + "/d1/f1", t);
+    ASSERT_EQ(::chmod((src + "/d2/f2").c_str(), 0600), 0);
+    ASSERT_EQ(::chmod((src + "/d3").c_str(), 0700), 0);
+    EXPECT_GE(run_once(dst), 1u);
+    EXPECT_EQ(diff_trees(src, dst), "");
+}
+
 // A change made while the client is starting (after its index was read ahead, before or
 // during its scan) reaches the server.
 TEST_F(WarmFixture, ChangeMadeAsTheClientStartsArrives) {
