@@ -33,6 +33,14 @@ void Client::Impl::enqueue(Op op) {
     op.seq = next_seq++;
     last_seq = op.seq;
     const std::string &path = op.e.path;
+    if (op.kind == Op::Delete || op.kind == Op::Rename) {
+        // A file send queued before this op reads whatever is there when it goes, and this op
+        // then removes it: a later change of the path needs a send of its own, after this op.
+        const std::string &gone = op.kind == Op::Delete ? path : op.from;
+        queued_files.erase(gone);
+        if (op.kind == Op::Rename || op.recursive)
+            for (auto &rec : view.subtree(gone)) queued_files.erase(rec.entry.path);
+    }
     if (op.kind == Op::Delete) {
         remember_delete(path, op.recursive, op.seq);
         if (op.recursive)
