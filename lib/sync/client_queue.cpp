@@ -183,7 +183,12 @@ std::vector<local::Entry> Client::Impl::scan_local() {
 }
 
 std::vector<local::Entry> Client::Impl::take_scan() {
-    if (!first_scan) return scan_local();
+    if (!first_scan || need_full) {
+        // Something changed since that walk (the watcher reported it before WELCOME): the
+        // first comparison takes a fresh scan, as without the early one.
+        first_scan.reset();
+        return scan_local();
+    }
     auto v = std::move(*first_scan);
     first_scan.reset();
     return v;
