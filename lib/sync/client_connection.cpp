@@ -176,7 +176,10 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         if (conn != Conn::Manifest) throw proto::ProtocolError("unexpected MANIFEST_END");
         conn = Conn::Live;
         std::sort(manifest.begin(), manifest.end(), [](auto &a, auto &b) { return a.path < b.path; });
-        reconcile(manifest, take_scan());
+        // A manifest means the trees are known to differ (a first sync, or changes on the
+        // server): the comparison takes a scan made now, not the one made with the watches.
+        first_scan.reset();
+        reconcile(manifest, scan_local());
         manifest.clear();
         manifest.shrink_to_fit();
         finish_initial();

@@ -250,9 +250,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     std::vector<local::Entry> scan_local();
     // The scan made in the same walk as the watches (local::Watcher's second constructor),
-    // before the server answered: the first reconciliation takes it instead of scanning again
-    // when the watcher reported nothing before WELCOME (else it scans afresh); what the
-    // watcher reports after is compared path by path once live.
+    // before the server answered: a warm restart (the digests agree) takes it instead of
+    // scanning again when the watcher reported nothing before WELCOME (else it scans afresh);
+    // what the watcher reports after is compared path by path once live. A manifest exchange
+    // always scans afresh.
     std::optional<std::vector<local::Entry>> first_scan;
     std::vector<local::Entry> take_scan();
     // A restart with nothing changed on either side: the server's tree is the view (the
