@@ -300,14 +300,15 @@ void Client::Impl::run() {
         start_preload();
         rules = local::IgnoreRules::build(root, opt.ignore);
         tree = std::make_unique<ConfinedTree>(root);
-        // Hello first: the server reads its tree while the watches are being set up here, and
-        // the index is read on another thread meanwhile.
-        // Nothing is scanned before the watcher exists, so no change can slip between them.
+        // Hello first: the server reads its tree while the watches are being set up and the
+        // tree scanned here (in one walk: each directory's watch before its listing, so no
+        // change slips between them), and the index is read on another thread meanwhile.
         try_connect();
         if (sock >= 0) pump_output();
         auto t0 = Clock::now();
-        watcher = std::make_unique<local::Watcher>(root, rules);
-        log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories, set up in " +
+        watcher = std::make_unique<local::Watcher>(root, rules, first_scan);
+        log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories and scanned " +
+                   (first_scan ? std::to_string(first_scan->size()) : std::string("no")) + " entries in " +
                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
     } catch (const Error &e) {
         join_preload();

@@ -148,22 +148,18 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
             status.error_code = 0;
             status.error.clear();
         }
-        bool pending = false;
-        for (auto &[p, rec] : view.records())
-            if (rec.synced_state == kPending) {
-                pending = true;
-                break;
-            }
         log::info("sync: connected to " + opt.address);
         if (view.digest() == welcome_digest && view.size()) {
-            if (pending)
-                for (auto &[p, rec] : std::vector<std::pair<std::string, local::Entry>>{}) (void)p, (void)rec;
-            std::vector<local::Entry> remote;
-            remote.reserve(view.size());
-            for (auto &[p, rec] : view.records()) remote.push_back(rec.entry);
-            for (auto &e : remote) view.set_state(e.path, view.find(e.path)->synced_state == kRemoteOnly ? kRemoteOnly : kConfirmed);
+            // The server's tree is the view: no manifest is needed.
             conn = Conn::Live;
-            reconcile(remote);
+            auto local = take_scan();
+            if (!settle_unchanged(local)) {
+                std::vector<local::Entry> remote;
+                remote.reserve(view.size());
+                for (auto &[p, rec] : view.records()) remote.push_back(rec.entry);
+                for (auto &e : remote) view.set_state(e.path, view.find(e.path)->synced_state == kRemoteOnly ? kRemoteOnly : kConfirmed);
+                reconcile(remote, std::move(local));
+            }
             finish_initial();
         } else {
             manifest.clear();
@@ -185,7 +181,10 @@ void Client::Impl::handle_frame(const proto::Frame &fr) {
         if (conn != Conn::Manifest) throw proto::ProtocolError("unexpected MANIFEST_END");
         conn = Conn::Live;
         std::sort(manifest.begin(), manifest.end(), [](auto &a, auto &b) { return a.path < b.path; });
-        reconcile(manifest);
+        // A manifest means the trees are known to differ (a first sync, or changes on the
+        // server): the comparison takes a scan made now, not the one made with the watches.
+        first_scan.reset();
+        reconcile(manifest, scan_local());
         manifest.clear();
         manifest.shrink_to_fit();
         finish_initial();

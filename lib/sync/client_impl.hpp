@@ -270,6 +270,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     bool still_inside(const std::string &from, const std::string &to);
 
     std::vector<local::Entry> scan_local();
+    // The scan made in the same walk as the watches (local::Watcher's second constructor),
+    // before the server answered: a warm restart (the digests agree) takes it instead of
+    // scanning again when the watcher reported nothing before WELCOME (else it scans afresh);
+    // what the watcher reports after is compared path by path once live. A manifest exchange
+    // always scans afresh.
+    std::optional<std::vector<local::Entry>> first_scan;
+    std::vector<local::Entry> take_scan();
+    // A restart with nothing changed on either side: the server's tree is the view (the
+    // digests agree) and every local entry is the view's, confirmed. True when so (the
+    // reconciliation then has nothing to do); false leaves everything as it was.
+    bool settle_unchanged(const std::vector<local::Entry> &local);
 
     // Compares the whole local tree with the view (no remote changes known).
     void full_local_diff();
@@ -277,7 +288,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // Three-way reconciliation after connecting: local tree, the view (the
     // base: what we last knew the server had) and the server's manifest.
-    void reconcile(const std::vector<local::Entry> &remote);
+    void reconcile(const std::vector<local::Entry> &remote, std::vector<local::Entry> local);
 
     // ---- applying the server's changes locally (two-way) (client_apply.cpp) ----
     bool local_unchanged(std::string_view path);

@@ -33,6 +33,14 @@ void Client::Impl::enqueue(Op op) {
     op.seq = next_seq++;
     last_seq = op.seq;
     const std::string &path = op.e.path;
+    if (op.kind == Op::Delete || op.kind == Op::Rename) {
+        // A file send queued before this op reads whatever is there when it goes, and this op
+        // then removes it: a later change of the path needs a send of its own, after this op.
+        const std::string &gone = op.kind == Op::Delete ? path : op.from;
+        queued_files.erase(gone);
+        if (op.kind == Op::Rename || op.recursive)
+            for (auto &rec : view.subtree(gone)) queued_files.erase(rec.entry.path);
+    }
     if (op.kind == Op::Delete) {
         remember_delete(path, op.recursive, op.seq);
         if (op.recursive)
@@ -199,6 +207,31 @@ std::vector<local::Entry> Client::Impl::scan_local() {
     return v;
 }
 
+std::vector<local::Entry> Client::Impl::take_scan() {
+    if (!first_scan || need_full) {
+        // Something changed since that walk (the watcher reported it before WELCOME): the
+        // first comparison takes a fresh scan, as without the early one.
+        first_scan.reset();
+        return scan_local();
+    }
+    auto v = std::move(*first_scan);
+    first_scan.reset();
+    return v;
+}
+
+bool Client::Impl::settle_unchanged(const std::vector<local::Entry> &local) {
+    if (!unacked_deletes.empty() || local.size() != view.size()) return false;
+    std::vector<const local::Entry *> refresh;  // unchanged for the server; inode or a directory's mtime moved
+    auto it = view.records().begin();
+    for (auto &l : local) {
+        auto &r = (it++)->second;
+        if (r.entry.path != l.path || r.synced_state != kConfirmed || !proto::same_remote(r.entry, l)) return false;
+        if (!(r.entry == l)) refresh.push_back(&l);
+    }
+    for (auto *l : refresh) view.put(*l, kConfirmed);
+    return true;
+}
+
 void Client::Impl::full_local_diff() {
     need_full = false;
     auto local = scan_local();
@@ -232,8 +265,7 @@ void Client::Impl::full_local_diff() {
     execute(std::move(removed), std::move(upserts));
 }
 
-void Client::Impl::reconcile(const std::vector<local::Entry> &remote) {
-    auto local = scan_local();
+void Client::Impl::reconcile(const std::vector<local::Entry> &remote, std::vector<local::Entry> local) {
     TrackedIndex base = std::move(view);
     view.clear();
     auto unacked = std::move(unacked_deletes);

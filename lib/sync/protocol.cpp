@@ -197,12 +197,12 @@ uint64_t fnv1a(std::string_view s, uint64_t h) {
 }
 
 uint64_t entry_hash(const local::Entry &e) {
-    std::string rec;
-    rec.reserve(e.path.size() + 40);
-    rec.append(e.path);
-    rec.push_back('\0');
-    rec.push_back(static_cast<char>(e.type));
-    auto num = [&](uint64_t v) { rec.append(reinterpret_cast<const char *>(&v), sizeof v); };
+    // FNV-1a over path, NUL, type and the fields of the type, fed piece by piece: the same
+    // bytes (and so the same digest) as one record, without building one per entry.
+    uint64_t h = fnv1a(e.path);
+    const char sep[2] = {'\0', static_cast<char>(e.type)};
+    h = fnv1a(std::string_view(sep, sizeof sep), h);
+    auto num = [&h](uint64_t v) { h = fnv1a(std::string_view(reinterpret_cast<const char *>(&v), sizeof v), h); };
     switch (e.type) {
     case local::Entry::Type::File:
         num(e.size);
@@ -213,10 +213,9 @@ uint64_t entry_hash(const local::Entry &e) {
         num(e.mode & 0777);
         break;
     case local::Entry::Type::Symlink:
-        rec.append(e.link_target);
+        h = fnv1a(e.link_target, h);
         break;
     }
-    uint64_t h = fnv1a(rec);
     // Finalise (murmur3 fmix64) so that sums of hashes mix well.
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;

@@ -264,6 +264,48 @@ TEST(LocalWatcher, WatchLimitIsAClearError) {
     EXPECT_THROW(w.read(), nh::Error);
 }
 
+// The watches and the scan in one walk: the scan is scan()'s, every directory scan() enters is
+// watched (ignored ones are not), a change right after it is reported, and the watch limit is
+// the same clear error.
+TEST(LocalWatcher, ScanInTheSameWalkIsTheScanAndEveryDirectoryIsWatched) {
+    TempDir dir;
+    for (int i = 0; i < 40; ++i) {
+        std::string sub = "d" + std::to_string(i % 4) + "/e" + std::to_string(i % 3);
+        test::make_dirs(dir / sub);
+        test::write_file(dir / (sub + "/f" + std::to_string(i)), "x");
+    }
+    test::make_dirs(dir / "vendor/lib");
+    test::write_file(dir / "vendor/lib/v", "v");
+    test::write_file(dir / "top", "t");
+    ASSERT_EQ(::symlink("top", (dir / "link").c_str()), 0);
+    IgnoreOptions opts;
+    opts.patterns = {"vendor"};
+    auto rules = IgnoreRules::build(dir.path(), opts);
+    std::optional<std::vector<Entry>> scanned;
+    Watcher w(dir.path(), rules, scanned);
+    ASSERT_TRUE(scanned.has_value());
+    EXPECT_EQ(*scanned, scan(dir.path(), rules));
+    size_t dirs = 0;
+    for (auto &e : *scanned) dirs += e.type == Entry::Type::Dir;
+    EXPECT_EQ(dirs, 16u);
+    EXPECT_EQ(w.watch_count(), dirs + 1);  // and the root
+    test::write_file(dir / "d3/e2/late", "late");
+    auto c = read_until(w, has_all({{"d3/e2/late", Kind::Modified}}));
+    EXPECT_TRUE(has(c, "d3/e2/late", Kind::Modified)) << dump(c);
+
+    struct Restore {
+        ~Restore() { platform::set_add_watch_for_testing(nullptr); }
+    } restore;
+    platform::set_add_watch_for_testing(fail_with_enospc);
+    try {
+        Watcher limited(dir.path(), rules, scanned);
+        FAIL() << "no exception";
+    } catch (const nh::Error &e) {
+        EXPECT_EQ(e.code(), NH_EIO);
+        EXPECT_NE(std::string(e.what()).find("fs.inotify.max_user_watches"), std::string::npos);
+    }
+}
+
 TEST(LocalWatcher, SetRulesDropsAndAddsWatches) {
     TempDir dir;
     test::make_dirs(dir / "keep");

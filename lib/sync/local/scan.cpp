@@ -44,6 +44,7 @@ struct Walker {
     bool sweep = false;
     size_t swept = 0;
     std::vector<Unreadable> *unreadable = nullptr;
+    const DirHook *on_dir = nullptr;
 
     // With an `unreadable` list, a permission error on rel_path is listed
     // there (true: skip it) instead of thrown.
@@ -90,6 +91,7 @@ struct Walker {
     }
 
     void walk(int dirfd, const std::string &shown) {
+        if (on_dir) (*on_dir)(rel);  // before the listing: what changes after it is reported
         auto names = list(dirfd, shown);
         for (auto &[name, dtype] : names) {
             size_t rel_len = rel.size();
@@ -178,9 +180,11 @@ std::vector<Entry> walk_root(Walker &w) {
 
 }  // namespace
 
-std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules, std::vector<Unreadable> *unreadable) {
+std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules, std::vector<Unreadable> *unreadable,
+                        const DirHook &on_dir) {
     Walker w{root, rules, {}, {}};
     w.unreadable = unreadable;
+    if (on_dir) w.on_dir = &on_dir;
     return walk_root(w);
 }
 

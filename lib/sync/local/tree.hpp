@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,8 +120,11 @@ struct Unreadable {
 // during the walk are left out. Throws NH_EIO if root or a directory inside
 // it cannot be read, unless `unreadable` is given: then what permissions
 // keep out (EACCES, EPERM) below the root is skipped and listed there.
+// on_dir, if given, is called with each directory's path (relative; "" for the root) right
+// before the walk lists it (the Watcher sets up its watch there: see its constructor).
+using DirHook = std::function<void(const std::string &rel_dir)>;
 std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules,
-                        std::vector<Unreadable> *unreadable = nullptr);
+                        std::vector<Unreadable> *unreadable = nullptr, const DirHook &on_dir = {});
 // The same, also deleting the temporary files a sync server leaves in a directory when it
 // dies mid-write (".nocalhost-sync.*.tmp" / ".lnk"); only for the server, before it writes
 // anything itself. `swept` gets how many were deleted.
@@ -200,7 +205,7 @@ struct Change {
 // inotify on Linux). Ignored directories are not watched,
 // nor those it has no permission to read (nothing of theirs can be synced).
 // Create the Watcher before the initial scan() so nothing changed during the
-// scan is missed. One inotify watch per directory (the kernel's limit is per
+// scan is missed (or let it scan: the second constructor). One inotify watch per directory (the kernel's limit is per
 // user: fs.inotify.max_user_watches); about 1 kB of kernel memory each.
 // A directory that appears (created or moved in) is watched first and then
 // read, and it and its contents are reported as Modified, so nothing created
@@ -212,6 +217,13 @@ public:
     // Throws NH_EIO (naming fs.inotify.max_user_watches and how to raise it
     // when the inotify watch limit is reached).
     Watcher(std::string root, IgnoreRules rules);
+    // The same, and the initial scan() in the same walk: each directory's watch is set up
+    // right before the walk lists it (so a change made after its listing is reported, one made
+    // before it is in the scan), and every entry is lstat()ed as scan() does. `scanned` gets
+    // the scan's result, or stays empty when the scan failed (an unreadable directory: the
+    // watches are then set up as by the other constructor, and the caller scans itself and
+    // meets the error there).
+    Watcher(std::string root, IgnoreRules rules, std::optional<std::vector<Entry>> &scanned);
     ~Watcher();
     Watcher(Watcher &&) noexcept;
     Watcher &operator=(Watcher &&) noexcept;

@@ -77,20 +77,27 @@ struct Watcher::Impl {
     // Watches dir and every non-ignored directory below it, watch first and
     // list second, so nothing created meanwhile is missed. With report, dir
     // and everything found in it is emitted as Modified.
-    void add_tree(const std::string &dir, bool report) {
+    // Watches dir alone; false when it is gone or unreadable (nothing in it can be synced).
+    bool watch_dir(const std::string &dir) {
         std::string path = full(dir);
         int wd = dirs.add(path);
         if (wd < 0) {
             int err = -wd;
-            if (err == ENOENT || err == ENOTDIR || err == ELOOP) return;  // gone already
-            if (err == EACCES || err == EPERM) return;  // unreadable: nothing in it can be synced
+            if (err == ENOENT || err == ENOTDIR || err == ELOOP) return false;  // gone already
+            if (err == EACCES || err == EPERM) return false;
             fail(NH_EIO, platform::DirWatch::error_message(err, path));
         }
         if (auto old = path_to_wd.find(dir); old != path_to_wd.end() && old->second != wd)
             wd_to_path.erase(old->second);
         wd_to_path[wd] = dir;
         path_to_wd[dir] = wd;
+        return true;
+    }
+
+    void add_tree(const std::string &dir, bool report) {
+        if (!watch_dir(dir)) return;
         if (report && !dir.empty()) emit(dir, Change::Kind::Modified);
+        std::string path = full(dir);
 
         DIR *d = ::opendir(path.c_str());
         if (!d) return;  // vanished, or unreadable: its events still arrive
@@ -170,6 +177,32 @@ Watcher::Watcher(std::string root, IgnoreRules rules) : impl_(std::make_unique<I
         fail(NH_EIO, "cannot watch " + impl_->root + ": " + why);
     }
     impl_->add_tree("", false);
+}
+
+Watcher::Watcher(std::string root, IgnoreRules rules, std::optional<std::vector<Entry>> &scanned)
+    : impl_(std::make_unique<Impl>()) {
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    impl_->root = std::move(root);
+    impl_->rules = std::move(rules);
+    scanned.reset();
+    Impl &w = *impl_;
+    try {
+        scanned = scan(w.root, w.rules, nullptr, [&w](const std::string &dir) { w.watch_dir(dir); });
+        return;
+    } catch (const Error &e) {
+        if (e.code() != NH_EIO) throw;
+    }
+    // Some directory could not be read (or the root is gone): watch what can be watched, as the
+    // other constructor does (the watches set up so far stay), and leave the scan and its error
+    // to the caller.
+    scanned.reset();
+    struct stat st;
+    errno = 0;
+    if (::stat(w.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        std::string why = errno ? std::strerror(errno) : "not a directory";
+        fail(NH_EIO, "cannot watch " + w.root + ": " + why);
+    }
+    w.add_tree("", false);
 }
 
 Watcher::~Watcher() = default;
