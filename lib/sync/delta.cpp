@@ -1,5 +1,6 @@
 #include "sync/delta.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -7,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <new>
 #include <unordered_map>
@@ -62,6 +64,9 @@ FileHash::~FileHash() { XXH3_freeState(static_cast<XXH3_state_t *>(state_)); }
 void FileHash::update(const void *p, size_t n) {
     if (n) XXH3_128bits_update(static_cast<XXH3_state_t *>(state_), p, n);
 }
+void FileHash::assign(const FileHash &other) {
+    XXH3_copyState(static_cast<XXH3_state_t *>(state_), static_cast<const XXH3_state_t *>(other.state_));
+}
 Digest FileHash::final() {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(static_cast<XXH3_state_t *>(state_)));
@@ -70,7 +75,9 @@ Digest FileHash::final() {
     return d;
 }
 
-uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<void(const BlockSig *, size_t)> &emit) {
+uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<void(const BlockSig *, size_t)> &emit,
+                    FileHash *whole) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     std::string buf(kReadPiece, '\0');
     std::vector<BlockSig> batch;
     batch.reserve(kSigsPerFrame);
@@ -89,6 +96,7 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<v
                 batch.clear();
             }
         }
+        if (whole) whole->update(p, usable);
         off += usable;
         if (got < want) break;
     }
@@ -175,6 +183,7 @@ struct Encoder::Impl {
 Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSig> sigs) : impl_(std::make_unique<Impl>()) {
     auto &m = *impl_;
     m.fd = fd;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     m.block = block ? block : 1;
     m.base_size = base_size;
     m.sigs = std::move(sigs);
@@ -235,6 +244,18 @@ bool Encoder::step(Sink &sink, size_t budget) {
             return false;
         }
         auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
+        // Right after a match the next block is most likely the base's next one: its strong
+        // hash (faster than the rolling sum from scratch) settles it without the weak sum.
+        if (!m.have_sum && m.expect_next < m.nblocks && m.block_len(m.expect_next) == block &&
+            strong_sum(w, block) == m.sigs[m.expect_next].strong) {
+            m.flush_literal(sink, m.pos);
+            m.add_copy(sink, m.expect_next);
+            ++m.expect_next;
+            m.pos += block;
+            m.lit = m.pos;
+            done += block;
+            continue;
+        }
         if (!m.have_sum) {
             m.a = m.b = 0;
             for (size_t i = 0; i < block; ++i) {
@@ -271,31 +292,105 @@ bool Encoder::step(Sink &sink, size_t budget) {
 Patcher::Patcher(int base_fd, uint64_t base_size, uint32_t block)
     : fd_(base_fd), size_(base_size), block_(block ? block : 1), blocks_(block_count(base_size, block_)) {}
 
-void Patcher::copy(uint64_t first, uint64_t count, const Out &out) {
-    if (count == 0 || first >= blocks_ || count > blocks_ - first)
-        throw std::out_of_range("blocks " + std::to_string(first) + "+" + std::to_string(count) + " of a base of " +
-                                std::to_string(blocks_));
-    uint64_t off = first * block_, end = std::min(size_, (first + count) * block_);
+void Patcher::defer(const FileHash &base) {
+    if (written_ || mode_ != Mode::Plain || !size_) return;
+    base_hash_ = std::make_unique<FileHash>();
+    base_hash_->assign(base);
+    mode_ = Mode::Deferred;
+}
+
+uint64_t Patcher::emit_base(uint64_t off, uint64_t end, uint64_t out_off, const Out &out, FileHash *hash) {
     buf_.resize(kLiteralMax);
+    uint64_t start = off;
     while (off < end) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(kLiteralMax, end - off));
         size_t got = read_full(fd_, buf_.data(), want, off);
         if (!got) break;  // the base shrank: the digest will not match
         std::string_view piece(buf_.data(), got);
-        sha_.update(piece.data(), piece.size());
-        out(piece);
-        written_ += got;
+        if (hash) hash->update(piece.data(), piece.size());
+        out(out_off + (off - start), piece);
         off += got;
         if (got < want) break;
     }
+    return off - start;
+}
+
+// Gives out the base part of the result that deferring left unwritten; from then on every
+// instruction goes to out.
+void Patcher::materialize(const Out &out) {
+    if (mode_ == Mode::Plain) return;
+    Mode was = mode_;
+    mode_ = Mode::Plain;
+    uint64_t end = std::min(written_, size_);
+    if (was == Mode::Deferred) {  // the result so far is base[0, written_), not hashed yet
+        written_ = emit_base(0, end, 0, out, &sha_);
+        return;
+    }
+    // Append: the hash covers the base as it was read for the signatures, and the new bytes
+    // after it were written. What is written now must be that same base.
+    FileHash now;
+    if (emit_base(0, end, 0, out, &now) != size_ || now.final() != base_hash_->final()) base_changed_ = true;
+}
+
+bool Patcher::base_equals(uint64_t off, std::string_view data) {
+    buf_.resize(kLiteralMax);
+    while (!data.empty()) {
+        size_t want = std::min(kLiteralMax, data.size());
+        if (read_full(fd_, buf_.data(), want, off) != want || std::memcmp(buf_.data(), data.data(), want) != 0) return false;
+        data.remove_prefix(want);
+        off += want;
+    }
+    return true;
+}
+
+void Patcher::copy(uint64_t first, uint64_t count, const Out &out) {
+    if (count == 0 || first >= blocks_ || count > blocks_ - first)
+        throw std::out_of_range("blocks " + std::to_string(first) + "+" + std::to_string(count) + " of a base of " +
+                                std::to_string(blocks_));
+    uint64_t off = first * block_, end = std::min(size_, (first + count) * block_);
+    if (mode_ == Mode::Deferred && off == written_) {
+        written_ = end;  // still the base from its start
+        return;
+    }
+    materialize(out);
+    written_ += emit_base(off, end, written_, out, &sha_);
 }
 
 void Patcher::literal(std::string_view data, const Out &out) {
+    if (mode_ == Mode::Deferred) {
+        // Bytes before the base's end (its short last block, say) may be the base's own.
+        size_t same = static_cast<size_t>(std::min<uint64_t>(data.size(), size_ - written_));
+        if (same && !base_equals(written_, data.substr(0, same))) {
+            materialize(out);
+        } else {
+            written_ += same;
+            data.remove_prefix(same);
+            if (data.empty()) return;
+            sha_.assign(*base_hash_);  // the result so far is the whole base
+            mode_ = Mode::Append;
+        }
+    }
     sha_.update(data.data(), data.size());
-    out(data);
+    out(written_, data);
     written_ += data.size();
 }
 
-bool Patcher::verify(const Digest &expected) { return sha_.final() == expected; }
+bool Patcher::finish(const Out &out) {
+    if (mode_ == Mode::Deferred) {
+        if (written_ == size_) {
+            sha_.assign(*base_hash_);
+            mode_ = Mode::Append;  // the base itself: nothing to append
+        } else {
+            materialize(out);  // a prefix of the base: the file shrinks, which is no append
+        }
+    }
+    return mode_ == Mode::Append;
+}
+
+void Patcher::write_base(const Out &out) {
+    if (mode_ == Mode::Append) materialize(out);
+}
+
+bool Patcher::verify(const Digest &expected) { return sha_.final() == expected && !base_changed_; }
 
 }  // namespace nh::sync::delta
