@@ -67,16 +67,25 @@ def write_random(path, mb, seed):
             f.write(rng.randbytes(1 << 20))
 
 
+def later_mtime(path):
+    # rsync's quick check compares whole seconds (--modify-window 0): an edit in the same second
+    # as the first sync would go unseen by it. Two seconds on, every tool sees the change.
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
 def change_in_place(path, seed):
     size = os.path.getsize(path); rng = random.Random(seed)
     with open(path, "r+b") as f:
         for k in range(4):
             f.seek(size * (2 * k + 1) // 8); f.write(rng.randbytes(256 << 10))
+    later_mtime(path)
 
 
 def append(path, seed):
     with open(path, "ab") as f:
         f.write(random.Random(seed).randbytes(64 << 10))
+    later_mtime(path)
 
 
 def main():

@@ -97,6 +97,11 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<v
             }
         }
         if (whole) whole->update(p, usable);
+        // A frame per piece read, so that the sender can start on the blocks it has.
+        if (!batch.empty()) {
+            emit(batch.data(), batch.size());
+            batch.clear();
+        }
         off += usable;
         if (got < want) break;
     }
@@ -120,7 +125,9 @@ struct Encoder::Impl {
     bool have_sum = false;
     uint32_t a = 0, b = 0;
     uint64_t run_first = 0, run_count = 0;
-    uint64_t expect_next = UINT64_MAX;
+    uint64_t expect_next = 0;  // the base block tried first at the window (in order)
+    bool complete = false;     // every signature is in (and the lookup built)
+    bool waiting = false;      // step() stopped for more signatures
 
     void refill() {
         if (lit) {
@@ -180,14 +187,28 @@ struct Encoder::Impl {
     }
 };
 
-Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSig> sigs) : impl_(std::make_unique<Impl>()) {
+Encoder::Encoder(int fd, uint32_t block, uint64_t base_size) : impl_(std::make_unique<Impl>()) {
     auto &m = *impl_;
     m.fd = fd;
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     m.block = block ? block : 1;
+    add(nullptr, 0, base_size);
+}
+
+Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, const std::vector<BlockSig> &sigs) : Encoder(fd, block, base_size) {
+    add(sigs.data(), sigs.size(), base_size);
+}
+
+void Encoder::add(const BlockSig *sigs, size_t n, uint64_t base_size) {
+    auto &m = *impl_;
+    if (m.complete) return;
+    m.sigs.insert(m.sigs.end(), sigs, sigs + n);
     m.base_size = base_size;
-    m.sigs = std::move(sigs);
-    m.nblocks = m.sigs.size();
+    m.nblocks = block_count(base_size, m.block);
+    m.waiting = false;
+    if (m.sigs.size() < m.nblocks) return;
+    m.sigs.resize(m.nblocks);
+    m.complete = true;
     m.next.assign(m.nblocks, UINT32_MAX);
     m.filter.assign((size_t{1} << kFilterBits) / 64, 0);
     m.head.reserve(m.nblocks);
@@ -203,6 +224,12 @@ Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSi
     }
 }
 
+uint64_t Encoder::received() const { return impl_->sigs.size(); }
+bool Encoder::complete() const { return impl_->complete; }
+bool Encoder::waiting() const { return impl_->waiting; }
+uint32_t Encoder::block() const { return impl_->block; }
+uint64_t Encoder::base_size() const { return impl_->base_size; }
+
 Encoder::~Encoder() = default;
 
 bool Encoder::step(Sink &sink, size_t budget) {
@@ -216,6 +243,24 @@ bool Encoder::step(Sink &sink, size_t budget) {
             continue;
         }
         size_t avail = m.buf.size() - m.pos;
+        auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
+        // Right after a match the next block is most likely the base's next one: its strong
+        // hash (faster than the rolling sum from scratch) settles it without the weak sum.
+        // Until every signature is in, that is all that can be tried.
+        if (!m.have_sum && avail >= block && m.expect_next < m.sigs.size() && m.block_len(m.expect_next) == block &&
+            strong_sum(w, block) == m.sigs[m.expect_next].strong) {
+            m.flush_literal(sink, m.pos);
+            m.add_copy(sink, m.expect_next);
+            ++m.expect_next;
+            m.pos += block;
+            m.lit = m.pos;
+            done += block;
+            continue;
+        }
+        if (!m.complete) {
+            m.waiting = true;
+            return true;
+        }
         if (!m.nblocks && !m.eof) {  // nothing to match against: all of it is literal
             m.pos = m.buf.size();
             m.flush_literal(sink, m.pos);
@@ -238,23 +283,11 @@ bool Encoder::step(Sink &sink, size_t budget) {
             read_total_ = m.read_off;
             digest_ = m.sha.final();
             m.nblocks = 0;
+            m.sigs.clear();
             m.buf.clear();
             m.buf.shrink_to_fit();
             m.pos = m.lit = 0;
             return false;
-        }
-        auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
-        // Right after a match the next block is most likely the base's next one: its strong
-        // hash (faster than the rolling sum from scratch) settles it without the weak sum.
-        if (!m.have_sum && m.expect_next < m.nblocks && m.block_len(m.expect_next) == block &&
-            strong_sum(w, block) == m.sigs[m.expect_next].strong) {
-            m.flush_literal(sink, m.pos);
-            m.add_copy(sink, m.expect_next);
-            ++m.expect_next;
-            m.pos += block;
-            m.lit = m.pos;
-            done += block;
-            continue;
         }
         if (!m.have_sum) {
             m.a = m.b = 0;

@@ -75,6 +75,10 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block,
                     const std::function<void(const BlockSig *sigs, size_t n)> &emit, FileHash *whole = nullptr);
 
 // The sender: reads the new content from fd and produces copy and literal instructions.
+// The signatures may come in pieces, as they arrive (add()): until all are in, the encoder
+// goes only as far as the base's blocks in order take it (a file changed further on, or
+// grown, is mostly that), then waits (waiting()); with all of them it searches every block
+// at every offset.
 class Encoder {
 public:
     struct Sink {
@@ -82,8 +86,18 @@ public:
         virtual void copy(uint64_t first, uint64_t count) = 0;  // blocks [first, first + count)
         virtual void literal(std::string_view data) = 0;         // at most 1 MiB at a time
     };
-    Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSig> sigs);
+    Encoder(int fd, uint32_t block, uint64_t base_size);
+    Encoder(int fd, uint32_t block, uint64_t base_size, const std::vector<BlockSig> &sigs);
     ~Encoder();
+    // The next signatures, in order; base_size as the receiver now says (it only shrinks, when
+    // the base shrank while it was read: then what was received is all).
+    void add(const BlockSig *sigs, size_t n, uint64_t base_size);
+    uint64_t received() const;
+    bool complete() const;
+    // step() stopped because it needs signatures that are not in yet.
+    bool waiting() const;
+    uint32_t block() const;
+    uint64_t base_size() const;
     // Works through about `budget` bytes of input. False once the whole input is encoded
     // (every instruction given to sink); digest() is then the XXH3-128 of what was read.
     bool step(Sink &sink, size_t budget);

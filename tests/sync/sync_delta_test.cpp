@@ -46,7 +46,9 @@ struct Result {
 // Encodes `target` against the signatures of `base` and rebuilds it from `base`, as the two
 // ends of a connection do, through real files. With `defer`, as nhsyncd does for a base with
 // one link: an append gives out only the new bytes.
-Result round_trip(const std::string &base, const std::string &target, bool defer = false) {
+// With `piece`, the encoder gets the signatures that many at a time and works between them
+// as far as it can, as the client does while they arrive.
+Result round_trip(const std::string &base, const std::string &target, bool defer = false, size_t piece = 0) {
     std::string dir = make_temp_dir("delta-codec");
     write_file(dir + "/base", base);
     write_file(dir + "/target", target);
@@ -59,7 +61,7 @@ Result round_trip(const std::string &base, const std::string &target, bool defer
         bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); }, &whole);
     EXPECT_EQ(covered, base.size());
     EXPECT_EQ(sigs.size(), nd::block_count(base.size(), block));
-    nd::Encoder enc(tfd, block, base.size(), sigs);
+    nd::Encoder enc(tfd, block, base.size(), piece ? std::vector<nd::BlockSig>{} : sigs);
     nd::Patcher patch(bfd, base.size(), block);
     if (defer) patch.defer(whole);
     Result r;
@@ -86,7 +88,14 @@ Result round_trip(const std::string &base, const std::string &target, bool defer
     };
     nd::Patcher::Out o = out;
     Sink sink(patch, r, o);
+    for (size_t i = 0; piece && i < sigs.size(); i += piece) {
+        while (enc.step(sink, 1u << 20) && !enc.waiting()) {
+        }
+        EXPECT_TRUE(enc.waiting()) << "finished before every signature was in";
+        enc.add(sigs.data() + i, std::min(piece, sigs.size() - i), base.size());
+    }
     while (enc.step(sink, 1u << 20)) {
+        EXPECT_FALSE(enc.waiting());
     }
     r.appended = patch.finish(o);
     if (r.appended) {  // what the receiver grows the base with
@@ -111,21 +120,25 @@ TEST(DeltaCodec, RandomEditsSendOnlyTheEditedBlocks) {
         size_t at = rng() % (target.size() - 5000);
         for (size_t i = 0; i < 5000; ++i) target[at + i] = static_cast<char>(rng());
     }
-    auto r = round_trip(base, target);
-    EXPECT_TRUE(r.rebuilt == target);
-    EXPECT_TRUE(r.verified);
-    uint32_t block = nd::block_size_for(base.size());
-    EXPECT_LE(r.literal, 6 * (5000 + 2 * uint64_t{block})) << "more than the edited blocks went as literals";
+    for (size_t piece : {0, 1, 300}) {
+        auto r = round_trip(base, target, false, piece);
+        EXPECT_TRUE(r.rebuilt == target);
+        EXPECT_TRUE(r.verified);
+        uint32_t block = nd::block_size_for(base.size());
+        EXPECT_LE(r.literal, 6 * (5000 + 2 * uint64_t{block})) << "more than the edited blocks went as literals";
+    }
 }
 
 TEST(DeltaCodec, InsertsThatShiftTheRestStillMatch) {
     std::string base = random_bytes(4u << 20, 3), target = base;
     target.insert(1000003, "inserted bytes shift everything after them by an odd amount");
     target.erase(3000001, 777);
-    auto r = round_trip(base, target);
-    EXPECT_TRUE(r.rebuilt == target);
-    EXPECT_TRUE(r.verified);
-    EXPECT_LE(r.literal, 4 * uint64_t{nd::block_size_for(base.size())});
+    for (size_t piece : {0, 7}) {  // all signatures at once, or as they come
+        auto r = round_trip(base, target, false, piece);
+        EXPECT_TRUE(r.rebuilt == target);
+        EXPECT_TRUE(r.verified);
+        EXPECT_LE(r.literal, 4 * uint64_t{nd::block_size_for(base.size())});
+    }
 }
 
 TEST(DeltaCodec, AnAppendSendsTheNewTailOnly) {
@@ -162,7 +175,7 @@ TEST(DeltaCodec, AnAppendGivesOutOnlyTheNewBytesAndAnythingElseTheWholeFile) {
     };
     for (auto &c : cases) {
         SCOPED_TRACE(c.what);
-        auto r = round_trip(c.base, c.target, /*defer=*/true);
+        auto r = round_trip(c.base, c.target, /*defer=*/true, /*piece=*/64);
         EXPECT_TRUE(r.rebuilt == c.target);
         EXPECT_TRUE(r.verified);
         EXPECT_EQ(r.appended, c.appended);
