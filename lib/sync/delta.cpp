@@ -18,6 +18,7 @@ namespace nh::sync::delta {
 namespace {
 
 constexpr size_t kReadPiece = 4u << 20;   // a multiple of every block size
+constexpr size_t kEmitEvery = 16u << 20;  // signatures go out at least this often (bytes of base read)
 constexpr size_t kLiteralMax = 1u << 20;  // a literal instruction's largest piece
 constexpr unsigned kFilterBits = 20;      // the sender's filter of weak sums: 2^20 bits
 constexpr int kChainMax = 256;            // candidates looked at per weak sum
@@ -97,8 +98,9 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<v
             }
         }
         if (whole) whole->update(p, usable);
-        // A frame per piece read, so that the sender can start on the blocks it has.
-        if (!batch.empty()) {
+        // A frame at least every 16 MiB read, so that the sender can start on the blocks it
+        // has (and not so often that frames cost bytes: 64 frames for 1 GiB).
+        if (!batch.empty() && (batch.size() >= 256 || (off + usable) % kEmitEvery == 0)) {
             emit(batch.data(), batch.size());
             batch.clear();
         }
