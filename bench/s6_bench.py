@@ -2,7 +2,7 @@
 """S6: a large file changed a little. Bytes on the wire and time, ours against rsync.
 
 usage: bench/s6_bench.py --build BUILD_DIR [--client CMD] [--compress auto|on|off|none] [--work DIR]
-                         [--big-mb 200] [--huge-mb 1024]
+                         [--big-mb 200] [--huge-mb 1024] [--threshold]
 
 Case A: a BIG_MB file of random data is synced, then 1 MiB of it is rewritten in 4 places
 (256 KiB each, spread over the file) and synced again. Case B: a HUGE_MB file is synced, then
@@ -11,6 +11,10 @@ counted both ways by a relay between client and server (loopback, unshaped); rsy
 daemon through the same relay (delta transfer on, as between hosts), twice: `rsync -a --inplace`
 (rewrites only the changed blocks of the file) and `rsync -a` (rebuilds the file in a temporary
 file and renames it over, as our server does). The trees are compared after every run.
+
+--threshold instead measures ours alone around the size from which files go by delta
+(delta::kMinSize, 1 MiB): files of 1 MiB (whole) and 1 MiB + 4 KiB (delta), and 256 KiB and
+4 MiB, each with 4 KiB rewritten in its middle; bytes on the wire and time (median of 5).
 """
 import argparse, os, random, socket, subprocess, sys, tempfile, threading, time
 
@@ -67,16 +71,53 @@ def write_random(path, mb, seed):
             f.write(rng.randbytes(1 << 20))
 
 
+def later_mtime(path):
+    # rsync's quick check compares whole seconds (--modify-window 0): an edit in the same second
+    # as the first sync would go unseen by it. Two seconds on, every tool sees the change.
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
 def change_in_place(path, seed):
     size = os.path.getsize(path); rng = random.Random(seed)
     with open(path, "r+b") as f:
         for k in range(4):
             f.seek(size * (2 * k + 1) // 8); f.write(rng.randbytes(256 << 10))
+    later_mtime(path)
 
 
 def append(path, seed):
     with open(path, "ab") as f:
         f.write(random.Random(seed).randbytes(64 << 10))
+    later_mtime(path)
+
+
+def threshold(a, cmd, flags, work):
+    ours = sb.Ours(a.build, work)
+    print("| file | goes | bytes on the wire | time (median of 5) |")
+    print("|---|---|---|---|")
+    for size in (256 << 10, 1 << 20, (1 << 20) + 4096, 4 << 20):
+        src = os.path.join(work, "src"); dst = os.path.join(work, "dst"); state = os.path.join(work, "state")
+        times, sent = [], 0
+        for k in range(5):
+            for d in (src, dst, state):
+                sb.rmtree(d); os.makedirs(d)
+            path = os.path.join(src, "f.bin")
+            with open(path, "wb") as f:
+                f.write(random.Random(k).randbytes(size))
+            ours.start_server(dst); relay = CountingRelay(ours.port)
+            run = cmd + ["run", src, "--to", f"127.0.0.1:{relay.port}", "--token-file", ours.tokf, "--once", "--quiet",
+                         "--state-dir", state] + flags
+            subprocess.run(run, check=True)
+            with open(path, "r+b") as f:
+                f.seek(size // 2); f.write(random.Random(100 + k).randbytes(4096))
+            later_mtime(path); relay.reset()
+            t = time.perf_counter(); subprocess.run(run, check=True); times.append(time.perf_counter() - t)
+            sent = relay.up + relay.down; ours.stop_server(); relay.close()
+            if not sb.same_tree(src, dst):
+                raise SystemExit(f"ours: trees differ ({size} bytes)")
+        goes = "delta" if size > (1 << 20) else "whole"
+        print(f"| {size / 1024:.0f} KiB | {goes} | {sent / 1e3:.1f} kB | {sorted(times)[2] * 1e3:.0f} ms |", flush=True)
 
 
 def main():
@@ -84,11 +125,14 @@ def main():
     ap.add_argument("--build", required=True); ap.add_argument("--work", default=None)
     ap.add_argument("--client", default=None); ap.add_argument("--compress", default="auto")
     ap.add_argument("--big-mb", type=int, default=200); ap.add_argument("--huge-mb", type=int, default=1024)
+    ap.add_argument("--threshold", action="store_true")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="nhsync-s6-")
     os.makedirs(work, exist_ok=True)
     cmd = a.client.split() if a.client else [os.path.join(a.build, "bench", "nh-sync-client")]
     flags = [] if a.compress == "none" else ["--compress", a.compress]
+    if a.threshold:
+        return threshold(a, cmd, flags, work)
     ours = sb.Ours(a.build, work)
     rows = []
     for case, mb, edit, changed in (("200 MB file, 1 MiB changed in 4 places", a.big_mb, change_in_place, 1 << 20),

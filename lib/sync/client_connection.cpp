@@ -97,23 +97,24 @@ void Client::Impl::try_connect() {
 void Client::Impl::on_signatures(proto::Reader &r) {
     uint64_t seq = r.varint();
     uint64_t block = r.varint(), base_size = r.varint(), first = r.varint(), n = r.varint();
-    if (!out.awaiting || seq != out.seq || first != out.sigs.size()) throw proto::ProtocolError("unexpected SIGNATURES");
-    if (block > (1u << 20) || (base_size && !block)) throw proto::ProtocolError("SIGNATURES with a bad block size");
+    if (!out.awaiting || seq != out.seq || first != (out.enc ? out.enc->received() : 0)) throw proto::ProtocolError("unexpected SIGNATURES");
+    if (block > (1u << 20) || (base_size && !block) ||
+        (out.enc && (block != out.enc->block() || base_size > out.enc->base_size())))
+        throw proto::ProtocolError("SIGNATURES with a bad block size");
     uint64_t total = delta::block_count(base_size, static_cast<uint32_t>(block));
     if (n > delta::kSigsPerFrame || total > (uint64_t{1} << 22) || first + n > total)
         throw proto::ProtocolError("SIGNATURES with more blocks than the base has");
-    for (uint64_t k = 0; k < n; ++k) {
+    std::vector<delta::BlockSig> sigs(n);
+    for (auto &s : sigs) {
         auto b = r.raw(delta::kSigBytes);
-        delta::BlockSig s;
         for (int i = 0; i < 4; ++i) s.weak |= uint32_t{static_cast<unsigned char>(b[i])} << (8 * i);
         for (int i = 0; i < 8; ++i) s.strong |= uint64_t{static_cast<unsigned char>(b[4 + i])} << (8 * i);
-        out.sigs.push_back(s);
     }
     r.done();
-    if (out.sigs.size() < total) return;
-    out.awaiting = false;
-    out.enc = std::make_unique<delta::Encoder>(out.fd, static_cast<uint32_t>(block), base_size, std::move(out.sigs));
-    out.sigs = {};
+    // Encoding starts with the first of them (see delta::Encoder); the rest follow.
+    if (!out.enc) out.enc = std::make_unique<delta::Encoder>(out.fd, static_cast<uint32_t>(block), base_size);
+    out.enc->add(sigs.data(), sigs.size(), base_size);
+    if (out.enc->complete()) out.awaiting = false;
 }
 
 void Client::Impl::handle_frame(const proto::Frame &fr) {

@@ -166,15 +166,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::unordered_map<std::string, uint64_t> pending_seq;  // path -> seq of the last op on it
 
     // The file being streamed out.
-    // A delta (DELTA_BEGIN) first waits for the server's signatures of its base, then encodes.
+    // A delta (DELTA_BEGIN) encodes as the server's signatures of its base come in.
     struct OutStream {
         int fd = -1;
         uint64_t seq = 0;
         uint64_t off = 0;
         local::Entry e;
         bool awaiting = false;  // DELTA_BEGIN sent, signatures still coming
-        std::vector<delta::BlockSig> sigs;
         std::unique_ptr<delta::Encoder> enc;
+        // Nothing can be sent until more signatures come.
+        bool blocked() const { return awaiting && (!enc || enc->waiting()); }
     } out;
     // A file being received (two-way).
     std::optional<ConfinedTree::PendingFile> in;

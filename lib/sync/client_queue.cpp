@@ -637,7 +637,7 @@ void Client::Impl::pump_output() {
     for (;;) {
         if (conn == Conn::Live && !paused) {
             while (wbuf.size() - wpos < out_high()) {
-                if (out.fd >= 0 && out.awaiting) break;  // the signatures come first
+                if (out.fd >= 0 && out.blocked()) break;  // it needs signatures not in yet
                 if (out.fd >= 0 || !queue.empty()) {
                     produce_one();
                     if (out.fd < 0 && (ops_since_commit >= kBatchOps || bytes_since_commit >= kBatchBytes)) write_commit();
@@ -719,7 +719,7 @@ void Client::Impl::set_rung() {
 
 bool Client::Impl::want_write() const {
     return wpos < wbuf.size() ||
-           (conn == Conn::Live && !paused && (out.fd >= 0 ? !out.awaiting : !queue.empty() || uncommitted));
+           (conn == Conn::Live && !paused && (out.fd >= 0 ? !out.blocked() : !queue.empty() || uncommitted));
 }
 
 void Client::Impl::process_changes(const std::vector<local::Change> &changes) {

@@ -1,5 +1,6 @@
 #include "sync/delta.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -7,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <new>
 #include <unordered_map>
@@ -16,6 +18,7 @@ namespace nh::sync::delta {
 namespace {
 
 constexpr size_t kReadPiece = 4u << 20;   // a multiple of every block size
+constexpr size_t kEmitEvery = 16u << 20;  // signatures go out at least this often (bytes of base read)
 constexpr size_t kLiteralMax = 1u << 20;  // a literal instruction's largest piece
 constexpr unsigned kFilterBits = 20;      // the sender's filter of weak sums: 2^20 bits
 constexpr int kChainMax = 256;            // candidates looked at per weak sum
@@ -62,6 +65,9 @@ FileHash::~FileHash() { XXH3_freeState(static_cast<XXH3_state_t *>(state_)); }
 void FileHash::update(const void *p, size_t n) {
     if (n) XXH3_128bits_update(static_cast<XXH3_state_t *>(state_), p, n);
 }
+void FileHash::assign(const FileHash &other) {
+    XXH3_copyState(static_cast<XXH3_state_t *>(state_), static_cast<const XXH3_state_t *>(other.state_));
+}
 Digest FileHash::final() {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(static_cast<XXH3_state_t *>(state_)));
@@ -70,7 +76,9 @@ Digest FileHash::final() {
     return d;
 }
 
-uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<void(const BlockSig *, size_t)> &emit) {
+uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<void(const BlockSig *, size_t)> &emit,
+                    FileHash *whole) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     std::string buf(kReadPiece, '\0');
     std::vector<BlockSig> batch;
     batch.reserve(kSigsPerFrame);
@@ -88,6 +96,13 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<v
                 emit(batch.data(), batch.size());
                 batch.clear();
             }
+        }
+        if (whole) whole->update(p, usable);
+        // A frame at least every 16 MiB read, so that the sender can start on the blocks it
+        // has (and not so often that frames cost bytes: 64 frames for 1 GiB).
+        if (!batch.empty() && (batch.size() >= 256 || (off + usable) % kEmitEvery == 0)) {
+            emit(batch.data(), batch.size());
+            batch.clear();
         }
         off += usable;
         if (got < want) break;
@@ -112,7 +127,9 @@ struct Encoder::Impl {
     bool have_sum = false;
     uint32_t a = 0, b = 0;
     uint64_t run_first = 0, run_count = 0;
-    uint64_t expect_next = UINT64_MAX;
+    uint64_t expect_next = 0;  // the base block tried first at the window (in order)
+    bool complete = false;     // every signature is in (and the lookup built)
+    bool waiting = false;      // step() stopped for more signatures
 
     void refill() {
         if (lit) {
@@ -172,13 +189,28 @@ struct Encoder::Impl {
     }
 };
 
-Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSig> sigs) : impl_(std::make_unique<Impl>()) {
+Encoder::Encoder(int fd, uint32_t block, uint64_t base_size) : impl_(std::make_unique<Impl>()) {
     auto &m = *impl_;
     m.fd = fd;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     m.block = block ? block : 1;
+    add(nullptr, 0, base_size);
+}
+
+Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, const std::vector<BlockSig> &sigs) : Encoder(fd, block, base_size) {
+    add(sigs.data(), sigs.size(), base_size);
+}
+
+void Encoder::add(const BlockSig *sigs, size_t n, uint64_t base_size) {
+    auto &m = *impl_;
+    if (m.complete) return;
+    m.sigs.insert(m.sigs.end(), sigs, sigs + n);
     m.base_size = base_size;
-    m.sigs = std::move(sigs);
-    m.nblocks = m.sigs.size();
+    m.nblocks = block_count(base_size, m.block);
+    m.waiting = false;
+    if (m.sigs.size() < m.nblocks) return;
+    m.sigs.resize(m.nblocks);
+    m.complete = true;
     m.next.assign(m.nblocks, UINT32_MAX);
     m.filter.assign((size_t{1} << kFilterBits) / 64, 0);
     m.head.reserve(m.nblocks);
@@ -194,6 +226,12 @@ Encoder::Encoder(int fd, uint32_t block, uint64_t base_size, std::vector<BlockSi
     }
 }
 
+uint64_t Encoder::received() const { return impl_->sigs.size(); }
+bool Encoder::complete() const { return impl_->complete; }
+bool Encoder::waiting() const { return impl_->waiting; }
+uint32_t Encoder::block() const { return impl_->block; }
+uint64_t Encoder::base_size() const { return impl_->base_size; }
+
 Encoder::~Encoder() = default;
 
 bool Encoder::step(Sink &sink, size_t budget) {
@@ -207,6 +245,24 @@ bool Encoder::step(Sink &sink, size_t budget) {
             continue;
         }
         size_t avail = m.buf.size() - m.pos;
+        auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
+        // Right after a match the next block is most likely the base's next one: its strong
+        // hash (faster than the rolling sum from scratch) settles it without the weak sum.
+        // Until every signature is in, that is all that can be tried.
+        if (!m.have_sum && avail >= block && m.expect_next < m.sigs.size() && m.block_len(m.expect_next) == block &&
+            strong_sum(w, block) == m.sigs[m.expect_next].strong) {
+            m.flush_literal(sink, m.pos);
+            m.add_copy(sink, m.expect_next);
+            ++m.expect_next;
+            m.pos += block;
+            m.lit = m.pos;
+            done += block;
+            continue;
+        }
+        if (!m.complete) {
+            m.waiting = true;
+            return true;
+        }
         if (!m.nblocks && !m.eof) {  // nothing to match against: all of it is literal
             m.pos = m.buf.size();
             m.flush_literal(sink, m.pos);
@@ -229,12 +285,12 @@ bool Encoder::step(Sink &sink, size_t budget) {
             read_total_ = m.read_off;
             digest_ = m.sha.final();
             m.nblocks = 0;
+            m.sigs.clear();
             m.buf.clear();
             m.buf.shrink_to_fit();
             m.pos = m.lit = 0;
             return false;
         }
-        auto *w = reinterpret_cast<const unsigned char *>(m.buf.data()) + m.pos;
         if (!m.have_sum) {
             m.a = m.b = 0;
             for (size_t i = 0; i < block; ++i) {
@@ -271,31 +327,105 @@ bool Encoder::step(Sink &sink, size_t budget) {
 Patcher::Patcher(int base_fd, uint64_t base_size, uint32_t block)
     : fd_(base_fd), size_(base_size), block_(block ? block : 1), blocks_(block_count(base_size, block_)) {}
 
-void Patcher::copy(uint64_t first, uint64_t count, const Out &out) {
-    if (count == 0 || first >= blocks_ || count > blocks_ - first)
-        throw std::out_of_range("blocks " + std::to_string(first) + "+" + std::to_string(count) + " of a base of " +
-                                std::to_string(blocks_));
-    uint64_t off = first * block_, end = std::min(size_, (first + count) * block_);
+void Patcher::defer(const FileHash &base) {
+    if (written_ || mode_ != Mode::Plain || !size_) return;
+    base_hash_ = std::make_unique<FileHash>();
+    base_hash_->assign(base);
+    mode_ = Mode::Deferred;
+}
+
+uint64_t Patcher::emit_base(uint64_t off, uint64_t end, uint64_t out_off, const Out &out, FileHash *hash) {
     buf_.resize(kLiteralMax);
+    uint64_t start = off;
     while (off < end) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(kLiteralMax, end - off));
         size_t got = read_full(fd_, buf_.data(), want, off);
         if (!got) break;  // the base shrank: the digest will not match
         std::string_view piece(buf_.data(), got);
-        sha_.update(piece.data(), piece.size());
-        out(piece);
-        written_ += got;
+        if (hash) hash->update(piece.data(), piece.size());
+        out(out_off + (off - start), piece);
         off += got;
         if (got < want) break;
     }
+    return off - start;
+}
+
+// Gives out the base part of the result that deferring left unwritten; from then on every
+// instruction goes to out.
+void Patcher::materialize(const Out &out) {
+    if (mode_ == Mode::Plain) return;
+    Mode was = mode_;
+    mode_ = Mode::Plain;
+    uint64_t end = std::min(written_, size_);
+    if (was == Mode::Deferred) {  // the result so far is base[0, written_), not hashed yet
+        written_ = emit_base(0, end, 0, out, &sha_);
+        return;
+    }
+    // Append: the hash covers the base as it was read for the signatures, and the new bytes
+    // after it were written. What is written now must be that same base.
+    FileHash now;
+    if (emit_base(0, end, 0, out, &now) != size_ || now.final() != base_hash_->final()) base_changed_ = true;
+}
+
+bool Patcher::base_equals(uint64_t off, std::string_view data) {
+    buf_.resize(kLiteralMax);
+    while (!data.empty()) {
+        size_t want = std::min(kLiteralMax, data.size());
+        if (read_full(fd_, buf_.data(), want, off) != want || std::memcmp(buf_.data(), data.data(), want) != 0) return false;
+        data.remove_prefix(want);
+        off += want;
+    }
+    return true;
+}
+
+void Patcher::copy(uint64_t first, uint64_t count, const Out &out) {
+    if (count == 0 || first >= blocks_ || count > blocks_ - first)
+        throw std::out_of_range("blocks " + std::to_string(first) + "+" + std::to_string(count) + " of a base of " +
+                                std::to_string(blocks_));
+    uint64_t off = first * block_, end = std::min(size_, (first + count) * block_);
+    if (mode_ == Mode::Deferred && off == written_) {
+        written_ = end;  // still the base from its start
+        return;
+    }
+    materialize(out);
+    written_ += emit_base(off, end, written_, out, &sha_);
 }
 
 void Patcher::literal(std::string_view data, const Out &out) {
+    if (mode_ == Mode::Deferred) {
+        // Bytes before the base's end (its short last block, say) may be the base's own.
+        size_t same = static_cast<size_t>(std::min<uint64_t>(data.size(), size_ - written_));
+        if (same && !base_equals(written_, data.substr(0, same))) {
+            materialize(out);
+        } else {
+            written_ += same;
+            data.remove_prefix(same);
+            if (data.empty()) return;
+            sha_.assign(*base_hash_);  // the result so far is the whole base
+            mode_ = Mode::Append;
+        }
+    }
     sha_.update(data.data(), data.size());
-    out(data);
+    out(written_, data);
     written_ += data.size();
 }
 
-bool Patcher::verify(const Digest &expected) { return sha_.final() == expected; }
+bool Patcher::finish(const Out &out) {
+    if (mode_ == Mode::Deferred) {
+        if (written_ == size_) {
+            sha_.assign(*base_hash_);
+            mode_ = Mode::Append;  // the base itself: nothing to append
+        } else {
+            materialize(out);  // a prefix of the base: the file shrinks, which is no append
+        }
+    }
+    return mode_ == Mode::Append;
+}
+
+void Patcher::write_base(const Out &out) {
+    if (mode_ == Mode::Append) materialize(out);
+}
+
+bool Patcher::verify(const Digest &expected) { return sha_.final() == expected && !base_changed_; }
 
 }  // namespace nh::sync::delta

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -82,6 +83,21 @@ void check_links_moved(int dirfd, const std::string &name, const std::string &fr
     }
     ::closedir(d);
 }
+
+// atime left alone, mtime set.
+std::array<struct timespec, 2> mtime_times(int64_t mtime_ns) {
+    std::array<struct timespec, 2> ts{};
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = mtime_ns / 1'000'000'000;
+    ts[1].tv_nsec = mtime_ns % 1'000'000'000;
+    if (ts[1].tv_nsec < 0) {
+        ts[1].tv_nsec += 1'000'000'000;
+        ts[1].tv_sec -= 1;
+    }
+    return ts;
+}
+
+bool same_time(const struct timespec &a, const struct timespec &b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
 
 void close_pending(ConfinedTree::PendingFile &f) noexcept {
     if (f.fd >= 0) {
@@ -341,20 +357,84 @@ void ConfinedTree::write(PendingFile &f, std::string_view data) {
     }
 }
 
+void ConfinedTree::write_at(PendingFile &f, uint64_t offset, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(f.fd, data.data(), data.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail_errno("cannot write", f.path);
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+        offset += static_cast<uint64_t>(n);
+        f.written = std::max(f.written, offset);
+    }
+}
+
 void ConfinedTree::abort_file(PendingFile &f) noexcept { close_pending(f); }
 
-local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
-    struct timespec ts[2];
-    ts[0].tv_sec = 0;
-    ts[0].tv_nsec = UTIME_OMIT;
-    ts[1].tv_sec = mtime_ns / 1'000'000'000;
-    ts[1].tv_nsec = mtime_ns % 1'000'000'000;
-    if (ts[1].tv_nsec < 0) {
-        ts[1].tv_nsec += 1'000'000'000;
-        ts[1].tv_sec -= 1;
-    }
+bool unchanged_since(int fd, const struct stat &then) {
+    struct stat now;
+    return ::fstat(fd, &now) == 0 && now.st_dev == then.st_dev && now.st_ino == then.st_ino &&
+           now.st_size == then.st_size && same_time(now.st_mtim, then.st_mtim) && same_time(now.st_ctim, then.st_ctim);
+}
+
+ConfinedTree::Append ConfinedTree::commit_append(PendingFile &f, const struct stat &base, uint64_t len, int64_t mtime_ns,
+                                                 local::Entry &result) {
+    int fd = ::openat(f.dir->fd, f.leaf.c_str(), O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT || errno == ELOOP ? Append::Changed : Append::Unwritable;
     struct stat st;
-    if (::fchmod(f.fd, f.mode) != 0 || ::futimens(f.fd, ts) != 0 || ::fstat(f.fd, &st) != 0) {
+    if (!unchanged_since(fd, base) || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        ::close(fd);
+        return Append::Changed;
+    }
+    int src = ::openat(f.dir->fd, f.tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);  // f.fd is write-only
+    if (src < 0) {
+        int err = errno;
+        ::close(fd);
+        abort_file(f);
+        fail_errno("cannot read the temporary file for", f.path, err);
+    }
+    // From here the file only grows at its end; a failure cuts it back to what it was.
+    auto undo = [&](int err) {
+        ::close(src);
+        ::ftruncate(fd, base.st_size);
+        auto was = mtime_times(int64_t(base.st_mtim.tv_sec) * 1'000'000'000 + base.st_mtim.tv_nsec);
+        ::futimens(fd, was.data());
+        ::close(fd);
+        abort_file(f);
+        fail_errno("cannot append to", f.path, err);
+    };
+    loff_t in = base.st_size, out = base.st_size;
+    uint64_t left = len;
+    while (left) {
+        ssize_t n = ::copy_file_range(src, &in, fd, &out, left, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+            // No in-kernel copy here: through a buffer.
+            std::string buf(std::min<uint64_t>(left, 1u << 20), '\0');
+            n = ::pread(src, buf.data(), buf.size(), in);
+            if (n > 0) n = ::pwrite(fd, buf.data(), static_cast<size_t>(n), out);
+            if (n > 0) {
+                in += n;
+                out += n;
+            }
+        }
+        if (n <= 0) undo(n < 0 ? errno : EIO);
+        left -= static_cast<uint64_t>(n);
+    }
+    auto ts = mtime_times(mtime_ns);
+    if (::fchmod(fd, f.mode) != 0 || ::futimens(fd, ts.data()) != 0 || ::fstat(fd, &st) != 0) undo(errno);
+    ::close(src);
+    ::close(fd);
+    abort_file(f);  // the temporary file goes
+    result = entry_from_stat(f.path, st);
+    return Append::Done;
+}
+
+local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
+    auto ts = mtime_times(mtime_ns);
+    struct stat st;
+    if (::fchmod(f.fd, f.mode) != 0 || ::futimens(f.fd, ts.data()) != 0 || ::fstat(f.fd, &st) != 0) {
         int err = errno;
         abort_file(f);
         fail_errno("cannot set metadata of", f.path, err);

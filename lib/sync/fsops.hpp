@@ -68,10 +68,21 @@ public:
     // Creates the temporary file next to path (creating missing parents).
     PendingFile begin_file(std::string_view path, uint32_t mode);
     void write(PendingFile &f, std::string_view data);
+    // Writes at an offset of the temporary file (a file with holes until they are written).
+    void write_at(PendingFile &f, uint64_t offset, std::string_view data);
     // Sets mode and mtime, renames over path (replacing whatever is there,
     // a directory tree included). Returns the resulting entry.
     local::Entry commit_file(PendingFile &f, int64_t mtime_ns);
     void abort_file(PendingFile &f) noexcept;
+
+    // Grows path's file in place by bytes [base.st_size, base.st_size + len) of the temporary
+    // file f, then sets mode and mtime as commit_file does and drops f. Only when path is still
+    // the file `base` describes (same inode, size, mtime and ctime; one link): else Changed,
+    // and nothing is written. Unwritable: it cannot be opened for writing (nothing written).
+    // Either way f stays. A write that fails halfway cuts the file back to its old size and
+    // mtime and throws (f dropped).
+    enum class Append { Done, Changed, Unwritable };
+    Append commit_append(PendingFile &f, const struct stat &base, uint64_t len, int64_t mtime_ns, local::Entry &result);
 
     local::Entry make_dir(std::string_view path, uint32_t mode);
     local::Entry make_symlink(std::string_view path, std::string_view target);
@@ -115,6 +126,9 @@ private:
     struct Reaper;
     std::unique_ptr<Reaper> reaper_;  // last: stopped before the root's descriptor closes
 };
+
+// Whether fd is still the file `then` describes (same inode, size, mtime and ctime).
+bool unchanged_since(int fd, const struct stat &then);
 
 // lstat result of an open descriptor or a path as an Entry.
 local::Entry entry_from_stat(std::string path, const struct stat &st);

@@ -88,6 +88,7 @@ struct Server::Impl {
     bool stream_failed = false;
     // When the file being received is a delta (DELTA_BEGIN): its base, open, and the patcher.
     int delta_base = -1;
+    struct stat delta_base_st {};  // as it was when its signatures were read
     std::unique_ptr<delta::Patcher> patch;
     bool delta_ok = false;  // granted in this session
     std::unique_ptr<local::Watcher> watcher;
@@ -690,7 +691,7 @@ struct Server::Impl {
                 if (patch)
                     patch->literal(data, out);
                 else
-                    out(data);
+                    out(stream->written, data);
             });
             return;
         }
@@ -717,27 +718,9 @@ struct Server::Impl {
             if (seq != stream_seq || (!stream && !stream_failed) || (stream && !patch))
                 throw proto::ProtocolError("DELTA_END outside a delta stream");
             if (stream) {
-                std::string path = stream->path;
                 delta::Digest want{};
                 std::memcpy(want.data(), sum.data(), want.size());
-                if (!patch->verify(want)) {
-                    // The base changed while it was read: ask for the whole file.
-                    log::info("nhsyncd: '" + loggable(path) + "' changed while a delta against it was applied; asking for it whole");
-                    tree->abort_file(*stream);
-                    std::string f;
-                    proto::Writer w(f);
-                    w.begin(Msg::Resend);
-                    w.varint(seq);
-                    w.str(path);
-                    w.finish();
-                    send(f);
-                } else {
-                    try {
-                        index.put(tree->commit_file(*stream, mtime));
-                    } catch (const Error &e) {
-                        send_nack(seq, path, e.code(), e.what());
-                    }
-                }
+                finish_delta(seq, want, mtime);
                 stream.reset();
             }
             end_delta();
@@ -893,11 +876,57 @@ struct Server::Impl {
         }
     }
 
+    // DELTA_END of a delta that arrived whole: the result replaces the target (or, when it is
+    // the target followed by new bytes, the target grows in place), or, when the base was not
+    // what its signatures said, the client is asked for the whole file.
+    void finish_delta(uint64_t seq, const delta::Digest &want, int64_t mtime) {
+        std::string path = stream->path;
+        bool append = false;
+        stream_write(seq, [&](const delta::Patcher::Out &out) { append = patch->finish(out); });
+        if (!stream) return;  // a write failed: NACKed
+        bool ok = patch->verify(want);
+        try {
+            if (ok && append) {
+                local::Entry e;
+                switch (tree->commit_append(*stream, delta_base_st, patch->written() - patch->base_size(), mtime, e)) {
+                case ConfinedTree::Append::Done:
+                    index.put(e);
+                    return;
+                case ConfinedTree::Append::Changed:
+                    ok = false;
+                    break;
+                case ConfinedTree::Append::Unwritable:  // then as any other delta: the result beside it, renamed over
+                    stream_write(seq, [&](const delta::Patcher::Out &out) { patch->write_base(out); });
+                    if (!stream) return;
+                    ok = patch->verify(want);
+                    break;
+                }
+            }
+            if (ok) {
+                index.put(tree->commit_file(*stream, mtime));
+                return;
+            }
+        } catch (const Error &e) {
+            send_nack(seq, path, e.code(), e.what());
+            return;
+        }
+        // The base changed while it was read or the delta applied: ask for the whole file.
+        log::info("nhsyncd: '" + loggable(path) + "' changed while a delta against it was applied; asking for it whole");
+        tree->abort_file(*stream);
+        std::string f;
+        proto::Writer w(f);
+        w.begin(Msg::Resend);
+        w.varint(seq);
+        w.str(path);
+        w.finish();
+        send(f);
+    }
+
     // Writes to the file being received; a write error ends the stream with a NACK (the rest
     // of it is then skipped).
     void stream_write(uint64_t seq, const std::function<void(const delta::Patcher::Out &)> &produce) {
         try {
-            produce([&](std::string_view d) { tree->write(*stream, d); });
+            produce([&](uint64_t off, std::string_view d) { tree->write_at(*stream, off, d); });
         } catch (const Error &e) {
             tree->abort_file(*stream);
             std::string path = stream->path;
@@ -933,17 +962,24 @@ struct Server::Impl {
         index.erase_tree(path);
         stream = tree->begin_file(path, perm);
         int fd = tree->open_read(path);
-        struct stat st;
+        struct stat &st = delta_base_st;
         uint64_t size = 0;
         if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size = static_cast<uint64_t>(st.st_size);
         uint32_t block = delta::block_size_for(size);
         uint64_t sent = 0;
+        // A file with one link may grow in place (an append); its hash as read tells the
+        // result's. With more links it is replaced, as every other file is.
+        delta::FileHash whole;
+        bool may_append = size && st.st_nlink == 1;
         if (size) {
             delta_base = fd;
-            size = delta::signatures(fd, size, block, [&](const delta::BlockSig *s, size_t n) {
-                send_signatures(seq, block, size, sent, s, n);
-                sent += n;
-            });
+            size = delta::signatures(
+                fd, size, block,
+                [&](const delta::BlockSig *s, size_t n) {
+                    send_signatures(seq, block, size, sent, s, n);
+                    sent += n;
+                },
+                may_append ? &whole : nullptr);
         } else if (fd >= 0) {
             ::close(fd);
         }
@@ -952,8 +988,10 @@ struct Server::Impl {
             // The base shrank while it was read (or there is none): what was sent is all.
             size = std::min(size, sent * block);
             send_signatures(seq, block, size, sent, nullptr, 0);
+            may_append = false;
         }
         patch = std::make_unique<delta::Patcher>(delta_base, size, block);
+        if (may_append && size == static_cast<uint64_t>(st.st_size)) patch->defer(whole);
         stream_failed = false;
     }
 

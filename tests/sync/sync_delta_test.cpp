@@ -2,9 +2,11 @@
 // the real nhsyncd over loopback sockets, with the bytes on the wire counted by a relay.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <thread>
 #include <string>
@@ -36,11 +38,17 @@ struct Result {
     uint64_t literal = 0;  // bytes sent as literals
     uint64_t copies = 0;   // copy instructions
     bool verified = false;
+    bool appended = false;          // deferred: the receiver would grow the base in place
+    uint64_t out_bytes = 0;         // bytes the patcher gave out (what the receiver writes)
+    uint64_t first_out = UINT64_MAX;  // the lowest offset it gave out
 };
 
 // Encodes `target` against the signatures of `base` and rebuilds it from `base`, as the two
-// ends of a connection do, through real files.
-Result round_trip(const std::string &base, const std::string &target) {
+// ends of a connection do, through real files. With `defer`, as nhsyncd does for a base with
+// one link: an append gives out only the new bytes.
+// With `piece`, the encoder gets the signatures that many at a time and works between them
+// as far as it can, as the client does while they arrive.
+Result round_trip(const std::string &base, const std::string &target, bool defer = false, size_t piece = 0) {
     std::string dir = make_temp_dir("delta-codec");
     write_file(dir + "/base", base);
     write_file(dir + "/target", target);
@@ -48,27 +56,53 @@ Result round_trip(const std::string &base, const std::string &target) {
     int tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
     uint32_t block = nd::block_size_for(base.size());
     std::vector<nd::BlockSig> sigs;
-    uint64_t covered = nd::signatures(bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); });
+    nd::FileHash whole;
+    uint64_t covered = nd::signatures(
+        bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); }, &whole);
     EXPECT_EQ(covered, base.size());
     EXPECT_EQ(sigs.size(), nd::block_count(base.size(), block));
-    nd::Encoder enc(tfd, block, base.size(), sigs);
+    nd::Encoder enc(tfd, block, base.size(), piece ? std::vector<nd::BlockSig>{} : sigs);
     nd::Patcher patch(bfd, base.size(), block);
+    if (defer) patch.defer(whole);
     Result r;
+    auto out = [&r](uint64_t off, std::string_view d) {
+        if (r.rebuilt.size() < off + d.size()) r.rebuilt.resize(off + d.size());
+        r.rebuilt.replace(off, d.size(), d);
+        r.out_bytes += d.size();
+        r.first_out = std::min<uint64_t>(r.first_out, off);
+    };
     struct Sink : nd::Encoder::Sink {
         nd::Patcher &p;
         Result &r;
-        Sink(nd::Patcher &pp, Result &rr) : p(pp), r(rr) {}
+        const nd::Patcher::Out &out;
+        Sink(nd::Patcher &pp, Result &rr, const nd::Patcher::Out &o) : p(pp), r(rr), out(o) {}
         void copy(uint64_t first, uint64_t count) override {
             ++r.copies;
-            p.copy(first, count, [&](std::string_view d) { r.rebuilt.append(d); });
+            p.copy(first, count, out);
         }
         void literal(std::string_view data) override {
             EXPECT_LE(data.size(), 1u << 20);
             r.literal += data.size();
-            p.literal(data, [&](std::string_view d) { r.rebuilt.append(d); });
+            p.literal(data, out);
         }
-    } sink(patch, r);
+    };
+    nd::Patcher::Out o = out;
+    Sink sink(patch, r, o);
+    for (size_t i = 0; piece && i < sigs.size(); i += piece) {
+        while (enc.step(sink, 1u << 20) && !enc.waiting()) {
+        }
+        EXPECT_TRUE(enc.waiting()) << "finished before every signature was in";
+        enc.add(sigs.data() + i, std::min(piece, sigs.size() - i), base.size());
+    }
     while (enc.step(sink, 1u << 20)) {
+        EXPECT_FALSE(enc.waiting());
+    }
+    r.appended = patch.finish(o);
+    if (r.appended) {  // what the receiver grows the base with
+        EXPECT_TRUE(r.out_bytes == 0 || r.first_out >= base.size()) << "a byte of the base was written again";
+        if (r.rebuilt.size() < base.size()) r.rebuilt.resize(base.size());
+        r.rebuilt.replace(0, base.size(), base);
+        EXPECT_EQ(patch.written(), target.size());
     }
     r.verified = patch.verify(enc.digest());
     ::close(bfd);
@@ -86,21 +120,25 @@ TEST(DeltaCodec, RandomEditsSendOnlyTheEditedBlocks) {
         size_t at = rng() % (target.size() - 5000);
         for (size_t i = 0; i < 5000; ++i) target[at + i] = static_cast<char>(rng());
     }
-    auto r = round_trip(base, target);
-    EXPECT_TRUE(r.rebuilt == target);
-    EXPECT_TRUE(r.verified);
-    uint32_t block = nd::block_size_for(base.size());
-    EXPECT_LE(r.literal, 6 * (5000 + 2 * uint64_t{block})) << "more than the edited blocks went as literals";
+    for (size_t piece : {0, 1, 300}) {
+        auto r = round_trip(base, target, false, piece);
+        EXPECT_TRUE(r.rebuilt == target);
+        EXPECT_TRUE(r.verified);
+        uint32_t block = nd::block_size_for(base.size());
+        EXPECT_LE(r.literal, 6 * (5000 + 2 * uint64_t{block})) << "more than the edited blocks went as literals";
+    }
 }
 
 TEST(DeltaCodec, InsertsThatShiftTheRestStillMatch) {
     std::string base = random_bytes(4u << 20, 3), target = base;
     target.insert(1000003, "inserted bytes shift everything after them by an odd amount");
     target.erase(3000001, 777);
-    auto r = round_trip(base, target);
-    EXPECT_TRUE(r.rebuilt == target);
-    EXPECT_TRUE(r.verified);
-    EXPECT_LE(r.literal, 4 * uint64_t{nd::block_size_for(base.size())});
+    for (size_t piece : {0, 7}) {  // all signatures at once, or as they come
+        auto r = round_trip(base, target, false, piece);
+        EXPECT_TRUE(r.rebuilt == target);
+        EXPECT_TRUE(r.verified);
+        EXPECT_LE(r.literal, 4 * uint64_t{nd::block_size_for(base.size())});
+    }
 }
 
 TEST(DeltaCodec, AnAppendSendsTheNewTailOnly) {
@@ -109,6 +147,41 @@ TEST(DeltaCodec, AnAppendSendsTheNewTailOnly) {
     EXPECT_TRUE(r.rebuilt == target);
     EXPECT_EQ(r.literal, 65536u);
     EXPECT_EQ(r.copies, 1u) << "the whole base is one run of blocks";
+}
+
+// nhsyncd defers the base's part of the result (Patcher::defer): an append gives out the new
+// bytes only; anything else gives out the whole result, as without deferring.
+TEST(DeltaCodec, AnAppendGivesOutOnlyTheNewBytesAndAnythingElseTheWholeFile) {
+    std::string base = random_bytes(4u << 20, 12), odd = random_bytes((3u << 20) + 12345, 13);
+    std::string tail = random_bytes(70000, 14);
+    uint32_t block = nd::block_size_for(base.size());
+    struct Case {
+        const char *what;
+        const std::string &base;
+        std::string target;
+        bool appended;
+        uint64_t out;  // bytes given out, when appended
+    };
+    std::string middle = base;
+    middle[2u << 20] ^= 1;
+    std::vector<Case> cases = {
+        {"an append", base, base + tail, true, tail.size()},
+        {"an append to a short last block", odd, odd + tail, true, tail.size()},
+        {"the same content", base, base, true, 0},
+        {"an edit in the middle", base, middle + tail, false, 0},
+        {"a truncation", base, base.substr(0, (2u << 20) + 7), false, 0},
+        {"an append, then a block of the base again", base, base + tail + base.substr(block, block), false, 0},
+        {"the last byte changed, then an append", odd, odd.substr(0, odd.size() - 1) + "!" + tail, false, 0},
+    };
+    for (auto &c : cases) {
+        SCOPED_TRACE(c.what);
+        auto r = round_trip(c.base, c.target, /*defer=*/true, /*piece=*/64);
+        EXPECT_TRUE(r.rebuilt == c.target);
+        EXPECT_TRUE(r.verified);
+        EXPECT_EQ(r.appended, c.appended);
+        if (c.appended) EXPECT_EQ(r.out_bytes, c.out);
+        else EXPECT_EQ(r.out_bytes, c.target.size());
+    }
 }
 
 TEST(DeltaCodec, TruncationAndAShortLastBlock) {
@@ -145,7 +218,7 @@ TEST(DeltaCodec, RepetitiveContentAndOutOfRangeBlocks) {
     EXPECT_TRUE(r.rebuilt == target);
     EXPECT_LE(r.literal, 2 * uint64_t{nd::block_size_for(base.size())});
     nd::Patcher p(-1, 10u << 20, 1u << 16);
-    auto sink = [](std::string_view) {};
+    auto sink = [](uint64_t, std::string_view) {};
     EXPECT_THROW(p.copy(160, 1, sink), std::out_of_range);
     EXPECT_THROW(p.copy(0, 161, sink), std::out_of_range);
     EXPECT_THROW(p.copy(1, UINT64_MAX, sink), std::out_of_range);
@@ -269,4 +342,34 @@ TEST_F(DeltaSync, ABaseChangedDuringTheDeltaEndsAsTheClientsFile) {
     EXPECT_EQ(diff_trees(src, dst), "");
     EXPECT_NE(server.log().find("asking for it whole"), std::string::npos)
         << "the change did not land during the delta (a slow start?):\n" << server.log();
+}
+
+// An appended large file (a log, say) grows in place on the real server: the same inode, so a
+// reader following it (tail -f) goes on reading, and only the new bytes are written. A file
+// with a second link is replaced instead, as every other changed file is, and the other link
+// keeps the old content.
+TEST_F(DeltaSync, AnAppendedLargeFileGrowsInPlaceOnTheRealServer) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken});
+    std::string log = random_bytes((6u << 20) + 777, 50);
+    write_file(src + "/app.log", log);
+    sync_once(server.port());
+    struct stat before, after;
+    ASSERT_EQ(::stat((dst + "/app.log").c_str(), &before), 0);
+    log += random_bytes(30000, 51);
+    write_file(src + "/app.log", log);
+    uint64_t bytes = sync_once(server.port());
+    EXPECT_LT(bytes, 100000u);
+    ASSERT_EQ(::stat((dst + "/app.log").c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "replaced, not grown in place";
+
+    std::string other = dst + "-second-link";
+    ASSERT_EQ(::link((dst + "/app.log").c_str(), other.c_str()), 0);
+    std::string old = log;
+    log += random_bytes(30000, 52);
+    write_file(src + "/app.log", log);
+    sync_once(server.port());
+    ASSERT_EQ(::stat((dst + "/app.log").c_str(), &after), 0);
+    EXPECT_NE(after.st_ino, before.st_ino) << "a file with two links was changed in place";
+    EXPECT_TRUE(read_file(other) == old) << "the other link changed";
+    std::remove(other.c_str());
 }

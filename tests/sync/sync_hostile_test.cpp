@@ -949,6 +949,14 @@ std::string digest_of(const std::string &data) {
     return std::string(reinterpret_cast<const char *>(d.data()), d.size());
 }
 
+// Overwrites a file from its start without replacing it, as an app writing it in place does.
+void write_file_in_place(const std::string &path, const std::string &data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+    ::close(fd);
+}
+
 struct HostileDelta : Hostile {
     std::string original;
     void SetUp() override {
@@ -1055,12 +1063,7 @@ TEST_F(HostileDelta, ABaseChangedUnderTheDeltaIsAskedForWhole) {
     uint64_t n = begin(*c);
     std::string theirs = original;
     for (size_t i = 0; i < theirs.size(); i += 100000) theirs[i] = static_cast<char>(~theirs[i]);
-    {
-        int fd = ::open((root + "/big.bin").c_str(), O_WRONLY);  // in place: the server's open base changes
-        ASSERT_GE(fd, 0);
-        ASSERT_EQ(::pwrite(fd, theirs.data(), theirs.size(), 0), static_cast<ssize_t>(theirs.size()));
-        ::close(fd);
-    }
+    write_file_in_place(root + "/big.bin", theirs);  // the server's open base changes
     c->send(delta_copy(1, 0, n));
     c->send(delta_end(1, digest_of(original)));
     c->send(commit(1));
@@ -1084,5 +1087,72 @@ TEST_F(HostileDelta, ABaseChangedUnderTheDeltaIsAskedForWhole) {
     auto reply = until_ack(*c, 10000, 2);
     EXPECT_TRUE(reply.acked);
     EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    expect_target_untouched();
+}
+
+// A delta that is the target followed by new bytes grows the target in place (same inode),
+// and only once the whole delta has arrived and its hash is right: a session cut in the middle
+// or a wrong hash leaves the target as it was, mtime included, and a target the container
+// changed after its signatures were read is asked for whole, not appended to.
+TEST_F(HostileDelta, AnAppendGrowsTheTargetOnlyWhenWholeAndChecked) {
+    struct stat before;
+    ASSERT_EQ(::stat((root + "/big.bin").c_str(), &before), 0);
+    auto unchanged = [&] {
+        expect_target_untouched();
+        struct stat now;
+        ASSERT_EQ(::stat((root + "/big.bin").c_str(), &now), 0);
+        EXPECT_EQ(now.st_ino, before.st_ino);
+        EXPECT_EQ(now.st_mtim.tv_sec, before.st_mtim.tv_sec);
+        EXPECT_EQ(now.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    };
+    std::string tail(200000, 'T');
+    {
+        auto c = login_delta();  // cut after the new bytes, before DELTA_END
+        uint64_t n = begin(*c);
+        c->send(delta_copy(1, 0, n));
+        c->send(file_data(1, tail));
+    }
+    auto c = login_delta();
+    uint64_t n = begin(*c, 1);
+    unchanged();
+    c->send(delta_copy(1, 0, n));
+    c->send(file_data(1, tail));
+    c->send(delta_end(1, digest_of(original + "not what was sent")));
+    c->send(commit(1));
+    std::string s;
+    auto fr = c->next(s);
+    EXPECT_EQ(fr.type, Msg::Resend);
+    EXPECT_TRUE(until_ack(*c).acked);
+    unchanged();
+
+    // The container grows the file after the signatures were read: the append is not made
+    // on top of it.
+    n = begin(*c, 2);
+    std::string theirs = original + "written by the app";
+    write_file_in_place(root + "/big.bin", theirs);
+    c->send(delta_copy(2, 0, n));
+    c->send(file_data(2, tail));
+    c->send(delta_end(2, digest_of(original + tail)));
+    c->send(commit(2));
+    fr = c->next(s);
+    EXPECT_EQ(fr.type, Msg::Resend);
+    EXPECT_TRUE(until_ack(*c, 10000, 2).acked);
+    EXPECT_TRUE(read_file(root + "/big.bin") == theirs) << "appended to a file that changed";
+    write_file_in_place(root + "/big.bin", original);
+    ::truncate((root + "/big.bin").c_str(), static_cast<off_t>(original.size()));
+
+    n = begin(*c, 3);
+    c->send(delta_copy(3, 0, n));
+    c->send(file_data(3, tail));
+    c->send(delta_end(3, digest_of(original + tail)));
+    c->send(commit(3));
+    auto reply = until_ack(*c, 10000, 3);
+    EXPECT_TRUE(reply.acked);
+    EXPECT_TRUE(reply.nacks.empty()) << joined(reply.nacks);
+    struct stat after;
+    ASSERT_EQ(::stat((root + "/big.bin").c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "replaced, not grown in place";
+    EXPECT_EQ(after.st_mtim.tv_sec, 1'600'000'000);
+    original += tail;
     expect_target_untouched();
 }
