@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <grp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,18 +221,31 @@ Daemon::Daemon(DaemonOptions o) {
     envp.push_back(nullptr);
     int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log_fd < 0) throw std::runtime_error("cannot create " + log_file_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-        ::dup2(log_fd, 2);
-        if (o.run_as != 0) {
+    if (o.run_as == 0) {
+        // posix_spawn, not fork: a forked copy of this many-threaded (and, in CI, sanitized)
+        // test process runs code between fork and exec, and under load one such copy was seen
+        // never reaching exec. posix_spawn runs no fork handlers in the child.
+        posix_spawn_file_actions_t fa;
+        ::posix_spawn_file_actions_init(&fa);
+        ::posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+        pid_t pid = -1;
+        int rc = ::posix_spawn(&pid, NH_SYNCD_PATH, &fa, nullptr, argv.data(), envp.data());
+        ::posix_spawn_file_actions_destroy(&fa);
+        ::close(log_fd);
+        if (rc != 0) throw std::runtime_error(std::string("cannot start nhsyncd: ") + std::strerror(rc));
+        pid_ = pid;
+    } else {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(log_fd, 2);
             gid_t g = o.run_as;
             if (::setgroups(1, &g) != 0 || ::setgid(g) != 0 || ::setuid(o.run_as) != 0) ::_exit(126);
+            ::execve(NH_SYNCD_PATH, argv.data(), envp.data());
+            ::_exit(127);
         }
-        ::execve(NH_SYNCD_PATH, argv.data(), envp.data());
-        ::_exit(127);
+        ::close(log_fd);
+        if (pid_ < 0) throw std::runtime_error("fork failed");
     }
-    ::close(log_fd);
-    if (pid_ < 0) throw std::runtime_error("fork failed");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     const std::string marker = "listening on port ";
     while (std::chrono::steady_clock::now() < deadline && alive()) {
