@@ -75,6 +75,7 @@ void Client::Impl::try_connect() {
            : opt.compression == Compression::On ? std::max(link.start(), 1)
                                                 : link.start();
     link.restart();
+    link.at(rung);
     written = 0;
     sndbuf_small = zstd && !link.rate();
     probe_from = 0;

@@ -698,7 +698,8 @@ void Client::Impl::set_rung() {
     if (opt.compression == Compression::On) to = std::max(to, 1);
     if (to == rung) return;
     rung = to;
-    if (!rung && !link.rate() && !sndbuf_small) {
+    link.at(rung);
+    if (!rung && !sndbuf_small) {
         // Raw to find out whether the link is faster than the compressor: a small socket
         // buffer again, so that a link slower than that is found out before it took much.
         int buf = kProbeSndbuf;

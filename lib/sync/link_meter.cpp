@@ -10,7 +10,16 @@ constexpr uint64_t kCodecMemory = 64u << 20;
 
 }  // namespace
 
-int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs) {
+int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs,
+                      const Carried &carried) {
+    if (carried.compressed && (carried.raw || *carried.compressed >= kTryRawAbove)) {
+        // Compressed, the connection carried a lot: would it carry as much raw? Raw is tried
+        // once; then the one that carried more (compressed by a margin: it costs CPU on both
+        // ends).
+        if (!carried.raw) return 0;
+        if (*carried.compressed < *carried.raw * kRawMargin) return 0;
+        if (rung <= 0) return 1;
+    }
     if (!measured) {
         // The client is the limit on a link never measured: a cheaper level lets it go faster,
         // down to raw (the link will be measured then if it is slower than that). Once the
@@ -50,6 +59,7 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             sampled_ = true;
             starve_start_ = now;
             starve_written_ = written;
+            starve_drained_ = written - static_cast<uint64_t>(queued);
         } else if (written > last_written_ && last_queued_ == 0) {
             into_empty_ += written - last_written_;
         }
@@ -62,6 +72,18 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             // ... and the compressor took a good part of the time: a client waiting for its
             // server (behind a tunnel whose relays take every byte at once) is not starved by
             // compressing, and raw bytes would only cost the relays more.
+            // What the window carried, in bytes of the files a second: what the link took of
+            // them (not what went into the socket's queue, which fills fast whatever the link).
+            uint64_t drained = written - static_cast<uint64_t>(queued);
+            double secs = std::chrono::duration<double>(now - starve_start_).count();
+            double took = static_cast<double>(drained - starve_drained_) / secs;
+            if (rung_ == 0) {
+                carried_.raw = took;
+                verdict = true;
+            } else if (auto c = rung_ > 0 ? codec(rung_) : std::nullopt) {
+                carried_.compressed = took * c->ratio;
+                verdict = true;
+            }
             bool was = starved_;
             bool now_empty = into_empty_ * 2 >= total &&
                              compressing_ >= std::chrono::duration<double>(now - starve_start_).count() * kStarveBusy;
@@ -69,9 +91,10 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             last_window_empty_ = now_empty;
             starve_start_ = now;
             starve_written_ = written;
+            starve_drained_ = drained;
             into_empty_ = 0;
             compressing_ = 0;
-            verdict = starved_ || was;
+            verdict = verdict || starved_ || was;
         }
     }
     if (queued <= 0) {

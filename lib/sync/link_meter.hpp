@@ -67,18 +67,40 @@ public:
     };
     using Codecs = std::array<std::optional<Codec>, kLevel.size()>;
 
+    // What the connection carried, in bytes of the files a second, the last time it was
+    // measured raw and the last time it was measured compressed (the bytes the link took over a
+    // window of at least kWindow and kStarveBytes written, times the ratio of the level then). The drain alone cannot tell a link that is slow per byte on
+    // the wire (a shaped link, the API server's relays: compressing pays) from a receiver that
+    // is slow per byte of the files (a server on loopback writing them out: compressing only
+    // costs CPU); trying both and comparing can.
+    struct Carried {
+        std::optional<double> raw, compressed;
+    };
+    // A compressed connection carrying this much or more is tried raw once, and stays raw unless
+    // compressed carried kRawMargin times more than raw.
+    static constexpr double kTryRawAbove = kCompressBelow;
+    static constexpr double kRawMargin = 1.2;
+
     // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
     // the wire; none: never measured), whether the client rather than the link was the limit
     // lately (`starved`: the socket kept running empty; it counts only while the link was
-    // never measured) and what is known of each level (index: rung; [0] is unused). Pure: the
-    // decision alone, for the tests.
-    static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs);
+    // never measured), what is known of each level (index: rung; [0] is unused) and what the
+    // connection carried raw and compressed. Pure: the decision alone, for the tests.
+    static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs,
+                      const Carried &carried = {});
 
     // One observation of the socket: `written` bytes handed to it since the connection began,
     // `queued` of them not yet taken by the link (< 0: unknown on this platform). Call it
     // right before and right after each write. Returns true when it completed a window: a
     // rate, or a verdict that the client was the limit (starved()).
     bool sample(Clock::time_point now, uint64_t written, long queued);
+    // The rung the bytes written from now on are encoded at (what a measured window carried
+    // is credited to it).
+    void at(int rung) {
+        if (rung != rung_) sampled_ = false;  // a window carries the bytes of one rung
+        rung_ = rung;
+    }
+    Carried carried() const { return carried_; }
     // `in` bytes compressed at `rung` into `out` in `took`. Returns true when the figures at that
     // rung changed enough to decide again (each kMinCodecBytes taken in).
     bool compressed(int rung, uint64_t in, uint64_t out, Clock::duration took);
@@ -100,11 +122,11 @@ public:
     // The measured figures at `rung`, once kMinCodecBytes went through it.
     std::optional<Codec> codec(int rung) const;
     // The rung to use from `rung` on what was measured so far.
-    int next(int rung) const { return choose(rung, rate_, starved_, codecs()); }
+    int next(int rung) const { return choose(rung, rate_, starved_, codecs(), carried_); }
     // The rung to start a connection at: the last measurement's choice from raw; without one,
     // level 1 (a slow link then takes no raw bytes in bulk while it is measured; a fast one is
     // found out soon, the client starving at level 1, and goes raw).
-    int start() const { return rate_ ? choose(0, rate_, false, codecs()) : 1; }
+    int start() const { return rate_ ? choose(0, rate_, false, codecs(), carried_) : 1; }
 
 private:
     Codecs codecs() const;
@@ -113,9 +135,11 @@ private:
     Clock::time_point start_{};
     uint64_t drained_at_start_ = 0;
     std::optional<double> rate_;
+    int rung_ = -1;
+    Carried carried_;
     bool starved_ = false;
     Clock::time_point starve_start_{};
-    uint64_t starve_written_ = 0;
+    uint64_t starve_written_ = 0, starve_drained_ = 0;
     bool sampled_ = false, last_window_empty_ = false;
     uint64_t last_written_ = 0, into_empty_ = 0;
     double compressing_ = 0;  // seconds spent compressing in the present window

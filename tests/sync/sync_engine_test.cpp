@@ -431,6 +431,33 @@ ns::LinkMeter::Codecs codecs(std::initializer_list<std::pair<int, ns::LinkMeter:
 
 }  // namespace
 
+// A link's drain alone cannot tell a slow link (compressing pays) from a receiver slow per byte
+// of the files (a server on loopback writing them: compressing only costs CPU, and keeps the
+// drain low, which looks like a slow link). A connection that carries a lot compressed is
+// tried raw once, and the one that carried more is kept.
+TEST(LinkMeter, AConnectionCarryingALotCompressedIsTriedRawAndTheFasterKept) {
+    using L = ns::LinkMeter;
+    const double MB = 1e6;
+    auto c = codecs({{1, {300 * MB, 3.6}}});
+    // A server on loopback took 40 MB/s of level 1, 144 MB/s of the files: try raw, whatever the
+    // drain says (on its own it would keep compressing).
+    EXPECT_EQ(L::choose(1, 40 * MB, false, c), 1);
+    EXPECT_EQ(L::choose(1, 40 * MB, false, c, {std::nullopt, 144 * MB}), 0);
+    EXPECT_EQ(L::choose(1, std::nullopt, false, c, {std::nullopt, 144 * MB}), 0) << "a link never measured";
+    // Raw, not measured yet: stay raw until it is.
+    EXPECT_EQ(L::choose(0, 40 * MB, false, c, {std::nullopt, 144 * MB}), 0);
+    // Raw carried 170 MB/s: raw it stays (and a later decision at level 1 says raw too).
+    EXPECT_EQ(L::choose(0, 170 * MB, false, c, {170 * MB, 144 * MB}), 0);
+    EXPECT_EQ(L::choose(1, 40 * MB, false, c, {170 * MB, 144 * MB}), 0);
+    // Compressed must carry more by a margin: raw 130 MB/s against 144 is raw.
+    EXPECT_EQ(L::choose(0, 130 * MB, false, c, {130 * MB, 144 * MB}), 0);
+    // A 100 Mbit/s link (or the API server's relays) took 12.5 MB/s raw: back to compressing.
+    EXPECT_EQ(L::choose(0, 12.5 * MB, false, c, {12.5 * MB, 120 * MB}), 1);
+    EXPECT_EQ(L::choose(1, 12.5 * MB, false, c, {12.5 * MB, 120 * MB}), 2) << "and the ladder goes on";
+    // Carrying less than that compressed (a slow link): no raw try, the ladder decides.
+    EXPECT_EQ(L::choose(1, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}}), {std::nullopt, 10 * MB}), 2);
+}
+
 // The level follows the link's drain rate and the compressor's measured speed and ratio.
 TEST(LinkMeter, LevelFollowsTheLinkAndTheCompressor) {
     using L = ns::LinkMeter;
