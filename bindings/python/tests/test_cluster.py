@@ -3,6 +3,7 @@
 import gc
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,6 +269,25 @@ CTRL_C_SCRIPT = textwrap.dedent(
 )
 
 
+def _stuck_process_report(p):
+    """The signal state and thread stacks of a child that did not end, then kills it."""
+    lines = []
+    try:
+        with open(f"/proc/{p.pid}/status") as f:
+            lines += [l.rstrip() for l in f if l.startswith(("State", "Threads", "Sig", "Shd"))]
+    except OSError as e:
+        lines.append(f"/proc/{p.pid}/status: {e}")
+    gdb = shutil.which("gdb")
+    if gdb:
+        bt = subprocess.run([gdb, "-batch", "-p", str(p.pid), "-ex", "thread apply all bt"],
+                            capture_output=True, text=True, timeout=60)
+        lines.append(bt.stdout[-20000:])
+    p.kill()
+    out, err = p.communicate()
+    lines += ["stdout: " + out, "stderr: " + err[-4000:]]
+    return "\n".join(lines)
+
+
 def test_ctrl_c_interrupts_a_blocking_call(kubeconfig, cm_path, tmp_path):
     p = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_SCRIPT, kubeconfig, cm_path()],
@@ -279,7 +299,10 @@ def test_ctrl_c_interrupts_a_blocking_call(kubeconfig, cm_path, tmp_path):
     assert p.stdout.readline().strip() == "watching"
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=10)
+    try:
+        out, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not end the watch within 10 s:\n" + _stuck_process_report(p))
     assert p.returncode == 0, err
     assert "interrupted after" in out
     assert "still usable" in out
