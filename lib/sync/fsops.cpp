@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -52,6 +53,32 @@ std::string read_link_at(int dirfd, const std::string &name, std::string_view sh
 // Throws when a symlink at or below `name` (in dirfd; `from` relative to the
 // root), whose target stays inside the root where it is, would lead outside
 // it once moved to `to`. Only a move to a shallower depth can do that.
+// The entries of the directory dirfd/name (not "." or ".."), read whole, with the directory kept
+// open for calls relative to it (fd()). `keep` picks entries by their d_type where it is set.
+struct DirListing {
+    std::unique_ptr<DIR, int (*)(DIR *)> dir{nullptr, ::closedir};
+    std::vector<std::string> names;
+    int fd() const { return ::dirfd(dir.get()); }
+};
+
+template <class Keep>
+DirListing list_dir_at(int dirfd, const std::string &name, const char *what, const std::string &path, Keep keep) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) fail_errno(what, path);
+    DirListing l;
+    l.dir.reset(::fdopendir(fd));
+    if (!l.dir) {
+        int err = errno;
+        ::close(fd);
+        fail_errno(what, path, err);
+    }
+    while (auto *de = ::readdir(l.dir.get())) {
+        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+        if (keep(*de)) l.names.emplace_back(de->d_name);
+    }
+    return l;
+}
+
 void check_links_moved(int dirfd, const std::string &name, const std::string &from, const std::string &to) {
     struct stat st;
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;  // renameat reports it
@@ -63,25 +90,10 @@ void check_links_moved(int dirfd, const std::string &name, const std::string &fr
         return;
     }
     if (!S_ISDIR(st.st_mode)) return;
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) fail_errno("cannot check the links in", from);
-    DIR *d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        fail_errno("cannot check the links in", from);
-    }
-    std::vector<std::string> names;
-    while (auto *de = ::readdir(d)) {
-        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-        if (de->d_type == DT_LNK || de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) names.emplace_back(de->d_name);
-    }
-    try {
-        for (auto &n : names) check_links_moved(::dirfd(d), n, from + "/" + n, to + "/" + n);
-    } catch (...) {
-        ::closedir(d);
-        throw;
-    }
-    ::closedir(d);
+    auto l = list_dir_at(dirfd, name, "cannot check the links in", from, [](const dirent &de) {
+        return de.d_type == DT_LNK || de.d_type == DT_DIR || de.d_type == DT_UNKNOWN;
+    });
+    for (auto &n : l.names) check_links_moved(l.fd(), n, from + "/" + n, to + "/" + n);
 }
 
 // atime left alone, mtime set.
@@ -114,28 +126,13 @@ void remove_tree_at(int dirfd, const std::string &name, const std::atomic<bool> 
     if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
     if (errno != EISDIR && errno != EPERM) fail_errno("cannot remove", name);
     // Cached descriptors below here go stale; the caller forgets them after.
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) fail_errno("cannot open directory to remove", name);
-    DIR *d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        fail_errno("cannot read directory to remove", name);
-    }
-    std::vector<std::string> names;
-    while (auto *de = ::readdir(d)) {
-        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-        names.emplace_back(de->d_name);
-    }
-    try {
-        for (auto &n : names) {
+    {
+        auto l = list_dir_at(dirfd, name, "cannot read directory to remove", name, [](const dirent &) { return true; });
+        for (auto &n : l.names) {
             if (cancel && cancel->load()) break;
-            remove_tree_at(fd, n, cancel);
+            remove_tree_at(l.fd(), n, cancel);
         }
-    } catch (...) {
-        ::closedir(d);
-        throw;
     }
-    ::closedir(d);
     if (cancel && cancel->load()) return;
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
         fail_errno("cannot remove directory", name);
@@ -155,14 +152,15 @@ struct ConfinedTree::Reaper {
     std::thread thread;
 
     explicit Reaper(int fd) : root_fd(fd) {
-        // What an earlier process set aside and did not get to.
-        int dup_fd = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-        if (DIR *d = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr) {
-            while (auto *de = ::readdir(d))
-                if (std::string_view(de->d_name).starts_with(kTrashPrefix)) names.emplace_back(de->d_name);
-            ::closedir(d);
-        } else if (dup_fd >= 0) {
-            ::close(dup_fd);
+        // What an earlier process set aside and did not get to (best effort: the root is read
+        // again at the next start).
+        try {
+            auto l = list_dir_at(root_fd, ".", "cannot read", ".", [](const dirent &de) {
+                return std::string_view(de.d_name).starts_with(kTrashPrefix);
+            });
+            names.assign(l.names.begin(), l.names.end());
+        } catch (const Error &) {
+            // Left for the next start, as anything else this thread does not get to.
         }
         thread = std::thread([this] { run(); });
     }
