@@ -166,7 +166,12 @@ struct ConfinedTree::Reaper {
     }
 
     ~Reaper() {
-        stop = true;
+        {
+            // Under the lock: set between the thread's look at `stop` and its wait, the
+            // notification would be lost and the join below would never return.
+            std::lock_guard l(mu);
+            stop = true;
+        }
         cv.notify_all();
         thread.join();
     }
