@@ -254,7 +254,10 @@ def test_a_watch_keeps_its_client_alive(kubeconfig, cm_path):
 
 CTRL_C_SCRIPT = textwrap.dedent(
     """
-    import sys, time, nocalhost
+    import signal, sys, time, nocalhost
+    # As in a terminal. A child of a shell's background job starts with SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler, so Ctrl-C would not reach it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     client = nocalhost.Client(sys.argv[1])
     path = sys.argv[2]
     print("watching", flush=True)
