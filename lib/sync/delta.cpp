@@ -22,6 +22,7 @@ constexpr size_t kEmitEvery = 16u << 20;  // signatures go out at least this oft
 constexpr size_t kLiteralMax = 1u << 20;  // a literal instruction's largest piece
 constexpr unsigned kFilterBits = 20;      // the sender's filter of weak sums: 2^20 bits
 constexpr int kChainMax = 256;            // candidates looked at per weak sum
+constexpr size_t kAheadSpan = 4u << 20;   // how far an edit in place is looked past before every signature is in
 
 size_t read_full(int fd, char *p, size_t n, uint64_t off) {
     size_t got = 0;
@@ -130,6 +131,9 @@ struct Encoder::Impl {
     uint64_t expect_next = 0;  // the base block tried first at the window (in order)
     bool complete = false;     // every signature is in (and the lookup built)
     bool waiting = false;      // step() stopped for more signatures
+    // Where (in the file) skip_ahead() last found nothing, and with how many signatures in.
+    uint64_t ahead_pos = UINT64_MAX;
+    uint64_t ahead_sigs = 0;
 
     void refill() {
         if (lit) {
@@ -182,6 +186,38 @@ struct Encoder::Impl {
         for (uint32_t i = it->second; i != UINT32_MAX && looked < kChainMax; i = next[i], ++looked)
             if (sigs[i].strong == s && block_len(i) == n) return i;
         return -1;
+    }
+
+    // Before every signature is in, with the window at a block that is not the base's next
+    // one: an edit in place, where the base's blocks resume at their own offsets a few blocks
+    // on. Looks for the first of the next blocks (up to kAheadSpan bytes on, as far as the
+    // signatures in go) that is where the base has it, and if one is, sends what lies before
+    // it as literal and goes on from there. Those bytes could equal a block whose signature
+    // is not in yet (content moved, not edited): then they cost up to kAheadSpan more bytes
+    // on the wire than the search over every block would, never a wrong result. Returns the
+    // bytes it moved the window by (0: nothing found; the caller waits for signatures).
+    size_t skip_ahead(Sink &sink) {
+        const uint64_t here = read_off - (buf.size() - pos);
+        if (here == ahead_pos && sigs.size() == ahead_sigs) return 0;
+        const uint64_t span = std::max<uint64_t>(1, kAheadSpan / block);
+        for (uint64_t k = 1; k <= span && expect_next + k < sigs.size(); ++k) {
+            uint64_t i = expect_next + k;
+            if (block_len(i) != block) break;  // the short last block: the search at the end finds it
+            while (!eof && buf.size() - pos < (k + 1) * block) refill();
+            if (buf.size() - pos < (k + 1) * block) break;
+            auto *at = reinterpret_cast<const unsigned char *>(buf.data()) + pos + k * block;
+            if (strong_sum(at, block) != sigs[i].strong) continue;
+            size_t moved = k * block + block;
+            flush_literal(sink, pos + k * block);
+            add_copy(sink, i);
+            expect_next = i + 1;
+            pos += moved;
+            lit = pos;
+            return moved;
+        }
+        ahead_pos = here;
+        ahead_sigs = sigs.size();
+        return 0;
     }
 
     size_t block_len(uint64_t i) const {
@@ -260,6 +296,10 @@ bool Encoder::step(Sink &sink, size_t budget) {
             continue;
         }
         if (!m.complete) {
+            if (size_t moved = m.skip_ahead(sink)) {
+                done += moved;
+                continue;
+            }
             m.waiting = true;
             return true;
         }

@@ -77,8 +77,9 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block,
 // The sender: reads the new content from fd and produces copy and literal instructions.
 // The signatures may come in pieces, as they arrive (add()): until all are in, the encoder
 // goes only as far as the base's blocks in order take it (a file changed further on, or
-// grown, is mostly that), then waits (waiting()); with all of them it searches every block
-// at every offset.
+// grown, is mostly that), past an edit in place (the base's blocks resuming at their own
+// offsets within 4 MiB; what lies between goes as literal), then waits (waiting()); with all
+// of them it searches every block at every offset.
 class Encoder {
 public:
     struct Sink {

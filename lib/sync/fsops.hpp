@@ -57,6 +57,7 @@ public:
         std::string path, leaf, tmp;
         uint32_t mode = 0644;
         uint64_t written = 0;
+        uint64_t flushing = 0;  // writeback started for [0, flushing)
 
         PendingFile() = default;
         PendingFile(PendingFile &&o) noexcept;

@@ -129,6 +129,55 @@ TEST(DeltaCodec, RandomEditsSendOnlyTheEditedBlocks) {
     }
 }
 
+// A large file edited in place (a database page, an image's bytes): while the signatures are
+// still coming, the encoder goes on past each edit, so the client reads and matches the file
+// while the server is still reading its copy, instead of after.
+TEST(DeltaCodec, AnEditInPlaceIsPassedBeforeEverySignatureIsIn) {
+    std::string base = random_bytes(8u << 20, 11), target = base;
+    const size_t edits[] = {1u << 20, 5u << 20};
+    std::mt19937 rng(12);
+    for (size_t at : edits)
+        for (size_t i = 0; i < 5000; ++i) target[at + i] = static_cast<char>(rng());
+    std::string dir = make_temp_dir("delta-ahead");
+    write_file(dir + "/base", base);
+    write_file(dir + "/target", target);
+    int bfd = ::open((dir + "/base").c_str(), O_RDONLY | O_CLOEXEC);
+    int tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
+    uint32_t block = nd::block_size_for(base.size());
+    std::vector<nd::BlockSig> sigs;
+    nd::signatures(bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); });
+    struct Sink : nd::Encoder::Sink {
+        uint64_t copied_to = 0, literal_bytes = 0;  // the end of the last block copied; literal bytes
+        void copy(uint64_t first, uint64_t count) override { copied_to = std::max(copied_to, first + count); }
+        void literal(std::string_view data) override { literal_bytes += data.size(); }
+    } sink;
+    nd::Encoder enc(tfd, block, base.size());
+    // All but the last 16 signatures: the server has read 8 MiB minus 16 blocks of its copy.
+    size_t held = 16;
+    enc.add(sigs.data(), sigs.size() - held, base.size());
+    while (enc.step(sink, 1u << 20) && !enc.waiting()) {
+    }
+    ASSERT_TRUE(enc.waiting());
+    // Both edits went out as literals, and the blocks before the second were copied (a run of
+    // copies goes out when what follows it does).
+    EXPECT_GE(sink.literal_bytes, 2 * 5000u) << "the edits did not go out before the last signatures";
+    EXPECT_EQ(sink.copied_to, edits[1] / block) << "the edits start at blocks " << edits[0] / block << " and "
+                                                << edits[1] / block;
+    enc.add(sigs.data() + sigs.size() - held, held, base.size());
+    while (enc.step(sink, 1u << 20)) {
+    }
+    EXPECT_EQ(sink.copied_to, sigs.size());
+    EXPECT_LE(sink.literal_bytes, 2 * (5000 + 2 * uint64_t{block}));
+    ::close(bfd);
+    ::close(tfd);
+    remove_tree(dir);
+    // The rebuilt file, through the same codec with the signatures in pieces.
+    auto r = round_trip(base, target, false, 64);
+    EXPECT_TRUE(r.rebuilt == target);
+    EXPECT_TRUE(r.verified);
+    EXPECT_LE(r.literal, 2 * (5000 + 2 * uint64_t{block}));
+}
+
 TEST(DeltaCodec, InsertsThatShiftTheRestStillMatch) {
     std::string base = random_bytes(4u << 20, 3), target = base;
     target.insert(1000003, "inserted bytes shift everything after them by an odd amount");
