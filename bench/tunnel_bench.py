@@ -133,7 +133,11 @@ class Cluster:
 
     @staticmethod
     def _forward(cmd, specs, ports, what):
-        p = subprocess.Popen(cmd + specs, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        p = subprocess.Popen(cmd + specs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # What it says about its connections (`nh port-forward`: "Handling connection ...", "error: ...").
+        p.log = []
+        p.log_reader = threading.Thread(target=lambda: p.log.extend(p.stderr), daemon=True)
+        p.log_reader.start()
         local = {}
         end = time.time() + 30
         while len(local) < len(ports) and time.time() < end:
@@ -326,6 +330,13 @@ def main():
                         c1["client"] = (r1.children_user + r1.children_system) - (r0.children_user + r0.children_system)
                         cpu.setdefault(peer, []).append({k: v - c0.get(k, 0) for k, v in c1.items()})
                         fwd and stop(fwd); cl.delete("syncd")
+                        if fwd:
+                            # A connection dropped in the tunnel shows as the client connecting again.
+                            fwd.log_reader.join(5)
+                            conns = sum("Handling connection" in x for x in fwd.log)
+                            errors = [x.strip() for x in fwd.log if x.startswith("error")]
+                            note("S1", peer, f"run {r + 1}: {conns} connection(s) through the forward, "
+                                             f"{len(errors)} error(s)" + (f"; first: {errors[0]}" if errors else ""))
                     elif peer == "rsync":
                         empty(dst)
                         cl.pod("rsyncd", image, ["/usr/bin/rsync", "--daemon", "--no-detach", "--config=/cfg/rsyncd.conf",

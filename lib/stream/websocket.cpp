@@ -145,7 +145,9 @@ std::unique_ptr<WebSocket> WebSocket::connect(kube::Client &client, const std::s
                          });
         CURLcode rc = curl_easy_perform(ws->curl_);
         if (rc != CURLE_OK) throw client.transport_error(rc, errbuf, "GET", path);
-        curl_easy_setopt(ws->curl_, CURLOPT_ERRORBUFFER, nullptr);
+        // From here on curl's detail of a failed send or receive goes into the stream's error.
+        curl_easy_setopt(ws->curl_, CURLOPT_ERRORBUFFER, ws->curl_error_);
+        ws->curl_error_[0] = '\0';
         curl_socket_t sock = CURL_SOCKET_BAD;
         curl_easy_getinfo(ws->curl_, CURLINFO_ACTIVESOCKET, &sock);
         if (sock == CURL_SOCKET_BAD) throw Error(NH_ECONNECT, what + ": no connection to the API server");
@@ -311,8 +313,7 @@ void WebSocket::pull_input() {
         if (rc != CURLE_OK || n == 0) {
             input_ended_ = true;
             if (rc != CURLE_OK) {
-                transport_failed_ = true;
-                transport_error_ = curl_easy_strerror(rc);
+                set_transport_error(rc);
             }
             return;
         }
@@ -328,20 +329,20 @@ void WebSocket::pull_input() {
 ssize_t WebSocket::send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *ud) {
     auto *self = static_cast<WebSocket *>(ud);
     // Accept into our buffer; flush when it is large or wslay has nothing more right now.
-    if (self->out_.size() - self->out_off_ >= kOutFlush) {
+    if (self->pending_out() >= kOutFlush) {
         if (!self->flush_out()) {
             if (self->transport_failed_) {
                 wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
                 return -1;
             }
-            if (self->out_.size() - self->out_off_ >= kOutFlush) {
+            if (self->pending_out() >= kOutFlush) {
                 wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
                 return -1;
             }
         }
     }
     self->out_.append(reinterpret_cast<const char *>(data), len);
-    if (!(flags & WSLAY_MSG_MORE) || self->out_.size() - self->out_off_ >= kOutFlush) {
+    if (!(flags & WSLAY_MSG_MORE) || self->pending_out() >= kOutFlush) {
         self->flush_out();
         if (self->transport_failed_) {
             wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -352,29 +353,36 @@ ssize_t WebSocket::send_cb(wslay_event_context_ptr ctx, const uint8_t *data, siz
 }
 
 // Writes buffered frames; true when everything went out.
+//
+// A TLS write that could not finish (CURLE_AGAIN) must be retried with the same
+// bytes at the same address: OpenSSL may already hold part of them in records
+// and fails a retry from a moved buffer ("bad write retry"), which ends the
+// connection. So the bytes handed to curl (wire_) stay untouched until they are
+// all written; frames encoded meanwhile wait in out_.
 bool WebSocket::flush_out() {
-    while (out_off_ < out_.size()) {
+    while (true) {
+        if (wire_off_ == wire_.size()) {
+            wire_.clear();
+            wire_off_ = 0;
+            if (out_.empty()) return true;
+            wire_.swap(out_);
+        }
         size_t n = 0;
-        CURLcode rc = curl_easy_send(curl_, out_.data() + out_off_, out_.size() - out_off_, &n);
-        if (rc == CURLE_AGAIN) break;
+        CURLcode rc = curl_easy_send(curl_, wire_.data() + wire_off_, wire_.size() - wire_off_, &n);
+        if (rc == CURLE_AGAIN) return false;
         if (rc != CURLE_OK) {
-            transport_failed_ = true;
+            set_transport_error(rc);
             peer_closed_ = true;
-            transport_error_ = curl_easy_strerror(rc);
             return false;
         }
-        out_off_ += n;
+        wire_off_ += n;
     }
-    if (out_off_ == out_.size()) {
-        out_.clear();
-        out_off_ = 0;
-        return true;
-    }
-    if (out_off_ > (1u << 20)) {
-        out_.erase(0, out_off_);
-        out_off_ = 0;
-    }
-    return false;
+}
+
+void WebSocket::set_transport_error(CURLcode rc) {
+    transport_failed_ = true;
+    transport_error_ = curl_easy_strerror(rc);
+    if (curl_error_[0]) transport_error_ += std::string(" (") + curl_error_ + ")";
 }
 
 int WebSocket::genmask_cb(wslay_event_context_ptr, uint8_t *buf, size_t len, void *) {
@@ -393,8 +401,53 @@ void WebSocket::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_ar
     }
 }
 
+void append_masked_frame(std::string &out, uint8_t opcode, std::string_view prefix, std::string_view data,
+                         const uint8_t mask[4]) {
+    const size_t len = prefix.size() + data.size();
+    char head[14];
+    size_t h = 0;
+    head[h++] = static_cast<char>(0x80 | (opcode & 0x0f));  // FIN, one frame per message
+    if (len < 126) {
+        head[h++] = static_cast<char>(0x80 | len);
+    } else if (len <= 0xffff) {
+        head[h++] = static_cast<char>(0x80 | 126);
+        head[h++] = static_cast<char>(len >> 8);
+        head[h++] = static_cast<char>(len);
+    } else {
+        head[h++] = static_cast<char>(0x80 | 127);
+        for (int shift = 56; shift >= 0; shift -= 8) head[h++] = static_cast<char>(static_cast<uint64_t>(len) >> shift);
+    }
+    std::memcpy(head + h, mask, 4);
+    h += 4;
+    out.append(head, h);
+    const size_t start = out.size();
+    out.append(prefix).append(data);
+    // XOR a word at a time with the key repeated (the payload starts at key byte 0).
+    auto *p = reinterpret_cast<unsigned char *>(out.data() + start);
+    uint64_t key;
+    std::memcpy(&key, mask, 4);
+    std::memcpy(reinterpret_cast<char *>(&key) + 4, mask, 4);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        w ^= key;
+        std::memcpy(p + i, &w, 8);
+    }
+    for (; i < len; ++i) p[i] ^= mask[i & 3];
+}
+
 void WebSocket::queue_binary(std::string_view prefix, std::string_view data) {
     if (wslay_event_get_close_sent(ctx_)) return;
+    if (!wslay_event_want_write(ctx_)) {
+        // wslay holds nothing (no half-sent frame, no control frame waiting): the
+        // frame goes straight into the output, masked a word at a time, instead of
+        // being copied into wslay's queue and masked by it a byte at a time.
+        uint8_t mask[4];
+        if (RAND_bytes(mask, sizeof mask) != 1) throw Error(NH_ERROR, "no random bytes for the WebSocket mask");
+        append_masked_frame(out_, WSLAY_BINARY_FRAME, prefix, data, mask);
+        return;
+    }
     std::string msg;
     msg.reserve(prefix.size() + data.size());
     msg.append(prefix).append(data);
@@ -441,11 +494,11 @@ void WebSocket::on_writable() {
 }
 
 bool WebSocket::wants_write() const {
-    return out_off_ < out_.size() || (ctx_ && wslay_event_want_write(ctx_));
+    return pending_out() > 0 || (ctx_ && wslay_event_want_write(ctx_));
 }
 
 size_t WebSocket::queued_bytes() const {
-    return (out_.size() - out_off_) + (ctx_ ? wslay_event_get_queued_msg_length(ctx_) : 0);
+    return pending_out() + (ctx_ ? wslay_event_get_queued_msg_length(ctx_) : 0);
 }
 
 }  // namespace nh::stream

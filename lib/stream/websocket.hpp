@@ -46,6 +46,11 @@ std::string websocket_accept_for(const std::string &key);
 UpgradeResponse parse_upgrade_head(std::string_view head, std::string *transfer_encoding = nullptr,
                                    long long *content_length = nullptr);
 
+// Appends one client frame (FIN set, masked with `mask`) whose payload is
+// `prefix` then `data` (RFC 6455 5.2).
+void append_masked_frame(std::string &out, uint8_t opcode, std::string_view prefix, std::string_view data,
+                         const uint8_t mask[4]);
+
 class WebSocket {
 public:
     // Receives each complete binary or text message.
@@ -92,6 +97,7 @@ private:
     static void msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg *arg, void *ud);
     bool flush_out();
     void pull_input();
+    void set_transport_error(CURLcode rc);
 
     CURL *curl_ = nullptr;
     std::unique_ptr<kube::PreparedHandle> prepared_;
@@ -103,11 +109,16 @@ private:
     size_t in_off_ = 0;
     bool input_ended_ = false;
     bool last_pull_full_ = false;  // pull_input() stopped at its limit, not at EAGAIN
-    std::string out_;       // frames encoded by wslay, waiting for the socket
-    size_t out_off_ = 0;
+    // Frames encoded by wslay: wire_[wire_off_..] is being written (and must not
+    // move until it is all out), out_ waits behind it.
+    std::string wire_;
+    size_t wire_off_ = 0;
+    std::string out_;
+    size_t pending_out() const { return (wire_.size() - wire_off_) + out_.size(); }
     bool peer_closed_ = false;
     bool transport_failed_ = false;
     std::string transport_error_;
+    char curl_error_[CURL_ERROR_SIZE] = {};
     uint16_t close_status_ = 0;
 };
 

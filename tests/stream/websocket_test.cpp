@@ -247,3 +247,70 @@ TEST(Targets, ParsingAndSelection) {
     EXPECT_EQ(d.default_container, "app");
     EXPECT_EQ(d.containers.size(), 2u);
 }
+
+namespace {
+
+// Decodes client frames with wslay as a server does (which refuses unmasked
+// client frames), returning each message with its opcode.
+std::vector<std::pair<int, std::string>> decode_as_server(const std::string &wire) {
+    struct State {
+        std::string_view in;
+        std::vector<std::pair<int, std::string>> msgs;
+    } st{wire, {}};
+    wslay_event_callbacks cbs{};
+    cbs.recv_callback = [](wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int, void *ud) -> ssize_t {
+        auto *s = static_cast<State *>(ud);
+        if (s->in.empty()) {
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+            return -1;
+        }
+        size_t n = std::min(len, s->in.size());
+        std::memcpy(buf, s->in.data(), n);
+        s->in.remove_prefix(n);
+        return static_cast<ssize_t>(n);
+    };
+    cbs.on_msg_recv_callback = [](wslay_event_context_ptr, const wslay_event_on_msg_recv_arg *arg, void *ud) {
+        static_cast<State *>(ud)->msgs.emplace_back(arg->opcode,
+                                                    std::string(reinterpret_cast<const char *>(arg->msg), arg->msg_length));
+    };
+    wslay_event_context_ptr ctx = nullptr;
+    EXPECT_EQ(wslay_event_context_server_init(&ctx, &cbs, &st), 0);
+    wslay_event_config_set_max_recv_msg_length(ctx, 1u << 24);
+    EXPECT_EQ(wslay_event_recv(ctx), 0);
+    EXPECT_TRUE(st.in.empty());
+    wslay_event_context_free(ctx);
+    return st.msgs;
+}
+
+}  // namespace
+
+TEST(WebSocketFrames, MaskedClientFramesOfEveryLengthDecode) {
+    // The length encodings' edges (7-bit, 16-bit, 64-bit) and payloads that end off a word.
+    const uint8_t mask[4] = {0x9a, 0x01, 0xff, 0x5c};
+    std::string wire;
+    std::vector<std::string> sent;
+    for (size_t len : {0, 1, 7, 8, 124, 125, 126, 127, 65534, 65535, 65536, 131073}) {
+        std::string data(len, '\0');
+        for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>(i * 131 + len);
+        append_masked_frame(wire, WSLAY_BINARY_FRAME, std::string_view("\0", 1), data, mask);
+        sent.push_back(std::string(1, '\0') + data);
+    }
+    append_masked_frame(wire, WSLAY_BINARY_FRAME, {}, "no prefix", mask);
+    sent.push_back("no prefix");
+    auto got = decode_as_server(wire);
+    ASSERT_EQ(got.size(), sent.size());
+    for (size_t i = 0; i < sent.size(); ++i) {
+        EXPECT_EQ(got[i].first, WSLAY_BINARY_FRAME) << i;
+        EXPECT_EQ(got[i].second, sent[i]) << "message " << i << " of " << sent[i].size() << " bytes";
+    }
+    // The header itself: FIN + binary, mask bit with 126 and a 16-bit length, then the key.
+    std::string one;
+    append_masked_frame(one, WSLAY_BINARY_FRAME, {}, std::string(300, 'x'), mask);
+    ASSERT_EQ(one.size(), 2u + 2 + 4 + 300);
+    EXPECT_EQ(static_cast<uint8_t>(one[0]), 0x82);
+    EXPECT_EQ(static_cast<uint8_t>(one[1]), 0x80 | 126);
+    EXPECT_EQ((static_cast<uint8_t>(one[2]) << 8) | static_cast<uint8_t>(one[3]), 300);
+    EXPECT_EQ(one.substr(4, 4), std::string(reinterpret_cast<const char *>(mask), 4));
+    EXPECT_EQ(static_cast<uint8_t>(one[8]), 'x' ^ 0x9a);
+    EXPECT_EQ(static_cast<uint8_t>(one[9]), 'x' ^ 0x01);
+}
