@@ -401,53 +401,8 @@ void WebSocket::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_ar
     }
 }
 
-void append_masked_frame(std::string &out, uint8_t opcode, std::string_view prefix, std::string_view data,
-                         const uint8_t mask[4]) {
-    const size_t len = prefix.size() + data.size();
-    char head[14];
-    size_t h = 0;
-    head[h++] = static_cast<char>(0x80 | (opcode & 0x0f));  // FIN, one frame per message
-    if (len < 126) {
-        head[h++] = static_cast<char>(0x80 | len);
-    } else if (len <= 0xffff) {
-        head[h++] = static_cast<char>(0x80 | 126);
-        head[h++] = static_cast<char>(len >> 8);
-        head[h++] = static_cast<char>(len);
-    } else {
-        head[h++] = static_cast<char>(0x80 | 127);
-        for (int shift = 56; shift >= 0; shift -= 8) head[h++] = static_cast<char>(static_cast<uint64_t>(len) >> shift);
-    }
-    std::memcpy(head + h, mask, 4);
-    h += 4;
-    out.append(head, h);
-    const size_t start = out.size();
-    out.append(prefix).append(data);
-    // XOR a word at a time with the key repeated (the payload starts at key byte 0).
-    auto *p = reinterpret_cast<unsigned char *>(out.data() + start);
-    uint64_t key;
-    std::memcpy(&key, mask, 4);
-    std::memcpy(reinterpret_cast<char *>(&key) + 4, mask, 4);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, p + i, 8);
-        w ^= key;
-        std::memcpy(p + i, &w, 8);
-    }
-    for (; i < len; ++i) p[i] ^= mask[i & 3];
-}
-
 void WebSocket::queue_binary(std::string_view prefix, std::string_view data) {
     if (wslay_event_get_close_sent(ctx_)) return;
-    if (!wslay_event_want_write(ctx_)) {
-        // wslay holds nothing (no half-sent frame, no control frame waiting): the
-        // frame goes straight into the output, masked a word at a time, instead of
-        // being copied into wslay's queue and masked by it a byte at a time.
-        uint8_t mask[4];
-        if (RAND_bytes(mask, sizeof mask) != 1) throw Error(NH_ERROR, "no random bytes for the WebSocket mask");
-        append_masked_frame(out_, WSLAY_BINARY_FRAME, prefix, data, mask);
-        return;
-    }
     std::string msg;
     msg.reserve(prefix.size() + data.size());
     msg.append(prefix).append(data);

@@ -46,11 +46,6 @@ std::string websocket_accept_for(const std::string &key);
 UpgradeResponse parse_upgrade_head(std::string_view head, std::string *transfer_encoding = nullptr,
                                    long long *content_length = nullptr);
 
-// Appends one client frame (FIN set, masked with `mask`) whose payload is
-// `prefix` then `data` (RFC 6455 5.2).
-void append_masked_frame(std::string &out, uint8_t opcode, std::string_view prefix, std::string_view data,
-                         const uint8_t mask[4]);
-
 class WebSocket {
 public:
     // Receives each complete binary or text message.
