@@ -408,3 +408,39 @@ TEST_F(WarmFixture, DamagedIndexIsIgnoredWithAWarning) {
     }
     EXPECT_EQ(diff_trees(src, dst), "");
 }
+
+// A server that keeps running between sessions keeps its index current from its watches
+// instead of reading its whole tree at each HELLO. What changed in its tree while no client
+// was connected, or during a send session (which does not look at the server's tree), must
+// still be seen by the next session and put right: rewritten, deleted, a mode changed, and a
+// directory deleted and made again with fewer files (what went with it must leave the index).
+TEST_F(WarmFixture, ServerKeptRunningSeesWhatChangedInItsTreeBetweenSessions) {
+    Daemon d({.root = dst, .token = kToken, .extra_args = {"--state-dir", server_state}});
+    ASSERT_GT(d.port(), 0);
+    auto once = [&] {
+        ns::Client client(options(d.address()));
+        EXPECT_EQ(client.flush(30000), NH_OK);
+        return client.status().files_synced;
+    };
+    ASSERT_EQ(once(), 300u);
+    ASSERT_EQ(once(), 0u);
+
+    write_file(dst + "/d1/f1", "changed on the server, another size");
+    ASSERT_EQ(::unlink((dst + "/d2/f2").c_str()), 0);
+    ASSERT_EQ(::chmod((dst + "/d5/f5").c_str(), 0600), 0);
+    remove_tree(dst + "/d3");
+    write_file(dst + "/d3/f3", "content 3");
+    EXPECT_GE(once(), 32u);  // f1, f2, f5 and the 29 other files of d3
+    EXPECT_EQ(diff_trees(src, dst), "");
+
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+        write_file(dst + "/d6/f6", "changed on the server during a session");
+        remove_tree(dst + "/d7");
+        write_file(dst + "/d7/f7", "content 7");
+    }
+    EXPECT_GE(once(), 31u);
+    EXPECT_EQ(diff_trees(src, dst), "");
+    EXPECT_EQ(once(), 0u);
+}
