@@ -153,9 +153,7 @@ struct Server::Impl {
         // when this is done), and watched from then on. Errors are left to the first HELLO,
         // which scans again and tells the client why.
         try {
-            watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
-            rescan();
-            index_fresh = true;
+            watch_and_rescan();
         } catch (const std::exception &e) {
             watch_failed = watcher == nullptr;
             watcher.reset();
@@ -303,18 +301,19 @@ struct Server::Impl {
     }
 
     // Brings the index up to date with the disk (changes made by others).
-    void rescan() {
+    // With on_dir, the watcher's hook: each directory is watched right before it is listed.
+    void rescan(const local::DirHook &on_dir = {}) {
         std::vector<local::Entry> scanned;
         std::vector<local::Unreadable> now_unreadable;
         if (!swept_once) {
             // The first scan, before this process wrote anything: what a write left behind
             // when an earlier server died in the middle of it goes.
             size_t swept = 0;
-            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept, &now_unreadable);
+            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept, &now_unreadable, on_dir);
             swept_once = true;
             if (swept) log::info("nhsyncd: removed " + std::to_string(swept) + " temporary file(s) of an interrupted write");
         } else {
-            scanned = local::scan(opt.root, local::IgnoreRules(), &now_unreadable);
+            scanned = local::scan(opt.root, local::IgnoreRules(), &now_unreadable, on_dir);
         }
         for (auto &u : now_unreadable) {
             bool known = false;
@@ -483,12 +482,11 @@ struct Server::Impl {
     // reported since the last full scan when it can, by scanning everything otherwise.
     void bring_index_up_to_date() {
         if (!watcher && (mode == proto::Mode::TwoWay || !watch_failed)) {
-            index_fresh = false;
             try {
-                watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
-                watch_failed = false;
+                watch_and_rescan();
+                return;
             } catch (const std::exception &) {
-                watch_failed = true;
+                watch_failed = watcher == nullptr;
                 if (mode == proto::Mode::TwoWay) throw;  // its changes are pushed from the watcher
             }
         }
@@ -507,6 +505,17 @@ struct Server::Impl {
             rescan();
             index_fresh = watcher != nullptr;
         }
+    }
+
+    // The watches and a full scan in one walk; the index is fresh from then on.
+    void watch_and_rescan() {
+        index_fresh = false;
+        stale_removed.clear();
+        stale_changed.clear();
+        watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules(),
+                                                   [this](const local::DirHook &hook) { rescan(hook); });
+        watch_failed = false;
+        index_fresh = true;
     }
 
     // Reads what the watcher has into the stale sets; a lost event, too many of them, or a

@@ -317,10 +317,11 @@ std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules, std::
 }
 
 std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept,
-                                 std::vector<Unreadable> *unreadable) {
+                                 std::vector<Unreadable> *unreadable, const DirHook &on_dir) {
     Walker w{root, rules, {}, {}};
     w.sweep = true;
     w.unreadable = unreadable;
+    if (on_dir) w.on_dir = &on_dir;
     auto out = walk_root(w);
     swept = w.swept;
     return out;
