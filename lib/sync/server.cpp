@@ -1179,7 +1179,11 @@ struct Server::Impl {
                 si = static_cast<int>(fds.size());
                 fds.push_back({sock, POLLIN, 0});
             }
-            if (watcher) {
+            // A send session's own writes are in the index already: its watcher is not read
+            // meanwhile (reading and handling an event per write would cost the session's
+            // thread), and what piles up is read at the next HELLO (an overflow of the
+            // kernel's queue, in a session that wrote many files, costs a full scan there).
+            if (watcher && (sock < 0 || mode == proto::Mode::TwoWay)) {
                 wi = static_cast<int>(fds.size());
                 fds.push_back({watcher->fd(), POLLIN, 0});
             }
