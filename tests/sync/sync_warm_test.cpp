@@ -444,3 +444,28 @@ TEST_F(WarmFixture, ServerKeptRunningSeesWhatChangedInItsTreeBetweenSessions) {
     EXPECT_EQ(diff_trees(src, dst), "");
     EXPECT_EQ(once(), 0u);
 }
+
+// A send session that writes more than the kernel's event queue holds (fs.inotify.
+// max_queued_events, 16384 by default; each file written is several events) overflows the
+// queue of the server's watcher, which is not read during the session. A change made in the
+// server's tree after that is lost from the queue, so the next HELLO must read the whole tree.
+TEST_F(WarmFixture, ServerWhoseWatchQueueOverflowedReadsItsWholeTree) {
+    Daemon d({.root = dst, .token = kToken, .extra_args = {"--state-dir", server_state}});
+    ASSERT_GT(d.port(), 0);
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+    }
+    // Written into directories the server watches already.
+    int max_events = std::stoi(read_file("/proc/sys/fs/inotify/max_queued_events"));
+    int files = max_events / 3 + 1000;
+    for (int i = 0; i < files; ++i) write_file(src + "/d" + std::to_string(i % 10) + "/m" + std::to_string(i), "m");
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(60000), NH_OK);
+        write_file(dst + "/d1/f1", "changed on the server after the queue was full");
+    }
+    ns::Client client(options(d.address()));
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    EXPECT_EQ(diff_trees(src, dst), "");
+}
