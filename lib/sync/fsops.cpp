@@ -313,7 +313,7 @@ DirRef ConfinedTree::parent_fd(std::string_view path, std::string &leaf, bool cr
     return dir_fd(std::string(dirname_of(path)), create);
 }
 
-std::optional<local::Entry> ConfinedTree::stat(std::string_view path) {
+std::optional<local::Entry> ConfinedTree::stat(std::string_view path, bool synced_only) {
     std::string leaf;
     DirRef dir = parent_fd(path, leaf, false);
     if (!dir) return std::nullopt;
@@ -323,6 +323,7 @@ std::optional<local::Entry> ConfinedTree::stat(std::string_view path) {
         if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
         fail_errno("cannot stat", path);
     }
+    if (synced_only && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) return std::nullopt;
     auto e = entry_from_stat(std::string(path), st);
     if (e.type == local::Entry::Type::Symlink) {
         std::string target(static_cast<size_t>(st.st_size) + 1, '\0');

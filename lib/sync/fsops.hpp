@@ -45,8 +45,9 @@ public:
     int root_fd() const { return root_dir_->fd; }
 
     // lstat of a path inside the root; nullopt when absent (or when a parent
-    // is not a directory).
-    std::optional<local::Entry> stat(std::string_view path);
+    // is not a directory). A socket, fifo or device comes back as a File unless
+    // synced_only is set, which makes it nullopt as the scan leaves it out.
+    std::optional<local::Entry> stat(std::string_view path, bool synced_only = false);
 
     // A file being written: its temporary file and (a reference to) its
     // directory. Destroying one that was neither committed nor aborted

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -93,6 +94,14 @@ struct Server::Impl {
     bool delta_ok = false;  // granted in this session
     std::unique_ptr<local::Watcher> watcher;
     bool swept_once = false;
+    // The index kept current while the server runs: true when it was made by a full scan
+    // with the watcher already watching, and the watcher has lost nothing since. What the
+    // watcher reported outside a two-way session is kept here and re-stat()ed at the next
+    // HELLO, instead of scanning the whole tree again.
+    bool index_fresh = false;
+    bool watch_failed = false;  // the tree could not be watched: a send session scans it
+    std::set<std::string, std::less<>> stale_removed, stale_changed;
+    static constexpr size_t kMaxStale = 65536;  // beyond it, a full scan is cheaper
     ZSTD_DCtx *dctx = nullptr;
     ZSTD_DCtx *sdctx = nullptr;  // the session's zstd stream (kFeatureZstdStream)
     bool zstd_stream = false;
@@ -140,6 +149,16 @@ struct Server::Impl {
         if (!dctx || !sdctx) throw Error(NH_ENOMEM, "cannot create the zstd decoders");
         ZSTD_DCtx_setParameter(sdctx, ZSTD_d_windowLogMax, proto::kStreamWindowLogMax);
         durability = std::thread([this] { durability_loop(); });
+        // The tree is read now, before any client asks (one waiting meanwhile is answered
+        // when this is done), and watched from then on. Errors are left to the first HELLO,
+        // which scans again and tells the client why.
+        try {
+            watch_and_rescan();
+        } catch (const std::exception &e) {
+            watch_failed = watcher == nullptr;
+            watcher.reset();
+            log::info(std::string("nhsyncd: the tree is read at the first session instead: ") + loggable(e.what()));
+        }
         log::info("nhsyncd: serving " + loggable(opt.root) + " on " + loggable(opt.listen) + " (server id " + server_id + ")");
     }
 
@@ -282,18 +301,19 @@ struct Server::Impl {
     }
 
     // Brings the index up to date with the disk (changes made by others).
-    void rescan() {
+    // With on_dir, the watcher's hook: each directory is watched right before it is listed.
+    void rescan(const local::DirHook &on_dir = {}) {
         std::vector<local::Entry> scanned;
         std::vector<local::Unreadable> now_unreadable;
         if (!swept_once) {
             // The first scan, before this process wrote anything: what a write left behind
             // when an earlier server died in the middle of it goes.
             size_t swept = 0;
-            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept, &now_unreadable);
+            scanned = local::scan_sweeping(opt.root, local::IgnoreRules(), swept, &now_unreadable, on_dir);
             swept_once = true;
             if (swept) log::info("nhsyncd: removed " + std::to_string(swept) + " temporary file(s) of an interrupted write");
         } else {
-            scanned = local::scan(opt.root, local::IgnoreRules(), &now_unreadable);
+            scanned = local::scan(opt.root, local::IgnoreRules(), &now_unreadable, on_dir);
         }
         for (auto &u : now_unreadable) {
             bool known = false;
@@ -431,9 +451,7 @@ struct Server::Impl {
         timeval tv{60, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         try {
-            if (mode == proto::Mode::TwoWay && !watcher) watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules());
-            if (watcher) drain_watcher(false);
-            rescan();
+            bring_index_up_to_date();
             std::string f;
             proto::Writer w(f);
             w.begin(Msg::Welcome);
@@ -458,6 +476,104 @@ struct Server::Impl {
             return;
         }
         log::info("nhsyncd: client connected (" + std::string(mode == proto::Mode::TwoWay ? "two-way" : "send") + ")");
+    }
+
+    // Before a WELCOME: the index made current, by re-stat()ing only what the watcher
+    // reported since the last full scan when it can, by scanning everything otherwise.
+    void bring_index_up_to_date() {
+        if (!watcher && (mode == proto::Mode::TwoWay || !watch_failed)) {
+            try {
+                watch_and_rescan();
+                return;
+            } catch (const std::exception &) {
+                watch_failed = watcher == nullptr;
+                if (mode == proto::Mode::TwoWay) throw;  // its changes are pushed from the watcher
+            }
+        }
+        if (watcher) collect_changes();
+        bool refreshed = false;
+        if (index_fresh && unreadable.empty()) {
+            try {
+                refreshed = refresh_stale();
+            } catch (const std::exception &) {
+                refreshed = false;
+            }
+        }
+        stale_removed.clear();
+        stale_changed.clear();
+        if (!refreshed) {
+            rescan();
+            index_fresh = watcher != nullptr;
+        }
+    }
+
+    // The watches and a full scan in one walk; the index is fresh from then on.
+    void watch_and_rescan() {
+        index_fresh = false;
+        stale_removed.clear();
+        stale_changed.clear();
+        watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules(),
+                                                   [this](const local::DirHook &hook) { rescan(hook); });
+        watch_failed = false;
+        index_fresh = true;
+    }
+
+    // Reads what the watcher has into the stale sets; a lost event, too many of them, or a
+    // watcher that fails costs a full scan at the next HELLO.
+    void collect_changes() {
+        try {
+            for (;;) {
+                auto changes = watcher->read();
+                if (changes.empty()) return;
+                for (auto &c : changes) {
+                    if (!index_fresh) break;
+                    if (c.kind == local::Change::Kind::Overflow)
+                        index_fresh = false;
+                    else
+                        (c.kind == local::Change::Kind::Removed ? stale_removed : stale_changed).insert(std::move(c.path));
+                }
+                if (stale_removed.size() + stale_changed.size() > kMaxStale) index_fresh = false;
+                if (!index_fresh) {
+                    stale_removed.clear();
+                    stale_changed.clear();
+                }
+            }
+        } catch (const std::exception &e) {
+            log::warn(std::string("nhsyncd: watch: ") + loggable(e.what()));
+            watcher.reset();
+            index_fresh = false;
+            stale_removed.clear();
+            stale_changed.clear();
+        }
+    }
+
+    // The index brought to what a full scan would make of it from the paths the watcher
+    // reported: everything removed or moved away is a Removed of it or of a directory above
+    // it, and everything made, changed or moved in is a Modified of its own (a directory made
+    // or moved in reports all it holds). False when only a full scan can tell: a directory
+    // new to the index or with another mode may be unreadable, which the scan reports.
+    bool refresh_stale() {
+        tree->forget_dirs();
+        for (auto &p : stale_removed) {
+            index.erase_tree(p);
+            index_dirty = true;
+        }
+        for (auto &p : stale_changed) {
+            auto cur = tree->stat(p, true);
+            auto *rec = index.find(p);
+            if (!cur) {
+                index.erase_tree(p);
+                index_dirty = true;
+                continue;
+            }
+            if (cur->type == local::Entry::Type::Dir && (!rec || rec->entry.type != local::Entry::Type::Dir || rec->entry.mode != cur->mode))
+                return false;
+            if (rec && proto::same_remote(rec->entry, *cur)) continue;
+            if (rec && rec->entry.type == local::Entry::Type::Dir) index.erase_tree(p);
+            index.put(*cur);
+            index_dirty = true;
+        }
+        return true;
     }
 
     // ---- operations ----
@@ -1063,7 +1179,11 @@ struct Server::Impl {
                 si = static_cast<int>(fds.size());
                 fds.push_back({sock, POLLIN, 0});
             }
-            if (watcher && sock >= 0) {
+            // A send session's own writes are in the index already: its watcher is not read
+            // meanwhile (reading and handling an event per write would cost the session's
+            // thread), and what piles up is read at the next HELLO (an overflow of the
+            // kernel's queue, in a session that wrote many files, costs a full scan there).
+            if (watcher && (sock < 0 || mode == proto::Mode::TwoWay)) {
                 wi = static_cast<int>(fds.size());
                 fds.push_back({watcher->fd(), POLLIN, 0});
             }
@@ -1100,13 +1220,21 @@ struct Server::Impl {
                     end_session();
                 }
             }
-            if (wi >= 0 && sock >= 0 && fds[wi].revents) {
-                last_activity = Clock::now();
-                try {
-                    drain_watcher(true);
-                } catch (const std::exception &e) {
-                    log::warn(std::string("nhsyncd: watch: ") + loggable(e.what()));
-                    if (sock >= 0 && !dynamic_cast<const Error *>(&e)) end_session();
+            if (wi >= 0 && watcher && fds[wi].revents) {
+                if (sock >= 0 && mode == proto::Mode::TwoWay) {
+                    // What is pushed updates the index path by path, but what is not sent
+                    // (a path or link target the client would refuse) does not: the next
+                    // HELLO scans everything, as a two-way session always did.
+                    index_fresh = false;
+                    last_activity = Clock::now();
+                    try {
+                        drain_watcher(true);
+                    } catch (const std::exception &e) {
+                        log::warn(std::string("nhsyncd: watch: ") + loggable(e.what()));
+                        if (sock >= 0 && !dynamic_cast<const Error *>(&e)) end_session();
+                    }
+                } else {
+                    collect_changes();  // kept for the next HELLO
                 }
             }
             // The waiting connections polled are the first ones of `waiting`, in

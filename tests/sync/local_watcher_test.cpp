@@ -306,6 +306,37 @@ TEST(LocalWatcher, ScanInTheSameWalkIsTheScanAndEveryDirectoryIsWatched) {
     }
 }
 
+// A wide and deep tree, walked on two threads where there are two CPUs (a walker hands a
+// directory to the other whenever that one is idle): the scan is what a plain scan() finds,
+// every directory is watched, whichever walker listed it, and a change in each one is
+// reported.
+TEST(LocalWatcher, WalkOverTwoThreadsWatchesEveryDirectory) {
+    TempDir dir;
+    std::vector<std::string> dirs;
+    for (int i = 0; i < 12; ++i)
+        for (int j = 0; j < 6; ++j)
+            for (int k = 0; k < 3; ++k) {
+                std::string sub = "a" + std::to_string(i) + "/b" + std::to_string(j) + "/c" + std::to_string(k);
+                test::make_dirs(dir / sub);
+                for (int f = 0; f < 4; ++f) test::write_file(dir / (sub + "/f" + std::to_string(f)), "x");
+                dirs.push_back(sub);
+            }
+    IgnoreRules rules;
+    std::optional<std::vector<Entry>> scanned;
+    Watcher w(dir.path(), rules, scanned);
+    ASSERT_TRUE(scanned.has_value());
+    EXPECT_EQ(*scanned, scan(dir.path(), rules));
+    EXPECT_EQ(scanned->size(), 12u + 12u * 6 + dirs.size() * 5);
+    EXPECT_EQ(w.watch_count(), 1u + 12u + 12u * 6 + dirs.size());
+    std::vector<Change> wanted;
+    for (auto &d : dirs) {
+        test::write_file(dir / (d + "/late"), "late");
+        wanted.push_back({d + "/late", Kind::Modified});
+    }
+    auto c = read_until(w, has_all(wanted));
+    for (auto &want : wanted) EXPECT_TRUE(has(c, want.path, Kind::Modified)) << want.path;
+}
+
 TEST(LocalWatcher, SetRulesDropsAndAddsWatches) {
     TempDir dir;
     test::make_dirs(dir / "keep");

@@ -408,3 +408,64 @@ TEST_F(WarmFixture, DamagedIndexIsIgnoredWithAWarning) {
     }
     EXPECT_EQ(diff_trees(src, dst), "");
 }
+
+// A server that keeps running between sessions keeps its index current from its watches
+// instead of reading its whole tree at each HELLO. What changed in its tree while no client
+// was connected, or during a send session (which does not look at the server's tree), must
+// still be seen by the next session and put right: rewritten, deleted, a mode changed, and a
+// directory deleted and made again with fewer files (what went with it must leave the index).
+TEST_F(WarmFixture, ServerKeptRunningSeesWhatChangedInItsTreeBetweenSessions) {
+    Daemon d({.root = dst, .token = kToken, .extra_args = {"--state-dir", server_state}});
+    ASSERT_GT(d.port(), 0);
+    auto once = [&] {
+        ns::Client client(options(d.address()));
+        EXPECT_EQ(client.flush(30000), NH_OK);
+        return client.status().files_synced;
+    };
+    ASSERT_EQ(once(), 300u);
+    ASSERT_EQ(once(), 0u);
+
+    write_file(dst + "/d1/f1", "changed on the server, another size");
+    ASSERT_EQ(::unlink((dst + "/d2/f2").c_str()), 0);
+    ASSERT_EQ(::chmod((dst + "/d5/f5").c_str(), 0600), 0);
+    remove_tree(dst + "/d3");
+    write_file(dst + "/d3/f3", "content 3");
+    EXPECT_GE(once(), 32u);  // f1, f2, f5 and the 29 other files of d3
+    EXPECT_EQ(diff_trees(src, dst), "");
+
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+        write_file(dst + "/d6/f6", "changed on the server during a session");
+        remove_tree(dst + "/d7");
+        write_file(dst + "/d7/f7", "content 7");
+    }
+    EXPECT_GE(once(), 31u);
+    EXPECT_EQ(diff_trees(src, dst), "");
+    EXPECT_EQ(once(), 0u);
+}
+
+// A send session that writes more than the kernel's event queue holds (fs.inotify.
+// max_queued_events, 16384 by default; each file written is several events) overflows the
+// queue of the server's watcher, which is not read during the session. A change made in the
+// server's tree after that is lost from the queue, so the next HELLO must read the whole tree.
+TEST_F(WarmFixture, ServerWhoseWatchQueueOverflowedReadsItsWholeTree) {
+    Daemon d({.root = dst, .token = kToken, .extra_args = {"--state-dir", server_state}});
+    ASSERT_GT(d.port(), 0);
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(30000), NH_OK);
+    }
+    // Written into directories the server watches already.
+    int max_events = std::stoi(read_file("/proc/sys/fs/inotify/max_queued_events"));
+    int files = max_events / 3 + 1000;
+    for (int i = 0; i < files; ++i) write_file(src + "/d" + std::to_string(i % 10) + "/m" + std::to_string(i), "m");
+    {
+        ns::Client client(options(d.address()));
+        ASSERT_EQ(client.flush(60000), NH_OK);
+        write_file(dst + "/d1/f1", "changed on the server after the queue was full");
+    }
+    ns::Client client(options(d.address()));
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    EXPECT_EQ(diff_trees(src, dst), "");
+}

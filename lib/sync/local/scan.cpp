@@ -5,9 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "common/error.hpp"
 #include "sync/local/tree.hpp"
@@ -36,6 +44,60 @@ bool read_link(int dirfd, const std::string &name, off_t size_hint, std::string 
     }
 }
 
+// What the walkers of one scan share when it runs on two threads: the directories one
+// hands to the other (opened, not yet listed) while the other has nothing to do.
+struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    struct Job {
+        int fd;
+        std::string rel;
+    };
+    std::deque<Job> jobs;
+    int walkers = 0, idle = 0;
+    bool done = false;
+    std::atomic<bool> wanted{false};  // a walker is idle: the next directory found goes to it
+    std::mutex hook_mu;                // the on_dir hook is called by one walker at a time
+    std::exception_ptr error;
+
+    // The next directory to walk; false when every walker is idle and none is left.
+    bool next(Job &job) {
+        std::unique_lock l(mu);
+        ++idle;
+        for (;;) {
+            if (!jobs.empty()) {
+                job = std::move(jobs.front());
+                jobs.pop_front();
+                --idle;
+                return true;
+            }
+            if (done || idle == walkers) {
+                done = true;
+                cv.notify_all();
+                return false;
+            }
+            wanted = true;
+            cv.wait(l);
+        }
+    }
+    // Hands dirfd over when a walker is idle (true: it is the other's now).
+    bool give(int dirfd, const std::string &rel) {
+        if (!wanted.load(std::memory_order_relaxed)) return false;
+        std::lock_guard l(mu);
+        if (!wanted || done) return false;
+        jobs.push_back({dirfd, rel});
+        wanted = false;
+        cv.notify_one();
+        return true;
+    }
+    void fail(std::exception_ptr e) {
+        std::lock_guard l(mu);
+        if (!error) error = e;
+        done = true;
+        cv.notify_all();
+    }
+};
+
 struct Walker {
     const std::string &root;
     const IgnoreRules &rules;
@@ -45,6 +107,7 @@ struct Walker {
     size_t swept = 0;
     std::vector<Unreadable> *unreadable = nullptr;
     const DirHook *on_dir = nullptr;
+    Shared *shared = nullptr;
 
     // With an `unreadable` list, a permission error on rel_path is listed
     // there (true: skip it) instead of thrown.
@@ -91,7 +154,14 @@ struct Walker {
     }
 
     void walk(int dirfd, const std::string &shown) {
-        if (on_dir) (*on_dir)(rel);  // before the listing: what changes after it is reported
+        if (on_dir) {  // before the listing: what changes after it is reported
+            if (shared) {
+                std::lock_guard l(shared->hook_mu);
+                (*on_dir)(rel);
+            } else {
+                (*on_dir)(rel);
+            }
+        }
         auto names = list(dirfd, shown);
         for (auto &[name, dtype] : names) {
             size_t rel_len = rel.size();
@@ -139,6 +209,7 @@ struct Walker {
                     if (skip_denied(errno, out.back().path, "cannot open directory")) continue;
                     fail_io("cannot open directory", display(name), errno);
                 }
+                if (shared && shared->give(child, out.back().path)) continue;
                 rel = out.back().path;
                 try {
                     walk(child, root + "/" + rel);
@@ -162,17 +233,74 @@ bool same_metadata(const Entry &a, const Entry &b) {
 
 namespace {
 
-std::vector<Entry> walk_root(Walker &w) {
-    const std::string &root = w.root;
-    int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail_io("cannot open sync root", root, errno);
+void walk_dir(Walker &w, int fd, const std::string &rel) {
+    w.rel = rel;
     try {
-        w.walk(fd, root);
+        w.walk(fd, rel.empty() ? w.root : w.root + "/" + rel);
     } catch (...) {
         ::close(fd);
         throw;
     }
     ::close(fd);
+}
+
+// The directories a walker is handed until none is left.
+void walk_jobs(Walker &w, Shared &shared) {
+    Shared::Job job;
+    while (shared.next(job)) {
+        try {
+            walk_dir(w, job.fd, job.rel);
+        } catch (...) {
+            shared.fail(std::current_exception());
+        }
+    }
+}
+
+bool two_cpus() {
+    cpu_set_t set;
+    return ::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2;
+}
+
+// The walk, on two threads when two CPUs are there: a walker that finds a directory while
+// the other is idle hands it over instead of walking it itself. Each walker sets up each
+// directory's hook before listing it, as a single one does, so the guarantee is the same.
+std::vector<Entry> walk_root(Walker &w) {
+    const std::string &root = w.root;
+    int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail_io("cannot open sync root", root, errno);
+    std::thread helper;
+    Shared shared;
+    Walker second{w.root, w.rules, {}, {}};
+    std::vector<Unreadable> second_unreadable;
+    if (two_cpus()) {
+        second.sweep = w.sweep;
+        second.unreadable = w.unreadable ? &second_unreadable : nullptr;
+        second.on_dir = w.on_dir;
+        second.shared = w.shared = &shared;
+        shared.walkers = 2;
+        try {
+            helper = std::thread([&] { walk_jobs(second, shared); });
+        } catch (const std::system_error &) {
+            second.shared = w.shared = nullptr;  // no thread to spare: one walker
+        }
+    }
+    if (!w.shared) {
+        walk_dir(w, fd, "");
+    } else {
+        try {
+            walk_dir(w, fd, "");
+        } catch (...) {
+            shared.fail(std::current_exception());
+        }
+        walk_jobs(w, shared);
+        helper.join();
+        for (auto &job : shared.jobs) ::close(job.fd);  // left by a failed walk
+        if (shared.error) std::rethrow_exception(shared.error);
+        w.out.reserve(w.out.size() + second.out.size());
+        std::move(second.out.begin(), second.out.end(), std::back_inserter(w.out));
+        if (w.unreadable) w.unreadable->insert(w.unreadable->end(), second_unreadable.begin(), second_unreadable.end());
+        w.swept += second.swept;
+    }
     std::sort(w.out.begin(), w.out.end(),
               [](const Entry &a, const Entry &b) { return a.path < b.path; });
     return std::move(w.out);
@@ -189,10 +317,11 @@ std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules, std::
 }
 
 std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept,
-                                 std::vector<Unreadable> *unreadable) {
+                                 std::vector<Unreadable> *unreadable, const DirHook &on_dir) {
     Walker w{root, rules, {}, {}};
     w.sweep = true;
     w.unreadable = unreadable;
+    if (on_dir) w.on_dir = &on_dir;
     auto out = walk_root(w);
     swept = w.swept;
     return out;

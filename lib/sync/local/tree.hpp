@@ -129,7 +129,7 @@ std::vector<Entry> scan(const std::string &root, const IgnoreRules &rules,
 // dies mid-write (".nocalhost-sync.*.tmp" / ".lnk"); only for the server, before it writes
 // anything itself. `swept` gets how many were deleted.
 std::vector<Entry> scan_sweeping(const std::string &root, const IgnoreRules &rules, size_t &swept,
-                                 std::vector<Unreadable> *unreadable = nullptr);
+                                 std::vector<Unreadable> *unreadable = nullptr, const DirHook &on_dir = {});
 
 // Persistent map path -> (Entry, synced_state). synced_state is opaque to
 // this layer (the sync engine stores e.g. what the server acknowledged).
@@ -224,6 +224,10 @@ public:
     // watches are then set up as by the other constructor, and the caller scans itself and
     // meets the error there).
     Watcher(std::string root, IgnoreRules rules, std::optional<std::vector<Entry>> &scanned);
+    // The same with the caller's own walk: `walk` is called once with the hook that sets up a
+    // directory's watch, to pass as on_dir to scan() or scan_sweeping(). What it throws, the
+    // constructor throws.
+    Watcher(std::string root, IgnoreRules rules, const std::function<void(const DirHook &)> &walk);
     ~Watcher();
     Watcher(Watcher &&) noexcept;
     Watcher &operator=(Watcher &&) noexcept;

@@ -205,6 +205,15 @@ Watcher::Watcher(std::string root, IgnoreRules rules, std::optional<std::vector<
     w.add_tree("", false);
 }
 
+Watcher::Watcher(std::string root, IgnoreRules rules, const std::function<void(const DirHook &)> &walk)
+    : impl_(std::make_unique<Impl>()) {
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    impl_->root = std::move(root);
+    impl_->rules = std::move(rules);
+    Impl &w = *impl_;
+    walk([&w](const std::string &dir) { w.watch_dir(dir); });
+}
+
 Watcher::~Watcher() = default;
 Watcher::Watcher(Watcher &&) noexcept = default;
 Watcher &Watcher::operator=(Watcher &&other) noexcept = default;
