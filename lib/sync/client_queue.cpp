@@ -672,7 +672,7 @@ void Client::Impl::pump_output() {
 void Client::Impl::measure_link() {
     bool measured = opt.compression != Compression::Off && use_zstd &&
                     link.sample(Clock::now(), written, net::unacked_bytes(sock));
-    if (sndbuf_small && (measured || written - probe_from > kProbeBytes)) grow_sndbuf();
+    if (sndbuf_small && (measured || written - probe_from > kProbeBytes) && !link.trying_raw()) grow_sndbuf();
     if (measured) set_rung();
 }
 
@@ -698,7 +698,7 @@ void Client::Impl::set_rung() {
     if (opt.compression == Compression::On) to = std::max(to, 1);
     if (to == rung) return;
     rung = to;
-    link.at(rung);
+    link.at(rung, written + (wbuf.size() - wpos));
     if (!rung && !sndbuf_small) {
         // Raw to find out whether the link is faster than the compressor: a small socket
         // buffer again, so that a link slower than that is found out before it took much.

@@ -322,6 +322,20 @@ TEST_F(SyncFixture, AutoCompressionSendsLessOnASlowerLink) {
     EXPECT_LT(slow, level1 * 19 / 20) << "a slow link got no more compression than a fast one";
 }
 
+// A link that carries a lot compressed (here some 90 MB/s of the files over 24 MiB/s) is tried
+// raw once, as a server on loopback might be the limit rather than the link. On a link that is
+// the limit, that try must cost little: what the user notices is the time, and here the bytes
+// beyond compressing throughout (each raw byte is a byte more on a link that is the limit).
+TEST_F(SyncFixture, AutoCompressionTriesRawCheaplyOnALinkThatIsTheLimit) {
+    uint64_t raw = compressible_tree(src);
+    uint64_t on = bytes_up(*this, ns::Compression::On, 24u << 20, 1 << 20);
+    uint64_t autom = bytes_up(*this, ns::Compression::Auto, 24u << 20, 1 << 20);
+    std::printf("of %llu bytes over a 24 MiB/s link: compressed throughout %llu, auto %llu\n",
+                static_cast<unsigned long long>(raw), static_cast<unsigned long long>(on),
+                static_cast<unsigned long long>(autom));
+    EXPECT_LT(autom, on + (2u << 20)) << "the raw try sent megabytes raw over a link that is the limit";
+}
+
 TEST_F(SyncFixture, CompressionOnAndOffOverrideTheLink) {
     uint64_t raw = compressible_tree(src);
     uint64_t on = bytes_up(*this, ns::Compression::On, 0);
@@ -456,6 +470,67 @@ TEST(LinkMeter, AConnectionCarryingALotCompressedIsTriedRawAndTheFasterKept) {
     EXPECT_EQ(L::choose(1, 12.5 * MB, false, c, {12.5 * MB, 120 * MB}), 2) << "and the ladder goes on";
     // Carrying less than that compressed (a slow link): no raw try, the ladder decides.
     EXPECT_EQ(L::choose(1, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}}), {std::nullopt, 10 * MB}), 2);
+}
+
+// The try of raw is short and counts raw bytes only: on a link that is the limit (here
+// 12.5 MB/s, compressed 10 times) each raw byte costs ten times a compressed one.
+TEST(LinkMeter, TheRawTryIsAShortWindowOfRawBytesOnly) {
+    using namespace std::chrono_literals;
+    using L = ns::LinkMeter;
+    L m;
+    auto t = L::Clock::time_point{};
+    m.at(1);
+    // Level 1 at ratio 10, 4 MiB queued, the link taking 12.5 MB/s: carried 125 MB/s.
+    m.compressed(1, 40u << 20, 4u << 20, 50ms);
+    uint64_t w = 4u << 20;
+    auto at = t;
+    for (int i = 0; i <= 20; ++i, at += 20ms) {
+        m.sample(at, w, 4 << 20);
+        w += 250000;
+        m.sample(at, w, 4 << 20);
+    }
+    ASSERT_TRUE(m.carried().compressed);
+    EXPECT_NEAR(*m.carried().compressed, 125e6, 10e6);
+    EXPECT_FALSE(m.trying_raw());
+    EXPECT_EQ(m.next(1), 0) << "carrying that much compressed, raw is tried";
+    // Raw from here: the socket still holds 4 MiB of level 1, and 1 MiB more was encoded
+    // before the switch.
+    uint64_t from = w + (1u << 20);
+    m.at(0, from);
+    EXPECT_TRUE(m.trying_raw());
+    // The compressed bytes drain for 400 ms: however long, that is not raw's window.
+    uint64_t queued = 4u << 20;
+    for (int i = 0; i < 20; ++i, at += 20ms) {
+        bool verdict = m.sample(at, w, static_cast<long>(queued));
+        EXPECT_FALSE(verdict && m.carried().raw) << "a raw figure from compressed bytes";
+        if (i < 4) {
+            w += 250000;  // the last compressed megabyte
+            queued += 250000;
+        }
+        queued -= 250000;
+    }
+    EXPECT_TRUE(m.trying_raw());
+    // Raw bytes: the link takes them at the same 12.5 MB/s. A window of kTryWindow and
+    // kMinBytes is enough for the verdict (before: 100 ms and 4 MiB).
+    bool verdict = false;
+    uint64_t raw_sent = 0;
+    for (int i = 0; i < 20 && !verdict; ++i, at += 5ms) {
+        verdict = m.sample(at, w, static_cast<long>(queued));
+        w += 62500;
+        raw_sent += 62500;
+        verdict = m.sample(at, w, static_cast<long>(queued)) || verdict;
+    }
+    ASSERT_TRUE(m.carried().raw);
+    EXPECT_NEAR(*m.carried().raw, 12.5e6, 2e6);
+    EXPECT_LE(raw_sent, 700000u) << "the try took megabytes raw (56 ms of this link is 0.7 MB)";
+    EXPECT_FALSE(m.trying_raw());
+    EXPECT_EQ(m.next(0), 1) << "compressed carried ten times more: back to it";
+    // ... and it stays there: neither a starving client on a link never measured nor a
+    // compressor slower than the drain sends it raw again.
+    EXPECT_EQ(L::choose(1, std::nullopt, true, {}, m.carried()), 1);
+    EXPECT_EQ(L::choose(2, std::nullopt, true, {}, m.carried()), 1);
+    EXPECT_EQ(L::choose(1, 100e6, false, codecs({{1, {120e6, 10}}}), m.carried()), 1);
+    EXPECT_EQ(L::choose(0, 100e6, false, codecs({{1, {120e6, 10}}}), m.carried()), 1);
 }
 
 // The level follows the link's drain rate and the compressor's measured speed and ratio.
