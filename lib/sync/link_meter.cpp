@@ -75,13 +75,24 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
         last_queued_ = queued;
         uint64_t total = written - starve_written_;
         double secs = std::chrono::duration<double>(now - starve_start_).count();
-        if (sampled_ && rung_ == 0 && !carried_.raw && now - starve_start_ >= kTryWindow &&
-            drained - starve_drained_ >= kMinBytes) {
+        if (trying_raw()) {
             // The try of raw: a short window tells a link that is the limit (it takes raw bytes
             // as slowly as compressed ones, each raw byte costing) from a receiver slow per
             // byte of the files (it takes raw ones as many times faster as they are larger).
-            carried_.raw = static_cast<double>(drained - starve_drained_) / secs;
-            verdict = true;
+            // Over raw bytes only, and while the socket never ran empty: raw bytes going into
+            // an empty socket fill the buffers behind it (a proxy's, a port-forward's) at the
+            // speed of memory, whatever the link.
+            if (queued == 0 || drained < rung_from_) {
+                try_open_ = false;
+            } else if (!try_open_) {
+                try_open_ = true;
+                try_start_ = now;
+                try_drained_ = drained;
+            } else if (now - try_start_ >= kTryWindow && drained - try_drained_ >= kMinBytes) {
+                carried_.raw = static_cast<double>(drained - try_drained_) /
+                               std::chrono::duration<double>(now - try_start_).count();
+                verdict = true;
+            }
         }
         if (sampled_ && now - starve_start_ >= kWindow && total >= kStarveBytes) {
             // Two windows in a row: the first bytes of a connection fill the buffers of the
@@ -92,7 +103,7 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             // What the window carried, in bytes of the files a second: what the link took of
             // them (not what went into the socket's queue, which fills fast whatever the link).
             double took = static_cast<double>(drained - starve_drained_) / secs;
-            if (rung_ == 0) {
+            if (rung_ == 0 && !trying_raw()) {  // the try has a window of its own
                 carried_.raw = took;
                 verdict = true;
             } else if (auto c = rung_ > 0 ? codec(rung_) : std::nullopt) {

@@ -83,7 +83,8 @@ public:
     static constexpr double kRawMargin = 1.2;
     // The try's verdict comes from the first window of raw bytes (counted from the first raw
     // byte the link took, not from the switch: the compressed bytes still queued then are not
-    // raw's) of at least this long and kMinBytes: on a link that is the limit each raw byte
+    // raw's) during which the socket never ran empty, of at least this long and kMinBytes: on
+    // a link that is the limit each raw byte
     // costs, and the two cases it tells apart differ by the compression ratio, far more than
     // such a window's noise. docs/benchmarks.md says how it was chosen.
     static constexpr std::chrono::milliseconds kTryWindow{25};
@@ -106,7 +107,7 @@ public:
     // went out).
     void at(int rung, uint64_t from = 0) {
         if (rung != rung_) {
-            sampled_ = false;  // a window carries the bytes of one rung
+            sampled_ = try_open_ = false;  // a window carries the bytes of one rung
             rung_from_ = from;
         }
         rung_ = rung;
@@ -122,7 +123,7 @@ public:
     // A new connection: no window is open (the last rate and the compressor's figures are kept:
     // the link and the machine are the same).
     void restart() {
-        open_ = false;
+        open_ = try_open_ = false;
         rung_from_ = 0;
         sampled_ = last_window_empty_ = false;
         into_empty_ = 0;
@@ -158,6 +159,9 @@ private:
     Clock::time_point starve_start_{};
     uint64_t starve_written_ = 0, starve_drained_ = 0;
     bool sampled_ = false, last_window_empty_ = false;
+    bool try_open_ = false;  // a window of the raw try, the socket never empty since its start
+    Clock::time_point try_start_{};
+    uint64_t try_drained_ = 0;
     uint64_t last_written_ = 0, into_empty_ = 0;
     double compressing_ = 0;  // seconds spent compressing in the present window
     long last_queued_ = -1;

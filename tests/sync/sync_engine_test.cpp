@@ -229,8 +229,9 @@ TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
 
 namespace {
 
-// 64 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files:
-// much more than what the client queues in its socket before it has measured the link.
+// 64 MiB of source-like text (zstd level 1 makes it about 4 times smaller) in 1 MiB files (or
+// the size given): much more than what the client queues in its socket before it has measured
+// the link.
 const char *const kWords[] = {"return", "const", "std::string", "if", "else", "for", "auto", "int", "value",
                               "path", "size", "error", "buffer", "(", ")", "{", "}", ";"};
 
@@ -241,13 +242,13 @@ std::string code_line(std::mt19937 &rng) {
     return line + std::to_string(rng() % 100000) + "\n";
 }
 
-uint64_t compressible_tree(const std::string &root) {
+uint64_t compressible_tree(const std::string &root, size_t file_bytes = 1u << 20) {
     std::mt19937 rng(11);
     uint64_t total = 0;
-    for (int f = 0; f < 64; ++f) {
+    for (size_t f = 0; f < (size_t{64} << 20) / file_bytes; ++f) {
         std::string text;
-        while (text.size() < (1u << 20)) text += code_line(rng);
-        text.resize(1u << 20);
+        while (text.size() < file_bytes) text += code_line(rng);
+        text.resize(file_bytes);
         write_file(root + "/src/f" + std::to_string(f) + ".cpp", text);
         total += text.size();
     }
@@ -322,18 +323,20 @@ TEST_F(SyncFixture, AutoCompressionSendsLessOnASlowerLink) {
     EXPECT_LT(slow, level1 * 19 / 20) << "a slow link got no more compression than a fast one";
 }
 
-// A link that carries a lot compressed (here some 90 MB/s of the files over 24 MiB/s) is tried
-// raw once, as a server on loopback might be the limit rather than the link. On a link that is
-// the limit, that try must cost little: what the user notices is the time, and here the bytes
-// beyond compressing throughout (each raw byte is a byte more on a link that is the limit).
+// A link that carries a lot compressed (here some 90 MB/s of the files over 24 MiB/s, 10 ms of
+// it in flight) is tried raw once, as a server on loopback might be the limit rather than the
+// link. On a link that is the limit, that try must cost little: what the user notices is the
+// time, and here the bytes beyond compressing throughout (each raw byte is a byte more on a
+// link that is the limit). 128 KiB files, so that the raw bytes are not counted by the MiB.
+// Before the try counted raw bytes only: 3.0 to 10.2 MB more in six runs; after: 0.3 to 1.7.
 TEST_F(SyncFixture, AutoCompressionTriesRawCheaplyOnALinkThatIsTheLimit) {
-    uint64_t raw = compressible_tree(src);
-    uint64_t on = bytes_up(*this, ns::Compression::On, 24u << 20, 1 << 20);
-    uint64_t autom = bytes_up(*this, ns::Compression::Auto, 24u << 20, 1 << 20);
+    uint64_t raw = compressible_tree(src, 128u << 10);
+    uint64_t on = bytes_up(*this, ns::Compression::On, 24u << 20, 256 << 10);
+    uint64_t autom = bytes_up(*this, ns::Compression::Auto, 24u << 20, 256 << 10);
     std::printf("of %llu bytes over a 24 MiB/s link: compressed throughout %llu, auto %llu\n",
                 static_cast<unsigned long long>(raw), static_cast<unsigned long long>(on),
                 static_cast<unsigned long long>(autom));
-    EXPECT_LT(autom, on + (2u << 20)) << "the raw try sent megabytes raw over a link that is the limit";
+    EXPECT_LT(autom, on + (5u << 19)) << "the raw try sent megabytes raw over a link that is the limit";
 }
 
 TEST_F(SyncFixture, CompressionOnAndOffOverrideTheLink) {
@@ -510,6 +513,16 @@ TEST(LinkMeter, TheRawTryIsAShortWindowOfRawBytesOnly) {
         queued -= 250000;
     }
     EXPECT_TRUE(m.trying_raw());
+    // The first raw bytes go into an empty socket as fast as memory takes them (the buffers of a
+    // proxy behind it, emptied while the client starved): that is not the link.
+    queued = 0;
+    for (int i = 0; i < 20; ++i, at += 5ms) {
+        EXPECT_FALSE(m.sample(at, w, 0));
+        w += 1000000;
+        EXPECT_FALSE(m.sample(at, w, 1000000));
+    }
+    EXPECT_TRUE(m.trying_raw());
+    queued = 1000000;  // from here the socket holds a megabyte: the link is the limit
     // Raw bytes: the link takes them at the same 12.5 MB/s. A window of kTryWindow and
     // kMinBytes is enough for the verdict (before: 100 ms and 4 MiB).
     bool verdict = false;
