@@ -508,6 +508,19 @@ void Client::Impl::produce_delta(proto::Writer &w) {
     w.finish();
 }
 
+void Client::Impl::read_ahead() {
+    read_ahead_ops = std::min(read_ahead_ops, queue.size());  // the queue may have been cleared
+    while (read_ahead_ops < queue.size() && read_ahead_bytes < kReadAhead) {
+        const Op &next = queue[read_ahead_ops++];
+        if (next.kind != Op::File) continue;
+        read_ahead_bytes += next.e.size;
+        int fd = tree->open_read(next.e.path);
+        if (fd < 0) continue;  // its turn reports what is wrong
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+        ::close(fd);
+    }
+}
+
 void Client::Impl::produce_one() {
     proto::Writer w(wbuf);
     if (out.enc) {
@@ -536,6 +549,11 @@ void Client::Impl::produce_one() {
     }
     Op op = std::move(queue.front());
     queue.pop_front();
+    if (read_ahead_ops) {
+        --read_ahead_ops;
+        if (op.kind == Op::File) read_ahead_bytes -= std::min(read_ahead_bytes, op.e.size);
+    }
+    if (op.kind == Op::File) read_ahead();
     last_produced = op.seq;
     uncommitted = true;
     const std::string &path = op.e.path;
