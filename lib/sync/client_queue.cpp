@@ -509,7 +509,8 @@ void Client::Impl::produce_delta(proto::Writer &w) {
 }
 
 void Client::Impl::read_ahead() {
-    read_ahead_ops = std::min(read_ahead_ops, queue.size());  // the queue may have been cleared
+    read_ahead_ops = std::min(read_ahead_ops, queue.size());
+    if (!read_ahead_ops) read_ahead_bytes = 0;  // none ahead
     while (read_ahead_ops < queue.size() && read_ahead_bytes < kReadAhead) {
         const Op &next = queue[read_ahead_ops++];
         if (next.kind != Op::File) continue;
