@@ -14,6 +14,8 @@ void Client::Impl::disconnect(int code, const std::string &why) {
     rbuf.clear();
     rpos = 0;
     queue.clear();
+    read_ahead_ops = 0;
+    read_ahead_bytes = 0;
     queued_files.clear();
     inflight.clear();
     // What was not acknowledged is gone with the connection: reconciling on the next one

@@ -148,6 +148,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         bool recursive = true;
     };
     std::deque<Op> queue;
+    // The first read_ahead_ops entries of the queue had their files' reading started
+    // (read_ahead_bytes of them): a tree not in the page cache is read from the disk many files
+    // at a time rather than one after the other, while the client compresses and sends.
+    size_t read_ahead_ops = 0;
+    uint64_t read_ahead_bytes = 0;
+    static constexpr uint64_t kReadAhead = 8u << 20;
     std::unordered_map<std::string, uint64_t> queued_files;  // path -> seq of its queued File op
     uint64_t next_seq = 1;
     uint64_t last_seq = 0;      // last seq assigned
@@ -322,6 +328,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // Encodes the next op (or part of a streamed file) into wbuf.
     void produce_one();
+    void read_ahead();
 
     void pump_output();
     // Samples the socket's drain rate and chooses the compression from it (set_rung).

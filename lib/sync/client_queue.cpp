@@ -508,6 +508,20 @@ void Client::Impl::produce_delta(proto::Writer &w) {
     w.finish();
 }
 
+void Client::Impl::read_ahead() {
+    read_ahead_ops = std::min(read_ahead_ops, queue.size());
+    if (!read_ahead_ops) read_ahead_bytes = 0;  // none ahead
+    while (read_ahead_ops < queue.size() && read_ahead_bytes < kReadAhead) {
+        const Op &next = queue[read_ahead_ops++];
+        if (next.kind != Op::File) continue;
+        read_ahead_bytes += next.e.size;
+        int fd = tree->open_read(next.e.path);
+        if (fd < 0) continue;  // its turn reports what is wrong
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+        ::close(fd);
+    }
+}
+
 void Client::Impl::produce_one() {
     proto::Writer w(wbuf);
     if (out.enc) {
@@ -536,6 +550,11 @@ void Client::Impl::produce_one() {
     }
     Op op = std::move(queue.front());
     queue.pop_front();
+    if (read_ahead_ops) {
+        --read_ahead_ops;
+        if (op.kind == Op::File) read_ahead_bytes -= std::min(read_ahead_bytes, op.e.size);
+    }
+    if (op.kind == Op::File) read_ahead();
     last_produced = op.seq;
     uncommitted = true;
     const std::string &path = op.e.path;
@@ -672,7 +691,7 @@ void Client::Impl::pump_output() {
 void Client::Impl::measure_link() {
     bool measured = opt.compression != Compression::Off && use_zstd &&
                     link.sample(Clock::now(), written, net::unacked_bytes(sock));
-    if (sndbuf_small && (measured || written - probe_from > kProbeBytes)) grow_sndbuf();
+    if (sndbuf_small && (measured || written - probe_from > kProbeBytes) && !link.trying_raw()) grow_sndbuf();
     if (measured) set_rung();
 }
 
@@ -698,7 +717,7 @@ void Client::Impl::set_rung() {
     if (opt.compression == Compression::On) to = std::max(to, 1);
     if (to == rung) return;
     rung = to;
-    link.at(rung);
+    link.at(rung, written + (wbuf.size() - wpos));
     if (!rung && !sndbuf_small) {
         // Raw to find out whether the link is faster than the compressor: a small socket
         // buffer again, so that a link slower than that is found out before it took much.

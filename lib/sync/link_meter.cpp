@@ -12,30 +12,33 @@ constexpr uint64_t kCodecMemory = 64u << 20;
 
 int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs,
                       const Carried &carried) {
+    // Raw was tried and carried less than compressed (by the margin): raw stays out whatever
+    // else says so.
+    bool raw_lost = carried.compressed && carried.raw && *carried.compressed >= *carried.raw * kRawMargin;
     if (carried.compressed && (carried.raw || *carried.compressed >= kTryRawAbove)) {
         // Compressed, the connection carried a lot: would it carry as much raw? Raw is tried
         // once; then the one that carried more (compressed by a margin: it costs CPU on both
         // ends).
-        if (!carried.raw) return 0;
-        if (*carried.compressed < *carried.raw * kRawMargin) return 0;
+        if (!raw_lost) return 0;
         if (rung <= 0) return 1;
     }
     if (!measured) {
         // The client is the limit on a link never measured: a cheaper level lets it go faster,
-        // down to raw (the link will be measured then if it is slower than that). Once the
-        // link was measured, the compressor's own figures say whether it is the limit: a client
-        // starved by its reading of small files gains nothing from a lower level.
-        return starved && rung > 0 ? rung - 1 : rung;
+        // down to raw (the link will be measured then if it is slower than that), unless raw
+        // was tried and carried less. Once the link was measured, the compressor's own figures
+        // say whether it is the limit: a client starved by its reading of small files gains
+        // nothing from a lower level.
+        return starved && rung > (raw_lost ? 1 : 0) ? rung - 1 : std::max(rung, raw_lost ? 1 : 0);
     }
     double drain = *measured;
     if (rung <= 0) {
         double speed = codecs[1] ? codecs[1]->speed : kCompressBelow * kStartMargin;
-        return drain * kStartMargin < speed ? 1 : 0;
+        return raw_lost || drain * kStartMargin < speed ? 1 : 0;
     }
     const auto &c = codecs[static_cast<size_t>(rung)];
     if (!c) return rung;  // not measured at this level yet
     if (rung == 1) {
-        if (c->speed < drain * kStopMargin) return 0;
+        if (c->speed < drain * kStopMargin && !raw_lost) return 0;
     } else {
         const auto &below = codecs[static_cast<size_t>(rung - 1)];
         if (c->speed / c->ratio < drain * kDownMargin) return rung - 1;
@@ -55,18 +58,43 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
     if (queued >= 0) {
         // Was the client the limit? Most of the bytes written went into an empty socket (the
         // few bytes of a handshake, written while the client waits for its answer, hardly count).
+        uint64_t drained = written - static_cast<uint64_t>(queued);
         if (!sampled_) {
-            sampled_ = true;
-            starve_start_ = now;
-            starve_written_ = written;
-            starve_drained_ = written - static_cast<uint64_t>(queued);
+            // A window of the rung in use starts once its first byte went out: the bytes encoded
+            // before it and still queued (in the socket, or written since) are not its own.
+            if (drained >= rung_from_) {
+                sampled_ = true;
+                starve_start_ = now;
+                starve_written_ = written;
+                starve_drained_ = drained;
+            }
         } else if (written > last_written_ && last_queued_ == 0) {
             into_empty_ += written - last_written_;
         }
         last_written_ = written;
         last_queued_ = queued;
         uint64_t total = written - starve_written_;
-        if (now - starve_start_ >= kWindow && total >= kStarveBytes) {
+        double secs = std::chrono::duration<double>(now - starve_start_).count();
+        if (trying_raw()) {
+            // The try of raw: a short window tells a link that is the limit (it takes raw bytes
+            // as slowly as compressed ones, each raw byte costing) from a receiver slow per
+            // byte of the files (it takes raw ones as many times faster as they are larger).
+            // Over raw bytes only, and while the socket never ran empty: raw bytes going into
+            // an empty socket fill the buffers behind it (a proxy's, a port-forward's) at the
+            // speed of memory, whatever the link.
+            if (queued == 0 || drained < rung_from_) {
+                try_open_ = false;
+            } else if (!try_open_) {
+                try_open_ = true;
+                try_start_ = now;
+                try_drained_ = drained;
+            } else if (now - try_start_ >= kTryWindow && drained - try_drained_ >= kMinBytes) {
+                carried_.raw = static_cast<double>(drained - try_drained_) /
+                               std::chrono::duration<double>(now - try_start_).count();
+                verdict = true;
+            }
+        }
+        if (sampled_ && now - starve_start_ >= kWindow && total >= kStarveBytes) {
             // Two windows in a row: the first bytes of a connection fill the buffers of the
             // link's first hop (a proxy, a port-forward) whatever the link behind them.
             // ... and the compressor took a good part of the time: a client waiting for its
@@ -74,10 +102,8 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             // compressing, and raw bytes would only cost the relays more.
             // What the window carried, in bytes of the files a second: what the link took of
             // them (not what went into the socket's queue, which fills fast whatever the link).
-            uint64_t drained = written - static_cast<uint64_t>(queued);
-            double secs = std::chrono::duration<double>(now - starve_start_).count();
             double took = static_cast<double>(drained - starve_drained_) / secs;
-            if (rung_ == 0) {
+            if (rung_ == 0 && !trying_raw()) {  // the try has a window of its own
                 carried_.raw = took;
                 verdict = true;
             } else if (auto c = rung_ > 0 ? codec(rung_) : std::nullopt) {
@@ -85,8 +111,7 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
                 verdict = true;
             }
             bool was = starved_;
-            bool now_empty = into_empty_ * 2 >= total &&
-                             compressing_ >= std::chrono::duration<double>(now - starve_start_).count() * kStarveBusy;
+            bool now_empty = into_empty_ * 2 >= total && compressing_ >= secs * kStarveBusy;
             starved_ = now_empty && last_window_empty_;
             last_window_empty_ = now_empty;
             starve_start_ = now;

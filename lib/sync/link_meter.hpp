@@ -69,7 +69,8 @@ public:
 
     // What the connection carried, in bytes of the files a second, the last time it was
     // measured raw and the last time it was measured compressed (the bytes the link took over a
-    // window of at least kWindow and kStarveBytes written, times the ratio of the level then). The drain alone cannot tell a link that is slow per byte on
+    // window of at least kWindow and kStarveBytes written, times the ratio of the level then;
+    // the first time raw, a window of kTryWindow). The drain alone cannot tell a link that is slow per byte on
     // the wire (a shaped link, the API server's relays: compressing pays) from a receiver that
     // is slow per byte of the files (a server on loopback writing them out: compressing only
     // costs CPU); trying both and comparing can.
@@ -80,6 +81,13 @@ public:
     // compressed carried kRawMargin times more than raw.
     static constexpr double kTryRawAbove = kCompressBelow;
     static constexpr double kRawMargin = 1.2;
+    // The try's verdict comes from the first window of raw bytes (counted from the first raw
+    // byte the link took, not from the switch: the compressed bytes still queued then are not
+    // raw's) during which the socket never ran empty, of at least this long and kMinBytes: on
+    // a link that is the limit each raw byte
+    // costs, and the two cases it tells apart differ by the compression ratio, far more than
+    // such a window's noise. docs/benchmarks.md says how it was chosen.
+    static constexpr std::chrono::milliseconds kTryWindow{25};
 
     // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
     // the wire; none: never measured), whether the client rather than the link was the limit
@@ -94,20 +102,29 @@ public:
     // right before and right after each write. Returns true when it completed a window: a
     // rate, or a verdict that the client was the limit (starved()).
     bool sample(Clock::time_point now, uint64_t written, long queued);
-    // The rung the bytes written from now on are encoded at (what a measured window carried
-    // is credited to it).
-    void at(int rung) {
-        if (rung != rung_) sampled_ = false;  // a window carries the bytes of one rung
+    // The rung the bytes encoded from now on are at, the first of them being byte `from` of
+    // the connection (what a measured window carried is credited to it, from when that byte
+    // went out).
+    void at(int rung, uint64_t from = 0) {
+        if (rung != rung_) {
+            sampled_ = try_open_ = false;  // a window carries the bytes of one rung
+            rung_from_ = from;
+        }
         rung_ = rung;
     }
     Carried carried() const { return carried_; }
+    // Raw is being tried (compressed carried figures, raw none yet): until its verdict the
+    // client keeps as little raw queued as it can, as on a link that is the limit each raw
+    // byte costs.
+    bool trying_raw() const { return rung_ == 0 && carried_.compressed && !carried_.raw; }
     // `in` bytes compressed at `rung` into `out` in `took`. Returns true when the figures at that
     // rung changed enough to decide again (each kMinCodecBytes taken in).
     bool compressed(int rung, uint64_t in, uint64_t out, Clock::duration took);
     // A new connection: no window is open (the last rate and the compressor's figures are kept:
     // the link and the machine are the same).
     void restart() {
-        open_ = false;
+        open_ = try_open_ = false;
+        rung_from_ = 0;
         sampled_ = last_window_empty_ = false;
         into_empty_ = 0;
         compressing_ = 0;
@@ -136,11 +153,15 @@ private:
     uint64_t drained_at_start_ = 0;
     std::optional<double> rate_;
     int rung_ = -1;
+    uint64_t rung_from_ = 0;  // the first byte of the connection encoded at rung_
     Carried carried_;
     bool starved_ = false;
     Clock::time_point starve_start_{};
     uint64_t starve_written_ = 0, starve_drained_ = 0;
     bool sampled_ = false, last_window_empty_ = false;
+    bool try_open_ = false;  // a window of the raw try, the socket never empty since its start
+    Clock::time_point try_start_{};
+    uint64_t try_drained_ = 0;
     uint64_t last_written_ = 0, into_empty_ = 0;
     double compressing_ = 0;  // seconds spent compressing in the present window
     long last_queued_ = -1;
