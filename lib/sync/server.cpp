@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -503,7 +504,7 @@ struct Server::Impl {
         stale_changed.clear();
         if (!refreshed) {
             rescan();
-            index_fresh = watcher != nullptr;
+            index_fresh = watcher != nullptr && !remote_root();
         }
     }
 
@@ -515,7 +516,29 @@ struct Server::Impl {
         watcher = std::make_unique<local::Watcher>(opt.root, local::IgnoreRules(),
                                                    [this](const local::DirHook &hook) { rescan(hook); });
         watch_failed = false;
-        index_fresh = true;
+        index_fresh = !remote_root();
+    }
+
+    // A root on a network or FUSE filesystem: inotify reports only what this machine changed
+    // there, not what another client of the same share did, so every HELLO scans it.
+    bool remote_root() const {
+        struct statfs fs;
+        if (::fstatfs(tree->root_fd(), &fs) != 0) return true;
+        switch (static_cast<unsigned long>(fs.f_type)) {
+        case 0x6969:      // NFS
+        case 0x517B:      // SMB
+        case 0xFF534D42:  // CIFS
+        case 0xFE534D42:  // SMB2
+        case 0x65735546:  // FUSE
+        case 0x01021997:  // 9P
+        case 0x00C36400:  // Ceph
+        case 0x5346414F:  // AFS
+        case 0x47504653:  // GPFS
+        case 0x0BD00BD0:  // Lustre
+            return true;
+        default:
+            return false;
+        }
     }
 
     // Reads what the watcher has into the stale sets; a lost event, too many of them, or a
