@@ -42,7 +42,7 @@ CLI::Option *add_output_flag(CLI::App *app, Globals &g, const std::vector<std::s
     return app->add_option("-o,--output", g.output, "output format: " + names)
         ->type_name("FORMAT")
         // kubectl takes "-o=json" as well as "-o json" and "--output=json".
-        ->transform([](std::string v) { return !v.empty() && v[0] == '=' ? v.substr(1) : v; }, "", "")
+        ->transform([](const std::string &v) { return v.starts_with('=') ? v.substr(1) : v; }, "", "")
         ->check(CLI::IsMember(formats));
 }
 
