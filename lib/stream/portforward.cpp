@@ -338,12 +338,14 @@ void PortForwarder::pump(int fd, WebSocket &ws, const Listener &l, const std::st
         if (fds[2].revents & POLLIN) return;
         if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) || buffered) {
             ws.on_readable();
-            check_error_channel();
-            if (ws.closed()) {
-                // The pod side ended: deliver what came, then end the local connection.
+            if (ws.closed() || !channels.error_text().empty()) {
+                // The pod side ended, or its end failed (reported on the error channel, often
+                // in the same read as the last data): deliver what came, then end the local
+                // connection, and report the error if there was one.
                 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK);
                 flush_local();
                 ::shutdown(fd, SHUT_WR);
+                check_error_channel();
                 return;
             }
         }

@@ -79,7 +79,8 @@ protected:
               "  terminationGracePeriodSeconds: 1\n"
               "  containers:\n  - name: bulk\n    image: " + dev_image_ + "\n"
               "    command: [sh, -c, 'while true; do nc -l -p 9000 -e cat; done & "
-              "while true; do nc -l -p 9001 -e sh -c \"" + sink + "\"; done']\n"
+              "while true; do nc -l -p 9001 -e sh -c \"" + sink + "\"; done & "
+              "while true; do nc -l -p 9002 -e echo answered; done']\n"
               "    readinessProbe: {exec: {command: [sh, -c, 'netstat -ltn | grep -q :9000 && "
               "netstat -ltn | grep -q :9001']}, periodSeconds: 1}\n");
         ASSERT_TRUE(eventually([&] { return pods_ready("app=bulk", 1); }, 90s))
@@ -87,10 +88,11 @@ protected:
         nh_forward_options o = NH_FORWARD_OPTIONS_INIT;
         o.on_event = &Events::on_event;
         o.payload = &events_;
-        const char *ports[] = {"0:9000", "0:9001", nullptr};
+        const char *ports[] = {"0:9000", "0:9001", "0:9002", nullptr};
         ASSERT_EQ(nh_forward_start(&fwd_, client_, "pod/bulk", ports, &o), NH_OK) << nh_error_last()->message;
         ASSERT_EQ(nh_forward_local_port_v2(&echo_port_, fwd_, 0), NH_OK);
         ASSERT_EQ(nh_forward_local_port_v2(&sink_port_, fwd_, 1), NH_OK);
+        ASSERT_EQ(nh_forward_local_port_v2(&answer_port_, fwd_, 2), NH_OK);
     }
     void TearDown() override {
         nh_forward_free(fwd_);
@@ -117,7 +119,7 @@ protected:
 
     Events events_;
     nh_forward *fwd_ = nullptr;
-    int echo_port_ = 0, sink_port_ = 0;
+    int echo_port_ = 0, sink_port_ = 0, answer_port_ = 0;
 };
 
 TEST_F(PortForwardReal, HighRateUploadArrivesWhole) {
@@ -191,6 +193,26 @@ TEST_F(PortForwardReal, EchoBothWaysAtFullSpeedArrivesInOrder) {
     EXPECT_EQ(first_bad, SIZE_MAX) << "the echo differs from what we sent from byte " << first_bad;
     EXPECT_TRUE(errors().empty()) << event_log();
     std::printf("echo: %zu MiB each way in %.2f s\n", received >> 20, secs);
+}
+
+// The pod's program answers and exits without reading what it was sent, so its
+// end of the connection is reset, and containerd reports that on the error
+// channel right behind the answer. The answer still reaches the local client
+// before the connection ends (it was dropped when both came in one read: a race,
+// so the rounds).
+TEST_F(PortForwardReal, AnAnswerFollowedByAResetArrivesBeforeTheEnd) {
+    for (int round = 0; round < 10; ++round) {
+        int fd = connect_to(answer_port_);
+        ASSERT_GE(fd, 0);
+        std::string unread(64 * 1024, 'x');
+        send_all(fd, unread.data(), unread.size());
+        std::string got;
+        char buf[256];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+        close(fd);
+        EXPECT_EQ(got, "answered\n") << "round " << round << "\n" << event_log();
+    }
 }
 
 }  // namespace
