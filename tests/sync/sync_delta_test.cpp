@@ -48,19 +48,37 @@ struct Result {
 // one link: an append gives out only the new bytes.
 // With `piece`, the encoder gets the signatures that many at a time and works between them
 // as far as it can, as the client does while they arrive.
-Result round_trip(const std::string &base, const std::string &target, bool defer = false, size_t piece = 0) {
+// The two ends' files: the base and the target written to a temporary directory and open for
+// reading, and the base's signatures as the server makes them.
+struct CodecFiles {
     std::string dir = make_temp_dir("delta-codec");
-    write_file(dir + "/base", base);
-    write_file(dir + "/target", target);
-    int bfd = ::open((dir + "/base").c_str(), O_RDONLY | O_CLOEXEC);
-    int tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
-    uint32_t block = nd::block_size_for(base.size());
+    int bfd = -1, tfd = -1;
+    uint32_t block;
     std::vector<nd::BlockSig> sigs;
     nd::FileHash whole;
-    uint64_t covered = nd::signatures(
-        bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); }, &whole);
-    EXPECT_EQ(covered, base.size());
-    EXPECT_EQ(sigs.size(), nd::block_count(base.size(), block));
+    CodecFiles(const std::string &base, const std::string &target) : block(nd::block_size_for(base.size())) {
+        write_file(dir + "/base", base);
+        write_file(dir + "/target", target);
+        bfd = ::open((dir + "/base").c_str(), O_RDONLY | O_CLOEXEC);
+        tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
+        uint64_t covered = nd::signatures(
+            bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); }, &whole);
+        EXPECT_EQ(covered, base.size());
+        EXPECT_EQ(sigs.size(), nd::block_count(base.size(), block));
+    }
+    ~CodecFiles() {
+        ::close(bfd);
+        ::close(tfd);
+        remove_tree(dir);
+    }
+};
+
+Result round_trip(const std::string &base, const std::string &target, bool defer = false, size_t piece = 0) {
+    CodecFiles files(base, target);
+    const int bfd = files.bfd, tfd = files.tfd;
+    const uint32_t block = files.block;
+    const auto &sigs = files.sigs;
+    const auto &whole = files.whole;
     nd::Encoder enc(tfd, block, base.size(), piece ? std::vector<nd::BlockSig>{} : sigs);
     nd::Patcher patch(bfd, base.size(), block);
     if (defer) patch.defer(whole);
@@ -105,9 +123,6 @@ Result round_trip(const std::string &base, const std::string &target, bool defer
         EXPECT_EQ(patch.written(), target.size());
     }
     r.verified = patch.verify(enc.digest());
-    ::close(bfd);
-    ::close(tfd);
-    remove_tree(dir);
     return r;
 }
 
@@ -138,20 +153,15 @@ TEST(DeltaCodec, AnEditInPlaceIsPassedBeforeEverySignatureIsIn) {
     std::mt19937 rng(12);
     for (size_t at : edits)
         for (size_t i = 0; i < 5000; ++i) target[at + i] = static_cast<char>(rng());
-    std::string dir = make_temp_dir("delta-ahead");
-    write_file(dir + "/base", base);
-    write_file(dir + "/target", target);
-    int bfd = ::open((dir + "/base").c_str(), O_RDONLY | O_CLOEXEC);
-    int tfd = ::open((dir + "/target").c_str(), O_RDONLY | O_CLOEXEC);
-    uint32_t block = nd::block_size_for(base.size());
-    std::vector<nd::BlockSig> sigs;
-    nd::signatures(bfd, base.size(), block, [&](const nd::BlockSig *s, size_t n) { sigs.insert(sigs.end(), s, s + n); });
+    CodecFiles files(base, target);
+    const uint32_t block = files.block;
+    const auto &sigs = files.sigs;
     struct Sink : nd::Encoder::Sink {
         uint64_t copied_to = 0, literal_bytes = 0;  // the end of the last block copied; literal bytes
         void copy(uint64_t first, uint64_t count) override { copied_to = std::max(copied_to, first + count); }
         void literal(std::string_view data) override { literal_bytes += data.size(); }
     } sink;
-    nd::Encoder enc(tfd, block, base.size());
+    nd::Encoder enc(files.tfd, block, base.size());
     // All but the last 16 signatures: the server has read 8 MiB minus 16 blocks of its copy.
     size_t held = 16;
     enc.add(sigs.data(), sigs.size() - held, base.size());
@@ -168,9 +178,6 @@ TEST(DeltaCodec, AnEditInPlaceIsPassedBeforeEverySignatureIsIn) {
     }
     EXPECT_EQ(sink.copied_to, sigs.size());
     EXPECT_LE(sink.literal_bytes, 2 * (5000 + 2 * uint64_t{block}));
-    ::close(bfd);
-    ::close(tfd);
-    remove_tree(dir);
     // The rebuilt file, through the same codec with the signatures in pieces.
     auto r = round_trip(base, target, false, 64);
     EXPECT_TRUE(r.rebuilt == target);
