@@ -517,7 +517,8 @@ void Client::Impl::read_ahead() {
         read_ahead_bytes += next.e.size;
         int fd = tree->open_read(next.e.path);
         if (fd < 0) continue;  // its turn reports what is wrong
-        ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+        // No more of a large file than the window: the rest is read as it is sent.
+        ::posix_fadvise(fd, 0, static_cast<off_t>(std::min(next.e.size, kReadAhead)), POSIX_FADV_WILLNEED);
         ::close(fd);
     }
 }

@@ -155,12 +155,9 @@ struct Walker {
 
     void walk(int dirfd, const std::string &shown) {
         if (on_dir) {  // before the listing: what changes after it is reported
-            if (shared) {
-                std::lock_guard l(shared->hook_mu);
-                (*on_dir)(rel);
-            } else {
-                (*on_dir)(rel);
-            }
+            std::unique_lock<std::mutex> one_at_a_time;
+            if (shared) one_at_a_time = std::unique_lock(shared->hook_mu);
+            (*on_dir)(rel);
         }
         auto names = list(dirfd, shown);
         for (auto &[name, dtype] : names) {
