@@ -454,7 +454,7 @@ ConfinedTree::Append ConfinedTree::commit_append(PendingFile &f, const struct st
     return Append::Done;
 }
 
-local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
+local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns, struct stat *final) {
     auto ts = mtime_times(mtime_ns);
     struct stat st;
     if (::fchmod(f.fd, f.mode) != 0 || ::futimens(f.fd, ts.data()) != 0 || ::fstat(f.fd, &st) != 0) {
@@ -462,8 +462,19 @@ local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
         abort_file(f);
         fail_errno("cannot set metadata of", f.path, err);
     }
-    ::close(f.fd);
+    // Open until renamed when the caller wants the file's stat after the rename.
+    int fd = f.fd;
     f.fd = -1;
+    if (!final) ::close(fd);
+    struct Closer {
+        int fd;
+        ~Closer() {
+            if (fd >= 0) ::close(fd);
+        }
+    } closer{final ? fd : -1};
+    auto after = [&] {
+        if (final && ::fstat(fd, final) != 0) *final = st;
+    };
     DirRef dir = std::move(f.dir);  // released whatever happens below
     int dfd = dir->fd;
     if (::renameat(dfd, f.tmp.c_str(), dfd, f.leaf.c_str()) != 0) {
@@ -478,13 +489,17 @@ local::Entry ConfinedTree::commit_file(PendingFile &f, int64_t mtime_ns) {
             bool ok = ::renameat(dfd, f.tmp.c_str(), dfd, f.leaf.c_str()) == 0;
             int err = errno;
             forget_dirs();
-            if (ok) return entry_from_stat(f.path, st);
+            if (ok) {
+                after();
+                return entry_from_stat(f.path, st);
+            }
             errno = err;
         }
         int err = errno;
         ::unlinkat(dfd, f.tmp.c_str(), 0);
         fail_errno("cannot rename into place", f.path, err);
     }
+    after();
     return entry_from_stat(f.path, st);
 }
 

@@ -73,8 +73,9 @@ public:
     // Writes at an offset of the temporary file (a file with holes until they are written).
     void write_at(PendingFile &f, uint64_t offset, std::string_view data);
     // Sets mode and mtime, renames over path (replacing whatever is there,
-    // a directory tree included). Returns the resulting entry.
-    local::Entry commit_file(PendingFile &f, int64_t mtime_ns);
+    // a directory tree included). Returns the resulting entry; `final`, if given, gets the
+    // file's fstat() after the rename (its ctime as the rename left it).
+    local::Entry commit_file(PendingFile &f, int64_t mtime_ns, struct stat *final = nullptr);
     void abort_file(PendingFile &f) noexcept;
 
     // Grows path's file in place by bytes [base.st_size, base.st_size + len) of the temporary

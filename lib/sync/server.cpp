@@ -7,6 +7,7 @@
 // confined writes; tracked_index.cpp: the index; local/: scan and watch).
 #include "sync/server.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include "sync/fsops.hpp"
 #include "sync/net.hpp"
 #include "sync/protocol.hpp"
+#include "sync/sig_cache.hpp"
 #include "sync/tracked_index.hpp"
 
 namespace nh::sync {
@@ -92,7 +94,11 @@ struct Server::Impl {
     int delta_base = -1;
     struct stat delta_base_st {};  // as it was when its signatures were read
     std::unique_ptr<delta::Patcher> patch;
+    std::unique_ptr<SigBuilder> result_sigs;  // the result's signatures, taken as it is written
     bool delta_ok = false;  // granted in this session
+    // The signatures of the large files this server wrote, for the next DELTA_BEGIN of each.
+    static constexpr size_t kSigCacheBytes = 8u << 20;
+    SigCache sigs_kept{kSigCacheBytes};
     std::unique_ptr<local::Watcher> watcher;
     bool swept_once = false;
     // The index kept current while the server runs: true when it was made by a full scan
@@ -287,6 +293,7 @@ struct Server::Impl {
 
     void end_delta() {
         patch.reset();
+        result_sigs.reset();
         if (delta_base >= 0) ::close(delta_base);
         delta_base = -1;
     }
@@ -778,6 +785,7 @@ struct Server::Impl {
         }
         std::string copy = tree->move_aside(path);
         index.erase_tree(path);
+        sigs_kept.erase_tree(path);
         send_notice(proto::NoticeKind::Conflict, path, copy);
         if (!copy.empty()) {
             if (auto ce = tree->stat(copy)) push_entry(*ce);
@@ -874,8 +882,10 @@ struct Server::Impl {
             if (stream) {
                 std::string path = stream->path;
                 try {
-                    auto e = tree->commit_file(*stream, mtime);
+                    struct stat fin;
+                    auto e = tree->commit_file(*stream, mtime, &fin);
                     index.put(e);
+                    keep_signatures(path, fin);
                 } catch (const Error &e) {
                     send_nack(seq, path, e.code(), e.what());
                 }
@@ -910,6 +920,7 @@ struct Server::Impl {
                     throw;
                 }
                 index.erase_tree(path);
+                sigs_kept.erase_tree(path);
                 index.put(tree->commit_file(f, mtime));
                 break;
             }
@@ -922,6 +933,7 @@ struct Server::Impl {
                 checked_path(path);
                 if (!resolve(x, path, nullptr, false)) break;
                 index.erase_tree(path);
+                sigs_kept.erase_tree(path);
                 stream = tree->begin_file(path, perm);
                 stream_failed = false;
                 break;
@@ -952,6 +964,7 @@ struct Server::Impl {
                 in.type = local::Entry::Type::Dir;
                 in.mode = perm;
                 if (!resolve(x, path, &in, false)) break;
+                sigs_kept.erase_tree(path);
                 auto e = tree->make_dir(path, perm);
                 if (auto *old = index.find(path); old && old->entry.type != local::Entry::Type::Dir) index.erase(path);
                 index.put(e);
@@ -968,6 +981,7 @@ struct Server::Impl {
                 in.type = local::Entry::Type::Symlink;
                 in.link_target = target;
                 if (!resolve(x, path, &in, false)) break;
+                sigs_kept.erase_tree(path);
                 auto e = tree->make_symlink(path, target);
                 index.erase_tree(path);
                 index.put(e);
@@ -979,6 +993,7 @@ struct Server::Impl {
                 r.done();
                 checked_path(path);
                 if (!resolve(x, path, nullptr, true)) break;
+                sigs_kept.erase_tree(path);
                 if (tree->remove(path, recursive || mode == proto::Mode::Send)) {
                     index.erase_tree(path);
                 } else {
@@ -993,6 +1008,8 @@ struct Server::Impl {
                 checked_path(path);
                 checked_path(to);
                 (void)x;
+                sigs_kept.erase_tree(path);
+                sigs_kept.erase_tree(to);
                 tree->rename(path, to);
                 index.move_tree(path, to);
                 break;
@@ -1004,6 +1021,7 @@ struct Server::Impl {
                 r.done();
                 checked_path(path);
                 if (!resolve(x, path, nullptr, false)) break;
+                sigs_kept.erase_tree(path);
                 index.put(tree->set_meta(path, perm, mtime));
                 break;
             }
@@ -1030,6 +1048,7 @@ struct Server::Impl {
                 switch (tree->commit_append(*stream, delta_base_st, patch->written() - patch->base_size(), mtime, e)) {
                 case ConfinedTree::Append::Done:
                     index.put(e);
+                    sigs_kept.erase_tree(path);  // grown in place: read whole at its next delta
                     return;
                 case ConfinedTree::Append::Changed:
                     ok = false;
@@ -1042,7 +1061,15 @@ struct Server::Impl {
                 }
             }
             if (ok) {
-                index.put(tree->commit_file(*stream, mtime));
+                struct stat fin;
+                index.put(tree->commit_file(*stream, mtime, &fin));
+                SigCache::Entry kept;
+                if (result_sigs && result_sigs->finish(static_cast<uint64_t>(fin.st_size), kept)) {
+                    kept.key = SigCache::key_of(fin);
+                    sigs_kept.put(path, std::move(kept));
+                } else {
+                    keep_signatures(path, fin);
+                }
                 return;
             }
         } catch (const Error &e) {
@@ -1065,7 +1092,10 @@ struct Server::Impl {
     // of it is then skipped).
     void stream_write(uint64_t seq, const std::function<void(const delta::Patcher::Out &)> &produce) {
         try {
-            produce([&](uint64_t off, std::string_view d) { tree->write_at(*stream, off, d); });
+            produce([&](uint64_t off, std::string_view d) {
+                tree->write_at(*stream, off, d);
+                if (result_sigs) result_sigs->feed(off, d);
+            });
         } catch (const Error &e) {
             tree->abort_file(*stream);
             std::string path = stream->path;
@@ -1096,6 +1126,8 @@ struct Server::Impl {
 
     // DELTA_BEGIN: the signatures of what is at path now (none when it is not a regular file:
     // the client then sends every byte as a literal), and the temporary file to rebuild into.
+    // When this server wrote the file and nothing changed it since, the signatures it kept
+    // then go out and nothing of the file is read here.
     void begin_delta(uint64_t seq, const std::string &path, uint32_t perm, const Expect &x) {
         resolve(x, path, nullptr, false);
         index.erase_tree(path);
@@ -1110,7 +1142,16 @@ struct Server::Impl {
         // result's. With more links it is replaced, as every other file is.
         delta::FileHash whole;
         bool may_append = size && st.st_nlink == 1;
-        if (size) {
+        const SigCache::Entry *kept = size ? sigs_kept.find(path, st) : nullptr;
+        if (kept && kept->sigs.size() == delta::block_count(size, block)) {
+            delta_base = fd;
+            ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // for the blocks copied from it
+            for (; sent < kept->sigs.size(); sent += std::min<uint64_t>(delta::kSigsPerFrame, kept->sigs.size() - sent))
+                send_signatures(seq, block, size, sent, kept->sigs.data() + sent,
+                                std::min<uint64_t>(delta::kSigsPerFrame, kept->sigs.size() - sent));
+            if (may_append) whole.assign(*kept->whole);
+            log::debug("nhsyncd: signatures of '" + loggable(path) + "' as kept since it was written; none read");
+        } else if (size) {
             delta_base = fd;
             size = delta::signatures(
                 fd, size, block,
@@ -1119,6 +1160,7 @@ struct Server::Impl {
                     sent += n;
                 },
                 may_append ? &whole : nullptr);
+            log::debug("nhsyncd: signatures of '" + loggable(path) + "' read from it (" + std::to_string(size) + " bytes)");
         } else if (fd >= 0) {
             ::close(fd);
         }
@@ -1131,7 +1173,33 @@ struct Server::Impl {
         }
         patch = std::make_unique<delta::Patcher>(delta_base, size, block);
         if (may_append && size == static_cast<uint64_t>(st.st_size)) patch->defer(whole);
+        // The result's signatures as it is written, at the block size of a result as large
+        // as the base (an edit in place; another size is read back at the end).
+        if (delta_ok) result_sigs = std::make_unique<SigBuilder>(block);
         stream_failed = false;
+    }
+
+    // Keeps the signatures of a large file just written whole (FILE_END, or a delta whose
+    // result came out of order), read back while its pages are still in memory, for its next
+    // DELTA_BEGIN. `fin`: its fstat() after the rename.
+    void keep_signatures(const std::string &path, const struct stat &fin) {
+        sigs_kept.erase_tree(path);
+        uint64_t size = static_cast<uint64_t>(fin.st_size);
+        if (!delta_ok || size <= delta::kMinSize) return;  // only larger ones go by delta
+        int fd = tree->open_read(path);
+        if (fd < 0) return;
+        struct stat now;
+        SigCache::Entry e;
+        e.key = SigCache::key_of(fin);
+        if (::fstat(fd, &now) == 0 && SigCache::key_of(now) == e.key) {
+            e.whole = std::make_unique<delta::FileHash>();
+            uint64_t got = delta::signatures(
+                fd, size, e.key.block,
+                [&](const delta::BlockSig *s, size_t n) { e.sigs.insert(e.sigs.end(), s, s + n); }, e.whole.get());
+            // Kept only when what was read is the file as written, all of it.
+            if (got == size && ::fstat(fd, &now) == 0 && SigCache::key_of(now) == e.key) sigs_kept.put(path, std::move(e));
+        }
+        ::close(fd);
     }
 
     void send_manifest() {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sync/delta.hpp"
+#include "sync/sig_cache.hpp"
 #include "sync_test_util.hpp"
 
 using namespace nh::synctest;
@@ -428,4 +429,180 @@ TEST_F(DeltaSync, AnAppendedLargeFileGrowsInPlaceOnTheRealServer) {
     EXPECT_NE(after.st_ino, before.st_ino) << "a file with two links was changed in place";
     EXPECT_TRUE(read_file(other) == old) << "the other link changed";
     std::remove(other.c_str());
+}
+
+// The rolling checksum 16 bytes a step gives what rsync's byte-by-byte loop gives (it is on the
+// wire), at every length and alignment, for bytes that overflow 16-bit sums too.
+TEST(DeltaCodec, TheWeakSumIsRsyncsAtEveryLength) {
+    auto bytewise = [](const unsigned char *p, size_t n) {
+        uint32_t a = 0, b = 0;
+        for (size_t i = 0; i < n; ++i) {
+            a += p[i];
+            b += a;
+        }
+        return (a & 0xffff) | (b << 16);
+    };
+    std::string s = random_bytes((1u << 20) + 64, 90);
+    std::string ff(70000, '\xff');
+    auto *p = reinterpret_cast<const unsigned char *>(s.data());
+    for (size_t n = 0; n <= 300; ++n)
+        for (size_t off : {0, 1, 7, 15}) ASSERT_EQ(nd::weak_sum(p + off, n), bytewise(p + off, n)) << n << "@" << off;
+    for (size_t n : {4096u, 65535u, 65536u, 1u << 20})
+        EXPECT_EQ(nd::weak_sum(p + 3, n), bytewise(p + 3, n)) << n;
+    auto *q = reinterpret_cast<const unsigned char *>(ff.data());
+    EXPECT_EQ(nd::weak_sum(q, ff.size()), bytewise(q, ff.size()));
+}
+
+// Signatures taken from the bytes as they pass, in pieces of any size, are the ones read from
+// the file; bytes out of order, or a final size whose block size is another, keep nothing.
+TEST(DeltaCodec, SignaturesTakenAsWrittenAreTheOnesReadBack) {
+    std::string data = random_bytes((3u << 20) + 1234, 91);
+    uint32_t block = nd::block_size_for(data.size());
+    std::string path = make_temp_dir("sigb") + "/f";
+    write_file(path, data);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::vector<nd::BlockSig> read;
+    nd::FileHash whole;
+    nd::signatures(fd, data.size(), block, [&](const nd::BlockSig *s, size_t n) { read.insert(read.end(), s, s + n); }, &whole);
+    ::close(fd);
+    remove_tree(path.substr(0, path.rfind('/')));
+
+    ns::SigBuilder b(block);
+    std::mt19937 rng(92);
+    for (size_t off = 0; off < data.size();) {
+        size_t n = std::min<size_t>(data.size() - off, rng() % (block * 3));
+        b.feed(off, std::string_view(data).substr(off, n));
+        off += n;
+    }
+    ns::SigCache::Entry e;
+    ASSERT_TRUE(b.finish(data.size(), e));
+    ASSERT_EQ(e.sigs.size(), read.size());
+    for (size_t i = 0; i < read.size(); ++i) {
+        EXPECT_EQ(e.sigs[i].weak, read[i].weak) << i;
+        EXPECT_EQ(e.sigs[i].strong, read[i].strong) << i;
+    }
+    EXPECT_TRUE(e.whole->final() == whole.final());
+
+    ns::SigBuilder gap(block);
+    gap.feed(0, std::string_view(data).substr(0, 1000));
+    gap.feed(2000, std::string_view(data).substr(2000));
+    EXPECT_FALSE(gap.finish(data.size(), e));
+    ns::SigBuilder other(block / 2);
+    other.feed(0, data);
+    EXPECT_FALSE(other.finish(data.size(), e));
+}
+
+// The kept entries: a file whose stat changed is a miss (and dropped), a path's whole subtree
+// goes with it, and the total stays under the cap, the least recently used going first.
+TEST(DeltaCodec, KeptSignaturesHoldForTheSameFileOnly) {
+    auto entry = [](const struct stat &st, size_t sigs) {
+        ns::SigCache::Entry e;
+        e.key = ns::SigCache::key_of(st);
+        e.sigs.resize(sigs);
+        e.whole = std::make_unique<nd::FileHash>();
+        return e;
+    };
+    struct stat st {};
+    st.st_mode = S_IFREG | 0644;
+    st.st_dev = 1;
+    st.st_ino = 2;
+    st.st_size = 5u << 20;
+    st.st_mtim = {100, 5};
+    st.st_ctim = {100, 6};
+    ns::SigCache c(200u << 10);
+    c.put("d/a", entry(st, 1000));
+    ASSERT_NE(c.find("d/a", st), nullptr);
+    struct stat touched = st;
+    touched.st_ctim.tv_nsec = 7;
+    EXPECT_EQ(c.find("d/a", touched), nullptr);
+    EXPECT_EQ(c.find("d/a", st), nullptr) << "a stale entry was kept";
+    c.put("d/a", entry(st, 1000));
+    c.put("d/b/c", entry(st, 1000));
+    c.put("d-x", entry(st, 1000));
+    c.erase_tree("d");
+    EXPECT_EQ(c.find("d/a", st), nullptr);
+    EXPECT_EQ(c.find("d/b/c", st), nullptr);
+    EXPECT_NE(c.find("d-x", st), nullptr);
+    for (int i = 0; i < 40; ++i) {
+        c.put("f" + std::to_string(i), entry(st, 1000));
+        ASSERT_NE(c.find("d-x", st), nullptr);  // used, so kept
+    }
+    EXPECT_LE(c.bytes(), 200u << 10);
+    EXPECT_NE(c.find("f39", st), nullptr);
+    EXPECT_EQ(c.find("f0", st), nullptr);
+}
+
+namespace {
+
+size_t count_of(const std::string &hay, const std::string &needle) {
+    size_t n = 0;
+    for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+    return n;
+}
+
+const std::string kKept = "as kept since it was written";
+const std::string kRead = "read from it";
+
+}  // namespace
+
+// The server wrote the file (whole, then as a delta's result) and nothing changed it since:
+// the next delta against it gets the signatures it kept, without reading the file for them,
+// and the result is the client's file, byte for byte.
+TEST_F(DeltaSync, TheServerAnswersADeltaWithTheSignaturesItKeptWhenItWroteTheFile) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken, .log_level = "debug"});
+    write_file(src + "/big.bin", random_bytes(8u << 20, 60));
+    sync_once(server.port());
+    for (int round = 0; round < 2; ++round) {
+        edit_big(src + "/big.bin");
+        EXPECT_LT(sync_once(server.port()), 200000u);
+        EXPECT_TRUE(read_file(dst + "/big.bin") == read_file(src + "/big.bin"));
+    }
+    std::string log = server.log();
+    EXPECT_EQ(count_of(log, kKept), 2u) << log;
+    EXPECT_EQ(count_of(log, kRead), 0u) << log;
+}
+
+// The server's copy rewritten behind its back with the same size and its mtime put back: what
+// it kept no longer holds (the ctime tells), the file is read, and the result is the client's.
+TEST_F(DeltaSync, AFileChangedBehindTheServersBackWithItsMtimePutBackIsReadAgain) {
+    Daemon server(DaemonOptions{.root = dst, .token = kToken, .log_level = "debug"});
+    write_file(src + "/big.bin", random_bytes(6u << 20, 70));
+    sync_once(server.port());
+    struct stat before;
+    ASSERT_EQ(::stat((dst + "/big.bin").c_str(), &before), 0);
+    {
+        int fd = ::open((dst + "/big.bin").c_str(), O_WRONLY);
+        ASSERT_GE(fd, 0);
+        std::string theirs = random_bytes(1u << 20, 71);
+        ASSERT_EQ(::pwrite(fd, theirs.data(), theirs.size(), 2u << 20), static_cast<ssize_t>(theirs.size()));
+        struct timespec ts[2] = {before.st_atim, before.st_mtim};
+        ASSERT_EQ(::futimens(fd, ts), 0);
+        ::close(fd);
+    }
+    edit_big(src + "/big.bin");
+    sync_once(server.port());
+    EXPECT_TRUE(read_file(dst + "/big.bin") == read_file(src + "/big.bin"));
+    std::string log = server.log();
+    EXPECT_EQ(count_of(log, kKept), 0u) << log;
+    EXPECT_EQ(count_of(log, kRead), 1u) << log;
+}
+
+// A new server process knows nothing of the files the last one wrote: it reads the file, as
+// before, and keeps what the delta's result gives for the next one.
+TEST_F(DeltaSync, AfterARestartTheServerReadsTheFileAgain) {
+    write_file(src + "/big.bin", random_bytes(6u << 20, 80));
+    {
+        Daemon first(DaemonOptions{.root = dst, .token = kToken});
+        sync_once(first.port());
+    }
+    Daemon server(DaemonOptions{.root = dst, .token = kToken, .log_level = "debug"});
+    for (int round = 0; round < 2; ++round) {
+        edit_big(src + "/big.bin");
+        sync_once(server.port());
+        EXPECT_TRUE(read_file(dst + "/big.bin") == read_file(src + "/big.bin"));
+    }
+    std::string log = server.log();
+    EXPECT_EQ(count_of(log, kRead), 1u) << log;
+    EXPECT_EQ(count_of(log, kKept), 1u) << log;
 }
