@@ -356,7 +356,7 @@ private:
 struct SyncOptions : OptionFields<SyncOptions> {
     int mode = 0, compression = 0;
     Strings ignore, include;
-    bool use_gitignore = false, delete_protection = false;
+    bool use_gitignore = false, delete_protection = false, once = false;
     std::optional<std::string> state_dir;
     long connect_timeout_ms = 0, max_backoff_ms = 0;
     nh_sync_event_cb callback = nullptr;
@@ -374,6 +374,7 @@ struct SyncOptions : OptionFields<SyncOptions> {
         f("connect_timeout_ms", connect_timeout_ms, &nh_sync_options::connect_timeout_ms);
         f("max_backoff_ms", max_backoff_ms, &nh_sync_options::max_backoff_ms);
         f("delete_protection", delete_protection, &nh_sync_options::delete_protection);
+        f("once", once, &nh_sync_options::once);
     }
 
     nh_sync_options &c() {

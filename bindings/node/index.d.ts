@@ -454,6 +454,11 @@ export interface SyncOptions {
    * true) decides.
    */
   deleteProtection?: boolean;
+  /**
+   * A one-shot sync: the tree as it is when the sync starts, nothing watched; flush once, then
+   * stop. Not for a dev session's sync (an error there).
+   */
+  once?: boolean;
 }
 
 export type SyncStateName =

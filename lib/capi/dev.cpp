@@ -241,7 +241,7 @@ int nh_dev_start(nh_session **out, nh_client *client, const char *kind, const ch
     NH_CHECK_ARG(opts->version < 5 || opts->local_ports_count == 0 || opts->local_ports);
     NH_CHECK_ARG(opts->version < 5 || opts->forwards_count == 0 || opts->forwards);
     if (opts->version >= 2 && opts->local_dir)
-        if (int rc = check_sync_options(opts->sync_options)) return rc;
+        if (int rc = check_sync_options(opts->sync_options, true)) return rc;
     return guard([&]() -> int {
         nh::dev::StartOptions o = start_options_of(client, kind, name, opts, nullptr);
         if (o.image.empty() && !o.local)
@@ -429,7 +429,7 @@ int nh_session_sync_start_v2(nh_session *session, nh_client *client, const char 
     if (!opts) opts = &defaults;
     if (int rc = check_version(opts->version, NH_SESSION_SYNC_OPTIONS_VERSION, "nh_session_sync_options")) return rc;
     if (session->loop) return set_error(NH_ESTATE, "this session already syncs a local directory");
-    if (int rc = check_sync_options(opts->sync_options)) return rc;
+    if (int rc = check_sync_options(opts->sync_options, true)) return rc;
     return guard([&]() -> int {
         session->set_loop(nh::loop::start(session->client, session->s,
                                           loop_options_of(local_dir, opts->sync_options, opts->timeout_ms, opts->cancel,

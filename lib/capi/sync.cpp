@@ -36,11 +36,14 @@ std::vector<std::string> copy_list(const char *const *items, size_t n) {
 
 namespace nh::capi {
 
-int check_sync_options(const nh_sync_options *opts) {
+int check_sync_options(const nh_sync_options *opts, bool session) {
     if (!opts) return NH_OK;
     if (int rc = check_version(opts->version, NH_SYNC_OPTIONS_VERSION, "nh_sync_options")) return rc;
     NH_CHECK_ARG(opts->mode == NH_SYNC_MODE_SEND || opts->mode == NH_SYNC_MODE_TWO_WAY);
     NH_CHECK_ARG(opts->compression >= NH_SYNC_COMPRESS_AUTO && opts->compression <= NH_SYNC_COMPRESS_OFF);
+    if (session && opts->version >= 3 && opts->once)
+        return set_error(NH_EINVAL, "nh_sync_options.once: a dev session's sync keeps watching the local directory; "
+                                    "a one-shot sync is nh_sync_start's");
     return NH_OK;
 }
 
@@ -57,6 +60,7 @@ nh::sync::ClientOptions sync_options_of(const nh_sync_options *opts, nh::sync::E
     if (opts->connect_timeout_ms > 0) o.connect_timeout_ms = static_cast<int>(opts->connect_timeout_ms);
     if (opts->max_backoff_ms > 0) o.max_backoff_ms = static_cast<int>(opts->max_backoff_ms);
     if (opts->version >= 2) o.delete_protection = opts->delete_protection != 0;
+    if (opts->version >= 3) o.watch = opts->once == 0;
     if (opts->callback && events) {
         auto cb = opts->callback;
         void *payload = opts->payload;
@@ -85,7 +89,8 @@ const char *nh_sync_state_name(int state) {
     return nh::sync::state_name(static_cast<nh::sync::State>(state));
 }
 
-static constexpr std::size_t kSyncOptionsSizes[] = {offsetof(nh_sync_options, delete_protection), sizeof(nh_sync_options)};
+static constexpr std::size_t kSyncOptionsSizes[] = {offsetof(nh_sync_options, delete_protection),
+                                                     offsetof(nh_sync_options, once), sizeof(nh_sync_options)};
 static_assert(std::size(kSyncOptionsSizes) == NH_SYNC_OPTIONS_VERSION, "one size per version of nh_sync_options");
 
 int nh_sync_options_init(nh_sync_options *opts, unsigned int version) {

@@ -14,8 +14,9 @@ struct nh_sync {
 
 namespace nh::capi {
 
-// Checks `opts` (NULL: the defaults): NH_OK, or the error (already set).
-int check_sync_options(const nh_sync_options *opts);
+// Checks `opts` (NULL: the defaults): NH_OK, or the error (already set). `session`: the options
+// of a dev session's sync, which must watch (no `once`).
+int check_sync_options(const nh_sync_options *opts, bool session = false);
 
 // The sync client's options of a checked `opts` (NULL: the defaults) and its events callback
 // into `events`; local_dir, address and token are left to the caller.

@@ -305,11 +305,21 @@ void Client::Impl::run() {
         // change slips between them), and the index is read on another thread meanwhile.
         try_connect();
         if (sock >= 0) pump_output();
-        auto t0 = Clock::now();
-        watcher = std::make_unique<local::Watcher>(root, rules, first_scan);
-        log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories and scanned " +
-                   (first_scan ? std::to_string(first_scan->size()) : std::string("no")) + " entries in " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
+        if (opt.watch) {
+            auto t0 = Clock::now();
+            watcher = std::make_unique<local::Watcher>(root, rules, first_scan);
+            log::debug("sync: watching " + std::to_string(watcher->watch_count()) + " directories and scanned " +
+                       (first_scan ? std::to_string(first_scan->size()) : std::string("no")) + " entries in " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms");
+        } else {
+            // One-shot: the tree as this walk finds it, nothing watched (an unreadable directory
+            // is the first comparison's error, met in its own scan).
+            try {
+                first_scan = local::scan(root, rules);
+            } catch (const Error &e) {
+                if (e.code() != NH_EIO) throw;
+            }
+        }
     } catch (const Error &e) {
         join_preload();
         fatal(e.code(), e.what());
@@ -336,7 +346,11 @@ void Client::Impl::run() {
             pollfd fds[3];
             int nfds = 0;
             fds[nfds++] = {wakeup.fd(), POLLIN, 0};
-            fds[nfds++] = {watcher->fd(), POLLIN, 0};
+            int wi = -1;
+            if (watcher) {
+                wi = nfds;
+                fds[nfds++] = {watcher->fd(), POLLIN, 0};
+            }
             int si = -1;
             if (sock >= 0) {
                 si = nfds;
@@ -353,7 +367,7 @@ void Client::Impl::run() {
             if (rc == 0 && view_dirty && inflight.empty() && queue.empty()) save_view();
             if (fds[0].revents) handle_commands(stop);
             if (stop) break;
-            if (fds[1].revents) {
+            if (wi >= 0 && fds[wi].revents) {
                 auto changes = watcher->read();
                 if (conn == Conn::Live && !paused)
                     process_changes(changes);

@@ -36,6 +36,9 @@ struct ClientOptions {
     // Offers delta transfer of large files (protocol feature bit 2); false: whole files only,
     // as a client from before it did.
     bool delta = true;
+    // Watches the local tree (inotify) and syncs every change until stopped; false: a one-shot
+    // sync of the tree as its first walk found it, with no watch set up (nh_sync_options.once).
+    bool watch = true;
     int connect_timeout_ms = 5000;
     int max_backoff_ms = 5000;
 };

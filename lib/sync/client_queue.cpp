@@ -760,7 +760,7 @@ void Client::Impl::process_changes(const std::vector<local::Change> &changes) {
     }
     if (rules_changed) {
         rules = local::IgnoreRules::build(root, opt.ignore);
-        watcher->set_rules(rules);
+        if (watcher) watcher->set_rules(rules);
         need_full = true;
     }
     if (need_full) {

@@ -54,7 +54,7 @@ std::vector<OptionsType> options_types() {
          call_init<nh_forward_options, nh_forward_options_init>},
         {"nh_reverse_options", {sizeof(nh_reverse_options)},
          call_init<nh_reverse_options, nh_reverse_options_init>},
-        {"nh_sync_options", {offsetof(nh_sync_options, delete_protection), sizeof(nh_sync_options)},
+        {"nh_sync_options", {offsetof(nh_sync_options, delete_protection), offsetof(nh_sync_options, once), sizeof(nh_sync_options)},
          call_init<nh_sync_options, nh_sync_options_init>},
         {"nh_sidecar_image_options", {sizeof(nh_sidecar_image_options)},
          call_init<nh_sidecar_image_options, nh_sidecar_image_options_init>},

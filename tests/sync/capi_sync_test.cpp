@@ -2,8 +2,13 @@
 // server runs in-process from the core).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <thread>
 
 #include "nocalhost.h"
@@ -116,4 +121,90 @@ TEST(CapiSync, ArgumentsAndWrongToken) {
     remove_tree(src);
     remove_tree(dst);
     remove_tree(state);
+}
+
+namespace {
+// The inodes of every directory an inotify descriptor of this process watches (from
+// /proc/self/fdinfo: "inotify wd:N ino:HEX sdev:..."), whichever part of the process set it.
+std::set<unsigned long> watched_inodes() {
+    std::set<unsigned long> inos;
+    for (const auto &fd : std::filesystem::directory_iterator("/proc/self/fdinfo")) {
+        std::ifstream in(fd.path());
+        std::string line;
+        while (std::getline(in, line)) {
+            auto at = line.find(" ino:");
+            if (line.rfind("inotify wd:", 0) == 0 && at != std::string::npos)
+                inos.insert(std::stoul(line.substr(at + 5), nullptr, 16));
+        }
+    }
+    return inos;
+}
+
+unsigned long inode_of(const std::string &path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return static_cast<unsigned long>(st.st_ino);
+}
+}  // namespace
+
+// nh_sync_options.once: the tree is synced as it is, and no directory of it is ever watched (a
+// one-shot sync sets up no inotify watch, so it has none to release when it ends); without it
+// every directory is watched while the sync runs.
+TEST(CapiSync, AOneShotSyncSendsTheTreeAndWatchesNothing) {
+    std::string src = make_temp_dir("capi-once-src"), dst = make_temp_dir("capi-once-dst");
+    for (int i = 0; i < 50; ++i) write_file(src + "/d/e/f" + std::to_string(i), "content " + std::to_string(i));
+    const std::set<unsigned long> dirs{inode_of(src), inode_of(src + "/d"), inode_of(src + "/d/e")};
+    auto watched_dirs = [&] {
+        std::set<unsigned long> both, all = watched_inodes();
+        for (auto ino : dirs)
+            if (all.count(ino)) both.insert(ino);
+        return both.size();
+    };
+    InProcessServer server(dst, kToken);
+    for (int once : {0, 1}) {
+        std::string state = make_temp_dir("capi-once-state");
+        nh_sync_options opts;
+        ASSERT_EQ(nh_sync_options_init(&opts, NH_SYNC_OPTIONS_VERSION), NH_OK);
+        opts.state_dir = state.c_str();
+        opts.once = once;
+        nh_sync *sync = nullptr;
+        ASSERT_EQ(nh_sync_start(&sync, src.c_str(), server.address().c_str(), kToken, &opts), NH_OK);
+        ASSERT_EQ(nh_sync_flush(sync, 30000, nullptr), NH_OK) << nh_error_last()->message;
+        EXPECT_EQ(diff_trees(src, dst), "") << "once=" << once;
+        EXPECT_EQ(watched_dirs(), once ? 0u : dirs.size()) << "once=" << once;
+        nh_sync_status st = NH_SYNC_STATUS_INIT;
+        ASSERT_EQ(nh_sync_status_get(&st, sync), NH_OK);
+        EXPECT_EQ(st.state, NH_SYNC_IDLE);
+        ASSERT_EQ(nh_sync_stop(sync), NH_OK);
+        nh_sync_free(sync);
+        write_file(src + "/d/e/f0", "changed before the next start");
+    }
+}
+
+// A dev session's sync must keep watching: `once` there is a clear error before anything is
+// asked of the cluster (the kubeconfig's server does not exist).
+TEST(CapiSync, OnceIsRefusedForADevSessionsSync) {
+    std::string kubeconfig =
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n";
+    nh_client *client = nullptr;
+    ASSERT_EQ(nh_client_new_from_data(&client, kubeconfig.c_str(), static_cast<size_t>(-1), nullptr), NH_OK)
+        << nh_error_last()->message;
+    std::string src = make_temp_dir("capi-once-session");
+    nh_sync_options sync_opts;
+    ASSERT_EQ(nh_sync_options_init(&sync_opts, NH_SYNC_OPTIONS_VERSION), NH_OK);
+    sync_opts.once = 1;
+    nh_dev_start_options o;
+    ASSERT_EQ(nh_dev_start_options_init(&o, NH_DEV_START_OPTIONS_VERSION), NH_OK);
+    o.image = "busybox";
+    o.local_dir = src.c_str();
+    o.sync_options = &sync_opts;
+    nh_session *session = nullptr;
+    EXPECT_EQ(nh_dev_start(&session, client, "deployment", "web", &o), NH_EINVAL);
+    EXPECT_EQ(session, nullptr);
+    EXPECT_NE(std::string(nh_error_last()->message).find("nh_sync_options.once"), std::string::npos)
+        << nh_error_last()->message;
+    nh_client_free(client);
 }

@@ -5,7 +5,8 @@
  *
  * A standalone sync client for any reachable sync server (nhsyncd). Uses
  * only the public C ABI. Without --once it syncs until interrupted; with
- * --once it exits 0 as soon as the first full sync is acknowledged.
+ * --once it syncs the tree as it is (watching nothing) and exits 0 as soon
+ * as that is acknowledged.
  * Exit codes: 0 ok, 1 the sync failed, 2 usage, 130 interrupted.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -165,6 +166,8 @@ int nh_cli_sync_run(int argc, char **argv) {
     opts.use_gitignore = gitignore;
     opts.state_dir = state_dir;
     opts.compression = compression;
+    /* --once: the tree as it is now, nothing watched (no inotify watches to set up and release). */
+    opts.once = once;
     opts.callback = on_event;
     rc = nh_sync_start(&sync, dir, to, token, &opts);
     memset(token, 0, strlen(token));

@@ -268,7 +268,8 @@ class Sync extends EventEmitter {
  * maxBackoffMs, deleteProtection (two-way only: a deletion made on the
  * server never deletes the local file; the local copy is sent back,
  * reported as a 'remoteChange' event whose message says "delete
- * protection"). Resolves once running; the first sync goes on in the
+ * protection"), once (a one-shot sync: the tree as it is now, nothing
+ * watched; flush, then stop). Resolves once running; the first sync goes on in the
  * background (await sync.flush()).
  */
 async function startSync(localDir, address, token, options = {}) {

@@ -5,7 +5,7 @@
 
 const SIGNAL = ['signal'];
 const SYNC = ['mode', 'ignore', 'include', 'useGitignore', 'stateDir', 'compression', 'connectTimeoutMs', 'maxBackoffMs',
-  'deleteProtection'];
+  'deleteProtection', 'once'];
 const DEV_CONFIG = ['image', 'namespace', 'container', 'workdir', 'env', 'resources', 'sidecarImage', 'syncPort', 'mode',
   'developer', 'apiVersion', 'podTemplatePath', 'replicasPath', 'configPath', 'appName', 'ignoreClusterConfig',
   'imagePullPolicy', 'patches', 'persistentDirs', ...SIGNAL];

@@ -118,6 +118,7 @@ def sync_options(
     connect_timeout: Optional[float] = None,
     max_backoff: Optional[float] = None,
     delete_protection: bool = False,
+    once: bool = False,
     on_event: Optional[Callable[[SyncEvent], Any]] = None,
 ) -> Dict[str, Any]:
     """The options of a sync, as passed to the native layer (see :func:`start_sync`)."""
@@ -136,6 +137,7 @@ def sync_options(
         "connect_timeout_ms": 0 if connect_timeout is None else max(1, int(connect_timeout * 1000)),
         "max_backoff_ms": 0 if max_backoff is None else max(1, int(max_backoff * 1000)),
         "delete_protection": bool(delete_protection),
+        "once": bool(once),
         "on_event": callback,
     }
 
@@ -237,7 +239,8 @@ def start_sync(
     ``connect_timeout`` and ``max_backoff`` (seconds), ``delete_protection``
     (two-way only: a deletion made on the server never deletes the local
     file; the local copy is sent back, reported as a REMOTE_CHANGE event
-    whose message says "delete protection"). ``on_event(SyncEvent)``
+    whose message says "delete protection"), ``once`` (a one-shot sync: the
+    tree as it is now, nothing watched; flush, then stop). ``on_event(SyncEvent)``
     is called on the sync's own thread (it must not stop the sync);
     ``events=True`` queues them for :meth:`Sync.events` instead.
     Raises :class:`InvalidArgument`, :class:`LocalIOError` (``local_dir`` unreadable).

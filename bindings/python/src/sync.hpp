@@ -13,7 +13,7 @@ namespace nhpy {
 struct SyncOptions {
     // `spec`: None or the dict nocalhost/sync.py builds (mode, ignore, include,
     // use_gitignore, state_dir, compression, connect_timeout_ms,
-    // max_backoff_ms, delete_protection, on_event).
+    // max_backoff_ms, delete_protection, once, on_event).
     explicit SyncOptions(const py::object &spec);
 
     nocalhost::SyncOptions options;

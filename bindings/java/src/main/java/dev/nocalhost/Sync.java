@@ -27,7 +27,7 @@ public final class Sync extends NativeHandle {
     public static final class Options {
         Mode mode = Mode.SEND;
         String[] ignore, include;
-        boolean useGitignore, deleteProtection;
+        boolean useGitignore, deleteProtection, once;
         String stateDir;
         Compression compression = Compression.AUTO;
         long connectTimeoutMs, maxBackoffMs;
@@ -51,6 +51,11 @@ public final class Sync extends NativeHandle {
          * Nocalhost dev config's sync.deleteProtection (default true) decides.
          */
         public Options deleteProtection(boolean v) { deleteProtection = v; return this; }
+        /**
+         * A one-shot sync: the tree as it is when the sync starts, nothing watched; flush once,
+         * then stop. Not for a dev session's sync (an error there).
+         */
+        public Options once(boolean v) { once = v; return this; }
         public Options listener(SyncListener v) { listener = v; return this; }
 
         /** The C options; the listener's global reference is released by nhj_sync_options_clear_listener. */
@@ -72,6 +77,7 @@ public final class Sync extends NativeHandle {
             x.setConnect_timeout_ms((int) connectTimeoutMs);
             x.setMax_backoff_ms((int) maxBackoffMs);
             x.setDelete_protection(deleteProtection ? 1 : 0);
+            x.setOnce(once ? 1 : 0);
             if (listener != null) NH.nhj_sync_options_set_listener(x, new Events(listener));
             return x;
         }
