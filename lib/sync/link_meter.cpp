@@ -108,7 +108,10 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             // them (not what went into the socket's queue, which fills fast whatever the link).
             double took = static_cast<double>(drained - starve_drained_) / secs;
             bool steady = rung_windows_++ > 0;  // the first holds what buffers took at once
-            if (rung_ == 0 && !trying_raw()) {  // the try has a window of its own
+            if (rung_ == 0) {
+                // Raw's steady figure; during the try, its verdict if the socket kept running
+                // empty (relays that take every byte at once and cost the client's cores their
+                // CPU: the client's own pace is what raw carries then).
                 if (steady) {
                     carried_.raw = took;
                     if (carried_.compressed && *carried_.compressed >= took * kRawMargin) carried_.raw_out = true;

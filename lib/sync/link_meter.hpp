@@ -99,6 +99,9 @@ public:
     // then), not a steady stream. The first ordinary window of raw bytes holds that burst, so
     // raw's figure comes from the windows after it (kWindow and kStarveBytes each), and the
     // first of them in which raw carried less than compressed (by kRawMargin) ends raw for good.
+    // A try whose socket keeps running empty (through the API server's tunnel the forwarder
+    // takes every byte at once, and the relays' CPU, on the client's cores, slows the client)
+    // never gets its short window: such a window, the second, is its verdict.
 
     // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
     // the wire; none: never measured), whether the client rather than the link was the limit

@@ -614,6 +614,45 @@ TEST(LinkMeter, BuffersBehindTheSocketTakeABurstOfRawNotAStream) {
     EXPECT_EQ(m.next(0), 1);
 }
 
+// Traced through `nh port-forward` (S1 of bench/tunnel_bench.py): level 1 carried 123 MB/s of
+// the files, then raw was tried, and the forwarder took every raw byte at once (the socket
+// empty at nearly every write) while the relays, on the same cores, slowed the client to some
+// 37 MB/s. The try's window (a socket never empty) never came: raw to the end. Its verdict
+// comes from raw's second ordinary window then.
+TEST(LinkMeter, ARawTryWhoseSocketKeepsRunningEmptyEndsOnASteadyWindow) {
+    using namespace std::chrono_literals;
+    using L = ns::LinkMeter;
+    L m;
+    auto at = L::Clock::time_point{};
+    m.at(1);
+    m.compressed(1, 40u << 20, 9u << 20, 200ms);  // level 1 at ratio 4.4
+    uint64_t w = 1u << 20;
+    for (int i = 0; i < 10; ++i, at += 20ms) {
+        m.sample(at, w, 256 << 10);
+        w += 560000;
+        m.sample(at, w, 256 << 10);
+    }
+    ASSERT_TRUE(m.carried().compressed);
+    ASSERT_EQ(m.next(1), 0);
+    m.at(0, w);
+    // Raw: 370 KB every 10 ms into a socket found empty each time.
+    bool verdict = false;
+    int steps = 0;
+    for (; steps < 200 && !verdict; ++steps) {
+        at += 10ms;
+        verdict = m.sample(at, w, 0);
+        w += 370000;
+        verdict = m.sample(at, w, 370000) || verdict;
+        if (verdict && !m.carried().raw) verdict = false;
+    }
+    ASSERT_TRUE(m.carried().raw) << "raw tried to the end";
+    EXPECT_NEAR(*m.carried().raw, 37e6, 5e6);
+    EXPECT_LE(steps, 30) << "the verdict took more than two windows";
+    EXPECT_FALSE(m.trying_raw());
+    EXPECT_EQ(m.next(0), 1);
+    EXPECT_TRUE(m.carried().raw_out);
+}
+
 // The level follows the link's drain rate and the compressor's measured speed and ratio.
 TEST(LinkMeter, LevelFollowsTheLinkAndTheCompressor) {
     using L = ns::LinkMeter;
