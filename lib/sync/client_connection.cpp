@@ -79,6 +79,7 @@ void Client::Impl::try_connect() {
     link.restart();
     link.at(rung);
     written = 0;
+    link_since = Clock::now();
     sndbuf_small = zstd && !link.rate();
     probe_from = 0;
     int buf = sndbuf_small ? kProbeSndbuf : kSndbuf;

@@ -132,6 +132,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     uint64_t probe_from = 0;  // `written` when the socket's buffer was made small
     LinkMeter link;             // how fast the connection drains, how fast we compress
     uint64_t written = 0;       // bytes handed to the socket on this connection
+    Clock::time_point link_since, link_traced;  // the connection made, the meter last traced
     ZSTD_CCtx *cctx = nullptr;
     ZSTD_CCtx *scctx = nullptr;  // the connection's zstd stream
     ZSTD_DCtx *dctx = nullptr;

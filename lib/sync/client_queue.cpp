@@ -690,8 +690,22 @@ void Client::Impl::pump_output() {
 }
 
 void Client::Impl::measure_link() {
+    auto now = Clock::now();
+    long queued = 0;
     bool measured = opt.compression != Compression::Off && use_zstd &&
-                    link.sample(Clock::now(), written, net::unacked_bytes(sock));
+                    link.sample(now, written, queued = net::unacked_bytes(sock));
+    if ((measured || now - link_traced >= std::chrono::milliseconds(50)) && log::enabled(NH_LOG_DEBUG)) {
+        // The meter over time (NH_LOG=debug): what each window measured, the socket every 50 ms.
+        link_traced = now;
+        auto mb = [](std::optional<double> v) { return v ? std::to_string(*v / 1e6).substr(0, 6) : "-"; };
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - link_since).count();
+        auto c = link.carried();
+        log::debug(std::string("sync: link ") + (measured ? "window " : "") + "at " + std::to_string(ms) +
+                   " ms: rung " + std::to_string(rung) + (link.trying_raw() ? " (trying raw)" : "") +
+                   ", written " + std::to_string(written) + ", queued " + std::to_string(queued) + ", drain " +
+                   mb(link.rate()) + " MB/s, carried raw " + mb(c.raw) + " compressed " + mb(c.compressed) +
+                   " MB/s" + (link.starved() ? ", starved" : ""));
+    }
     if (sndbuf_small && (measured || written - probe_from > kProbeBytes) && !link.trying_raw()) grow_sndbuf();
     if (measured) set_rung();
 }

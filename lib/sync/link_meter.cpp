@@ -13,8 +13,9 @@ constexpr uint64_t kCodecMemory = 64u << 20;
 int LinkMeter::choose(int rung, std::optional<double> measured, bool starved, const Codecs &codecs,
                       const Carried &carried) {
     // Raw was tried and carried less than compressed (by the margin): raw stays out whatever
-    // else says so.
-    bool raw_lost = carried.compressed && carried.raw && *carried.compressed >= *carried.raw * kRawMargin;
+    // else says so (for good once a window that counts said so: Carried::raw_out).
+    bool raw_lost = carried.raw_out ||
+                    (carried.compressed && carried.raw && *carried.compressed >= *carried.raw * kRawMargin);
     if (carried.compressed && (carried.raw || *carried.compressed >= kTryRawAbove)) {
         // Compressed, the connection carried a lot: would it carry as much raw? Raw is tried
         // once; then the one that carried more (compressed by a margin: it costs CPU on both
@@ -91,6 +92,9 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             } else if (now - try_start_ >= kTryWindow && drained - try_drained_ >= kMinBytes) {
                 carried_.raw = static_cast<double>(drained - try_drained_) /
                                std::chrono::duration<double>(now - try_start_).count();
+                // A burst into the buffers behind the socket can only make raw look faster: a
+                // try that lost is final, one that won waits for raw's steady windows.
+                carried_.raw_out = *carried_.compressed >= *carried_.raw * kRawMargin;
                 verdict = true;
             }
         }
@@ -103,9 +107,16 @@ bool LinkMeter::sample(Clock::time_point now, uint64_t written, long queued) {
             // What the window carried, in bytes of the files a second: what the link took of
             // them (not what went into the socket's queue, which fills fast whatever the link).
             double took = static_cast<double>(drained - starve_drained_) / secs;
-            if (rung_ == 0 && !trying_raw()) {  // the try has a window of its own
-                carried_.raw = took;
-                verdict = true;
+            bool steady = rung_windows_++ > 0;  // the first holds what buffers took at once
+            if (rung_ == 0) {
+                // Raw's steady figure; during the try, its verdict if the socket kept running
+                // empty (relays that take every byte at once and cost the client's cores their
+                // CPU: the client's own pace is what raw carries then).
+                if (steady) {
+                    carried_.raw = took;
+                    if (carried_.compressed && *carried_.compressed >= took * kRawMargin) carried_.raw_out = true;
+                    verdict = true;
+                }
             } else if (auto c = rung_ > 0 ? codec(rung_) : std::nullopt) {
                 carried_.compressed = took * c->ratio;
                 verdict = true;

@@ -76,6 +76,11 @@ public:
     // costs CPU); trying both and comparing can.
     struct Carried {
         std::optional<double> raw, compressed;
+        // Raw carried less than compressed (by kRawMargin) in a window that says so (the try's
+        // or a steady one): it is not tried again, whatever compressed carries later (a client
+        // limited by its own reading of small files carries little either way, and each return
+        // to raw pays the relays for raw bytes until it is measured again).
+        bool raw_out = false;
     };
     // A compressed connection carrying this much or more is tried raw once, and stays raw unless
     // compressed carried kRawMargin times more than raw.
@@ -88,6 +93,15 @@ public:
     // costs, and the two cases it tells apart differ by the compression ratio, far more than
     // such a window's noise. docs/benchmarks.md says how it was chosen.
     static constexpr std::chrono::milliseconds kTryWindow{25};
+    // The try's verdict for raw holds only until raw is measured steadily: buffers behind the
+    // socket (a port-forward's, the relays' behind it) take a burst of raw bytes at the speed of
+    // memory when compressed bytes left them empty (the client, not the link, was the limit
+    // then), not a steady stream. The first ordinary window of raw bytes holds that burst, so
+    // raw's figure comes from the windows after it (kWindow and kStarveBytes each), and the
+    // first of them in which raw carried less than compressed (by kRawMargin) ends raw for good.
+    // A try whose socket keeps running empty (through the API server's tunnel the forwarder
+    // takes every byte at once, and the relays' CPU, on the client's cores, slows the client)
+    // never gets its short window: such a window, the second, is its verdict.
 
     // The rung to use next, from the one in use, the link's drain rate in bytes per second (on
     // the wire; none: never measured), whether the client rather than the link was the limit
@@ -95,7 +109,10 @@ public:
     // never measured), what is known of each level (index: rung; [0] is unused) and what the
     // connection carried raw and compressed. Pure: the decision alone, for the tests.
     static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs,
-                      const Carried &carried = {});
+                      const Carried &carried);
+    static int choose(int rung, std::optional<double> drain, bool starved, const Codecs &codecs) {
+        return choose(rung, drain, starved, codecs, Carried{});
+    }
 
     // One observation of the socket: `written` bytes handed to it since the connection began,
     // `queued` of them not yet taken by the link (< 0: unknown on this platform). Call it
@@ -109,6 +126,7 @@ public:
         if (rung != rung_) {
             sampled_ = try_open_ = false;  // a window carries the bytes of one rung
             rung_from_ = from;
+            rung_windows_ = 0;
         }
         rung_ = rung;
     }
@@ -126,6 +144,7 @@ public:
         open_ = try_open_ = false;
         rung_from_ = 0;
         sampled_ = last_window_empty_ = false;
+        rung_windows_ = 0;
         into_empty_ = 0;
         compressing_ = 0;
     }
@@ -154,6 +173,7 @@ private:
     std::optional<double> rate_;
     int rung_ = -1;
     uint64_t rung_from_ = 0;  // the first byte of the connection encoded at rung_
+    int rung_windows_ = 0;    // ordinary windows completed at rung_ since it was taken
     Carried carried_;
     bool starved_ = false;
     Clock::time_point starve_start_{};

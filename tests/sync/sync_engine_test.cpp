@@ -546,6 +546,113 @@ TEST(LinkMeter, TheRawTryIsAShortWindowOfRawBytesOnly) {
     EXPECT_EQ(L::choose(0, 100e6, false, codecs({{1, {120e6, 10}}}), m.carried()), 1);
 }
 
+// Through `nh port-forward` and the API server's relays: compressed, the client was the limit
+// and left the buffers behind its socket empty; raw, they take a burst at the speed of memory,
+// which fools the try, and then only what the relays pass on. Raw's figure comes from its steady
+// windows, and once they carried less, raw is out for good: a later compressed window carrying
+// little (the client reading small files) does not send it raw again.
+TEST(LinkMeter, BuffersBehindTheSocketTakeABurstOfRawNotAStream) {
+    using namespace std::chrono_literals;
+    using L = ns::LinkMeter;
+    const long kQueued = 256 << 10;
+    L m;
+    auto at = L::Clock::time_point{};
+    m.at(1);
+    m.compressed(1, 30u << 20, 10u << 20, 50ms);  // level 1 at ratio 3
+    // Compressed: the link takes 33 MB/s, 100 MB/s of the files: raw is tried.
+    uint64_t w = 1u << 20;
+    for (int i = 0; i < 10; ++i, at += 20ms) {
+        m.sample(at, w, kQueued);
+        w += 666667;
+        m.sample(at, w, kQueued);
+    }
+    ASSERT_TRUE(m.carried().compressed);
+    EXPECT_NEAR(*m.carried().compressed, 100e6, 20e6);
+    ASSERT_EQ(m.next(1), 0);
+    m.at(0, w);
+    m.sample(at, w, 0);  // the last compressed bytes gone
+    // The buffers behind take 12 MB of raw bytes at 400 MB/s, the socket never empty: the try
+    // says raw carries four times what compressed did.
+    for (int i = 0; i < 30; ++i) {
+        at += 1ms;
+        m.sample(at, w, kQueued);
+        w += 400000;
+        m.sample(at, w, kQueued);
+    }
+    ASSERT_TRUE(m.carried().raw);
+    EXPECT_GT(*m.carried().raw, 300e6);
+    EXPECT_EQ(m.next(0), 0);
+    // Then the relays pass on 40 MB/s. The first ordinary window of raw bytes holds the burst
+    // (some 150 MB/s over 100 ms): raw stays, on the try's word.
+    auto raw_window = [&](int steps) {
+        for (int i = 0; i < steps; ++i) {
+            at += 5ms;
+            m.sample(at, w, kQueued);
+            w += 200000;
+            m.sample(at, w, kQueued);
+        }
+    };
+    raw_window(15);
+    EXPECT_EQ(m.next(0), 0);
+    // The next window is steady: 40 MB/s raw against 100 compressed. Back to compressing.
+    raw_window(24);
+    EXPECT_NEAR(*m.carried().raw, 40e6, 8e6);
+    EXPECT_EQ(m.next(0), 1);
+    m.at(1, w);
+    // Compressed again, the client reading small files: 15 MB/s at ratio 3, 45 MB/s of the
+    // files, not 1.2 times raw's 40. Raw was measured steadily and lost: it stays out.
+    for (int i = 0; i < 30; ++i) {
+        at += 20ms;
+        m.sample(at, w, kQueued);
+        w += 300000;
+        m.sample(at, w, kQueued);
+    }
+    EXPECT_NEAR(*m.carried().compressed, 45e6, 9e6);
+    EXPECT_TRUE(m.carried().raw_out);
+    EXPECT_NE(m.next(1), 0) << "raw tried again after it lost in steady windows";
+    EXPECT_NE(m.next(2), 0);
+    EXPECT_EQ(m.next(0), 1);
+}
+
+// Traced through `nh port-forward` (S1 of bench/tunnel_bench.py): level 1 carried 123 MB/s of
+// the files, then raw was tried, and the forwarder took every raw byte at once (the socket
+// empty at nearly every write) while the relays, on the same cores, slowed the client to some
+// 37 MB/s. The try's window (a socket never empty) never came: raw to the end. Its verdict
+// comes from raw's second ordinary window then.
+TEST(LinkMeter, ARawTryWhoseSocketKeepsRunningEmptyEndsOnASteadyWindow) {
+    using namespace std::chrono_literals;
+    using L = ns::LinkMeter;
+    L m;
+    auto at = L::Clock::time_point{};
+    m.at(1);
+    m.compressed(1, 40u << 20, 9u << 20, 200ms);  // level 1 at ratio 4.4
+    uint64_t w = 1u << 20;
+    for (int i = 0; i < 10; ++i, at += 20ms) {
+        m.sample(at, w, 256 << 10);
+        w += 560000;
+        m.sample(at, w, 256 << 10);
+    }
+    ASSERT_TRUE(m.carried().compressed);
+    ASSERT_EQ(m.next(1), 0);
+    m.at(0, w);
+    // Raw: 370 KB every 10 ms into a socket found empty each time.
+    bool verdict = false;
+    int steps = 0;
+    for (; steps < 200 && !verdict; ++steps) {
+        at += 10ms;
+        verdict = m.sample(at, w, 0);
+        w += 370000;
+        verdict = m.sample(at, w, 370000) || verdict;
+        if (verdict && !m.carried().raw) verdict = false;
+    }
+    ASSERT_TRUE(m.carried().raw) << "raw tried to the end";
+    EXPECT_NEAR(*m.carried().raw, 37e6, 5e6);
+    EXPECT_LE(steps, 30) << "the verdict took more than two windows";
+    EXPECT_FALSE(m.trying_raw());
+    EXPECT_EQ(m.next(0), 1);
+    EXPECT_TRUE(m.carried().raw_out);
+}
+
 // The level follows the link's drain rate and the compressor's measured speed and ratio.
 TEST(LinkMeter, LevelFollowsTheLinkAndTheCompressor) {
     using L = ns::LinkMeter;
