@@ -98,6 +98,30 @@ def test_sync_two_way_delete_protection_keeps_the_local_file_and_sends_it_back(d
         assert any(e.path == "hello.txt" for e in events if e.type == SyncEventType.REMOTE_CHANGE)
 
 
+def inotify_watches():
+    """The inotify watches this process holds (every "inotify wd:" line of /proc/self/fdinfo)."""
+    n = 0
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                n += sum(1 for line in f if line.startswith("inotify wd:"))
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def test_sync_once_syncs_the_tree_and_watches_nothing(dirs, server):
+    src, root, state = dirs
+    before = inotify_watches()
+    with nocalhost.start_sync(src, server.address, TOKEN, state_dir=state, once=True) as sync:
+        sync.flush(timeout=60)
+        assert (root / "hello.txt").read_text() == "hello v1\n"
+        assert inotify_watches() == before
+    with nocalhost.start_sync(src, server.address, TOKEN, state_dir=state) as sync:
+        sync.flush(timeout=60)
+        assert inotify_watches() >= before + 2  # src and src/sub
+
+
 def test_sync_wrong_token_raises_unauthorized(dirs, server):
     src, _, state = dirs
     with nocalhost.start_sync(src, server.address, "wrong-token", state_dir=state) as sync:
