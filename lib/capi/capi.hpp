@@ -52,7 +52,9 @@ int init_options(T *opts, unsigned int version, const T &defaults, const std::si
     if (!opts) return set_error(NH_EINVAL, "invalid argument: opts");
     if (int rc = check_version(version, static_cast<unsigned int>(N), what)) return rc;
     std::memcpy(static_cast<void *>(opts), &defaults, sizes[version - 1]);
-    opts->version = version;
+    // Byte-wise, as the defaults: the struct of an older version may be smaller than the
+    // newest one's alignment allows (its last field an int), so not accessed as a T.
+    std::memcpy(reinterpret_cast<unsigned char *>(opts) + offsetof(T, version), &version, sizeof version);
     return 0;
 }
 
