@@ -475,6 +475,19 @@ TEST(LinkMeter, AConnectionCarryingALotCompressedIsTriedRawAndTheFasterKept) {
     EXPECT_EQ(L::choose(1, 2.5 * MB, false, codecs({{1, {150 * MB, 4}}}), {std::nullopt, 10 * MB}), 2);
 }
 
+namespace {
+// `n` writes of `bytes` each into a socket holding `queued` bytes right before and after each,
+// `every` apart from `at` on (`at` ends one step past the last; `w` counts what was written).
+void writes(ns::LinkMeter &m, ns::LinkMeter::Clock::time_point &at, uint64_t &w, int n,
+            std::chrono::milliseconds every, uint64_t bytes, long queued) {
+    for (int i = 0; i < n; ++i, at += every) {
+        m.sample(at, w, queued);
+        w += bytes;
+        m.sample(at, w, queued);
+    }
+}
+}  // namespace
+
 // The try of raw is short and counts raw bytes only: on a link that is the limit (here
 // 12.5 MB/s, compressed 10 times) each raw byte costs ten times a compressed one.
 TEST(LinkMeter, TheRawTryIsAShortWindowOfRawBytesOnly) {
@@ -487,11 +500,7 @@ TEST(LinkMeter, TheRawTryIsAShortWindowOfRawBytesOnly) {
     m.compressed(1, 40u << 20, 4u << 20, 50ms);
     uint64_t w = 4u << 20;
     auto at = t;
-    for (int i = 0; i <= 20; ++i, at += 20ms) {
-        m.sample(at, w, 4 << 20);
-        w += 250000;
-        m.sample(at, w, 4 << 20);
-    }
+    writes(m, at, w, 21, 20ms, 250000, 4 << 20);
     ASSERT_TRUE(m.carried().compressed);
     EXPECT_NEAR(*m.carried().compressed, 125e6, 10e6);
     EXPECT_FALSE(m.trying_raw());
@@ -561,11 +570,7 @@ TEST(LinkMeter, BuffersBehindTheSocketTakeABurstOfRawNotAStream) {
     m.compressed(1, 30u << 20, 10u << 20, 50ms);  // level 1 at ratio 3
     // Compressed: the link takes 33 MB/s, 100 MB/s of the files: raw is tried.
     uint64_t w = 1u << 20;
-    for (int i = 0; i < 10; ++i, at += 20ms) {
-        m.sample(at, w, kQueued);
-        w += 666667;
-        m.sample(at, w, kQueued);
-    }
+    writes(m, at, w, 10, 20ms, 666667, kQueued);
     ASSERT_TRUE(m.carried().compressed);
     EXPECT_NEAR(*m.carried().compressed, 100e6, 20e6);
     ASSERT_EQ(m.next(1), 0);
@@ -627,11 +632,7 @@ TEST(LinkMeter, ARawTryWhoseSocketKeepsRunningEmptyEndsOnASteadyWindow) {
     m.at(1);
     m.compressed(1, 40u << 20, 9u << 20, 200ms);  // level 1 at ratio 4.4
     uint64_t w = 1u << 20;
-    for (int i = 0; i < 10; ++i, at += 20ms) {
-        m.sample(at, w, 256 << 10);
-        w += 560000;
-        m.sample(at, w, 256 << 10);
-    }
+    writes(m, at, w, 10, 20ms, 560000, 256 << 10);
     ASSERT_TRUE(m.carried().compressed);
     ASSERT_EQ(m.next(1), 0);
     m.at(0, w);
