@@ -122,7 +122,7 @@ uint64_t signatures(int fd, uint64_t size, uint32_t block, const std::function<v
         size_t usable = got == want && off + got == size ? got : got - got % block;
         for (size_t k = 0; k < usable; k += block) {
             size_t n = std::min<size_t>(block, usable - k);
-            batch.push_back({weak_sum(p + k, n), strong_sum(p + k, n)});
+            batch.push_back(block_sig(p + k, n));
             if (batch.size() == kSigsPerFrame) {
                 emit(batch.data(), batch.size());
                 batch.clear();

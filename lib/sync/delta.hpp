@@ -50,6 +50,8 @@ using Digest = std::array<unsigned char, 16>;  // XXH3-128, canonical (big-endia
 // rsync's rolling checksum of a block.
 uint32_t weak_sum(const unsigned char *p, size_t n);
 uint64_t strong_sum(const unsigned char *p, size_t n);
+// The signature of one block: both sums.
+inline BlockSig block_sig(const unsigned char *p, size_t n) { return {weak_sum(p, n), strong_sum(p, n)}; }
 
 // A whole file's XXH3-128, fed piece by piece.
 class FileHash {

@@ -73,8 +73,7 @@ void SigBuilder::feed(uint64_t offset, std::string_view data) {
     next_ += data.size();
     whole_->update(data.data(), data.size());
     auto sign = [&](std::string_view b) {
-        auto *p = reinterpret_cast<const unsigned char *>(b.data());
-        sigs_.push_back({delta::weak_sum(p, b.size()), delta::strong_sum(p, b.size())});
+        sigs_.push_back(delta::block_sig(reinterpret_cast<const unsigned char *>(b.data()), b.size()));
     };
     if (!partial_.empty()) {
         size_t take = std::min<size_t>(block_ - partial_.size(), data.size());
@@ -94,8 +93,7 @@ void SigBuilder::feed(uint64_t offset, std::string_view data) {
 bool SigBuilder::finish(uint64_t size, SigCache::Entry &out) {
     if (!ok_ || next_ != size || delta::block_size_for(size) != block_) return false;
     if (!partial_.empty()) {
-        auto *p = reinterpret_cast<const unsigned char *>(partial_.data());
-        sigs_.push_back({delta::weak_sum(p, partial_.size()), delta::strong_sum(p, partial_.size())});
+        sigs_.push_back(delta::block_sig(reinterpret_cast<const unsigned char *>(partial_.data()), partial_.size()));
         partial_.clear();
     }
     out.sigs = std::move(sigs_);
