@@ -181,7 +181,7 @@ void Client::Impl::start_preload() {
         if (!n.starts_with(stem) || !n.ends_with(".index")) continue;
         struct stat st;
         if (::fstatat(::dirfd(d), e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
-        int64_t t = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+        int64_t t = local::time_ns(st.st_mtim);
         if (t > newest) {
             newest = t;
             preload_file = dir + "/" + std::string(n);

@@ -260,7 +260,7 @@ local::Entry entry_from_stat(std::string path, const struct stat &st) {
     else
         e.type = local::Entry::Type::File;
     e.size = e.type == local::Entry::Type::Dir ? 0 : static_cast<uint64_t>(st.st_size);
-    e.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    e.mtime_ns = local::time_ns(st.st_mtim);
     e.mode = st.st_mode & 07777;
     e.ino = st.st_ino;
     return e;
@@ -421,7 +421,7 @@ ConfinedTree::Append ConfinedTree::commit_append(PendingFile &f, const struct st
     auto undo = [&](int err) {
         ::close(src);
         ::ftruncate(fd, base.st_size);
-        auto was = mtime_times(int64_t(base.st_mtim.tv_sec) * 1'000'000'000 + base.st_mtim.tv_nsec);
+        auto was = mtime_times(local::time_ns(base.st_mtim));
         ::futimens(fd, was.data());
         ::close(fd);
         abort_file(f);

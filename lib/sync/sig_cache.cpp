@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include "sync/local/tree.hpp"
+
 namespace nh::sync {
 
 namespace {
-
-int64_t ns_of(const struct timespec &t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 
 // What an entry costs: its signatures, the hash state and the bookkeeping around it.
 constexpr size_t kEntryOverhead = 1024;
@@ -18,8 +18,8 @@ SigCache::Key SigCache::key_of(const struct stat &st) {
     k.dev = static_cast<uint64_t>(st.st_dev);
     k.ino = static_cast<uint64_t>(st.st_ino);
     k.size = static_cast<uint64_t>(st.st_size);
-    k.mtime_ns = ns_of(st.st_mtim);
-    k.ctime_ns = ns_of(st.st_ctim);
+    k.mtime_ns = local::time_ns(st.st_mtim);
+    k.ctime_ns = local::time_ns(st.st_ctim);
     k.block = delta::block_size_for(k.size);
     return k;
 }

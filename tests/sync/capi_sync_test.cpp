@@ -2,10 +2,12 @@
 // server runs in-process from the core).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -179,6 +181,52 @@ TEST(CapiSync, AOneShotSyncSendsTheTreeAndWatchesNothing) {
         nh_sync_free(sync);
         write_file(src + "/d/e/f0", "changed before the next start");
     }
+}
+
+// A file dated 2300 reaches the server still dated in the future (before, its time wrapped
+// around to 1715, which ext4 stored as 1901), and the next one-shot sync sends nothing again:
+// neither it nor a file dated tomorrow.
+TEST(CapiSync, AFileDatedPast2262ArrivesInTheFutureAndIsNotSentAgain) {
+    std::string src = make_temp_dir("capi-future-src"), dst = make_temp_dir("capi-future-dst");
+    std::string state = make_temp_dir("capi-future-state");
+    write_file(src + "/year2300", "far ahead");
+    write_file(src + "/tomorrow", "a day ahead");
+    write_file(src + "/today", "now");
+    const struct timespec far[2] = {{10'413'792'000L, 0}, {10'413'792'000L, 0}};
+    const long day = static_cast<long>(::time(nullptr)) + 86400;
+    const struct timespec tomorrow[2] = {{day, 0}, {day, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (src + "/year2300").c_str(), far, 0), 0);
+    ASSERT_EQ(::utimensat(AT_FDCWD, (src + "/tomorrow").c_str(), tomorrow, 0), 0);
+    InProcessServer server(dst, kToken);
+    uint64_t sent[2] = {0, 0};
+    for (int run : {0, 1}) {
+        nh_sync_options opts;
+        ASSERT_EQ(nh_sync_options_init(&opts, NH_SYNC_OPTIONS_VERSION), NH_OK);
+        opts.state_dir = state.c_str();
+        opts.once = 1;
+        nh_sync *sync = nullptr;
+        ASSERT_EQ(nh_sync_start(&sync, src.c_str(), server.address().c_str(), kToken, &opts), NH_OK);
+        ASSERT_EQ(nh_sync_flush(sync, 30000, nullptr), NH_OK) << nh_error_last()->message;
+        nh_sync_status st = NH_SYNC_STATUS_INIT;
+        ASSERT_EQ(nh_sync_status_get(&st, sync), NH_OK);
+        sent[run] = st.files_synced;
+        ASSERT_EQ(nh_sync_stop(sync), NH_OK);
+        nh_sync_free(sync);
+    }
+    EXPECT_EQ(sent[0], 3u);
+    EXPECT_EQ(sent[1], 0u) << "the second one-shot sync sent files again";
+    struct stat s {}, d {};
+    ASSERT_EQ(::stat((src + "/year2300").c_str(), &s), 0);
+    ASSERT_EQ(::stat((dst + "/year2300").c_str(), &d), 0);
+    if (s.st_mtim.tv_sec > 9'223'372'036L) {
+        // Past what 64-bit nanoseconds hold: the latest time they do, 2262-04-11.
+        EXPECT_EQ(d.st_mtim.tv_sec, 9'223'372'036L);
+        EXPECT_EQ(d.st_mtim.tv_nsec, 854'775'807L);
+    } else {
+        EXPECT_EQ(d.st_mtim.tv_sec, s.st_mtim.tv_sec);  // the filesystem clamped it already
+    }
+    ASSERT_EQ(::stat((dst + "/tomorrow").c_str(), &d), 0);
+    EXPECT_EQ(d.st_mtim.tv_sec, day);
 }
 
 // A dev session's sync must keep watching: `once` there is a clear error before anything is

@@ -1,7 +1,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <ctime>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -161,6 +165,51 @@ TEST(LocalIndex, RecentlyModifiedFilesAreDistrusted) {
     auto diff = loaded.compare(scan(dir.path(), IgnoreRules()));
     ASSERT_EQ(diff.changed.size(), 1u);
     EXPECT_EQ(diff.changed[0].path, "fresh");
+}
+
+// 64-bit nanoseconds end in 1677 and 2262; a file time outside is clamped, never wrapped around
+// (2300 became 1715, which ext4 then stored as 1901, and the file went from newest to oldest).
+TEST(LocalIndex, FileTimesPastWhatNanosecondsHoldAreClampedNotWrapped) {
+    EXPECT_EQ(time_ns({1, 5}), 1'000'000'005);
+    EXPECT_EQ(time_ns({-1, 999'999'999}), -1);
+    EXPECT_EQ(time_ns({9'223'372'036, 854'775'807}), INT64_MAX);
+    EXPECT_EQ(time_ns({9'223'372'036, 854'775'808}), INT64_MAX);
+    EXPECT_EQ(time_ns({10'413'792'000, 0}), INT64_MAX);  // 2300-01-01
+    EXPECT_EQ(time_ns({-9'223'372'037, 0}), INT64_MIN);
+    EXPECT_EQ(time_ns({-10'000'000'000, 0}), INT64_MIN);  // 1653
+}
+
+// A file dated ahead of now (a clock that was wrong, an archive, touch -d) cannot have been
+// rewritten in the tick its index entry records: a warm restart trusts it, and does not send it
+// again at every start. One dated now still is distrusted.
+TEST(LocalIndex, FilesDatedAheadOfNowAreTrustedEvenPast2262) {
+    TempDir dir;
+    test::write_file(dir / "fresh", "1");
+    test::write_file(dir / "tomorrow", "2");
+    test::write_file(dir / "year2300", "3");
+    test::set_mtime(dir / "tomorrow", static_cast<long>(::time(nullptr)) + 86400);
+    test::set_mtime(dir / "year2300", 10'413'792'000L);
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "year2300").c_str(), &st), 0);
+    // What the filesystem kept (ext4 holds 2300; one that cannot clamps it itself), as
+    // nanoseconds clamped to what they hold.
+    bool beyond = st.st_mtim.tv_sec > 9'223'372'036L ||
+                  (st.st_mtim.tv_sec == 9'223'372'036L && st.st_mtim.tv_nsec > 854'775'807L);
+    int64_t want = beyond ? INT64_MAX : int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    auto scanned = scan(dir.path(), IgnoreRules());
+    Index index;
+    for (auto &e : scanned) {
+        if (e.path == "year2300") {
+            EXPECT_EQ(e.mtime_ns, want);
+        }
+        index.put(e);
+    }
+    index.save(dir / ".nocalhost-sync-index");
+    Index loaded = Index::load(dir / ".nocalhost-sync-index");
+    auto diff = loaded.compare(scan(dir.path(), IgnoreRules()));
+    std::vector<std::string> changed;
+    for (auto &e : diff.changed) changed.push_back(e.path);
+    EXPECT_EQ(changed, std::vector<std::string>{"fresh"});
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ constexpr size_t kMinRecordSize = 4 + 1 + 8 + 8 + 4 + 8 + 4 + 4;
 int64_t now_ns() {
     struct timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return time_ns(ts);
 }
 
 template <typename T>
@@ -284,13 +284,17 @@ void Index::clear() { map_.clear(); }
 
 Index::Diff Index::compare(const std::vector<Entry> &scanned) const {
     Diff diff;
+    // A time later than now (a file dated ahead: a clock that was wrong, an archive, touch -d)
+    // is no tick a write since the save could have left: any such write was dated at most now.
     const int64_t racy_after = saved_at_ns_ - kRacyWindowNs;
+    const int64_t now = now_ns();
+    const int64_t racy_before = now > INT64_MAX - kRacyWindowNs ? INT64_MAX : now + kRacyWindowNs;
     auto it = map_.begin();
     for (const Entry &e : scanned) {
         while (it != map_.end() && it->first < e.path) diff.removed.push_back((it++)->first);
         if (it != map_.end() && it->first == e.path) {
             const Entry &old = it->second.entry;
-            bool racy = old.type == Entry::Type::File && old.mtime_ns >= racy_after;
+            bool racy = old.type == Entry::Type::File && old.mtime_ns >= racy_after && old.mtime_ns <= racy_before;
             if (racy || !same_metadata(old, e)) diff.changed.push_back(e);
             ++it;
         } else {

@@ -178,7 +178,7 @@ struct Walker {
             bool is_dir = S_ISDIR(st.st_mode);
             if (dtype == DT_UNKNOWN && rules.ignored_in_parent(path, is_dir)) continue;
             Entry e;
-            e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+            e.mtime_ns = time_ns(st.st_mtim);
             e.mode = st.st_mode & 07777;
             e.ino = st.st_ino;
             if (S_ISREG(st.st_mode)) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,6 +35,18 @@ struct Entry {
 
     bool operator==(const Entry &) const = default;
 };
+
+// A file time in nanoseconds since the epoch, the unit of Entry::mtime_ns, the index and the
+// protocol. What 64-bit nanoseconds cannot hold (before 1677-09-21, after 2262-04-11: a file
+// dated 2300, say) is clamped to their range instead of wrapping around, so a time far in the
+// future stays in the future, and reads the same at every stat.
+inline int64_t time_ns(const struct timespec &t) {
+    int64_t ns;
+    if (__builtin_mul_overflow(static_cast<int64_t>(t.tv_sec), int64_t{1'000'000'000}, &ns) ||
+        __builtin_add_overflow(ns, static_cast<int64_t>(t.tv_nsec), &ns))
+        return t.tv_sec < 0 ? INT64_MIN : INT64_MAX;
+    return ns;
+}
 
 // Same type, size, mtime, mode, inode and link target: "unchanged" for a
 // warm restart (contents are not compared).
@@ -172,9 +185,11 @@ public:
 
     // Compares a fresh scan with the index by metadata only.
     // changed: new entries, or entries whose metadata differ, or whose mtime
-    //          is within kRacyWindowNs of the time the index was saved (a
-    //          same-size rewrite in the same timestamp tick is invisible to
-    //          metadata, as in git's "racy clean" problem).
+    //          is within kRacyWindowNs of the time the index was saved or
+    //          later, up to kRacyWindowNs past now (a same-size rewrite in the
+    //          same timestamp tick is invisible to metadata, as in git's
+    //          "racy clean" problem; a time further ahead than that is no
+    //          tick a write since the save could have had).
     // removed: paths in the index but not in the scan (sorted).
     struct Diff {
         std::vector<Entry> changed;
