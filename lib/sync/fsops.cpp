@@ -615,16 +615,8 @@ local::Entry ConfinedTree::set_meta(std::string_view path, uint32_t mode, int64_
     if (S_ISLNK(st.st_mode)) throw Error(NH_EIO, "cannot change mode of symlink '" + std::string(path) + "'");
     if (::fchmodat(dfd, leaf.c_str(), mode & 0777, 0) != 0) fail_errno("cannot chmod", path);
     if (!S_ISDIR(st.st_mode)) {
-        struct timespec ts[2];
-        ts[0].tv_sec = 0;
-        ts[0].tv_nsec = UTIME_OMIT;
-        ts[1].tv_sec = mtime_ns / 1'000'000'000;
-        ts[1].tv_nsec = mtime_ns % 1'000'000'000;
-        if (ts[1].tv_nsec < 0) {
-            ts[1].tv_nsec += 1'000'000'000;
-            ts[1].tv_sec -= 1;
-        }
-        if (::utimensat(dfd, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot set mtime of", path);
+        auto ts = mtime_times(mtime_ns);
+        if (::utimensat(dfd, leaf.c_str(), ts.data(), AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot set mtime of", path);
     }
     if (::fstatat(dfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("cannot stat", path);
     return entry_from_stat(std::string(path), st);
