@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -206,34 +207,34 @@ private:
         closer = std::make_unique<TcpServer>([](int c) { send_all(c, "bye\n", 4); });
         std::string yaml = R"(apiVersion: v1
 kind: Namespace
-metadata: {name: NS}
+metadata: {name: ${NS}}
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterExec
-metadata: {name: NS}
+metadata: {name: ${NS}}
 spec:
-  selector: {matchNamespaces: [NS]}
+  selector: {matchNamespaces: [${NS}]}
   execs:
   - local:
-      workDir: WORKDIR
+      workDir: ${WORKDIR}
       envs: [{name: NH_STREAM_TEST, value: "1"}]
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterPortForward
-metadata: {name: NS}
+metadata: {name: ${NS}}
 spec:
-  selector: {matchNamespaces: [NS]}
+  selector: {matchNamespaces: [${NS}]}
   forwards:
   - ports: [8080]
-    target: {address: 127.0.0.1, port: ECHO}
+    target: {address: 127.0.0.1, port: ${ECHO}}
   - ports: [8081]
-    target: {address: 127.0.0.1, port: SOURCE}
+    target: {address: 127.0.0.1, port: ${SOURCE}}
   - ports: [8082]
-    target: {address: 127.0.0.1, port: CLOSER}
+    target: {address: 127.0.0.1, port: ${CLOSER}}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: p1, namespace: NS, labels: {app: p1}}
+metadata: {name: p1, namespace: ${NS}, labels: {app: p1}}
 spec:
   containers:
   - {name: main, image: busybox}
@@ -241,7 +242,7 @@ spec:
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: NS}
+metadata: {name: web, namespace: ${NS}}
 spec:
   replicas: 1
   selector: {matchLabels: {app: web}}
@@ -252,14 +253,28 @@ spec:
       containers:
       - {name: app, image: nginx}
 )";
-        auto subst = [&](const std::string &from, const std::string &to) {
-            for (size_t p; (p = yaml.find(from)) != std::string::npos;) yaml.replace(p, from.size(), to);
+        // ${NAME} placeholders, replaced in one pass: nothing a value brings in (a temporary
+        // directory's random name may well hold "NS") is looked at again.
+        const std::map<std::string, std::string> values = {
+            {"WORKDIR", workdir},
+            {"NS", ns},
+            {"ECHO", std::to_string(echo->port())},
+            {"SOURCE", std::to_string(source->port())},
+            {"CLOSER", std::to_string(closer->port())},
         };
-        subst("WORKDIR", workdir);
-        subst("NS", ns);
-        subst("ECHO", std::to_string(echo->port()));
-        subst("SOURCE", std::to_string(source->port()));
-        subst("CLOSER", std::to_string(closer->port()));
+        std::string filled;
+        for (size_t at = 0;;) {
+            size_t open = yaml.find("${", at);
+            if (open == std::string::npos) {
+                filled.append(yaml, at, std::string::npos);
+                break;
+            }
+            size_t close = yaml.find('}', open);
+            filled.append(yaml, at, open - at);
+            filled += values.at(yaml.substr(open + 2, close - open - 2));
+            at = close + 1;
+        }
+        yaml = std::move(filled);
         int rc = 0;
         std::string out = kubectl("apply", yaml, &rc);
         if (rc != 0) {
