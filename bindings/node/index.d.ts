@@ -466,9 +466,10 @@ export type SyncStateName =
 
 export interface SyncStatus {
   state: SyncStateName;
-  /** The current round (restart at 0 when idle). */
+  /** The current round (restart at 0 when idle). Files the server acknowledged. */
   filesDone: number;
   filesTotal: number;
+  /** Bytes sent: moves while a large file is on its way. */
   bytesDone: number;
   bytesTotal: number;
   /** Since the start. */

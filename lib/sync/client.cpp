@@ -76,6 +76,23 @@ State Client::Impl::compute_state() {
     return State::Idle;
 }
 
+void Client::Impl::mark_encoded(uint64_t file_bytes) {
+    round_encoded_bytes += file_bytes;
+    sent_marks.emplace_back(written + (wbuf.size() - wpos), round_encoded_bytes);
+}
+
+uint64_t Client::Impl::bytes_sent_in_round() {
+    if (sock >= 0 && !sent_marks.empty()) {
+        long queued = net::unacked_bytes(sock);  // < 0: unknown; what was handed over counts
+        uint64_t taken = written - std::min<uint64_t>(written, queued > 0 ? static_cast<uint64_t>(queued) : 0);
+        while (!sent_marks.empty() && sent_marks.front().first <= taken) {
+            round_sent_bytes = sent_marks.front().second;
+            sent_marks.pop_front();
+        }
+    }
+    return std::min(status.bytes_total, std::max(round_acked_bytes, round_sent_bytes));
+}
+
 void Client::Impl::publish(bool force_progress) {
     State s = compute_state();
     bool state_changed;
@@ -84,9 +101,7 @@ void Client::Impl::publish(bool force_progress) {
         std::lock_guard l(mu);
         state_changed = s != status.state;
         status.state = s;
-        if (s == State::Idle && status.files_done == status.files_total) {
-            // a round is complete; the next change starts a new one
-        }
+        status.bytes_done = bytes_sent_in_round();
         epoch_pub = epoch;
         acked_pub = acked;
         live_pub = conn == Conn::Live && !paused;
@@ -362,6 +377,8 @@ void Client::Impl::run() {
             if (conn == Conn::Handshake)
                 timeout = static_cast<int>(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(handshake_deadline - Clock::now()).count()) + 1);
             if (view_dirty && timeout < 0) timeout = 1000;
+            // Bytes still in the socket: the progress follows them out.
+            if (!sent_marks.empty() && (timeout < 0 || timeout > 100)) timeout = 100;
             int rc = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
             if (rc < 0 && errno != EINTR) throw Error(NH_EIO, std::string("poll: ") + std::strerror(errno));
             if (rc == 0 && view_dirty && inflight.empty() && queue.empty()) save_view();

@@ -18,6 +18,8 @@ void Client::Impl::disconnect(int code, const std::string &why) {
     read_ahead_bytes = 0;
     queued_files.clear();
     inflight.clear();
+    sent_marks.clear();
+    round_encoded_bytes = round_sent_bytes = round_acked_bytes;
     // What was not acknowledged is gone with the connection: reconciling on the next one
     // sends again what is still needed, under new seqs. A flush waits for those, not for
     // the lost ones (which would never be acknowledged if nothing needs sending again).
@@ -31,6 +33,10 @@ void Client::Impl::disconnect(int code, const std::string &why) {
     ++epoch;
     {
         std::lock_guard l(mu);
+        // The round keeps what the server acknowledged; the rest is counted again when the
+        // next connection's reconciling queues it (else a file would count twice in the totals).
+        status.files_total = status.files_done;
+        status.bytes_total = status.bytes_done = round_acked_bytes;
         if (was_live) status.reconnects++;
         status.error_code = code;
         status.error = why;
@@ -293,10 +299,7 @@ void Client::Impl::on_ack(uint64_t seq) {
     // Ops never sent (skipped) are covered too.
     for (auto it = pending_seq.begin(); it != pending_seq.end();) {
         if (it->second <= seq && queued_files.find(it->first) == queued_files.end()) {
-            bool still_queued = false;
-            if (!still_queued) {
-                if (auto *r = view.find(it->first); r && r->synced_state == kPending) view.set_state(it->first, kConfirmed);
-            }
+            if (auto *r = view.find(it->first); r && r->synced_state == kPending) view.set_state(it->first, kConfirmed);
             it = pending_seq.erase(it);
         } else {
             ++it;
@@ -305,13 +308,15 @@ void Client::Impl::on_ack(uint64_t seq) {
     view_dirty = true;
     std::lock_guard l(mu);
     status.files_done += files;
-    status.bytes_done += bytes;
+    round_acked_bytes += bytes;
     status.files_synced += files;
     if (status.files_done > status.files_total) status.files_total = status.files_done;
     if (inflight.empty() && queue.empty()) {
         status.files_done = status.files_total = 0;
-        status.bytes_done = status.bytes_total = 0;
+        status.bytes_total = round_acked_bytes = round_encoded_bytes = round_sent_bytes = 0;
+        sent_marks.clear();
     }
+    status.bytes_done = bytes_sent_in_round();
 }
 
 void Client::Impl::read_socket() {

@@ -170,6 +170,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         bool file;
     };
     std::deque<Inflight> inflight;
+    // Progress of the current round in bytes of its files: those the server acknowledged,
+    // those encoded into frames, and those whose frames the link took (out of the socket).
+    // The status reports the last, so a large file's progress moves while it goes over the
+    // wire, not only when its acknowledgement comes (after the server's syncfs). Each frame
+    // holding file content leaves a mark: the connection's byte its frame ends at, and
+    // round_encoded_bytes with it.
+    uint64_t round_acked_bytes = 0;
+    uint64_t round_encoded_bytes = 0;
+    uint64_t round_sent_bytes = 0;
+    std::deque<std::pair<uint64_t, uint64_t>> sent_marks;
+    void mark_encoded(uint64_t file_bytes);
+    uint64_t bytes_sent_in_round();
     std::unordered_map<std::string, uint64_t> pending_seq;  // path -> seq of the last op on it
 
     // The file being streamed out.

@@ -496,7 +496,10 @@ void Client::Impl::produce_delta(proto::Writer &w) {
             c.bytes_since_commit += data.size();
         }
     } sink(*this, w);
-    if (out.enc->step(sink, 4u << 20)) return;
+    uint64_t from = out.enc->position();
+    bool more = out.enc->step(sink, 4u << 20);
+    mark_encoded(out.enc->position() - from);
+    if (more) return;
     ::close(out.fd);
     out.fd = -1;
     auto sum = out.enc->digest();
@@ -539,6 +542,7 @@ void Client::Impl::produce_one() {
             put_data(Msg::FileData, out.seq, std::string_view(chunk.data(), static_cast<size_t>(n)), w);
             w.finish();
             bytes_since_commit += static_cast<uint64_t>(n);
+            mark_encoded(static_cast<uint64_t>(n));
             return;
         }
         ::close(out.fd);
@@ -588,6 +592,7 @@ void Client::Impl::produce_one() {
             w.expect(op.expect);
             put_data(Msg::File, op.seq, data, w);
             w.finish();
+            mark_encoded(data.size());
         } else {
             bool by_delta = delta_for(op, e);
             w.begin(by_delta ? Msg::DeltaBegin : Msg::FileBegin);

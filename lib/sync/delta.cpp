@@ -297,6 +297,10 @@ bool Encoder::complete() const { return impl_->complete; }
 bool Encoder::waiting() const { return impl_->waiting; }
 uint32_t Encoder::block() const { return impl_->block; }
 uint64_t Encoder::base_size() const { return impl_->base_size; }
+uint64_t Encoder::position() const {
+    const Impl &m = *impl_;
+    return m.buf.empty() ? m.read_off : m.read_off - (m.buf.size() - m.lit);
+}
 
 Encoder::~Encoder() = default;
 

@@ -106,6 +106,9 @@ public:
     bool step(Sink &sink, size_t budget);
     Digest digest() const { return digest_; }
     uint64_t bytes_read() const { return read_total_; }
+    // How far into the input the encoding has come while step() works through it (the bytes
+    // before it are encoded), for progress reports.
+    uint64_t position() const;
 
 private:
     struct Impl;

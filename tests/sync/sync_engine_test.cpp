@@ -210,7 +210,17 @@ TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
     // Raw: these runs of one letter compress to next to nothing, and the cuts come by bytes.
     auto o = options(proxy.address());
     o.compression = ns::Compression::Off;
-    ns::Client client(o);
+    // The round's counters stay true across the cuts: what a lost connection had not got
+    // acknowledged is counted once more when it is queued again, not twice.
+    std::mutex mu;
+    uint64_t most_files = 0;
+    bool done_past_total = false;
+    ns::Client client(o, [&](const ns::Event &ev) {
+        std::lock_guard lock(mu);
+        most_files = std::max(most_files, ev.status.files_total);
+        if (ev.status.files_done > ev.status.files_total || ev.status.bytes_done > ev.status.bytes_total)
+            done_past_total = true;
+    });
     std::mt19937 rng(7);
     for (int round = 0; round < 20; ++round) {
         int i = static_cast<int>(rng() % 400);
@@ -225,6 +235,52 @@ TEST_F(SyncFixture, ConnectionCutAtRandomPointsLosesNothing) {
     expect_same();
     EXPECT_GT(proxy.cuts(), 0);
     std::printf("connection cut %d times\n", proxy.cuts());
+    std::lock_guard lock(mu);
+    // 405 files at most, each edit of one already sent counted once more: 20.
+    EXPECT_LE(most_files, 425u) << "files counted again at every reconnect";
+    EXPECT_FALSE(done_past_total);
+}
+
+// A large file's progress moves as it goes over the wire: a user watching a 32 MiB file go
+// over a slow link sees its bytes climb, not 0 until the server's acknowledgement and then
+// all of it (nor all of it at once, when the file was read into buffers).
+TEST_F(SyncFixture, ProgressMovesWhileALargeFileIsSent) {
+    const uint64_t size = 32u << 20;
+    std::string data(size, '\0');
+    std::mt19937_64 rng(11);
+    for (size_t i = 0; i < data.size(); i += 8) {
+        uint64_t v = rng();
+        std::memcpy(data.data() + i, &v, 8);
+    }
+    write_file(src + "/big.bin", data);
+    InProcessServer server(dst, kToken);
+    // 8 MiB/s with some 30 ms of it in flight: four seconds for the file.
+    CuttingProxy proxy(server.port(), 0, 0, 1, 8u << 20, 256 << 10);
+    auto o = options(proxy.address());
+    o.compression = ns::Compression::Off;
+    std::mutex mu;
+    std::vector<ns::Status> seen;
+    ns::Client client(o, [&](const ns::Event &ev) {
+        if (ev.type != ns::EventType::Progress) return;
+        std::lock_guard lock(mu);
+        seen.push_back(ev.status);
+    });
+    ASSERT_EQ(client.flush(60000), NH_OK);
+    expect_same();
+    std::lock_guard lock(mu);
+    std::vector<uint64_t> partial;  // bytes done while the file was on its way
+    for (const auto &st : seen) {
+        EXPECT_LE(st.bytes_done, st.bytes_total);
+        if (st.files_done == 0 && st.bytes_total == size && st.bytes_done > 0 && st.bytes_done < size) {
+            if (!partial.empty()) {
+                EXPECT_GE(st.bytes_done, partial.back()) << "progress went backwards";
+            }
+            if (partial.empty() || st.bytes_done != partial.back()) partial.push_back(st.bytes_done);
+        }
+    }
+    std::printf("%zu progress events, %zu distinct partial byte counts\n", seen.size(), partial.size());
+    EXPECT_GE(partial.size(), 5u) << "the file's bytes did not move while it was sent";
+    EXPECT_EQ(client.status().bytes_total, 0u);  // the round is over
 }
 
 namespace {

@@ -74,6 +74,8 @@ class SyncStatus:
 
     ``files_done/files_total/bytes_done/bytes_total`` count the current round
     and restart at 0 when the sync becomes idle; the others count since the start.
+    ``files_done`` counts files the server acknowledged; ``bytes_done`` counts bytes
+    sent, so it moves while a large file is on its way.
     """
 
     state: SyncState

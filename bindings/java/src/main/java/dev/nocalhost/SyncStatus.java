@@ -3,7 +3,9 @@ package dev.nocalhost;
 /**
  * The state and counters of a sync (nh_sync_status). filesDone/filesTotal/
  * bytesDone/bytesTotal count the current round and restart at 0 when the
- * sync becomes idle; the others count since the start.
+ * sync becomes idle; the others count since the start. filesDone counts files
+ * the server acknowledged; bytesDone counts bytes sent, so it moves while a
+ * large file is on its way.
  */
 public final class SyncStatus {
     /** nh_sync_state. */
