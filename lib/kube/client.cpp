@@ -196,6 +196,7 @@ void Client::prepare(CURL *h, const std::string &path, PreparedHandle &holder,
         curl_easy_setopt(h, CURLOPT_USERNAME, cred.basic_username.c_str());
         curl_easy_setopt(h, CURLOPT_PASSWORD, cred.basic_password.c_str());
     }
+    for (auto &hd : impersonation_headers(cfg_)) holder.headers = curl_slist_append(holder.headers, hd.c_str());
     for (auto &hd : extra_headers) holder.headers = curl_slist_append(holder.headers, hd.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, holder.headers);
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -312,6 +313,47 @@ std::string exec_extension_of(const Source &s, const YAML::Node &cluster, const 
     return {};
 }
 
+// A value sent in a request header: control characters other than tab (a newline above all,
+// which would start a header of its own) are refused, as Go's HTTP client refuses them.
+std::string header_value(const Source &src, const YAML::Node &node, const std::string &field, std::string v) {
+    for (unsigned char c : v)
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            config_error(at(src, node) + ": field '" + field + "' holds a control character, which a request header cannot carry");
+    return v;
+}
+
+std::vector<std::string> header_values(const Source &src, const YAML::Node &list, const std::string &field) {
+    std::vector<std::string> out;
+    if (!list.IsDefined() || list.IsNull()) return out;
+    if (!list.IsSequence()) config_error(at(src, list) + ": field '" + field + "' must be a list");
+    for (auto v : list) {
+        if (!v.IsScalar()) config_error(at(src, v) + ": field '" + field + "' must hold strings");
+        out.push_back(header_value(src, v, field, v.Scalar()));
+    }
+    return out;
+}
+
+// users[].user.as, as-uid, as-groups and as-user-extra, checked as client-go checks them.
+void parse_impersonation(const Source &s, const YAML::Node &b, const std::string &field, const std::string &owner,
+                         const YAML::Node &item, RestConfig &cfg) {
+    if (!b.IsMap()) return;
+    cfg.impersonate_user = header_value(s, b["as"], field + ".as", str_field(s, b, "as", field));
+    cfg.impersonate_uid = header_value(s, b["as-uid"], field + ".as-uid", str_field(s, b, "as-uid", field));
+    cfg.impersonate_groups = header_values(s, b["as-groups"], field + ".as-groups");
+    YAML::Node extra = b["as-user-extra"];
+    if (extra.IsDefined() && !extra.IsNull()) {
+        if (!extra.IsMap()) config_error(at(s, extra) + ": field '" + field + ".as-user-extra' must be a mapping");
+        for (auto kv : extra) {
+            std::string key = kv.first.Scalar();
+            cfg.impersonate_extra[key] = header_values(s, kv.second, field + ".as-user-extra." + key);
+        }
+    }
+    if (cfg.impersonate_user.empty() &&
+        (!cfg.impersonate_uid.empty() || !cfg.impersonate_groups.empty() || !cfg.impersonate_extra.empty()))
+        config_error(at(s, item) + ": " + owner +
+                     " requests groups, a uid or user-extra without impersonating a user (as)");
+}
+
 ExecConfig parse_exec(const Source &src, const YAML::Node &exec, const std::string &field) {
     ExecConfig e;
     e.command = str_field(src, exec, "command", field);
@@ -472,6 +514,7 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         if (cfg.exec && b["auth-provider"].IsDefined() && !b["auth-provider"].IsNull())
             config_error(at(s, b["auth-provider"]) + ": " + owner +
                          " has both an exec plugin and an auth-provider; give one of them");
+        parse_impersonation(s, b, field, owner, us->second.item, cfg);
         if (!cfg.auth_provider.empty() && cfg.token.empty() && cfg.token_file.empty() && !cfg.exec &&
             server.scheme == "https")
             throw Error(NH_EUNSUPPORTED,
@@ -487,7 +530,8 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
     if (server.scheme != "https") {
         // client-go applies user credentials and TLS settings only to a TLS server.
         bool had = !cfg.token.empty() || !cfg.token_file.empty() || !cfg.username.empty() || !cfg.password.empty() ||
-                   !cfg.client_cert_pem.empty() || cfg.exec || !cfg.auth_provider.empty();
+                   !cfg.client_cert_pem.empty() || cfg.exec || !cfg.auth_provider.empty() ||
+                   !cfg.impersonate_user.empty();
         if (had)
             log::warn("the server " + cfg.server + " of context '" + ctx_name +
                       "' is not https: its credentials are not sent (as kubectl does)");
@@ -499,6 +543,10 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         cfg.client_key_pem.clear();
         cfg.exec.reset();
         cfg.auth_provider.clear();
+        cfg.impersonate_user.clear();
+        cfg.impersonate_uid.clear();
+        cfg.impersonate_groups.clear();
+        cfg.impersonate_extra.clear();
         cfg.ca_pem.clear();
         cfg.insecure_skip_tls_verify = false;
         cfg.tls_server_name.clear();
@@ -579,6 +627,30 @@ RestConfig load_config(const LoadOptions &opts) {
         files.emplace_back(p, read_file(p, NH_ECONFIG, "kubeconfig"));
     }
     return load_from_strings(files, opts);
+}
+
+std::vector<std::string> impersonation_headers(const RestConfig &cfg) {
+    std::vector<std::string> out;
+    if (cfg.impersonate_user.empty()) return out;
+    out.push_back("Impersonate-User: " + cfg.impersonate_user);
+    if (!cfg.impersonate_uid.empty()) out.push_back("Impersonate-Uid: " + cfg.impersonate_uid);
+    for (const auto &g : cfg.impersonate_groups) out.push_back("Impersonate-Group: " + g);
+    for (const auto &[key, values] : cfg.impersonate_extra) {
+        // A header name holds only RFC 7230 token characters; the rest, and '%', as %XX.
+        std::string name = "Impersonate-Extra-";
+        for (unsigned char c : key) {
+            bool token = std::isalnum(c) || std::strchr("!#$&'*+-.^_`|~", c) != nullptr;
+            if (token && c != 0) {
+                name += static_cast<char>(c);
+            } else {
+                char buf[4];
+                std::snprintf(buf, sizeof buf, "%%%02X", c);
+                name += buf;
+            }
+        }
+        for (const auto &v : values) out.push_back(name + ": " + v);
+    }
+    return out;
 }
 
 }  // namespace nh::kube

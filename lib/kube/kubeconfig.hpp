@@ -5,6 +5,7 @@
 // server is https://; a server without a scheme ("host:port") is http://.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,7 +54,19 @@ struct RestConfig {
     std::string password;
     std::optional<ExecConfig> exec;
     std::string auth_provider;  // a legacy auth-provider name: refused with a clear error
+
+    // Impersonation (users[].user.as, as-uid, as-groups, as-user-extra): every request acts as
+    // this user, as kubectl's do. Like the credentials, only for an https:// server.
+    std::string impersonate_user;
+    std::string impersonate_uid;
+    std::vector<std::string> impersonate_groups;
+    std::map<std::string, std::vector<std::string>> impersonate_extra;
 };
+
+// The Impersonate-* header lines ("Impersonate-User: name") a request carries for `cfg`, in
+// client-go's form: one Impersonate-Group per group, one Impersonate-Extra-KEY per value, the
+// key's bytes that a header name cannot hold (and '%') percent-encoded. None without `as`.
+std::vector<std::string> impersonation_headers(const RestConfig &cfg);
 
 struct LoadOptions {
     std::string paths;    // ':'-separated explicit kubeconfig files; empty: the rules below

@@ -173,6 +173,7 @@ std::unique_ptr<WebSocket> WebSocket::connect(kube::Client &client, const std::s
         } else if (!cred.basic_username.empty() || !cred.basic_password.empty()) {
             req += "Authorization: Basic " + base64::encode(cred.basic_username + ":" + cred.basic_password) + "\r\n";
         }
+        for (const auto &h : kube::impersonation_headers(client.config())) req += h + "\r\n";
         req += "\r\n";
         size_t off = 0;
         while (off < req.size()) {

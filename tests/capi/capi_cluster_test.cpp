@@ -373,6 +373,30 @@ TEST_F(Cluster, TokenFileWinsOverAnInlineToken) {
     unlink(token_file.c_str());
 }
 
+// users[].user.as, as-groups and as-user-extra: the server sees the impersonated user (as
+// kubectl's requests show it), and that user's rights apply, not the token's.
+TEST_F(Cluster, ImpersonationFromTheKubeconfigIsWhoTheServerSees) {
+    std::string kc = write_kubeconfig("as", "",
+                                      "{token: " + admin_token() +
+                                          ", as: nh-impersonated, as-groups: [nh-devs], "
+                                          "as-user-extra: {'acme.com/project': [alpha]}}");
+    nh_client *c = open(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    Answer a = call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                    R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})", nullptr, c);
+    ASSERT_EQ(a.rc, NH_OK) << a.body << nh_error_last()->message;
+    EXPECT_EQ(field(a.body, "username"), "nh-impersonated") << a.body;
+    EXPECT_NE(a.body.find(R"("nh-devs")"), std::string::npos) << a.body;
+    EXPECT_NE(a.body.find(R"("acme.com/project":["alpha"])"), std::string::npos) << a.body;
+    Answer b = call("GET", cm_path(), "", nullptr, c);
+    EXPECT_EQ(b.rc, NH_EFORBIDDEN);
+    EXPECT_NE(std::string(nh_error_last()->message).find("User \"nh-impersonated\" cannot list resource \"configmaps\""),
+              std::string::npos)
+        << nh_error_last()->message;
+    nh_client_free(c);
+    unlink(kc.c_str());
+}
+
 TEST_F(Cluster, UrlCredentialsAreNeverShown) {
     std::string server = nh::test::cluster_env("NH_TEST_SERVER");
     server.insert(server.find("://") + 3, "alice:s3cretpw@");

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -274,6 +275,32 @@ TEST(ExecCluster, UnknownPodAndContainerAreClearErrors) {
         EXPECT_EQ(e.http_status(), 404);
         EXPECT_NE(std::string(e.what()).find("pod \"gone\" not found in namespace \"" + cl.ns + "\""), std::string::npos) << e.what();
     }
+    nh_client_free(c);
+}
+
+// The kubeconfig's `as` reaches the upgrade request too: a user who may read the pod but not
+// exec into it is refused there, though the certificate behind it is the cluster's admin's.
+TEST(ExecCluster, ImpersonationFromTheKubeconfigReachesTheUpgrade) {
+    NH_STREAM_CLUSTER(cl);
+    int rc = 0;
+    std::string out = cl.kubectl("-n " + cl.ns + " create role nh-pod-reader --verb=get,list --resource=pods", "", &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = cl.kubectl("-n " + cl.ns + " create rolebinding nh-pod-reader --role=nh-pod-reader --user=nh-impersonated-reader",
+                     "", &rc);
+    ASSERT_EQ(rc, 0) << out;
+    std::ifstream in(cl.kubeconfig);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = text.find("\n  user:\n");
+    ASSERT_NE(at, std::string::npos) << text;
+    text.insert(at + std::strlen("\n  user:\n"), "    as: nh-impersonated-reader\n");
+    std::string kc = cl.workdir + "/impersonating.kubeconfig";
+    std::ofstream(kc) << text;
+    nh_client *c = cl.client(kc);
+    ASSERT_NE(c, nullptr) << nh_error_last()->message;
+    auto r = run(c, "pod/p1", {"true"});
+    EXPECT_EQ(r.rc, NH_EFORBIDDEN) << r.message;
+    EXPECT_NE(r.message.find("User \"nh-impersonated-reader\" cannot get resource \"pods/exec\""), std::string::npos)
+        << r.message;
     nh_client_free(c);
 }
 

@@ -416,3 +416,45 @@ TEST(ClientGoFacts, TheClustersExecExtensionReachesThePlugin) {
     EXPECT_EQ(j["spec"]["cluster"]["config"],
               nlohmann::json::parse(R"({"audience":"foo","other":"bar","n":3,"quoted":"3","on":true})"));
 }
+
+// users[].user.as, as-uid, as-groups and as-user-extra: every request acts as that user, with
+// client-go's headers (its transport's impersonating round tripper): one Impersonate-Group
+// per group, one Impersonate-Extra-KEY per value, the key percent-encoded where a header name
+// cannot hold a byte, '%' included.
+TEST(ClientGoFacts, ImpersonationBecomesClientGosHeaders) {
+    auto cfg = load1(one("{server: 'https://h:1'}",
+                         "{token: t, as: 'jane@example.com', as-uid: '06f6ce97', as-groups: [devs, 'system:ops'], "
+                         "as-user-extra: {'acme.com/project': [alpha, beta], 'scopes': [openid], 'a%b c': [x]}}"));
+    EXPECT_EQ(cfg.impersonate_user, "jane@example.com");
+    std::vector<std::string> want = {
+        "Impersonate-User: jane@example.com",
+        "Impersonate-Uid: 06f6ce97",
+        "Impersonate-Group: devs",
+        "Impersonate-Group: system:ops",
+        "Impersonate-Extra-a%25b%20c: x",
+        "Impersonate-Extra-acme.com%2Fproject: alpha",
+        "Impersonate-Extra-acme.com%2Fproject: beta",
+        "Impersonate-Extra-scopes: openid",
+    };
+    EXPECT_EQ(nh::kube::impersonation_headers(cfg), want);
+    // Nothing to impersonate: no header.
+    EXPECT_TRUE(nh::kube::impersonation_headers(load1(one("{server: 'https://h:1'}"))).empty());
+}
+
+TEST(ClientGoFacts, ImpersonationIsCheckedAsClientGoChecksIt) {
+    // Groups or extra without a user: client-go's validation refuses them.
+    std::string e = load_error(one("{server: 'https://h:1'}", "{token: t, as-groups: [devs]}"));
+    EXPECT_TRUE(has(e, "user 'u'") && has(e, "without impersonating a user")) << e;
+    e = load_error(one("{server: 'https://h:1'}", "{token: t, as-user-extra: {k: [v]}}"));
+    EXPECT_TRUE(has(e, "without impersonating a user")) << e;
+    // A newline would start a header of its own: refused, naming the field.
+    e = load_error(one("{server: 'https://h:1'}", "{token: t, as: \"jane\\nImpersonate-Group: system:masters\"}"));
+    EXPECT_TRUE(has(e, "users[name=u].user.as") && has(e, "control character")) << e;
+    e = load_error(one("{server: 'https://h:1'}", "{token: t, as: jane, as-groups: [\"a\\rb\"]}"));
+    EXPECT_TRUE(has(e, "as-groups") && has(e, "control character")) << e;
+    e = load_error(one("{server: 'https://h:1'}", "{token: t, as: jane, as-groups: devs}"));
+    EXPECT_TRUE(has(e, "as-groups' must be a list")) << e;
+    // Like the credentials, it is only for a TLS server.
+    auto plain = load1(one("{server: 'http://h:1'}", "{token: t, as: jane, as-groups: [devs]}"));
+    EXPECT_TRUE(nh::kube::impersonation_headers(plain).empty());
+}
