@@ -146,6 +146,46 @@ void grant(kube::Client &c, const std::string &space, const std::string &develop
                    cancel);
 }
 
+// A RoleBinding takes effect when the API server's authorizer has seen it, a moment after it
+// was made. The access is handed out once its token may do what the space's Role gives, asked
+// as the developer with a SelfSubjectAccessReview (which anyone may ask): a kubeconfig used at
+// once is not refused. After 10 s it is handed out anyway (the binding is made; an authorizer
+// that lags that much catches up later).
+void wait_effective(const kube::RestConfig &cluster, const std::string &space, const std::string &token,
+                    CancelToken *cancel) {
+    if (cluster.server.rfind("https://", 0) != 0) return;  // no token goes to an http:// server
+    kube::RestConfig dev = cluster;
+    dev.client_cert_pem.clear();
+    dev.client_key_pem.clear();
+    dev.token_file.clear();
+    dev.username.clear();
+    dev.password.clear();
+    dev.exec.reset();
+    dev.auth_provider.clear();
+    dev.impersonate_user.clear();
+    dev.impersonate_uid.clear();
+    dev.impersonate_groups.clear();
+    dev.impersonate_extra.clear();
+    dev.token = token;
+    kube::Client as_dev(dev);
+    const json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                         {"kind", "SelfSubjectAccessReview"},
+                         {"spec", {{"resourceAttributes", {{"namespace", space}, {"verb", "list"}, {"resource", "pods"}}}}}};
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        try {
+            json r = as_dev.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, cancel);
+            if (r.value("status", json::object()).value("allowed", false)) return;
+        } catch (const Error &e) {
+            // A token the authenticator does not know yet (its service account just made).
+            if (e.code() != NH_EUNAUTHORIZED && e.code() != NH_EFORBIDDEN) throw;
+        }
+        if (Clock::now() >= deadline) return;
+        sleep_or_cancel(cancel, std::chrono::milliseconds(50), "waiting for the space's access to take effect");
+    }
+}
+
 Access issue(kube::Client &c, const std::string &space, const Options &o) {
     Access a;
     a.developer = o.developer;
@@ -161,6 +201,7 @@ Access issue(kube::Client &c, const std::string &space, const Options &o) {
     if (token.empty()) fail(NH_EPROTOCOL, "the API server issued no token for " + a.service_account);
     a.expires = status.value("expirationTimestamp", "");
     a.kubeconfig = kubeconfig_for(c.config(), space, a.service_account + "@" + space, token);
+    wait_effective(c.config(), space, token, o.cancel);
     return a;
 }
 
