@@ -15,4 +15,6 @@ if(TARGET nhsyncd)
 else()
   target_compile_definitions(nh_sync_tests PRIVATE NH_SYNCD_PATH="/nonexistent/nhsyncd")
 endif()
-gtest_discover_tests(nh_sync_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS sync TIMEOUT 300)
+# Alone (RUN_SERIAL): several measure the link and the compressor's speed on this machine, and
+# a test running beside them would make loopback look like a slow link.
+gtest_discover_tests(nh_sync_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS sync TIMEOUT 300 RUN_SERIAL TRUE)
