@@ -535,18 +535,7 @@ RestConfig resolve_config(const std::vector<Source> &srcs, const LoadOptions &op
         if (had)
             log::warn("the server " + cfg.server + " of context '" + ctx_name +
                       "' is not https: its credentials are not sent (as kubectl does)");
-        cfg.token.clear();
-        cfg.token_file.clear();
-        cfg.username.clear();
-        cfg.password.clear();
-        cfg.client_cert_pem.clear();
-        cfg.client_key_pem.clear();
-        cfg.exec.reset();
-        cfg.auth_provider.clear();
-        cfg.impersonate_user.clear();
-        cfg.impersonate_uid.clear();
-        cfg.impersonate_groups.clear();
-        cfg.impersonate_extra.clear();
+        clear_user_identity(cfg);
         cfg.ca_pem.clear();
         cfg.insecure_skip_tls_verify = false;
         cfg.tls_server_name.clear();
@@ -627,6 +616,21 @@ RestConfig load_config(const LoadOptions &opts) {
         files.emplace_back(p, read_file(p, NH_ECONFIG, "kubeconfig"));
     }
     return load_from_strings(files, opts);
+}
+
+void clear_user_identity(RestConfig &cfg) {
+    cfg.token.clear();
+    cfg.token_file.clear();
+    cfg.username.clear();
+    cfg.password.clear();
+    cfg.client_cert_pem.clear();
+    cfg.client_key_pem.clear();
+    cfg.exec.reset();
+    cfg.auth_provider.clear();
+    cfg.impersonate_user.clear();
+    cfg.impersonate_uid.clear();
+    cfg.impersonate_groups.clear();
+    cfg.impersonate_extra.clear();
 }
 
 std::vector<std::string> impersonation_headers(const RestConfig &cfg) {

@@ -63,6 +63,10 @@ struct RestConfig {
     std::map<std::string, std::vector<std::string>> impersonate_extra;
 };
 
+// Forgets every way `cfg` says who the user is (token, token file, basic auth, client
+// certificate, exec plugin, auth-provider, impersonation); the server and its TLS settings stay.
+void clear_user_identity(RestConfig &cfg);
+
 // The Impersonate-* header lines ("Impersonate-User: name") a request carries for `cfg`, in
 // client-go's form: one Impersonate-Group per group, one Impersonate-Extra-KEY per value, the
 // key's bytes that a header name cannot hold (and '%') percent-encoded. None without `as`.

@@ -155,17 +155,7 @@ void wait_effective(const kube::RestConfig &cluster, const std::string &space, c
                     CancelToken *cancel) {
     if (cluster.server.rfind("https://", 0) != 0) return;  // no token goes to an http:// server
     kube::RestConfig dev = cluster;
-    dev.client_cert_pem.clear();
-    dev.client_key_pem.clear();
-    dev.token_file.clear();
-    dev.username.clear();
-    dev.password.clear();
-    dev.exec.reset();
-    dev.auth_provider.clear();
-    dev.impersonate_user.clear();
-    dev.impersonate_uid.clear();
-    dev.impersonate_groups.clear();
-    dev.impersonate_extra.clear();
+    kube::clear_user_identity(dev);
     dev.token = token;
     kube::Client as_dev(dev);
     const json review = {{"apiVersion", "authorization.k8s.io/v1"},
